@@ -1,0 +1,85 @@
+# asyncify — plain GNU make.  `make` builds lib/libasyncify.so; see README.md.
+#
+#   make               build the library
+#   make check         install missing dependencies (as root), build, run every test
+#   make demo          the main job on the built-in demo program
+#   make bench         overhead benchmarks (ratios, medians of several runs)
+#   make install PREFIX=/usr/local
+#   SANITIZE=address|undefined|thread   instrumented build (objects go to build-$(SANITIZE))
+#   V=1                show the commands
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+SANITIZE  ?=
+
+override CFLAGS += -std=gnu11 -fPIC -pthread -fvisibility=hidden \
+	-Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter \
+	-Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
+	-D_GNU_SOURCE -Iinclude -Iruntime -DASY_VERSION=\"$(VERSION)\"
+LIBS      := -luring -lunwind -ldl -lpthread
+
+BUILD     := build$(if $(SANITIZE),-$(SANITIZE))
+LIBDIR    := lib$(if $(SANITIZE),-$(SANITIZE))
+LIB       := $(LIBDIR)/libasyncify.so
+
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDSAN     := -fsanitize=$(SANITIZE)
+else
+LDDEFS    := -Wl,-z,defs
+endif
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+SRCS := $(wildcard shim/*.c runtime/*.c)
+OBJS := $(SRCS:%.c=$(BUILD)/%.o)
+DEPS := $(OBJS:.o=.d)
+
+all: $(LIB)
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/exports.map: shim/exports.map.in shim/hooks.def
+	$(call msg,GEN,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -E -P -x c -Ishim $< -o $@
+
+$(LIB): $(OBJS) $(BUILD)/exports.map
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -shared -o $@ $(OBJS) -Wl,--version-script=$(BUILD)/exports.map \
+		-Wl,-soname,libasyncify.so $(LDDEFS) $(LDSAN) $(LDFLAGS) $(LIBS)
+
+-include $(DEPS)
+-include mk/*.mk
+
+# Dependencies: Debian package names; installed with apt-get when root.
+DEB_DEPS := liburing-dev libunwind-dev check pkg-config
+deps:
+	@missing=""; for p in $(DEB_DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "  DEPS    installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || \
+	    { echo "make deps: apt-get install$$missing failed" >&2; exit 1; }; \
+	else \
+	  echo "make deps: missing packages:$$missing — run: sudo apt-get install$$missing" >&2; exit 1; \
+	fi
+
+clean:
+	rm -rf build build-* lib lib-* tests/bin tests/bin-*
+
+.PHONY: all deps clean check demo bench install

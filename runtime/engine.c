@@ -1,0 +1,491 @@
+/* The engine: one call from the hook down to a backend and back.
+ *
+ *   hook -> asy__io(): the non-blocking try (preadv2/pwritev2 RWF_NOWAIT,
+ *           what io_uring itself tries first) answers every call that
+ *           cannot block;
+ *        -> slow(): what kind of file, O_NONBLOCK, then one backend op per
+ *           transfer, the caller parked on its thread's eventfd until the
+ *           completion arrives;
+ *        -> the result, >= 0 or -errno, goes back to the hook.
+ *
+ * Backends behave like io_uring: a write to a pipe or socket may come back
+ * short and is continued here, as write() would; a wait interrupted by a
+ * signal handler cancels the op and returns what moved, or EINTR. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <dlfcn.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+
+_Atomic int asy__ready;
+_Atomic unsigned asy__fork_gen;
+struct asy_counters asy__count;
+struct asy_libc asy__libc;
+
+/* The backend every new thread starts on; moves from uring to threads
+ * when io_uring turns out to be unavailable. */
+static const struct asy_backend *_Atomic current;
+static pthread_key_t thread_key;
+static int fd_base; /* the engine's own fds go at or above this number */
+
+static ASY_TLS struct asy_thread *tls_thread;
+/* > 0 while this thread is inside the engine's slow path: a hooked call
+ * from a signal handler then passes through to libc. */
+static ASY_TLS int tls_depth;
+
+#define count(field) atomic_fetch_add_explicit(&asy__count.field, 1, memory_order_relaxed)
+
+const struct asy_backend *asy__backend(void)
+{
+	return atomic_load_explicit(&current, memory_order_acquire);
+}
+
+/* io_uring could not be used (setup refused, or refused at first submit):
+ * move the process to the worker pool.  Silent unless uring was asked for. */
+void asy__backend_failed(const struct asy_backend *be, int err)
+{
+	const struct asy_backend *want = be;
+	if (be != &asy__backend_uring)
+		return;
+	if (!atomic_compare_exchange_strong(&current, &want, &asy__backend_threads))
+		return;
+	if (asy__cfg.backend_explicit)
+		asy__warn("io_uring is not available (%s); using the threads backend",
+			  strerror(err));
+}
+
+/* Move an fd of ours above the program's usual range, so that programs
+ * which expect open() to return the lowest free number still get it. */
+static int fd_move_high(int fd)
+{
+	if (fd < 0 || fd >= fd_base)
+		return fd;
+	long nfd = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, fd_base);
+	if (nfd < 0)
+		return fd;
+	asy_sys_close(fd);
+	return (int)nfd;
+}
+
+ASY_HIDDEN int asy__fd_own(int fd)
+{
+	return fd_move_high(fd);
+}
+
+static void thread_free(struct asy_thread *t, int forget)
+{
+	if (t->be && !forget)
+		t->be->thread_fini(t);
+	else if (t->be && t->be_data && forget)
+		t->be->thread_forget(t);
+	if (t->efd >= 0)
+		asy_sys_close(t->efd);
+	munmap(t, sizeof *t);
+}
+
+static void thread_key_dtor(void *p)
+{
+	struct asy_thread *t = p;
+	if (t && t->gen == atomic_load(&asy__fork_gen) && t == tls_thread) {
+		tls_thread = NULL;
+		thread_free(t, 0);
+	}
+}
+
+/* Set t up on the current backend, falling back from uring to threads;
+ * 0, or -errno when no backend can run here. */
+static int thread_attach(struct asy_thread *t)
+{
+	for (;;) {
+		const struct asy_backend *be = asy__backend();
+		t->be_data = NULL;
+		int r = be->thread_init(t);
+		if (r == 0) {
+			t->be = be;
+			return 0;
+		}
+		if (be != &asy__backend_uring)
+			return r;
+		asy__backend_failed(be, -r);
+	}
+}
+
+static struct asy_thread *thread_new(void)
+{
+	struct asy_thread *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	memset(t, 0, sizeof *t);
+	t->tid = (pid_t)asy_sys_gettid();
+	t->gen = atomic_load(&asy__fork_gen);
+	t->efd = fd_move_high((int)asy_sys(SYS_eventfd2, 0, EFD_CLOEXEC, 0, 0, 0, 0));
+	if (t->efd < 0 || thread_attach(t) < 0) {
+		t->be = NULL;
+		thread_free(t, 0);
+		return NULL;
+	}
+	pthread_setspecific(thread_key, t);
+	return t;
+}
+
+/* This thread's engine state, created on first use; NULL when the call
+ * must pass through (vfork child, no backend could start). */
+static struct asy_thread *thread_get(void)
+{
+	struct asy_thread *t = tls_thread;
+	if (t) {
+		if (t->gen != atomic_load(&asy__fork_gen)) {
+			/* Inherited through fork: the ring belongs to the parent. */
+			thread_free(t, 1);
+			t = tls_thread = NULL;
+		} else if (t->tid != (pid_t)asy_sys_gettid()) {
+			return NULL; /* a vfork child sees its parent's TLS */
+		} else if (t->be != asy__backend()) {
+			t->be->thread_fini(t);
+			t->be = NULL;
+			if (thread_attach(t) < 0)
+				return NULL;
+		}
+	}
+	if (!t)
+		t = tls_thread = thread_new();
+	return t;
+}
+
+/* ---- waiting ---------------------------------------------------------- */
+
+enum wait_how {
+	WAIT_FILE, /* regular files: signals do not interrupt the kernel either */
+	WAIT_READ, /* nothing moved yet: EINTR or SA_RESTART exactly as read() */
+	WAIT_ANY,  /* bytes already moved: any handled signal ends the call */
+};
+
+/* Block until the thread's eventfd fires; 0, -EINTR, or -EBADF when the
+ * program closed our eventfd.  read() and poll() are the real libc ones:
+ * cancellation points, and read() restarts under SA_RESTART as a plain
+ * read() of a pipe would (NOTES §1). */
+static int efd_wait(struct asy_thread *t, enum wait_how how)
+{
+	uint64_t v;
+	int saved = errno, r = 0;
+	if (how == WAIT_ANY) {
+		struct pollfd p = { .fd = t->efd, .events = POLLIN };
+		if (asy__libc.poll(&p, 1, -1) < 0)
+			r = -errno;
+		else if (p.revents & POLLNVAL)
+			r = -EBADF;
+		else
+			asy_sys_read(t->efd, &v, sizeof v);
+	} else if (asy__libc.read(t->efd, &v, sizeof v) < 0) {
+		r = -errno;
+	}
+	errno = saved;
+	return r;
+}
+
+/* Wait for w without any interruption and without cancellation points:
+ * after a cancel, and from a cancellation cleanup handler. */
+static void wait_quiet(struct asy_thread *t, struct asy_waiter *w)
+{
+	uint64_t v;
+	struct timespec ts = { 0, 100000 };
+	for (;;) {
+		t->be->reap(t);
+		if (atomic_load_explicit(&w->done, memory_order_acquire))
+			return;
+		long r = asy_sys_read(t->efd, &v, sizeof v);
+		if (r < 0 && r != -EINTR) /* eventfd gone: poll the backend */
+			asy_sys(SYS_nanosleep, &ts, 0, 0, 0, 0, 0);
+	}
+}
+
+static void wait_cleanup(void *arg)
+{
+	struct asy_waiter *w = arg;
+	w->thread->be->cancel(w->thread, w);
+	wait_quiet(w->thread, w);
+	tls_depth = 0;
+}
+
+/* Wait for w's completion; its result, or -EINTR when a signal handler
+ * ended the wait before anything moved. */
+static long wait_for(struct asy_thread *t, struct asy_waiter *w, enum wait_how how)
+{
+	volatile long r = 0; /* lives across the cancellation cleanup's longjmp */
+	pthread_cleanup_push(wait_cleanup, w);
+	for (;;) {
+		t->be->reap(t);
+		if (atomic_load_explicit(&w->done, memory_order_acquire))
+			break;
+		r = efd_wait(t, how);
+		if (r == -EINTR && how != WAIT_FILE) {
+			t->be->cancel(t, w);
+			wait_quiet(t, w);
+			count(interrupted);
+			break;
+		}
+		if (r < 0 && r != -EINTR) {
+			wait_quiet(t, w);
+			break;
+		}
+	}
+	pthread_cleanup_pop(0);
+	if (r == -EINTR && how != WAIT_FILE && (w->res == -ECANCELED || w->res == -EINTR))
+		return -EINTR;
+	return w->res;
+}
+
+/* ---- one transfer through a backend ----------------------------------- */
+
+#define IOV_CHUNK 64
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* Describe in w->io what is left of io after `done` bytes, using `buf` for
+ * the shortened vector.  Returns the number of bytes it asks for. */
+static size_t io_rest(const struct asy_io *io, size_t done, struct asy_waiter *w,
+		      struct iovec *buf)
+{
+	const struct iovec *v = io->iov;
+	int cnt = io->iovcnt, n = 0;
+	size_t want = 0;
+	while (cnt > 0 && done >= v->iov_len) {
+		done -= v->iov_len;
+		v++, cnt--;
+	}
+	for (; cnt > 0 && n < IOV_CHUNK; v++, cnt--, n++) {
+		buf[n].iov_base = (char *)v->iov_base + done;
+		buf[n].iov_len = v->iov_len - done;
+		want += buf[n].iov_len;
+		done = 0;
+	}
+	w->io = *io;
+	w->io.iov = buf;
+	w->io.iovcnt = n;
+	return want;
+}
+
+/* SIGPIPE exactly as the kernel sends it for write(): thread-directed,
+ * SI_USER from our own pid (NOTES §2). */
+static void sigpipe_replay(void)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = SIGPIPE;
+	si.si_code = SI_USER;
+	si.si_pid = (pid_t)asy_sys_getpid();
+	si.si_uid = getuid();
+	asy_sys(SYS_rt_tgsigqueueinfo, si.si_pid, asy_sys_gettid(), SIGPIPE, &si, 0, 0);
+}
+
+/* Submit w and wait for it; a backend that cannot take it hands the
+ * thread over to the fallback backend and the call is submitted there. */
+static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how how)
+{
+	int r;
+	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->cancel, 0, memory_order_relaxed);
+	w->res = 0;
+	w->sigpipe = 0;
+	while ((r = t->be->submit(t, w)) < 0) {
+		count(fallbacks);
+		asy__backend_failed(t->be, -r);
+		if (t->be == asy__backend() || !thread_get())
+			return ASY_PASS;
+	}
+	count(submitted);
+	atomic_fetch_add_explicit(&asy__count.by_backend[t->be == &asy__backend_threads],
+				  1, memory_order_relaxed);
+	long res = wait_for(t, w, how);
+	if (w->sigpipe)
+		sigpipe_replay();
+	return res;
+}
+
+static int is_stream(mode_t m)
+{
+	return S_ISFIFO(m) || S_ISSOCK(m) || S_ISCHR(m);
+}
+
+/* The rest of io, from `done` bytes on, through the backend: one transfer
+ * for reads, everything for writes to blocking pipes and sockets. */
+static long run_backend(struct asy_thread *t, struct asy_io *io, long done, mode_t mode)
+{
+	struct iovec buf[IOV_CHUNK];
+	struct asy_waiter w = { .thread = t, .kind = is_stream(mode) };
+	w.fmt = mode & S_IFMT;
+	if (io->op >= ASY_OP_FSYNC) {
+		w.io = *io;
+		return run_one(t, &w, WAIT_FILE);
+	}
+	size_t total = iov_total(io->iov, io->iovcnt);
+	for (;;) {
+		size_t want = io_rest(io, (size_t)done, &w, buf);
+		if (io->off >= 0)
+			w.io.off = io->off + done;
+		enum wait_how how = !w.kind ? WAIT_FILE : done ? WAIT_ANY : WAIT_READ;
+		long r = run_one(t, &w, how);
+		if (r == ASY_PASS)
+			return done ? done : ASY_PASS;
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if ((size_t)done == total || r == 0)
+			return done;
+		/* A stream read is one transfer.  A short file transfer means
+		 * EOF (or a full disk); a stream write goes on, as write(). */
+		if (io->op == ASY_OP_READ ? (w.kind || (size_t)r < want) :
+					    (!w.kind && (size_t)r < want))
+			return done;
+	}
+}
+
+static mode_t fd_mode(int fd)
+{
+	struct stat st;
+	if (asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) < 0)
+		return 0;
+	return st.st_mode;
+}
+
+/* The non-blocking try said "would block" (first == -EAGAIN), "cannot
+ * try" (-EOPNOTSUPP) or moved `done` bytes of more.  Decide what the
+ * kernel would do next, and do it through the backend. */
+static long slow(struct asy_io *io, long done, long first)
+{
+	mode_t mode = io->op >= ASY_OP_FSYNC ? S_IFREG : fd_mode(io->fd);
+	if (is_stream(mode)) {
+		if (io->op == ASY_OP_READ && done)
+			return done; /* a short read from a stream is the answer */
+		long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
+		if (fl >= 0 && (fl & O_NONBLOCK)) {
+			if (first == -EOPNOTSUPP)
+				return ASY_PASS; /* cannot block; libc answers */
+			return done ? done : -EAGAIN;
+		}
+	}
+	int saved = errno;
+	tls_depth++;
+	struct asy_thread *t = thread_get();
+	long r = t ? run_backend(t, io, done, mode) : ASY_PASS;
+	tls_depth--;
+	errno = saved;
+	if (r == ASY_PASS && done) {
+		/* Cannot happen for streams; files finish in one blocking call. */
+		struct iovec buf[IOV_CHUNK];
+		struct asy_waiter w;
+		io_rest(io, (size_t)done, &w, buf);
+		long off = io->off >= 0 ? io->off + done : -1;
+		r = io->op == ASY_OP_READ ?
+			    asy_sys_preadv2(io->fd, w.io.iov, w.io.iovcnt, off, io->rwflags) :
+			    asy_sys_pwritev2(io->fd, w.io.iov, w.io.iovcnt, off, io->rwflags);
+		r = r < 0 ? done : done + r;
+	}
+	if (r == ASY_PASS)
+		count(passed);
+	return r;
+}
+
+long asy__io(struct asy_io *io)
+{
+	if (tls_depth)
+		return ASY_PASS;
+	if (io->op >= ASY_OP_FSYNC)
+		return slow(io, 0, 0);
+	/* RWF_NOWAIT asked for by the program, and pread's EINVAL for a
+	 * negative offset: libc's answer is the answer. */
+	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
+		return ASY_PASS;
+	if (!io->iov)
+		io->iov = &io->one;
+	int fl = io->rwflags | RWF_NOWAIT;
+	long r = io->op == ASY_OP_READ ?
+			 asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, fl) :
+			 asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, fl);
+	if (r == -EAGAIN || r == -EOPNOTSUPP)
+		return slow(io, 0, r);
+	if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt))
+		return slow(io, r, 0);
+	count(inline_done);
+	return r;
+}
+
+/* ---- start-up and fork ------------------------------------------------ */
+
+static void atfork_child(void)
+{
+	atomic_fetch_add(&asy__fork_gen, 1);
+	asy__backend_threads.fork_child();
+	asy__backend_uring.fork_child();
+	memset(&asy__count, 0, sizeof asy__count);
+}
+
+static void fd_base_init(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1024;
+	fd_base = rl.rlim_cur >= 1024 ? 900 : (int)rl.rlim_cur / 2;
+}
+
+/* Runs before main(); errno is left as it was found. */
+__attribute__((constructor)) void asy__init(void)
+{
+	int saved = errno;
+	asy__shim_resolve();
+	asy__libc.read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	asy__libc.poll = (int (*)(void *, unsigned long, int))dlsym(RTLD_NEXT, "poll");
+	asy__config_read();
+	fd_base_init();
+	if (asy__cfg.backend != ASY_BE_OFF && asy__libc.read && asy__libc.poll &&
+	    pthread_key_create(&thread_key, thread_key_dtor) == 0 &&
+	    pthread_atfork(NULL, NULL, atfork_child) == 0) {
+		atomic_store(&current, asy__cfg.backend == ASY_BE_URING ? &asy__backend_uring :
+									  &asy__backend_threads);
+		atomic_store(&asy__ready, 1);
+	}
+	errno = saved;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+ASY_EXPORT int asy_stats(struct asy_stats *st)
+{
+	st->inline_done = asy__count.inline_done;
+	st->submitted = asy__count.submitted;
+	st->uring = asy__count.by_backend[0];
+	st->threads = asy__count.by_backend[1];
+	st->interrupted = asy__count.interrupted;
+	st->passed = asy__count.passed;
+	st->fallbacks = asy__count.fallbacks;
+	return 0;
+}
+
+ASY_EXPORT const char *asy_backend_name(void)
+{
+	const struct asy_backend *be = asy__backend();
+	return atomic_load(&asy__ready) && be ? be->name : "off";
+}
+
+ASY_EXPORT const char *asy_version(void)
+{
+	return ASY_VERSION;
+}

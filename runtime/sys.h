@@ -1,0 +1,81 @@
+/* Raw system calls for the engine: they return >= 0 or -errno and never
+ * touch errno (liburing's __sys_* helpers do the same).  The engine uses
+ * them where calling libc would re-enter our own hooks, and before the real
+ * symbols are resolved. */
+#ifndef ASY_SYS_H
+#define ASY_SYS_H
+
+#include <stddef.h>
+#include <sys/syscall.h>
+
+#if defined(__x86_64__)
+static inline long asy_sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+static inline long asy_sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+}
+#else
+#error "asyncify: raw system calls are written for x86-64 and aarch64 only"
+#endif
+
+#define asy_sys(n, a, b, c, d, e, f) \
+	asy_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+static inline long asy_sys_read(int fd, void *buf, size_t n)
+{
+	return asy_sys(SYS_read, fd, buf, n, 0, 0, 0);
+}
+static inline long asy_sys_write(int fd, const void *buf, size_t n)
+{
+	return asy_sys(SYS_write, fd, buf, n, 0, 0, 0);
+}
+static inline long asy_sys_close(int fd)
+{
+	return asy_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+static inline long asy_sys_fcntl(int fd, int cmd, long arg)
+{
+	return asy_sys(SYS_fcntl, fd, cmd, arg, 0, 0, 0);
+}
+static inline long asy_sys_gettid(void)
+{
+	return asy_sys(SYS_gettid, 0, 0, 0, 0, 0, 0);
+}
+static inline long asy_sys_getpid(void)
+{
+	return asy_sys(SYS_getpid, 0, 0, 0, 0, 0, 0);
+}
+/* preadv2/pwritev2 take the offset split in two longs (low, high). */
+static inline long asy_sys_preadv2(int fd, const void *iov, int cnt, long off, int flags)
+{
+	return asy_sys(SYS_preadv2, fd, iov, cnt, off, 0, flags);
+}
+static inline long asy_sys_pwritev2(int fd, const void *iov, int cnt, long off, int flags)
+{
+	return asy_sys(SYS_pwritev2, fd, iov, cnt, off, 0, flags);
+}
+
+#endif
