@@ -20,8 +20,8 @@ override CFLAGS += -std=gnu11 -fPIC -pthread -fvisibility=hidden \
 	-D_GNU_SOURCE -Iinclude -Iruntime -DASY_VERSION=\"$(VERSION)\"
 LIBS      := -luring -lunwind -ldl -lpthread
 
-BUILD     := build$(if $(SANITIZE),-$(SANITIZE))
-LIBDIR    := lib$(if $(SANITIZE),-$(SANITIZE))
+BUILD     ?= build$(if $(SANITIZE),-$(SANITIZE))
+LIBDIR    ?= lib$(if $(SANITIZE),-$(SANITIZE))
 LIB       := $(LIBDIR)/libasyncify.so
 
 ifneq ($(SANITIZE),)
@@ -62,7 +62,47 @@ $(LIB): $(OBJS) $(BUILD)/exports.map
 		-Wl,-soname,libasyncify.so $(LDDEFS) $(LDSAN) $(LDFLAGS) $(LIBS)
 
 -include $(DEPS)
--include mk/*.mk
+
+# Fragments in mk/ add their own targets to these lists.
+CHECK_TARGETS   :=
+INSTALL_TARGETS :=
+BENCH_TARGETS   :=
+-include $(sort $(wildcard mk/*.mk))
+
+# ---- unit tests (Check): one program per component, tests/check-*.c ----
+TBIN      := tests/bin$(if $(SANITIZE),-$(SANITIZE))
+TSRCS     := $(wildcard tests/check-*.c)
+TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
+TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -ldl -lpthread
+
+$(TBIN)/%: tests/%.c tests/t-helpers.c tests/t-helpers.h $(LIB)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< tests/t-helpers.c $(LDSAN) $(TLIBS)
+
+tests: $(TPROGS)
+
+# Every unit test runs with the library to preload in ASY_LIB; each
+# program prints one line per test case and a summary.
+check-unit: $(TPROGS)
+	$(Q)fail=0; for t in $(TPROGS); do \
+	  ASY_LIB=$(CURDIR)/$(LIB) ASY_SANITIZE=$(SANITIZE) $$t || { rc=$$?; [ $$rc = 77 ] || fail=1; }; \
+	done; exit $$fail
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-unit $(CHECK_TARGETS)
+	@echo "  CHECK   all passed"
+
+bench: all $(BENCH_TARGETS)
+
+# ---- install -------------------------------------------------------------
+install: all $(INSTALL_TARGETS)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libasyncify.so
+	install -m 0644 include/asyncify.h $(DESTDIR)$(PREFIX)/include/asyncify.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' asyncify.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncify.pc
 
 # Dependencies: Debian package names; installed with apt-get when root.
 DEB_DEPS := liburing-dev libunwind-dev check pkg-config
@@ -82,4 +122,4 @@ deps:
 clean:
 	rm -rf build build-* lib lib-* tests/bin tests/bin-*
 
-.PHONY: all deps clean check demo bench install
+.PHONY: all deps clean check check-unit tests demo bench install

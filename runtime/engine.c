@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "sys.h"
 #include "asyncify.h"
+#include "trace.h"
 
 _Atomic int asy__ready;
 _Atomic unsigned asy__fork_gen;
@@ -311,9 +312,10 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how ho
 		if (t->be == asy__backend() || !thread_get())
 			return ASY_PASS;
 	}
+	int threads = t->be == &asy__backend_threads;
 	count(submitted);
-	atomic_fetch_add_explicit(&asy__count.by_backend[t->be == &asy__backend_threads],
-				  1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&asy__count.by_backend[threads], 1, memory_order_relaxed);
+	w->io.via = threads ? ASY_VIA_THREADS : ASY_VIA_URING;
 	long res = wait_for(t, w, how);
 	if (w->sigpipe)
 		sigpipe_replay();
@@ -334,7 +336,9 @@ static long run_backend(struct asy_thread *t, struct asy_io *io, long done, mode
 	w.fmt = mode & S_IFMT;
 	if (io->op >= ASY_OP_FSYNC) {
 		w.io = *io;
-		return run_one(t, &w, WAIT_FILE);
+		long r = run_one(t, &w, WAIT_FILE);
+		io->via = w.io.via;
+		return r;
 	}
 	size_t total = iov_total(io->iov, io->iovcnt);
 	for (;;) {
@@ -343,6 +347,7 @@ static long run_backend(struct asy_thread *t, struct asy_io *io, long done, mode
 			w.io.off = io->off + done;
 		enum wait_how how = !w.kind ? WAIT_FILE : done ? WAIT_ANY : WAIT_READ;
 		long r = run_one(t, &w, how);
+		io->via = w.io.via;
 		if (r == ASY_PASS)
 			return done ? done : ASY_PASS;
 		if (r < 0)
@@ -425,6 +430,7 @@ long asy__io(struct asy_io *io)
 	if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt))
 		return slow(io, r, 0);
 	count(inline_done);
+	io->via = ASY_VIA_INLINE;
 	return r;
 }
 
@@ -454,6 +460,7 @@ __attribute__((constructor)) void asy__init(void)
 	asy__libc.read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
 	asy__libc.poll = (int (*)(void *, unsigned long, int))dlsym(RTLD_NEXT, "poll");
 	asy__config_read();
+	asy__trace_init();
 	fd_base_init();
 	if (asy__cfg.backend != ASY_BE_OFF && asy__libc.read && asy__libc.poll &&
 	    pthread_key_create(&thread_key, thread_key_dtor) == 0 &&

@@ -33,8 +33,11 @@ enum asy_call {
 
 /* One call, as the engine sees it.  `iov` points at the caller's array or
  * at `one`; `off` is -1 for "the file position". */
+enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS };
+
 struct asy_io {
 	unsigned char op, call, flags;
+	unsigned char via; /* enum asy_via: which path answered (set by the engine) */
 	int fd;
 	int iovcnt;
 	int rwflags;

@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "sys.h"
+#include "trace.h"
 
 _Static_assert(sizeof(off_t) == 8, "asyncify needs a 64-bit off_t ABI");
 
@@ -51,19 +52,25 @@ static inline long edge(long r)
 	return r;
 }
 
-#define HOOK(ret, name, params, args, sc, io)                         \
-	static ret hook_##name params                                 \
-	{                                                             \
-		if (atomic_load_explicit(&asy__ready, memory_order_relaxed)) { \
-			struct asy_io x = io;                         \
-			long r = asy__io(&x);                         \
-			if (r != ASY_PASS)                            \
-				return (ret)edge(r);                  \
-		}                                                     \
-		if (real.name)                                        \
-			return real.name args;                        \
-		return (ret)edge(asy_sys sc);                         \
-	}                                                             \
+#define HOOK(ret, name, params, args, sc, io)                               \
+	static ret hook_##name params                                       \
+	{                                                                   \
+		struct asy_io x = io;                                       \
+		uint64_t t0 = asy__tracing ? asy__trace_now() : 0;          \
+		long r = ASY_PASS;                                          \
+		ret v;                                                      \
+		if (atomic_load_explicit(&asy__ready, memory_order_relaxed)) \
+			r = asy__io(&x);                                    \
+		if (r != ASY_PASS)                                          \
+			v = (ret)edge(r);                                   \
+		else if (real.name)                                         \
+			v = real.name args, x.via = ASY_VIA_LIBC;           \
+		else                                                        \
+			v = (ret)edge(asy_sys sc), x.via = ASY_VIA_LIBC;    \
+		if (t0)                                                     \
+			asy__trace_call(&x, v < 0 ? -errno : (long)v, t0);  \
+		return v;                                                   \
+	}                                                                   \
 	ASY_EXPORT ret name params { return hook_##name args; }
 #define ALIAS(name, target) \
 	extern __typeof(target) name __attribute__((alias(#target), visibility("default")));

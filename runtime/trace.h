@@ -1,0 +1,26 @@
+/* Tracing and the summary: what the shim and the engine call.
+ * Implemented in runtime/trace*.c; see README "Tracing". */
+#ifndef ASY_TRACE_H
+#define ASY_TRACE_H
+
+#include <stdint.h>
+#include "engine.h"
+
+/* Nonzero when ASYNCIFY_TRACE or ASYNCIFY_SUMMARY is on; written once by
+ * asy__trace_init() before any hook can run, read-only afterwards. */
+extern int asy__tracing;
+
+/* Read ASYNCIFY_TRACE, _TRACE_FORMAT, _STACKS, _TRACE_MIN_US, _SUMMARY;
+ * called from asy__init() after asy__config_read(). */
+void asy__trace_init(void);
+
+/* CLOCK_MONOTONIC in ns (vDSO; no system call). */
+uint64_t asy__trace_now(void);
+
+/* Record one finished call.  `io` is the call as the hook described it
+ * (io->via: which path ran it), `res` its result (>= 0 or -errno), `t0`
+ * asy__trace_now() at entry.  Async-signal-safe; never blocks, never
+ * allocates, leaves errno as it was. */
+void asy__trace_call(const struct asy_io *io, long res, uint64_t t0);
+
+#endif
