@@ -15,6 +15,10 @@ struct asy_coro;
 /* The running coroutine, or NULL outside asy_run() (plain thread). */
 struct asy_coro *asy__coro_self(void);
 
+/* A small number naming the running coroutine (1, 2, … per process, in
+ * creation order), 0 outside coroutines.  For traces. */
+uint64_t asy__coro_id(void);
+
 /* Suspend the running coroutine until asy__coro_unpark(), the absolute
  * deadline (asy_now() clock, ns; -1 none) or a cancel.  Returns 0 when
  * unparked, -ETIMEDOUT, or -ECANCELED.  errno is saved and restored
