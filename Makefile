@@ -73,7 +73,7 @@ BENCH_TARGETS   :=
 TBIN      := tests/bin$(if $(SANITIZE),-$(SANITIZE))
 TSRCS     := $(wildcard tests/check-*.c)
 TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
-TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -ldl -lpthread
+TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -luring -ldl -lpthread
 
 $(TBIN)/%: tests/%.c tests/t-helpers.c tests/t-helpers.h $(LIB)
 	$(call msg,CC,$@)

@@ -40,6 +40,16 @@ static const struct asy_backend *_Atomic current;
 static pthread_key_t thread_key;
 static int fd_base; /* the engine's own fds go at or above this number */
 
+/* io_uring reads and writes at the file position (offset -1) without the
+ * kernel's f_pos lock: two threads reading one fd got the same records
+ * (NOTES §3).  Under uring, every call that uses the file position holds
+ * one of these, chosen by fd number, for as long as it runs; the kernel's
+ * own lock still orders the threads backend and the non-blocking try. */
+#define POS_LOCKS 256
+static pthread_mutex_t pos_locks[POS_LOCKS] = {
+	[0 ... POS_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
+};
+
 static ASY_TLS struct asy_thread *tls_thread;
 /* > 0 while this thread is inside the engine's slow path: a hooked call
  * from a signal handler then passes through to libc. */
@@ -322,9 +332,12 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how ho
 	return res;
 }
 
+/* Pipes, sockets, ttys, eventfds and the like can wait forever and are
+ * interrupted by signals; regular files, block devices and directories
+ * cannot.  (Anonymous inodes such as eventfd have no S_IFMT bits.) */
 static int is_stream(mode_t m)
 {
-	return S_ISFIFO(m) || S_ISSOCK(m) || S_ISCHR(m);
+	return !(S_ISREG(m) || S_ISBLK(m) || S_ISDIR(m));
 }
 
 /* The rest of io, from `done` bytes on, through the backend: one transfer
@@ -371,13 +384,30 @@ static mode_t fd_mode(int fd)
 	return st.st_mode;
 }
 
+static pthread_mutex_t *pos_lock(const struct asy_io *io)
+{
+	if (io->off >= 0 || io->op >= ASY_OP_FSYNC || asy__backend() != &asy__backend_uring)
+		return NULL;
+	pthread_mutex_t *m = &pos_locks[(unsigned)io->fd % POS_LOCKS];
+	pthread_mutex_lock(m);
+	return m;
+}
+
+static void pos_unlock(void *m)
+{
+	if (m)
+		pthread_mutex_unlock(m);
+}
+
 /* The non-blocking try said "would block" (first == -EAGAIN), "cannot
  * try" (-EOPNOTSUPP) or moved `done` bytes of more.  Decide what the
  * kernel would do next, and do it through the backend. */
-static long slow(struct asy_io *io, long done, long first)
+static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl)
 {
 	mode_t mode = io->op >= ASY_OP_FSYNC ? S_IFREG : fd_mode(io->fd);
 	if (is_stream(mode)) {
+		pos_unlock(*pl); /* streams have no position to protect */
+		*pl = NULL;
 		if (io->op == ASY_OP_READ && done)
 			return done; /* a short read from a stream is the answer */
 		long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
@@ -390,7 +420,10 @@ static long slow(struct asy_io *io, long done, long first)
 	int saved = errno;
 	tls_depth++;
 	struct asy_thread *t = thread_get();
-	long r = t ? run_backend(t, io, done, mode) : ASY_PASS;
+	long r;
+	pthread_cleanup_push(pos_unlock, *pl);
+	r = t ? run_backend(t, io, done, mode) : ASY_PASS;
+	pthread_cleanup_pop(0);
 	tls_depth--;
 	errno = saved;
 	if (r == ASY_PASS && done) {
@@ -413,8 +446,9 @@ long asy__io(struct asy_io *io)
 {
 	if (tls_depth)
 		return ASY_PASS;
+	pthread_mutex_t *pl = NULL;
 	if (io->op >= ASY_OP_FSYNC)
-		return slow(io, 0, 0);
+		return slow(io, 0, 0, &pl);
 	/* RWF_NOWAIT asked for by the program, and pread's EINVAL for a
 	 * negative offset: libc's answer is the answer. */
 	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
@@ -422,15 +456,19 @@ long asy__io(struct asy_io *io)
 	if (!io->iov)
 		io->iov = &io->one;
 	int fl = io->rwflags | RWF_NOWAIT;
+	pl = pos_lock(io);
 	long r = io->op == ASY_OP_READ ?
 			 asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, fl) :
 			 asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, fl);
-	if (r == -EAGAIN || r == -EOPNOTSUPP)
-		return slow(io, 0, r);
-	if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt))
-		return slow(io, r, 0);
-	count(inline_done);
-	io->via = ASY_VIA_INLINE;
+	if (r == -EAGAIN || r == -EOPNOTSUPP) {
+		r = slow(io, 0, r, &pl);
+	} else if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt)) {
+		r = slow(io, r, 0, &pl);
+	} else {
+		count(inline_done);
+		io->via = ASY_VIA_INLINE;
+	}
+	pos_unlock(pl);
 	return r;
 }
 
@@ -438,6 +476,8 @@ long asy__io(struct asy_io *io)
 
 static void atfork_child(void)
 {
+	for (int i = 0; i < POS_LOCKS; i++)
+		pthread_mutex_init(&pos_locks[i], NULL);
 	atomic_fetch_add(&asy__fork_gen, 1);
 	asy__backend_threads.fork_child();
 	asy__backend_uring.fork_child();

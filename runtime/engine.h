@@ -63,7 +63,7 @@ struct asy_waiter {
 	long res;
 	_Atomic int done;
 	_Atomic int cancel;
-	unsigned char kind;    /* 1: pipe, FIFO, socket, char device */
+	unsigned char kind;    /* 1: a stream (pipe, socket, tty, eventfd, …) */
 	unsigned fmt;          /* st_mode & S_IFMT of the fd */
 	unsigned char sigpipe; /* the op raised SIGPIPE somewhere else: replay */
 	void *coro;            /* the coroutine parked on this call, if any */
