@@ -731,6 +731,7 @@ static void c_spawn(void)
 	char *argv[] = { "sh", "-c", "sleep 0.05; printf spawned", NULL };
 	pid_t pid;
 	t_out("spawn=%d\n", posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ));
+	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	show_buf("read", b, read(p[0], b, sizeof b));
 	int st;
