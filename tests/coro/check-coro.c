@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -461,14 +462,33 @@ START_TEST(test_errno_per_coro)
 }
 END_TEST
 
+static volatile double one = 1.0, three = 3.0;
+static volatile long double lone = 1.0L, lthree = 3.0L;
+
+/* 1/3 and -1/3, rounded by SSE (MXCSR) and by the x87 unit (its control
+ * word): the pair tells all four rounding modes apart. */
+static void thirds(double d[2], long double l[2])
+{
+	d[0] = one / three;
+	d[1] = -one / three;
+	l[0] = lone / lthree;
+	l[1] = -lone / lthree;
+}
+
 static void fp_keeper(void *arg)
 {
 	int mode = (int)(intptr_t)arg;
+	double d0[2], d[2];
+	long double l0[2], l[2];
 	ck_assert_int_eq(fegetround(), FE_TONEAREST); /* inherited from main */
 	fesetround(mode);
+	thirds(d0, l0);
 	for (int i = 0; i < 20; i++) {
 		ck_assert_int_eq(asy_yield(), 0);
 		ck_assert_int_eq(fegetround(), mode);
+		thirds(d, l);
+		ck_assert(d[0] == d0[0] && d[1] == d0[1]);
+		ck_assert(l[0] == l0[0] && l[1] == l0[1]);
 	}
 	note(1);
 }
@@ -527,17 +547,40 @@ END_TEST
 
 /* ---- stack overflow ----------------------------------------------------- */
 
-static uintptr_t top_local;
+static uintptr_t guard_lo, guard_hi;
 static size_t overflow_size = 64 * 1024;
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
-	uintptr_t lo = top_local - overflow_size;
-	/* The fault must be the guard page just under the usable stack (the
-	 * first local sits within a page of the top). */
-	int on_guard = a < lo + 4096 && a + 2 * 4096 >= lo;
-	_exit(on_guard ? 42 : 43);
+	_exit(a >= guard_lo && a < guard_hi ? 42 : 43);
+}
+
+/* From /proc/self/maps: the mapping holding `p` must start right above a
+ * PROT_NONE page; that page is the guard. */
+static int find_guard(uintptr_t p)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], perms[8], prev_perms[8] = "";
+	unsigned long lo, hi, prev_lo = 0, prev_hi = 0;
+	int found = -1;
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof line, f)) { /* sorted by address */
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (lo <= p && p < hi && prev_hi == lo && !strcmp(prev_perms, "---p") &&
+		    lo - prev_lo >= 4096) {
+			guard_lo = lo - 4096;
+			guard_hi = lo;
+			found = 0;
+		}
+		prev_lo = lo;
+		prev_hi = hi;
+		strcpy(prev_perms, perms);
+	}
+	fclose(f);
+	return found;
 }
 
 static volatile int keep_going = 1;
@@ -552,7 +595,8 @@ static int recurse(int n)
 static void overflow(void *arg)
 {
 	volatile char here;
-	top_local = (uintptr_t)&here;
+	if (find_guard((uintptr_t)&here) < 0)
+		_exit(44);
 	recurse(0);
 }
 
