@@ -59,6 +59,8 @@ static int wait_ready(struct worker *wk, struct asy_waiter *w)
 		if (p[1].revents) {
 			uint64_t v;
 			asy_sys_read(wk->cancel_efd, &v, sizeof v);
+			if (atomic_load(&w->cancel))
+				return -ECANCELED; /* nothing moved yet */
 		}
 		if (p[0].revents)
 			return 0;
