@@ -34,8 +34,15 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct asy_waiter *head, *tail;
-	unsigned nthreads, idle;
-} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0 };
+	unsigned queued, nthreads, idle;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0 };
+
+/* Workers idle this long exit (one stays). */
+#define IDLE_EXIT_S 10
+/* A stream call may wait for another call of the program (a pipe read for
+ * its writer), so those always get a worker of their own, up to this; the
+ * ASYNCIFY_WORKERS limit applies to files. */
+#define MAX_THREADS 4096
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define WORKER_STACK (1 << 20)
@@ -115,16 +122,26 @@ static long run(struct worker *wk, struct asy_waiter *w)
 	return r;
 }
 
+/* The next call to run, or NULL when this worker should exit. */
 static struct asy_waiter *take(struct worker *wk)
 {
 	pthread_mutex_lock(&pool.lock);
 	while (!pool.head) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += IDLE_EXIT_S;
 		pool.idle++;
-		pthread_cond_wait(&pool.cond, &pool.lock);
+		int r = pthread_cond_timedwait(&pool.cond, &pool.lock, &until);
 		pool.idle--;
+		if (r == ETIMEDOUT && !pool.head && pool.nthreads > 1) {
+			pool.nthreads--;
+			pthread_mutex_unlock(&pool.lock);
+			return NULL;
+		}
 	}
 	struct asy_waiter *w = pool.head;
 	pool.head = w->next;
+	pool.queued--;
 	if (!pool.head)
 		pool.tail = NULL;
 	w->be_priv = wk;
@@ -136,8 +153,8 @@ static struct asy_waiter *take(struct worker *wk)
 static void *worker_main(void *arg)
 {
 	struct worker wk = { .cancel_efd = (int)(intptr_t)arg };
-	for (;;) {
-		struct asy_waiter *w = take(&wk);
+	struct asy_waiter *w;
+	while ((w = take(&wk))) {
 		long res = run(&wk, w);
 		pthread_mutex_lock(&pool.lock);
 		wk.cur = NULL;
@@ -150,6 +167,7 @@ static void *worker_main(void *arg)
 		asy_sys_write(t->efd, &one, sizeof one);
 		atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
 	}
+	asy_sys_close(wk.cancel_efd);
 	return NULL;
 }
 
@@ -199,13 +217,15 @@ static void threads_thread_forget(struct asy_thread *t)
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	pthread_mutex_lock(&pool.lock);
-	if (pool.idle == 0 && pool.nthreads < asy__cfg.workers) {
+	unsigned limit = w->kind ? MAX_THREADS : asy__cfg.workers;
+	if (pool.queued + 1 > pool.idle && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
 			pthread_mutex_unlock(&pool.lock);
 			return r;
 		}
 	}
+	pool.queued++;
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	w->next = NULL;
 	w->be_priv = NULL;
@@ -230,6 +250,7 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			prev = *pp, pp = &(*pp)->next;
 		if (*pp) {
 			*pp = w->next;
+			pool.queued--;
 			if (pool.tail == w)
 				pool.tail = prev;
 			atomic_fetch_sub(&t->refs, 1);
@@ -265,7 +286,7 @@ static void threads_fork_child(void)
 	pthread_mutex_init(&pool.lock, NULL);
 	pthread_cond_init(&pool.cond, NULL);
 	pool.head = pool.tail = NULL;
-	pool.nthreads = pool.idle = 0;
+	pool.nthreads = pool.idle = pool.queued = 0;
 }
 
 const struct asy_backend asy__backend_threads = {

@@ -87,8 +87,48 @@ static void c_sqpoll(void)
 	printf("sigpipe=%d\n", (int)got_pipe);
 }
 
+/* Calls that wait for each other: a reader whose data comes from a drainer
+ * that needs the writer's big write to move.  With ASYNCIFY_WORKERS=1 the
+ * pool once ran them one after the other and hung. */
+static int sw_p[2], sw_q[2];
+static long sw_read, sw_drained;
+
+static void *sw_reader(void *arg)
+{
+	char b[8];
+	sw_read = read(sw_p[0], b, sizeof b);
+	return NULL;
+}
+
+static void *sw_drainer(void *arg)
+{
+	static char b[65536];
+	long n, total = 0;
+	while (total < 200000 && (n = read(sw_q[0], b, sizeof b)) > 0)
+		total += n;
+	write(sw_p[1], "x", 1);
+	sw_drained = total;
+	return NULL;
+}
+
+static void c_stream_workers(void)
+{
+	static char b[200000];
+	pthread_t r, d;
+	pipe(sw_p);
+	pipe(sw_q);
+	pthread_create(&r, NULL, sw_reader, NULL);
+	t_msleep(30);
+	pthread_create(&d, NULL, sw_drainer, NULL);
+	t_res("write", write(sw_q[1], b, sizeof b));
+	pthread_join(d, NULL);
+	pthread_join(r, NULL);
+	printf("drained=%ld reader=%ld\n", sw_drained, sw_read);
+}
+
 static const struct t_case cases[] = {
 	{ "work", c_work, T_BACKEND },
+	{ "stream_workers", c_stream_workers, T_BACKEND },
 	{ "sqpoll", c_sqpoll, T_BACKEND },
 	{ NULL, NULL, 0 },
 };
@@ -232,6 +272,17 @@ START_TEST(sqpoll_ring)
 }
 END_TEST
 
+START_TEST(threads_pool_stream_deadlock)
+{
+	static struct t_result ref, r;
+	ck_assert_int_eq(t_run("stream_workers", T_NONE, &ref, 20), 0);
+	run_with("stream_workers", "ASYNCIFY_WORKERS", "1", "threads", &r);
+	ck_assert_msg(!strcmp(r.out, ref.out), "none:\n%s\nthreads:\n%s\n%s", ref.out, r.out, r.err);
+	ck_assert_int_eq(r.status, ref.status);
+	ck_assert_int_gt(r.threads, 2);
+}
+END_TEST
+
 /* A library whose constructor does I/O before asyncify's has run. */
 START_TEST(calls_before_init)
 {
@@ -259,6 +310,7 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(tc, bad_values_warn_once, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_loop_test(tc, silent_and_really_there, 0, 2);
 	tcase_add_test(tc, sqpoll_ring);
+	tcase_add_test(tc, threads_pool_stream_deadlock);
 	tcase_add_test(tc, calls_before_init);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
