@@ -1,0 +1,23 @@
+# The commands asyncify (POSIX sh) and asyncify-ab (Python 3, stdlib only):
+# installed with their man pages by `make install`, tested by `make check`.
+
+COMMANDS      := scripts/asyncify scripts/asyncify-ab
+COMMAND_MAN1  := man/asyncify.1 man/asyncify-ab.1
+
+INSTALL_TARGETS += install-commands
+CHECK_TARGETS   += check-commands
+
+install-commands:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(COMMANDS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(COMMAND_MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+
+# The tests build their own small C programs in a temp dir with $(CC).  A
+# sanitized library preloaded into sh or python would report their leaks,
+# so leak detection is off for the programs the commands start.
+check-commands: $(LIB)
+	$(Q)ASYNCIFY_LIB=$(CURDIR)/$(LIB) ASY_VERSION=$(VERSION) CC="$(CC)" \
+	  ASAN_OPTIONS=detect_leaks=0 \
+	  python3 -m unittest discover -s tests/commands -p 'test_*.py' $(if $(V),-v)
+
+.PHONY: install-commands check-commands
