@@ -17,7 +17,7 @@ $(DEMO_BIN)/%: demo/%.c
 
 demo-progs: $(DEMO_PROGS)
 
-demo: all $(DEMO_PROGS)
+demo: all $(DEMO_PROGS) $(AB_SPAWN)
 	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/asyncify-demo.XXXXXX") || exit 2; \
 	trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT TERM HUP; \
 	scripts/asyncify-ab --lib $(CURDIR)/$(LIB) --runs $(DEMO_RUNS) --warmup 1 \

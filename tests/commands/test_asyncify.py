@@ -172,7 +172,8 @@ class Location(CommandTest):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         for f in ("bin/asyncify", "bin/asyncify-ab", "share/man/man1/asyncify.1",
-                  "share/man/man1/asyncify-ab.1", "lib/libasyncify.so"):
+                  "share/man/man1/asyncify-ab.1", "lib/libasyncify.so",
+                  "lib/asyncify/asyncify-ab-spawn"):
             self.assertTrue(os.path.isfile(os.path.join(prefix, f)), f)
         self.assertTrue(os.access(os.path.join(prefix, "bin/asyncify-ab"), os.X_OK))
         r = self.run_cmd([os.path.join(prefix, "bin/asyncify"), "--"] + SHOW_PRELOAD,

@@ -78,6 +78,7 @@ class Usage(AbTest):
 class Equivalence(AbTest):
     def test_identical(self):
         r = self.ab(FAST, ["sh", "-c", "echo hello; echo warn >&2"], expect=0)
+        self.assertIn("(too few runs to tell)", r.stdout)
         for v in ("off", "uring", "threads"):
             self.assertRegex(r.stdout, r"\n  %s: +identical output, [0-9.]+×" % v)
         self.assertIn("Equivalence with none (3 runs per variant", r.stdout)
@@ -260,6 +261,34 @@ class Exports(AbTest):
         ns = "{http://www.w3.org/2000/svg}"
         self.assertEqual(len(svg.findall(ns + "circle")), 12)   # 3 runs x 4 variants
         self.assertEqual(len(svg.findall(ns + "rect")), 5)      # background + 4 boxes
+
+    def test_peak_rss(self):
+        # With the helper (built by make) the peak RSS of a small program is
+        # its own; without it, at most asyncify-ab's, and flagged as such.
+        j = self.path("ab.json")
+        prog = ["sh", "-c", "exit 0"]
+        self.ab(FAST + ["--variants", "none,uring", "--export-json", j], prog, expect=0)
+        with open(j) as f:
+            doc = json.load(f)
+        self.assertIsNotNone(doc["spawn_helper"], "lib/asyncify/asyncify-ab-spawn not built")
+        for v in doc["variants"]:
+            for r in v["runs"]:
+                self.assertFalse(r["max_rss_floor"])
+                self.assertLess(r["max_rss_kib"], 16 * 1024)
+        r = self.ab(FAST + ["--variants", "none,uring", "--export-json", j], prog, expect=0,
+                    env=self.env(ASYNCIFY_AB_SPAWN=""))
+        self.assertIn("spawn     posix_spawn", r.stdout)
+        with open(j) as f:
+            doc = json.load(f)
+        self.assertIsNone(doc["spawn_helper"])
+        self.assertTrue(all(r["max_rss_floor"] for v in doc["variants"] for r in v["runs"]))
+        self.assertIn("≤ ", r.stdout)
+
+    def test_no_helper_timeout(self):
+        r = self.ab(FAST + ["--timeout", "1", "--variants", "none,threads"],
+                    ["sh", "-c", '[ "$ASYNCIFY_BACKEND" = threads ] && sleep 39.5; echo ok'],
+                    expect=1, env=self.env(ASYNCIFY_AB_SPAWN=""))
+        self.assertIn("threads: DIFFERENT: timed out in round 1", r.stdout)
 
     def test_min_time(self):
         j = self.path("ab.json")
