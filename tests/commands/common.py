@@ -15,6 +15,24 @@ VERSION = os.environ.get("ASY_VERSION")
 CC = os.environ.get("CC") or "cc"
 
 
+def _sanitizer_head():
+    """A SANITIZE=address|thread library is preloaded behind its runtime."""
+    with open(LIB, "rb") as f:
+        data = f.read()
+    if b"libasan.so" not in data and b"libtsan.so" not in data:
+        return ""
+    out = subprocess.run(["ldd", LIB], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].startswith(("libasan.so", "libtsan.so")):
+            return parts[2] + ":"
+    return ""
+
+
+# What the commands put in LD_PRELOAD before anything that was there.
+PRELOAD = _sanitizer_head() + LIB
+
+
 class CommandTest(unittest.TestCase):
     """Each test gets its own directory, also used as TMPDIR, so that a test
     can assert the command left no temporary files behind."""
