@@ -8,7 +8,7 @@ DEMO_PROGS   := $(DEMO_BIN)/kvstore
 # A legacy program is built like one: plain flags, none of the library's.
 DEMO_CFLAGS  ?= -O2 -g -std=gnu11 -Wall -Wextra
 DEMO_RUNS    ?= 10
-DEMO_ARGS    ?= -n 20000 -l 20000
+DEMO_ARGS    ?= -n 10000 -l 10000
 
 $(DEMO_BIN)/%: demo/%.c
 	$(call msg,CC,$@)
