@@ -28,10 +28,11 @@ install-commands: $(AB_SPAWN)
 
 # The tests build their own small C programs in a temp dir with $(CC).  A
 # sanitized library preloaded into sh or python would report their leaks,
-# so leak detection is off for the programs the commands start.
+# so leak detection is off for the programs the commands start; and no
+# __pycache__ is left in the source tree.
 check-commands: $(LIB) $(AB_SPAWN)
 	$(Q)ASYNCIFY_LIB=$(CURDIR)/$(LIB) ASY_VERSION=$(VERSION) CC="$(CC)" \
-	  ASAN_OPTIONS=detect_leaks=0 \
+	  ASAN_OPTIONS=detect_leaks=0 PYTHONDONTWRITEBYTECODE=1 \
 	  python3 -m unittest discover -s tests/commands -p 'test_*.py' $(if $(V),-v)
 
 .PHONY: install-commands check-commands

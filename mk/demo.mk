@@ -17,7 +17,13 @@ $(DEMO_BIN)/%: demo/%.c
 
 demo-progs: $(DEMO_PROGS)
 
-demo: all $(DEMO_PROGS) $(AB_SPAWN)
+# Like `make check`, `make demo` first installs missing Debian packages
+# (deps, in the Makefile), then builds and runs in a second make so that
+# the build sees them.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory demo-run
+
+demo-run: all $(DEMO_PROGS) $(AB_SPAWN)
 	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/asyncify-demo.XXXXXX") || exit 2; \
 	trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT TERM HUP; \
 	scripts/asyncify-ab --lib $(CURDIR)/$(LIB) --runs $(DEMO_RUNS) --warmup 1 \
@@ -32,4 +38,4 @@ demo: all $(DEMO_PROGS) $(AB_SPAWN)
 clean-demo:
 	rm -rf $(DEMO_BIN)
 
-.PHONY: demo demo-progs clean-demo
+.PHONY: demo demo-run demo-progs clean-demo
