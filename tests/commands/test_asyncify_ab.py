@@ -197,6 +197,28 @@ class CompareFiles(AbTest):
         self.assertIn("| broken", r.stderr)
 
 
+class Summary(AbTest):
+    def test_summary_runs(self):
+        # The program writes where ASYNCIFY_SUMMARY points; a library that
+        # writes its own summary at exit replaces that text, which is fine:
+        # then the JSON holds the library's summary instead.
+        j = self.path("ab.json")
+        r = self.ab(FAST + ["--summary", "--stacks", "6", "--variants", "none,uring,threads",
+                            "--export-json", j],
+                    ["sh", "-c", 'echo "fake $ASYNCIFY_BACKEND stacks=$ASYNCIFY_STACKS" '
+                                 '> "$ASYNCIFY_SUMMARY"; echo done'], expect=0)
+        self.assertIn("Where it blocked (ASYNCIFY_SUMMARY; one extra untimed run", r.stdout)
+        with open(j) as f:
+            doc = json.load(f)
+        self.assertIsNone(doc["variants"][0]["summary"])          # none: no shim, no summary
+        for v in doc["variants"][1:]:
+            self.assertIsNotNone(v["summary"])
+            if v["summary"].startswith("fake"):
+                self.assertEqual(v["summary"], "fake %s stacks=6" % v["name"])
+                self.assertIn(v["summary"], r.stdout)
+        self.assertEqual(len(doc["variants"][1]["runs"]), 3)      # summary runs are not runs
+
+
 class Timeouts(AbTest):
     def test_baseline_hangs(self):
         t0 = time.monotonic()
