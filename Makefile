@@ -135,6 +135,6 @@ deps:
 	fi
 
 clean:
-	rm -rf build build-* lib lib-* tests/bin tests/bin-*
+	rm -rf build build-* lib lib-* tests/bin tests/bin-* demo/bin
 
 .PHONY: all deps clean check check-unit tests demo bench install
