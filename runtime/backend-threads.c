@@ -26,8 +26,8 @@
 int asy__fd_own(int fd);
 
 struct worker {
-	int cancel_efd;            /* written to wake a poll() for a cancel */
-	struct asy_waiter *cur;    /* what it runs now (under pool.lock) */
+	int cancel_efd;                 /* written to wake a poll() for a cancel */
+	struct asy_waiter *_Atomic cur; /* what it runs now */
 };
 
 static struct {
@@ -145,7 +145,7 @@ static struct asy_waiter *take(struct worker *wk)
 	if (!pool.head)
 		pool.tail = NULL;
 	w->be_priv = wk;
-	wk->cur = w;
+	atomic_store(&wk->cur, w);
 	pthread_mutex_unlock(&pool.lock);
 	return w;
 }
@@ -156,9 +156,8 @@ static void *worker_main(void *arg)
 	struct asy_waiter *w;
 	while ((w = take(&wk))) {
 		long res = run(&wk, w);
-		pthread_mutex_lock(&pool.lock);
-		wk.cur = NULL;
-		pthread_mutex_unlock(&pool.lock);
+		/* A cancel that still finds w here only wakes the next poll. */
+		atomic_store(&wk.cur, NULL);
 		/* w may be gone as soon as done is set: take what we need
 		 * first.  The thread's refs keep its eventfd open meanwhile. */
 		struct asy_thread *t = w->thread;
@@ -234,8 +233,10 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 	else
 		pool.head = w;
 	pool.tail = w;
-	pthread_cond_signal(&pool.cond);
+	int wake = pool.idle > 0;
 	pthread_mutex_unlock(&pool.lock);
+	if (wake)
+		pthread_cond_signal(&pool.cond);
 	return 0;
 }
 
@@ -256,7 +257,7 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			atomic_fetch_sub(&t->refs, 1);
 			asy__complete(w, -ECANCELED);
 		}
-	} else if (wk->cur == w) {
+	} else if (atomic_load(&wk->cur) == w) {
 		uint64_t one = 1;
 		asy_sys_write(wk->cancel_efd, &one, sizeof one);
 	}

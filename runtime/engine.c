@@ -237,28 +237,41 @@ static void wait_cleanup(void *arg)
 void asy__complete(struct asy_waiter *w, long res)
 {
 	w->res = res;
-	if (w->coro) {
-		struct asy_thread *t = w->thread;
-		struct asy_waiter *head = atomic_load_explicit(&t->done_list, memory_order_relaxed);
-		do
-			w->done_next = head;
-		while (!atomic_compare_exchange_weak_explicit(&t->done_list, &head, w,
-							      memory_order_release,
-							      memory_order_relaxed));
-	}
 	atomic_store_explicit(&w->done, 1, memory_order_release);
 }
 
-/* Unpark the coroutines whose calls finished; how many. */
-static int drain_done(struct asy_thread *t)
+/* A coroutine's waiter is on its thread's parked list while it waits; the
+ * scheduler's thread looks there for finished ones.  Only the owning
+ * thread touches the list, so completions from workers need no more than
+ * the done flag. */
+static void parked_add(struct asy_thread *t, struct asy_waiter *w)
 {
-	struct asy_waiter *w = atomic_exchange_explicit(&t->done_list, NULL, memory_order_acquire);
+	w->pprev = NULL;
+	w->pnext = t->parked;
+	if (t->parked)
+		t->parked->pprev = w;
+	t->parked = w;
+}
+
+static void parked_del(struct asy_thread *t, struct asy_waiter *w)
+{
+	if (w->pprev)
+		w->pprev->pnext = w->pnext;
+	else
+		t->parked = w->pnext;
+	if (w->pnext)
+		w->pnext->pprev = w->pprev;
+}
+
+/* Unpark the coroutines whose calls finished; how many. */
+static int unpark_done(struct asy_thread *t)
+{
 	int n = 0;
-	while (w) {
-		struct asy_waiter *next = w->done_next;
-		asy__coro_unpark(w->coro);
-		w = next;
-		n++;
+	for (struct asy_waiter *w = t->parked; w; w = w->pnext) {
+		if (atomic_load_explicit(&w->done, memory_order_acquire)) {
+			asy__coro_unpark(w->coro);
+			n++;
+		}
 	}
 	return n;
 }
@@ -276,13 +289,14 @@ int asy__engine_idle(int64_t deadline)
 	int saved = errno;
 	tls_depth++;
 	t->be->reap(t);
-	if (atomic_load_explicit(&t->done_list, memory_order_relaxed) || deadline == 0) {
+	int n = unpark_done(t);
+	if (n || deadline == 0) {
 		t->be->wait(t, 0);
 	} else {
 		t->be->wait(t, deadline);
 		t->be->reap(t);
+		n = unpark_done(t);
 	}
-	int n = drain_done(t);
 	tls_depth--;
 	errno = saved;
 	return n;
@@ -299,6 +313,7 @@ static long wait_coro(struct asy_thread *t, struct asy_waiter *w)
 	int64_t deadline = asy__coro_io_deadline();
 	int r = 0;
 	tls_depth--; /* other coroutines use the engine while this one waits */
+	parked_add(t, w);
 	while (!atomic_load_explicit(&w->done, memory_order_acquire)) {
 		r = asy__coro_park(deadline, 1);
 		if (r < 0 && !atomic_load_explicit(&w->done, memory_order_acquire)) {
@@ -308,8 +323,7 @@ static long wait_coro(struct asy_thread *t, struct asy_waiter *w)
 			break;
 		}
 	}
-	/* Our waiter may still sit on the done list: take it off. */
-	drain_done(t);
+	parked_del(t, w);
 	tls_depth++;
 	if (r < 0 && (w->res == -ECANCELED || w->res == -EINTR))
 		return r;
@@ -473,6 +487,8 @@ static mode_t fd_mode(int fd)
 	return st.st_mode;
 }
 
+static mode_t fd_mode(int fd);
+
 /* Buffered writes to regular files.  They land in the page cache, like a
  * cached read, but filesystems such as ext4 cannot try them without
  * blocking (RWF_NOWAIT gives EOPNOTSUPP), so io_uring punts each one to a
@@ -516,6 +532,47 @@ static long plain_do(struct asy_io *io)
 	return asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
 }
 
+/* O_DIRECT.  RWF_NOWAIT does not stop a direct read or write from waiting
+ * for the device: the "non-blocking try" does the whole I/O in the calling
+ * thread (measured: 45 us per 4 KiB read on ext4).  A try that took long
+ * is looked at once (F_GETFL); an fd found to be O_DIRECT is remembered in
+ * direct_fd[] and its calls skip the try.  A stale entry only sends a
+ * file's calls to the backend, and an fd that is not a file any more is
+ * recognised (fstat) and forgotten. */
+static _Atomic unsigned char direct_fd[PLAIN_FDS];
+#define SLOW_TRY_CYCLES 50000 /* ~20 us */
+
+static inline uint64_t cycles(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	uint64_t v;
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v << 6; /* a 1-100 MHz counter: scale to about cycles */
+#endif
+}
+
+static void direct_learn(const struct asy_io *io)
+{
+	long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
+	if (fl >= 0 && (fl & O_DIRECT) && io->fd >= 0 && io->fd < PLAIN_FDS)
+		atomic_store_explicit(&direct_fd[io->fd], 1, memory_order_relaxed);
+}
+
+/* A file known to take direct I/O: its mode, or 0 (then try as usual). */
+static mode_t direct_known(const struct asy_io *io)
+{
+	if (io->fd < 0 || io->fd >= PLAIN_FDS ||
+	    !atomic_load_explicit(&direct_fd[io->fd], memory_order_relaxed))
+		return 0;
+	mode_t m = fd_mode(io->fd);
+	if (S_ISREG(m) || S_ISBLK(m))
+		return m;
+	atomic_store_explicit(&direct_fd[io->fd], 0, memory_order_relaxed);
+	return 0;
+}
+
 static pthread_mutex_t *pos_lock(const struct asy_io *io)
 {
 	if (io->off >= 0 || io->op >= ASY_OP_FSYNC || asy__backend() != &asy__backend_uring)
@@ -541,12 +598,13 @@ static void pos_unlock(void *m)
 /* The non-blocking try said "would block" (first == -EAGAIN), "cannot
  * try" (-EOPNOTSUPP) or moved `done` bytes of more.  Decide what the
  * kernel would do next, and do it through the backend. */
-static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl)
+static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl, mode_t mode)
 {
 	/* Only files take an offset (pipes and sockets said ESPIPE), so an
 	 * explicit offset that would block needs no fstat. */
 	int file = io->op >= ASY_OP_FSYNC || (io->off >= 0 && first != -EOPNOTSUPP);
-	mode_t mode = file ? S_IFREG : fd_mode(io->fd);
+	if (!mode)
+		mode = file ? S_IFREG : fd_mode(io->fd);
 	if (is_stream(mode)) {
 		pos_unlock(*pl); /* streams have no position to protect */
 		*pl = NULL;
@@ -592,7 +650,7 @@ long asy__io(struct asy_io *io)
 		return ASY_PASS;
 	pthread_mutex_t *pl = NULL;
 	if (io->op >= ASY_OP_FSYNC)
-		return slow(io, 0, 0, &pl);
+		return slow(io, 0, 0, &pl, 0);
 	/* RWF_NOWAIT asked for by the program, and pread's EINVAL for a
 	 * negative offset: libc's answer is the answer. */
 	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
@@ -606,13 +664,22 @@ long asy__io(struct asy_io *io)
 		pos_unlock(pl);
 		return r;
 	}
+	mode_t direct = direct_known(io);
+	if (direct) {
+		long r = slow(io, 0, -EAGAIN, &pl, direct);
+		pos_unlock(pl);
+		return r;
+	}
+	uint64_t c0 = cycles();
 	long r = io->op == ASY_OP_READ ?
 			 asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, fl) :
 			 asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, fl);
+	if (cycles() - c0 > SLOW_TRY_CYCLES && r > 0)
+		direct_learn(io);
 	if (r == -EAGAIN || r == -EOPNOTSUPP) {
-		r = slow(io, 0, r, &pl);
+		r = slow(io, 0, r, &pl, 0);
 	} else if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt)) {
-		r = slow(io, r, 0, &pl);
+		r = slow(io, r, 0, &pl, 0);
 	} else {
 		count(inline_done);
 		io->via = ASY_VIA_INLINE;

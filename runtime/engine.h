@@ -69,12 +69,11 @@ struct asy_waiter {
 	void *coro;            /* the coroutine parked on this call, if any */
 	void *be_priv;         /* the backend's own (threads: the worker) */
 	struct asy_waiter *next;
-	struct asy_waiter *done_next; /* on the thread's done list (coroutines) */
+	struct asy_waiter *pnext, *pprev; /* the thread's parked coroutine waiters */
 };
 
-/* Mark w finished with result res.  A coroutine's waiter also goes on its
- * thread's done list, from which the scheduler's thread unparks it; after
- * this returns w may be gone.  Safe from any thread. */
+/* Mark w finished with result res; after this returns w may be gone.
+ * Safe from any thread. */
 void asy__complete(struct asy_waiter *w, long res);
 
 /* Per-thread engine state, created on a thread's first call that needs a
@@ -86,7 +85,7 @@ struct asy_thread {
 	int efd;       /* eventfd: completions for this thread's waiters */
 	const struct asy_backend *be;
 	void *be_data; /* the backend's per-thread state (a ring) */
-	struct asy_waiter *_Atomic done_list; /* finished coroutine waiters */
+	struct asy_waiter *parked; /* coroutine waiters, owned by this thread */
 };
 
 struct asy_backend {
