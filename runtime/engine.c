@@ -479,6 +479,31 @@ static long run_backend(struct asy_thread *t, struct asy_io *io, long done, mode
 	}
 }
 
+/* io_uring at the file position (offset -1) lost the position update of
+ * O_DIRECT reads completed by the device (6.18: read 8192 bytes, f_pos
+ * stayed 0), and takes no f_pos lock (NOTES §3).  So under uring a file
+ * call at the file position runs at an explicit offset read with lseek,
+ * and moves the position itself afterwards — all under pos_lock().
+ * O_APPEND writes keep offset -1: the kernel picks their offset. */
+static long run_backend_at_pos(struct asy_thread *t, struct asy_io *io, long done, mode_t mode)
+{
+	if (io->off >= 0 || is_stream(mode) || io->op >= ASY_OP_FSYNC ||
+	    t->be != &asy__backend_uring)
+		return run_backend(t, io, done, mode);
+	if (io->op == ASY_OP_WRITE && (asy_sys_fcntl(io->fd, F_GETFL, 0) & O_APPEND))
+		return run_backend(t, io, done, mode);
+	long pos = asy_sys(SYS_lseek, io->fd, 0, SEEK_CUR, 0, 0, 0);
+	if (pos < done)
+		return run_backend(t, io, done, mode);
+	struct asy_io x = *io;
+	x.off = pos - done; /* the `done` bytes already moved end at pos */
+	long r = run_backend(t, &x, done, mode);
+	io->via = x.via;
+	if (r > done && r != ASY_PASS)
+		asy_sys(SYS_lseek, io->fd, x.off + r, SEEK_SET, 0, 0, 0);
+	return r;
+}
+
 static mode_t fd_mode(int fd)
 {
 	struct stat st;
@@ -624,7 +649,7 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 	struct asy_thread *t = thread_get();
 	long r;
 	pthread_cleanup_push(pos_unlock, *pl);
-	r = t ? run_backend(t, io, done, mode) : ASY_PASS;
+	r = t ? run_backend_at_pos(t, io, done, mode) : ASY_PASS;
 	pthread_cleanup_pop(0);
 	tls_depth--;
 	errno = saved;
