@@ -3,9 +3,11 @@
  *
  * It behaves as io_uring does, so the engine treats both alike: a pipe or
  * socket is waited on with poll() and then moved with RWF_NOWAIT (a write
- * may come back short), and such a wait can be cancelled through the
- * worker's own eventfd.  Regular files are one blocking call, as in the
- * kernel (a signal does not interrupt them there either).
+ * may come back short).  Such a wait looks at its cancel flag every
+ * CANCEL_POLL_MS: the workers hold no fds of their own that a program
+ * could close under them.  Regular files are one blocking call, as in the
+ * kernel (a signal does not interrupt them there either).  A finished call
+ * is announced by one byte on the calling thread's pipe.
  *
  * Workers block every signal.  The SIGPIPE a worker's write raises stays
  * pending on the worker; it is taken off there and replayed in the calling
@@ -15,7 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -24,11 +26,13 @@
 #include "asyncify.h"
 
 int asy__fd_own(int fd);
+int asy__fd_is(int fd, dev_t dev, ino_t ino);
 
 struct worker {
-	int cancel_efd;                 /* written to wake a poll() for a cancel */
 	struct asy_waiter *_Atomic cur; /* what it runs now */
 };
+
+#define CANCEL_POLL_MS 20
 
 static struct {
 	pthread_mutex_t lock;
@@ -53,23 +57,14 @@ static struct {
 /* Wait until fd is ready for op or w is cancelled; 0 or -ECANCELED. */
 static int wait_ready(struct worker *wk, struct asy_waiter *w)
 {
-	struct pollfd p[2] = {
-		{ .fd = w->io.fd, .events = w->io.op == ASY_OP_READ ? POLLIN : POLLOUT },
-		{ .fd = wk->cancel_efd, .events = POLLIN },
-	};
+	struct pollfd p = { .fd = w->io.fd, .events = w->io.op == ASY_OP_READ ? POLLIN : POLLOUT };
 	for (;;) {
 		if (atomic_load(&w->cancel))
-			return -ECANCELED;
-		long r = asy_sys(SYS_poll, p, 2, -1, 0, 0, 0);
+			return -ECANCELED; /* nothing moved yet */
+		long r = asy_sys(SYS_poll, &p, 1, CANCEL_POLL_MS, 0, 0, 0);
 		if (r < 0 && r != -EINTR)
 			return (int)r;
-		if (p[1].revents) {
-			uint64_t v;
-			asy_sys_read(wk->cancel_efd, &v, sizeof v);
-			if (atomic_load(&w->cancel))
-				return -ECANCELED; /* nothing moved yet */
-		}
-		if (p[0].revents)
+		if (r > 0 && !atomic_load(&w->cancel))
 			return 0;
 	}
 }
@@ -152,7 +147,7 @@ static struct asy_waiter *take(struct worker *wk)
 
 static void *worker_main(void *arg)
 {
-	struct worker wk = { .cancel_efd = (int)(intptr_t)arg };
+	struct worker wk = { NULL };
 	struct asy_waiter *w;
 	while ((w = take(&wk))) {
 		long res = run(&wk, w);
@@ -161,21 +156,17 @@ static void *worker_main(void *arg)
 		/* w may be gone as soon as done is set: take what we need
 		 * first.  The thread's refs keep its eventfd open meanwhile. */
 		struct asy_thread *t = w->thread;
-		uint64_t one = 1;
 		asy__complete(w, res);
-		asy_sys_write(t->efd, &one, sizeof one);
+		if (asy__fd_is(t->wake_wr, t->id_dev, t->id_ino))
+			asy_sys_write(t->wake_wr, "", 1);
 		atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
 	}
-	asy_sys_close(wk.cancel_efd);
 	return NULL;
 }
 
 /* Start one more worker; 0 or -errno.  Called with pool.lock held. */
 static int spawn(void)
 {
-	int efd = asy__fd_own((int)asy_sys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0, 0, 0));
-	if (efd < 0)
-		return efd;
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t th;
@@ -184,33 +175,51 @@ static int spawn(void)
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)efd);
+	int r = pthread_create(&th, &attr, worker_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (r) {
-		asy_sys_close(efd);
+	if (r)
 		return -r;
-	}
 	pool.nthreads++;
 	return 0;
 }
 
+/* The calling thread's pipe: workers write a byte, the thread reads. */
 static int threads_thread_init(struct asy_thread *t)
 {
+	int p[2];
+	long r = asy_sys(SYS_pipe2, p, O_CLOEXEC, 0, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	t->efd = asy__fd_own(p[0]);
+	t->wake_wr = asy__fd_own(p[1]);
+	/* A worker never blocks on a full pipe: the bytes only say "look". */
+	asy_sys_fcntl(t->wake_wr, F_SETFL, O_NONBLOCK);
+	t->id_fd = t->wake_wr;
 	return 0;
 }
 
 /* The thread is going away: wait until no worker still has to signal its
- * eventfd, so that the number is never written after it is reused. */
+ * pipe, so that the number is never written after it is reused. */
 static void threads_thread_fini(struct asy_thread *t)
 {
 	struct timespec ts = { 0, 50000 };
 	while (atomic_load_explicit(&t->refs, memory_order_acquire) > 0)
 		nanosleep(&ts, NULL);
+	if (!t->lost) {
+		asy_sys_close(t->efd);
+		asy_sys_close(t->wake_wr);
+	}
+	t->efd = t->wake_wr = -1;
 }
 
 static void threads_thread_forget(struct asy_thread *t)
 {
+	if (!t->lost) {
+		asy_sys_close(t->efd);
+		asy_sys_close(t->wake_wr);
+	}
+	t->efd = t->wake_wr = -1;
 }
 
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
@@ -257,9 +266,6 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			atomic_fetch_sub(&t->refs, 1);
 			asy__complete(w, -ECANCELED);
 		}
-	} else if (atomic_load(&wk->cur) == w) {
-		uint64_t one = 1;
-		asy_sys_write(wk->cancel_efd, &one, sizeof one);
 	}
 	pthread_mutex_unlock(&pool.lock);
 }
@@ -270,15 +276,21 @@ static void threads_reap(struct asy_thread *t)
 
 static void threads_wait(struct asy_thread *t, int64_t deadline)
 {
-	uint64_t v;
+	char v[64];
 	int ms = -1;
 	if (deadline >= 0) {
 		int64_t left = deadline - asy_now();
 		ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 	}
+	if (t->lost) { /* no pipe to wait on: look again in a millisecond */
+		struct timespec ts = { 0, 1000000 };
+		if (ms != 0)
+			nanosleep(&ts, NULL);
+		return;
+	}
 	struct pollfd p = { .fd = t->efd, .events = POLLIN };
 	if (asy_sys(SYS_poll, &p, 1, ms, 0, 0, 0) > 0)
-		asy_sys_read(t->efd, &v, sizeof v);
+		asy_sys_read(t->efd, v, sizeof v);
 }
 
 /* The child has none of the parent's workers; start from nothing. */

@@ -12,6 +12,7 @@
  * (NOTES §1). */
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <liburing.h>
@@ -34,9 +35,13 @@ static int uring_thread_init(struct asy_thread *t)
 	if (ring == MAP_FAILED)
 		return -ENOMEM;
 	unsigned flags = asy__cfg.sqpoll ? IORING_SETUP_SQPOLL : 0;
-	int r = io_uring_queue_init(asy__cfg.queue_depth, ring, flags);
+	int r = (int)asy_sys(SYS_eventfd2, 0, EFD_CLOEXEC, 0, 0, 0, 0);
 	if (r < 0)
 		goto out_unmap;
+	t->efd = asy__fd_own(r);
+	r = io_uring_queue_init(asy__cfg.queue_depth, ring, flags);
+	if (r < 0)
+		goto out_efd;
 	/* Keep the ring's fd out of the program's way. */
 	ring->ring_fd = ring->enter_ring_fd = asy__fd_own(ring->ring_fd);
 	/* A forked child touching the parent's ring corrupts it (NOTES §4);
@@ -51,9 +56,13 @@ static int uring_thread_init(struct asy_thread *t)
 	 * know (close_range), NOTES §8.  Optional. */
 	io_uring_register_ring_fd(ring);
 	t->be_data = ring;
+	t->id_fd = ring->ring_fd;
 	return 0;
 out_exit:
 	io_uring_queue_exit(ring);
+out_efd:
+	asy_sys_close(t->efd);
+	t->efd = -1;
 out_unmap:
 	munmap(ring, sizeof *ring);
 	return r;
@@ -62,11 +71,20 @@ out_unmap:
 static void uring_thread_fini(struct asy_thread *t)
 {
 	struct io_uring *ring = ring_of(t);
-	if (!ring)
-		return;
-	io_uring_queue_exit(ring);
-	munmap(ring, sizeof *ring);
+	if (ring && !t->lost) {
+		io_uring_queue_exit(ring);
+		asy_sys_close(t->efd);
+	} else if (ring) {
+		/* Not ours any more: unmap, close nothing. */
+		munmap(ring->sq.ring_ptr, ring->sq.ring_sz);
+		if (ring->cq.ring_ptr != ring->sq.ring_ptr)
+			munmap(ring->cq.ring_ptr, ring->cq.ring_sz);
+		munmap(ring->sq.sqes, ring->sq.ring_entries * sizeof(struct io_uring_sqe));
+	}
+	if (ring)
+		munmap(ring, sizeof *ring);
 	t->be_data = NULL;
+	t->efd = -1;
 }
 
 static void uring_thread_forget(struct asy_thread *t)
@@ -74,10 +92,14 @@ static void uring_thread_forget(struct asy_thread *t)
 	struct io_uring *ring = ring_of(t);
 	if (!ring)
 		return;
-	/* The ring's memory was not inherited (MADV_DONTFORK): only the fd. */
-	asy_sys_close(ring->ring_fd);
+	/* The ring's memory was not inherited (MADV_DONTFORK): only fds. */
+	if (!t->lost) {
+		asy_sys_close(ring->ring_fd);
+		asy_sys_close(t->efd);
+	}
 	munmap(ring, sizeof *ring);
 	t->be_data = NULL;
+	t->efd = -1;
 }
 
 static struct io_uring_sqe *sqe_get(struct io_uring *ring)

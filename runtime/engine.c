@@ -95,14 +95,28 @@ ASY_HIDDEN int asy__fd_own(int fd)
 	return fd_move_high(fd);
 }
 
+/* Is fd (still) the file with this device and inode? */
+ASY_HIDDEN int asy__fd_is(int fd, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	return fd >= 0 && asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) == 0 && st.st_dev == dev &&
+	       st.st_ino == ino;
+}
+
+/* Are the thread's fds still ours?  Once not, they never are again. */
+static int fds_ours(struct asy_thread *t)
+{
+	if (!t->lost && !asy__fd_is(t->id_fd, t->id_dev, t->id_ino))
+		t->lost = 1;
+	return !t->lost;
+}
+
 static void thread_free(struct asy_thread *t, int forget)
 {
 	if (t->be && !forget)
 		t->be->thread_fini(t);
-	else if (t->be && t->be_data && forget)
+	else if (t->be && forget)
 		t->be->thread_forget(t);
-	if (t->efd >= 0)
-		asy_sys_close(t->efd);
 	munmap(t, sizeof *t);
 }
 
@@ -122,9 +136,16 @@ static int thread_attach(struct asy_thread *t)
 	for (;;) {
 		const struct asy_backend *be = asy__backend();
 		t->be_data = NULL;
+		t->efd = t->wake_wr = t->id_fd = -1;
+		t->lost = 0;
 		int r = be->thread_init(t);
 		if (r == 0) {
+			struct stat st;
 			t->be = be;
+			if (asy_sys(SYS_fstat, t->id_fd, &st, 0, 0, 0, 0) == 0) {
+				t->id_dev = st.st_dev;
+				t->id_ino = st.st_ino;
+			}
 			return 0;
 		}
 		if (be != &asy__backend_uring)
@@ -142,8 +163,7 @@ static struct asy_thread *thread_new(void)
 	memset(t, 0, sizeof *t);
 	t->tid = (pid_t)asy_sys_gettid();
 	t->gen = atomic_load(&asy__fork_gen);
-	t->efd = fd_move_high((int)asy_sys(SYS_eventfd2, 0, EFD_CLOEXEC, 0, 0, 0, 0));
-	if (t->efd < 0 || thread_attach(t) < 0) {
+	if (thread_attach(t) < 0) {
 		t->be = NULL;
 		thread_free(t, 0);
 		return NULL;
@@ -193,8 +213,10 @@ enum wait_how {
  * read() of a pipe would (NOTES §1). */
 static int efd_wait(struct asy_thread *t, enum wait_how how)
 {
-	uint64_t v;
+	uint64_t v[8];
 	int saved = errno, r = 0;
+	if (!fds_ours(t))
+		return -EBADF;
 	if (how == WAIT_ANY) {
 		struct pollfd p = { .fd = t->efd, .events = POLLIN };
 		if (asy__libc.poll(&p, 1, -1) < 0)
@@ -202,8 +224,8 @@ static int efd_wait(struct asy_thread *t, enum wait_how how)
 		else if (p.revents & POLLNVAL)
 			r = -EBADF;
 		else
-			asy_sys_read(t->efd, &v, sizeof v);
-	} else if (asy__libc.read(t->efd, &v, sizeof v) < 0) {
+			asy_sys_read(t->efd, v, sizeof v);
+	} else if (asy__libc.read(t->efd, v, sizeof v) < 0) {
 		r = -errno;
 	}
 	errno = saved;
@@ -214,15 +236,18 @@ static int efd_wait(struct asy_thread *t, enum wait_how how)
  * after a cancel, and from a cancellation cleanup handler. */
 static void wait_quiet(struct asy_thread *t, struct asy_waiter *w)
 {
-	uint64_t v;
-	struct timespec ts = { 0, 100000 };
+	uint64_t v[8];
 	for (;;) {
 		t->be->reap(t);
 		if (atomic_load_explicit(&w->done, memory_order_acquire))
 			return;
-		long r = asy_sys_read(t->efd, &v, sizeof v);
-		if (r < 0 && r != -EINTR) /* eventfd gone: poll the backend */
-			asy_sys(SYS_nanosleep, &ts, 0, 0, 0, 0, 0);
+		if (t->lost || asy_sys_read(t->efd, v, sizeof v) == -EBADF) {
+			/* Our fds are gone: the backend's own wait still works
+			 * (the ring through its registered index; the pool by
+			 * looking again every millisecond). */
+			t->lost = 1;
+			t->be->wait(t, asy_now() + 1000000);
+		}
 	}
 }
 
@@ -293,6 +318,7 @@ int asy__engine_idle(int64_t deadline)
 	if (n || deadline == 0) {
 		t->be->wait(t, 0);
 	} else {
+		fds_ours(t);
 		t->be->wait(t, deadline);
 		t->be->reap(t);
 		n = unpark_done(t);
@@ -651,6 +677,12 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 	pthread_cleanup_push(pos_unlock, *pl);
 	r = t ? run_backend_at_pos(t, io, done, mode) : ASY_PASS;
 	pthread_cleanup_pop(0);
+	if (t && t->lost && !t->parked) {
+		/* The program closed our fds: start afresh on the next call. */
+		tls_thread = NULL;
+		pthread_setspecific(thread_key, NULL);
+		thread_free(t, 0);
+	}
 	tls_depth--;
 	errno = saved;
 	if (r == ASY_PASS && done) {

@@ -80,9 +80,19 @@ void asy__complete(struct asy_waiter *w, long res);
  * backend; mmap'd, so creating it never calls malloc. */
 struct asy_thread {
 	pid_t tid;
-	_Atomic int refs; /* workers still to signal efd (threads backend) */
+	_Atomic int refs; /* workers still to signal wake_wr (threads backend) */
 	unsigned gen;  /* asy__fork_gen when created: stale in a forked child */
-	int efd;       /* eventfd: completions for this thread's waiters */
+	int efd;       /* completions are announced here: an eventfd (uring) or
+			* the read end of a pipe (threads); -1 while none */
+	int wake_wr;   /* threads: the pipe's write end, else -1 */
+	/* The program may close our fds (close_range) and reuse the numbers.
+	 * id_fd (the ring, or the pipe) has an inode of its own: it is checked
+	 * before each blocking wait, and once it is not ours the thread is
+	 * `lost`: its fds are never read, written or closed again. */
+	int id_fd;
+	dev_t id_dev;
+	ino_t id_ino;
+	int lost;
 	const struct asy_backend *be;
 	void *be_data; /* the backend's per-thread state (a ring) */
 	struct asy_waiter *parked; /* coroutine waiters, owned by this thread */

@@ -875,7 +875,34 @@ static void c_chk(void)
 	t_res("pread_chk-eof", __pread_chk(fd, b, 10, 95, sizeof b));
 }
 
+/* A daemon closes every fd it does not know and reuses the numbers: the
+ * shim's own fds go with them, and it must never read, write or close the
+ * program's files in their place (it once read the program's pipe). */
+static void c_close_range_reuse(void)
+{
+	int p[2], q[2];
+	char b[64];
+	pipe(p);
+	pthread_t th = later_write(p[1], "warm", 20);
+	show_buf("before", b, read(p[0], b, sizeof b));
+	join(th);
+	syscall(SYS_close_range, 100, ~0U, 0);
+	pipe(q);
+	write(q[1], "0123456789abcdef", 16);
+	for (int fd = 100; fd < 1100; fd++)
+		dup2(q[0], fd);
+	th = later_write(p[1], "late", 30);
+	show_buf("after", b, read(p[0], b, sizeof b));
+	join(th);
+	th = later_write(p[1], "again", 30);
+	show_buf("again", b, read(p[0], b, sizeof b));
+	join(th);
+	fcntl(q[0], F_SETFL, O_NONBLOCK);
+	show_buf("program-pipe", b, read(q[0], b, sizeof b));
+}
+
 static const struct t_case cases[] = {
+	{ "close_range_reuse", c_close_range_reuse, T_BACKEND },
 	{ "pipe_short_read", c_pipe_short_read, 0 },
 	{ "pipe_block", c_pipe_block, T_BACKEND },
 	{ "socket_block", c_socket_block, T_BACKEND },
