@@ -90,7 +90,11 @@ struct asy_coro {
 #endif
 };
 
-#define ASY_STACK_CACHE 16
+/* Stacks kept for reuse per thread (libdill keeps 64 too).  A fresh
+ * stack costs a mmap, a page fault and a munmap: ≈ 60 µs on this machine,
+ * against ≈ 1 µs for a cached one; a cached stack holds only the pages
+ * it touched (usually one) and 256 KiB of address space. */
+#define ASY_STACK_CACHE 64
 
 /* One per thread, mmap'd on first use (creating it never calls malloc,
  * so asy_go() stays usable from a signal handler). */
