@@ -504,6 +504,49 @@ START_TEST(test_fpu_per_coro)
 }
 END_TEST
 
+/* ---- hooked I/O inside coroutines ------------------------------------- */
+
+static int io_fd;
+
+static void block_reader(void *arg)
+{
+	int k = (int)(intptr_t)arg;
+	unsigned char buf[4096];
+	for (int round = 0; round < 4; round++) {
+		int blk = (k + round * 3) % 16;
+		ssize_t n = pread(io_fd, buf, sizeof buf, (off_t)blk * 4096);
+		ck_assert_int_eq(n, 4096);
+		for (int i = 0; i < 4096; i += 511)
+			ck_assert_int_eq(buf[i], (unsigned char)(blk * 7 + i));
+		/* A failing call's errno survives the others' calls. */
+		errno = 0;
+		ck_assert_int_eq(pread(-1, buf, 1, 0), -1);
+		ck_assert_int_eq(asy_yield(), 0);
+		ck_assert_int_eq(errno, EBADF);
+	}
+	note(k);
+}
+
+START_TEST(test_io_in_coroutines)
+{
+	char path[] = "/tmp/check-coro-XXXXXX";
+	unsigned char blk[4096];
+	io_fd = mkstemp(path);
+	ck_assert_int_ge(io_fd, 0);
+	unlink(path);
+	for (int b = 0; b < 16; b++) {
+		for (int i = 0; i < 4096; i++)
+			blk[i] = (unsigned char)(b * 7 + i);
+		ck_assert_int_eq(write(io_fd, blk, sizeof blk), 4096);
+	}
+	for (int k = 0; k < 8; k++)
+		asy_go(block_reader, (void *)(intptr_t)k);
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(ntrace, 8);
+	close(io_fd);
+}
+END_TEST
+
 /* ---- scale -------------------------------------------------------------- */
 
 static int finished;
@@ -726,6 +769,7 @@ static Suite *coro_suite(void)
 	tcase_add_test(tc, test_io_deadline);
 	tcase_add_test(tc, test_errno_per_coro);
 	tcase_add_test(tc, test_fpu_per_coro);
+	tcase_add_test(tc, test_io_in_coroutines);
 	tcase_add_test(tc, test_10000);
 	tcase_add_test(tc, test_guard_page);
 	tcase_add_test(tc, test_go_from_handler);
