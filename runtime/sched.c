@@ -319,8 +319,8 @@ int asy__sched_park(struct sched *s, int64_t deadline, int cancellable)
 	struct asy_coro *self = s->cur;
 	if (cancellable && self->cancelled)
 		return -ECANCELED;
-	if (deadline == 0)
-		return -ETIMEDOUT;
+	if (deadline == 0 || (deadline > 0 && deadline <= asy_now()))
+		return -ETIMEDOUT; /* already due: do not even yield */
 	self->state = CO_PARKED;
 	self->cancellable = (unsigned char)cancellable;
 	self->wake_at = deadline;
