@@ -73,7 +73,6 @@ struct asy_coro {
 	unsigned char state;    /* enum coro_state */
 	unsigned char cancelled;
 	unsigned char cancellable; /* the current park may end with ECANCELED */
-	unsigned char engine;   /* parked by the engine (I/O may complete it) */
 	int err;                /* errno while switched out */
 	int wake;               /* how the last park ended: 0 or -errno */
 	int heap_idx;           /* position in the timer heap, -1 if none */

@@ -9,7 +9,6 @@
  * the API there gets EBUSY instead of corrupting them. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -386,9 +385,7 @@ int asy__coro_park(int64_t deadline, int cancellable)
 		return -EINVAL;
 	asy__sched_crit_enter(s);
 	s->engine_parked++;
-	s->cur->engine = 1;
 	int r = asy__sched_park(s, deadline, cancellable);
-	s->cur->engine = 0;
 	s->engine_parked--;
 	asy__sched_crit_leave(s);
 	return r;
