@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -262,6 +263,54 @@ START_TEST(test_guard_page)
 }
 END_TEST
 
+/* ---- out of memory ------------------------------------------------------ */
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+static int spawned_ran;
+
+static void count_run(void *arg)
+{
+	spawned_ran++;
+}
+
+/* In a child with an address-space limit 64 MiB above its current size:
+ * asy_go() must fail with ENOMEM (not crash), and what was spawned must
+ * still run.  (Not under ASan/TSan: their shadow memory needs a huge
+ * address space of its own.) */
+static int oom_child(void)
+{
+	long pages;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld", &pages) != 1)
+		return 10;
+	fclose(f);
+	struct rlimit rl = { (rlim_t)pages * 4096 + (64 << 20), (rlim_t)pages * 4096 + (64 << 20) };
+	if (setrlimit(RLIMIT_AS, &rl) < 0)
+		return 11;
+	int n = 0;
+	while (n < 100000 && asy_go(count_run, NULL) > 0)
+		n++;
+	if (n == 100000 || n < 10 || errno != ENOMEM)
+		return 12;
+	if (asy_run() != 0 || spawned_ran != n)
+		return 13;
+	return 0;
+}
+
+START_TEST(test_go_out_of_memory)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(oom_child());
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+#endif
+
 /* ---- signal handlers ---------------------------------------------------- */
 
 static void on_usr1(int sig)
@@ -347,6 +396,9 @@ static Suite *sys_suite(void)
 	tcase_add_test(tc, test_io_in_coroutines);
 	tcase_add_test(tc, test_10000);
 	tcase_add_test(tc, test_guard_page);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	tcase_add_test(tc, test_go_out_of_memory);
+#endif
 	tcase_add_test(tc, test_go_from_handler);
 	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);
