@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#if !defined(__x86_64__)
+#if !defined(__x86_64__) || defined(ASY_CORO_UCONTEXT)
 #include <ucontext.h>
 #endif
 
@@ -31,7 +31,7 @@
  * lives on the suspended stack itself (see coro-switch.c). */
 struct asy_ctx {
 	void *sp;
-#if !defined(__x86_64__)
+#if !defined(__x86_64__) || defined(ASY_CORO_UCONTEXT)
 	ucontext_t uc;
 	void (*entry)(void *);
 	void *arg;
