@@ -50,13 +50,8 @@ static void sched_free(void *p)
 		return;
 	for (unsigned i = 0; i < s->nchunks; i++) {
 		struct asy_coro *chunk = s->chunks[i];
-		for (unsigned j = 0; j < CHUNK_LEN; j++) {
+		for (unsigned j = 0; j < CHUNK_LEN; j++)
 			asy__stack_put(s, &chunk[j].stk);
-#ifdef ASY_TSAN
-			if (chunk[j].tsan_fiber)
-				__tsan_destroy_fiber(chunk[j].tsan_fiber);
-#endif
-		}
 		munmap(chunk, CHUNK_LEN * sizeof *chunk);
 	}
 	asy__stack_drain(s);
@@ -237,11 +232,7 @@ void asy__sched_after_switch(struct sched *s)
 	struct asy_coro *d = s->dead;
 	if (d) {
 		s->dead = NULL;
-		asy__stack_put(s, &d->stk);
-#ifdef ASY_TSAN
-		__tsan_destroy_fiber(d->tsan_fiber);
-		d->tsan_fiber = NULL;
-#endif
+		asy__stack_put(s, &d->stk); /* with its TSan fiber */
 	}
 }
 
