@@ -3,14 +3,15 @@
  * belongs to the thread anyway, so on x86-64 we save only what the SysV
  * ABI makes callee-saved: rbx, rbp, r12–r15, the MXCSR control bits and
  * the x87 control word, and the stack pointer.  Other architectures use
- * swapcontext(): correct, only slower. */
+ * swapcontext(): correct, only slower (build with -DASY_CORO_UCONTEXT to
+ * run that path on x86-64 too; the tests pass on it). */
 #include <stdint.h>
 #include <string.h>
 
 #include "engine.h"
 #include "coro-int.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(ASY_CORO_UCONTEXT)
 
 /* asy__ctx_switch(from = rdi, to = rsi).  The frame it leaves on the
  * suspended stack, from the saved sp up:

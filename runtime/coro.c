@@ -116,7 +116,9 @@ static void coro_init(struct sched *s, struct asy_coro *c, void (*fn)(void *), v
 	c->asan_size = st.size;
 #endif
 #ifdef ASY_TSAN
-	c->tsan_fiber = __tsan_create_fiber(0);
+	if (!c->stk.tsan_fiber)
+		c->stk.tsan_fiber = __tsan_create_fiber(0);
+	c->tsan_fiber = c->stk.tsan_fiber;
 #endif
 	asy__ctx_make(&c->ctx, st.lo, st.size, coro_entry, c);
 }

@@ -16,7 +16,8 @@ struct asy_coro;
 struct asy_coro *asy__coro_self(void);
 
 /* A small number naming the running coroutine (1, 2, … per process, in
- * creation order), 0 outside coroutines.  For traces. */
+ * creation order), 0 outside coroutines.  For traces.  (The asy_run()
+ * caller's own context, a coroutine for asy__coro_self(), is 0 here.) */
 uint64_t asy__coro_id(void);
 
 /* Suspend the running coroutine until asy__coro_unpark(), the absolute
@@ -24,6 +25,11 @@ uint64_t asy__coro_id(void);
  * unparked, -ETIMEDOUT, or -ECANCELED.  errno is saved and restored
  * across the switch.  `cancellable` 0: only asy__coro_unpark() ends it
  * (used while the kernel may still write into the coroutine's memory). */
+/* (Also -EINVAL when there is no running coroutine: outside asy_run(), or
+ * in a signal handler that interrupted the scheduler while it was changing
+ * its structures — asy__coro_self() is NULL in both cases.  A cancelled
+ * coroutine's cancellable park returns -ECANCELED at once, without
+ * switching; deadline 0 returns -ETIMEDOUT at once.) */
 int asy__coro_park(int64_t deadline, int cancellable);
 
 /* Make c runnable again; same thread only. */
@@ -37,6 +43,20 @@ int64_t asy__coro_io_deadline(void);
  * completions and unpark their coroutines.  Blocks until at least one
  * arrives or `deadline` (ns, asy_now() clock; -1 forever, 0 don't block)
  * when `deadline` != 0.  Returns the number of coroutines unparked. */
+/* How the scheduler calls it (runtime/sched.c):
+ *  - on the stack of whichever coroutine suspended last, so
+ *    asy__coro_self() is non-NULL inside: it must block the thread
+ *    itself, never park;
+ *  - with a deadline > 0 when the earliest timer is due then: it must
+ *    sleep until then even with no I/O in flight (timers rely on it);
+ *  - with -1 only while some coroutine is parked in asy__coro_park();
+ *    when none is and no timer is set the scheduler reports EDEADLK
+ *    instead of calling it;
+ *  - with 0 every 16 switches while a coroutine is parked in
+ *    asy__coro_park(), so that busy coroutines do not starve I/O;
+ *  - with the scheduler's critical section open: a signal handler that
+ *    runs meanwhile may call asy_go()/asy_cancel().
+ * runtime/sched-idle.c holds a weak stand-in (it only sleeps). */
 int asy__engine_idle(int64_t deadline);
 
 #endif

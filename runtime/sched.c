@@ -9,7 +9,6 @@
  * the API there gets EBUSY instead of corrupting them. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,13 +50,8 @@ static void sched_free(void *p)
 		return;
 	for (unsigned i = 0; i < s->nchunks; i++) {
 		struct asy_coro *chunk = s->chunks[i];
-		for (unsigned j = 0; j < CHUNK_LEN; j++) {
+		for (unsigned j = 0; j < CHUNK_LEN; j++)
 			asy__stack_put(s, &chunk[j].stk);
-#ifdef ASY_TSAN
-			if (chunk[j].tsan_fiber)
-				__tsan_destroy_fiber(chunk[j].tsan_fiber);
-#endif
-		}
 		munmap(chunk, CHUNK_LEN * sizeof *chunk);
 	}
 	asy__stack_drain(s);
@@ -238,11 +232,7 @@ void asy__sched_after_switch(struct sched *s)
 	struct asy_coro *d = s->dead;
 	if (d) {
 		s->dead = NULL;
-		asy__stack_put(s, &d->stk);
-#ifdef ASY_TSAN
-		__tsan_destroy_fiber(d->tsan_fiber);
-		d->tsan_fiber = NULL;
-#endif
+		asy__stack_put(s, &d->stk); /* with its TSan fiber */
 	}
 }
 
@@ -319,8 +309,8 @@ int asy__sched_park(struct sched *s, int64_t deadline, int cancellable)
 	struct asy_coro *self = s->cur;
 	if (cancellable && self->cancelled)
 		return -ECANCELED;
-	if (deadline == 0)
-		return -ETIMEDOUT;
+	if (deadline == 0 || (deadline > 0 && deadline <= asy_now()))
+		return -ETIMEDOUT; /* already due: do not even yield */
 	self->state = CO_PARKED;
 	self->cancellable = (unsigned char)cancellable;
 	self->wake_at = deadline;
@@ -386,9 +376,7 @@ int asy__coro_park(int64_t deadline, int cancellable)
 		return -EINVAL;
 	asy__sched_crit_enter(s);
 	s->engine_parked++;
-	s->cur->engine = 1;
 	int r = asy__sched_park(s, deadline, cancellable);
-	s->cur->engine = 0;
 	s->engine_parked--;
 	asy__sched_crit_leave(s);
 	return r;

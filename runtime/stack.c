@@ -14,6 +14,9 @@
 #ifdef ASY_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
+#ifdef ASY_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define STACK_MIN (16u * 1024)
 
@@ -48,6 +51,7 @@ static int stack_map(struct asy_stack *st, size_t size)
 		munmap(m, size + guard);
 		return -ENOMEM;
 	}
+	*st = (struct asy_stack){ 0 };
 	st->map = m;
 	st->map_len = size + guard;
 	st->lo = (char *)m + guard;
@@ -74,6 +78,17 @@ int asy__stack_get(struct sched *s, struct asy_stack *st, size_t size)
 	return stack_map(st, size);
 }
 
+static void stack_unmap(struct asy_stack *st)
+{
+#ifdef ASY_TSAN
+	if (st->tsan_fiber) /* never the running one: we are not on st */
+		__tsan_destroy_fiber(st->tsan_fiber);
+	st->tsan_fiber = NULL;
+#endif
+	munmap(st->map, st->map_len);
+	st->map = NULL;
+}
+
 /* Give a stack back: cached when there is room, else unmapped. */
 void asy__stack_put(struct sched *s, struct asy_stack *st)
 {
@@ -84,18 +99,17 @@ void asy__stack_put(struct sched *s, struct asy_stack *st)
 	 * the next user of these pages must start clean. */
 	ASAN_UNPOISON_MEMORY_REGION(st->lo, st->size);
 #endif
-	if (s->ncache < ASY_STACK_CACHE)
+	if (s->ncache < ASY_STACK_CACHE) {
 		s->cache[s->ncache++] = *st;
-	else
-		munmap(st->map, st->map_len);
-	st->map = NULL;
+		*st = (struct asy_stack){ 0 };
+	} else {
+		stack_unmap(st);
+	}
 }
 
 /* Unmap every cached stack (thread exit). */
 void asy__stack_drain(struct sched *s)
 {
-	while (s->ncache > 0) {
-		struct asy_stack *st = &s->cache[--s->ncache];
-		munmap(st->map, st->map_len);
-	}
+	while (s->ncache > 0)
+		stack_unmap(&s->cache[--s->ncache]);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "asyncify.h"
 #include "coro.h"
@@ -18,7 +19,7 @@
 static struct asy_coro *pending[64];
 static int npending;
 static int idle_calls, idle_blocking, idle_outside;
-static int64_t last_deadline;
+static int64_t last_deadline; /* the last one that was not 0 */
 
 /* Reap everything "in flight": one batch per call, like a ring. */
 int asy__engine_idle(int64_t deadline)
@@ -29,9 +30,16 @@ int asy__engine_idle(int64_t deadline)
 	 * the engine always sees a coroutine there. */
 	if (!asy__coro_self())
 		idle_outside++;
-	last_deadline = deadline;
-	if (deadline != 0)
+	if (deadline != 0) {
 		idle_blocking++;
+		last_deadline = deadline;
+	}
+	if (deadline > 0) {
+		if (n == 0) { /* like the engine: nothing to reap, sleep */
+			struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+	}
 	for (int i = 0; i < n; i++)
 		asy__coro_unpark(pending[i]);
 	npending = 0;

@@ -1,0 +1,416 @@
+/* Coroutines against the system, linked with -lasyncify: errno and the
+ * FP control state per coroutine, hooked I/O inside coroutines, 10,000
+ * coroutines, the stack guard, spawning from a signal handler, threads.
+ * Each case runs in its own process (Check's fork mode). */
+#include <check.h>
+#include <errno.h>
+#include <fenv.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "asyncify.h"
+
+#define MS 1000000LL
+
+static int trace[256];
+static int ntrace;
+
+static void note(int v)
+{
+	ck_assert_int_lt(ntrace, 256);
+	trace[ntrace++] = v;
+}
+
+static void note_arg(void *arg)
+{
+	note((int)(intptr_t)arg);
+}
+
+/* ---- per-coroutine state ------------------------------------------------ */
+
+static void errno_keeper(void *arg)
+{
+	int mine = (int)(intptr_t)arg;
+	for (int i = 0; i < 50; i++) {
+		errno = mine + i;
+		ck_assert_int_eq(asy_yield(), 0);
+		ck_assert_int_eq(errno, mine + i);
+		errno = mine - i;
+		ck_assert_int_eq(asy_sleep(asy_now() + (i % 3) * 100000), 0);
+		ck_assert_int_eq(errno, mine - i);
+	}
+	note(mine);
+}
+
+START_TEST(test_errno_per_coro)
+{
+	for (int i = 1; i <= 4; i++)
+		asy_go(errno_keeper, (void *)(intptr_t)(i * 1000));
+	errno = 4242;
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(errno, 4242); /* the caller's errno too */
+	ck_assert_int_eq(ntrace, 4);
+}
+END_TEST
+
+static volatile double one = 1.0, three = 3.0;
+static volatile long double lone = 1.0L, lthree = 3.0L;
+
+/* 1/3 and -1/3, rounded by SSE (MXCSR) and by the x87 unit (its control
+ * word): the pair tells all four rounding modes apart. */
+static void thirds(double d[2], long double l[2])
+{
+	d[0] = one / three;
+	d[1] = -one / three;
+	l[0] = lone / lthree;
+	l[1] = -lone / lthree;
+}
+
+static void fp_keeper(void *arg)
+{
+	int mode = (int)(intptr_t)arg;
+	double d0[2], d[2];
+	long double l0[2], l[2];
+	ck_assert_int_eq(fegetround(), FE_TONEAREST); /* inherited from main */
+	fesetround(mode);
+	thirds(d0, l0);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(asy_yield(), 0);
+		ck_assert_int_eq(fegetround(), mode);
+		thirds(d, l);
+		ck_assert(d[0] == d0[0] && d[1] == d0[1]);
+		ck_assert(l[0] == l0[0] && l[1] == l0[1]);
+	}
+	note(1);
+}
+
+START_TEST(test_fpu_per_coro)
+{
+	asy_go(fp_keeper, (void *)FE_UPWARD);
+	asy_go(fp_keeper, (void *)FE_DOWNWARD);
+	asy_go(fp_keeper, (void *)FE_TOWARDZERO);
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(ntrace, 3);
+	ck_assert_int_eq(fegetround(), FE_TONEAREST);
+}
+END_TEST
+
+/* ---- hooked I/O inside coroutines ------------------------------------- */
+
+static int io_fd;
+
+static void block_reader(void *arg)
+{
+	int k = (int)(intptr_t)arg;
+	unsigned char buf[4096];
+	for (int round = 0; round < 4; round++) {
+		int blk = (k + round * 3) % 16;
+		ssize_t n = pread(io_fd, buf, sizeof buf, (off_t)blk * 4096);
+		ck_assert_int_eq(n, 4096);
+		for (int i = 0; i < 4096; i += 511)
+			ck_assert_int_eq(buf[i], (unsigned char)(blk * 7 + i));
+		/* A failing call's errno survives the others' calls. */
+		errno = 0;
+		ck_assert_int_eq(pread(-1, buf, 1, 0), -1);
+		ck_assert_int_eq(asy_yield(), 0);
+		ck_assert_int_eq(errno, EBADF);
+	}
+	note(k);
+}
+
+START_TEST(test_io_in_coroutines)
+{
+	char path[] = "/tmp/check-coro-XXXXXX";
+	unsigned char blk[4096];
+	io_fd = mkstemp(path);
+	ck_assert_int_ge(io_fd, 0);
+	unlink(path);
+	for (int b = 0; b < 16; b++) {
+		for (int i = 0; i < 4096; i++)
+			blk[i] = (unsigned char)(b * 7 + i);
+		ck_assert_int_eq(write(io_fd, blk, sizeof blk), 4096);
+	}
+	for (int k = 0; k < 8; k++)
+		asy_go(block_reader, (void *)(intptr_t)k);
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(ntrace, 8);
+	close(io_fd);
+}
+END_TEST
+
+/* ---- scale -------------------------------------------------------------- */
+
+static int finished;
+
+static void many(void *arg)
+{
+	ck_assert_int_eq(asy_yield(), 0);
+	ck_assert_int_eq(asy_sleep(asy_now() + (intptr_t)arg % 7 * 100000), 0);
+	finished++;
+}
+
+START_TEST(test_10000)
+{
+#if defined(__SANITIZE_THREAD__)
+	/* TSan keeps a full thread state per fiber and runs out of memory
+	 * long before 10,000 (and creating one costs ≈ 5 ms); it is here for
+	 * races, not for scale. */
+	enum { N = 200 };
+#else
+	enum { N = 10000 };
+#endif
+	static int h[N];
+	for (int i = 0; i < N; i++) {
+		h[i] = asy_go(many, (void *)(intptr_t)i);
+		ck_assert_int_gt(h[i], 0);
+		if (i)
+			ck_assert_int_ne(h[i], h[i - 1]);
+	}
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(finished, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(asy_join(h[i], 0), 0);
+	/* Released handles come back, and their stacks from the cache. */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 100; i++)
+			ck_assert_int_gt(asy_go(many, NULL), 0);
+		ck_assert_int_eq(asy_run(), 0);
+	}
+	ck_assert_int_eq(finished, N + 300);
+}
+END_TEST
+
+/* ---- stack overflow ----------------------------------------------------- */
+
+static uintptr_t guard_lo, guard_hi;
+static size_t overflow_size = 64 * 1024;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	_exit(a >= guard_lo && a < guard_hi ? 42 : 43);
+}
+
+/* From /proc/self/maps: the mapping holding `p` must start right above a
+ * PROT_NONE page; that page is the guard. */
+static int find_guard(uintptr_t p)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], perms[8], prev_perms[8] = "";
+	unsigned long lo, hi, prev_lo = 0, prev_hi = 0;
+	int found = -1;
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof line, f)) { /* sorted by address */
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (lo <= p && p < hi && prev_hi == lo && !strcmp(prev_perms, "---p") &&
+		    lo - prev_lo >= 4096) {
+			guard_lo = lo - 4096;
+			guard_hi = lo;
+			found = 0;
+		}
+		prev_lo = lo;
+		prev_hi = hi;
+		strcpy(prev_perms, perms);
+	}
+	fclose(f);
+	return found;
+}
+
+static volatile int keep_going = 1;
+
+static int recurse(int n)
+{
+	volatile char pad[512];
+	pad[0] = (char)n;
+	return keep_going ? recurse(n + 1) + pad[0] : 0;
+}
+
+static void overflow(void *arg)
+{
+	/* The frame, not a local: ASan may put locals on a heap "fake stack". */
+	if (find_guard((uintptr_t)__builtin_frame_address(0)) < 0)
+		_exit(44);
+	recurse(0);
+}
+
+START_TEST(test_guard_page)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		static char alt[64 * 1024];
+		stack_t ss = { .ss_sp = alt, .ss_size = sizeof alt };
+		struct sigaction sa = { .sa_sigaction = on_segv,
+					.sa_flags = SA_SIGINFO | SA_ONSTACK };
+		sigaltstack(&ss, NULL);
+		sigaction(SIGSEGV, &sa, NULL);
+		asy_go_stack(overflow, NULL, overflow_size);
+		asy_run();
+		_exit(1); /* not reached: the recursion never ends */
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 42);
+}
+END_TEST
+
+/* ---- out of memory ------------------------------------------------------ */
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+static int spawned_ran;
+
+static void count_run(void *arg)
+{
+	spawned_ran++;
+}
+
+/* In a child with an address-space limit 64 MiB above its current size:
+ * asy_go() must fail with ENOMEM (not crash), and what was spawned must
+ * still run.  (Not under ASan/TSan: their shadow memory needs a huge
+ * address space of its own.) */
+static int oom_child(void)
+{
+	long pages;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld", &pages) != 1)
+		return 10;
+	fclose(f);
+	struct rlimit rl = { (rlim_t)pages * 4096 + (64 << 20), (rlim_t)pages * 4096 + (64 << 20) };
+	if (setrlimit(RLIMIT_AS, &rl) < 0)
+		return 11;
+	int n = 0;
+	while (n < 100000 && asy_go(count_run, NULL) > 0)
+		n++;
+	if (n == 100000 || n < 10 || errno != ENOMEM)
+		return 12;
+	if (asy_run() != 0 || spawned_ran != n)
+		return 13;
+	return 0;
+}
+
+START_TEST(test_go_out_of_memory)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(oom_child());
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+#endif
+
+/* ---- signal handlers ---------------------------------------------------- */
+
+static void on_usr1(int sig)
+{
+	int saved = errno;
+	/* No Check calls here: they are not async-signal-safe. */
+	trace[ntrace++] = asy_go(note_arg, (void *)77) > 0 ? 1 : -errno;
+	errno = saved;
+}
+
+static void raiser(void *arg)
+{
+	raise(SIGUSR1);
+	note(2);
+}
+
+START_TEST(test_go_from_handler)
+{
+	signal(SIGUSR1, on_usr1);
+	asy_go(raiser, NULL);
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(ntrace, 3);
+	ck_assert_int_eq(trace[0], 1);
+	ck_assert_int_eq(trace[1], 2);
+	ck_assert_int_eq(trace[2], 77);
+}
+END_TEST
+
+/* ---- threads ------------------------------------------------------------ */
+
+struct thread_run {
+	pthread_t self;
+	int bad, done;
+};
+
+static void on_thread(void *arg)
+{
+	struct thread_run *t = arg;
+	for (int i = 0; i < 100; i++) {
+		if (!pthread_equal(pthread_self(), t->self))
+			t->bad++;
+		asy_yield();
+	}
+	t->done++;
+}
+
+static void *thread_main(void *arg)
+{
+	struct thread_run *t = arg;
+	t->self = pthread_self();
+	for (int i = 0; i < 50; i++)
+		if (asy_go(on_thread, t) <= 0)
+			t->bad++;
+	if (asy_run() != 0)
+		t->bad++;
+	return NULL;
+}
+
+START_TEST(test_threads)
+{
+	struct thread_run t[2] = { { 0 } };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, thread_main, &t[i]), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(t[i].bad, 0);
+		ck_assert_int_eq(t[i].done, 50);
+	}
+	/* The main thread's scheduler saw none of it. */
+	ck_assert_int_eq(asy_run(), 0);
+}
+END_TEST
+
+static Suite *sys_suite(void)
+{
+	Suite *s = suite_create("coro-sys");
+	TCase *tc = tcase_create("sys");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_errno_per_coro);
+	tcase_add_test(tc, test_fpu_per_coro);
+	tcase_add_test(tc, test_io_in_coroutines);
+	tcase_add_test(tc, test_10000);
+	tcase_add_test(tc, test_guard_page);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	tcase_add_test(tc, test_go_out_of_memory);
+#endif
+	tcase_add_test(tc, test_go_from_handler);
+	tcase_add_test(tc, test_threads);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(sys_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
