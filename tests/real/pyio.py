@@ -87,11 +87,42 @@ def threads(src):
     print("threads", " ".join(results))
 
 
+def shared_reader(fd, chunks, lock):
+    while True:
+        b = os.read(fd, 4096)
+        if not b:
+            return
+        with lock:
+            chunks.append(b)
+
+
+def shared_fd(src):
+    """Four threads read one fd with os.read: the kernel's position lock
+    means every 4 KiB chunk is read exactly once (CONTRACT §4, Offsets)."""
+    fd = os.open(src, os.O_RDONLY)
+    chunks, lock = [], threading.Lock()
+    ts = [threading.Thread(target=shared_reader, args=(fd, chunks, lock)) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    os.close(fd)
+    with open(src, "rb") as f:
+        want = sorted(hashlib.sha256(f.read(4096)).digest() for _ in range(len(chunks) or 1))
+    got = sorted(hashlib.sha256(c).digest() for c in chunks)
+    total = sum(len(c) for c in chunks)
+    print("shared fd", total, "bytes", "every chunk once" if got == want else "DUPLICATES OR GAPS")
+
+
 def main():
     src = sys.argv[1]
     file_io(src)
     pipes(src)
     threads(src)
+    fd = os.open(src, os.O_RDONLY)      # cold again: the reads must block
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    shared_fd(src)
     sys.stdout.flush()
     os.write(1, b"done\n")
 
