@@ -20,26 +20,38 @@
 # preloads that sanitizer's runtime first (SANITIZE builds of the library).
 # Exit status: 0 all passed, 1 something failed.
 set -u
-LIB=${1:?usage: run-real.sh LIB BIN [CASE...]}
-BIN=${2:?usage: run-real.sh LIB BIN [CASE...]}
-shift 2
-HERE=$(cd "$(dirname "$0")" && pwd)
 export LC_ALL=C TZ=UTC
-unset ASYNCIFY_BACKEND ASYNCIFY_TRACE ASYNCIFY_SUMMARY
+if [ "${1:-}" = --case ]; then
+	CASE_ONLY=$2 # internal: run one case here; its inputs come in the environment
+else
+	CASE_ONLY=
+	unset ASYNCIFY_BACKEND ASYNCIFY_TRACE ASYNCIFY_SUMMARY LD_PRELOAD
+	LIB=${1:?usage: run-real.sh LIB BIN [CASE...]}
+	BIN=${2:?usage: run-real.sh LIB BIN [CASE...]}
+	shift 2
+	HERE=$(cd "$(dirname "$0")" && pwd)
+	SELF=$HERE/$(basename "$0")
+fi
 FAILS=0
 BACKENDS="off uring threads"
 
-T=$(mktemp -d /var/tmp/asy-real.XXXXXX) || exit 1
-cleanup() { [ "${ASY_REAL_KEEP:-0}" = 1 ] && echo "  kept $T" || rm -rf "$T"; }
-trap cleanup EXIT
-DATA=$T/data
-
-PRE="$LIB"
-if [ -n "${ASY_SANITIZE:-}" ]; then
-	rt=$(${CC:-cc} -print-file-name="lib${ASY_SANITIZE/address/asan}.so" 2>/dev/null)
-	[ "${ASY_SANITIZE}" = undefined ] && rt=$(${CC:-cc} -print-file-name=libubsan.so)
-	[ "${ASY_SANITIZE}" = thread ] && rt=$(${CC:-cc} -print-file-name=libtsan.so)
-	[ -f "$rt" ] && PRE="$rt $LIB"
+if [ -z "$CASE_ONLY" ]; then
+	T=$(mktemp -d /var/tmp/asy-real.XXXXXX) || exit 1
+	cleanup() { [ "${ASY_REAL_KEEP:-0}" = 1 ] && echo "  kept $T" || rm -rf "$T"; }
+	trap cleanup EXIT
+	DATA=$T/data
+	PRE="$LIB"
+	case ${ASY_SANITIZE:-} in
+	address) rt=libasan.so ;;
+	undefined) rt=libubsan.so ;;
+	thread) rt=libtsan.so ;;
+	*) rt= ;;
+	esac
+	if [ -n "$rt" ]; then
+		PRE="$(${CC:-cc} -print-file-name=$rt) $LIB"
+		export ASAN_OPTIONS=detect_leaks=0 # leaks of the programs themselves are not ours
+	fi
+	export DATA BIN HERE PRE
 fi
 
 pass() { printf '  ok    %s\n' "$*"; }
@@ -172,7 +184,32 @@ case_pipelines() {
 }
 meta_pipelines() { SUBMIT=1; }
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines"
+# Signals as real programs meet them: SIGPIPE when the reader goes away
+# while the writer is blocked on a full pipe (exit 141 in PIPESTATUS),
+# EPIPE where SIGPIPE is ignored, and a signal ending a blocked read.
+case_signals() {
+	yes | head -c 1000000 | sha256sum; echo "yes|head: ${PIPESTATUS[*]}"
+	cat "$DATA/big" | head -c 10 | od -An -tx1; echo "cat|head: ${PIPESTATUS[*]}"
+	dd if=/dev/zero bs=64k count=1000 status=none | (sleep 0.2; head -c 1 > /dev/null)
+	echo "dd|head: ${PIPESTATUS[*]}"
+	(trap '' PIPE; exec yes) | head -c 5; echo "ignored: ${PIPESTATUS[*]}"
+	"$PYTHON" -c 'import os, time
+time.sleep(0.2)
+try:
+    while True: os.write(1, b"x" * 65536)
+except BrokenPipeError as e: os.write(2, b"EPIPE %d\n" % e.errno)' | head -c 3; echo " python: ${PIPESTATUS[*]}"
+	(sleep 1; echo late) | timeout -s INT 0.3 cat; echo "timeout INT: $?"
+	(sleep 1; echo late) | timeout -s TERM 0.3 dd bs=1 status=none; echo "timeout TERM: $?"
+	return 0
+}
+meta_signals() { SUBMIT=1; }
+
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals"
+
+if [ -n "$CASE_ONLY" ]; then
+	"case_$CASE_ONLY"
+	exit
+fi
 
 # ---- the runner ----------------------------------------------------------
 
@@ -181,20 +218,18 @@ ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines"
 run_variant() {
 	local c=$1 v=$2 d=$T/$1/$2
 	mkdir -p "$d/work" "$d/stats"
+	# The case runs in a new shell (this script again, --case) under
+	# timeout, which kills the case's whole process group if it hangs.
 	(
 		cd "$d/work" || exit 1
 		if [ "$v" != none ]; then
 			export LD_PRELOAD="$PRE $BIN/statsdump.so" ASYNCIFY_BACKEND=$v ASY_STATS_DIR=$d/stats
 		fi
-		"case_$c"
-	) > "$d/stdout" 2> "$d/stderr" &
-	local pid=$!
-	( sleep 90; kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" ) 2>/dev/null &
-	local dog=$!
-	wait "$pid"
-	echo $? > "$d/rc"
-	kill "$dog" 2>/dev/null
-	wait "$dog" 2>/dev/null
+		exec timeout -s KILL 90 bash "$SELF" --case "$c"
+	) > "$d/stdout" 2> "$d/stderr"
+	local rc=$?
+	echo $rc > "$d/rc"
+	[ $rc = 137 ] && echo "  (killed after 90 s: hung?)" >> "$d/stderr"
 	(cd "$d/work" && find . -type f -printf '%P\n' | LC_ALL=C sort |
 		{ if [ -n "$IGNORE" ]; then grep -Ev "$IGNORE"; else cat; fi; } |
 		while IFS= read -r f; do printf '%s  %s\n' "$(sha256sum < "$f" | cut -c1-64)" "$f"; done) > "$d/files"
@@ -348,6 +383,7 @@ seccomp_pipeline() {
 
 PYTHON=$(command -v python3)
 PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
+export PYTHON
 mkdir -p "$DATA" && "$PYTHON" "$HERE/mkdata.py" "$DATA" 32 || { echo "run-real: cannot make data"; exit 1; }
 
 PROBE=$("$BIN/uring-probe")
