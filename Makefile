@@ -73,20 +73,35 @@ BENCH_TARGETS   :=
 TBIN      := tests/bin$(if $(SANITIZE),-$(SANITIZE))
 TSRCS     := $(wildcard tests/check-*.c)
 TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
-TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -ldl -lpthread
+TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -luring -ldl -lpthread
 
 $(TBIN)/%: tests/%.c tests/t-helpers.c tests/t-helpers.h $(LIB)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< tests/t-helpers.c $(LDSAN) $(TLIBS)
 
-tests: $(TPROGS)
+$(TBIN)/libearly.so: tests/t-early.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -shared -o $@ $< $(LDSAN)
+
+tests: $(TPROGS) $(TBIN)/libearly.so
 
 # Every unit test runs with the library to preload in ASY_LIB; each
 # program prints one line per test case and a summary.
-check-unit: $(TPROGS)
+# With a sanitizer, its runtime must come first in LD_PRELOAD.
+SANRT_address := libasan.so
+SANRT_thread  := libtsan.so
+SANRT_undefined := libubsan.so
+ASY_PRELOAD_FIRST := $(if $(SANITIZE),$(shell $(CC) -print-file-name=$(SANRT_$(SANITIZE))))
+TENV := ASY_LIB=$(CURDIR)/$(LIB) ASY_EARLY_LIB=$(CURDIR)/$(TBIN)/libearly.so \
+	ASY_PRELOAD_FIRST=$(ASY_PRELOAD_FIRST) ASY_SANITIZE=$(SANITIZE) \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=die_after_fork=0
+
+check-unit: tests
 	$(Q)fail=0; for t in $(TPROGS); do \
-	  ASY_LIB=$(CURDIR)/$(LIB) ASY_SANITIZE=$(SANITIZE) $$t || { rc=$$?; [ $$rc = 77 ] || fail=1; }; \
+	  echo "  TEST    $$t"; \
+	  $(TENV) $$t || { rc=$$?; [ $$rc = 77 ] || fail=1; }; \
 	done; exit $$fail
 
 check: deps

@@ -21,6 +21,7 @@
 
 #include "engine.h"
 #include "sys.h"
+#include "asyncify.h"
 
 int asy__fd_own(int fd);
 
@@ -58,6 +59,8 @@ static int wait_ready(struct worker *wk, struct asy_waiter *w)
 		if (p[1].revents) {
 			uint64_t v;
 			asy_sys_read(wk->cancel_efd, &v, sizeof v);
+			if (atomic_load(&w->cancel))
+				return -ECANCELED; /* nothing moved yet */
 		}
 		if (p[0].revents)
 			return 0;
@@ -143,8 +146,7 @@ static void *worker_main(void *arg)
 		 * first.  The thread's refs keep its eventfd open meanwhile. */
 		struct asy_thread *t = w->thread;
 		uint64_t one = 1;
-		w->res = res;
-		atomic_store_explicit(&w->done, 1, memory_order_release);
+		asy__complete(w, res);
 		asy_sys_write(t->efd, &one, sizeof one);
 		atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
 	}
@@ -230,9 +232,8 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			*pp = w->next;
 			if (pool.tail == w)
 				pool.tail = prev;
-			w->res = -ECANCELED;
 			atomic_fetch_sub(&t->refs, 1);
-			atomic_store_explicit(&w->done, 1, memory_order_release);
+			asy__complete(w, -ECANCELED);
 		}
 	} else if (wk->cur == w) {
 		uint64_t one = 1;
@@ -243,6 +244,19 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 
 static void threads_reap(struct asy_thread *t)
 {
+}
+
+static void threads_wait(struct asy_thread *t, int64_t deadline)
+{
+	uint64_t v;
+	int ms = -1;
+	if (deadline >= 0) {
+		int64_t left = deadline - asy_now();
+		ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+	}
+	struct pollfd p = { .fd = t->efd, .events = POLLIN };
+	if (asy_sys(SYS_poll, &p, 1, ms, 0, 0, 0) > 0)
+		asy_sys_read(t->efd, &v, sizeof v);
 }
 
 /* The child has none of the parent's workers; start from nothing. */
@@ -262,5 +276,6 @@ const struct asy_backend asy__backend_threads = {
 	.submit = threads_submit,
 	.cancel = threads_cancel,
 	.reap = threads_reap,
+	.wait = threads_wait,
 	.fork_child = threads_fork_child,
 };

@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "sys.h"
+#include "asyncify.h"
 
 int asy__fd_own(int fd);
 
@@ -114,6 +115,10 @@ static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 		return -EBUSY;
 	prep(sqe, &w->io);
 	io_uring_sqe_set_data(sqe, w);
+	/* A coroutine's call waits for the scheduler's next wait, which
+	 * submits everything queued in the same system call. */
+	if (w->coro)
+		return 0;
 	int r;
 	do
 		r = io_uring_submit(ring);
@@ -142,16 +147,37 @@ static void uring_reap(struct asy_thread *t)
 	while (io_uring_peek_cqe(ring, &cqe) == 0) {
 		struct asy_waiter *w = io_uring_cqe_get_data(cqe);
 		if (w) {
-			w->res = cqe->res;
 			/* Under SQPOLL the kernel thread wrote, and its SIGPIPE
 			 * went nowhere (NOTES §2): the engine replays it. */
 			if (asy__cfg.sqpoll && cqe->res == -EPIPE && w->io.op == ASY_OP_WRITE &&
 			    (S_ISFIFO(w->fmt) || S_ISSOCK(w->fmt)))
 				w->sigpipe = 1;
-			atomic_store_explicit(&w->done, 1, memory_order_release);
+			asy__complete(w, cqe->res);
 		}
 		io_uring_cqe_seen(ring, cqe);
 	}
+}
+
+static void uring_wait(struct asy_thread *t, int64_t deadline)
+{
+	struct io_uring *ring = ring_of(t);
+	struct io_uring_cqe *cqe;
+	if (deadline == 0) {
+		if (io_uring_sq_ready(ring))
+			io_uring_submit(ring);
+		return;
+	}
+	struct __kernel_timespec ts, *tsp = NULL;
+	if (deadline > 0) {
+		int64_t left = deadline - asy_now();
+		if (left < 0)
+			left = 0;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tsp = &ts;
+	}
+	/* -EINTR, -ETIME: the scheduler looks at its timers again. */
+	io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
 }
 
 static void uring_fork_child(void)
@@ -166,5 +192,6 @@ const struct asy_backend asy__backend_uring = {
 	.submit = uring_submit,
 	.cancel = uring_cancel,
 	.reap = uring_reap,
+	.wait = uring_wait,
 	.fork_child = uring_fork_child,
 };

@@ -28,6 +28,7 @@
 #include "sys.h"
 #include "asyncify.h"
 #include "trace.h"
+#include "coro.h"
 
 _Atomic int asy__ready;
 _Atomic unsigned asy__fork_gen;
@@ -39,6 +40,16 @@ struct asy_libc asy__libc;
 static const struct asy_backend *_Atomic current;
 static pthread_key_t thread_key;
 static int fd_base; /* the engine's own fds go at or above this number */
+
+/* io_uring reads and writes at the file position (offset -1) without the
+ * kernel's f_pos lock: two threads reading one fd got the same records
+ * (NOTES §3).  Under uring, every call that uses the file position holds
+ * one of these, chosen by fd number, for as long as it runs; the kernel's
+ * own lock still orders the threads backend and the non-blocking try. */
+#define POS_LOCKS 256
+static pthread_mutex_t pos_locks[POS_LOCKS] = {
+	[0 ... POS_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
+};
 
 static ASY_TLS struct asy_thread *tls_thread;
 /* > 0 while this thread is inside the engine's slow path: a hooked call
@@ -151,8 +162,11 @@ static struct asy_thread *thread_get(void)
 			/* Inherited through fork: the ring belongs to the parent. */
 			thread_free(t, 1);
 			t = tls_thread = NULL;
-		} else if (t->tid != (pid_t)asy_sys_gettid()) {
-			return NULL; /* a vfork child sees its parent's TLS */
+		} else if (!asy__coro_self() && t->tid != (pid_t)asy_sys_gettid()) {
+			/* A vfork child sees its parent's TLS.  (Inside asy_run()
+			 * the check is skipped: a vfork child of a coroutine that
+			 * calls read() before exec is not supported.) */
+			return NULL;
 		} else if (t->be != asy__backend()) {
 			t->be->thread_fini(t);
 			t->be = NULL;
@@ -220,10 +234,94 @@ static void wait_cleanup(void *arg)
 	tls_depth = 0;
 }
 
+void asy__complete(struct asy_waiter *w, long res)
+{
+	w->res = res;
+	if (w->coro) {
+		struct asy_thread *t = w->thread;
+		struct asy_waiter *head = atomic_load_explicit(&t->done_list, memory_order_relaxed);
+		do
+			w->done_next = head;
+		while (!atomic_compare_exchange_weak_explicit(&t->done_list, &head, w,
+							      memory_order_release,
+							      memory_order_relaxed));
+	}
+	atomic_store_explicit(&w->done, 1, memory_order_release);
+}
+
+/* Unpark the coroutines whose calls finished; how many. */
+static int drain_done(struct asy_thread *t)
+{
+	struct asy_waiter *w = atomic_exchange_explicit(&t->done_list, NULL, memory_order_acquire);
+	int n = 0;
+	while (w) {
+		struct asy_waiter *next = w->done_next;
+		asy__coro_unpark(w->coro);
+		w = next;
+		n++;
+	}
+	return n;
+}
+
+int asy__engine_idle(int64_t deadline)
+{
+	struct asy_thread *t = tls_thread;
+	if (!t || !t->be || t->gen != atomic_load(&asy__fork_gen)) {
+		if (deadline > 0) {
+			struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+		return 0;
+	}
+	int saved = errno;
+	tls_depth++;
+	t->be->reap(t);
+	if (atomic_load_explicit(&t->done_list, memory_order_relaxed) || deadline == 0) {
+		t->be->wait(t, 0);
+	} else {
+		t->be->wait(t, deadline);
+		t->be->reap(t);
+	}
+	int n = drain_done(t);
+	tls_depth--;
+	errno = saved;
+	return n;
+}
+
+/* A coroutine's wait: park until the completion unparks it, so that the
+ * thread runs the other coroutines meanwhile.  The coroutine's I/O
+ * deadline and asy_cancel() end it with ETIMEDOUT / ECANCELED; the call is
+ * cancelled first and its completion awaited, so the kernel never writes
+ * into memory the coroutine no longer owns.  Signals do not interrupt
+ * calls made inside coroutines (see README). */
+static long wait_coro(struct asy_thread *t, struct asy_waiter *w)
+{
+	int64_t deadline = asy__coro_io_deadline();
+	int r = 0;
+	tls_depth--; /* other coroutines use the engine while this one waits */
+	while (!atomic_load_explicit(&w->done, memory_order_acquire)) {
+		r = asy__coro_park(deadline, 1);
+		if (r < 0 && !atomic_load_explicit(&w->done, memory_order_acquire)) {
+			t->be->cancel(t, w);
+			while (!atomic_load_explicit(&w->done, memory_order_acquire))
+				asy__coro_park(-1, 0);
+			break;
+		}
+	}
+	/* Our waiter may still sit on the done list: take it off. */
+	drain_done(t);
+	tls_depth++;
+	if (r < 0 && (w->res == -ECANCELED || w->res == -EINTR))
+		return r;
+	return w->res;
+}
+
 /* Wait for w's completion; its result, or -EINTR when a signal handler
  * ended the wait before anything moved. */
 static long wait_for(struct asy_thread *t, struct asy_waiter *w, enum wait_how how)
 {
+	if (w->coro)
+		return wait_coro(t, w);
 	volatile long r = 0; /* lives across the cancellation cleanup's longjmp */
 	pthread_cleanup_push(wait_cleanup, w);
 	for (;;) {
@@ -306,6 +404,7 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how ho
 	atomic_store_explicit(&w->cancel, 0, memory_order_relaxed);
 	w->res = 0;
 	w->sigpipe = 0;
+	w->coro = asy__coro_self();
 	while ((r = t->be->submit(t, w)) < 0) {
 		count(fallbacks);
 		asy__backend_failed(t->be, -r);
@@ -322,9 +421,12 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how ho
 	return res;
 }
 
+/* Pipes, sockets, ttys, eventfds and the like can wait forever and are
+ * interrupted by signals; regular files, block devices and directories
+ * cannot.  (Anonymous inodes such as eventfd have no S_IFMT bits.) */
 static int is_stream(mode_t m)
 {
-	return S_ISFIFO(m) || S_ISSOCK(m) || S_ISCHR(m);
+	return !(S_ISREG(m) || S_ISBLK(m) || S_ISDIR(m));
 }
 
 /* The rest of io, from `done` bytes on, through the backend: one transfer
@@ -371,13 +473,40 @@ static mode_t fd_mode(int fd)
 	return st.st_mode;
 }
 
+static pthread_mutex_t *pos_lock(const struct asy_io *io)
+{
+	if (io->off >= 0 || io->op >= ASY_OP_FSYNC || asy__backend() != &asy__backend_uring)
+		return NULL;
+	pthread_mutex_t *m = &pos_locks[(unsigned)io->fd % POS_LOCKS];
+	if (!asy__coro_self()) {
+		pthread_mutex_lock(m);
+		return m;
+	}
+	/* Another coroutine of this thread may hold it while it waits: let
+	 * the scheduler run it rather than block the thread. */
+	while (pthread_mutex_trylock(m) != 0)
+		asy__coro_park(asy_now() + 50000, 0);
+	return m;
+}
+
+static void pos_unlock(void *m)
+{
+	if (m)
+		pthread_mutex_unlock(m);
+}
+
 /* The non-blocking try said "would block" (first == -EAGAIN), "cannot
  * try" (-EOPNOTSUPP) or moved `done` bytes of more.  Decide what the
  * kernel would do next, and do it through the backend. */
-static long slow(struct asy_io *io, long done, long first)
+static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl)
 {
-	mode_t mode = io->op >= ASY_OP_FSYNC ? S_IFREG : fd_mode(io->fd);
+	/* Only files take an offset (pipes and sockets said ESPIPE), so an
+	 * explicit offset that would block needs no fstat. */
+	int file = io->op >= ASY_OP_FSYNC || (io->off >= 0 && first != -EOPNOTSUPP);
+	mode_t mode = file ? S_IFREG : fd_mode(io->fd);
 	if (is_stream(mode)) {
+		pos_unlock(*pl); /* streams have no position to protect */
+		*pl = NULL;
 		if (io->op == ASY_OP_READ && done)
 			return done; /* a short read from a stream is the answer */
 		long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
@@ -390,7 +519,10 @@ static long slow(struct asy_io *io, long done, long first)
 	int saved = errno;
 	tls_depth++;
 	struct asy_thread *t = thread_get();
-	long r = t ? run_backend(t, io, done, mode) : ASY_PASS;
+	long r;
+	pthread_cleanup_push(pos_unlock, *pl);
+	r = t ? run_backend(t, io, done, mode) : ASY_PASS;
+	pthread_cleanup_pop(0);
 	tls_depth--;
 	errno = saved;
 	if (r == ASY_PASS && done) {
@@ -413,8 +545,9 @@ long asy__io(struct asy_io *io)
 {
 	if (tls_depth)
 		return ASY_PASS;
+	pthread_mutex_t *pl = NULL;
 	if (io->op >= ASY_OP_FSYNC)
-		return slow(io, 0, 0);
+		return slow(io, 0, 0, &pl);
 	/* RWF_NOWAIT asked for by the program, and pread's EINVAL for a
 	 * negative offset: libc's answer is the answer. */
 	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
@@ -422,15 +555,19 @@ long asy__io(struct asy_io *io)
 	if (!io->iov)
 		io->iov = &io->one;
 	int fl = io->rwflags | RWF_NOWAIT;
+	pl = pos_lock(io);
 	long r = io->op == ASY_OP_READ ?
 			 asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, fl) :
 			 asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, fl);
-	if (r == -EAGAIN || r == -EOPNOTSUPP)
-		return slow(io, 0, r);
-	if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt))
-		return slow(io, r, 0);
-	count(inline_done);
-	io->via = ASY_VIA_INLINE;
+	if (r == -EAGAIN || r == -EOPNOTSUPP) {
+		r = slow(io, 0, r, &pl);
+	} else if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt)) {
+		r = slow(io, r, 0, &pl);
+	} else {
+		count(inline_done);
+		io->via = ASY_VIA_INLINE;
+	}
+	pos_unlock(pl);
 	return r;
 }
 
@@ -438,6 +575,8 @@ long asy__io(struct asy_io *io)
 
 static void atfork_child(void)
 {
+	for (int i = 0; i < POS_LOCKS; i++)
+		pthread_mutex_init(&pos_locks[i], NULL);
 	atomic_fetch_add(&asy__fork_gen, 1);
 	asy__backend_threads.fork_child();
 	asy__backend_uring.fork_child();

@@ -63,13 +63,19 @@ struct asy_waiter {
 	long res;
 	_Atomic int done;
 	_Atomic int cancel;
-	unsigned char kind;    /* 1: pipe, FIFO, socket, char device */
+	unsigned char kind;    /* 1: a stream (pipe, socket, tty, eventfd, …) */
 	unsigned fmt;          /* st_mode & S_IFMT of the fd */
 	unsigned char sigpipe; /* the op raised SIGPIPE somewhere else: replay */
 	void *coro;            /* the coroutine parked on this call, if any */
 	void *be_priv;         /* the backend's own (threads: the worker) */
 	struct asy_waiter *next;
+	struct asy_waiter *done_next; /* on the thread's done list (coroutines) */
 };
+
+/* Mark w finished with result res.  A coroutine's waiter also goes on its
+ * thread's done list, from which the scheduler's thread unparks it; after
+ * this returns w may be gone.  Safe from any thread. */
+void asy__complete(struct asy_waiter *w, long res);
 
 /* Per-thread engine state, created on a thread's first call that needs a
  * backend; mmap'd, so creating it never calls malloc. */
@@ -80,6 +86,7 @@ struct asy_thread {
 	int efd;       /* eventfd: completions for this thread's waiters */
 	const struct asy_backend *be;
 	void *be_data; /* the backend's per-thread state (a ring) */
+	struct asy_waiter *_Atomic done_list; /* finished coroutine waiters */
 };
 
 struct asy_backend {
@@ -97,6 +104,9 @@ struct asy_backend {
 	void (*cancel)(struct asy_thread *t, struct asy_waiter *w);
 	/* Move finished completions into their waiters; never blocks. */
 	void (*reap)(struct asy_thread *t);
+	/* Coroutines: submit what is queued and wait until a completion
+	 * arrives for t or the deadline (asy_now() ns; -1 none) passes. */
+	void (*wait)(struct asy_thread *t, int64_t deadline);
 	/* In a forked child: forget everything inherited, touch nothing. */
 	void (*fork_child)(void);
 };

@@ -1,0 +1,21 @@
+/* What the scheduler does when nothing can run, until the engine provides
+ * its own asy__engine_idle() (a strong definition there overrides this
+ * weak one): there is no I/O to reap, so sleep until the next deadline. */
+#include <errno.h>
+#include <time.h>
+
+#include "engine.h"
+#include "coro.h"
+
+__attribute__((weak)) int asy__engine_idle(int64_t deadline)
+{
+	if (deadline <= 0)
+		return 0; /* nothing to wait for, or told not to block */
+	struct timespec ts = {
+		.tv_sec = deadline / 1000000000,
+		.tv_nsec = deadline % 1000000000,
+	};
+	/* EINTR is fine: the scheduler looks at its timers again. */
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	return 0;
+}

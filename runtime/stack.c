@@ -1,0 +1,101 @@
+/* Coroutine stacks: one private anonymous mapping each, its lowest page
+ * PROT_NONE so that an overflow faults (SIGSEGV) instead of silently
+ * writing into a neighbour.  MAP_NORESERVE: only the pages a coroutine
+ * touches cost memory.  Freed stacks of the default size go to a small
+ * per-thread cache, so a program spawning short coroutines in a loop does
+ * not pay mmap + mprotect + munmap (and the page faults) for each. */
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "coro-int.h"
+
+#ifdef ASY_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define STACK_MIN (16u * 1024)
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE); /* from the aux vector: cheap */
+}
+
+static size_t round_page(size_t n)
+{
+	size_t p = page_size();
+	return (n + p - 1) & ~(p - 1);
+}
+
+/* The ASYNCIFY_STACK_SIZE value, rounded to whole pages. */
+size_t asy__stack_default(void)
+{
+	size_t n = asy__cfg.stack_size ? asy__cfg.stack_size : 256 * 1024;
+	return round_page(n < STACK_MIN ? STACK_MIN : n);
+}
+
+static int stack_map(struct asy_stack *st, size_t size)
+{
+	size_t guard = page_size();
+	if (size > SIZE_MAX / 2)
+		return -ENOMEM;
+	void *m = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	if (mprotect(m, guard, PROT_NONE) < 0) {
+		munmap(m, size + guard);
+		return -ENOMEM;
+	}
+	st->map = m;
+	st->map_len = size + guard;
+	st->lo = (char *)m + guard;
+	st->size = size;
+	return 0;
+}
+
+/* A stack of at least `size` bytes (0: the default), or -ENOMEM /
+ * -EINVAL (below 16 KiB). */
+int asy__stack_get(struct sched *s, struct asy_stack *st, size_t size)
+{
+	if (size == 0)
+		size = asy__stack_default();
+	else if (size < STACK_MIN)
+		return -EINVAL;
+	size = round_page(size);
+	for (unsigned i = s->ncache; i-- > 0;) {
+		if (s->cache[i].size == size) {
+			*st = s->cache[i];
+			s->cache[i] = s->cache[--s->ncache];
+			return 0;
+		}
+	}
+	return stack_map(st, size);
+}
+
+/* Give a stack back: cached when there is room, else unmapped. */
+void asy__stack_put(struct sched *s, struct asy_stack *st)
+{
+	if (!st->map)
+		return;
+#ifdef ASY_ASAN
+	/* The dead coroutine's frames may have left redzones poisoned;
+	 * the next user of these pages must start clean. */
+	ASAN_UNPOISON_MEMORY_REGION(st->lo, st->size);
+#endif
+	if (s->ncache < ASY_STACK_CACHE)
+		s->cache[s->ncache++] = *st;
+	else
+		munmap(st->map, st->map_len);
+	st->map = NULL;
+}
+
+/* Unmap every cached stack (thread exit). */
+void asy__stack_drain(struct sched *s)
+{
+	while (s->ncache > 0) {
+		struct asy_stack *st = &s->cache[--s->ncache];
+		munmap(st->map, st->map_len);
+	}
+}

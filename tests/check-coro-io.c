@@ -1,0 +1,404 @@
+/* Hooked calls inside coroutines.
+ *
+ * The same jobs run as coroutines on one thread under the shim (uring,
+ * threads) and as plain threads without it: a coroutine must behave like a
+ * thread that owns its call — same bytes, counts, errno, offsets — while
+ * several of them wait at once.  The API is looked up with dlsym, so the
+ * program runs unchanged without the library.  Then the cases only the
+ * engine can answer: I/O deadlines, cancel, and proof of overlap. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "t-helpers.h"
+
+/* ---- coroutines if the library is there, threads if not -------------- */
+
+static struct {
+	int (*go)(void (*)(void *), void *);
+	int (*run)(void);
+	int (*cancel)(int);
+	int (*io_deadline)(int64_t);
+	int64_t (*now)(void);
+	int (*sleep)(int64_t);
+	int (*yield)(void);
+} api;
+
+#define MAXJOBS 64
+static pthread_t threads[MAXJOBS];
+static int njobs;
+static char outbuf[MAXJOBS][512];
+
+struct job {
+	void (*fn)(int i);
+	int i;
+};
+static struct job jobs[MAXJOBS];
+
+static void job_main(void *arg)
+{
+	struct job *j = arg;
+	j->fn(j->i);
+}
+
+static void *thread_main(void *arg)
+{
+	job_main(arg);
+	return NULL;
+}
+
+static void load_api(void)
+{
+	api.go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
+	api.run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
+	api.cancel = (int (*)(int))dlsym(RTLD_DEFAULT, "asy_cancel");
+	api.io_deadline = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_io_deadline");
+	api.now = (int64_t(*)(void))dlsym(RTLD_DEFAULT, "asy_now");
+	api.sleep = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
+	api.yield = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_yield");
+}
+
+static int spawn(void (*fn)(int), int i)
+{
+	struct job *j = &jobs[njobs];
+	*j = (struct job){ fn, i };
+	if (api.go)
+		return njobs++, api.go(job_main, j);
+	pthread_create(&threads[njobs++], NULL, thread_main, j);
+	return njobs;
+}
+
+/* Run everything; then print each job's output in job order. */
+static void finish(void)
+{
+	if (api.go) {
+		int r = api.run();
+		if (r)
+			t_out("asy_run=%d %s\n", r, t_errname(errno));
+	} else {
+		for (int i = 0; i < njobs; i++)
+			pthread_join(threads[i], NULL);
+	}
+	for (int i = 0; i < njobs; i++)
+		t_out("%d: %s", i, outbuf[i]);
+}
+
+static void jout(int i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jout(int i, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(outbuf[i]);
+	va_start(ap, fmt);
+	vsnprintf(outbuf[i] + n, sizeof outbuf[i] - n, fmt, ap);
+	va_end(ap);
+}
+
+static void jres(int i, const char *what, long r)
+{
+	if (r < 0)
+		jout(i, "%s=-1 %s ", what, t_errname(errno));
+	else
+		jout(i, "%s=%ld ", what, r);
+}
+
+/* ---- jobs ----------------------------------------------------------- */
+
+static int pp[2][2];
+
+/* Two jobs play ping-pong over two pipes: each read waits for the other. */
+static void j_ping(int i)
+{
+	char b[8];
+	long ok = 0;
+	for (int r = 0; r < 200; r++) {
+		if (i == 0) {
+			write(pp[0][1], "ping", 4);
+			ok += read(pp[1][0], b, sizeof b) == 4;
+		} else {
+			ok += read(pp[0][0], b, sizeof b) == 4;
+			write(pp[1][1], "pong", 4);
+		}
+	}
+	jout(i, "rounds=%ld\n", ok);
+}
+
+static void c_pingpong(void)
+{
+	pipe(pp[0]);
+	pipe(pp[1]);
+	spawn(j_ping, 0);
+	spawn(j_ping, 1);
+	finish();
+}
+
+static int cold_fd;
+
+static unsigned long sum(const unsigned char *b, long n)
+{
+	unsigned long s = 0;
+	for (long k = 0; k < n; k++)
+		s = s * 31 + b[k];
+	return s;
+}
+
+/* Many jobs pread scattered blocks of one file that is not cached. */
+static void j_pread(int i)
+{
+	unsigned char b[4096];
+	unsigned long s = 0;
+	for (int k = 0; k < 8; k++) {
+		long off = (long)((i * 37 + k * 101) % 2048) * 4096;
+		long n = pread(cold_fd, b, sizeof b, off);
+		s = s * 7 + (n == 4096 ? sum(b, n) : (unsigned long)n);
+	}
+	int e = errno;
+	jout(i, "sum=%lx errno-kept=%d\n", s, e == 1000 + i);
+}
+
+static void j_pread_errno(int i)
+{
+	errno = 1000 + i; /* must survive every switch untouched */
+	j_pread(i);
+}
+
+static void c_cold_preads(void)
+{
+	const char *path = t_tmpfile(8 << 20, 1);
+	cold_fd = open(path, O_RDONLY);
+	unlink(path);
+	for (int i = 0; i < 32; i++)
+		spawn(j_pread_errno, i);
+	finish();
+}
+
+/* Two jobs read records from one shared position: no record twice. */
+static int rec_fd;
+static unsigned char seen[20000];
+
+static void j_records(int i)
+{
+	char b[100];
+	long n = 0, dups = 0;
+	while (read(rec_fd, b, 100) == 100) {
+		unsigned idx;
+		memcpy(&idx, b, sizeof idx);
+		dups += __atomic_fetch_add(&seen[idx % 20000], 1, __ATOMIC_RELAXED) != 0;
+		n++;
+	}
+	jout(i, "dups=%ld\n", dups);
+	__atomic_fetch_add(&seen[0], 0, __ATOMIC_RELAXED);
+	(void)n;
+}
+
+static void c_shared_offset(void)
+{
+	char path[] = "/tmp/asy-t-XXXXXX";
+	char b[100];
+	rec_fd = mkstemp(path);
+	unlink(path);
+	memset(b, '.', sizeof b);
+	for (unsigned k = 0; k < 20000; k++) {
+		memcpy(b, &k, sizeof k);
+		write(rec_fd, b, 100);
+	}
+	t_evict(rec_fd);
+	lseek(rec_fd, 0, SEEK_SET);
+	spawn(j_records, 0);
+	spawn(j_records, 1);
+	finish();
+	long total = 0;
+	for (int k = 0; k < 20000; k++)
+		total += seen[k] != 0;
+	t_out("distinct=%ld pos=%ld\n", total, (long)lseek(rec_fd, 0, SEEK_CUR));
+}
+
+/* Counts and errors from inside coroutines: short reads, EOF, EAGAIN on a
+ * non-blocking pipe, EBADF, a big write to a pipe another job drains. */
+static int big[2];
+
+static void j_counts(int i)
+{
+	char b[100];
+	int p[2];
+	pipe(p);
+	write(p[1], "short", 5);
+	jres(i, "short", read(p[0], b, sizeof b));
+	close(p[1]);
+	jres(i, "eof", read(p[0], b, sizeof b));
+	int q[2];
+	pipe2(q, O_NONBLOCK);
+	jres(i, "eagain", read(q[0], b, sizeof b));
+	jres(i, "ebadf", read(999, b, 1));
+	jout(i, "\n");
+}
+
+static void j_big_writer(int i)
+{
+	static char b[1 << 20];
+	memset(b, 'w', sizeof b);
+	jres(i, "write", write(big[1], b, sizeof b));
+	close(big[1]);
+	jout(i, "\n");
+}
+
+static void j_big_reader(int i)
+{
+	char b[8192];
+	long n, total = 0;
+	while ((n = read(big[0], b, sizeof b)) > 0)
+		total += n;
+	jout(i, "read=%ld\n", total);
+}
+
+static void c_counts(void)
+{
+	socketpair(AF_UNIX, SOCK_STREAM, 0, big);
+	spawn(j_counts, 0);
+	spawn(j_big_writer, 1);
+	spawn(j_big_reader, 2);
+	spawn(j_counts, 3);
+	finish();
+}
+
+static void j_fsync(int i)
+{
+	char path[] = "/tmp/asy-t-XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	jres(i, "pwrite", pwrite(fd, "data", 4, 100));
+	jres(i, "fsync", fsync(fd));
+	jres(i, "fdatasync", fdatasync(fd));
+	jout(i, "\n");
+	close(fd);
+}
+
+static void c_fsync(void)
+{
+	for (int i = 0; i < 4; i++)
+		spawn(j_fsync, i);
+	finish();
+}
+
+/* ---- engine-only cases: deadlines and cancel ------------------------ */
+
+static int dl_pipe[2];
+
+static void j_deadline(int i)
+{
+	char b[16];
+	api.io_deadline(api.now() + 50 * 1000000L);
+	jres(i, "read", read(dl_pipe[0], b, sizeof b));
+	api.io_deadline(-1);
+	write(dl_pipe[1], "kept", 4);
+	long n = read(dl_pipe[0], b, sizeof b);
+	jout(i, "then=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
+}
+
+static void c_deadline(void)
+{
+	pipe(dl_pipe);
+	spawn(j_deadline, 0);
+	finish();
+}
+
+static int victim;
+static int cancel_pipe[2];
+
+static void j_victim(int i)
+{
+	char b[16];
+	jres(i, "read", read(cancel_pipe[0], b, sizeof b));
+	jout(i, "\n");
+}
+
+static void j_canceller(int i)
+{
+	api.sleep(api.now() + 30 * 1000000L);
+	jres(i, "cancel", api.cancel(victim));
+	/* Let the victim see its cancel before the data arrives; data that
+	 * arrives first is returned instead (nothing is ever lost). */
+	api.sleep(api.now() + 10 * 1000000L);
+	write(cancel_pipe[1], "left", 4);
+	jout(i, "\n");
+}
+
+static void c_cancel(void)
+{
+	pipe(cancel_pipe);
+	victim = spawn(j_victim, 0);
+	spawn(j_canceller, 1);
+	finish();
+	char b[16];
+	long n = read(cancel_pipe[0], b, sizeof b);
+	t_out("after=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
+}
+
+static const struct t_case cases[] = {
+	{ "pingpong", c_pingpong, T_BACKEND },
+	{ "cold_preads", c_cold_preads, T_BACKEND },
+	{ "shared_offset", c_shared_offset, T_BACKEND },
+	{ "counts", c_counts, T_BACKEND },
+	{ "fsync", c_fsync, T_BACKEND },
+	/* engine only: */
+	{ "deadline", c_deadline, 0 },
+	{ "cancel", c_cancel, 0 },
+	{ NULL, NULL, 0 },
+};
+#define NLIKE 5
+static const struct t_case *const engine_cases = cases + NLIKE;
+
+static enum t_variant variants[2];
+static int nvariants;
+
+START_TEST(like_threads)
+{
+	t_compare_all(&cases[_i], variants, nvariants);
+}
+END_TEST
+
+START_TEST(deadline_and_cancel)
+{
+	static struct t_result r;
+	static const char *const want[] = {
+		"0: read=-1 ETIMEDOUT then=4 'kept'\n",
+		"0: read=-1 ECANCELED \n1: cancel=0 \nafter=4 'left'\n",
+	};
+	for (int v = 0; v < nvariants; v++) {
+		ck_assert_int_eq(t_run(engine_cases[_i].name, variants[v], &r, 20), 0);
+		ck_assert_msg(!strcmp(r.out, want[_i]), "%s under %s:\n%s\n%s", engine_cases[_i].name,
+			      t_variant_name[variants[v]], r.out, r.err);
+	}
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	load_api();
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	if (t_uring_works())
+		variants[nvariants++] = T_URING;
+	else
+		printf("check-coro-io: io_uring is not available here; uring runs skipped\n");
+	variants[nvariants++] = T_THREADS;
+	Suite *s = suite_create("coro-io");
+	TCase *tc = tcase_create("coro-io");
+	tcase_set_timeout(tc, 90);
+	tcase_add_loop_test(tc, like_threads, 0, NLIKE);
+	tcase_add_loop_test(tc, deadline_and_cancel, 0, 2);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,269 @@
+/* The shim as a whole: what it exports, how it reads its environment (bad
+ * values: one warning line and the default), that it is silent otherwise,
+ * which backend really ran the calls, calls made before the engine is
+ * ready, and the SQPOLL ring. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "asyncify.h"
+#include "t-helpers.h"
+
+/* ---- cases run in a child process ------------------------------------ */
+
+static void *late_writer(void *arg)
+{
+	int fd = *(int *)arg;
+	t_msleep(30);
+	write(fd, "late", 4);
+	return NULL;
+}
+
+/* One call that has to wait (a pipe read), one cold file read, and the
+ * backend that ran them. */
+static void c_work(void)
+{
+	int p[2];
+	char b[64];
+	pthread_t th;
+	pipe(p);
+	pthread_create(&th, NULL, late_writer, &p[1]);
+	t_res("read", read(p[0], b, sizeof b));
+	pthread_join(th, NULL);
+	const char *path = t_tmpfile(1 << 20, 1);
+	int fd = open(path, O_RDONLY);
+	unlink(path);
+	static char big[1 << 20];
+	t_res("pread", pread(fd, big, sizeof big, 0));
+	const char *(*name)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
+	printf("#backend %s\n", name ? name() : "none");
+}
+
+/* SIGPIPE and a big pipe write: what SQPOLL changes (NOTES §2). */
+static volatile sig_atomic_t got_pipe;
+static void on_pipe(int s)
+{
+	got_pipe++;
+}
+
+static void *slow_drain(void *arg)
+{
+	int fd = *(int *)arg;
+	char b[4096];
+	long total = 0, n;
+	t_msleep(20);
+	while ((n = read(fd, b, sizeof b)) > 0)
+		total += n;
+	printf("drained=%ld\n", total);
+	return NULL;
+}
+
+static void c_sqpoll(void)
+{
+	int p[2];
+	static char b[1 << 20];
+	signal(SIGPIPE, on_pipe);
+	pipe(p);
+	pthread_t th;
+	pthread_create(&th, NULL, slow_drain, &p[0]);
+	t_res("write", write(p[1], b, sizeof b));
+	close(p[1]);
+	pthread_join(th, NULL);
+	pipe(p);
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	while (write(p[1], b, 65536) > 0)
+		;
+	fcntl(p[1], F_SETFL, 0);
+	close(p[0]);
+	t_res("epipe", write(p[1], b, 10));
+	printf("sigpipe=%d\n", (int)got_pipe);
+}
+
+static const struct t_case cases[] = {
+	{ "work", c_work, T_BACKEND },
+	{ "sqpoll", c_sqpoll, T_BACKEND },
+	{ NULL, NULL, 0 },
+};
+
+/* ---- the tests ------------------------------------------------------- */
+
+static const char *lib(void)
+{
+	const char *l = getenv("ASY_LIB");
+	return l ? l : "lib/libasyncify.so";
+}
+
+/* Run `prog --case name` under the shim with one extra variable set. */
+static void run_with(const char *name, const char *var, const char *val, const char *backend,
+		     struct t_result *r)
+{
+	if (var)
+		setenv(var, val, 1);
+	/* t_run() sets LD_PRELOAD and ASYNCIFY_BACKEND itself. */
+	enum t_variant v = !strcmp(backend, "threads") ? T_THREADS :
+			   !strcmp(backend, "off")     ? T_OFF :
+							 T_URING;
+	ck_assert_int_eq(t_run(name, v, r, 20), 0);
+	if (var)
+		unsetenv(var);
+}
+
+static int lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+START_TEST(exports_only_hooks_and_asy)
+{
+	static const char *const hooks[] = {
+		"read", "write", "pread", "pwrite", "readv", "writev", "preadv", "pwritev",
+		"preadv2", "pwritev2", "fsync", "fdatasync", "pread64", "pwrite64", "preadv64",
+		"pwritev64", "preadv64v2", "pwritev64v2", "__read_chk", "__pread_chk",
+		"__pread64_chk", NULL,
+	};
+	char cmd[4200], sym[256], type[8];
+	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", lib());
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	int found[32] = { 0 }, n = 0;
+	char line[512];
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%*s %7s %255s", type, sym) != 2)
+			continue;
+		n++;
+		int known = !strncmp(sym, "asy_", 4);
+		for (int i = 0; hooks[i]; i++)
+			if (!strcmp(sym, hooks[i]))
+				found[i] = known = 1;
+		ck_assert_msg(known, "the library exports %s (%s)", sym, type);
+	}
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_int_gt(n, 0);
+	for (int i = 0; hooks[i]; i++)
+		ck_assert_msg(found[i], "%s is not exported", hooks[i]);
+}
+END_TEST
+
+static const struct {
+	const char *var, *val;
+} bad[] = {
+	{ "ASYNCIFY_BACKEND", "iouring" },     { "ASYNCIFY_BACKEND", "URING" },
+	{ "ASYNCIFY_QUEUE_DEPTH", "0" },       { "ASYNCIFY_QUEUE_DEPTH", "abc" },
+	{ "ASYNCIFY_QUEUE_DEPTH", "99999999999999999999" }, { "ASYNCIFY_WORKERS", "-1" },
+	{ "ASYNCIFY_WORKERS", "4x" },          { "ASYNCIFY_SQPOLL", "2" },
+	{ "ASYNCIFY_STACK_SIZE", "1" },        { "ASYNCIFY_STACK_SIZE", "64q" },
+};
+
+/* Each bad value: exactly one warning line naming the variable, and the
+ * program's own result unchanged. */
+START_TEST(bad_values_warn_once)
+{
+	static struct t_result ref, r;
+	ck_assert_int_eq(t_run("work", T_NONE, &ref, 20), 0);
+	/* ASYNCIFY_BACKEND is set by t_run: a bad one goes in through the
+	 * variant name, so test it by running the child directly. */
+	if (!strcmp(bad[_i].var, "ASYNCIFY_BACKEND")) {
+		char cmd[4400];
+		snprintf(cmd, sizeof cmd,
+			 "LD_PRELOAD='%s %s' ASYNCIFY_BACKEND='%s' /proc/%d/exe --case work 2>&1 >/dev/null",
+			 getenv("ASY_PRELOAD_FIRST") ? getenv("ASY_PRELOAD_FIRST") : "", lib(),
+			 bad[_i].val, getpid());
+		FILE *f = popen(cmd, "r");
+		char err[1024] = "";
+		size_t n = fread(err, 1, sizeof err - 1, f);
+		err[n] = 0;
+		ck_assert_int_eq(pclose(f), 0);
+		ck_assert_msg(lines(err) == 1 && strstr(err, "ASYNCIFY_BACKEND"),
+			      "ASYNCIFY_BACKEND=%s gave: '%s'", bad[_i].val, err);
+		return;
+	}
+	run_with("work", bad[_i].var, bad[_i].val, "uring", &r);
+	ck_assert_str_eq(r.out, ref.out);
+	ck_assert_int_eq(r.status, ref.status);
+	ck_assert_msg(lines(r.err) == 1 && strstr(r.err, bad[_i].var) && !strncmp(r.err, "asyncify: ", 10),
+		      "%s=%s gave stderr '%s'", bad[_i].var, bad[_i].val, r.err);
+}
+END_TEST
+
+/* Good values: nothing at all on stderr, and the calls really went to the
+ * backend named. */
+START_TEST(silent_and_really_there)
+{
+	static const char *const backends[] = { "uring", "threads" };
+	static struct t_result ref, r;
+	const char *be = backends[_i];
+	if (!strcmp(be, "uring") && !t_uring_works())
+		return;
+	ck_assert_int_eq(t_run("work", T_NONE, &ref, 20), 0);
+	run_with("work", "ASYNCIFY_QUEUE_DEPTH", "8", be, &r);
+	ck_assert_str_eq(r.out, ref.out);
+	ck_assert_str_eq(r.err, "");
+	ck_assert(r.have_stats);
+	ck_assert_int_gt(!strcmp(be, "uring") ? r.uring : r.threads, 0);
+	ck_assert_int_eq(!strcmp(be, "uring") ? r.threads : r.uring, 0);
+	run_with("work", "ASYNCIFY_WORKERS", "1", be, &r);
+	ck_assert_str_eq(r.out, ref.out);
+	ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
+START_TEST(sqpoll_ring)
+{
+	static struct t_result ref, r;
+	if (!t_uring_works())
+		return;
+	ck_assert_int_eq(t_run("sqpoll", T_NONE, &ref, 20), 0);
+	run_with("sqpoll", "ASYNCIFY_SQPOLL", "1", "uring", &r);
+	ck_assert_msg(!strcmp(r.out, ref.out), "none:\n%s\nsqpoll:\n%s\n%s", ref.out, r.out, r.err);
+	ck_assert_int_eq(r.status, ref.status);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_gt(r.uring, 0);
+}
+END_TEST
+
+/* A library whose constructor does I/O before asyncify's has run. */
+START_TEST(calls_before_init)
+{
+	char cmd[4400], out[256] = "";
+	const char *early = getenv("ASY_EARLY_LIB");
+	ck_assert_ptr_nonnull(early);
+	snprintf(cmd, sizeof cmd, "LD_PRELOAD='%s %s %s' ASYNCIFY_BACKEND=uring /bin/true 2>&1",
+		 getenv("ASY_PRELOAD_FIRST") ? getenv("ASY_PRELOAD_FIRST") : "", lib(), early);
+	FILE *f = popen(cmd, "r");
+	size_t n = fread(out, 1, sizeof out - 1, f);
+	out[n] = 0;
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_str_eq(out, "early: read 5 'early' errno 0\n");
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	Suite *s = suite_create("shim");
+	TCase *tc = tcase_create("shim");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, exports_only_hooks_and_asy);
+	tcase_add_loop_test(tc, bad_values_warn_once, 0, sizeof bad / sizeof bad[0]);
+	tcase_add_loop_test(tc, silent_and_really_there, 0, 2);
+	tcase_add_test(tc, sqpoll_ring);
+	tcase_add_test(tc, calls_before_init);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,275 @@
+/* Test helpers: see t-helpers.h. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <liburing.h>
+
+#include "asyncify.h"
+#include "t-helpers.h"
+
+const char *const t_variant_name[T_NVARIANTS] = { "none", "off", "uring", "threads" };
+
+static void print_stats(void)
+{
+	int (*stats)(struct asy_stats *) =
+		(int (*)(struct asy_stats *))dlsym(RTLD_DEFAULT, "asy_stats");
+	struct asy_stats st;
+	if (!stats || stats(&st) < 0)
+		return;
+	printf("#stats submitted=%lu uring=%lu threads=%lu inline=%lu interrupted=%lu\n",
+	       st.submitted, st.uring, st.threads, st.inline_done, st.interrupted);
+}
+
+int t_case_main(int argc, char **argv, const struct t_case *cases)
+{
+	if (argc < 3 || strcmp(argv[1], "--case"))
+		return -1;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (const struct t_case *c = cases; c->name; c++) {
+		if (!strcmp(c->name, argv[2])) {
+			c->fn();
+			print_stats();
+			exit(0);
+		}
+	}
+	fprintf(stderr, "no case %s\n", argv[2]);
+	exit(2);
+}
+
+static size_t drain(int fd, char *buf, size_t cap, size_t have)
+{
+	ssize_t n = read(fd, buf + have, cap - 1 - have);
+	return n > 0 ? have + (size_t)n : have;
+}
+
+/* Keep stdout lines not starting with '#'; parse '#stats'. */
+static void split_stats(struct t_result *r, const char *raw)
+{
+	char *o = r->out;
+	for (const char *p = raw; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
+		if (*p == '#') {
+			if (sscanf(p, "#stats submitted=%ld uring=%ld threads=%ld inline=%ld interrupted=%ld",
+				   &r->submitted, &r->uring, &r->threads, &r->inline_done,
+				   &r->interrupted) == 5)
+				r->have_stats = 1;
+		} else if ((size_t)(o - r->out) + len < sizeof r->out) {
+			memcpy(o, p, len);
+			o += len;
+		}
+		p += len;
+	}
+	*o = 0;
+}
+
+static void child_exec(const char *name, enum t_variant v, int out, int err)
+{
+	const char *lib = getenv("ASY_LIB"), *pre = getenv("ASY_PRELOAD_FIRST");
+	char preload[4096];
+	dup2(out, 1);
+	dup2(err, 2);
+	unsetenv("LD_PRELOAD");
+	unsetenv("ASYNCIFY_BACKEND");
+	if (v != T_NONE) {
+		snprintf(preload, sizeof preload, "%s%s%s", pre && *pre ? pre : "",
+			 pre && *pre ? " " : "", lib ? lib : "lib/libasyncify.so");
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("ASYNCIFY_BACKEND", t_variant_name[v], 1);
+	}
+	execl("/proc/self/exe", "case", "--case", name, (char *)NULL);
+	_exit(127);
+}
+
+int t_run(const char *name, enum t_variant v, struct t_result *r, int timeout_s)
+{
+	int po[2], pe[2];
+	memset(r, 0, sizeof *r);
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		child_exec(name, v, po[1], pe[1]);
+	close(po[1]);
+	close(pe[1]);
+	static char raw[sizeof r->out * 2];
+	size_t no = 0, ne = 0;
+	struct pollfd p[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+	int open_fds = 2;
+	time_t end = time(NULL) + timeout_s;
+	while (open_fds > 0 && time(NULL) <= end) {
+		if (poll(p, 2, 200) <= 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (!p[i].revents)
+				continue;
+			size_t before = i ? ne : no;
+			size_t after = i ? drain(pe[0], r->err, sizeof r->err, ne) :
+					   drain(po[0], raw, sizeof raw, no);
+			if (after == before) {
+				p[i].fd = -1;
+				open_fds--;
+			}
+			*(i ? &ne : &no) = after;
+		}
+	}
+	if (open_fds > 0)
+		kill(pid, SIGKILL);
+	raw[no] = 0;
+	r->err[ne] = 0;
+	waitpid(pid, &r->status, 0);
+	close(po[0]);
+	close(pe[0]);
+	split_stats(r, raw);
+	if (open_fds > 0)
+		snprintf(r->err + ne, sizeof r->err - ne, "[timed out after %d s]", timeout_s);
+	return 0;
+}
+
+static void describe(char *buf, size_t n, int status)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, n, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, n, "signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, n, "status %#x", status);
+}
+
+/* Compare b (under v) with the reference a; append what differs to msg. */
+static void diff(const struct t_case *c, enum t_variant v, const struct t_result *a,
+		 const struct t_result *b, char *msg, size_t cap)
+{
+	char sa[32], sb[32];
+	size_t n = strlen(msg);
+	const char *vn = t_variant_name[v];
+	describe(sa, sizeof sa, a->status);
+	describe(sb, sizeof sb, b->status);
+	if (strcmp(a->out, b->out))
+		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: output differs\n--- none:\n%s--- %s:\n%s---\n%s\n",
+				      c->name, vn, a->out, vn, b->out, b->err);
+	else if (a->status != b->status)
+		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: %s, without shim %s\n%s\n", c->name,
+				      vn, sb, sa, b->err);
+	else if (strcmp(a->err, b->err) && ((c->flags & T_STDERR) || *b->err))
+		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: stderr differs:\n%s\n---\n%s\n",
+				      c->name, vn, a->err, b->err);
+	else if ((c->flags & T_BACKEND) && v >= T_URING &&
+		 (!b->have_stats || (v == T_URING ? b->uring : b->threads) <= 0))
+		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: nothing went through the backend "
+				      "(%ld submitted)\n", c->name, vn, b->submitted);
+	else if (v == T_OFF && b->have_stats && b->submitted)
+		n += (size_t)snprintf(msg + n, cap - n, "%s under off: %ld calls submitted\n", c->name,
+				      b->submitted);
+	(void)n;
+}
+
+void t_compare_all(const struct t_case *c, const enum t_variant *vs, int nv)
+{
+	static struct t_result a, b;
+	static char msg[65536];
+	msg[0] = 0;
+	ck_assert_int_eq(t_run(c->name, T_NONE, &a, 20), 0);
+	for (int i = 0; i < nv; i++) {
+		ck_assert_int_eq(t_run(c->name, vs[i], &b, 20), 0);
+		diff(c, vs[i], &a, &b, msg, sizeof msg);
+	}
+	ck_assert_msg(!msg[0], "%s", msg);
+}
+
+void t_compare(const struct t_case *c, enum t_variant v)
+{
+	t_compare_all(c, &v, 1);
+}
+
+int t_uring_works(void)
+{
+	struct io_uring ring;
+	if (io_uring_queue_init(4, &ring, 0) < 0)
+		return 0;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_nop(sqe);
+	int ok = io_uring_submit(&ring) == 1;
+	io_uring_queue_exit(&ring);
+	return ok;
+}
+
+void t_out(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+const char *t_errname(int e)
+{
+	static char buf[16];
+	static const struct { int e; const char *n; } names[] = {
+		{ EAGAIN, "EAGAIN" }, { EBADF, "EBADF" }, { EFAULT, "EFAULT" }, { EINTR, "EINTR" },
+		{ EINVAL, "EINVAL" }, { EISDIR, "EISDIR" }, { ESPIPE, "ESPIPE" }, { EPIPE, "EPIPE" },
+		{ ENOSPC, "ENOSPC" }, { EIO, "EIO" }, { ECANCELED, "ECANCELED" },
+		{ ETIMEDOUT, "ETIMEDOUT" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { ENOENT, "ENOENT" },
+		{ EPERM, "EPERM" }, { EDEADLK, "EDEADLK" }, { EBUSY, "EBUSY" },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].e == e)
+			return names[i].n;
+	snprintf(buf, sizeof buf, "E#%d", e);
+	return buf;
+}
+
+void t_res(const char *what, long r)
+{
+	if (r < 0)
+		t_out("%s=-1 %s\n", what, t_errname(errno));
+	else
+		t_out("%s=%ld\n", what, r);
+}
+
+void t_msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void t_evict(int fd)
+{
+	fdatasync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+const char *t_tmpfile(size_t n, int evict)
+{
+	static char path[64];
+	snprintf(path, sizeof path, "/tmp/asy-t-XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return NULL;
+	char buf[4096];
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < sizeof buf ? n - done : sizeof buf;
+		for (size_t i = 0; i < k; i++)
+			buf[i] = (char)((done + i) * 131 + ((done + i) >> 12));
+		if (write(fd, buf, k) != (ssize_t)k)
+			break;
+		done += k;
+	}
+	if (evict)
+		t_evict(fd);
+	close(fd);
+	return path;
+}
