@@ -169,11 +169,19 @@ case_git() {
 	git fsck --strict --no-progress &&
 	git cat-file -p HEAD: &&
 	git gc -q && git fsck --no-progress && git count-objects -v | grep -v size &&
-	git show --stat HEAD | tail -3
+	git show --stat HEAD | tail -3 &&
+	cd .. && git clone -q --no-local repo clone &&
+	git -C clone log --format='%H %s' && git -C clone fsck --no-progress &&
+	cmp clone/tree/a/b/c/five-mib "$DATA/tree/a/b/c/five-mib"
 }
-# The index records inode numbers and times; gc's pack and its names are
-# compared through fsck and count-objects instead.
-meta_git() { SUBMIT=1; IGNORE='^repo/\.git/(index|gc\.log|objects/pack/|packed-refs|logs/)'; }
+# The index records inode numbers and times, the clone's config the
+# absolute path of its origin; packs (made by gc, or sent through the pack
+# protocol's pipes by clone --no-local) are compared through fsck,
+# count-objects and the checked-out files instead.
+meta_git() {
+	SUBMIT=1
+	IGNORE='^(repo|clone)/\.git/(index|gc\.log|objects/pack/|packed-refs|logs/|config$|FETCH_HEAD)'
+}
 
 case_pipelines() {
 	cold "$DATA/big"
@@ -186,7 +194,9 @@ meta_pipelines() { SUBMIT=1; }
 
 # Signals as real programs meet them: SIGPIPE when the reader goes away
 # while the writer is blocked on a full pipe (exit 141 in PIPESTATUS),
-# EPIPE where SIGPIPE is ignored, and a signal ending a blocked read.
+# EPIPE where SIGPIPE is ignored, a timer signal every 50 ms while python3
+# is blocked reading a pipe (with and without SA_RESTART), and a signal
+# ending a blocked read.
 case_signals() {
 	yes | head -c 1000000 | sha256sum; echo "yes|head: ${PIPESTATUS[*]}"
 	cat "$DATA/big" | head -c 10 | od -An -tx1; echo "cat|head: ${PIPESTATUS[*]}"
@@ -198,6 +208,8 @@ time.sleep(0.2)
 try:
     while True: os.write(1, b"x" * 65536)
 except BrokenPipeError as e: os.write(2, b"EPIPE %d\n" % e.errno)' | head -c 3; echo " python: ${PIPESTATUS[*]}"
+	(sleep 0.5; head -c 100000 "$DATA/big"; sleep 0.5; echo x) | "$PYTHON" "$HERE/pysignal.py"
+	(sleep 0.5; head -c 100000 "$DATA/big"; sleep 0.5; echo x) | "$PYTHON" "$HERE/pysignal.py" restart
 	(sleep 1; echo late) | timeout -s INT 0.3 cat; echo "timeout INT: $?"
 	(sleep 1; echo late) | timeout -s TERM 0.3 dd bs=1 status=none; echo "timeout TERM: $?"
 	return 0
