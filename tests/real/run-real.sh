@@ -239,7 +239,14 @@ except BrokenPipeError as e: os.write(2, b"EPIPE %d\n" % e.errno)' | head -c 3; 
 }
 meta_signals() { SUBMIT=1; }
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals"
+# A daemon closes every fd it did not open (close_range) and reuses the
+# numbers for its own files: the shim must neither hang nor touch them.
+case_closefds() {
+	"$PYTHON" "$HERE/pyclosefds.py"
+}
+meta_closefds() { SUBMIT=1; }
+
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals closefds"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
