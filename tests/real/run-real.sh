@@ -239,6 +239,19 @@ except BrokenPipeError as e: os.write(2, b"EPIPE %d\n" % e.errno)' | head -c 3; 
 }
 meta_signals() { SUBMIT=1; }
 
+# bash reading its script from a slow pipe that its children share: bash
+# reads a pipe byte by byte and `read`/`head -c` must leave the rest for
+# the next reader, so one extra byte taken by any read shows.
+case_stdin() {
+	{ echo 'read x; echo "got $x"'; echo 'line-one'
+	  echo 'head -c 4; echo; read y; echo "then $y"'; sleep 0.3
+	  echo 'ABCDEFG'; echo 'no-such-command-here'; echo 'cat'; echo 'rest1'; sleep 0.2; echo 'rest2'
+	} | bash
+	echo "rc=$?"
+	printf 'one\ntwo\nthree\n' | { slowly head -n 1; read a; echo "read: $a"; cat; }
+}
+meta_stdin() { SUBMIT=1; }
+
 # A daemon closes every fd it did not open (close_range) and reuses the
 # numbers for its own files: the shim must neither hang nor touch them.
 case_closefds() {
@@ -246,7 +259,7 @@ case_closefds() {
 }
 meta_closefds() { SUBMIT=1; }
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals closefds"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin closefds"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
