@@ -1,0 +1,28 @@
+# Overhead of the shim on unmodified programs (CONTRACT §6), side by side:
+# no shim / ASYNCIFY_BACKEND=off / uring / threads, interleaved, medians.
+# See docs/bench.md.
+#
+#   make bench                      all workloads, 11 rounds (~1.5-3 minutes)
+#   make bench BENCH_RUNS=11        more rounds (at least 5)
+#   make bench-overhead BENCH_ONLY=pread,dd BENCH_OUT=table.md
+
+BENCH_BIN  := tests/bin/bench
+BENCH_RUNS ?= 11
+BENCH_MIB  ?= 256
+BENCH_ONLY ?=
+BENCH_OUT  ?=
+
+BENCH_TARGETS += bench-overhead
+
+$(BENCH_BIN)/pread-loop: tests/bench/pread-loop.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $<
+
+bench-overhead: $(LIB) $(BENCH_BIN)/pread-loop
+	$(Q)python3 tests/bench/overhead.py --lib $(CURDIR)/$(LIB) \
+		--pread-loop $(CURDIR)/$(BENCH_BIN)/pread-loop --runs $(BENCH_RUNS) \
+		--mib $(BENCH_MIB) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) \
+		$(if $(BENCH_OUT),--out $(BENCH_OUT))
+
+.PHONY: bench-overhead

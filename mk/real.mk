@@ -1,0 +1,38 @@
+# Real programs with and without the shim, on every backend; the io_uring
+# probe; io_uring blocked by seccomp.  See docs/real-programs.md.
+#
+#   make check-real                 every case (~3 minutes)
+#   make check-real REAL_CASES="dd sqlite3 mech seccomp"
+#   make uring-probe                one line: does io_uring work here?
+
+REAL_BIN    := tests/bin/real
+REAL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude
+REAL_HELPERS := $(REAL_BIN)/statsdump.so $(REAL_BIN)/dropcache \
+	$(REAL_BIN)/uring-probe $(REAL_BIN)/seccomp-run
+REAL_CASES  ?=
+
+CHECK_TARGETS += check-real
+
+$(REAL_BIN)/statsdump.so: tests/real/statsdump.c include/asyncify.h
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+$(REAL_BIN)/uring-probe: tests/real/uring-probe.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -luring
+
+$(REAL_BIN)/%: tests/real/%.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $<
+
+uring-probe: $(REAL_BIN)/uring-probe
+	@$(REAL_BIN)/uring-probe
+
+check-real: $(LIB) $(REAL_HELPERS)
+	$(Q)ASY_SANITIZE=$(SANITIZE) bash tests/real/run-real.sh $(CURDIR)/$(LIB) \
+		$(CURDIR)/$(REAL_BIN) $(REAL_CASES)
+
+.PHONY: check-real uring-probe
