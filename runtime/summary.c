@@ -1,0 +1,302 @@
+/* The summary (ASYNCIFY_SUMMARY): counters added on the hot path with
+ * relaxed atomics, written once at exit by each process of a fork tree.
+ *
+ * Latencies go into a log-scaled histogram (4 buckets per power of two,
+ * so a percentile is known to within 19%), never into stored samples. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "trace.h"
+#include "trace-int.h"
+#include "sys.h"
+
+#define TOP_FILES 10
+#define TOP_STACKS 5
+
+struct asy_summary *asy__sum;
+
+int asy__summary_init(void)
+{
+	void *p = mmap(NULL, sizeof *asy__sum, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	asy__sum = p;
+	return 0;
+}
+
+void asy__summary_reset(void)
+{
+	memset(asy__sum, 0, sizeof *asy__sum);
+	asy__files_reset();
+	asy__stacks_reset();
+}
+
+static int lat_bucket(uint64_t ns)
+{
+	if (ns < 4)
+		return (int)ns;
+	int e = 63 - __builtin_clzll(ns);
+	return (e - 1) * 4 + (int)((ns >> (e - 2)) & 3);
+}
+
+static uint64_t lat_lower(int b)
+{
+	if (b < 4)
+		return (uint64_t)b;
+	int e = b / 4 + 1;
+	return (uint64_t)(4 + b % 4) << (e - 2);
+}
+
+static void max_update(_Atomic uint64_t *m, uint64_t v)
+{
+	uint64_t cur = atomic_load_explicit(m, memory_order_relaxed);
+	while (v > cur && !atomic_compare_exchange_weak_explicit(m, &cur, v, memory_order_relaxed,
+								 memory_order_relaxed))
+		;
+}
+
+void asy__summary_account(const struct asy_trec *r)
+{
+	struct asy_callstat *c = &asy__sum->call[r->call][r->via];
+	uint64_t bytes = r->res > 0 ? (uint64_t)r->res : 0;
+	if (r->res < 0)
+		atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->bytes, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->time_ns, r->dur, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->hist[lat_bucket(r->dur)], 1, memory_order_relaxed);
+	max_update(&c->max_ns, r->dur);
+	if (r->file)
+		asy__file_account(r->file, r->call == ASY_CALL_write || r->call == ASY_CALL_pwrite ||
+						   r->call == ASY_CALL_writev ||
+						   r->call == ASY_CALL_pwritev ||
+						   r->call == ASY_CALL_pwritev2,
+				  bytes, r->dur);
+	asy__stack_account(r->stack, r->dur);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct out {
+	char buf[8192];
+	size_t n;
+	int fd;
+};
+
+static void out_flush(struct out *o)
+{
+	asy__write_all(o->fd, o->buf, o->n);
+	o->n = 0;
+}
+
+static void __attribute__((format(printf, 2, 3))) put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	if (o->n > sizeof o->buf - 1024)
+		out_flush(o);
+	va_start(ap, fmt);
+	int l = vsnprintf(o->buf + o->n, sizeof o->buf - o->n, fmt, ap);
+	va_end(ap);
+	if (l > 0)
+		o->n += (size_t)l < sizeof o->buf - o->n ? (size_t)l : sizeof o->buf - o->n - 1;
+}
+
+/* The latency at quantile q (0..1) of a histogram, in ns; a bucket's
+ * midpoint, never above the observed maximum. */
+static uint64_t quantile(const uint64_t *h, uint64_t total, double q, uint64_t max)
+{
+	uint64_t want = (uint64_t)(q * (double)total + 0.999999), seen = 0;
+	for (int b = 0; b < ASY_LAT_BUCKETS; b++) {
+		seen += h[b];
+		if (seen >= want && h[b]) {
+			uint64_t lo = lat_lower(b), hi = b + 1 < ASY_LAT_BUCKETS ? lat_lower(b + 1) : lo;
+			uint64_t mid = lo + (hi - lo) / 2;
+			return mid < max ? mid : max;
+		}
+	}
+	return max;
+}
+
+static void put_calls(struct out *o)
+{
+	put(o, "%-10s %-8s %10s %7s %14s %11s %9s %9s %9s\n", "call", "backend", "count",
+	    "errors", "bytes", "total_ms", "p50_us", "p99_us", "max_us");
+	for (int c = 0; c < ASY_CALL_COUNT; c++)
+		for (int v = 0; v < ASY_NVIA; v++) {
+			struct asy_callstat *s = &asy__sum->call[c][v];
+			uint64_t n = 0, h[ASY_LAT_BUCKETS];
+			for (int b = 0; b < ASY_LAT_BUCKETS; b++)
+				n += h[b] = atomic_load(&s->hist[b]);
+			if (!n)
+				continue;
+			uint64_t max = atomic_load(&s->max_ns);
+			put(o, "%-10s %-8s %10llu %7llu %14llu %11.3f %9.1f %9.1f %9.1f\n",
+			    asy__call_name[c], asy__via_name[v], (unsigned long long)n,
+			    (unsigned long long)atomic_load(&s->errors),
+			    (unsigned long long)atomic_load(&s->bytes),
+			    (double)atomic_load(&s->time_ns) / 1e6,
+			    (double)quantile(h, n, 0.50, max) / 1e3,
+			    (double)quantile(h, n, 0.99, max) / 1e3, (double)max / 1e3);
+		}
+}
+
+/* Per kind of fd, added up from the file table (the hot path keeps
+ * per-file counters only). */
+static void put_kinds(struct out *o)
+{
+	static const uint32_t modes[ASY_KINDS] = { 0100000, 0010000, 0140000, 0020000, 0 };
+	uint64_t ops[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 }, ns[ASY_KINDS] = { 0 };
+	for (int i = 1; i < ASY_FILES; i++) {
+		const struct asy_file *f = &asy__files[i];
+		if (!atomic_load(&f->ready))
+			continue;
+		int k = asy__kind_index(f->mode);
+		ops[k] += atomic_load(&f->ops[0]) + atomic_load(&f->ops[1]);
+		bytes[k] += atomic_load(&f->bytes[0]) + atomic_load(&f->bytes[1]);
+		ns[k] += atomic_load(&f->time_ns);
+	}
+	put(o, "\n%-10s %10s %14s %11s\n", "fd kind", "ops", "bytes", "total_ms");
+	for (int k = 0; k < ASY_KINDS; k++)
+		if (ops[k])
+			put(o, "%-10s %10llu %14llu %11.3f\n", asy__kind_name(modes[k]),
+			    (unsigned long long)ops[k], (unsigned long long)bytes[k], (double)ns[k] / 1e6);
+}
+
+static void size_label(char *b, size_t n, int bucket)
+{
+	static const char units[] = "BKMG";
+	if (bucket == 0) {
+		snprintf(b, n, "0");
+		return;
+	}
+	uint64_t v = 1ull << (bucket - 1);
+	int u = 0;
+	while (v >= 1024 && u < 3)
+		v >>= 10, u++;
+	snprintf(b, n, "%llu%c%s", (unsigned long long)v, units[u],
+		 bucket == ASY_SIZE_BUCKETS - 1 ? "+" : "");
+}
+
+/* Indices of the n biggest values (time), biggest first. */
+static int top(const _Atomic uint64_t *(*val)(int), int count, int *idx, int n)
+{
+	int k = 0;
+	for (int i = 1; i < count; i++) {
+		uint64_t v = atomic_load(val(i));
+		if (!v)
+			continue;
+		int j = k < n ? k++ : n;
+		if (j == n && v <= atomic_load(val(idx[n - 1])))
+			continue;
+		if (j == n)
+			j = n - 1;
+		while (j > 0 && atomic_load(val(idx[j - 1])) < v) {
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = i;
+	}
+	return k;
+}
+
+static const _Atomic uint64_t *file_time(int i)
+{
+	return &asy__files[i].time_ns;
+}
+
+static const _Atomic uint64_t *stack_time(int i)
+{
+	return &asy__stacks[i].time_ns;
+}
+
+static void put_file(struct out *o, const struct asy_file *f)
+{
+	put(o, "%11.3f %8llu/%-8llu %12llu/%-12llu %-8s %s\n", (double)atomic_load(&f->time_ns) / 1e6,
+	    (unsigned long long)atomic_load(&f->ops[0]), (unsigned long long)atomic_load(&f->ops[1]),
+	    (unsigned long long)atomic_load(&f->bytes[0]),
+	    (unsigned long long)atomic_load(&f->bytes[1]), asy__kind_name(f->mode),
+	    atomic_load(&f->ready) && f->path[0] ? f->path : "?");
+	put(o, "%11s sizes:", "");
+	for (int b = 0; b < ASY_SIZE_BUCKETS; b++) {
+		uint64_t n = atomic_load(&f->size_hist[b]);
+		char l[16];
+		if (!n)
+			continue;
+		size_label(l, sizeof l, b);
+		put(o, " %s:%llu", l, (unsigned long long)n);
+	}
+	put(o, "\n");
+}
+
+static void put_files(struct out *o)
+{
+	int idx[TOP_FILES];
+	int n = top(file_time, ASY_FILES, idx, TOP_FILES);
+	if (!n)
+		return;
+	put(o, "\ntop files by time\n%11s %17s %25s %-8s %s\n", "total_ms", "ops r/w",
+	    "bytes r/w", "kind", "path");
+	for (int i = 0; i < n; i++)
+		put_file(o, &asy__files[idx[i]]);
+}
+
+static void put_stacks(struct out *o)
+{
+	int idx[TOP_STACKS];
+	if (!asy__stacks)
+		return;
+	int n = top(stack_time, ASY_STACKS, idx, TOP_STACKS);
+	if (!n)
+		return;
+	put(o, "\ntop stacks by time\n");
+	for (int i = 0; i < n; i++) {
+		struct asy_stack *s = &asy__stacks[idx[i]];
+		put(o, "#%d %11.3f ms %10llu calls\n", i + 1, (double)atomic_load(&s->time_ns) / 1e6,
+		    (unsigned long long)atomic_load(&s->calls));
+		for (int f = 0; f < s->depth; f++) {
+			const char *fn, *obj;
+			uint64_t off;
+			asy__symbolize(s->ip[f], &fn, &off, &obj);
+			put(o, "   > %s+0x%llx (%s) [0x%llx]\n", fn, (unsigned long long)off, obj,
+			    (unsigned long long)s->ip[f]);
+		}
+	}
+}
+
+static void comm(char *b, size_t n)
+{
+	long fd = asy_sys(SYS_openat, -100, "/proc/self/comm", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	long l = fd >= 0 ? asy_sys_read((int)fd, b, n - 1) : 0;
+	if (fd >= 0)
+		asy_sys_close((int)fd);
+	if (l < 0)
+		l = 0;
+	if (l > 0 && b[l - 1] == '\n')
+		l--;
+	b[l] = 0;
+}
+
+void asy__summary_write(void)
+{
+	static struct out o;
+	char name[64];
+	o.fd = asy__tcfg.summary_fd;
+	o.n = 0;
+	comm(name, sizeof name);
+	uint64_t dropped = asy__tring ? atomic_load(&asy__tring->dropped) : 0;
+	put(&o, "asyncify summary: pid %d (%s), %.3f s", (int)asy_sys_getpid(), name,
+	    (double)(asy__trace_now() - asy__tcfg.mono0) / 1e9);
+	if (dropped)
+		put(&o, ", %llu trace records dropped (ring full)", (unsigned long long)dropped);
+	put(&o, "\n");
+	put_calls(&o);
+	put_kinds(&o);
+	put_files(&o);
+	put_stacks(&o);
+	put(&o, "\n");
+	out_flush(&o);
+}
