@@ -60,6 +60,13 @@ static void max_update(_Atomic uint64_t *m, uint64_t v)
 		;
 }
 
+/* Reads on one side; writes, fsync and fdatasync on the other. */
+static int is_read(int call)
+{
+	return call == ASY_CALL_read || call == ASY_CALL_pread || call == ASY_CALL_readv ||
+	       call == ASY_CALL_preadv || call == ASY_CALL_preadv2;
+}
+
 void asy__summary_account(const struct asy_trec *r)
 {
 	struct asy_callstat *c = &asy__sum->call[r->call][r->via];
@@ -71,11 +78,7 @@ void asy__summary_account(const struct asy_trec *r)
 	atomic_fetch_add_explicit(&c->hist[lat_bucket(r->dur)], 1, memory_order_relaxed);
 	max_update(&c->max_ns, r->dur);
 	if (r->file)
-		asy__file_account(r->file, r->call == ASY_CALL_write || r->call == ASY_CALL_pwrite ||
-						   r->call == ASY_CALL_writev ||
-						   r->call == ASY_CALL_pwritev ||
-						   r->call == ASY_CALL_pwritev2,
-				  bytes, r->dur);
+		asy__file_account(r->file, !is_read(r->call), bytes, r->dur);
 	asy__stack_account(r->stack, r->dur);
 }
 
