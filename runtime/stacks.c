@@ -152,39 +152,47 @@ static const char *intern(const char *s)
 	return p;
 }
 
-/* A name only the ELF symbol table has: point a libunwind cursor at ip. */
+/* A name only the ELF symbol table has (a static function of an
+ * unstripped object): point a libunwind cursor at ip.  libunwind names the
+ * nearest symbol below ip, which in a stripped object is some other
+ * function; trust it only when that symbol starts where the unwind info
+ * says ip's function starts. */
 static int unw_name(uint64_t ip, char *buf, size_t n, uint64_t *off)
 {
 	unw_context_t ctx;
 	unw_cursor_t cur;
+	unw_proc_info_t pi;
 	unw_word_t o;
 	if (unw_getcontext(&ctx) || unw_init_local(&cur, &ctx) ||
 	    unw_set_reg(&cur, UNW_REG_IP, (unw_word_t)ip) ||
-	    unw_get_proc_name(&cur, buf, n, &o))
+	    unw_get_proc_name(&cur, buf, n, &o) || unw_get_proc_info(&cur, &pi) ||
+	    ip - o != pi.start_ip)
 		return -1;
 	*off = o;
 	return 0;
 }
 
+/* Fill s for return address ip: "fn+off (object)", or "?+off (object)"
+ * with off from the object's base when no symbol covers ip. */
 static void sym_fill(struct sym *s, uint64_t ip)
 {
 	Dl_info di;
+	const ElfW(Sym) *es = NULL;
 	char name[256];
-	uint64_t off = 0;
+	uint64_t off = 0, at = ip - 1; /* inside the call, even for noreturn callees */
 	s->fn = "?", s->obj = "?", s->off = 0;
-	/* A return address; ip - 1 is inside the call (noreturn callees). */
-	if (dladdr((void *)(uintptr_t)(ip - 1), &di)) {
-		s->obj = intern(di.dli_fname && *di.dli_fname ? di.dli_fname : syms.exe);
-		if (di.dli_sname) {
-			s->fn = intern(di.dli_sname);
-			s->off = ip - (uint64_t)(uintptr_t)di.dli_saddr;
-			return;
-		}
-		s->off = ip - (uint64_t)(uintptr_t)di.dli_fbase;
-	}
-	if (unw_name(ip - 1, name, sizeof name, &off) == 0) {
+	if (!dladdr1((void *)(uintptr_t)at, &di, (void **)&es, RTLD_DL_SYMENT))
+		return;
+	s->obj = intern(di.dli_fname && *di.dli_fname ? di.dli_fname : syms.exe);
+	uint64_t sa = (uint64_t)(uintptr_t)di.dli_saddr;
+	if (di.dli_sname && es && at >= sa && at < sa + es->st_size) {
+		s->fn = intern(di.dli_sname);
+		s->off = ip - sa;
+	} else if (unw_name(at, name, sizeof name, &off) == 0) {
 		s->fn = intern(name);
 		s->off = off + 1;
+	} else {
+		s->off = ip - (uint64_t)(uintptr_t)di.dli_fbase;
 	}
 }
 

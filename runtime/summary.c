@@ -5,6 +5,7 @@
  * so a percentile is known to within 19%), never into stored samples. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,23 +18,77 @@
 #define TOP_FILES 10
 #define TOP_STACKS 5
 
-struct asy_summary *asy__sum;
+/* Shard 0 is shared (atomic adds); shards 1.. belong to one thread each
+ * while it lives and are updated without locked instructions.  A thread
+ * beyond the last shard, and a signal handler's call that interrupts the
+ * accounting of its own thread, use shard 0. */
+#define SHARDS 17
+
+static struct asy_shard *shards;
+static _Atomic int owner[SHARDS]; /* 1: a live thread holds the shard */
+static _Atomic unsigned shard_gen;  /* bumped in a fork child */
+static pthread_key_t shard_key;
+static ASY_TLS struct asy_shard *tls_shard;
+static ASY_TLS unsigned tls_shard_gen;
+static ASY_TLS int tls_busy;
+
+/* Thread exit: the shard's counts stay, the next thread adds to them. */
+static void shard_release(void *p)
+{
+	atomic_store(&owner[(struct asy_shard *)p - shards], 0);
+}
 
 int asy__summary_init(void)
 {
-	void *p = mmap(NULL, sizeof *asy__sum, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	/* Untouched pages of a shard cost nothing; a thread's use is a few. */
+	void *p = mmap(NULL, sizeof *shards * SHARDS, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED || pthread_key_create(&shard_key, shard_release))
 		return -ENOMEM;
-	asy__sum = p;
+	shards = p;
 	return 0;
 }
 
 void asy__summary_reset(void)
 {
-	memset(asy__sum, 0, sizeof *asy__sum);
-	asy__files_reset();
+	for (int i = 0; i < SHARDS; i++) {
+		memset(&shards[i], 0, sizeof shards[i]);
+		atomic_store(&owner[i], 0);
+	}
+	atomic_fetch_add(&shard_gen, 1);
 	asy__stacks_reset();
+}
+
+/* This thread's shard, claimed on its first call; NULL: use shard 0. */
+static struct asy_shard *shard_get(void)
+{
+	unsigned g = atomic_load_explicit(&shard_gen, memory_order_relaxed);
+	if (tls_shard_gen == g + 1)
+		return tls_shard;
+	tls_shard = NULL;
+	for (int i = 1; i < SHARDS; i++) {
+		int free_ = 0;
+		if (atomic_compare_exchange_strong(&owner[i], &free_, 1)) {
+			tls_shard = &shards[i];
+			pthread_setspecific(shard_key, tls_shard);
+			break;
+		}
+	}
+	tls_shard_gen = g + 1;
+	return tls_shard;
+}
+
+/* Adds to a thread's own shard: a relaxed load and store, no lock prefix
+ * (readers at exit see each counter whole). */
+static inline void own_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+static inline void shared_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
 static int lat_bucket(uint64_t ns)
@@ -52,9 +107,14 @@ static uint64_t lat_lower(int b)
 	return (uint64_t)(4 + b % 4) << (e - 2);
 }
 
-static void max_update(_Atomic uint64_t *m, uint64_t v)
+static void max_update(_Atomic uint64_t *m, uint64_t v, int own)
 {
 	uint64_t cur = atomic_load_explicit(m, memory_order_relaxed);
+	if (own) {
+		if (v > cur)
+			atomic_store_explicit(m, v, memory_order_relaxed);
+		return;
+	}
 	while (v > cur && !atomic_compare_exchange_weak_explicit(m, &cur, v, memory_order_relaxed,
 								 memory_order_relaxed))
 		;
@@ -67,18 +127,39 @@ static int is_read(int call)
 	       call == ASY_CALL_preadv || call == ASY_CALL_preadv2;
 }
 
-void asy__summary_account(const struct asy_trec *r)
+#define ADD(c, v) (own ? own_add((c), (v)) : shared_add((c), (v)))
+
+static void account(struct asy_shard *sh, const struct asy_trec *r, int own)
 {
-	struct asy_callstat *c = &asy__sum->call[r->call][r->via];
+	struct asy_callstat *c = &sh->call[r->call][r->via];
 	uint64_t bytes = r->res > 0 ? (uint64_t)r->res : 0;
 	if (r->res < 0)
-		atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->bytes, bytes, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->time_ns, r->dur, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->hist[lat_bucket(r->dur)], 1, memory_order_relaxed);
-	max_update(&c->max_ns, r->dur);
-	if (r->file)
-		asy__file_account(r->file, !is_read(r->call), bytes, r->dur);
+		ADD(&c->errors, 1);
+	ADD(&c->bytes, bytes);
+	ADD(&c->time_ns, r->dur);
+	ADD(&c->hist[lat_bucket(r->dur)], 1);
+	max_update(&c->max_ns, r->dur, own);
+	if (r->file) {
+		struct asy_filestat *f = &sh->file[r->file];
+		int d = !is_read(r->call);
+		ADD(&f->bytes[d], bytes);
+		ADD(&f->time_ns, r->dur);
+		ADD(&f->size_hist[d][asy__size_bucket(r->size)], 1);
+	}
+}
+
+void asy__summary_account(const struct asy_trec *r)
+{
+	struct asy_shard *sh = tls_busy ? NULL : shard_get();
+	if (sh) {
+		tls_busy = 1;
+		atomic_signal_fence(memory_order_seq_cst);
+		account(sh, r, 1);
+		atomic_signal_fence(memory_order_seq_cst);
+		tls_busy = 0;
+	} else {
+		account(&shards[0], r, 0);
+	}
 	asy__stack_account(r->stack, r->dur);
 }
 
@@ -130,7 +211,7 @@ static void put_calls(struct out *o)
 	    "errors", "bytes", "total_ms", "p50_us", "p99_us", "max_us");
 	for (int c = 0; c < ASY_CALL_COUNT; c++)
 		for (int v = 0; v < ASY_NVIA; v++) {
-			struct asy_callstat *s = &asy__sum->call[c][v];
+			struct asy_callstat *s = &shards[0].call[c][v];
 			uint64_t n = 0, h[ASY_LAT_BUCKETS];
 			for (int b = 0; b < ASY_LAT_BUCKETS; b++)
 				n += h[b] = atomic_load(&s->hist[b]);
@@ -147,20 +228,28 @@ static void put_calls(struct out *o)
 		}
 }
 
-/* Per kind of fd, added up from the file table (the hot path keeps
- * per-file counters only). */
+static uint64_t file_ops(const struct asy_filestat *f, int d)
+{
+	uint64_t n = 0;
+	for (int b = 0; b < ASY_SIZE_BUCKETS; b++)
+		n += atomic_load(&f->size_hist[d][b]);
+	return n;
+}
+
+/* Per kind of fd, added up from the per-file counters. */
 static void put_kinds(struct out *o)
 {
 	static const uint32_t modes[ASY_KINDS] = { 0100000, 0010000, 0140000, 0020000, 0 };
 	uint64_t ops[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 }, ns[ASY_KINDS] = { 0 };
 	for (int i = 1; i < ASY_FILES; i++) {
 		const struct asy_file *f = &asy__files[i];
+		const struct asy_filestat *st = &shards[0].file[i];
 		if (!atomic_load(&f->ready))
 			continue;
 		int k = asy__kind_index(f->mode);
-		ops[k] += atomic_load(&f->ops[0]) + atomic_load(&f->ops[1]);
-		bytes[k] += atomic_load(&f->bytes[0]) + atomic_load(&f->bytes[1]);
-		ns[k] += atomic_load(&f->time_ns);
+		ops[k] += file_ops(st, 0) + file_ops(st, 1);
+		bytes[k] += atomic_load(&st->bytes[0]) + atomic_load(&st->bytes[1]);
+		ns[k] += atomic_load(&st->time_ns);
 	}
 	put(o, "\n%-10s %10s %14s %11s\n", "fd kind", "ops", "bytes", "total_ms");
 	for (int k = 0; k < ASY_KINDS; k++)
@@ -208,7 +297,7 @@ static int top(const _Atomic uint64_t *(*val)(int), int count, int *idx, int n)
 
 static const _Atomic uint64_t *file_time(int i)
 {
-	return &asy__files[i].time_ns;
+	return &shards[0].file[i].time_ns;
 }
 
 static const _Atomic uint64_t *stack_time(int i)
@@ -216,16 +305,19 @@ static const _Atomic uint64_t *stack_time(int i)
 	return &asy__stacks[i].time_ns;
 }
 
-static void put_file(struct out *o, const struct asy_file *f)
+static void put_file(struct out *o, int i)
 {
-	put(o, "%11.3f %8llu/%-8llu %12llu/%-12llu %-8s %s\n", (double)atomic_load(&f->time_ns) / 1e6,
-	    (unsigned long long)atomic_load(&f->ops[0]), (unsigned long long)atomic_load(&f->ops[1]),
-	    (unsigned long long)atomic_load(&f->bytes[0]),
-	    (unsigned long long)atomic_load(&f->bytes[1]), asy__kind_name(f->mode),
-	    atomic_load(&f->ready) && f->path[0] ? f->path : "?");
+	const struct asy_file *f = &asy__files[i];
+	const struct asy_filestat *st = &shards[0].file[i];
+	int ready = atomic_load(&f->ready);
+	put(o, "%11.3f %8llu/%-8llu %12llu/%-12llu %-8s %s\n", (double)atomic_load(&st->time_ns) / 1e6,
+	    (unsigned long long)file_ops(st, 0), (unsigned long long)file_ops(st, 1),
+	    (unsigned long long)atomic_load(&st->bytes[0]),
+	    (unsigned long long)atomic_load(&st->bytes[1]), ready ? asy__kind_name(f->mode) : "?",
+	    ready && f->path[0] ? f->path : "?");
 	put(o, "%11s sizes:", "");
 	for (int b = 0; b < ASY_SIZE_BUCKETS; b++) {
-		uint64_t n = atomic_load(&f->size_hist[b]);
+		uint64_t n = atomic_load(&st->size_hist[0][b]) + atomic_load(&st->size_hist[1][b]);
 		char l[16];
 		if (!n)
 			continue;
@@ -244,7 +336,7 @@ static void put_files(struct out *o)
 	put(o, "\ntop files by time\n%11s %17s %25s %-8s %s\n", "total_ms", "ops r/w",
 	    "bytes r/w", "kind", "path");
 	for (int i = 0; i < n; i++)
-		put_file(o, &asy__files[idx[i]]);
+		put_file(o, idx[i]);
 }
 
 static void put_stacks(struct out *o)
@@ -283,6 +375,33 @@ static void comm(char *b, size_t n)
 	b[l] = 0;
 }
 
+/* Fold every thread's shard into shard 0 (atomic adds: threads still
+ * running may use shard 0 meanwhile). */
+static void merge(void)
+{
+	for (int s = 1; s < SHARDS; s++) {
+		for (int c = 0; c < ASY_CALL_COUNT; c++)
+			for (int v = 0; v < ASY_NVIA; v++) {
+				struct asy_callstat *d = &shards[0].call[c][v], *f = &shards[s].call[c][v];
+				shared_add(&d->errors, atomic_load(&f->errors));
+				shared_add(&d->bytes, atomic_load(&f->bytes));
+				shared_add(&d->time_ns, atomic_load(&f->time_ns));
+				max_update(&d->max_ns, atomic_load(&f->max_ns), 0);
+				for (int b = 0; b < ASY_LAT_BUCKETS; b++)
+					shared_add(&d->hist[b], atomic_load(&f->hist[b]));
+			}
+		/* struct asy_filestat is counters only: add them word by word. */
+		_Atomic uint64_t *dst = (_Atomic uint64_t *)shards[0].file;
+		_Atomic uint64_t *src = (_Atomic uint64_t *)shards[s].file;
+		size_t words = sizeof shards[0].file / sizeof(uint64_t);
+		for (size_t i = 0; i < words; i++) {
+			uint64_t v = atomic_load_explicit(&src[i], memory_order_relaxed);
+			if (v)
+				shared_add(&dst[i], v);
+		}
+	}
+}
+
 void asy__summary_write(void)
 {
 	static struct out o;
@@ -296,6 +415,7 @@ void asy__summary_write(void)
 	if (dropped)
 		put(&o, ", %llu trace records dropped (ring full)", (unsigned long long)dropped);
 	put(&o, "\n");
+	merge();
 	put_calls(&o);
 	put_kinds(&o);
 	put_files(&o);

@@ -37,19 +37,6 @@ int asy__files_init(void)
 	return 0;
 }
 
-/* A forked child counts its own calls; which fd is which file stays. */
-void asy__files_reset(void)
-{
-	for (int i = 0; i < ASY_FILES; i++) {
-		struct asy_file *f = &asy__files[i];
-		for (int d = 0; d < 2; d++)
-			atomic_store(&f->ops[d], 0), atomic_store(&f->bytes[d], 0);
-		atomic_store(&f->time_ns, 0);
-		for (int b = 0; b < ASY_SIZE_BUCKETS; b++)
-			atomic_store(&f->size_hist[b], 0);
-	}
-}
-
 const char *asy__kind_name(uint32_t mode)
 {
 	static const char *const names[ASY_KINDS] = { "regular", "pipe", "socket", "chardev",
@@ -143,13 +130,4 @@ uint32_t asy__file_of(int fd, int recheck)
 	if (slot)
 		atomic_store_explicit(slot, (idx + 1) | ((v & 0xffff0000u) + 0x10000), memory_order_relaxed);
 	return idx;
-}
-
-void asy__file_account(uint32_t idx, int write, uint64_t bytes, uint64_t ns)
-{
-	struct asy_file *f = &asy__files[idx];
-	atomic_fetch_add_explicit(&f->ops[write], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&f->bytes[write], bytes, memory_order_relaxed);
-	atomic_fetch_add_explicit(&f->time_ns, ns, memory_order_relaxed);
-	atomic_fetch_add_explicit(&f->size_hist[asy__size_bucket(bytes)], 1, memory_order_relaxed);
 }

@@ -91,16 +91,12 @@ struct asy_file {
 	uint64_t dev, ino;
 	uint32_t mode;          /* st_mode */
 	char path[176];         /* readlink of /proc/self/fd/N when first seen */
-	_Atomic uint64_t ops[2], bytes[2], time_ns;
-	_Atomic uint64_t size_hist[ASY_SIZE_BUCKETS];
 };
 extern struct asy_file *asy__files;
 int asy__files_init(void);
-void asy__files_reset(void);
 /* The file-table index for fd (0 when it cannot be told); `recheck` asks
  * for an fstat now instead of trusting the per-fd cache. */
 uint32_t asy__file_of(int fd, int recheck);
-void asy__file_account(uint32_t idx, int write, uint64_t bytes, uint64_t ns);
 /* "regular", "pipe", "socket", "chardev", "other" for an st_mode. */
 const char *asy__kind_name(uint32_t mode);
 int asy__size_bucket(uint64_t n);
@@ -143,12 +139,19 @@ struct asy_callstat {
 	_Atomic uint64_t errors, bytes, time_ns, max_ns; /* count: sum of hist */
 	_Atomic uint64_t hist[ASY_LAT_BUCKETS];
 };
-#define ASY_KINDS 5
-struct asy_summary {
-	struct asy_callstat call[ASY_CALL_COUNT][ASY_NVIA];
+/* Per file and direction (0 read, 1 write/sync): ops = sum of size_hist. */
+struct asy_filestat {
+	_Atomic uint64_t bytes[2], time_ns;
+	_Atomic uint64_t size_hist[2][ASY_SIZE_BUCKETS];
 };
-extern struct asy_summary *asy__sum;
+#define ASY_KINDS 5
+/* Counters of one thread (or, shard 0, of everyone, with atomic adds). */
+struct asy_shard {
+	struct asy_callstat call[ASY_CALL_COUNT][ASY_NVIA];
+	struct asy_filestat file[ASY_FILES];
+};
 int asy__summary_init(void);
+/* In a fork child: every counter back to 0, every shard free. */
 void asy__summary_reset(void);
 void asy__summary_account(const struct asy_trec *r);
 int asy__kind_index(uint32_t mode);
