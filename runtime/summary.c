@@ -393,7 +393,7 @@ static void merge(void)
 		/* struct asy_filestat is counters only: add them word by word. */
 		_Atomic uint64_t *dst = (_Atomic uint64_t *)shards[0].file;
 		_Atomic uint64_t *src = (_Atomic uint64_t *)shards[s].file;
-		size_t words = sizeof(shards[0].file) / sizeof(uint64_t);
+		size_t words = ASY_FILES * (sizeof(struct asy_filestat) / sizeof(uint64_t));
 		for (size_t i = 0; i < words; i++) {
 			uint64_t v = atomic_load_explicit(&src[i], memory_order_relaxed);
 			if (v)
