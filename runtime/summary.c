@@ -2,7 +2,7 @@
  * relaxed atomics, written once at exit by each process of a fork tree.
  *
  * Latencies go into a log-scaled histogram (4 buckets per power of two,
- * so a percentile is known to within 19%), never into stored samples. */
+ * so a percentile is known to within 12.5%), never into stored samples. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
