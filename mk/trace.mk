@@ -6,7 +6,7 @@ CHECK_TARGETS += check-trace-secure
 BENCH_TARGETS += bench-trace
 
 check-trace-secure: $(LIB)
-	$(Q)sh tests/trace/check-secure.sh $(LIB) "$(CC)"
+	$(Q)sh tests/trace/check-secure.sh $(LIB) "$(CC) $(LDSAN)"
 
 bench-trace: $(LIB)
 	$(Q)python3 tests/trace/bench-trace.py --lib $(CURDIR)/$(LIB) --runs $(or $(RUNS),5)

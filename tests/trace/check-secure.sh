@@ -18,7 +18,7 @@ mkdir "$d/out"
 chmod 1777 "$d/out"
 printf '#include <unistd.h>\nint main(void) { return write(1, "x", 1) != 1; }\n' > "$d/p.c"
 libdir=$(cd "$(dirname "$lib")" && pwd)
-"$cc" -o "$d/p" "$d/p.c" -L"$libdir" -lasyncify -Wl,-rpath,"$libdir"
+$cc -o "$d/p" "$d/p.c" -L"$libdir" -lasyncify -Wl,-rpath,"$libdir"
 fail() { echo "check-trace-secure: $*" >&2; cat "$d/err" >&2; exit 1; }
 
 # Control: the same program, not setuid, does write its trace.
