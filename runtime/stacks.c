@@ -11,6 +11,8 @@
  * ELF symbol table has (static functions of the executable), cached. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <link.h>
 #include <libunwind.h>
@@ -28,6 +30,7 @@
 
 struct asy_stack *asy__stacks;
 static uintptr_t self_lo, self_hi; /* our own code: frames left out */
+static uintptr_t main_base; /* the executable's dli_fbase: named by argv[0] */
 
 struct sym {
 	uint64_t ip;
@@ -45,6 +48,12 @@ static struct {
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t me = (uintptr_t)arg;
+	if (!main_base && !info->dlpi_name[0]) /* the first object is the executable */
+		for (int i = 0; i < info->dlpi_phnum; i++)
+			if (info->dlpi_phdr[i].p_type == PT_LOAD) {
+				main_base = info->dlpi_addr + (info->dlpi_phdr[i].p_vaddr & ~4095ul);
+				break;
+			}
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
@@ -172,6 +181,44 @@ static int unw_name(uint64_t ip, char *buf, size_t n, uint64_t *off)
 	return 0;
 }
 
+/* Whether an object has an ELF symbol table (.symtab), once per object:
+ * libunwind maps the whole file and reads /proc/self/maps for every name
+ * it looks up, which is wasted on stripped objects (most of a system). */
+#define OBJS 128
+static struct {
+	const void *base;
+	int symtab;
+} objs[OBJS];
+
+static int has_symtab_file(const char *path)
+{
+	ElfW(Ehdr) eh;
+	ElfW(Shdr) sh;
+	long fd = asy_sys(SYS_openat, -100, path, O_RDONLY | O_CLOEXEC, 0, 0, 0), r = 0;
+	if (fd < 0)
+		return 0;
+	if (asy_sys(SYS_pread64, fd, &eh, sizeof eh, 0, 0, 0) == (long)sizeof eh &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_shentsize == sizeof sh)
+		for (int i = 0; i < eh.e_shnum && !r; i++)
+			if (asy_sys(SYS_pread64, fd, &sh, sizeof sh, eh.e_shoff + (size_t)i * sizeof sh,
+				    0, 0) == (long)sizeof sh)
+				r = sh.sh_type == SHT_SYMTAB;
+	asy_sys_close((int)fd);
+	return (int)r;
+}
+
+static int has_symtab(const Dl_info *di, const char *path)
+{
+	int i;
+	for (i = 0; i < OBJS && objs[i].base; i++)
+		if (objs[i].base == di->dli_fbase)
+			return objs[i].symtab;
+	int r = has_symtab_file(path);
+	if (i < OBJS)
+		objs[i].base = di->dli_fbase, objs[i].symtab = r;
+	return r;
+}
+
 /* Fill s for return address ip: "fn+off (object)", or "?+off (object)"
  * with off from the object's base when no symbol covers ip. */
 static void sym_fill(struct sym *s, uint64_t ip)
@@ -183,12 +230,14 @@ static void sym_fill(struct sym *s, uint64_t ip)
 	s->fn = "?", s->obj = "?", s->off = 0;
 	if (!dladdr1((void *)(uintptr_t)at, &di, (void **)&es, RTLD_DL_SYMENT))
 		return;
-	s->obj = intern(di.dli_fname && *di.dli_fname ? di.dli_fname : syms.exe);
+	/* dladdr names the executable by argv[0], which may not be a path. */
+	int exe = (uintptr_t)di.dli_fbase == main_base || !di.dli_fname || !*di.dli_fname;
+	s->obj = intern(exe ? syms.exe : di.dli_fname);
 	uint64_t sa = (uint64_t)(uintptr_t)di.dli_saddr;
 	if (di.dli_sname && es && at >= sa && at < sa + es->st_size) {
 		s->fn = intern(di.dli_sname);
 		s->off = ip - sa;
-	} else if (unw_name(at, name, sizeof name, &off) == 0) {
+	} else if (has_symtab(&di, s->obj) && unw_name(at, name, sizeof name, &off) == 0) {
 		s->fn = intern(name);
 		s->off = off + 1;
 	} else {

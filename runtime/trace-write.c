@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -132,10 +133,22 @@ static const char *err_name(int64_t res)
 	return s ? s : "E?";
 }
 
+/* A table entry another thread has claimed but not yet filled in: give it
+ * time (it is a few instructions away, unless that thread was stopped). */
+static int wait_ready(_Atomic int *ready)
+{
+	for (int i = 0; i < 100000; i++) {
+		if (atomic_load_explicit(ready, memory_order_acquire))
+			return 1;
+		sched_yield();
+	}
+	return 0;
+}
+
 static const struct asy_file *file_of(const struct asy_trec *r)
 {
-	const struct asy_file *f = &asy__files[r->file];
-	return r->file && atomic_load_explicit(&f->ready, memory_order_acquire) ? f : NULL;
+	struct asy_file *f = &asy__files[r->file];
+	return r->file && wait_ready(&f->ready) ? f : NULL;
 }
 
 /* The stack's frames, formatted once for the chosen format. */
@@ -169,8 +182,8 @@ static void stack_format(const struct asy_stack *s)
 
 static void put_stack(uint32_t idx)
 {
-	const struct asy_stack *s = &asy__stacks[idx];
-	if (!atomic_load_explicit(&s->ready, memory_order_acquire))
+	struct asy_stack *s = &asy__stacks[idx];
+	if (!wait_ready(&s->ready))
 		return;
 	if (w.stk_len && w.stk_len[idx]) {
 		put_raw(w.stk_arena + w.stk_off[idx], w.stk_len[idx]);
