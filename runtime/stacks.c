@@ -127,12 +127,34 @@ static uint32_t stack_intern(const uint64_t *ip, int n)
 	return 0; /* table full: the record goes without its stack */
 }
 
+#ifdef __SANITIZE_THREAD__
+/* unw_backtrace()'s frame cache is freed by a TSD destructor that runs
+ * after TSan has let go of the exiting thread (a crash): step instead. */
+static int backtrace_raw(void **raw, int n)
+{
+	unw_context_t ctx;
+	unw_cursor_t cur;
+	unw_word_t ip;
+	int k = 0;
+	if (unw_getcontext(&ctx) || unw_init_local(&cur, &ctx))
+		return 0;
+	while (k < n && unw_step(&cur) > 0 && unw_get_reg(&cur, UNW_REG_IP, &ip) == 0)
+		raw[k++] = (void *)ip;
+	return k;
+}
+#else
+static int backtrace_raw(void **raw, int n)
+{
+	return unw_backtrace(raw, n);
+}
+#endif
+
 uint32_t asy__stack_capture(void)
 {
 	void *raw[ASY_STACK_MAX + 8];
 	uint64_t ip[ASY_STACK_MAX];
 	int want = asy__tcfg.stacks;
-	int n = unw_backtrace(raw, want + 8), k = 0, i = 0;
+	int n = backtrace_raw(raw, want + 8), k = 0, i = 0;
 	while (i < n && (uintptr_t)raw[i] >= self_lo && (uintptr_t)raw[i] < self_hi)
 		i++;
 	for (; i < n && k < want; i++)

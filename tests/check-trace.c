@@ -186,6 +186,8 @@ static void run(const char *name, const char *const *env, struct run *r)
 			putenv((char *)*env);
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("T_DIR", dir, 1);
+		/* TSan: the writer thread makes every fork a multi-threaded one. */
+		setenv("TSAN_OPTIONS", "die_after_fork=0", 0);
 		alarm(20);
 		execl("/proc/self/exe", "check-trace", "--work", name, (char *)NULL);
 		_exit(127);
@@ -287,6 +289,13 @@ START_TEST(test_signal)
 	const char *be = backends[_i];
 	char e2[64], e3[PATH_MAX + 32], e4[PATH_MAX + 32], args[2 * PATH_MAX];
 	struct run r;
+	const char *san = getenv("ASY_SANITIZE");
+	if (san && !strcmp(san, "thread")) {
+		/* TSan defers a signal until the thread enters one of its
+		 * interceptors; a read() blocked in libc never does. */
+		printf("check-trace: test_signal not run under TSan (deferred signals)\n");
+		return;
+	}
 	snprintf(e2, sizeof e2, "ASYNCIFY_BACKEND=%s", be);
 	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/trace.%%p", dir);
 	snprintf(e4, sizeof e4, "ASYNCIFY_SUMMARY=%s/summary.%%p", dir);
