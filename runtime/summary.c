@@ -26,6 +26,7 @@
 
 static struct asy_shard *shards;
 static _Atomic int owner[SHARDS]; /* 1: a live thread holds the shard */
+static _Atomic int used[SHARDS];  /* 1: the shard has counts (merge it) */
 static _Atomic unsigned shard_gen;  /* bumped in a fork child */
 static pthread_key_t shard_key;
 static ASY_TLS struct asy_shard *tls_shard;
@@ -52,8 +53,10 @@ int asy__summary_init(void)
 void asy__summary_reset(void)
 {
 	for (int i = 0; i < SHARDS; i++) {
-		memset(&shards[i], 0, sizeof shards[i]);
+		if (i == 0 || atomic_load(&used[i]))
+			memset(&shards[i], 0, sizeof shards[i]);
 		atomic_store(&owner[i], 0);
+		atomic_store(&used[i], 0);
 	}
 	atomic_fetch_add(&shard_gen, 1);
 	asy__stacks_reset();
@@ -69,6 +72,7 @@ static struct asy_shard *shard_get(void)
 	for (int i = 1; i < SHARDS; i++) {
 		int free_ = 0;
 		if (atomic_compare_exchange_strong(&owner[i], &free_, 1)) {
+			atomic_store(&used[i], 1);
 			tls_shard = &shards[i];
 			pthread_setspecific(shard_key, tls_shard);
 			break;
@@ -243,9 +247,9 @@ static void put_kinds(struct out *o)
 	uint64_t ops[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 }, ns[ASY_KINDS] = { 0 };
 	for (int i = 1; i < ASY_FILES; i++) {
 		const struct asy_file *f = &asy__files[i];
-		const struct asy_filestat *st = &shards[0].file[i];
 		if (!atomic_load(&f->ready))
 			continue;
+		const struct asy_filestat *st = &shards[0].file[i];
 		int k = asy__kind_index(f->mode);
 		ops[k] += file_ops(st, 0) + file_ops(st, 1);
 		bytes[k] += atomic_load(&st->bytes[0]) + atomic_load(&st->bytes[1]);
@@ -295,14 +299,17 @@ static int top(const _Atomic uint64_t *(*val)(int), int count, int *idx, int n)
 	return k;
 }
 
+/* Free table entries read as 0 without touching their (untouched) pages. */
+static const _Atomic uint64_t zero;
+
 static const _Atomic uint64_t *file_time(int i)
 {
-	return &shards[0].file[i].time_ns;
+	return atomic_load(&asy__files[i].key) ? &shards[0].file[i].time_ns : &zero;
 }
 
 static const _Atomic uint64_t *stack_time(int i)
 {
-	return &asy__stacks[i].time_ns;
+	return atomic_load(&asy__stacks[i].key) ? &asy__stacks[i].time_ns : &zero;
 }
 
 static void put_file(struct out *o, int i)
@@ -377,12 +384,30 @@ static void comm(char *b, size_t n)
 
 /* Fold every thread's shard into shard 0 (atomic adds: threads still
  * running may use shard 0 meanwhile). */
+static void merge_file(struct asy_filestat *d, struct asy_filestat *f)
+{
+	for (int k = 0; k < 2; k++) {
+		shared_add(&d->bytes[k], atomic_load(&f->bytes[k]));
+		for (int b = 0; b < ASY_SIZE_BUCKETS; b++)
+			shared_add(&d->size_hist[k][b], atomic_load(&f->size_hist[k][b]));
+	}
+	shared_add(&d->time_ns, atomic_load(&f->time_ns));
+}
+
+/* Fold the shards threads used into shard 0 (atomic adds: threads still
+ * running may use shard 0 meanwhile).  Only what was touched is read:
+ * the shards are mostly untouched pages. */
 static void merge(void)
 {
 	for (int s = 1; s < SHARDS; s++) {
+		if (!atomic_load(&used[s]))
+			continue;
 		for (int c = 0; c < ASY_CALL_COUNT; c++)
 			for (int v = 0; v < ASY_NVIA; v++) {
 				struct asy_callstat *d = &shards[0].call[c][v], *f = &shards[s].call[c][v];
+				if (!atomic_load(&f->time_ns) && !atomic_load(&f->bytes) &&
+				    !atomic_load(&f->hist[0]))
+					continue; /* never used: the hist pages stay untouched */
 				shared_add(&d->errors, atomic_load(&f->errors));
 				shared_add(&d->bytes, atomic_load(&f->bytes));
 				shared_add(&d->time_ns, atomic_load(&f->time_ns));
@@ -390,15 +415,9 @@ static void merge(void)
 				for (int b = 0; b < ASY_LAT_BUCKETS; b++)
 					shared_add(&d->hist[b], atomic_load(&f->hist[b]));
 			}
-		/* struct asy_filestat is counters only: add them word by word. */
-		_Atomic uint64_t *dst = (_Atomic uint64_t *)shards[0].file;
-		_Atomic uint64_t *src = (_Atomic uint64_t *)shards[s].file;
-		size_t words = ASY_FILES * (sizeof(struct asy_filestat) / sizeof(uint64_t));
-		for (size_t i = 0; i < words; i++) {
-			uint64_t v = atomic_load_explicit(&src[i], memory_order_relaxed);
-			if (v)
-				shared_add(&dst[i], v);
-		}
+		for (int i = 1; i < ASY_FILES; i++)
+			if (atomic_load_explicit(&asy__files[i].key, memory_order_relaxed))
+				merge_file(&shards[0].file[i], &shards[s].file[i]);
 	}
 }
 
