@@ -29,6 +29,7 @@
 #define ARENA (1u << 20)
 
 struct asy_stack *asy__stacks;
+_Atomic uint64_t asy__stacks_used[ASY_STACKS / 64];
 static uintptr_t self_lo, self_hi; /* our own code: frames left out */
 static uintptr_t main_base; /* the executable's dli_fbase: named by argv[0] */
 
@@ -84,17 +85,19 @@ int asy__stacks_init(void)
 	return 0;
 }
 
-/* In a fork child: counters start again; the lock may have been held by
- * the parent's writer thread, which does not exist here. */
-void asy__stacks_reset(void)
+/* Counters start again; in a fork child the lock may have been held by the
+ * parent's writer thread, which does not exist there. */
+void asy__stacks_reset(int fork_child)
 {
 	if (!asy__stacks)
 		return;
-	pthread_mutex_init(&syms.lock, NULL);
-	for (int i = 0; i < ASY_STACKS; i++) {
-		atomic_store(&asy__stacks[i].calls, 0);
-		atomic_store(&asy__stacks[i].time_ns, 0);
-	}
+	if (fork_child)
+		pthread_mutex_init(&syms.lock, NULL);
+	for (int i = 0; i < ASY_STACKS; i++)
+		if (atomic_load(&asy__stacks_used[i / 64]) & (1ull << (i % 64))) {
+			atomic_store(&asy__stacks[i].calls, 0);
+			atomic_store(&asy__stacks[i].time_ns, 0);
+		}
 }
 
 static uint64_t stack_key(const uint64_t *ip, int n)
@@ -116,6 +119,7 @@ static uint32_t stack_intern(const uint64_t *ip, int n)
 			return idx;
 		uint64_t zero = 0;
 		if (cur == 0 && atomic_compare_exchange_strong(&s->key, &zero, k)) {
+			atomic_fetch_or(&asy__stacks_used[idx / 64], 1ull << (idx % 64));
 			memcpy(s->ip, ip, sizeof *ip * (size_t)n);
 			s->depth = n;
 			atomic_store_explicit(&s->ready, 1, memory_order_release);

@@ -50,16 +50,29 @@ int asy__summary_init(void)
 	return 0;
 }
 
-void asy__summary_reset(void)
+/* Fresh zero pages over a shard: no page is touched (a memset would
+ * fault in a megabyte per shard). */
+static void shard_clear(int i)
+{
+	void *p = mmap(&shards[i], sizeof shards[i], PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED)
+		memset(&shards[i], 0, sizeof shards[i]);
+}
+
+void asy__summary_reset(int fork_child)
 {
 	for (int i = 0; i < SHARDS; i++) {
 		if (i == 0 || atomic_load(&used[i]))
-			memset(&shards[i], 0, sizeof shards[i]);
-		atomic_store(&owner[i], 0);
-		atomic_store(&used[i], 0);
+			shard_clear(i);
+		if (fork_child) { /* the owners were the parent's threads */
+			atomic_store(&owner[i], 0);
+			atomic_store(&used[i], 0);
+		}
 	}
-	atomic_fetch_add(&shard_gen, 1);
-	asy__stacks_reset();
+	if (fork_child)
+		atomic_fetch_add(&shard_gen, 1);
+	asy__stacks_reset(fork_child);
 }
 
 /* This thread's shard, claimed on its first call; NULL: use shard 0. */
@@ -124,6 +137,12 @@ static void max_update(_Atomic uint64_t *m, uint64_t v, int own)
 		;
 }
 
+/* Entry i of a table is in use (its bit in the table's bitmap). */
+static int in_use(const _Atomic uint64_t *bits, int i)
+{
+	return (atomic_load_explicit(&bits[i / 64], memory_order_relaxed) >> (i % 64)) & 1;
+}
+
 /* Reads on one side; writes, fsync and fdatasync on the other. */
 static int is_read(int call)
 {
@@ -137,11 +156,12 @@ static void account(struct asy_shard *sh, const struct asy_trec *r, int own)
 {
 	struct asy_callstat *c = &sh->call[r->call][r->via];
 	uint64_t bytes = r->res > 0 ? (uint64_t)r->res : 0;
+	ADD(&c->count, 1);
 	if (r->res < 0)
 		ADD(&c->errors, 1);
 	ADD(&c->bytes, bytes);
 	ADD(&c->time_ns, r->dur);
-	ADD(&c->hist[lat_bucket(r->dur)], 1);
+	ADD(&sh->hist[r->call][r->via][lat_bucket(r->dur)], 1);
 	max_update(&c->max_ns, r->dur, own);
 	if (r->file) {
 		struct asy_filestat *f = &sh->file[r->file];
@@ -216,11 +236,11 @@ static void put_calls(struct out *o)
 	for (int c = 0; c < ASY_CALL_COUNT; c++)
 		for (int v = 0; v < ASY_NVIA; v++) {
 			struct asy_callstat *s = &shards[0].call[c][v];
-			uint64_t n = 0, h[ASY_LAT_BUCKETS];
-			for (int b = 0; b < ASY_LAT_BUCKETS; b++)
-				n += h[b] = atomic_load(&s->hist[b]);
+			uint64_t n = atomic_load(&s->count), h[ASY_LAT_BUCKETS];
 			if (!n)
 				continue;
+			for (int b = 0; b < ASY_LAT_BUCKETS; b++)
+				h[b] = atomic_load(&shards[0].hist[c][v][b]);
 			uint64_t max = atomic_load(&s->max_ns);
 			put(o, "%-10s %-8s %10llu %7llu %14llu %11.3f %9.1f %9.1f %9.1f\n",
 			    asy__call_name[c], asy__via_name[v], (unsigned long long)n,
@@ -247,7 +267,7 @@ static void put_kinds(struct out *o)
 	uint64_t ops[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 }, ns[ASY_KINDS] = { 0 };
 	for (int i = 1; i < ASY_FILES; i++) {
 		const struct asy_file *f = &asy__files[i];
-		if (!atomic_load(&f->ready))
+		if (!in_use(asy__files_used, i) || !atomic_load(&f->ready))
 			continue;
 		const struct asy_filestat *st = &shards[0].file[i];
 		int k = asy__kind_index(f->mode);
@@ -304,12 +324,12 @@ static const _Atomic uint64_t zero;
 
 static const _Atomic uint64_t *file_time(int i)
 {
-	return atomic_load(&asy__files[i].key) ? &shards[0].file[i].time_ns : &zero;
+	return in_use(asy__files_used, i) ? &shards[0].file[i].time_ns : &zero;
 }
 
 static const _Atomic uint64_t *stack_time(int i)
 {
-	return atomic_load(&asy__stacks[i].key) ? &asy__stacks[i].time_ns : &zero;
+	return in_use(asy__stacks_used, i) ? &asy__stacks[i].time_ns : &zero;
 }
 
 static void put_file(struct out *o, int i)
@@ -405,18 +425,19 @@ static void merge(void)
 		for (int c = 0; c < ASY_CALL_COUNT; c++)
 			for (int v = 0; v < ASY_NVIA; v++) {
 				struct asy_callstat *d = &shards[0].call[c][v], *f = &shards[s].call[c][v];
-				if (!atomic_load(&f->time_ns) && !atomic_load(&f->bytes) &&
-				    !atomic_load(&f->hist[0]))
-					continue; /* never used: the hist pages stay untouched */
+				if (!atomic_load(&f->count))
+					continue; /* never used: its histogram pages stay untouched */
+				shared_add(&d->count, atomic_load(&f->count));
 				shared_add(&d->errors, atomic_load(&f->errors));
 				shared_add(&d->bytes, atomic_load(&f->bytes));
 				shared_add(&d->time_ns, atomic_load(&f->time_ns));
 				max_update(&d->max_ns, atomic_load(&f->max_ns), 0);
 				for (int b = 0; b < ASY_LAT_BUCKETS; b++)
-					shared_add(&d->hist[b], atomic_load(&f->hist[b]));
+					shared_add(&shards[0].hist[c][v][b],
+						   atomic_load(&shards[s].hist[c][v][b]));
 			}
 		for (int i = 1; i < ASY_FILES; i++)
-			if (atomic_load_explicit(&asy__files[i].key, memory_order_relaxed))
+			if (in_use(asy__files_used, i))
 				merge_file(&shards[0].file[i], &shards[s].file[i]);
 	}
 }

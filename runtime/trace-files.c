@@ -21,6 +21,7 @@
 #define RECHECK_EVERY 64
 
 struct asy_file *asy__files;
+_Atomic uint64_t asy__files_used[ASY_FILES / 64];
 /* Per fd: the file index + 1 in the low 16 bits, a call counter above. */
 static _Atomic uint32_t *fdmap;
 
@@ -105,6 +106,7 @@ static uint32_t file_find(int fd, const struct stat *st)
 		if (cur == 0) {
 			uint64_t zero = 0;
 			if (atomic_compare_exchange_strong(&f->key, &zero, k)) {
+				atomic_fetch_or(&asy__files_used[idx / 64], 1ull << (idx % 64));
 				file_fill(f, fd, st);
 				return idx;
 			}

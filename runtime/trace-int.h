@@ -69,6 +69,9 @@ struct asy_tring {
 extern struct asy_tring *asy__tring;
 
 /* ---- trace.c ---------------------------------------------------------- */
+/* Before an exec: write the ring and the summary out (they would be lost);
+ * the shim's exec hooks should call it (to be declared in trace.h). */
+void asy__trace_flush(void);
 /* Names for enum asy_call and enum asy_via. */
 extern const char *const asy__call_name[ASY_CALL_COUNT];
 extern const char *const asy__via_name[ASY_NVIA];
@@ -93,6 +96,9 @@ struct asy_file {
 	char path[176];         /* readlink of /proc/self/fd/N when first seen */
 };
 extern struct asy_file *asy__files;
+/* Which entries are in use, so that exit and fork read a few hundred bytes
+ * instead of faulting in every page of the tables (costly in a VM). */
+extern _Atomic uint64_t asy__files_used[ASY_FILES / 64];
 int asy__files_init(void);
 /* The file-table index for fd (0 when it cannot be told); `recheck` asks
  * for an fstat now instead of trusting the per-fd cache. */
@@ -112,8 +118,9 @@ struct asy_stack {
 	_Atomic uint64_t calls, time_ns;
 };
 extern struct asy_stack *asy__stacks;
+extern _Atomic uint64_t asy__stacks_used[ASY_STACKS / 64];
 int asy__stacks_init(void);
-void asy__stacks_reset(void);
+void asy__stacks_reset(int fork_child);
 /* Capture the caller's stack (our own frames left out) into the table;
  * its index, 0 when none.  Async-signal-safe. */
 uint32_t asy__stack_capture(void);
@@ -136,8 +143,7 @@ extern ASY_TLS int asy__in_trace; /* this thread is the tracer's own */
 /* ---- summary.c ---------------------------------------------------------- */
 #define ASY_LAT_BUCKETS 256 /* log2 of ns, 4 sub-buckets each */
 struct asy_callstat {
-	_Atomic uint64_t errors, bytes, time_ns, max_ns; /* count: sum of hist */
-	_Atomic uint64_t hist[ASY_LAT_BUCKETS];
+	_Atomic uint64_t count, errors, bytes, time_ns, max_ns;
 };
 /* Per file and direction (0 read, 1 write/sync): ops = sum of size_hist. */
 struct asy_filestat {
@@ -148,11 +154,13 @@ struct asy_filestat {
 /* Counters of one thread (or, shard 0, of everyone, with atomic adds). */
 struct asy_shard {
 	struct asy_callstat call[ASY_CALL_COUNT][ASY_NVIA];
+	_Atomic uint64_t hist[ASY_CALL_COUNT][ASY_NVIA][ASY_LAT_BUCKETS];
 	struct asy_filestat file[ASY_FILES];
 };
 int asy__summary_init(void);
-/* In a fork child: every counter back to 0, every shard free. */
-void asy__summary_reset(void);
+/* Every counter back to 0; in a fork child also every shard free (their
+ * owners were the parent's threads). */
+void asy__summary_reset(int fork_child);
 void asy__summary_account(const struct asy_trec *r);
 int asy__kind_index(uint32_t mode);
 /* Write the exit table to asy__tcfg.summary_fd. */

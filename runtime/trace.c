@@ -319,7 +319,12 @@ static int dup_stderr(void)
 static int output_open(const char *name, const char *pattern, int with_header, int *owner)
 {
 	char path[4096], hdr[256];
-	size_t hlen = with_header ? asy__writer_header_text(hdr, sizeof hdr) : 0;
+	size_t hlen;
+	if (with_header)
+		hlen = asy__writer_header_text(hdr, sizeof hdr);
+	else /* a summary: this pid's own, written before an exec, is kept */
+		hlen = (size_t)snprintf(hdr, sizeof hdr, "asyncify summary: pid %d (",
+					(int)asy__tcfg.pid);
 	*owner = 0;
 	if (!strcmp(pattern, "stderr")) {
 		*owner = 1;
@@ -420,7 +425,7 @@ static void trace_fork_child(void)
 		atomic_store(&asy__tring->tail, h);
 		atomic_store(&asy__tring->dropped, 0);
 	}
-	asy__summary_reset();
+	asy__summary_reset(1);
 	if (asy__tcfg.trace_fd >= 0 && strstr(asy__tcfg.trace_path, "%p")) {
 		asy_sys_close(asy__tcfg.trace_fd);
 		asy__tcfg.trace_fd = output_open("ASYNCIFY_TRACE", asy__tcfg.trace_path, 1, &owner);
@@ -454,6 +459,25 @@ static void trace_fini(void)
 	}
 	if (asy__tcfg.summary)
 		asy__summary_write();
+	errno = saved;
+}
+
+/* Before an exec (called by the shim's exec hooks): write out what the
+ * ring holds and this image's summary, which an exec would lose.  The
+ * summary starts again from zero, in case the exec fails. */
+void asy__trace_flush(void)
+{
+	int saved = errno;
+	if (!asy__tracing || atomic_load(&closed)) {
+		errno = saved;
+		return;
+	}
+	if (asy__tcfg.trace_fd >= 0)
+		asy__writer_drain();
+	if (asy__tcfg.summary) {
+		asy__summary_write();
+		asy__summary_reset(0);
+	}
 	errno = saved;
 }
 
