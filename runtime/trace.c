@@ -1,18 +1,490 @@
-/* Tracing entry points.  Tracing itself is not built yet: asy__tracing
- * stays 0 and the hooks never call asy__trace_call(). */
+/* Tracing: the settings, the hot path every hooked call ends in, the
+ * record ring, fork and exit.
+ *
+ *   hook -> asy__trace_call(): summary counters (atomics), the fd's file
+ *           (cached), the stack (libunwind, raw IPs), one slot of the ring;
+ *   writer thread (trace-write.c) -> formats and writes the ring with raw
+ *           system calls, symbolizing stacks there, off the hot path;
+ *   exit (destructor) -> drains the ring, writes the summary (summary.c).
+ *
+ * Nothing on the hot path allocates, locks or blocks: the tables and the
+ * ring are mmap'd at start-up, slots are claimed with a CAS, a full ring
+ * drops the record and counts it.  errno is saved and restored. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+
 #include "trace.h"
+#include "trace-int.h"
+#include "sys.h"
+#include "coro.h"
+
+/* The coroutine layer may not be linked in (yet): 0 then. */
+extern uint64_t asy__coro_id(void) __attribute__((weak));
 
 int asy__tracing;
+struct asy_tcfg asy__tcfg = { .trace_fd = -1, .summary_fd = -1 };
+struct asy_tring *asy__tring;
 
-void asy__trace_init(void)
-{
-}
+const char *const asy__call_name[ASY_CALL_COUNT] = {
+#define X(n) #n,
+	ASY_CALLS(X)
+#undef X
+};
+const char *const asy__via_name[ASY_NVIA] = { "libc", "inline", "uring", "threads" };
+
+/* Set by the exit path: later calls (other threads still running while
+ * the process exits) are no longer recorded. */
+static _Atomic int closed;
+static _Atomic unsigned trace_gen; /* bumped in a fork child */
+static ASY_TLS pid_t tls_tid;
+static ASY_TLS unsigned tls_gen;
+/* Set while this thread captures a stack: libunwind's own calls (it
+ * probes memory through a pipe) are not the program's and go unrecorded,
+ * and so, in that window of a few µs, does a signal handler's call
+ * (libunwind is not re-entrant). */
+static ASY_TLS int tls_unwinding;
 
 uint64_t asy__trace_now(void)
 {
-	return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the hot path ------------------------------------------------------- */
+
+static pid_t tid_get(void)
+{
+	unsigned g = atomic_load_explicit(&trace_gen, memory_order_relaxed);
+	if (!tls_tid || tls_gen != g) {
+		tls_tid = (pid_t)asy_sys_gettid();
+		tls_gen = g;
+	}
+	return tls_tid;
+}
+
+static uint64_t io_size(const struct asy_io *io)
+{
+	if (io->op >= ASY_OP_FSYNC)
+		return 0;
+	if (!io->iov)
+		return io->one.iov_len;
+	uint64_t n = 0;
+	for (int i = 0; i < io->iovcnt && i < 1024; i++)
+		n += io->iov[i].iov_len;
+	return n;
+}
+
+static void futex_wake(_Atomic uint32_t *w)
+{
+	atomic_fetch_add_explicit(w, 1, memory_order_release);
+	asy_sys(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
+/* Claim a slot, fill it, publish it.  Lock-free: a signal handler that
+ * interrupts this on the same thread claims the next slot. */
+static void ring_push(const struct asy_trec *r)
+{
+	struct asy_tring *q = asy__tring;
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed), t;
+	do {
+		t = atomic_load_explicit(&q->tail, memory_order_acquire);
+		if (h - t >= ASY_RING_SLOTS) {
+			atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
+			return;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, memory_order_acq_rel,
+							  memory_order_relaxed));
+	struct asy_trec *s = &q->slot[h & (ASY_RING_SLOTS - 1)];
+	s->t0 = r->t0, s->dur = r->dur, s->res = r->res, s->off = r->off;
+	s->size = r->size, s->coro = r->coro, s->tid = r->tid, s->fd = r->fd;
+	s->file = r->file, s->stack = r->stack, s->call = r->call, s->via = r->via;
+	atomic_store_explicit(&s->seq, h + 1, memory_order_release);
+	/* Wake the writer once a quarter of the ring waits, not per call. */
+	if (h - t >= ASY_RING_SLOTS / 4 &&
+	    atomic_exchange_explicit(&q->sleeping, 0, memory_order_relaxed))
+		futex_wake(&q->wake);
 }
 
 void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
 {
+	if (asy__in_trace || tls_unwinding || atomic_load_explicit(&closed, memory_order_relaxed))
+		return;
+	int saved = errno;
+	struct asy_trec r;
+	r.t0 = t0;
+	r.dur = asy__trace_now() - t0;
+	r.res = res;
+	r.off = io->op >= ASY_OP_FSYNC ? -1 : io->off;
+	r.size = io_size(io);
+	r.call = io->call;
+	r.via = io->via < ASY_NVIA ? io->via : 0;
+	r.fd = io->fd;
+	int record = asy__tcfg.trace_fd >= 0 && r.dur >= asy__tcfg.min_ns;
+	if (!record && !asy__tcfg.summary) {
+		errno = saved;
+		return;
+	}
+	r.tid = tid_get();
+	r.coro = asy__coro_id ? asy__coro_id() : 0;
+	/* Full tracing checks the fd's identity on every call, so a closed and
+	 * reused number is never shown under its old name; the summary alone
+	 * re-checks now and then (trace-files.c). */
+	r.file = asy__file_of(io->fd, record);
+	r.stack = 0;
+	if (asy__tcfg.stacks) {
+		tls_unwinding = 1;
+		r.stack = asy__stack_capture();
+		tls_unwinding = 0;
+	}
+	if (asy__tcfg.summary)
+		asy__summary_account(&r);
+	if (record)
+		ring_push(&r);
+	errno = saved;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+int asy__path_expand(const char *pattern, char *out, size_t n, pid_t pid)
+{
+	size_t o = 0;
+	for (const char *p = pattern; *p; p++) {
+		char num[24];
+		const char *s = num;
+		if (p[0] == '%' && p[1] == 'p') {
+			snprintf(num, sizeof num, "%d", (int)pid);
+			p++;
+		} else {
+			num[0] = *p, num[1] = 0;
+		}
+		size_t l = strlen(s);
+		if (o + l >= n)
+			return -1;
+		memcpy(out + o, s, l);
+		o += l;
+	}
+	out[o] = 0;
+	return 0;
+}
+
+int asy__write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		long w = asy_sys_write(fd, buf, n);
+		if (w == -EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? (int)w : -EIO;
+		buf += w, n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Refuse what a trace must never be written into: a symlink (O_NOFOLLOW
+ * gives ELOOP), a directory, someone else's file. */
+static int tfile_check(int fd)
+{
+	struct stat st;
+	long r = asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+		return 0; /* /dev/null, a named pipe: nothing to truncate */
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	return 1;
+}
+
+/* The file belongs to this pid already when it starts with our own header:
+ * we are the same process after an exec, so append.  Anything else is
+ * started afresh. */
+static int tfile_ours(int fd, const char *hdr, size_t hlen)
+{
+	char buf[256];
+	if (!hlen || hlen > sizeof buf)
+		return 0;
+	long r = asy_sys(SYS_pread64, fd, buf, hlen, 0, 0, 0);
+	return r == (long)hlen && !memcmp(buf, hdr, hlen);
+}
+
+int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh)
+{
+	int fl = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+	long fd = asy_sys(SYS_openat, AT_FDCWD, path, fl, 0600, 0, 0);
+	if (fd < 0)
+		return (int)fd;
+	int r = tfile_check((int)fd);
+	*fresh = r > 0 && !tfile_ours((int)fd, hdr, hlen);
+	if (r >= 0 && *fresh)
+		r = (int)asy_sys(SYS_ftruncate, fd, 0, 0, 0, 0, 0);
+	if (r >= 0)
+		r = (int)asy_sys_fcntl((int)fd, F_SETFL, O_APPEND);
+	if (r < 0) {
+		asy_sys_close((int)fd);
+		return r;
+	}
+	return (int)fd;
+}
+
+/* ---- settings ----------------------------------------------------------- */
+
+static int parse_uint(const char *s, unsigned long long hi, unsigned long long *out)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end || errno || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void read_format(void)
+{
+	static const char *const names[] = { "text", "json", "chrome" };
+	const char *s = getenv("ASYNCIFY_TRACE_FORMAT");
+	if (!s || !*s)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, names[i])) {
+			asy__tcfg.fmt = i;
+			return;
+		}
+	asy__warn("ASYNCIFY_TRACE_FORMAT=%s is not one of text, json, chrome; using text", s);
+}
+
+static void read_numbers(void)
+{
+	unsigned long long v;
+	const char *s = getenv("ASYNCIFY_STACKS");
+	if (s && *s) {
+		if (parse_uint(s, ASY_STACK_MAX, &v) == 0)
+			asy__tcfg.stacks = (int)v;
+		else
+			asy__warn("ASYNCIFY_STACKS=%s is not a number in [0, %d]; using 0", s,
+				  ASY_STACK_MAX);
+	}
+	s = getenv("ASYNCIFY_TRACE_MIN_US");
+	if (s && *s) {
+		if (parse_uint(s, 1ULL << 40, &v) == 0)
+			asy__tcfg.min_ns = v * 1000;
+		else
+			asy__warn("ASYNCIFY_TRACE_MIN_US=%s is not a number of microseconds; using 0", s);
+	}
+}
+
+/* Copy an ASYNCIFY_TRACE / _SUMMARY value; 1 when set and usable. */
+static int read_path(const char *name, char *out, size_t n)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return 0;
+	if (strlen(s) >= n) {
+		asy__warn("%s is longer than %zu bytes; tracing off", name, n - 1);
+		return 0;
+	}
+	if (strcmp(s, "stderr") && getauxval(AT_SECURE)) {
+		asy__warn("%s: no trace files in secure-execution mode (setuid); off", name);
+		return 0;
+	}
+	strcpy(out, s);
+	return 1;
+}
+
+/* fd 2 as the program had it at start-up, kept even if it closes 2. */
+static int dup_stderr(void)
+{
+	long fd = asy_sys_fcntl(2, F_DUPFD_CLOEXEC, 500);
+	if (fd < 0)
+		fd = asy_sys_fcntl(2, F_DUPFD_CLOEXEC, 3);
+	return (int)fd;
+}
+
+/* Open one of the two outputs for this pid; fd, or -1 after one warning. */
+static int output_open(const char *name, const char *pattern, int with_header, int *owner)
+{
+	char path[4096], hdr[256];
+	size_t hlen;
+	if (with_header)
+		hlen = asy__writer_header_text(hdr, sizeof hdr);
+	else /* a summary: this pid's own, written before an exec, is kept */
+		hlen = (size_t)snprintf(hdr, sizeof hdr, "asyncify summary: pid %d (",
+					(int)asy__tcfg.pid);
+	*owner = 0;
+	if (!strcmp(pattern, "stderr")) {
+		*owner = 1;
+		return dup_stderr();
+	}
+	if (asy__path_expand(pattern, path, sizeof path, asy__tcfg.pid) < 0) {
+		asy__warn("%s=%s: path too long; off", name, pattern);
+		return -1;
+	}
+	int fd = asy__tfile_open(path, hdr, hlen, owner);
+	if (fd < 0)
+		asy__warn("%s=%s: cannot write there (%s); off", name, path, strerror(-fd));
+	return fd;
+}
+
+static void *map(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int tables_init(void)
+{
+	if (asy__files_init() < 0 || asy__summary_init() < 0)
+		return -1;
+	if (asy__tcfg.stacks && asy__stacks_init() < 0)
+		asy__tcfg.stacks = 0;
+	return 0;
+}
+
+static void clocks_init(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	asy__tcfg.real0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	asy__tcfg.mono0 = asy__trace_now();
+}
+
+static void open_outputs(void)
+{
+	int owner;
+	if (asy__tcfg.trace) {
+		asy__tcfg.trace_fd = output_open("ASYNCIFY_TRACE", asy__tcfg.trace_path, 1, &owner);
+		asy__tcfg.trace_owner = owner;
+		if (asy__tcfg.trace_fd >= 0 && owner)
+			asy__writer_header();
+	}
+	if (asy__tcfg.summary)
+		asy__tcfg.summary_fd = output_open("ASYNCIFY_SUMMARY", asy__tcfg.summary_path, 0,
+						   &owner);
+	asy__tcfg.summary = asy__tcfg.summary_fd >= 0;
+}
+
+static void trace_fork_child(void);
+static void trace_fini(void);
+
+void asy__trace_init(void)
+{
+	int saved = errno;
+	asy__tcfg.trace = read_path("ASYNCIFY_TRACE", asy__tcfg.trace_path,
+				    sizeof asy__tcfg.trace_path);
+	asy__tcfg.summary = read_path("ASYNCIFY_SUMMARY", asy__tcfg.summary_path,
+				      sizeof asy__tcfg.summary_path);
+	read_format();
+	read_numbers();
+	if (!asy__tcfg.trace && !asy__tcfg.summary)
+		goto out;
+	asy__tcfg.pid = (pid_t)asy_sys_getpid();
+	clocks_init();
+	if (tables_init() < 0 || (asy__tcfg.trace && !(asy__tring = map(sizeof *asy__tring)))) {
+		asy__warn("tracing: out of memory; off");
+		goto out;
+	}
+	open_outputs();
+	if (asy__tcfg.trace_fd < 0 && !asy__tcfg.summary)
+		goto out;
+	if (asy__tcfg.trace_fd >= 0 && asy__writer_start() < 0)
+		asy__warn("tracing: no writer thread; records are written at exit only");
+	pthread_atfork(NULL, NULL, trace_fork_child);
+	atexit(trace_fini);
+	asy__tracing = 1;
+out:
+	errno = saved;
+}
+
+/* ---- fork and exit ------------------------------------------------------ */
+
+/* The child is a process of its own: empty ring and counters, its own
+ * files when the paths name the pid, a writer thread of its own.  What the
+ * parent had not yet written stays the parent's to write. */
+static void trace_fork_child(void)
+{
+	int owner;
+	atomic_fetch_add(&trace_gen, 1);
+	asy__tcfg.pid = (pid_t)asy_sys_getpid();
+	if (asy__tring) {
+		uint64_t h = atomic_load(&asy__tring->head);
+		atomic_store(&asy__tring->tail, h);
+		atomic_store(&asy__tring->dropped, 0);
+	}
+	asy__summary_reset(1);
+	if (asy__tcfg.trace_fd >= 0 && strstr(asy__tcfg.trace_path, "%p")) {
+		asy_sys_close(asy__tcfg.trace_fd);
+		asy__tcfg.trace_fd = output_open("ASYNCIFY_TRACE", asy__tcfg.trace_path, 1, &owner);
+		asy__tcfg.trace_owner = owner;
+		if (asy__tcfg.trace_fd >= 0 && owner)
+			asy__writer_header();
+	} else {
+		asy__tcfg.trace_owner = 0; /* shares the parent's file */
+	}
+	if (asy__tcfg.summary && strstr(asy__tcfg.summary_path, "%p")) {
+		asy_sys_close(asy__tcfg.summary_fd);
+		asy__tcfg.summary_fd = output_open("ASYNCIFY_SUMMARY", asy__tcfg.summary_path, 0,
+						   &owner);
+		asy__tcfg.summary = asy__tcfg.summary_fd >= 0;
+	}
+	if (asy__tcfg.trace_fd >= 0 && asy__writer_start() < 0)
+		asy__warn("tracing: no writer thread in child; records are written at exit only");
+}
+
+/* At exit: stop recording, write what the ring holds, end the file, then
+ * the summary.  Calls other threads make from now on are not recorded. */
+static void trace_fini(void)
+{
+	int saved = errno;
+	if (atomic_exchange(&closed, 1))
+		return;
+	if (asy__tcfg.trace_fd >= 0) {
+		asy__writer_drain();
+		if (asy__tcfg.trace_owner)
+			asy__writer_footer();
+	}
+	if (asy__tcfg.summary)
+		asy__summary_write();
+	errno = saved;
+}
+
+/* Before an exec (called by the shim's exec hooks): write out what the
+ * ring holds and this image's summary, which an exec would lose.  The
+ * summary starts again from zero, in case the exec fails. */
+void asy__trace_flush(void)
+{
+	int saved = errno;
+	if (!asy__tracing || atomic_load(&closed)) {
+		errno = saved;
+		return;
+	}
+	if (asy__tcfg.trace_fd >= 0)
+		asy__writer_drain();
+	if (asy__tcfg.summary) {
+		asy__summary_write();
+		asy__summary_reset(0);
+	}
+	errno = saved;
+}
+
+/* Exit through exit() or a return from main: atexit() runs trace_fini;
+ * the destructor is the same, for a dlclose or when atexit was full. */
+__attribute__((destructor)) static void trace_dtor(void)
+{
+	if (asy__tracing)
+		trace_fini();
 }

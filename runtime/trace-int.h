@@ -1,0 +1,169 @@
+/* Tracing internals shared by runtime/trace.c (settings, the hot path, the
+ * record ring), trace-files.c (what an fd is), stacks.c (call stacks),
+ * trace-write.c (the writer thread and the three formats) and summary.c
+ * (the exit table).
+ *
+ * Everything the hot path touches is preallocated with mmap at start-up:
+ * recording a call never allocates, never takes a lock and never blocks. */
+#ifndef ASY_TRACE_INT_H
+#define ASY_TRACE_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+
+enum asy_tfmt { ASY_TFMT_TEXT, ASY_TFMT_JSON, ASY_TFMT_CHROME };
+
+/* Settings, read once by asy__trace_init() and read-only afterwards
+ * (the fork child handler re-derives the paths for the new pid). */
+struct asy_tcfg {
+	int trace;        /* per-call records go to trace_fd */
+	int summary;      /* the exit table goes to summary_fd */
+	int fmt;          /* enum asy_tfmt */
+	int stacks;       /* frames per call, 0 = none */
+	uint64_t min_ns;  /* ASYNCIFY_TRACE_MIN_US, in ns */
+	char trace_path[4096];   /* as given; "stderr" for fd 2 */
+	char summary_path[4096];
+	int trace_fd;     /* -1 when off */
+	int summary_fd;
+	int trace_owner;  /* this process wrote the file's header */
+	uint64_t mono0;   /* CLOCK_MONOTONIC and CLOCK_REALTIME at start-up, */
+	uint64_t real0;   /* to print monotonic stamps as wall-clock time */
+	pid_t pid;
+};
+extern struct asy_tcfg asy__tcfg;
+
+#define ASY_NVIA 4
+
+/* One finished call in the ring.  `seq` is written last (release): the
+ * writer thread reads a slot only once seq says it is complete. */
+struct asy_trec {
+	_Atomic uint64_t seq;
+	uint64_t t0, dur;   /* CLOCK_MONOTONIC ns */
+	int64_t res;        /* >= 0 or -errno */
+	int64_t off;        /* -1: the file position */
+	uint64_t size;      /* bytes asked for */
+	uint64_t coro;      /* coroutine id, 0 outside coroutines */
+	int32_t tid, fd;
+	uint32_t file;      /* index into the file table, 0 = unknown */
+	uint32_t stack;     /* index into the stack table, 0 = none */
+	uint8_t call, via;
+};
+
+/* The ring: a bounded multi-producer queue (one slot per call) drained
+ * by the writer thread.  Full: the record is dropped and counted. */
+#define ASY_RING_SLOTS (1u << 15)
+struct asy_tring {
+	_Atomic uint64_t head;    /* next slot to reserve */
+	char pad1[56];
+	_Atomic uint64_t tail;    /* next slot the writer reads */
+	_Atomic uint64_t dropped; /* records lost because the ring was full */
+	_Atomic uint32_t wake;    /* futex word: bumped to wake the writer */
+	_Atomic int sleeping;     /* the writer waits on `wake` */
+	char pad2[32];
+	struct asy_trec slot[ASY_RING_SLOTS];
+};
+extern struct asy_tring *asy__tring;
+
+/* ---- trace.c ---------------------------------------------------------- */
+/* Before an exec: write the ring and the summary out (they would be lost);
+ * the shim's exec hooks should call it (to be declared in trace.h). */
+void asy__trace_flush(void);
+/* Names for enum asy_call and enum asy_via. */
+extern const char *const asy__call_name[ASY_CALL_COUNT];
+extern const char *const asy__via_name[ASY_NVIA];
+/* Open a trace or summary file (path with %p already expanded): 0600,
+ * O_APPEND, never through a symlink, only a file of our own; fd or -errno.
+ * A file that starts with `hdr` is this pid's before an exec and is
+ * appended to; any other is truncated and *fresh set (write the header). */
+int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh);
+/* Write all of buf to fd with raw system calls; 0 or -errno. */
+int asy__write_all(int fd, const char *buf, size_t n);
+/* Expand %p in `pattern` into out (size n); 0, or -1 when it does not fit. */
+int asy__path_expand(const char *pattern, char *out, size_t n, pid_t pid);
+
+/* ---- trace-files.c: what an fd is --------------------------------------- */
+#define ASY_FILES 2048
+#define ASY_SIZE_BUCKETS 24 /* access sizes: [0], [1], [2,4), … , [2^22, ∞) */
+struct asy_file {
+	_Atomic uint64_t key;   /* hash of (dev, ino), 0 = free */
+	_Atomic int ready;      /* dev, ino, mode, path filled in */
+	uint64_t dev, ino;
+	uint32_t mode;          /* st_mode */
+	char path[176];         /* readlink of /proc/self/fd/N when first seen */
+};
+extern struct asy_file *asy__files;
+/* Which entries are in use, so that exit and fork read a few hundred bytes
+ * instead of faulting in every page of the tables (costly in a VM). */
+extern _Atomic uint64_t asy__files_used[ASY_FILES / 64];
+int asy__files_init(void);
+/* The file-table index for fd (0 when it cannot be told); `recheck` asks
+ * for an fstat now instead of trusting the per-fd cache. */
+uint32_t asy__file_of(int fd, int recheck);
+/* "regular", "pipe", "socket", "chardev", "other" for an st_mode. */
+const char *asy__kind_name(uint32_t mode);
+int asy__size_bucket(uint64_t n);
+
+/* ---- stacks.c ----------------------------------------------------------- */
+#define ASY_STACK_MAX 32
+#define ASY_STACKS 4096
+struct asy_stack {
+	_Atomic uint64_t key; /* hash of the frames, 0 = free */
+	_Atomic int ready;
+	int depth;
+	uint64_t ip[ASY_STACK_MAX];
+	_Atomic uint64_t calls, time_ns;
+};
+extern struct asy_stack *asy__stacks;
+extern _Atomic uint64_t asy__stacks_used[ASY_STACKS / 64];
+int asy__stacks_init(void);
+void asy__stacks_reset(int fork_child);
+/* Capture the caller's stack (our own frames left out) into the table;
+ * its index, 0 when none.  Async-signal-safe. */
+uint32_t asy__stack_capture(void);
+void asy__stack_account(uint32_t idx, uint64_t ns);
+/* Symbolize one frame ("fn+0x1a", "/lib/x.so") off the hot path; cached. */
+void asy__symbolize(uint64_t ip, const char **fn, uint64_t *off, const char **obj);
+
+/* ---- trace-write.c ------------------------------------------------------ */
+int asy__writer_start(void);
+/* Drain the ring into the trace file from the calling thread (exit, or
+ * when the writer thread could not start). */
+void asy__writer_drain(void);
+/* The header and the end of the file for the chosen format; the header
+ * names the pid and nothing that changes across an exec. */
+size_t asy__writer_header_text(char *buf, size_t n);
+void asy__writer_header(void);
+void asy__writer_footer(void);
+extern ASY_TLS int asy__in_trace; /* this thread is the tracer's own */
+
+/* ---- summary.c ---------------------------------------------------------- */
+#define ASY_LAT_BUCKETS 256 /* log2 of ns, 4 sub-buckets each */
+struct asy_callstat {
+	_Atomic uint64_t count, errors, bytes, time_ns, max_ns;
+};
+/* Per file and direction (0 read, 1 write/sync): ops = sum of size_hist. */
+struct asy_filestat {
+	_Atomic uint64_t bytes[2], time_ns;
+	_Atomic uint64_t size_hist[2][ASY_SIZE_BUCKETS];
+};
+#define ASY_KINDS 5
+/* Counters of one thread (or, shard 0, of everyone, with atomic adds). */
+struct asy_shard {
+	struct asy_callstat call[ASY_CALL_COUNT][ASY_NVIA];
+	_Atomic uint64_t hist[ASY_CALL_COUNT][ASY_NVIA][ASY_LAT_BUCKETS];
+	struct asy_filestat file[ASY_FILES];
+};
+int asy__summary_init(void);
+/* Every counter back to 0; in a fork child also every shard free (their
+ * owners were the parent's threads). */
+void asy__summary_reset(int fork_child);
+void asy__summary_account(const struct asy_trec *r);
+int asy__kind_index(uint32_t mode);
+/* Write the exit table to asy__tcfg.summary_fd. */
+void asy__summary_write(void);
+
+#endif

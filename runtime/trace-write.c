@@ -1,0 +1,432 @@
+/* The trace writer: a thread of the tracer's own drains the record ring,
+ * formats each record (text, json or chrome) and writes the file with raw
+ * system calls, so none of it passes through our hooks or is traced.  It
+ * wakes when a quarter of the ring is used or every 50 ms; at exit the
+ * exiting thread drains what is left.
+ *
+ * Stacks are symbolized here, and each stack's formatted text is kept
+ * (per stack-table index), so a stack seen a million times is formatted
+ * once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <linux/futex.h>
+
+#include "trace-int.h"
+#include "sys.h"
+
+#define OUTBUF (64 << 10)
+#define STACK_ARENA (8u << 20)
+#define TIDS 1024
+
+ASY_TLS int asy__in_trace;
+
+static struct {
+	pthread_mutex_t lock; /* one drain at a time: the thread or exit */
+	char buf[OUTBUF];
+	size_t n;
+	uint64_t dropped_seen;
+	int tids[TIDS]; /* threads named in the chrome output so far */
+	int ntids;
+	uint32_t *stk_off, *stk_len; /* formatted stacks, by stack index */
+	char *stk_arena;
+	size_t stk_used;
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void flush(void)
+{
+	if (w.n && asy__write_all(asy__tcfg.trace_fd, w.buf, w.n) < 0) {
+		/* Disk full, file gone: tracing stops, the program runs on. */
+		asy__warn("tracing: write to the trace file failed; tracing off");
+		asy__tcfg.trace_fd = -1;
+	}
+	w.n = 0;
+}
+
+static void __attribute__((format(printf, 1, 2))) put(const char *fmt, ...)
+{
+	va_list ap;
+	if (w.n > OUTBUF - 4096)
+		flush();
+	va_start(ap, fmt);
+	int l = vsnprintf(w.buf + w.n, OUTBUF - w.n, fmt, ap);
+	va_end(ap);
+	if (l > 0)
+		w.n += (size_t)l < OUTBUF - w.n ? (size_t)l : OUTBUF - w.n - 1;
+}
+
+static void put_raw(const char *s, size_t l)
+{
+	if (w.n + l > OUTBUF)
+		flush();
+	if (l > OUTBUF) {
+		asy__write_all(asy__tcfg.trace_fd, s, l);
+		return;
+	}
+	memcpy(w.buf + w.n, s, l);
+	w.n += l;
+}
+
+/* s as the inside of a JSON string. */
+static void put_json_str(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			put("\\%c", c);
+		else if (c < 0x20)
+			put("\\u%04x", c);
+		else
+			put_raw((const char *)&c, 1);
+	}
+}
+
+/* ---- header, footer --------------------------------------------------- */
+
+size_t asy__writer_header_text(char *b, size_t n)
+{
+	int pid = (int)asy__tcfg.pid, l;
+	switch (asy__tcfg.fmt) {
+	case ASY_TFMT_JSON:
+		l = snprintf(b, n, "{\"type\":\"header\",\"format\":\"asyncify-trace\",\"version\":1,"
+				   "\"pid\":%d}\n", pid);
+		break;
+	case ASY_TFMT_CHROME:
+		l = snprintf(b, n, "[\n{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":%d,"
+				   "\"tid\":%d,\"args\":{\"sort_index\":0}}", pid, pid);
+		break;
+	default:
+		l = snprintf(b, n, "# asyncify trace, pid %d\n", pid);
+	}
+	return l > 0 && (size_t)l < n ? (size_t)l : 0;
+}
+
+void asy__writer_header(void)
+{
+	char b[256];
+	if (!strcmp(asy__tcfg.trace_path, "stderr") && asy__tcfg.fmt != ASY_TFMT_CHROME)
+		return; /* plain lines on a terminal, like strace */
+	size_t l = asy__writer_header_text(b, sizeof b);
+	asy__write_all(asy__tcfg.trace_fd, b, l);
+}
+
+void asy__writer_footer(void)
+{
+	pthread_mutex_lock(&w.lock);
+	if (asy__tcfg.fmt == ASY_TFMT_CHROME && asy__tcfg.trace_fd >= 0)
+		asy__write_all(asy__tcfg.trace_fd, "\n]\n", 3);
+	pthread_mutex_unlock(&w.lock);
+}
+
+/* ---- one record ------------------------------------------------------- */
+
+static const char *err_name(int64_t res)
+{
+	const char *s = res < 0 ? strerrorname_np((int)-res) : NULL;
+	return s ? s : "E?";
+}
+
+/* A table entry another thread has claimed but not yet filled in: give it
+ * time (it is a few instructions away, unless that thread was stopped). */
+static int wait_ready(_Atomic int *ready)
+{
+	for (int i = 0; i < 100000; i++) {
+		if (atomic_load_explicit(ready, memory_order_acquire))
+			return 1;
+		sched_yield();
+	}
+	return 0;
+}
+
+static const struct asy_file *file_of(const struct asy_trec *r)
+{
+	struct asy_file *f = &asy__files[r->file];
+	return r->file && wait_ready(&f->ready) ? f : NULL;
+}
+
+/* The stack's frames, formatted once for the chosen format. */
+static void stack_format(const struct asy_stack *s)
+{
+	for (int i = 0; i < s->depth; i++) {
+		const char *fn, *obj;
+		uint64_t off;
+		asy__symbolize(s->ip[i], &fn, &off, &obj);
+		switch (asy__tcfg.fmt) {
+		case ASY_TFMT_TEXT:
+			put(" > %s+0x%llx (%s) [0x%llx]\n", fn, (unsigned long long)off, obj,
+			    (unsigned long long)s->ip[i]);
+			break;
+		case ASY_TFMT_JSON:
+			put("%s{\"ip\":\"0x%llx\",\"fn\":\"", i ? "," : "", (unsigned long long)s->ip[i]);
+			put_json_str(fn);
+			put("\",\"off\":%llu,\"obj\":\"", (unsigned long long)off);
+			put_json_str(obj);
+			put("\"}");
+			break;
+		default:
+			put("%s\"", i ? "," : "");
+			put_json_str(fn);
+			put("+0x%llx (", (unsigned long long)off);
+			put_json_str(obj);
+			put(")\"");
+		}
+	}
+}
+
+static void put_stack(uint32_t idx)
+{
+	struct asy_stack *s = &asy__stacks[idx];
+	if (!wait_ready(&s->ready))
+		return;
+	if (w.stk_len && w.stk_len[idx]) {
+		put_raw(w.stk_arena + w.stk_off[idx], w.stk_len[idx]);
+		return;
+	}
+	flush(); /* format into an empty buffer, then keep a copy */
+	stack_format(s);
+	if (w.stk_len && w.n < OUTBUF - 1 && w.stk_used + w.n <= STACK_ARENA) {
+		memcpy(w.stk_arena + w.stk_used, w.buf, w.n);
+		w.stk_off[idx] = (uint32_t)w.stk_used;
+		w.stk_len[idx] = (uint32_t)w.n;
+		w.stk_used += w.n;
+	}
+}
+
+static void put_text(const struct asy_trec *r, const struct asy_file *f)
+{
+	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
+	time_t sec = (time_t)(wall / 1000000000u);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	put("%02d:%02d:%02d.%06llu %d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    (unsigned long long)(wall % 1000000000u / 1000), r->tid);
+	if (r->coro)
+		put(":c%llu", (unsigned long long)r->coro);
+	put(" %s(%d", asy__call_name[r->call], r->fd);
+	if (f)
+		put("<%s>", f->path[0] ? f->path : asy__kind_name(f->mode));
+	if (r->call != ASY_CALL_fsync && r->call != ASY_CALL_fdatasync)
+		put(", %llu", (unsigned long long)r->size);
+	if (r->off >= 0)
+		put(", %lld", (long long)r->off);
+	if (r->res >= 0)
+		put(") = %lld", (long long)r->res);
+	else
+		put(") = -%s", err_name(r->res));
+	put(" <%llu.%06llu> %s\n", (unsigned long long)(r->dur / 1000000000u),
+	    (unsigned long long)(r->dur % 1000000000u / 1000), asy__via_name[r->via]);
+	if (r->stack)
+		put_stack(r->stack);
+}
+
+static void put_json_file(const struct asy_file *f)
+{
+	put(",\"file\":\"");
+	put_json_str(f ? f->path : "");
+	put("\",\"kind\":\"%s\"", f ? asy__kind_name(f->mode) : "unknown");
+}
+
+static void put_json(const struct asy_trec *r, const struct asy_file *f)
+{
+	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
+	put("{\"type\":\"call\",\"time_us\":%llu,\"pid\":%d,\"tid\":%d,\"coro\":%llu,"
+	    "\"call\":\"%s\",\"fd\":%d",
+	    (unsigned long long)(wall / 1000), (int)asy__tcfg.pid, r->tid,
+	    (unsigned long long)r->coro, asy__call_name[r->call], r->fd);
+	put_json_file(f);
+	put(",\"size\":%llu,\"off\":%lld,\"res\":%lld,\"errno\":", (unsigned long long)r->size,
+	    (long long)r->off, (long long)r->res);
+	if (r->res < 0)
+		put("\"%s\"", err_name(r->res));
+	else
+		put("null");
+	put(",\"dur_ns\":%llu,\"via\":\"%s\",\"stack\":[", (unsigned long long)r->dur,
+	    asy__via_name[r->via]);
+	if (r->stack)
+		put_stack(r->stack);
+	put("]}\n");
+}
+
+static void thread_comm(int tid, char *b, size_t n)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/task/%d/comm", tid);
+	long fd = asy_sys(SYS_openat, -100, p, O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	long l = fd >= 0 ? asy_sys_read((int)fd, b, n - 1) : 0;
+	if (fd >= 0)
+		asy_sys_close((int)fd);
+	l = l < 0 ? 0 : l;
+	if (l && b[l - 1] == '\n')
+		l--;
+	b[l] = 0;
+}
+
+/* Perfetto names a track by its thread: name each tid once. */
+static void chrome_thread(int tid)
+{
+	char name[32];
+	for (int i = 0; i < w.ntids; i++)
+		if (w.tids[i] == tid)
+			return;
+	if (w.ntids < TIDS)
+		w.tids[w.ntids++] = tid;
+	thread_comm(tid, name, sizeof name);
+	put(",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"",
+	    (int)asy__tcfg.pid, tid);
+	put_json_str(name[0] ? name : "thread");
+	put(" %d\"}}", tid);
+}
+
+static void put_chrome(const struct asy_trec *r, const struct asy_file *f)
+{
+	chrome_thread(r->tid);
+	put(",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%llu.%03llu,\"dur\":%llu.%03llu,"
+	    "\"pid\":%d,\"tid\":%d,\"args\":{\"fd\":%d",
+	    asy__call_name[r->call], asy__via_name[r->via], (unsigned long long)(r->t0 / 1000),
+	    (unsigned long long)(r->t0 % 1000), (unsigned long long)(r->dur / 1000),
+	    (unsigned long long)(r->dur % 1000), (int)asy__tcfg.pid, r->tid, r->fd);
+	put_json_file(f);
+	put(",\"size\":%llu,\"off\":%lld,\"res\":%lld,\"errno\":", (unsigned long long)r->size,
+	    (long long)r->off, (long long)r->res);
+	if (r->res < 0)
+		put("\"%s\"", err_name(r->res));
+	else
+		put("null");
+	put(",\"via\":\"%s\",\"coro\":%llu,\"stack\":[", asy__via_name[r->via],
+	    (unsigned long long)r->coro);
+	if (r->stack)
+		put_stack(r->stack);
+	put("]}}");
+}
+
+static void put_record(const struct asy_trec *r)
+{
+	const struct asy_file *f = file_of(r);
+	if (asy__tcfg.fmt == ASY_TFMT_TEXT)
+		put_text(r, f);
+	else if (asy__tcfg.fmt == ASY_TFMT_JSON)
+		put_json(r, f);
+	else
+		put_chrome(r, f);
+}
+
+static void put_dropped(void)
+{
+	uint64_t d = atomic_load_explicit(&asy__tring->dropped, memory_order_relaxed);
+	if (d == w.dropped_seen)
+		return;
+	unsigned long long n = d - w.dropped_seen;
+	w.dropped_seen = d;
+	if (asy__tcfg.fmt == ASY_TFMT_TEXT)
+		put("# asyncify: %llu records dropped (ring full)\n", n);
+	else if (asy__tcfg.fmt == ASY_TFMT_JSON)
+		put("{\"type\":\"dropped\",\"pid\":%d,\"count\":%llu}\n", (int)asy__tcfg.pid, n);
+}
+
+/* ---- draining ----------------------------------------------------------- */
+
+static void drain_locked(void)
+{
+	struct asy_tring *q = asy__tring;
+	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	if (asy__tcfg.trace_fd < 0)
+		return;
+	for (;;) {
+		struct asy_trec *s = &q->slot[t & (ASY_RING_SLOTS - 1)];
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) != t + 1)
+			break;
+		struct asy_trec r;
+		r.t0 = s->t0, r.dur = s->dur, r.res = s->res, r.off = s->off, r.size = s->size;
+		r.coro = s->coro, r.tid = s->tid, r.fd = s->fd, r.file = s->file;
+		r.stack = s->stack, r.call = s->call, r.via = s->via;
+		atomic_store_explicit(&q->tail, ++t, memory_order_release);
+		put_record(&r);
+	}
+	put_dropped();
+	flush();
+}
+
+void asy__writer_drain(void)
+{
+	int saved = asy__in_trace;
+	asy__in_trace = 1;
+	pthread_mutex_lock(&w.lock);
+	drain_locked();
+	pthread_mutex_unlock(&w.lock);
+	asy__in_trace = saved;
+}
+
+static uint64_t ring_used(void)
+{
+	struct asy_tring *q = asy__tring;
+	return atomic_load(&q->head) - atomic_load(&q->tail);
+}
+
+static void *writer_main(void *arg)
+{
+	struct asy_tring *q = asy__tring;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	asy__in_trace = 1;
+	for (;;) {
+		uint32_t v = atomic_load(&q->wake);
+		atomic_store(&q->sleeping, 1);
+		/* Sleep until a quarter of the ring is used (a producer wakes
+		 * us) or 50 ms passed: batches, not a busy second core. */
+		if (ring_used() < ASY_RING_SLOTS / 4)
+			asy_sys(SYS_futex, &q->wake, FUTEX_WAIT_PRIVATE, v, &ts, 0, 0);
+		atomic_store(&q->sleeping, 0);
+		pthread_mutex_lock(&w.lock);
+		drain_locked();
+		pthread_mutex_unlock(&w.lock);
+	}
+	return NULL;
+}
+
+static void process_name(void)
+{
+	char name[32];
+	if (asy__tcfg.fmt != ASY_TFMT_CHROME)
+		return;
+	thread_comm((int)asy__tcfg.pid, name, sizeof name);
+	put(",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"",
+	    (int)asy__tcfg.pid, (int)asy__tcfg.pid);
+	put_json_str(name);
+	put(" %d\"}}", (int)asy__tcfg.pid);
+	flush();
+}
+
+/* Start (or, in a fork child, restart) the writer thread; 0 or -errno.
+ * Every signal is blocked in it: the program's handlers run elsewhere. */
+int asy__writer_start(void)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_mutex_init(&w.lock, NULL); /* a fork child: the parent's may be held */
+	w.n = 0, w.ntids = 0, w.dropped_seen = 0;
+	if (asy__tcfg.stacks && !w.stk_len) {
+		void *p = mmap(NULL, STACK_ARENA + 2 * sizeof(uint32_t) * ASY_STACKS,
+			       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			w.stk_off = p, w.stk_len = w.stk_off + ASY_STACKS;
+			w.stk_arena = (char *)(w.stk_len + ASY_STACKS);
+		}
+	}
+	process_name();
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&th, &attr, writer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return -r;
+}
