@@ -246,7 +246,7 @@ static void wait_quiet(struct asy_thread *t, struct asy_waiter *w)
 			 * (the ring through its registered index; the pool by
 			 * looking again every millisecond). */
 			t->lost = 1;
-			t->be->wait(t, asy_now() + 1000000);
+			t->be->wait(t, asy_now() + 1000000, atomic_load(&t->wake_seq));
 		}
 	}
 }
@@ -313,13 +313,13 @@ int asy__engine_idle(int64_t deadline)
 	}
 	int saved = errno;
 	tls_depth++;
+	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
 	t->be->reap(t);
 	int n = unpark_done(t);
 	if (n || deadline == 0) {
-		t->be->wait(t, 0);
+		t->be->wait(t, 0, seq);
 	} else {
-		fds_ours(t);
-		t->be->wait(t, deadline);
+		t->be->wait(t, deadline, seq);
 		t->be->reap(t);
 		n = unpark_done(t);
 	}
