@@ -78,7 +78,8 @@ extern const char *const asy__via_name[ASY_NVIA];
 /* Open a trace or summary file (path with %p already expanded): 0600,
  * O_APPEND, never through a symlink, only a file of our own; fd or -errno.
  * A file that starts with `hdr` is this pid's before an exec and is
- * appended to; any other is truncated and *fresh set (write the header). */
+ * appended to; any other is truncated and *fresh set (write the header).
+ * hlen 0: always append (summaries). */
 int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh);
 /* Write all of buf to fd with raw system calls; 0 or -errno. */
 int asy__write_all(int fd, const char *buf, size_t n);

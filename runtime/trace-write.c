@@ -33,6 +33,7 @@ static struct {
 	char buf[OUTBUF];
 	size_t n;
 	uint64_t dropped_seen;
+	int ended; /* the footer is written */
 	int tids[TIDS]; /* threads named in the chrome output so far */
 	int ntids;
 	uint32_t *stk_off, *stk_len; /* formatted stacks, by stack index */
@@ -117,11 +118,14 @@ void asy__writer_header(void)
 	asy__write_all(asy__tcfg.trace_fd, b, l);
 }
 
+/* The end of the file; nothing is written after it (a record another
+ * thread published during exit would land behind a chrome file's "]"). */
 void asy__writer_footer(void)
 {
 	pthread_mutex_lock(&w.lock);
 	if (asy__tcfg.fmt == ASY_TFMT_CHROME && asy__tcfg.trace_fd >= 0)
 		asy__write_all(asy__tcfg.trace_fd, "\n]\n", 3);
+	w.ended = 1;
 	pthread_mutex_unlock(&w.lock);
 }
 
@@ -336,7 +340,7 @@ static void drain_locked(void)
 {
 	struct asy_tring *q = asy__tring;
 	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-	if (asy__tcfg.trace_fd < 0)
+	if (asy__tcfg.trace_fd < 0 || w.ended)
 		return;
 	for (;;) {
 		struct asy_trec *s = &q->slot[t & (ASY_RING_SLOTS - 1)];
@@ -410,7 +414,7 @@ int asy__writer_start(void)
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_mutex_init(&w.lock, NULL); /* a fork child: the parent's may be held */
-	w.n = 0, w.ntids = 0, w.dropped_seen = 0;
+	w.n = 0, w.ntids = 0, w.dropped_seen = 0, w.ended = 0;
 	if (asy__tcfg.stacks && !w.stk_len) {
 		void *p = mmap(NULL, STACK_ARENA + 2 * sizeof(uint32_t) * ASY_STACKS,
 			       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -227,7 +227,7 @@ int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh)
 	if (fd < 0)
 		return (int)fd;
 	int r = tfile_check((int)fd);
-	*fresh = r > 0 && !tfile_ours((int)fd, hdr, hlen);
+	*fresh = r > 0 && hlen && !tfile_ours((int)fd, hdr, hlen);
 	if (r >= 0 && *fresh)
 		r = (int)asy_sys(SYS_ftruncate, fd, 0, 0, 0, 0, 0);
 	if (r >= 0)
@@ -319,12 +319,9 @@ static int dup_stderr(void)
 static int output_open(const char *name, const char *pattern, int with_header, int *owner)
 {
 	char path[4096], hdr[256];
-	size_t hlen;
-	if (with_header)
-		hlen = asy__writer_header_text(hdr, sizeof hdr);
-	else /* a summary: this pid's own, written before an exec, is kept */
-		hlen = (size_t)snprintf(hdr, sizeof hdr, "asyncify summary: pid %d (",
-					(int)asy__tcfg.pid);
+	/* A summary file is only ever appended to: every process of a tree
+	 * (and every program a shell runs) adds its table to it. */
+	size_t hlen = with_header ? asy__writer_header_text(hdr, sizeof hdr) : 0;
 	*owner = 0;
 	if (!strcmp(pattern, "stderr")) {
 		*owner = 1;

@@ -134,10 +134,30 @@ __attribute__((noinline)) static void work_exec(void)
 	exit(5);
 }
 
+/* Tracing leaves results and errno as they were: errno untouched by a
+ * call that succeeds, the call's own errno after one that fails. */
+__attribute__((noinline)) static void work_errno(void)
+{
+	int fd = open("/dev/null", O_WRONLY), p[2];
+	char c;
+	errno = ERANGE;
+	if (write(fd, "e", 1) != 1 || errno != ERANGE)
+		exit(10);
+	if (read(-1, &c, 1) != -1 || errno != EBADF)
+		exit(11);
+	errno = ERANGE;
+	if (pipe(p) < 0 || write(p[1], "z", 1) != 1 || read(p[0], &c, 1) != 1 || c != 'z' ||
+	    errno != ERANGE)
+		exit(12);
+	if (fsync(p[0]) != -1 || errno != EINVAL)
+		exit(13);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } works[] = {
+	{ "errno", work_errno },
 	{ "calls", work_calls },     { "signal", work_signal }, { "fork", work_fork },
 	{ "threads", work_threads }, { "exec", work_exec },     { "exec2", work_exec2 },
 	{ NULL, NULL },
@@ -358,6 +378,21 @@ START_TEST(test_exec)
 }
 END_TEST
 
+/* Results and errno under full tracing with stacks, every backend. */
+START_TEST(test_errno)
+{
+	char e2[64], e3[PATH_MAX + 32], e4[PATH_MAX + 32];
+	struct run r;
+	snprintf(e2, sizeof e2, "ASYNCIFY_BACKEND=%s", backends[_i]);
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/trace.%%p", dir);
+	snprintf(e4, sizeof e4, "ASYNCIFY_SUMMARY=%s/summary.%%p", dir);
+	const char *env[] = { e2, e3, e4, "ASYNCIFY_STACKS=8", NULL };
+	run("errno", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x (exit 10-13: which check failed): %s", r.status,
+		      r.err);
+}
+END_TEST
+
 /* Text to stderr: strace-like lines, nothing else. */
 START_TEST(test_stderr)
 {
@@ -464,6 +499,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_fork, 0, 3);
 	tcase_add_loop_test(tc, test_threads, 0, 3);
 	tcase_add_loop_test(tc, test_exec, 0, 3);
+	tcase_add_loop_test(tc, test_errno, 0, 3);
 	tcase_add_test(tc, test_stderr);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bad_path);

@@ -16,6 +16,7 @@ import argparse
 import glob
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,13 +66,21 @@ def variants(lib):
     ]
 
 
-def run_once(prefix, env, cmd):
+CPU = {}  # variant -> CPU seconds (user + system of the whole tree) per run
+
+
+def run_once(prefix, env, cmd, name=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCIFY_")}
     e.pop("LD_PRELOAD", None)
     e.update(env)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(prefix + ["sh", "-c", cmd], env=e, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    t = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name:
+        CPU.setdefault(name, []).append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    return t
 
 
 def count_calls(lib, cmd):
@@ -100,21 +109,28 @@ def main():
     wls = [w for w in WORKLOADS if not a.only or w in a.only.split(",")]
     print(f"# bench-trace: {a.runs} interleaved rounds, medians; load {os.getloadavg()[0]:.2f}",
           flush=True)
-    results = {}
+    results, cpu_results = {}, {}
     for w in wls:
         cmd = WORKLOADS[w]
         calls = count_calls(a.lib, cmd)
         skip = {"strace -f -T -k"} if w == "dd 256M" else set()
         times = {v[0]: [] for v in vs if v[0] not in skip}
+        CPU.clear()
         for _ in range(a.runs):
             for name, prefix, env in vs:
                 if name not in skip:
-                    times[name].append(run_once(prefix, env, cmd))
+                    times[name].append(run_once(prefix, env, cmd, name))
         med = {k: statistics.median(v) for k, v in times.items()}
+        cpu = {k: statistics.median(v) for k, v in CPU.items()}
         results[w] = (calls, med)
-        print(f"# {w}: {calls} calls; " +
-              ", ".join(f"{k} {v:.3f}s" for k, v in med.items()), flush=True)
+        cpu_results[w] = (calls, cpu)
+        print(f"# {w}: {calls} calls; wall " +
+              ", ".join(f"{k} {v:.3f}s" for k, v in med.items()) + "; cpu " +
+              ", ".join(f"{k} {v:.3f}s" for k, v in cpu.items()), flush=True)
+    print("\n## Wall time (medians)")
     report(results, [v[0] for v in vs])
+    print("\n## CPU time, user + system of the whole process tree (medians; steadier on a busy machine)")
+    report(cpu_results, [v[0] for v in vs])
 
 
 def report(results, names):
