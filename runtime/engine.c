@@ -4,8 +4,8 @@
  *           what io_uring itself tries first) answers every call that
  *           cannot block;
  *        -> slow(): what kind of file, O_NONBLOCK, then one backend op per
- *           transfer, the caller parked on its thread's eventfd until the
- *           completion arrives;
+ *           transfer, the caller parked until the completion arrives
+ *           (runtime/wait.c);
  *        -> the result, >= 0 or -errno, goes back to the hook.
  *
  * Backends behave like io_uring: a write to a pipe or socket may come back
@@ -51,12 +51,8 @@ static pthread_mutex_t pos_locks[POS_LOCKS] = {
 	[0 ... POS_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
 };
 
-static ASY_TLS struct asy_thread *tls_thread;
-/* > 0 while this thread is inside the engine's slow path: a hooked call
- * from a signal handler then passes through to libc. */
-static ASY_TLS int tls_depth;
-
-#define count(field) atomic_fetch_add_explicit(&asy__count.field, 1, memory_order_relaxed)
+ASY_TLS struct asy_thread *asy__tls_thread;
+ASY_TLS int asy__depth;
 
 const struct asy_backend *asy__backend(void)
 {
@@ -103,14 +99,6 @@ ASY_HIDDEN int asy__fd_is(int fd, dev_t dev, ino_t ino)
 	       st.st_ino == ino;
 }
 
-/* Are the thread's fds still ours?  Once not, they never are again. */
-static int fds_ours(struct asy_thread *t)
-{
-	if (!t->lost && !asy__fd_is(t->id_fd, t->id_dev, t->id_ino))
-		t->lost = 1;
-	return !t->lost;
-}
-
 static void thread_free(struct asy_thread *t, int forget)
 {
 	if (t->be && !forget)
@@ -123,8 +111,8 @@ static void thread_free(struct asy_thread *t, int forget)
 static void thread_key_dtor(void *p)
 {
 	struct asy_thread *t = p;
-	if (t && t->gen == atomic_load(&asy__fork_gen) && t == tls_thread) {
-		tls_thread = NULL;
+	if (t && t->gen == atomic_load(&asy__fork_gen) && t == asy__tls_thread) {
+		asy__tls_thread = NULL;
 		thread_free(t, 0);
 	}
 }
@@ -176,12 +164,12 @@ static struct asy_thread *thread_new(void)
  * must pass through (vfork child, no backend could start). */
 static struct asy_thread *thread_get(void)
 {
-	struct asy_thread *t = tls_thread;
+	struct asy_thread *t = asy__tls_thread;
 	if (t) {
 		if (t->gen != atomic_load(&asy__fork_gen)) {
 			/* Inherited through fork: the ring belongs to the parent. */
 			thread_free(t, 1);
-			t = tls_thread = NULL;
+			t = asy__tls_thread = NULL;
 		} else if (!asy__coro_self() && t->tid != (pid_t)asy_sys_gettid()) {
 			/* A vfork child sees its parent's TLS.  (Inside asy_run()
 			 * the check is skipped: a vfork child of a coroutine that
@@ -195,195 +183,8 @@ static struct asy_thread *thread_get(void)
 		}
 	}
 	if (!t)
-		t = tls_thread = thread_new();
+		t = asy__tls_thread = thread_new();
 	return t;
-}
-
-/* ---- waiting ---------------------------------------------------------- */
-
-enum wait_how {
-	WAIT_FILE, /* regular files: signals do not interrupt the kernel either */
-	WAIT_READ, /* nothing moved yet: EINTR or SA_RESTART exactly as read() */
-	WAIT_ANY,  /* bytes already moved: any handled signal ends the call */
-};
-
-/* Block until the thread's eventfd fires; 0, -EINTR, or -EBADF when the
- * program closed our eventfd.  read() and poll() are the real libc ones:
- * cancellation points, and read() restarts under SA_RESTART as a plain
- * read() of a pipe would (NOTES §1). */
-static int efd_wait(struct asy_thread *t, enum wait_how how)
-{
-	uint64_t v[8];
-	int saved = errno, r = 0;
-	if (!fds_ours(t))
-		return -EBADF;
-	if (how == WAIT_ANY) {
-		struct pollfd p = { .fd = t->efd, .events = POLLIN };
-		if (asy__libc.poll(&p, 1, -1) < 0)
-			r = -errno;
-		else if (p.revents & POLLNVAL)
-			r = -EBADF;
-		else
-			asy_sys_read(t->efd, v, sizeof v);
-	} else if (asy__libc.read(t->efd, v, sizeof v) < 0) {
-		r = -errno;
-	}
-	errno = saved;
-	return r;
-}
-
-/* Wait for w without any interruption and without cancellation points:
- * after a cancel, and from a cancellation cleanup handler. */
-static void wait_quiet(struct asy_thread *t, struct asy_waiter *w)
-{
-	uint64_t v[8];
-	for (;;) {
-		t->be->reap(t);
-		if (atomic_load_explicit(&w->done, memory_order_acquire))
-			return;
-		if (t->lost || asy_sys_read(t->efd, v, sizeof v) == -EBADF) {
-			/* Our fds are gone: the backend's own wait still works
-			 * (the ring through its registered index; the pool by
-			 * looking again every millisecond). */
-			t->lost = 1;
-			t->be->wait(t, asy_now() + 1000000, atomic_load(&t->wake_seq));
-		}
-	}
-}
-
-static void wait_cleanup(void *arg)
-{
-	struct asy_waiter *w = arg;
-	w->thread->be->cancel(w->thread, w);
-	wait_quiet(w->thread, w);
-	tls_depth = 0;
-}
-
-void asy__complete(struct asy_waiter *w, long res)
-{
-	w->res = res;
-	atomic_store_explicit(&w->done, 1, memory_order_release);
-}
-
-/* A coroutine's waiter is on its thread's parked list while it waits; the
- * scheduler's thread looks there for finished ones.  Only the owning
- * thread touches the list, so completions from workers need no more than
- * the done flag. */
-static void parked_add(struct asy_thread *t, struct asy_waiter *w)
-{
-	w->pprev = NULL;
-	w->pnext = t->parked;
-	if (t->parked)
-		t->parked->pprev = w;
-	t->parked = w;
-}
-
-static void parked_del(struct asy_thread *t, struct asy_waiter *w)
-{
-	if (w->pprev)
-		w->pprev->pnext = w->pnext;
-	else
-		t->parked = w->pnext;
-	if (w->pnext)
-		w->pnext->pprev = w->pprev;
-}
-
-/* Unpark the coroutines whose calls finished; how many. */
-static int unpark_done(struct asy_thread *t)
-{
-	int n = 0;
-	for (struct asy_waiter *w = t->parked; w; w = w->pnext) {
-		if (atomic_load_explicit(&w->done, memory_order_acquire)) {
-			asy__coro_unpark(w->coro);
-			n++;
-		}
-	}
-	return n;
-}
-
-int asy__engine_idle(int64_t deadline)
-{
-	struct asy_thread *t = tls_thread;
-	if (!t || !t->be || t->gen != atomic_load(&asy__fork_gen)) {
-		if (deadline > 0) {
-			struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		}
-		return 0;
-	}
-	int saved = errno;
-	tls_depth++;
-	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
-	t->be->reap(t);
-	int n = unpark_done(t);
-	if (n || deadline == 0) {
-		t->be->wait(t, 0, seq);
-	} else {
-		t->be->wait(t, deadline, seq);
-		t->be->reap(t);
-		n = unpark_done(t);
-	}
-	tls_depth--;
-	errno = saved;
-	return n;
-}
-
-/* A coroutine's wait: park until the completion unparks it, so that the
- * thread runs the other coroutines meanwhile.  The coroutine's I/O
- * deadline and asy_cancel() end it with ETIMEDOUT / ECANCELED; the call is
- * cancelled first and its completion awaited, so the kernel never writes
- * into memory the coroutine no longer owns.  Signals do not interrupt
- * calls made inside coroutines (see README). */
-static long wait_coro(struct asy_thread *t, struct asy_waiter *w)
-{
-	int64_t deadline = asy__coro_io_deadline();
-	int r = 0;
-	tls_depth--; /* other coroutines use the engine while this one waits */
-	parked_add(t, w);
-	while (!atomic_load_explicit(&w->done, memory_order_acquire)) {
-		r = asy__coro_park(deadline, 1);
-		if (r < 0 && !atomic_load_explicit(&w->done, memory_order_acquire)) {
-			t->be->cancel(t, w);
-			while (!atomic_load_explicit(&w->done, memory_order_acquire))
-				asy__coro_park(-1, 0);
-			break;
-		}
-	}
-	parked_del(t, w);
-	tls_depth++;
-	if (r < 0 && (w->res == -ECANCELED || w->res == -EINTR))
-		return r;
-	return w->res;
-}
-
-/* Wait for w's completion; its result, or -EINTR when a signal handler
- * ended the wait before anything moved. */
-static long wait_for(struct asy_thread *t, struct asy_waiter *w, enum wait_how how)
-{
-	if (w->coro)
-		return wait_coro(t, w);
-	volatile long r = 0; /* lives across the cancellation cleanup's longjmp */
-	pthread_cleanup_push(wait_cleanup, w);
-	for (;;) {
-		t->be->reap(t);
-		if (atomic_load_explicit(&w->done, memory_order_acquire))
-			break;
-		r = efd_wait(t, how);
-		if (r == -EINTR && how != WAIT_FILE) {
-			t->be->cancel(t, w);
-			wait_quiet(t, w);
-			count(interrupted);
-			break;
-		}
-		if (r < 0 && r != -EINTR) {
-			wait_quiet(t, w);
-			break;
-		}
-	}
-	pthread_cleanup_pop(0);
-	if (r == -EINTR && how != WAIT_FILE && (w->res == -ECANCELED || w->res == -EINTR))
-		return -EINTR;
-	return w->res;
 }
 
 /* ---- one transfer through a backend ----------------------------------- */
@@ -437,7 +238,7 @@ static void sigpipe_replay(void)
 
 /* Submit w and wait for it; a backend that cannot take it hands the
  * thread over to the fallback backend and the call is submitted there. */
-static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how how)
+static long run_one(struct asy_thread *t, struct asy_waiter *w, enum asy_wait how)
 {
 	int r;
 	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
@@ -446,16 +247,16 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum wait_how ho
 	w->sigpipe = 0;
 	w->coro = asy__coro_self();
 	while ((r = t->be->submit(t, w)) < 0) {
-		count(fallbacks);
+		ASY_COUNT(fallbacks);
 		asy__backend_failed(t->be, -r);
 		if (t->be == asy__backend() || !thread_get())
 			return ASY_PASS;
 	}
 	int threads = t->be == &asy__backend_threads;
-	count(submitted);
+	ASY_COUNT(submitted);
 	atomic_fetch_add_explicit(&asy__count.by_backend[threads], 1, memory_order_relaxed);
 	w->io.via = threads ? ASY_VIA_THREADS : ASY_VIA_URING;
-	long res = wait_for(t, w, how);
+	long res = asy__wait(t, w, how);
 	if (w->sigpipe)
 		sigpipe_replay();
 	return res;
@@ -478,7 +279,7 @@ static long run_backend(struct asy_thread *t, struct asy_io *io, long done, mode
 	w.fmt = mode & S_IFMT;
 	if (io->op >= ASY_OP_FSYNC) {
 		w.io = *io;
-		long r = run_one(t, &w, WAIT_FILE);
+		long r = run_one(t, &w, ASY_WAIT_FILE);
 		io->via = w.io.via;
 		return r;
 	}
@@ -487,7 +288,7 @@ static long run_backend(struct asy_thread *t, struct asy_io *io, long done, mode
 		size_t want = io_rest(io, (size_t)done, &w, buf);
 		if (io->off >= 0)
 			w.io.off = io->off + done;
-		enum wait_how how = !w.kind ? WAIT_FILE : done ? WAIT_ANY : WAIT_READ;
+		enum asy_wait how = !w.kind ? ASY_WAIT_FILE : done ? ASY_WAIT_ANY : ASY_WAIT_READ;
 		long r = run_one(t, &w, how);
 		io->via = w.io.via;
 		if (r == ASY_PASS)
@@ -579,7 +380,7 @@ static int plain_check(const struct asy_io *io)
 static long plain_do(struct asy_io *io)
 {
 	io->via = ASY_VIA_INLINE;
-	count(inline_done);
+	ASY_COUNT(inline_done);
 	return asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
 }
 
@@ -683,16 +484,16 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 		return plain_do(io);
 	}
 	int saved = errno;
-	tls_depth++;
+	asy__depth++;
 	struct asy_thread *t = thread_get();
 	long r = t ? run_locked(t, io, done, mode, *pl) : ASY_PASS;
 	if (t && t->lost && !t->parked) {
 		/* The program closed our fds: start afresh on the next call. */
-		tls_thread = NULL;
+		asy__tls_thread = NULL;
 		pthread_setspecific(thread_key, NULL);
 		thread_free(t, 0);
 	}
-	tls_depth--;
+	asy__depth--;
 	errno = saved;
 	if (r == ASY_PASS && done) {
 		/* Cannot happen for streams; files finish in one blocking call. */
@@ -706,13 +507,13 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 		r = r < 0 ? done : done + r;
 	}
 	if (r == ASY_PASS)
-		count(passed);
+		ASY_COUNT(passed);
 	return r;
 }
 
 long asy__io(struct asy_io *io)
 {
-	if (tls_depth)
+	if (asy__depth)
 		return ASY_PASS;
 	pthread_mutex_t *pl = NULL;
 	if (io->op >= ASY_OP_FSYNC)
@@ -747,7 +548,7 @@ long asy__io(struct asy_io *io)
 	} else if (r > 0 && (size_t)r < iov_total(io->iov, io->iovcnt)) {
 		r = slow(io, r, 0, &pl, 0);
 	} else {
-		count(inline_done);
+		ASY_COUNT(inline_done);
 		io->via = ASY_VIA_INLINE;
 	}
 	pos_unlock(pl);

@@ -152,6 +152,7 @@ struct asy_counters {
 	_Atomic unsigned long fallbacks;   /* backend could not, ran elsewhere */
 };
 extern struct asy_counters asy__count;
+#define ASY_COUNT(field) atomic_fetch_add_explicit(&asy__count.field, 1, memory_order_relaxed)
 
 extern _Atomic int asy__ready;   /* hooks may call asy__io() */
 extern _Atomic unsigned asy__fork_gen;
@@ -161,6 +162,25 @@ void asy__config_read(void);
 void asy__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void asy__shim_resolve(void);
 long asy__io(struct asy_io *io);
+
+/* This thread's engine state (NULL before its first blocking call), and
+ * > 0 while it is inside the engine's slow path: a hooked call from a
+ * signal handler then passes through to libc. */
+extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
+extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
+
+/* How a wait may be interrupted. */
+enum asy_wait {
+	ASY_WAIT_FILE, /* regular files: signals do not interrupt the kernel either */
+	ASY_WAIT_READ, /* nothing moved yet: EINTR or SA_RESTART exactly as read() */
+	ASY_WAIT_ANY,  /* bytes already moved: any handled signal ends the call */
+};
+
+/* runtime/wait.c: wait for w's completion; its result, or -EINTR when a
+ * signal handler ended the wait before anything moved (-ECANCELED or
+ * -ETIMEDOUT inside a coroutine). */
+long asy__wait(struct asy_thread *t, struct asy_waiter *w, enum asy_wait how);
+int asy__fd_is(int fd, dev_t dev, ino_t ino);
 const struct asy_backend *asy__backend(void);
 void asy__backend_failed(const struct asy_backend *be, int err);
 
