@@ -31,6 +31,7 @@
 #include "coro.h"
 
 _Atomic int asy__ready;
+pid_t asy__pid;
 _Atomic unsigned asy__fork_gen;
 struct asy_counters asy__count;
 struct asy_libc asy__libc;
@@ -559,6 +560,7 @@ long asy__io(struct asy_io *io)
 
 static void atfork_child(void)
 {
+	asy__pid = (pid_t)asy_sys_getpid();
 	for (int i = 0; i < POS_LOCKS; i++)
 		pthread_mutex_init(&pos_locks[i], NULL);
 	atomic_fetch_add(&asy__fork_gen, 1);
@@ -579,6 +581,7 @@ static void fd_base_init(void)
 __attribute__((constructor)) void asy__init(void)
 {
 	int saved = errno;
+	asy__pid = (pid_t)asy_sys_getpid();
 	asy__shim_resolve();
 	asy__libc.read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
 	asy__libc.poll = (int (*)(void *, unsigned long, int))dlsym(RTLD_NEXT, "poll");

@@ -155,6 +155,7 @@ extern struct asy_counters asy__count;
 #define ASY_COUNT(field) atomic_fetch_add_explicit(&asy__count.field, 1, memory_order_relaxed)
 
 extern _Atomic int asy__ready;   /* hooks may call asy__io() */
+extern pid_t asy__pid;          /* this process (updated in a forked child) */
 extern _Atomic unsigned asy__fork_gen;
 
 void asy__init(void);

@@ -222,7 +222,8 @@ static int tfile_ours(int fd, const char *hdr, size_t hlen)
 
 int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh)
 {
-	int fl = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+	/* O_RDWR: tfile_ours() reads the header back. */
+	int fl = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
 	long fd = asy_sys(SYS_openat, AT_FDCWD, path, fl, 0600, 0, 0);
 	if (fd < 0)
 		return (int)fd;
@@ -365,9 +366,11 @@ static void open_outputs(void)
 	int owner;
 	if (asy__tcfg.trace) {
 		asy__tcfg.trace_fd = output_open("ASYNCIFY_TRACE", asy__tcfg.trace_path, 1, &owner);
-		asy__tcfg.trace_owner = owner;
 		if (asy__tcfg.trace_fd >= 0 && owner)
 			asy__writer_header();
+		/* A new image ends the file it writes: when it appends to its
+		 * own pid's file after an exec, the image before it did not. */
+		asy__tcfg.trace_owner = asy__tcfg.trace_fd >= 0;
 	}
 	if (asy__tcfg.summary)
 		asy__tcfg.summary_fd = output_open("ASYNCIFY_SUMMARY", asy__tcfg.summary_path, 0,

@@ -776,6 +776,40 @@ static void c_exec(void)
 	execl("/bin/sh", "sh", "-c", "head -c 5 /etc/hostname >/dev/null; echo exec-ok", (char *)NULL);
 }
 
+/* Every exec entry point (the shim hooks them all for tracing). */
+static void c_exec_family(void)
+{
+	char *const argv[] = { "sh", "-c", "printf \"$0 $1 ${X:-}\\n\"", "v", NULL };
+	char *const envp[] = { "X=env", NULL };
+	for (int k = 0; k < 8; k++) {
+		int p[2];
+		char b[64];
+		pipe(p);
+		pid_t pid = fork();
+		if (pid == 0) {
+			dup2(p[1], 1);
+			switch (k) {
+			case 0: execl("/bin/sh", "sh", "-c", "echo execl $0", "a", (char *)NULL); break;
+			case 1: execlp("sh", "sh", "-c", "echo execlp $0", "b", (char *)NULL); break;
+			case 2: execle("/bin/sh", "sh", "-c", "echo execle $X", (char *)NULL, envp); break;
+			case 3: execv("/bin/sh", argv); break;
+			case 4: execvp("sh", argv); break;
+			case 5: execve("/bin/sh", argv, envp); break;
+			case 6: execvpe("sh", argv, envp); break;
+			case 7: execl("/nonexistent", "x", (char *)NULL);
+				printf("execl-failed %s\n", t_errname(errno));
+			}
+			_exit(9);
+		}
+		close(p[1]);
+		long n = read(p[0], b, sizeof b);
+		int st;
+		waitpid(pid, &st, 0);
+		t_out("%d: %.*s status=%d\n", k, (int)(n > 0 ? n - 1 : 0), b, WEXITSTATUS(st));
+		close(p[0]);
+	}
+}
+
 static volatile int cleanup_ran;
 
 static void on_cleanup(void *arg)
@@ -935,6 +969,7 @@ static const struct t_case cases[] = {
 	{ "vfork", c_vfork, T_BACKEND },
 	{ "spawn", c_spawn, T_BACKEND },
 	{ "exec", c_exec, 0 },
+	{ "exec_family", c_exec_family, 0 },
 	{ "pthread_cancel", c_pthread_cancel, T_BACKEND },
 	{ "exit_while_blocked", c_exit_while_blocked, 0 },
 	{ "fsync", c_fsync, T_BACKEND },

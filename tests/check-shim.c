@@ -170,7 +170,8 @@ START_TEST(exports_only_hooks_and_asy)
 		"read", "write", "pread", "pwrite", "readv", "writev", "preadv", "pwritev",
 		"preadv2", "pwritev2", "fsync", "fdatasync", "pread64", "pwrite64", "preadv64",
 		"pwritev64", "preadv64v2", "pwritev64v2", "__read_chk", "__pread_chk",
-		"__pread64_chk", NULL,
+		"__pread64_chk", "execve", "execv", "execvp", "execvpe", "execl", "execlp",
+		"execle", "fexecve", NULL,
 	};
 	char cmd[4200], sym[256], type[8];
 	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", lib());

@@ -392,10 +392,10 @@ def work_exec(a):
         return
     recs, headers = load(tpath, a.format, pid)
     expect(headers == 1, f"{headers} headers after exec")
-    # The write made before exec is in the file only if the writer thread
-    # flushed it before the exec (docs/tracing.md: what exec loses).
+    # The shim's exec hooks write out what the ring holds before the image
+    # is replaced: the write made before exec is in the file.
     expect(all(r["call"] == "write" and r["pid"] == pid for r in recs), f"records {recs}")
-    expect(len(recs) in (2, 3), f"{len(recs)} records, want exec2's 2 (+1 from before exec)")
+    expect(len(recs) == 3, f"{len(recs)} records, want 1 before exec and exec2's 2")
 
 
 def work_stderr(a):
