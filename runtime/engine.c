@@ -109,6 +109,13 @@ static void thread_free(struct asy_thread *t, int forget)
 	munmap(t, sizeof *t);
 }
 
+static void thread_drop(struct asy_thread *t)
+{
+	asy__tls_thread = NULL;
+	pthread_setspecific(thread_key, NULL);
+	thread_free(t, 0);
+}
+
 static void thread_key_dtor(void *p)
 {
 	struct asy_thread *t = p;
@@ -487,13 +494,15 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 	int saved = errno;
 	asy__depth++;
 	struct asy_thread *t = thread_get();
-	long r = t ? run_locked(t, io, done, mode, *pl) : ASY_PASS;
-	if (t && t->lost && !t->parked) {
-		/* The program closed our fds: start afresh on the next call. */
-		asy__tls_thread = NULL;
-		pthread_setspecific(thread_key, NULL);
-		thread_free(t, 0);
+	if (t && !t->parked && !asy__fds_ours(t)) {
+		/* The program closed our fds (close_range) and may have reused
+		 * the numbers: start afresh, touching none of them. */
+		thread_drop(t);
+		t = thread_get();
 	}
+	long r = t ? run_locked(t, io, done, mode, *pl) : ASY_PASS;
+	if (t && t->lost && !t->parked)
+		thread_drop(t); /* lost while it waited */
 	asy__depth--;
 	errno = saved;
 	if (r == ASY_PASS && done) {

@@ -182,6 +182,8 @@ enum asy_wait {
  * -ETIMEDOUT inside a coroutine). */
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, enum asy_wait how);
 int asy__fd_is(int fd, dev_t dev, ino_t ino);
+/* The thread's fds are still ours (checked before each blocking call). */
+int asy__fds_ours(struct asy_thread *t);
 const struct asy_backend *asy__backend(void);
 void asy__backend_failed(const struct asy_backend *be, int err);
 

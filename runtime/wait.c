@@ -15,7 +15,7 @@
 #include "coro.h"
 
 /* Are the thread's fds still ours?  Once not, they never are again. */
-static int fds_ours(struct asy_thread *t)
+int asy__fds_ours(struct asy_thread *t)
 {
 	if (!t->lost && !asy__fd_is(t->id_fd, t->id_dev, t->id_ino))
 		t->lost = 1;
@@ -30,7 +30,7 @@ static int efd_wait(struct asy_thread *t, enum asy_wait how)
 {
 	uint64_t v[8];
 	int saved = errno, r = 0;
-	if (!fds_ours(t))
+	if (t->lost)
 		return -EBADF;
 	if (how == ASY_WAIT_ANY) {
 		struct pollfd p = { .fd = t->efd, .events = POLLIN };
