@@ -25,7 +25,9 @@ if [ "${1:-}" = --case ]; then
 	CASE_ONLY=$2 # internal: run one case here; its inputs come in the environment
 else
 	CASE_ONLY=
-	unset ASYNCIFY_BACKEND ASYNCIFY_TRACE ASYNCIFY_SUMMARY LD_PRELOAD
+	# The runner sets these per run; other ASYNCIFY_* settings (tuning,
+	# tracing to a file) are passed on, to run the suite under them.
+	unset ASYNCIFY_BACKEND LD_PRELOAD
 	LIB=${1:?usage: run-real.sh LIB BIN [CASE...]}
 	BIN=${2:?usage: run-real.sh LIB BIN [CASE...]}
 	shift 2
