@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -156,9 +157,15 @@ static void *worker_main(void *arg)
 		/* w may be gone as soon as done is set: take what we need
 		 * first.  The thread's refs keep its eventfd open meanwhile. */
 		struct asy_thread *t = w->thread;
+		int coro = w->coro != NULL;
 		asy__complete(w, res);
-		if (asy__fd_is(t->wake_wr, t->id_dev, t->id_ino))
+		if (coro) {
+			atomic_fetch_add(&t->wake_seq, 1);
+			if (atomic_load(&t->sleeping))
+				asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+		} else if (asy__fd_is(t->wake_wr, t->id_dev, t->id_ino)) {
 			asy_sys_write(t->wake_wr, "", 1);
+		}
 		atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
 	}
 	return NULL;
@@ -274,23 +281,26 @@ static void threads_reap(struct asy_thread *t)
 {
 }
 
-static void threads_wait(struct asy_thread *t, int64_t deadline)
+/* The scheduler of a thread running coroutines sleeps on its wake_seq
+ * futex: one system call, and none at all for the workers while it is
+ * busy. */
+static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
-	char v[64];
-	int ms = -1;
-	if (deadline >= 0) {
-		int64_t left = deadline - asy_now();
-		ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-	}
-	if (t->lost) { /* no pipe to wait on: look again in a millisecond */
-		struct timespec ts = { 0, 1000000 };
-		if (ms != 0)
-			nanosleep(&ts, NULL);
+	struct timespec ts, *tsp = NULL;
+	if (deadline == 0)
 		return;
+	if (deadline > 0) {
+		int64_t left = deadline - asy_now();
+		if (left <= 0)
+			return;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tsp = &ts;
 	}
-	struct pollfd p = { .fd = t->efd, .events = POLLIN };
-	if (asy_sys(SYS_poll, &p, 1, ms, 0, 0, 0) > 0)
-		asy_sys_read(t->efd, v, sizeof v);
+	atomic_store(&t->sleeping, 1);
+	if (atomic_load(&t->wake_seq) == seq)
+		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAIT_PRIVATE, seq, tsp, 0, 0);
+	atomic_store(&t->sleeping, 0);
 }
 
 /* The child has none of the parent's workers; start from nothing. */

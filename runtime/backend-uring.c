@@ -180,7 +180,7 @@ static void uring_reap(struct asy_thread *t)
 	}
 }
 
-static void uring_wait(struct asy_thread *t, int64_t deadline)
+static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
 	struct io_uring *ring = ring_of(t);
 	struct io_uring_cqe *cqe;

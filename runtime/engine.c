@@ -246,7 +246,7 @@ static void wait_quiet(struct asy_thread *t, struct asy_waiter *w)
 			 * (the ring through its registered index; the pool by
 			 * looking again every millisecond). */
 			t->lost = 1;
-			t->be->wait(t, asy_now() + 1000000);
+			t->be->wait(t, asy_now() + 1000000, atomic_load(&t->wake_seq));
 		}
 	}
 }
@@ -313,13 +313,13 @@ int asy__engine_idle(int64_t deadline)
 	}
 	int saved = errno;
 	tls_depth++;
+	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
 	t->be->reap(t);
 	int n = unpark_done(t);
 	if (n || deadline == 0) {
-		t->be->wait(t, 0);
+		t->be->wait(t, 0, seq);
 	} else {
-		fds_ours(t);
-		t->be->wait(t, deadline);
+		t->be->wait(t, deadline, seq);
 		t->be->reap(t);
 		n = unpark_done(t);
 	}
@@ -646,6 +646,18 @@ static void pos_unlock(void *m)
 		pthread_mutex_unlock(m);
 }
 
+/* run_backend_at_pos() with the position lock released if the thread is
+ * cancelled in its wait. */
+static long run_locked(struct asy_thread *t, struct asy_io *io, long done, mode_t mode,
+		       pthread_mutex_t *pl)
+{
+	long r;
+	pthread_cleanup_push(pos_unlock, pl);
+	r = run_backend_at_pos(t, io, done, mode);
+	pthread_cleanup_pop(0);
+	return r;
+}
+
 /* The non-blocking try said "would block" (first == -EAGAIN), "cannot
  * try" (-EOPNOTSUPP) or moved `done` bytes of more.  Decide what the
  * kernel would do next, and do it through the backend. */
@@ -673,10 +685,7 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 	int saved = errno;
 	tls_depth++;
 	struct asy_thread *t = thread_get();
-	long r;
-	pthread_cleanup_push(pos_unlock, *pl);
-	r = t ? run_backend_at_pos(t, io, done, mode) : ASY_PASS;
-	pthread_cleanup_pop(0);
+	long r = t ? run_locked(t, io, done, mode, *pl) : ASY_PASS;
 	if (t && t->lost && !t->parked) {
 		/* The program closed our fds: start afresh on the next call. */
 		tls_thread = NULL;

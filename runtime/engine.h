@@ -96,6 +96,10 @@ struct asy_thread {
 	const struct asy_backend *be;
 	void *be_data; /* the backend's per-thread state (a ring) */
 	struct asy_waiter *parked; /* coroutine waiters, owned by this thread */
+	/* Coroutines on the threads backend: workers bump wake_seq after a
+	 * completion and wake the scheduler with a futex when it sleeps. */
+	_Atomic unsigned wake_seq;
+	_Atomic int sleeping;
 };
 
 struct asy_backend {
@@ -114,8 +118,10 @@ struct asy_backend {
 	/* Move finished completions into their waiters; never blocks. */
 	void (*reap)(struct asy_thread *t);
 	/* Coroutines: submit what is queued and wait until a completion
-	 * arrives for t or the deadline (asy_now() ns; -1 none) passes. */
-	void (*wait)(struct asy_thread *t, int64_t deadline);
+	 * arrives for t or the deadline (asy_now() ns; -1 none) passes.
+	 * `seq` is t->wake_seq as read before the caller last looked for
+	 * finished calls. */
+	void (*wait)(struct asy_thread *t, int64_t deadline, unsigned seq);
 	/* In a forked child: forget everything inherited, touch nothing. */
 	void (*fork_child)(void);
 };

@@ -7,7 +7,7 @@
  * "iops=<reads per second> reads=<count>".  With N = 0 it runs a plain
  * pread loop on the thread, without coroutines (the baseline for cached
  * reads). */
-#define _GNU_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
