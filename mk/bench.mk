@@ -14,7 +14,11 @@ BENCH_OUT  ?=
 
 BENCH_TARGETS += bench-overhead
 
-$(BENCH_BIN)/pread-loop: tests/bench/pread-loop.c
+# The kernel's side of the per-call cost (not in BENCH_TARGETS: a probe).
+bench-nowait: $(LIB) $(BENCH_BIN)/nowait-cost
+	$(Q)$(BENCH_BIN)/nowait-cost $(LIB)
+
+$(BENCH_BIN)/%: tests/bench/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $<
@@ -25,4 +29,4 @@ bench-overhead: $(LIB) $(BENCH_BIN)/pread-loop
 		--mib $(BENCH_MIB) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) \
 		$(if $(BENCH_OUT),--out $(BENCH_OUT))
 
-.PHONY: bench-overhead
+.PHONY: bench-overhead bench-nowait

@@ -25,7 +25,9 @@ if [ "${1:-}" = --case ]; then
 	CASE_ONLY=$2 # internal: run one case here; its inputs come in the environment
 else
 	CASE_ONLY=
-	unset ASYNCIFY_BACKEND ASYNCIFY_TRACE ASYNCIFY_SUMMARY LD_PRELOAD
+	# The runner sets these per run; other ASYNCIFY_* settings (tuning,
+	# tracing to a file) are passed on, to run the suite under them.
+	unset ASYNCIFY_BACKEND LD_PRELOAD
 	LIB=${1:?usage: run-real.sh LIB BIN [CASE...]}
 	BIN=${2:?usage: run-real.sh LIB BIN [CASE...]}
 	shift 2
@@ -252,6 +254,25 @@ case_stdin() {
 }
 meta_stdin() { SUBMIT=1; }
 
+# More programs with their own I/O loops: multi-threaded xz and zstd,
+# bzip2, perl sysread/syswrite, split, openssl, parallel xargs (its output
+# sorted: -P2 finishes in any order).  A tool that is not installed fails
+# the same way in every run.
+case_tools() {
+	cold "$DATA/big" "$DATA/text"
+	xz -T2 -1 -c "$DATA/text" | xz -d | sha256sum
+	zstd -q -T2 -c "$DATA/big" | zstd -q -d | sha256sum
+	bzip2 -1 -c "$DATA/small" | bzip2 -d | sha256sum
+	perl -e 'open(my $f, "<", $ARGV[0]) or die; my $n = 0;
+		while (my $r = sysread($f, my $b, 65536)) { $n += $r } print "$n\n";
+		open(my $o, ">", "p.out") or die; syswrite($o, "x" x 100000); close $o;
+		print -s "p.out", "\n"' "$DATA/big"
+	split -b 7M "$DATA/big" part. && cat part.* | cmp - "$DATA/big" && echo split-ok && rm part.*
+	openssl dgst -sha256 < "$DATA/big"
+	find "$DATA/tree" -type f -print0 | xargs -0 -P2 -n1 md5sum | sed "s|$DATA/||" | sort
+}
+meta_tools() { SUBMIT=1; }
+
 # A daemon closes every fd it did not open (close_range) and reuses the
 # numbers for its own files: the shim must neither hang nor touch them.
 case_closefds() {
@@ -259,7 +280,7 @@ case_closefds() {
 }
 meta_closefds() { SUBMIT=1; }
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin closefds"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
