@@ -8,7 +8,11 @@
  *
  * Off the hot path (the writer thread, the exit summary): symbolizing,
  * dladdr() first, libunwind's unw_get_proc_name() for symbols only the
- * ELF symbol table has (static functions of the executable), cached. */
+ * ELF symbol table has (static functions of the executable), cached.
+ *
+ * libunwind (and the liblzma it pulls in) is loaded with dlopen() only
+ * when ASYNCIFY_STACKS asks for stacks: every other process the shim
+ * enters starts two shared objects lighter. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <elf.h>
@@ -23,6 +27,43 @@
 
 #include "trace-int.h"
 #include "sys.h"
+
+#define XSTR(x) STR(x)
+#define STR(x) #x
+
+/* The libunwind functions used, by their real (macro-expanded) names. */
+static struct {
+	__typeof__(unw_set_caching_policy) *set_caching_policy;
+	__typeof__(unw_local_addr_space) *local_addr_space;
+	__typeof__(unw_tdep_getcontext) *getcontext;
+	__typeof__(unw_init_local) *init_local;
+	__typeof__(unw_step) *step;
+	__typeof__(unw_get_reg) *get_reg;
+	__typeof__(unw_set_reg) *set_reg;
+	__typeof__(unw_get_proc_name) *get_proc_name;
+	__typeof__(unw_get_proc_info) *get_proc_info;
+	__typeof__(unw_backtrace) *backtrace;
+} unw;
+
+/* 0, or -1 when libunwind cannot be loaded (stacks are then off). */
+static int unw_load(void)
+{
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		h = dlopen("libunwind.so", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return -1;
+#define LOAD(field, sym) (unw.field = (__typeof__(unw.field))dlsym(h, XSTR(sym)))
+	if (!LOAD(set_caching_policy, unw_set_caching_policy) ||
+	    !LOAD(local_addr_space, unw_local_addr_space) || !LOAD(getcontext, unw_tdep_getcontext) ||
+	    !LOAD(init_local, unw_init_local) || !LOAD(step, unw_step) ||
+	    !LOAD(get_reg, unw_get_reg) || !LOAD(set_reg, unw_set_reg) ||
+	    !LOAD(get_proc_name, unw_get_proc_name) || !LOAD(get_proc_info, unw_get_proc_info) ||
+	    !LOAD(backtrace, unw_backtrace))
+		return -1;
+#undef LOAD
+	return 0;
+}
 
 #define PROBES 32
 #define SYMS 8192
@@ -69,6 +110,10 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 
 int asy__stacks_init(void)
 {
+	if (unw_load() < 0) {
+		asy__warn("ASYNCIFY_STACKS: libunwind cannot be loaded (%s); no stacks", dlerror());
+		return -ENOENT;
+	}
 	size_t n = sizeof(struct asy_stack) * ASY_STACKS + sizeof(struct sym) * SYMS + ARENA;
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -79,7 +124,7 @@ int asy__stacks_init(void)
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)asy__stacks_init);
 	/* The global cache takes a lock with signals blocked on every step;
 	 * per-thread caching needs neither and is async-signal-safe. */
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	unw.set_caching_policy(*unw.local_addr_space, UNW_CACHE_PER_THREAD);
 	long l = asy_sys(SYS_readlinkat, -100, "/proc/self/exe", syms.exe, sizeof syms.exe - 1, 0, 0);
 	syms.exe[l > 0 ? l : 0] = 0;
 	return 0;
@@ -140,16 +185,16 @@ static int backtrace_raw(void **raw, int n)
 	unw_cursor_t cur;
 	unw_word_t ip;
 	int k = 0;
-	if (unw_getcontext(&ctx) || unw_init_local(&cur, &ctx))
+	if (unw.getcontext(&ctx) || unw.init_local(&cur, &ctx))
 		return 0;
-	while (k < n && unw_step(&cur) > 0 && unw_get_reg(&cur, UNW_REG_IP, &ip) == 0)
+	while (k < n && unw.step(&cur) > 0 && unw.get_reg(&cur, UNW_REG_IP, &ip) == 0)
 		raw[k++] = (void *)ip;
 	return k;
 }
 #else
 static int backtrace_raw(void **raw, int n)
 {
-	return unw_backtrace(raw, n);
+	return unw.backtrace(raw, n);
 }
 #endif
 
@@ -198,9 +243,9 @@ static int unw_name(uint64_t ip, char *buf, size_t n, uint64_t *off)
 	unw_cursor_t cur;
 	unw_proc_info_t pi;
 	unw_word_t o;
-	if (unw_getcontext(&ctx) || unw_init_local(&cur, &ctx) ||
-	    unw_set_reg(&cur, UNW_REG_IP, (unw_word_t)ip) ||
-	    unw_get_proc_name(&cur, buf, n, &o) || unw_get_proc_info(&cur, &pi) ||
+	if (unw.getcontext(&ctx) || unw.init_local(&cur, &ctx) ||
+	    unw.set_reg(&cur, UNW_REG_IP, (unw_word_t)ip) ||
+	    unw.get_proc_name(&cur, buf, n, &o) || unw.get_proc_info(&cur, &pi) ||
 	    ip - o != pi.start_ip)
 		return -1;
 	*off = o;
