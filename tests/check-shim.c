@@ -171,7 +171,7 @@ START_TEST(exports_only_hooks_and_asy)
 		"preadv2", "pwritev2", "fsync", "fdatasync", "pread64", "pwrite64", "preadv64",
 		"pwritev64", "preadv64v2", "pwritev64v2", "__read_chk", "__pread_chk",
 		"__pread64_chk", "execve", "execv", "execvp", "execvpe", "execl", "execlp",
-		"execle", "fexecve", NULL,
+		"execle", "fexecve", "_exit", "_Exit", NULL,
 	};
 	char cmd[4200], sym[256], type[8];
 	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", lib());
@@ -284,6 +284,25 @@ START_TEST(threads_pool_stream_deadlock)
 }
 END_TEST
 
+/* A program that ends with _exit (as shells do) runs no atexit handler:
+ * its trace records must still be written. */
+START_TEST(trace_survives__exit)
+{
+	char cmd[4400], path[] = "/tmp/asy-t-XXXXXX", buf[4096] = "";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	snprintf(cmd, sizeof cmd,
+		 "ASYNCIFY_TRACE=%s LD_PRELOAD='%s %s' /bin/sh -c 'echo hi; exec >/dev/null' >/dev/null",
+		 path, getenv("ASY_PRELOAD_FIRST") ? getenv("ASY_PRELOAD_FIRST") : "", lib());
+	ck_assert_int_eq(system(cmd), 0);
+	long n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	unlink(path);
+	buf[n > 0 ? n : 0] = 0;
+	ck_assert_msg(strstr(buf, " write(1") && strstr(buf, "= 3 "), "trace: %s", buf);
+}
+END_TEST
+
 /* A library whose constructor does I/O before asyncify's has run. */
 START_TEST(calls_before_init)
 {
@@ -313,6 +332,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, sqpoll_ring);
 	tcase_add_test(tc, threads_pool_stream_deadlock);
 	tcase_add_test(tc, calls_before_init);
+	tcase_add_test(tc, trace_survives__exit);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

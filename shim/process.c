@@ -1,7 +1,8 @@
-/* The exec family, hooked only so that tracing can write out what it holds
- * before the process image is replaced (records and the summary of the
- * process that execs; the new image starts its own).  Nothing else changes:
- * each hook calls the real function with the same arguments.
+/* The exec family and _exit, hooked only so that tracing can write out
+ * what it holds before the process image is replaced or ends without
+ * running atexit handlers (shells end with _exit): the records and the
+ * summary of that image.  Nothing else changes: each hook calls the real
+ * function with the same arguments.
  *
  * glibc's execl* and execvp* reach the kernel through internal entry points
  * that LD_PRELOAD cannot see, so every name a program may call is here.
@@ -143,4 +144,21 @@ ASY_EXPORT int execle(const char *path, const char *arg, ...)
 	char **envp = va_arg(ap, char **);
 	va_end(ap);
 	return execve(path, argv, envp);
+}
+
+ASY_EXPORT void _exit(int status)
+{
+	static void (*real)(int);
+	if (!real)
+		real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+	flush();
+	if (real)
+		real(status);
+	for (;;)
+		asy_sys(SYS_exit_group, status, 0, 0, 0, 0, 0);
+}
+
+ASY_EXPORT void _Exit(int status)
+{
+	_exit(status);
 }
