@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -467,6 +468,47 @@ static long run_locked(struct asy_thread *t, struct asy_io *io, long done, mode_
 	return r;
 }
 
+/* Continue a file read that moved *done bytes with non-blocking tries;
+ * returns 0 at EOF or when complete (then *done is the answer), -EAGAIN
+ * when the rest must wait for the device, or another -errno (the bytes
+ * already moved are the answer then, as for read()). */
+static long nowait_more(struct asy_io *io, long *done)
+{
+	size_t total = iov_total(io->iov, io->iovcnt);
+	while ((size_t)*done < total) {
+		struct iovec buf[IOV_CHUNK];
+		struct asy_waiter w;
+		io_rest(io, (size_t)*done, &w, buf);
+		long off = io->off >= 0 ? io->off + *done : -1;
+		long r = asy_sys_preadv2(io->fd, w.io.iov, w.io.iovcnt, off, io->rwflags | RWF_NOWAIT);
+		if (r <= 0)
+			return r;
+		*done += r;
+	}
+	return 0;
+}
+
+/* Files the kernel generates (/proc, /sys, cgroups, …) refuse RWF_NOWAIT
+ * but never wait for a device: libc answers them, without setting up a
+ * backend (and its fds) for a read of /proc/self/status. */
+static int kernel_fs(int fd)
+{
+	static const long magic[] = {
+		0x9fa0,     /* proc */      0x62656572, /* sysfs */
+		0x27e0eb,   /* cgroup */    0x63677270, /* cgroup2 */
+		0x64626720, /* debugfs */   0x74726163, /* tracefs */
+		0x73636673, /* securityfs */ 0x62656570, /* configfs */
+		0xcafe4a11, /* bpf */       0xde5e81e4, /* efivarfs */
+	};
+	struct statfs sf;
+	if (asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof magic / sizeof magic[0]; i++)
+		if ((long)sf.f_type == magic[i])
+			return 1;
+	return 0;
+}
+
 /* The non-blocking try said "would block" (first == -EAGAIN), "cannot
  * try" (-EOPNOTSUPP) or moved `done` bytes of more.  Decide what the
  * kernel would do next, and do it through the backend. */
@@ -488,8 +530,18 @@ static long slow(struct asy_io *io, long done, long first, pthread_mutex_t **pl,
 				return ASY_PASS; /* cannot block; libc answers */
 			return done ? done : -EAGAIN;
 		}
-	} else if (first == -EOPNOTSUPP && S_ISREG(mode) && plain_check(io)) {
+	} else if (io->op == ASY_OP_READ && done) {
+		/* A file read that stopped short: at EOF (the common case: a
+		 * whole-file read with a larger buffer) or where the cached
+		 * part ends.  Another try says which, without a backend. */
+		long more = nowait_more(io, &done);
+		if (more != -EAGAIN)
+			return done;
+	}
+	if (first == -EOPNOTSUPP && S_ISREG(mode) && plain_check(io)) {
 		return plain_do(io);
+	} else if (first == -EOPNOTSUPP && (S_ISDIR(mode) || kernel_fs(io->fd))) {
+		return ASY_PASS; /* EISDIR, or a file the kernel makes up: no wait */
 	}
 	int saved = errno;
 	asy__depth++;
