@@ -81,69 +81,60 @@ static size_t count_args(va_list ap)
 	return n;
 }
 
-/* argv = arg0, the n arguments in ap, NULL; ap is left after the NULL. */
-static void gather(char **argv, const char *arg0, size_t n, va_list ap)
+/* argv = arg0, the n arguments in *ap, NULL; *ap is left after the NULL. */
+static void gather(char **argv, const char *arg0, size_t n, va_list *ap)
 {
 	argv[0] = (char *)arg0;
 	for (size_t i = 1; i <= n + 1; i++)
-		argv[i] = va_arg(ap, char *);
+		argv[i] = va_arg(*ap, char *);
 }
 
 #define MAX_ARGS 65536 /* a bound for the stack array; E2BIG beyond */
 
-ASY_EXPORT int execl(const char *path, const char *arg, ...)
+enum how { PATH_ENVIRON, SEARCH_ENVIRON, PATH_ENVP };
+
+/* execl, execlp, execle: the argument list as an array, then the v-form. */
+static int exec_list(enum how how, const char *file, const char *arg0, va_list *ap)
 {
-	va_list ap, cnt;
-	va_start(ap, arg);
-	va_copy(cnt, ap);
+	va_list cnt;
+	va_copy(cnt, *ap);
 	size_t n = count_args(cnt);
 	va_end(cnt);
 	if (n > MAX_ARGS) {
-		va_end(ap);
 		errno = E2BIG;
 		return -1;
 	}
 	char *argv[n + 2];
-	gather(argv, arg, n, ap);
+	gather(argv, arg0, n, ap);
+	char **envp = how == PATH_ENVP ? va_arg(*ap, char **) : environ;
+	return how == SEARCH_ENVIRON ? execvpe(file, argv, envp) : execve(file, argv, envp);
+}
+
+ASY_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	int r = exec_list(PATH_ENVIRON, path, arg, &ap);
 	va_end(ap);
-	return execve(path, argv, environ);
+	return r;
 }
 
 ASY_EXPORT int execlp(const char *file, const char *arg, ...)
 {
-	va_list ap, cnt;
+	va_list ap;
 	va_start(ap, arg);
-	va_copy(cnt, ap);
-	size_t n = count_args(cnt);
-	va_end(cnt);
-	if (n > MAX_ARGS) {
-		va_end(ap);
-		errno = E2BIG;
-		return -1;
-	}
-	char *argv[n + 2];
-	gather(argv, arg, n, ap);
+	int r = exec_list(SEARCH_ENVIRON, file, arg, &ap);
 	va_end(ap);
-	return execvpe(file, argv, environ);
+	return r;
 }
 
 ASY_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	va_list ap, cnt;
+	va_list ap;
 	va_start(ap, arg);
-	va_copy(cnt, ap);
-	size_t n = count_args(cnt);
-	va_end(cnt);
-	if (n > MAX_ARGS) {
-		va_end(ap);
-		errno = E2BIG;
-		return -1;
-	}
-	char *argv[n + 2];
-	gather(argv, arg, n, ap);
-	char **envp = va_arg(ap, char **);
+	int r = exec_list(PATH_ENVP, path, arg, &ap);
 	va_end(ap);
-	return execve(path, argv, envp);
+	return r;
 }
 
 ASY_EXPORT void _exit(int status)

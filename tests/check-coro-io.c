@@ -396,9 +396,5 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(tc, like_threads, 0, NLIKE);
 	tcase_add_loop_test(tc, deadline_and_cancel, 0, 2);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

@@ -1009,9 +1009,5 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_case, 0, ncases);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

@@ -334,9 +334,5 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, calls_before_init);
 	tcase_add_test(tc, trace_survives__exit);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

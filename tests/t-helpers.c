@@ -194,6 +194,15 @@ void t_compare(const struct t_case *c, enum t_variant v)
 	t_compare_all(c, &v, 1);
 }
 
+int t_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
 int t_uring_works(void)
 {
 	struct io_uring ring;

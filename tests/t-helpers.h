@@ -44,6 +44,10 @@ void t_compare(const struct t_case *c, enum t_variant v);
  * every variant matches (all mismatches are reported together). */
 void t_compare_all(const struct t_case *c, const enum t_variant *vs, int n);
 
+/* Run every test of s; the exit status for main(): 0 all passed, 1 not. */
+struct Suite;
+int t_run_suite(struct Suite *s);
+
 /* 1 when io_uring can be set up here. */
 int t_uring_works(void);
 
