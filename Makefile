@@ -118,10 +118,11 @@ bench: all $(BENCH_TARGETS)
 
 # ---- install -------------------------------------------------------------
 install: all $(INSTALL_TARGETS)
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libasyncify.so
-	install -m 0644 include/asyncify.h $(DESTDIR)$(PREFIX)/include/asyncify.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' asyncify.pc.in \
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libasyncify.so
+	$(Q)install -m 0644 include/asyncify.h $(DESTDIR)$(PREFIX)/include/asyncify.h
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' asyncify.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncify.pc
 
 # Dependencies: Debian package names; installed with apt-get when root.
