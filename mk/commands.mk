@@ -20,11 +20,11 @@ INSTALL_TARGETS += install-commands
 CHECK_TARGETS   += check-commands
 
 install-commands: $(AB_SPAWN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/lib/asyncify
-	install -m 0755 $(COMMANDS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(AB_SPAWN) $(DESTDIR)$(PREFIX)/lib/asyncify/
-	install -m 0644 $(COMMAND_MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(Q)install -m 0755 $(COMMANDS) $(DESTDIR)$(PREFIX)/bin/
+	$(Q)install -m 0755 $(AB_SPAWN) $(DESTDIR)$(PREFIX)/lib/asyncify/
+	$(Q)install -m 0644 $(COMMAND_MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # The tests build their own small C programs in a temp dir with $(CC).  A
 # sanitized library preloaded into sh or python would report their leaks,
