@@ -10,6 +10,12 @@ DEMO_CFLAGS  ?= -O2 -g -std=gnu11 -Wall -Wextra
 DEMO_RUNS    ?= 10
 DEMO_ARGS    ?= -n 10000 -l 10000
 
+# The coroutine demo uses the library's API: linked with it.
+$(DEMO_BIN)/kvlookup-coro: demo/kvlookup-coro.c include/asyncify.h $(LIB)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(DEMO_CFLAGS) -Iinclude -o $@ $< -L$(LIBDIR) -lasyncify -Wl,-rpath,$(CURDIR)/$(LIBDIR)
+
 $(DEMO_BIN)/%: demo/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
@@ -23,7 +29,7 @@ demo-progs: $(DEMO_PROGS)
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: all $(DEMO_PROGS) $(AB_SPAWN)
+demo-run: all $(DEMO_PROGS) $(DEMO_BIN)/kvlookup-coro $(AB_SPAWN)
 	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/asyncify-demo.XXXXXX") || exit 2; \
 	trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT TERM HUP; \
 	scripts/asyncify-ab --lib $(CURDIR)/$(LIB) --runs $(DEMO_RUNS) --warmup 1 \
@@ -33,6 +39,10 @@ demo-run: all $(DEMO_PROGS) $(AB_SPAWN)
 	  -- $(CURDIR)/$(DEMO_BIN)/kvstore $(DEMO_ARGS) "$$tmp/kv.db" </dev/null; \
 	rc=$$?; \
 	echo "  exports: $(DEMO_BIN)/ab.json $(DEMO_BIN)/ab.md $(DEMO_BIN)/ab.svg"; \
+	echo; echo "Lookups of a cold 25 MiB kvstore file, the legacy code as coroutines (demo/kvlookup-coro.c):"; \
+	$(CURDIR)/$(DEMO_BIN)/kvstore -n 100000 -l 10 "$$tmp/big.db" >/dev/null || rc=1; \
+	$(CURDIR)/$(DEMO_BIN)/kvlookup-coro "$$tmp/big.db" 4000 64 || rc=1; \
+	ASYNCIFY_BACKEND=threads $(CURDIR)/$(DEMO_BIN)/kvlookup-coro "$$tmp/big.db" 4000 64 || rc=1; \
 	exit $$rc
 
 clean-demo:
