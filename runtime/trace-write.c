@@ -373,11 +373,14 @@ static uint64_t ring_used(void)
 	return atomic_load(&q->head) - atomic_load(&q->tail);
 }
 
+static _Atomic int writer_running;
+
 static void *writer_main(void *arg)
 {
 	struct asy_tring *q = asy__tring;
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
 	asy__in_trace = 1;
+	atomic_store(&writer_running, 1);
 	for (;;) {
 		uint32_t v = atomic_load(&q->wake);
 		atomic_store(&q->sleeping, 1);
@@ -429,8 +432,16 @@ int asy__writer_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_store(&writer_running, 0);
 	int r = pthread_create(&th, &attr, writer_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	/* Return once the thread runs: a thread still starting up (in its
+	 * libc or sanitizer set-up, which allocates) when the program forks or
+	 * exits right away left a forked child's allocator locked (seen under
+	 * ASan: the child hung in its leak check at exit).  A second at most. */
+	struct timespec tick = { 0, 50000 };
+	for (int i = 0; !r && i < 20000 && !atomic_load(&writer_running); i++)
+		nanosleep(&tick, NULL);
 	return -r;
 }
