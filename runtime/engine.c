@@ -13,12 +13,10 @@
  * signal handler cancels the op and returns what moved, or EINTR. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <dlfcn.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,11 +41,13 @@ static const struct asy_backend *_Atomic current;
 static pthread_key_t thread_key;
 static int fd_base; /* the engine's own fds go at or above this number */
 
-/* io_uring reads and writes at the file position (offset -1) without the
- * kernel's f_pos lock: two threads reading one fd got the same records
- * (NOTES §3).  Under uring, every call that uses the file position holds
- * one of these, chosen by fd number, for as long as it runs; the kernel's
- * own lock still orders the threads backend and the non-blocking try. */
+/* Under uring a file call at the file position is lseek + a read at that
+ * offset + lseek (run_backend_at_pos), which the kernel's f_pos lock does
+ * not make one step: two threads reading one fd would get the same records
+ * (io_uring's own offset -1 has the same gap, NOTES §3).  So every call
+ * that uses the file position holds one of these, chosen by fd number, for
+ * as long as it runs — the non-blocking try included; the threads backend
+ * needs none (its workers make the kernel's own calls). */
 #define POS_LOCKS 256
 static pthread_mutex_t pos_locks[POS_LOCKS] = {
 	[0 ... POS_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
