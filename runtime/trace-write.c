@@ -237,6 +237,17 @@ static void put_json_file(const struct asy_file *f)
 	put("\",\"kind\":\"%s\"", f ? asy__kind_name(f->mode) : "unknown");
 }
 
+/* The fields json and chrome records share: size, off, res, errno. */
+static void put_result(const struct asy_trec *r)
+{
+	put(",\"size\":%llu,\"off\":%lld,\"res\":%lld,\"errno\":", (unsigned long long)r->size,
+	    (long long)r->off, (long long)r->res);
+	if (r->res < 0)
+		put("\"%s\"", err_name(r->res));
+	else
+		put("null");
+}
+
 static void put_json(const struct asy_trec *r, const struct asy_file *f)
 {
 	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
@@ -245,12 +256,7 @@ static void put_json(const struct asy_trec *r, const struct asy_file *f)
 	    (unsigned long long)(wall / 1000), (int)asy__tcfg.pid, r->tid,
 	    (unsigned long long)r->coro, asy__call_name[r->call], r->fd);
 	put_json_file(f);
-	put(",\"size\":%llu,\"off\":%lld,\"res\":%lld,\"errno\":", (unsigned long long)r->size,
-	    (long long)r->off, (long long)r->res);
-	if (r->res < 0)
-		put("\"%s\"", err_name(r->res));
-	else
-		put("null");
+	put_result(r);
 	put(",\"dur_ns\":%llu,\"via\":\"%s\",\"stack\":[", (unsigned long long)r->dur,
 	    asy__via_name[r->via]);
 	if (r->stack)
@@ -297,12 +303,7 @@ static void put_chrome(const struct asy_trec *r, const struct asy_file *f)
 	    (unsigned long long)(r->t0 % 1000), (unsigned long long)(r->dur / 1000),
 	    (unsigned long long)(r->dur % 1000), (int)asy__tcfg.pid, r->tid, r->fd);
 	put_json_file(f);
-	put(",\"size\":%llu,\"off\":%lld,\"res\":%lld,\"errno\":", (unsigned long long)r->size,
-	    (long long)r->off, (long long)r->res);
-	if (r->res < 0)
-		put("\"%s\"", err_name(r->res));
-	else
-		put("null");
+	put_result(r);
 	put(",\"via\":\"%s\",\"coro\":%llu,\"stack\":[", asy__via_name[r->via],
 	    (unsigned long long)r->coro);
 	if (r->stack)
