@@ -434,26 +434,46 @@ static mode_t direct_known(const struct asy_io *io)
 	return 0;
 }
 
+/* The lock is held across a system call, where signal handlers run, and
+ * write() is async-signal-safe: a handler's call on the same stripe must
+ * not wait for the lock its own thread holds.  So holding it counts as
+ * being inside the engine (asy__depth): the handler's call goes to libc,
+ * at the kernel's file position, as it would without the shim. */
 static pthread_mutex_t *pos_lock(const struct asy_io *io)
 {
 	if (io->off >= 0 || io->op >= ASY_OP_FSYNC || asy__backend() != &asy__backend_uring)
 		return NULL;
 	pthread_mutex_t *m = &pos_locks[(unsigned)io->fd % POS_LOCKS];
+	asy__depth++;
 	if (!asy__coro_self()) {
 		pthread_mutex_lock(m);
 		return m;
 	}
 	/* Another coroutine of this thread may hold it while it waits: let
-	 * the scheduler run it rather than block the thread. */
-	while (pthread_mutex_trylock(m) != 0)
+	 * the scheduler run it rather than block the thread.  Other
+	 * coroutines use the engine meanwhile. */
+	while (pthread_mutex_trylock(m) != 0) {
+		int depth = asy__depth;
+		asy__depth = 0;
 		asy__coro_park(asy_now() + 50000, 0);
+		asy__depth = depth;
+	}
 	return m;
 }
 
-static void pos_unlock(void *m)
+static void pos_unlock(pthread_mutex_t *m)
 {
-	if (m)
+	if (m) {
 		pthread_mutex_unlock(m);
+		asy__depth--;
+	}
+}
+
+/* The thread is cancelled in its wait: it leaves the engine for good. */
+static void pos_unlock_cancelled(void *m)
+{
+	pthread_mutex_unlock(m);
+	asy__depth = 0;
 }
 
 /* run_backend_at_pos() with the position lock released if the thread is
@@ -462,7 +482,9 @@ static long run_locked(struct asy_thread *t, struct asy_io *io, long done, mode_
 		       pthread_mutex_t *pl)
 {
 	long r;
-	pthread_cleanup_push(pos_unlock, pl);
+	if (!pl)
+		return run_backend_at_pos(t, io, done, mode);
+	pthread_cleanup_push(pos_unlock_cancelled, pl);
 	r = run_backend_at_pos(t, io, done, mode);
 	pthread_cleanup_pop(0);
 	return r;

@@ -153,7 +153,8 @@ static long wait_coro(struct asy_thread *t, struct asy_waiter *w)
 {
 	int64_t deadline = asy__coro_io_deadline();
 	int r = 0;
-	asy__depth--; /* other coroutines use the engine while this one waits */
+	int depth = asy__depth;
+	asy__depth = 0; /* other coroutines use the engine while this one waits */
 	parked_add(t, w);
 	while (!atomic_load_explicit(&w->done, memory_order_acquire)) {
 		r = asy__coro_park(deadline, 1);
@@ -165,7 +166,7 @@ static long wait_coro(struct asy_thread *t, struct asy_waiter *w)
 		}
 	}
 	parked_del(t, w);
-	asy__depth++;
+	asy__depth = depth;
 	if (r < 0 && (w->res == -ECANCELED || w->res == -EINTR))
 		return r;
 	return w->res;

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -586,6 +587,45 @@ static void c_handler_writes(void)
 	join(tw);
 }
 
+/* write() is async-signal-safe: a handler may write to the fd (or the
+ * file) the interrupted code is writing to, at any point of that call.
+ * Each byte must land once, and nothing may hang. */
+static int reent_fd;
+static volatile sig_atomic_t reent_n;
+
+static void on_alrm_write(int s)
+{
+	(void)s;
+	if (write(reent_fd, "h", 1) == 1)
+		reent_n++;
+	char b[2];
+	pread(reent_fd, b, 1, 0); /* and a read of the same file */
+}
+
+static void c_handler_same_fd(void)
+{
+	char path[] = "/tmp/asy-t-XXXXXX";
+	reent_fd = mkstemp(path);
+	unlink(path);
+	struct sigaction sa = { .sa_flags = SA_RESTART, .sa_handler = on_alrm_write };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 20 }, { 0, 20 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	long mains = 0;
+	for (int i = 0; i < 20000; i++)
+		mains += write(reent_fd, "m", 1) == 1;
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_IGN);
+	struct stat st;
+	fstat(reent_fd, &st);
+	t_out("main wrote %ld; every byte landed once: %s; handler ran: %s\n", mains,
+	      st.st_size == mains + reent_n && lseek(reent_fd, 0, SEEK_CUR) == st.st_size ? "yes" : "no",
+	      reent_n > 0 ? "yes" : "no");
+	close(reent_fd);
+}
+
 /* ---- offsets ---------------------------------------------------------- */
 
 static void c_offsets(void)
@@ -962,6 +1002,7 @@ static const struct t_case cases[] = {
 	{ "sigpipe_handler", c_sigpipe_handler, 0 },
 	{ "sigpipe_blocked_write", c_sigpipe_blocked_write, T_BACKEND },
 	{ "handler_writes", c_handler_writes, T_BACKEND },
+	{ "handler_same_fd", c_handler_same_fd, 0 },
 	{ "offsets", c_offsets, 0 },
 	{ "offsets_threads", c_offsets_threads, T_BACKEND },
 	{ "many_threads", c_many_threads, T_BACKEND },
