@@ -31,16 +31,44 @@ int asy__fd_is(int fd, dev_t dev, ino_t ino);
 
 struct worker {
 	struct asy_waiter *_Atomic cur; /* what it runs now */
+	_Atomic unsigned go;            /* futex: set when handed work */
+	struct worker *next_idle;
 };
 
 #define CANCEL_POLL_MS 20
 
+/* Idle workers wait on a futex each, on a stack: a new call wakes the
+ * one that went idle last, whose CPU is the likeliest to be awake (a
+ * condition variable wakes the one waiting longest).  Waking a sleeping
+ * thread costs ≈ 7-13 µs on these VMs (NOTES §5), more than the rest of a
+ * handoff, so a coroutine scheduler and its workers also look a little
+ * before they sleep:
+ *  - a worker that finishes a coroutine's call while its scheduler is
+ *    awake looks for the next call for WORKER_SPIN_NS (the coroutine it
+ *    finished usually makes one within microseconds), one such worker at
+ *    a time;
+ *  - the scheduler looks for a completion for SCHED_SPIN_NS before it
+ *    sleeps on its futex.
+ * Measured with `make bench-iops`; see README, Performance. */
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct asy_waiter *head, *tail;
-	unsigned queued, nthreads, idle;
-} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0 };
+	struct worker *idle_top;
+	_Atomic unsigned queued; /* written under lock; spinners read it */
+	unsigned nthreads, idle, spinning;
+} pool = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0 };
+
+#define WORKER_SPIN_NS 20000
+#define SCHED_SPIN_NS 10000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
 
 /* Workers idle this long exit (one stays). */
 #define IDLE_EXIT_S 10
@@ -118,21 +146,55 @@ static long run(struct worker *wk, struct asy_waiter *w)
 	return r;
 }
 
-/* The next call to run, or NULL when this worker should exit. */
-static struct asy_waiter *take(struct worker *wk)
+/* A file call on the calling thread (a coroutine that is alone on its
+ * thread).  Files are not interrupted by signals here either. */
+static long threads_run_here(struct asy_waiter *w)
+{
+	long r;
+	do
+		r = run(NULL, w);
+	while (r == -EINTR);
+	return r;
+}
+
+/* The next call to run, or NULL when this worker should exit.  `spin`:
+ * look for a while before sleeping. */
+static struct asy_waiter *take(struct worker *wk, int spin)
 {
 	pthread_mutex_lock(&pool.lock);
+	if (spin && !pool.head && pool.spinning == 0) {
+		pool.spinning++;
+		pthread_mutex_unlock(&pool.lock);
+		int64_t until = asy_now() + WORKER_SPIN_NS;
+		while (!atomic_load_explicit(&pool.queued, memory_order_relaxed) && asy_now() < until)
+			for (int i = 0; i < 32; i++)
+				cpu_relax();
+		pthread_mutex_lock(&pool.lock);
+		pool.spinning--;
+	}
 	while (!pool.head) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += IDLE_EXIT_S;
+		atomic_store_explicit(&wk->go, 0, memory_order_relaxed);
+		wk->next_idle = pool.idle_top;
+		pool.idle_top = wk;
 		pool.idle++;
-		int r = pthread_cond_timedwait(&pool.cond, &pool.lock, &until);
-		pool.idle--;
-		if (r == ETIMEDOUT && !pool.head && pool.nthreads > 1) {
-			pool.nthreads--;
-			pthread_mutex_unlock(&pool.lock);
-			return NULL;
+		pthread_mutex_unlock(&pool.lock);
+		struct timespec left = { IDLE_EXIT_S, 0 };
+		long r = 0;
+		while (!atomic_load_explicit(&wk->go, memory_order_acquire) && r != -ETIMEDOUT)
+			r = asy_sys(SYS_futex, &wk->go, FUTEX_WAIT_PRIVATE, 0, &left, 0, 0);
+		pthread_mutex_lock(&pool.lock);
+		if (!atomic_load_explicit(&wk->go, memory_order_relaxed)) {
+			/* Timed out, still on the stack: leave it. */
+			struct worker **pp = &pool.idle_top;
+			while (*pp != wk)
+				pp = &(*pp)->next_idle;
+			*pp = wk->next_idle;
+			pool.idle--;
+			if (!pool.head && pool.nthreads > 1) {
+				pool.nthreads--;
+				pthread_mutex_unlock(&pool.lock);
+				return NULL;
+			}
 		}
 	}
 	struct asy_waiter *w = pool.head;
@@ -148,9 +210,11 @@ static struct asy_waiter *take(struct worker *wk)
 
 static void *worker_main(void *arg)
 {
-	struct worker wk = { NULL };
+	struct worker wk = { NULL, 0, NULL };
 	struct asy_waiter *w;
-	while ((w = take(&wk))) {
+	int spin = 0;
+	while ((w = take(&wk, spin))) {
+		spin = 0;
 		long res = run(&wk, w);
 		/* A cancel that still finds w here only wakes the next poll. */
 		atomic_store(&wk.cur, NULL);
@@ -161,8 +225,10 @@ static void *worker_main(void *arg)
 		asy__complete(w, res);
 		if (coro) {
 			atomic_fetch_add(&t->wake_seq, 1);
-			if (atomic_load(&t->sleeping))
+			int sl = atomic_load(&t->sleeping);
+			if (sl)
 				asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+			spin = !sl; /* it is running: a call may follow soon */
 		} else if (asy__fd_is(t->wake_wr, t->id_dev, t->id_ino)) {
 			asy_sys_write(t->wake_wr, "", 1);
 		}
@@ -233,7 +299,7 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	pthread_mutex_lock(&pool.lock);
 	unsigned limit = w->kind ? MAX_THREADS : asy__cfg.workers;
-	if (pool.queued + 1 > pool.idle && pool.nthreads < limit) {
+	if (pool.queued + 1 > pool.idle + pool.spinning && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
 			pthread_mutex_unlock(&pool.lock);
@@ -249,10 +315,17 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 	else
 		pool.head = w;
 	pool.tail = w;
-	int wake = pool.idle > 0;
+	struct worker *wk = pool.queued > pool.spinning ? pool.idle_top : NULL;
+	if (wk) {
+		pool.idle_top = wk->next_idle;
+		pool.idle--;
+		atomic_store_explicit(&wk->go, 1, memory_order_release);
+	}
 	pthread_mutex_unlock(&pool.lock);
-	if (wake)
-		pthread_cond_signal(&pool.cond);
+	/* A worker leaves only after a 10 s timeout that found go unset, so
+	 * wk is still there. */
+	if (wk)
+		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 	return 0;
 }
 
@@ -297,6 +370,10 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		ts.tv_nsec = left % 1000000000;
 		tsp = &ts;
 	}
+	int64_t spin_until = asy_now() + SCHED_SPIN_NS;
+	while (atomic_load_explicit(&t->wake_seq, memory_order_relaxed) == seq && asy_now() < spin_until)
+		for (int i = 0; i < 64; i++)
+			cpu_relax();
 	atomic_store(&t->sleeping, 1);
 	if (atomic_load(&t->wake_seq) == seq)
 		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAIT_PRIVATE, seq, tsp, 0, 0);
@@ -307,9 +384,9 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 static void threads_fork_child(void)
 {
 	pthread_mutex_init(&pool.lock, NULL);
-	pthread_cond_init(&pool.cond, NULL);
 	pool.head = pool.tail = NULL;
-	pool.nthreads = pool.idle = pool.queued = 0;
+	pool.idle_top = NULL;
+	pool.nthreads = pool.idle = pool.spinning = pool.queued = 0;
 }
 
 const struct asy_backend asy__backend_threads = {
@@ -318,6 +395,7 @@ const struct asy_backend asy__backend_threads = {
 	.thread_fini = threads_thread_fini,
 	.thread_forget = threads_thread_forget,
 	.submit = threads_submit,
+	.run_here = threads_run_here,
 	.cancel = threads_cancel,
 	.reap = threads_reap,
 	.wait = threads_wait,

@@ -35,6 +35,13 @@ int asy__coro_park(int64_t deadline, int cancellable);
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);
 
+/* 1 when the running coroutine is the only one that could run before a
+ * call it makes now ends: nothing else is runnable, parked on the engine
+ * or due at a deadline, and the coroutine itself has no I/O deadline and
+ * is not cancelled.  Blocking the thread in that call then keeps nothing
+ * from running.  0 outside coroutines. */
+int asy__coro_alone(void);
+
 /* The deadline for hooked calls set in the running coroutine with
  * asy_io_deadline(), -1 when none (or outside coroutines). */
 int64_t asy__coro_io_deadline(void);

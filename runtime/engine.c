@@ -255,6 +255,14 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum asy_wait ho
 	w->res = 0;
 	w->sigpipe = 0;
 	w->coro = asy__coro_self();
+	if (w->coro && !w->kind && t->be->run_here && asy__coro_alone()) {
+		/* A handoff to a worker would only add two wake-ups: the
+		 * thread has nothing else to do meanwhile. */
+		ASY_COUNT(submitted);
+		atomic_fetch_add_explicit(&asy__count.by_backend[1], 1, memory_order_relaxed);
+		w->io.via = ASY_VIA_THREADS;
+		return t->be->run_here(w);
+	}
 	while ((r = t->be->submit(t, w)) < 0) {
 		ASY_COUNT(fallbacks);
 		asy__backend_failed(t->be, -r);

@@ -112,6 +112,10 @@ struct asy_backend {
 	void (*thread_forget)(struct asy_thread *t);
 	/* Start w->io; 0 when taken, -errno when this backend cannot. */
 	int (*submit)(struct asy_thread *t, struct asy_waiter *w);
+	/* Optional: run a file call (w->kind 0) on the calling thread, as
+	 * the backend would, and return its result.  Used for a coroutine
+	 * that is the only one that could run until the call ends. */
+	long (*run_here)(struct asy_waiter *w);
 	/* Ask for w to end early; its completion still arrives (res may hold
 	 * data that moved before the cancel won). */
 	void (*cancel)(struct asy_thread *t, struct asy_waiter *w);

@@ -363,6 +363,13 @@ uint64_t asy__coro_id(void)
 	return s && s->cur ? s->cur->id : 0;
 }
 
+int asy__coro_alone(void)
+{
+	struct sched *s = tls_sched;
+	return s && s->cur && !s->crit && !s->rq_head && !s->heap_len && !s->engine_parked &&
+	       s->cur->io_deadline < 0 && !s->cur->cancelled;
+}
+
 int64_t asy__coro_io_deadline(void)
 {
 	struct sched *s = tls_sched;

@@ -342,6 +342,52 @@ static void c_cancel(void)
 	t_out("after=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
 }
 
+/* Under threads, a coroutine that is alone on its thread makes its file
+ * calls itself (a worker would only add two wake-ups); as soon as another
+ * coroutine could run meanwhile, the calls go to workers again.  Who read
+ * shows in the thread's own I/O accounting (rchar: bytes that its read
+ * calls returned). */
+static long my_rchar(void)
+{
+	char b[512];
+	long v = -1;
+	int fd = open("/proc/thread-self/io", O_RDONLY);
+	long n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
+	if (n > 0) {
+		b[n] = 0;
+		sscanf(b, "rchar: %ld", &v);
+	}
+	if (fd >= 0)
+		close(fd);
+	return v;
+}
+
+static void j_alone(int i)
+{
+	unsigned char b[4096];
+	long got = 0, before = my_rchar();
+	for (int k = 0; k < 16; k++)
+		got += pread(cold_fd, b, sizeof b, (long)k * 256 * 1024) == 4096;
+	long mine = my_rchar() - before;
+	jout(i, "reads=%d by this thread=%s\n", (int)got, mine >= 16 * 4096 ? "all" : "not all");
+}
+
+static void c_alone_threads(void)
+{
+	const char *path = t_tmpfile(8 << 20, 1);
+	cold_fd = open(path, O_RDONLY);
+	unlink(path);
+	spawn(j_alone, 0);
+	finish();
+	njobs = 0;
+	memset(outbuf, 0, sizeof outbuf);
+	long before = my_rchar();
+	spawn(j_pread, 0);
+	spawn(j_pread, 1);
+	finish();
+	t_out("together: this thread read %s\n", my_rchar() - before >= 16 * 4096 ? "all" : "not all");
+}
+
 static const struct t_case cases[] = {
 	{ "pingpong", c_pingpong, T_BACKEND },
 	{ "cold_preads", c_cold_preads, T_BACKEND },
@@ -351,6 +397,7 @@ static const struct t_case cases[] = {
 	/* engine only: */
 	{ "deadline", c_deadline, 0 },
 	{ "cancel", c_cancel, 0 },
+	{ "alone_threads", c_alone_threads, 0 },
 	{ NULL, NULL, 0 },
 };
 #define NLIKE 5
@@ -380,6 +427,16 @@ START_TEST(deadline_and_cancel)
 }
 END_TEST
 
+START_TEST(alone_threads)
+{
+	static struct t_result r;
+	ck_assert_int_eq(t_run("alone_threads", T_THREADS, &r, 20), 0);
+	ck_assert_msg(!strncmp(r.out, "0: reads=16 by this thread=all\n", 31) &&
+			      strstr(r.out, "together: this thread read not all\n"),
+		      "alone_threads:\n%s\n%s", r.out, r.err);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	load_api();
@@ -395,6 +452,7 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 90);
 	tcase_add_loop_test(tc, like_threads, 0, NLIKE);
 	tcase_add_loop_test(tc, deadline_and_cancel, 0, 2);
+	tcase_add_test(tc, alone_threads);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);
 }
