@@ -258,6 +258,63 @@ static void c_odirect(void)
 	free(b);
 }
 
+/* An O_DIRECT fd's number, closed and reused for a pipe or a socket: the
+ * program's calls on it get what the kernel gives for those (the shim
+ * remembers O_DIRECT fds to skip its non-blocking try). */
+static int odirect_learned(const char *path, int at, void *b)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		return -1;
+	if (fd != at) {
+		dup2(fd, at);
+		close(fd);
+	}
+	long got = 0;
+	for (int k = 0; k < 8; k++)
+		got += pread(at, b, 4096, (long)k * 65536);
+	t_res("direct-preads", got);
+	return 0;
+}
+
+static void c_odirect_reused(void)
+{
+	const char *path = t_tmpfile(1 << 20, 1);
+	void *b;
+	int at = open("/dev/null", O_RDONLY);
+	if (posix_memalign(&b, 4096, 4096) || odirect_learned(path, at, b) < 0) {
+		t_out("no O_DIRECT here\n");
+		unlink(path);
+		return;
+	}
+	/* A pipe: pread is ESPIPE and takes nothing; read gets the data. */
+	int p[2];
+	pipe(p);
+	dup2(p[0], at);
+	write(p[1], "abc", 3);
+	t_res("pipe-pread", pread(at, b, 8, 0));
+	show_buf("pipe-read", b, read(at, b, 8));
+	/* Again with a socket, and with a readv at offset 0 (pread64). */
+	odirect_learned(path, at, b);
+	int s[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	dup2(s[0], at);
+	write(s[1], "xyz", 3);
+	t_res("socket-pread", pread(at, b, 8, 4096));
+	show_buf("socket-read", b, read(at, b, 8));
+	/* A blocking read of the reused number waits as a pipe read does:
+	 * a signal without SA_RESTART ends it with EINTR. */
+	odirect_learned(path, at, b);
+	dup2(p[0], at);
+	handle(SIGUSR1, 0);
+	pthread_t ts = later_signal(SIGUSR1, 50);
+	t_res("blocked-read", read(at, b, 8));
+	join(ts);
+	t_out("handled=%d\n", (int)handled);
+	unlink(path);
+	free(b);
+}
+
 struct slow_reader {
 	int fd;
 	long total;
@@ -983,6 +1040,7 @@ static const struct t_case cases[] = {
 	{ "file_eof", c_file_eof, 0 },
 	{ "cold_file", c_cold_file, T_BACKEND },
 	{ "odirect", c_odirect, T_BACKEND },
+	{ "odirect_reused", c_odirect_reused, 0 },
 	{ "write_pipe_big", c_write_pipe_big, T_BACKEND },
 	{ "socket_write_big", c_socket_write_big, T_BACKEND },
 	{ "nonblock", c_nonblock, T_BACKEND },
