@@ -436,11 +436,28 @@ static inline uint64_t cycles(void)
 #endif
 }
 
+/* A try that took long was most likely a direct read; but a cached one
+ * is slow now and then too (preempted, or the VM stopped it), and the
+ * look costs a system call.  An fd found not to be O_DIRECT is looked at
+ * again only after DIRECT_RELOOK more slow tries (its number may be
+ * reused for an O_DIRECT file meanwhile). */
+#define DIRECT_RELOOK 64
+static _Atomic unsigned char direct_not[PLAIN_FDS];
+
 static void direct_learn(const struct asy_io *io)
 {
+	if (io->fd < 0 || io->fd >= PLAIN_FDS)
+		return;
+	unsigned char skip = atomic_load_explicit(&direct_not[io->fd], memory_order_relaxed);
+	if (skip) {
+		atomic_store_explicit(&direct_not[io->fd], skip - 1, memory_order_relaxed);
+		return;
+	}
 	long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
-	if (fl >= 0 && (fl & O_DIRECT) && io->fd >= 0 && io->fd < PLAIN_FDS)
+	if (fl >= 0 && (fl & O_DIRECT))
 		atomic_store_explicit(&direct_fd[io->fd], DIRECT_PROBE, memory_order_relaxed);
+	else
+		atomic_store_explicit(&direct_not[io->fd], DIRECT_RELOOK, memory_order_relaxed);
 }
 
 /* A file known to take direct I/O: its mode, or 0 (then try as usual).
