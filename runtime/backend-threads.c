@@ -73,6 +73,15 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Look at *word until it is no longer `value` or `ns` have passed. */
+static void spin_while(_Atomic unsigned *word, unsigned value, int64_t ns)
+{
+	int64_t until = asy_now() + ns;
+	while (atomic_load_explicit(word, memory_order_relaxed) == value && asy_now() < until)
+		for (int i = 0; i < 64; i++)
+			cpu_relax();
+}
+
 /* Workers idle this long exit (one stays). */
 #define IDLE_EXIT_S 10
 /* A stream call may wait for another call of the program (a pipe read for
@@ -168,10 +177,7 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 	if (spin && !pool.head && pool.spinning == 0) {
 		pool.spinning++;
 		pthread_mutex_unlock(&pool.lock);
-		int64_t until = asy_now() + WORKER_SPIN_NS;
-		while (!atomic_load_explicit(&pool.queued, memory_order_relaxed) && asy_now() < until)
-			for (int i = 0; i < 32; i++)
-				cpu_relax();
+		spin_while(&pool.queued, 0, WORKER_SPIN_NS);
 		pthread_mutex_lock(&pool.lock);
 		pool.spinning--;
 	}
@@ -365,15 +371,8 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	if (deadline == 0)
 		return;
 	/* Completions due from workers: look before sleeping. */
-	if (t->parked) {
-		int64_t until = asy_now() + SCHED_SPIN_NS;
-		while (atomic_load_explicit(&t->wake_seq, memory_order_relaxed) == seq) {
-			if (asy_now() >= until)
-				break;
-			for (int i = 0; i < 64; i++)
-				cpu_relax();
-		}
-	}
+	if (t->parked)
+		spin_while(&t->wake_seq, seq, SCHED_SPIN_NS);
 	struct timespec ts, *tsp = NULL;
 	if (deadline > 0) {
 		int64_t left = deadline - asy_now();

@@ -245,6 +245,15 @@ static void sigpipe_replay(void)
 	asy_sys(SYS_rt_tgsigqueueinfo, si.si_pid, asy_sys_gettid(), SIGPIPE, &si, 0, 0);
 }
 
+/* w is the backend's now: count it and say who answers it. */
+static void count_backend(const struct asy_thread *t, struct asy_waiter *w)
+{
+	int threads = t->be == &asy__backend_threads;
+	ASY_COUNT(submitted);
+	atomic_fetch_add_explicit(&asy__count.by_backend[threads], 1, memory_order_relaxed);
+	w->io.via = threads ? ASY_VIA_THREADS : ASY_VIA_URING;
+}
+
 /* Submit w and wait for it; a backend that cannot take it hands the
  * thread over to the fallback backend and the call is submitted there. */
 static long run_one(struct asy_thread *t, struct asy_waiter *w, enum asy_wait how)
@@ -258,9 +267,7 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum asy_wait ho
 	if (w->coro && !w->kind && t->be->run_here && asy__coro_alone()) {
 		/* A handoff to a worker would only add two wake-ups: the
 		 * thread has nothing else to do meanwhile. */
-		ASY_COUNT(submitted);
-		atomic_fetch_add_explicit(&asy__count.by_backend[1], 1, memory_order_relaxed);
-		w->io.via = ASY_VIA_THREADS;
+		count_backend(t, w);
 		return t->be->run_here(w);
 	}
 	while ((r = t->be->submit(t, w)) < 0) {
@@ -269,10 +276,7 @@ static long run_one(struct asy_thread *t, struct asy_waiter *w, enum asy_wait ho
 		if (t->be == asy__backend() || !thread_get())
 			return ASY_PASS;
 	}
-	int threads = t->be == &asy__backend_threads;
-	ASY_COUNT(submitted);
-	atomic_fetch_add_explicit(&asy__count.by_backend[threads], 1, memory_order_relaxed);
-	w->io.via = threads ? ASY_VIA_THREADS : ASY_VIA_URING;
+	count_backend(t, w);
 	long res = asy__wait(t, w, how);
 	if (w->sigpipe)
 		sigpipe_replay();
