@@ -30,3 +30,17 @@ bench-overhead: $(LIB) $(BENCH_BIN)/pread-loop
 		$(if $(BENCH_OUT),--out $(BENCH_OUT))
 
 .PHONY: bench-overhead bench-nowait
+
+# The first call that waits, against later ones (coroutines; README,
+# Performance).  Not a timed test: a figure.
+BENCH_TARGETS += bench-first-wait
+$(BENCH_BIN)/first-wait: tests/bench/first-wait.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $< -ldl -lpthread
+
+bench-first-wait: $(LIB) $(BENCH_BIN)/first-wait
+	$(Q)for be in uring threads; do printf '  %-8s' $$be; \
+	  LD_PRELOAD=$(CURDIR)/$(LIB) ASYNCIFY_BACKEND=$$be $(BENCH_BIN)/first-wait || exit 1; done
+
+.PHONY: bench-first-wait

@@ -8,7 +8,7 @@
 REAL_BIN    := tests/bin/real
 REAL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude
 REAL_HELPERS := $(REAL_BIN)/statsdump.so $(REAL_BIN)/dropcache \
-	$(REAL_BIN)/uring-probe $(REAL_BIN)/seccomp-run
+	$(REAL_BIN)/uring-probe $(REAL_BIN)/seccomp-run $(REAL_BIN)/corocat
 REAL_CASES  ?=
 
 CHECK_TARGETS += check-real
@@ -26,7 +26,7 @@ $(REAL_BIN)/uring-probe: tests/real/uring-probe.c
 $(REAL_BIN)/%: tests/real/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $<
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -ldl
 
 uring-probe: $(REAL_BIN)/uring-probe
 	@$(REAL_BIN)/uring-probe

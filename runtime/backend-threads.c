@@ -1,33 +1,29 @@
-/* The worker-pool backend: a process-wide pool of threads that run the
- * calls with plain system calls, for kernels or sandboxes without io_uring.
+/* The worker-pool backend: a process-wide pool of threads that make the
+ * program's own calls.  It serves every coroutine where io_uring is
+ * refused, and on the uring backend the ops io_uring would answer
+ * differently (runtime/opdef.c: calls at the file position, RWF flags).
  *
- * It behaves as io_uring does, so the engine treats both alike: a pipe or
- * socket is waited on with poll() and then moved with RWF_NOWAIT (a write
- * may come back short).  Such a wait looks at its cancel flag every
- * CANCEL_POLL_MS: the workers hold no fds of their own that a program
- * could close under them.  Regular files are one blocking call, as in the
- * kernel (a signal does not interrupt them there either).  A finished call
- * is announced by one byte on the calling thread's pipe.
+ * A worker makes exactly the call the program made — readv/writev at the
+ * file position as preadv2/pwritev2 with offset -1 and the program's own
+ * RWF flags — so the kernel validates it and takes its locks as for the
+ * program.  A POLL op waits with poll() and looks at its cancel flag every
+ * CANCEL_POLL_MS; it moves no data (the coroutine's thread does that,
+ * runtime/rw.c), so nothing a worker does can land in the wrong file.
  *
- * Workers block every signal.  The SIGPIPE a worker's write raises stays
- * pending on the worker; it is taken off there and replayed in the calling
- * thread by the engine (NOTES §2). */
+ * Workers block every signal.  SIGXFSZ raised by a worker's write stays
+ * pending on it: it is taken off there and raised in the calling thread
+ * (runtime/opdef.c). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <fcntl.h>
 #include <linux/futex.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "engine.h"
 #include "sys.h"
 #include "asyncify.h"
-
-int asy__fd_own(int fd);
-int asy__fd_is(int fd, dev_t dev, ino_t ino);
 
 struct worker {
 	struct asy_waiter *_Atomic cur; /* what it runs now */
@@ -43,15 +39,11 @@ struct worker {
  * thread costs ≈ 7-13 µs on these VMs (NOTES §5), more than the rest of a
  * handoff, so a coroutine scheduler and its workers also look a little
  * before they sleep:
- *  - a worker that finishes a coroutine's call while its scheduler is
- *    awake looks for the next call for WORKER_SPIN_NS (the coroutine it
- *    finished usually makes one within microseconds), one such worker at
- *    a time;
+ *  - a worker that finishes a call while its scheduler is awake looks for
+ *    the next call for WORKER_SPIN_NS (the coroutine it finished usually
+ *    makes one within microseconds), one such worker at a time;
  *  - the scheduler, while its coroutines have calls on workers, looks
  *    for a completion for SCHED_SPIN_NS before it sleeps on its futex.
- * Longer looks pay at some depths and cost at others (8 coroutines:
- * 0.74 -> 0.85 of fio psync with 200 us; 32: 0.88 -> 0.74, the workers
- * need the CPU): these are the measured middle.
  * Measured with `make bench-iops`; see README, Performance. */
 static struct {
 	pthread_mutex_t lock;
@@ -84,9 +76,9 @@ static void spin_while(_Atomic unsigned *word, unsigned value, int64_t ns)
 
 /* Workers idle this long exit (one stays). */
 #define IDLE_EXIT_S 10
-/* A stream call may wait for another call of the program (a pipe read for
- * its writer), so those always get a worker of their own, up to this; the
- * ASYNCIFY_WORKERS limit applies to files. */
+/* A POLL op may wait for another call of the program (a pipe read for
+ * its writer), so those always get a worker of their own, up to this;
+ * the ASYNCIFY_WORKERS limit applies to file calls. */
 #define MAX_THREADS 4096
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -95,78 +87,62 @@ static void spin_while(_Atomic unsigned *word, unsigned value, int64_t ns)
 #define WORKER_STACK (64 << 10)
 #endif
 
-/* Wait until fd is ready for op or w is cancelled; 0 or -ECANCELED. */
-static int wait_ready(struct worker *wk, struct asy_waiter *w)
+/* Wait until fd is ready for io->events, w is cancelled or its deadline
+ * passes: the revents, -ECANCELED, -ETIME, or the poll's own error.  The
+ * deadline is the poll's own timeout, so it ends the wait on time; a
+ * cancel is seen within CANCEL_POLL_MS. */
+static long run_poll(struct asy_waiter *w)
 {
-	struct pollfd p = { .fd = w->io.fd, .events = w->io.op == ASY_OP_READ ? POLLIN : POLLOUT };
+	struct pollfd p = { .fd = w->io.fd, .events = w->io.events };
 	for (;;) {
 		if (atomic_load(&w->cancel))
-			return -ECANCELED; /* nothing moved yet */
-		long r = asy_sys(SYS_poll, &p, 1, CANCEL_POLL_MS, 0, 0, 0);
-		if (r < 0 && r != -EINTR)
-			return (int)r;
-		if (r > 0 && !atomic_load(&w->cancel))
-			return 0;
-	}
-}
-
-static long transfer(const struct asy_io *io, int flags)
-{
-	return io->op == ASY_OP_READ ?
-		       asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, flags) :
-		       asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, flags);
-}
-
-/* A stream op: what io_uring does for a pollable file. */
-static long run_stream(struct worker *wk, struct asy_waiter *w)
-{
-	int nowait = 1;
-	for (;;) {
-		long r = transfer(&w->io, w->io.rwflags | (nowait ? RWF_NOWAIT : 0));
-		if (r == -EOPNOTSUPP && nowait) {
-			nowait = 0; /* no RWF_NOWAIT here (ttys): poll, then the call */
-		} else if (r != -EAGAIN || !nowait) {
-			return r;
+			return -ECANCELED;
+		int ms = CANCEL_POLL_MS;
+		if (w->deadline >= 0) {
+			int64_t left = w->deadline - asy_now();
+			if (left <= 0)
+				return -ETIME;
+			if (left < (int64_t)ms * 1000000)
+				ms = (int)((left + 999999) / 1000000);
 		}
-		int c = wait_ready(wk, w);
-		if (c < 0)
-			return c;
+		long r = asy_sys(SYS_poll, &p, 1, ms, 0, 0, 0);
+		if (r < 0 && r != -EINTR)
+			return r;
+		if (r > 0)
+			return atomic_load(&w->cancel) ? -ECANCELED : p.revents;
 	}
 }
 
-static long run(struct worker *wk, struct asy_waiter *w)
+/* Take a SIGXFSZ this worker's write raised (it blocks every signal, so
+ * the signal is pending here): 1 when there was one. */
+static int take_sigxfsz(void)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&set);
+	sigaddset(&set, SIGXFSZ);
+	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == SIGXFSZ;
+}
+
+static long run(struct asy_waiter *w)
 {
 	const struct asy_io *io = &w->io;
+	long r;
 	switch (io->op) {
 	case ASY_OP_FSYNC:
 		return asy_sys(SYS_fsync, io->fd, 0, 0, 0, 0, 0);
 	case ASY_OP_FDATASYNC:
 		return asy_sys(SYS_fdatasync, io->fd, 0, 0, 0, 0, 0);
+	case ASY_OP_POLL:
+		return run_poll(w);
+	case ASY_OP_READ:
+		return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
+	default:
+		r = asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
+		if (r == -EFBIG)
+			w->sigxfsz = (unsigned char)take_sigxfsz();
+		return r;
 	}
-	if (!w->kind)
-		return transfer(io, io->rwflags);
-	long r = run_stream(wk, w);
-	if (r == -EPIPE && io->op == ASY_OP_WRITE) {
-		/* Take our SIGPIPE off the worker; the caller raises it. */
-		sigset_t set;
-		struct timespec zero = { 0, 0 };
-		sigemptyset(&set);
-		sigaddset(&set, SIGPIPE);
-		if (asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == SIGPIPE)
-			w->sigpipe = 1;
-	}
-	return r;
-}
-
-/* A file call on the calling thread (a coroutine that is alone on its
- * thread).  Files are not interrupted by signals here either. */
-static long threads_run_here(struct asy_waiter *w)
-{
-	long r;
-	do
-		r = run(NULL, w);
-	while (r == -EINTR);
-	return r;
 }
 
 /* The next call to run, or NULL when this worker should exit.  `spin`:
@@ -217,31 +193,30 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 	return w;
 }
 
+/* w is finished: tell its thread.  w may be gone as soon as done is set,
+ * so what is needed is taken first; t's refs keep t mapped meanwhile.
+ * Returns 1 when the thread is awake (a call may follow soon). */
+static int finish(struct asy_waiter *w, long res)
+{
+	struct asy_thread *t = w->thread;
+	asy__complete(w, res);
+	atomic_fetch_add(&t->wake_seq, 1);
+	int sl = atomic_load(&t->sleeping);
+	if (sl)
+		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
+	return !sl;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker wk = { NULL, 0, NULL };
 	struct asy_waiter *w;
 	int spin = 0;
 	while ((w = take(&wk, spin))) {
-		spin = 0;
-		long res = run(&wk, w);
-		/* A cancel that still finds w here only wakes the next poll. */
+		long res = run(w);
 		atomic_store(&wk.cur, NULL);
-		/* w may be gone as soon as done is set: take what we need
-		 * first.  The thread's refs keep its eventfd open meanwhile. */
-		struct asy_thread *t = w->thread;
-		int coro = w->coro != NULL;
-		asy__complete(w, res);
-		if (coro) {
-			atomic_fetch_add(&t->wake_seq, 1);
-			int sl = atomic_load(&t->sleeping);
-			if (sl)
-				asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
-			spin = !sl; /* it is running: a call may follow soon */
-		} else if (asy__fd_is(t->wake_wr, t->id_dev, t->id_ino)) {
-			asy_sys_write(t->wake_wr, "", 1);
-		}
-		atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
+		spin = finish(w, res);
 	}
 	return NULL;
 }
@@ -266,48 +241,28 @@ static int spawn(void)
 	return 0;
 }
 
-/* The calling thread's pipe: workers write a byte, the thread reads. */
+void asy__pool_prepare(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	if (pool.nthreads == 0)
+		spawn();
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Nothing per thread: completions come through t->wake_seq. */
 static int threads_thread_init(struct asy_thread *t)
 {
-	int p[2];
-	long r = asy_sys(SYS_pipe2, p, O_CLOEXEC, 0, 0, 0, 0);
-	if (r < 0)
-		return (int)r;
-	t->efd = asy__fd_own(p[0]);
-	t->wake_wr = asy__fd_own(p[1]);
-	/* A worker never blocks on a full pipe: the bytes only say "look". */
-	asy_sys_fcntl(t->wake_wr, F_SETFL, O_NONBLOCK);
-	t->id_fd = t->wake_wr;
 	return 0;
 }
 
-/* The thread is going away: wait until no worker still has to signal its
- * pipe, so that the number is never written after it is reused. */
 static void threads_thread_fini(struct asy_thread *t)
 {
-	struct timespec ts = { 0, 50000 };
-	while (atomic_load_explicit(&t->refs, memory_order_acquire) > 0)
-		nanosleep(&ts, NULL);
-	if (!t->lost) {
-		asy_sys_close(t->efd);
-		asy_sys_close(t->wake_wr);
-	}
-	t->efd = t->wake_wr = -1;
-}
-
-static void threads_thread_forget(struct asy_thread *t)
-{
-	if (!t->lost) {
-		asy_sys_close(t->efd);
-		asy_sys_close(t->wake_wr);
-	}
-	t->efd = t->wake_wr = -1;
 }
 
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	pthread_mutex_lock(&pool.lock);
-	unsigned limit = w->kind ? MAX_THREADS : asy__cfg.workers;
+	unsigned limit = w->io.op == ASY_OP_POLL ? MAX_THREADS : asy__cfg.workers;
 	if (pool.queued + 1 > pool.idle + pool.spinning && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
@@ -342,8 +297,7 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
 	atomic_store(&w->cancel, 1);
 	pthread_mutex_lock(&pool.lock);
-	struct worker *wk = w->be_priv;
-	if (!wk) { /* still queued: it never started */
+	if (!w->be_priv) { /* still queued: it never started */
 		struct asy_waiter **pp = &pool.head, *prev = NULL;
 		while (*pp && *pp != w)
 			prev = *pp, pp = &(*pp)->next;
@@ -363,9 +317,8 @@ static void threads_reap(struct asy_thread *t)
 {
 }
 
-/* The scheduler of a thread running coroutines sleeps on its wake_seq
- * futex: one system call, and none at all for the workers while it is
- * busy. */
+/* The scheduler sleeps on its wake_seq futex: one system call, and none
+ * at all for the workers while it is busy. */
 static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
 	if (deadline == 0)
@@ -399,11 +352,11 @@ static void threads_fork_child(void)
 
 const struct asy_backend asy__backend_threads = {
 	.name = "threads",
+	.via = ASY_VIA_THREADS,
 	.thread_init = threads_thread_init,
 	.thread_fini = threads_thread_fini,
-	.thread_forget = threads_thread_forget,
+	.thread_forget = threads_thread_fini,
 	.submit = threads_submit,
-	.run_here = threads_run_here,
 	.cancel = threads_cancel,
 	.reap = threads_reap,
 	.wait = threads_wait,

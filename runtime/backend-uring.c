@@ -1,113 +1,153 @@
-/* The io_uring backend: one ring per thread.
+/* The io_uring backend: one ring per thread that runs coroutines.
  *
  * Per-thread rings need no locks and keep every request owned by the
- * thread that waits for it, which is what the kernel's signal delivery
- * assumes: SIGPIPE from an inline or task-work write lands in the
- * submitting thread exactly as write() raises it (NOTES §2), and pending
- * requests die with their thread.  A ring is 8-28 KiB (NOTES §10).
+ * thread that waits for it; pending requests die with their thread.  A
+ * ring is 8-28 KiB (NOTES §10).  The ring holds no fd: its fd is
+ * registered (io_uring_enter then takes the registered index) and closed
+ * at once, so the program's fd numbers, its RLIMIT_NOFILE and a
+ * close_range() never meet it.  Its memory is MADV_DONTFORK: a forked
+ * child cannot corrupt the parent's ring (NOTES §4).
  *
- * Completions are announced on the thread's eventfd (registered with the
- * ring), so the engine waits in read(2) on it: that restarts under
- * SA_RESTART and is a cancellation point, which io_uring_enter() is not
- * (NOTES §1). */
+ * The thread's calls that run on the worker pool (the file position,
+ * RWF flags io_uring reads otherwise) wake it through a futex word; while
+ * any is out, the ring's wait includes an IORING_OP_FUTEX_WAIT on that
+ * word (6.7+), or, on older kernels, wakes every millisecond to look. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <liburing.h>
 
 #include "engine.h"
 #include "sys.h"
 #include "asyncify.h"
 
-int asy__fd_own(int fd);
+#define OP_FUTEX_WAIT    51  /* IORING_OP_FUTEX_WAIT, 6.7 */
+#define FUTEX2_SIZE_U32  0x02
+#define FUTEX2_PRIVATE   128
+#define FUTEX_TAG        ((__u64)1) /* user_data of the futex wait */
+#define POOL_LOOK_NS     1000000    /* without the futex op */
 
-static struct io_uring *ring_of(struct asy_thread *t)
+struct ring {
+	struct io_uring u;
+	int futex_armed;
+};
+
+static int futex_op = 1; /* cleared once the kernel refuses the op */
+
+static struct ring *ring_of(struct asy_thread *t)
 {
 	return t->be_data;
 }
 
+static void ring_unmap(struct ring *ring);
+static void ring_unregister(struct ring *ring);
+
+static int nop_round_trip(struct io_uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(u);
+	struct io_uring_cqe *cqe;
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_nop(sqe);
+	sqe->user_data = 0;
+	int r;
+	do
+		r = io_uring_submit_and_wait(u, 1);
+	while (r == -EINTR);
+	if (r < 0)
+		return r;
+	if (io_uring_peek_cqe(u, &cqe) == 0)
+		io_uring_cqe_seen(u, cqe);
+	return 0;
+}
+
 static int uring_thread_init(struct asy_thread *t)
 {
-	struct io_uring *ring = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ring *ring = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ring == MAP_FAILED)
 		return -ENOMEM;
+	memset(ring, 0, sizeof *ring);
 	unsigned flags = asy__cfg.sqpoll ? IORING_SETUP_SQPOLL : 0;
-	int r = (int)asy_sys(SYS_eventfd2, 0, EFD_CLOEXEC, 0, 0, 0, 0);
+	int r = io_uring_queue_init(asy__cfg.queue_depth, &ring->u, flags);
 	if (r < 0)
 		goto out_unmap;
-	t->efd = asy__fd_own(r);
-	r = io_uring_queue_init(asy__cfg.queue_depth, ring, flags);
-	if (r < 0)
-		goto out_efd;
-	/* Keep the ring's fd out of the program's way. */
-	ring->ring_fd = ring->enter_ring_fd = asy__fd_own(ring->ring_fd);
-	/* A forked child touching the parent's ring corrupts it (NOTES §4);
-	 * without the mapping it cannot. */
-	r = io_uring_ring_dontfork(ring);
+	r = io_uring_ring_dontfork(&ring->u);
 	if (r < 0)
 		goto out_exit;
-	r = io_uring_register_eventfd(ring, t->efd);
-	if (r < 0)
+	/* Without a registered index the ring would need its fd: refuse,
+	 * the pool needs none (io_uring_register_ring_fd: 5.18). */
+	r = io_uring_register_ring_fd(&ring->u);
+	if (r != 1) {
+		r = r < 0 ? r : -EOPNOTSUPP;
 		goto out_exit;
-	/* Lets the ring survive a program that closes every fd it does not
-	 * know (close_range), NOTES §8.  Optional. */
-	io_uring_register_ring_fd(ring);
+	}
+	asy_sys_close(ring->u.ring_fd);
+	ring->u.ring_fd = -1;
+	/* A sandbox may allow the ring and refuse io_uring_enter (seccomp):
+	 * find out now, with a NOP, rather than at a coroutine's call. */
+	r = nop_round_trip(&ring->u);
+	if (r < 0) {
+		ring_unregister(ring);
+		ring_unmap(ring);
+		return r;
+	}
 	t->be_data = ring;
-	t->id_fd = ring->ring_fd;
 	return 0;
 out_exit:
-	io_uring_queue_exit(ring);
-out_efd:
-	asy_sys_close(t->efd);
-	t->efd = -1;
+	io_uring_queue_exit(&ring->u);
 out_unmap:
 	munmap(ring, sizeof *ring);
 	return r;
 }
 
+/* Unmap the ring's memory; its fd is long closed.  The kernel drops the
+ * ring with the registered index when the thread exits. */
+static void ring_unmap(struct ring *ring)
+{
+	struct io_uring *u = &ring->u;
+	munmap(u->sq.ring_ptr, u->sq.ring_sz);
+	if (u->cq.ring_ptr != u->sq.ring_ptr)
+		munmap(u->cq.ring_ptr, u->cq.ring_sz);
+	munmap(u->sq.sqes, u->sq.ring_entries * sizeof(struct io_uring_sqe));
+	munmap(ring, sizeof *ring);
+}
+
+/* Unregister the index (IORING_REGISTER_USE_REGISTERED_RING, 6.3): the
+ * ring goes away while the thread lives on. */
+static void ring_unregister(struct ring *ring)
+{
+	struct io_uring_rsrc_update up = { .offset = (unsigned)ring->u.enter_ring_fd };
+	asy_sys(SYS_io_uring_register, ring->u.enter_ring_fd,
+		IORING_UNREGISTER_RING_FDS | (1U << 31), &up, 1, 0, 0);
+}
+
 static void uring_thread_fini(struct asy_thread *t)
 {
-	struct io_uring *ring = ring_of(t);
-	if (ring && !t->lost) {
-		io_uring_queue_exit(ring);
-		asy_sys_close(t->efd);
-	} else if (ring) {
-		/* Not ours any more: unmap, close nothing. */
-		munmap(ring->sq.ring_ptr, ring->sq.ring_sz);
-		if (ring->cq.ring_ptr != ring->sq.ring_ptr)
-			munmap(ring->cq.ring_ptr, ring->cq.ring_sz);
-		munmap(ring->sq.sqes, ring->sq.ring_entries * sizeof(struct io_uring_sqe));
-	}
-	if (ring)
-		munmap(ring, sizeof *ring);
-	t->be_data = NULL;
-	t->efd = -1;
-}
-
-static void uring_thread_forget(struct asy_thread *t)
-{
-	struct io_uring *ring = ring_of(t);
+	struct ring *ring = ring_of(t);
 	if (!ring)
 		return;
-	/* The ring's memory was not inherited (MADV_DONTFORK): only fds. */
-	if (!t->lost) {
-		asy_sys_close(ring->ring_fd);
-		asy_sys_close(t->efd);
-	}
-	munmap(ring, sizeof *ring);
+	ring_unregister(ring);
+	ring_unmap(ring);
 	t->be_data = NULL;
-	t->efd = -1;
 }
 
-static struct io_uring_sqe *sqe_get(struct io_uring *ring)
+/* In a forked child: the ring's memory was not inherited, nor its
+ * registered index (it belongs to the parent's task). */
+static void uring_thread_forget(struct asy_thread *t)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (t->be_data)
+		munmap(t->be_data, sizeof(struct ring));
+	t->be_data = NULL;
+}
+
+static struct io_uring_sqe *sqe_get(struct ring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->u);
 	if (!sqe) {
-		io_uring_submit(ring);
-		sqe = io_uring_get_sqe(ring);
+		io_uring_submit(&ring->u);
+		sqe = io_uring_get_sqe(&ring->u);
 	}
 	return sqe;
 }
@@ -123,34 +163,29 @@ static void prep(struct io_uring_sqe *sqe, const struct asy_io *io)
 		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt, (__u64)io->off);
 		sqe->rw_flags = io->rwflags;
 		break;
+	case ASY_OP_POLL:
+		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->events);
+		break;
 	default:
 		io_uring_prep_fsync(sqe, io->fd,
 				    io->op == ASY_OP_FDATASYNC ? IORING_FSYNC_DATASYNC : 0);
 	}
 }
 
+/* Queued; the scheduler's next wait submits everything queued at once. */
 static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 {
-	struct io_uring *ring = ring_of(t);
-	struct io_uring_sqe *sqe = sqe_get(ring);
+	struct io_uring_sqe *sqe = sqe_get(ring_of(t));
 	if (!sqe)
 		return -EBUSY;
 	prep(sqe, &w->io);
 	io_uring_sqe_set_data(sqe, w);
-	/* A coroutine's call waits for the scheduler's next wait, which
-	 * submits everything queued in the same system call. */
-	if (w->coro)
-		return 0;
-	int r;
-	do
-		r = io_uring_submit(ring);
-	while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
-	return r < 0 ? r : 0;
+	return 0;
 }
 
 static void uring_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
-	struct io_uring *ring = ring_of(t);
+	struct ring *ring = ring_of(t);
 	struct io_uring_sqe *sqe = sqe_get(ring);
 	if (!sqe)
 		return;
@@ -158,38 +193,60 @@ static void uring_cancel(struct asy_thread *t, struct asy_waiter *w)
 	io_uring_sqe_set_data(sqe, NULL);
 	int r;
 	do
-		r = io_uring_submit(ring);
+		r = io_uring_submit(&ring->u);
 	while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
 }
 
 static void uring_reap(struct asy_thread *t)
 {
-	struct io_uring *ring = ring_of(t);
+	struct ring *ring = ring_of(t);
 	struct io_uring_cqe *cqe;
-	while (io_uring_peek_cqe(ring, &cqe) == 0) {
-		struct asy_waiter *w = io_uring_cqe_get_data(cqe);
-		if (w) {
-			/* Under SQPOLL the kernel thread wrote, and its SIGPIPE
-			 * went nowhere (NOTES §2): the engine replays it. */
-			if (asy__cfg.sqpoll && cqe->res == -EPIPE && w->io.op == ASY_OP_WRITE &&
-			    (S_ISFIFO(w->fmt) || S_ISSOCK(w->fmt)))
-				w->sigpipe = 1;
-			asy__complete(w, cqe->res);
+	while (io_uring_peek_cqe(&ring->u, &cqe) == 0) {
+		if (cqe->user_data == FUTEX_TAG) {
+			ring->futex_armed = 0;
+			if (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)
+				futex_op = 0;
+		} else if (cqe->user_data) {
+			asy__complete(io_uring_cqe_get_data(cqe), cqe->res);
 		}
-		io_uring_cqe_seen(ring, cqe);
+		io_uring_cqe_seen(&ring->u, cqe);
 	}
+}
+
+/* While calls are out on the pool, let a worker's futex wake end the
+ * ring's wait.  Returns the longest the wait may last (ns; -1 any). */
+static int64_t pool_listen(struct asy_thread *t, struct ring *ring, unsigned seq)
+{
+	if (!t->pool_out)
+		return -1;
+	if (!futex_op)
+		return POOL_LOOK_NS;
+	if (!ring->futex_armed) {
+		struct io_uring_sqe *sqe = sqe_get(ring);
+		if (!sqe)
+			return POOL_LOOK_NS;
+		io_uring_prep_rw(OP_FUTEX_WAIT, sqe, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
+				 (void *)&t->wake_seq, 0, seq);
+		sqe->addr3 = 0xffffffffu;
+		sqe->user_data = FUTEX_TAG;
+		ring->futex_armed = 1;
+	}
+	return -1;
 }
 
 static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
-	struct io_uring *ring = ring_of(t);
+	struct ring *ring = ring_of(t);
 	struct io_uring_cqe *cqe;
 	if (deadline == 0) {
-		if (io_uring_sq_ready(ring))
-			io_uring_submit(ring);
+		if (io_uring_sq_ready(&ring->u))
+			io_uring_submit(&ring->u);
 		return;
 	}
-	struct __kernel_timespec ts, *tsp = NULL;
+	int64_t cap = pool_listen(t, ring, seq);
+	if (cap >= 0 && (deadline < 0 || deadline > asy_now() + cap))
+		deadline = asy_now() + cap;
+	struct __kernel_timespec ts, zero = { 0, 0 }, *tsp = NULL;
 	if (deadline > 0) {
 		int64_t left = deadline - asy_now();
 		if (left < 0)
@@ -198,8 +255,13 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		ts.tv_nsec = left % 1000000000;
 		tsp = &ts;
 	}
+	atomic_store(&t->sleeping, 1);
+	/* A worker finished after seq was read: do not sleep. */
+	if (atomic_load(&t->wake_seq) != seq)
+		tsp = &zero;
 	/* -EINTR, -ETIME: the scheduler looks at its timers again. */
-	io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+	io_uring_submit_and_wait_timeout(&ring->u, &cqe, 1, tsp, NULL);
+	atomic_store(&t->sleeping, 0);
 }
 
 static void uring_fork_child(void)
@@ -208,6 +270,7 @@ static void uring_fork_child(void)
 
 const struct asy_backend asy__backend_uring = {
 	.name = "uring",
+	.via = ASY_VIA_URING,
 	.thread_init = uring_thread_init,
 	.thread_fini = uring_thread_fini,
 	.thread_forget = uring_thread_forget,

@@ -66,4 +66,10 @@ int64_t asy__coro_io_deadline(void);
  * runtime/sched-idle.c holds a weak stand-in (it only sleeps). */
 int asy__engine_idle(int64_t deadline);
 
+/* Provided by the engine, called when the scheduler starts running on a
+ * thread (never from a signal handler): set up what the thread's first
+ * call that waits would otherwise set up, so that it costs what a later
+ * one costs. */
+void asy__engine_prepare(void);
+
 #endif

@@ -1,6 +1,17 @@
 /* The engine's internal interface: what the shim calls, what every backend
  * provides, and the per-thread state they share.  Internals return >= 0 or
- * -errno; the hook turns that into -1/errno once, at the edge. */
+ * -errno; the hook turns that into -1/errno once, at the edge.
+ *
+ * The rule that keeps the program from telling the shim is there: a call
+ * made by a plain thread (not inside a coroutine) is the program's own
+ * call, made by the calling thread — nothing else could run on that
+ * thread while it waits, so there is nothing to gain by handing it
+ * elsewhere and everything the kernel applies to the calling task
+ * (signals, job control, rlimits, the fd table, the file position lock,
+ * cancellation) stays exact.  Only a call inside a coroutine, which must
+ * let the other coroutines run, goes through the engine: runtime/fdkind.c
+ * says by the kind of fd how, runtime/rw.c carries it out, runtime/opdef.c
+ * says which backend op waits for it. */
 #ifndef ASY_ENGINE_H
 #define ASY_ENGINE_H
 
@@ -17,7 +28,15 @@
 /* Returned by asy__io() when the hook should call the real function. */
 #define ASY_PASS LONG_MIN
 
-enum asy_op { ASY_OP_READ, ASY_OP_WRITE, ASY_OP_FSYNC, ASY_OP_FDATASYNC };
+/* What a backend is asked to do (runtime/opdef.c has one row each). */
+enum asy_op {
+	ASY_OP_READ,      /* readv at io.off (-1: the file position) */
+	ASY_OP_WRITE,     /* writev likewise */
+	ASY_OP_FSYNC,
+	ASY_OP_FDATASYNC,
+	ASY_OP_POLL,      /* wait until io.fd is ready for io.events */
+	ASY_OP_COUNT
+};
 
 /* Which libc entry point a call came through (for tracing and counters). */
 #define ASY_CALLS(X) X(read) X(write) X(pread) X(pwrite) X(readv) X(writev) \
@@ -30,17 +49,20 @@ enum asy_call {
 };
 
 #define ASY_F_EXPLICIT 1 /* the call names an offset (pread family) */
+#define ASY_F_VEC      2 /* the program passed a vector (readv family) */
+
+/* Which path answered a call (tracing, summary). */
+enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS };
 
 /* One call, as the engine sees it.  `iov` points at the caller's array or
  * at `one`; `off` is -1 for "the file position". */
-enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS };
-
 struct asy_io {
 	unsigned char op, call, flags;
 	unsigned char via; /* enum asy_via: which path answered (set by the engine) */
 	int fd;
 	int iovcnt;
 	int rwflags;
+	short events;      /* ASY_OP_POLL: POLLIN or POLLOUT */
 	off_t off;
 	const struct iovec *iov;
 	struct iovec one;
@@ -50,81 +72,71 @@ struct asy_io {
 	{ .op = (o), .call = (c), .flags = (fl), .fd = (fd_), .iovcnt = 1, \
 	  .off = (off_), .one = { (void *)(buf), (n) } }
 #define ASY_IO_VEC(c, o, fd_, iov_, cnt, off_, rwf, fl) \
-	{ .op = (o), .call = (c), .flags = (fl), .fd = (fd_), .iovcnt = (cnt), \
+	{ .op = (o), .call = (c), .flags = (fl) | ASY_F_VEC, .fd = (fd_), .iovcnt = (cnt), \
 	  .off = (off_), .rwflags = (rwf), .iov = (iov_) }
 #define ASY_IO_SYNC(c, o, fd_) { .op = (o), .call = (c), .fd = (fd_) }
 
-/* What kind of file an fd is, as far as blocking goes. */
 /* A call handed to a backend.  The backend fills `res` and then sets
- * `done` (release); the waiter's thread is woken through its eventfd. */
+ * `done` (release); the coroutine parked on it is unparked by its
+ * thread's scheduler. */
 struct asy_waiter {
 	struct asy_io io;
 	struct asy_thread *thread;
 	long res;
+	int64_t deadline;      /* the earliest deadline of the wait (asy_now() ns; -1 none):
+				* a backend that can end the op itself then returns -ETIME */
 	_Atomic int done;
 	_Atomic int cancel;
-	unsigned char kind;    /* 1: a stream (pipe, socket, tty, eventfd, …) */
-	unsigned fmt;          /* st_mode & S_IFMT of the fd */
-	unsigned char sigpipe; /* the op raised SIGPIPE somewhere else: replay */
-	void *coro;            /* the coroutine parked on this call, if any */
+	unsigned char sigxfsz; /* a worker's write raised SIGXFSZ there: replay */
+	void *coro;            /* the coroutine parked on this call */
+	const struct asy_backend *be; /* who runs it */
 	void *be_priv;         /* the backend's own (threads: the worker) */
 	struct asy_waiter *next;
-	struct asy_waiter *pnext, *pprev; /* the thread's parked coroutine waiters */
+	struct asy_waiter *pnext, *pprev; /* the thread's parked waiters */
 };
 
 /* Mark w finished with result res; after this returns w may be gone.
  * Safe from any thread. */
 void asy__complete(struct asy_waiter *w, long res);
 
-/* Per-thread engine state, created on a thread's first call that needs a
- * backend; mmap'd, so creating it never calls malloc. */
+/* Per-thread engine state, created on the first call of a coroutine that
+ * has to wait; mmap'd, so creating it never calls malloc.  It holds no fd
+ * in steady state: the ring's fd is registered and closed (io_uring needs
+ * only the registered index), and workers wake the thread with a futex. */
 struct asy_thread {
 	pid_t tid;
-	_Atomic int refs; /* workers still to signal wake_wr (threads backend) */
-	unsigned gen;  /* asy__fork_gen when created: stale in a forked child */
-	int efd;       /* completions are announced here: an eventfd (uring) or
-			* the read end of a pipe (threads); -1 while none */
-	int wake_wr;   /* threads: the pipe's write end, else -1 */
-	/* The program may close our fds (close_range) and reuse the numbers.
-	 * id_fd (the ring, or the pipe) has an inode of its own: it is checked
-	 * before each blocking wait, and once it is not ours the thread is
-	 * `lost`: its fds are never read, written or closed again. */
-	int id_fd;
-	dev_t id_dev;
-	ino_t id_ino;
-	int lost;
-	const struct asy_backend *be;
-	void *be_data; /* the backend's per-thread state (a ring) */
-	struct asy_waiter *parked; /* coroutine waiters, owned by this thread */
-	/* Coroutines on the threads backend: workers bump wake_seq after a
-	 * completion and wake the scheduler with a futex when it sleeps. */
+	_Atomic int refs; /* workers that still have to touch this struct */
+	unsigned gen;     /* asy__fork_gen when created: stale in a forked child */
+	const struct asy_backend *be; /* uring or threads */
+	void *be_data;    /* the backend's per-thread state (a ring) */
+	int64_t ring_retry; /* uring could not start for now: try again then */
+	struct asy_waiter *parked; /* waiters of this thread's coroutines */
+	/* Workers bump wake_seq after finishing one of this thread's calls
+	 * and wake it (futex) when it sleeps; pool_out counts those calls. */
 	_Atomic unsigned wake_seq;
 	_Atomic int sleeping;
+	unsigned pool_out;
 };
 
 struct asy_backend {
 	const char *name;
-	/* Per-thread setup; 0 or -errno (the engine then falls back). */
+	unsigned char via;
+	/* Per-thread setup; 0 or -errno. */
 	int (*thread_init)(struct asy_thread *t);
 	void (*thread_fini)(struct asy_thread *t);
-	/* In a forked child: drop what a thread inherited (close our fds)
-	 * without touching the parent's kernel objects or unmapping. */
+	/* In a forked child: drop what a thread inherited without touching
+	 * the parent's kernel objects. */
 	void (*thread_forget)(struct asy_thread *t);
 	/* Start w->io; 0 when taken, -errno when this backend cannot. */
 	int (*submit)(struct asy_thread *t, struct asy_waiter *w);
-	/* Optional: run a file call (w->kind 0) on the calling thread, as
-	 * the backend would, and return its result.  Used for a coroutine
-	 * that is the only one that could run until the call ends. */
-	long (*run_here)(struct asy_waiter *w);
 	/* Ask for w to end early; its completion still arrives (res may hold
-	 * data that moved before the cancel won). */
+	 * a result that came before the cancel won). */
 	void (*cancel)(struct asy_thread *t, struct asy_waiter *w);
 	/* Move finished completions into their waiters; never blocks. */
 	void (*reap)(struct asy_thread *t);
-	/* Coroutines: submit what is queued and wait until a completion
-	 * arrives for t or the deadline (asy_now() ns; -1 none) passes.
-	 * `seq` is t->wake_seq as read before the caller last looked for
-	 * finished calls. */
+	/* Submit what is queued and wait until a completion arrives for t or
+	 * the deadline (asy_now() ns; -1 none, 0 do not block) passes.  `seq`
+	 * is t->wake_seq as read before the caller last looked. */
 	void (*wait)(struct asy_thread *t, int64_t deadline, unsigned seq);
 	/* In a forked child: forget everything inherited, touch nothing. */
 	void (*fork_child)(void);
@@ -132,6 +144,8 @@ struct asy_backend {
 
 extern const struct asy_backend asy__backend_uring;
 extern const struct asy_backend asy__backend_threads;
+/* Start the pool's first worker if there is none (backend-threads.c). */
+void asy__pool_prepare(void);
 
 enum asy_backend_id { ASY_BE_URING, ASY_BE_THREADS, ASY_BE_OFF };
 
@@ -146,13 +160,15 @@ struct asy_config {
 };
 extern struct asy_config asy__cfg;
 
-/* Engine counters, for tests and the summary. */
+/* Engine counters, for tests and the summary.  Calls of plain threads are
+ * not counted (they are the program's own calls; counting them would put
+ * a shared cache line on every call). */
 struct asy_counters {
-	_Atomic unsigned long inline_done; /* completed by the non-blocking try */
+	_Atomic unsigned long inline_done; /* a coroutine's call done without waiting */
 	_Atomic unsigned long submitted;   /* handed to a backend */
 	_Atomic unsigned long by_backend[2];
-	_Atomic unsigned long interrupted; /* ended by a signal (EINTR or short) */
-	_Atomic unsigned long passed;      /* passed through to libc */
+	_Atomic unsigned long interrupted; /* ended by a deadline or cancel */
+	_Atomic unsigned long passed;      /* a coroutine's call passed to libc */
 	_Atomic unsigned long fallbacks;   /* backend could not, ran elsewhere */
 };
 extern struct asy_counters asy__count;
@@ -168,34 +184,33 @@ void asy__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void asy__shim_resolve(void);
 long asy__io(struct asy_io *io);
 
-/* This thread's engine state (NULL before its first blocking call), and
- * > 0 while it is inside the engine's slow path: a hooked call from a
- * signal handler then passes through to libc. */
-extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
+/* > 0 while the thread is inside the engine's own code: a hooked call
+ * from a signal handler then passes through to libc. */
 extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
+extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
 
-/* How a wait may be interrupted. */
-enum asy_wait {
-	ASY_WAIT_FILE, /* regular files: signals do not interrupt the kernel either */
-	ASY_WAIT_READ, /* nothing moved yet: EINTR or SA_RESTART exactly as read() */
-	ASY_WAIT_ANY,  /* bytes already moved: any handled signal ends the call */
-};
-
-/* runtime/wait.c: wait for w's completion; its result, or -EINTR when a
- * signal handler ended the wait before anything moved (-ECANCELED or
- * -ETIMEDOUT inside a coroutine). */
-long asy__wait(struct asy_thread *t, struct asy_waiter *w, enum asy_wait how);
-int asy__fd_is(int fd, dev_t dev, ino_t ino);
-/* The thread's fds are still ours (checked before each blocking call). */
-int asy__fds_ours(struct asy_thread *t);
+/* runtime/engine.c: this thread's engine state (NULL: pass to libc). */
+struct asy_thread *asy__thread(void);
 const struct asy_backend *asy__backend(void);
 void asy__backend_failed(const struct asy_backend *be, int err);
 
-/* Real libc functions the engine itself needs (resolved once). */
-struct asy_libc {
-	ssize_t (*read)(int, void *, size_t);
-	int (*poll)(void *, unsigned long, int);
-};
-extern struct asy_libc asy__libc;
+/* runtime/opdef.c: run w's op on a backend and wait for it; the result,
+ * -ETIMEDOUT / -ECANCELED when the coroutine's deadline or a cancel ended
+ * the wait (the op is cancelled and reaped first), or -ETIME when the
+ * `deadline` given here (a socket timeout) passed first. */
+long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+
+/* runtime/wait.c: park the calling coroutine until w completes or one of
+ * the deadlines passes; see asy__op for the results. */
+long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+/* The earliest of `deadline` and the running coroutine's I/O deadline. */
+int64_t asy__wait_deadline(int64_t deadline);
+
+/* runtime/rw.c: a coroutine's read or write (ASY_PASS: libc answers). */
+long asy__rw(struct asy_io *io);
+
+/* Raise sig in the calling thread exactly as the kernel's send_sig()
+ * does for the calling task (SI_USER, our pid and uid). */
+void asy__raise_as_kernel(int sig);
 
 #endif

@@ -19,3 +19,7 @@ __attribute__((weak)) int asy__engine_idle(int64_t deadline)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	return 0;
 }
+
+__attribute__((weak)) void asy__engine_prepare(void)
+{
+}

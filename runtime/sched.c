@@ -330,6 +330,7 @@ int asy__sched_enter(struct sched *s)
 		return -EBUSY;
 	if (asy__sched_heap_reserve(s, s->live + 1) < 0)
 		return -ENOMEM;
+	asy__engine_prepare();
 	s->running = 1;
 	s->root.state = CO_RUNNING;
 	s->root.wake = 0;

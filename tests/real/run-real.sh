@@ -75,7 +75,7 @@ slowly() { sleep 0.2; "$@"; }
 
 # ---- the cases -----------------------------------------------------------
 # Each runs in its work directory; $DATA holds the inputs (read-only).
-# SUBMIT=1: the case must have submitted calls to the backend.
+# Every case: no call of a plain program may reach a backend (check_submitted).
 # NOERR=1: stderr is not compared (not deterministic).
 # IGNORE: extended regex of paths (relative) whose bytes are not compared.
 
@@ -86,7 +86,7 @@ case_cat() {
 	slowly cat "$DATA/small" | cat > out3 &&
 	cat missing-file
 }
-meta_cat() { SUBMIT=1; }
+meta_cat() { :; }
 
 case_dd() {
 	cold "$DATA/big"
@@ -98,7 +98,7 @@ case_dd() {
 	dd if="$DATA/small" of=out5 bs=512 conv=fdatasync,notrunc status=noxfer &&
 	slowly cat "$DATA/small" | dd of=out6 bs=4k iflag=fullblock status=noxfer
 }
-meta_dd() { SUBMIT=1; }
+meta_dd() { :; }
 
 case_cp() {
 	cold "$DATA/big"
@@ -107,7 +107,7 @@ case_cp() {
 	slowly cat "$DATA/small" | cp /dev/stdin out3 &&
 	cp -r "$DATA/tree" tree
 }
-meta_cp() { SUBMIT=1; }
+meta_cp() { :; }
 
 case_sha256sum() {
 	cold "$DATA/big"
@@ -115,7 +115,7 @@ case_sha256sum() {
 	slowly cat "$DATA/big" | sha256sum &&
 	sha256sum missing-file
 }
-meta_sha256sum() { SUBMIT=1; }
+meta_sha256sum() { :; }
 
 case_sort() {
 	sort "$DATA/text" > sorted &&
@@ -124,7 +124,7 @@ case_sort() {
 	mkdir tmp && sort -S 256K -T tmp -r "$DATA/text" > sorted-r &&
 	slowly head -c 50000 "$DATA/text" | sort | sha256sum
 }
-meta_sort() { SUBMIT=1; }
+meta_sort() { :; }
 
 case_tar() {
 	cold "$DATA/tree/a/b/c/five-mib"
@@ -133,7 +133,7 @@ case_tar() {
 	tar -tvf a.tar &&
 	tar --sort=name -c -C "$DATA" tree | gzip -n | gunzip | tar -t
 }
-meta_tar() { SUBMIT=1; }
+meta_tar() { :; }
 
 case_gzip() {
 	head -c 8M "$DATA/big" > in && cat "$DATA/text" >> in && cold in &&
@@ -144,7 +144,7 @@ case_gzip() {
 	slowly cat "$DATA/small" | gzip -n | gunzip | sha256sum &&
 	gzip -d < "$DATA/small"
 }
-meta_gzip() { SUBMIT=1; NOERR=0; }
+meta_gzip() { NOERR=0; }
 
 case_sqlite3() {
 	sh "$HERE/sqlite-script.sh" delete 20000 > script-delete.sql &&
@@ -172,13 +172,13 @@ sqlite3_writers() {
 	sqlite3 conc.db 'SELECT count(*), count(DISTINCT w || "-" || i) FROM t; PRAGMA integrity_check;' &&
 	rm conc.db
 }
-meta_sqlite3() { SUBMIT=1; }
+meta_sqlite3() { :; }
 
 case_python3() {
 	cold "$DATA/big"
 	"$PYTHON" "$HERE/pyio.py" "$DATA/big"
 }
-meta_python3() { SUBMIT=1; }
+meta_python3() { :; }
 
 case_git() {
 	export HOME=$PWD/home GIT_CONFIG_NOSYSTEM=1
@@ -204,7 +204,6 @@ case_git() {
 # protocol's pipes by clone --no-local) are compared through fsck,
 # count-objects and the checked-out files instead.
 meta_git() {
-	SUBMIT=1
 	IGNORE='^(repo|clone)/\.git/(index|gc\.log|objects/pack/|packed-refs|logs/|config$|FETCH_HEAD)'
 }
 
@@ -215,7 +214,7 @@ case_pipelines() {
 	cat "$DATA/text" | sort | uniq -c | sort -rn | head -3 &&
 	dd if="$DATA/big" bs=4k status=none | gzip -1 -n | gunzip | cmp - "$DATA/big"
 }
-meta_pipelines() { SUBMIT=1; }
+meta_pipelines() { :; }
 
 # Signals as real programs meet them: SIGPIPE when the reader goes away
 # while the writer is blocked on a full pipe (exit 141 in PIPESTATUS),
@@ -239,7 +238,7 @@ except BrokenPipeError as e: os.write(2, b"EPIPE %d\n" % e.errno)' | head -c 3; 
 	(sleep 1; echo late) | timeout -s TERM 0.3 dd bs=1 status=none; echo "timeout TERM: $?"
 	return 0
 }
-meta_signals() { SUBMIT=1; }
+meta_signals() { :; }
 
 # bash reading its script from a slow pipe that its children share: bash
 # reads a pipe byte by byte and `read`/`head -c` must leave the rest for
@@ -252,7 +251,7 @@ case_stdin() {
 	echo "rc=$?"
 	printf 'one\ntwo\nthree\n' | { slowly head -n 1; read a; echo "read: $a"; cat; }
 }
-meta_stdin() { SUBMIT=1; }
+meta_stdin() { :; }
 
 # More programs with their own I/O loops: multi-threaded xz and zstd,
 # bzip2, perl sysread/syswrite, split, openssl, parallel xargs (its output
@@ -271,14 +270,14 @@ case_tools() {
 	openssl dgst -sha256 < "$DATA/big"
 	find "$DATA/tree" -type f -print0 | xargs -0 -P2 -n1 md5sum | sed "s|$DATA/||" | sort
 }
-meta_tools() { SUBMIT=1; }
+meta_tools() { :; }
 
 # A daemon closes every fd it did not open (close_range) and reuses the
 # numbers for its own files: the shim must neither hang nor touch them.
 case_closefds() {
 	"$PYTHON" "$HERE/pyclosefds.py"
 }
-meta_closefds() { SUBMIT=1; }
+meta_closefds() { :; }
 
 ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds"
 
@@ -339,29 +338,19 @@ same() {
 
 counter() { sed -n "s/.*\<$2=\([0-9]*\).*/\1/p" "$1"; }
 
-# The backend named must have run calls of this case; no other backend may
-# have run any.
+# Real programs make their calls on plain threads: under every backend
+# each call must be the program's own (README, How a call runs), so no
+# call may have been handed to a backend.
 check_submitted() {
-	local c=$1 v=$2 f=$T/$1/$2/counters
-	local sub uri thr
-	sub=$(counter "$f" submitted) uri=$(counter "$f" uring) thr=$(counter "$f" threads)
-	case $v in
-	off) [ "$sub" = 0 ] || { fail "$c [off]: $sub calls submitted with the backend off"; return 1; } ;;
-	uring)
-		if [ "$URING_OK" != 1 ]; then
-			[ "$thr" -gt 0 ] || { fail "$c [uring]: io_uring unavailable, yet the fallback ran nothing ($(cat "$f"))"; return 1; }
-		else
-			[ "$uri" -gt 0 ] || { fail "$c [uring]: no call went to io_uring ($(cat "$f"))"; return 1; }
-		fi ;;
-	threads)
-		[ "$thr" -gt 0 ] && [ "$uri" = 0 ] || { fail "$c [threads]: expected calls on the worker pool only ($(cat "$f"))"; return 1; } ;;
-	esac
+	local c=$1 v=$2 f=$T/$1/$2/counters sub
+	sub=$(counter "$f" submitted)
+	[ "${sub:-0}" = 0 ] || { fail "$c [$v]: $sub calls of a plain program were handed to a backend"; return 1; }
 	return 0
 }
 
 run_case() {
 	local c=$1 v ok
-	SUBMIT=0 NOERR=0 IGNORE=
+	NOERR=0 IGNORE=
 	"meta_$c"
 	run_variant "$c" none
 	for v in $BACKENDS; do
@@ -371,51 +360,71 @@ run_case() {
 		same "$c" "$v" stdout || ok=0
 		[ "$NOERR" = 1 ] || same "$c" "$v" stderr.cmp || ok=0
 		same "$c" "$v" files || ok=0
-		[ "$SUBMIT" = 1 ] && { check_submitted "$c" "$v" || ok=0; }
+		check_submitted "$c" "$v" || ok=0
 		[ $ok = 1 ] && pass "$c [$v] rc=$(cat "$T/$c/$v/rc") $(cat "$T/$c/$v/counters")"
 	done
 }
 
 # ---- the mechanism, seen from outside (strace) ---------------------------
 
+mech_plain_strace() {
+	local d=$T/mech-plain v main
+	mkdir -p "$d"
+	for v in uring threads; do
+		cold "$DATA/big"
+		slowly cat "$DATA/small" | strace -f -qq -o "$d/$v.log" \
+			-e trace=io_uring_setup,io_uring_enter,read,clone,clone3 \
+			env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=$v cat "$DATA/big" - > "$d/out" 2> "$d/err"
+		main=$(awk '/execve|read\(/ {print $1; exit}' "$d/$v.log")
+		if ! cat "$DATA/big" "$DATA/small" | cmp -s - "$d/out"; then
+			fail "strace $v: cat of a cold file and a slow pipe gave other bytes"
+		elif grep -q 'io_uring_setup\|clone' "$d/$v.log"; then
+			fail "strace $v: a plain program set up a ring or a thread: $(grep -m1 'io_uring_setup\|clone' "$d/$v.log")"
+		elif awk -v m="$main" '/read\(/ && $1 != m {bad=1} END {exit !bad}' "$d/$v.log"; then
+			fail "strace $v: a read of the plain program ran on another thread"
+		else
+			pass "strace $v: a plain program's reads are its own (main tid, no ring, no worker)"
+		fi
+	done
+}
+
 mech_uring_strace() {
 	if [ "$URING_OK" != 1 ]; then skip "strace io_uring_enter: io_uring unavailable here"; return; fi
 	local d=$T/mech-uring
 	mkdir -p "$d"
 	cold "$DATA/big"
-	# Into a pipe: cat copies file to file with copy_file_range, not read().
 	strace -f -qq -o "$d/file.log" -e trace=io_uring_setup,io_uring_enter \
-		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=uring cat "$DATA/big" 2> "$d/err" | cmp -s - "$DATA/big" ||
-		fail "strace uring: cat of a cold file gave other bytes"
+		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=uring "$BIN/corocat" "$DATA/big" 2> "$d/err" |
+		cmp -s - "$DATA/big" || fail "strace uring: corocat of a cold file gave other bytes"
 	if grep -q 'io_uring_enter(' "$d/file.log"; then
-		pass "strace uring: cat of a cold file calls io_uring_enter ($(grep -c 'io_uring_enter(' "$d/file.log") times)"
+		pass "strace uring: coroutines reading a cold file call io_uring_enter ($(grep -c 'io_uring_enter(' "$d/file.log") times)"
 	else
-		fail "strace uring: cat of a cold file never called io_uring_enter"
+		fail "strace uring: coroutines reading a cold file never called io_uring_enter"
 	fi
 	slowly echo fed-slowly | strace -f -qq -o "$d/pipe.log" -e trace=io_uring_enter \
-		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=uring cat > "$d/out2" 2>> "$d/err"
+		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=uring "$BIN/corocat" - > "$d/out2" 2>> "$d/err"
 	if [ "$(cat "$d/out2")" = fed-slowly ] && grep -q 'io_uring_enter(' "$d/pipe.log"; then
-		pass "strace uring: cat of a slow pipe calls io_uring_enter"
+		pass "strace uring: a coroutine reading a slow pipe waits in io_uring_enter"
 	else
-		fail "strace uring: cat of a slow pipe: output '$(cat "$d/out2")', io_uring_enter calls: $(grep -c 'io_uring_enter(' "$d/pipe.log")"
+		fail "strace uring: corocat of a slow pipe: output '$(cat "$d/out2")', io_uring_enter calls: $(grep -c 'io_uring_enter(' "$d/pipe.log")"
 	fi
 }
 
-# Under threads the read of fd 0 must be made by a thread other than the
-# program's main thread (strace -f prints each line's tid first).
+# Under threads a worker waits for the pipe (poll by another tid) and the
+# read itself is the coroutine's thread's own.
 mech_threads_strace() {
 	local d=$T/mech-threads
 	mkdir -p "$d"
-	slowly echo fed-slowly | strace -f -qq -o "$d/pipe.log" -e trace=read,readv,preadv,preadv2 \
-		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=threads cat > "$d/out" 2> "$d/err"
-	local main others
-	main=$(head -1 "$d/pipe.log" | awk '{print $1}')
-	others=$(awk -v m="$main" '$1 != m && $2 ~ /^(read|readv|preadv|preadv2)\(0,/ && $0 ~ /= [1-9]/' "$d/pipe.log" | head -1)
-	if [ "$(cat "$d/out")" = fed-slowly ] && [ -n "$others" ]; then
-		pass "strace threads: the pipe read ran on worker tid $(echo "$others" | awk '{print $1}'), not main tid $main"
+	slowly echo fed-slowly | strace -f -qq -o "$d/pipe.log" -e trace=read,readv,preadv,preadv2,poll \
+		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=threads "$BIN/corocat" - > "$d/out" 2> "$d/err"
+	local main pollers readers
+	main=$(awk '{print $1; exit}' "$d/pipe.log")
+	pollers=$(awk -v m="$main" '$1 != m && /poll\(\[\{fd=0/ {print $1}' "$d/pipe.log" | sort -u)
+	readers=$(awk '/(read|readv|preadv2?)\(0,/ && /fed-slowly/ {print $1}' "$d/pipe.log" | sort -u)
+	if [ "$(cat "$d/out")" = fed-slowly ] && [ -n "$pollers" ] && [ "$readers" = "$main" ]; then
+		pass "strace threads: worker tid $(echo "$pollers" | head -1) waited for the pipe, main tid $main read it"
 	else
-		fail "strace threads: no read of fd 0 by a tid other than $main (output '$(cat "$d/out")')"
-		sed 's/^/        /' "$d/pipe.log" | head -12
+		fail "strace threads: output '$(cat "$d/out")', pollers '$pollers', readers '$readers', main $main"
 	fi
 }
 
@@ -428,7 +437,7 @@ seccomp_case() {
 	(
 		export LD_PRELOAD="$PRE $BIN/statsdump.so" ASY_STATS_DIR=$d/stats
 		if [ -n "$be" ]; then export ASYNCIFY_BACKEND=$be; else unset ASYNCIFY_BACKEND; fi
-		"$BIN/seccomp-run" "$mode" dd if="$DATA/big" of="$d/out" bs=64k conv=fsync status=none
+		"$BIN/seccomp-run" "$mode" "$BIN/corocat" "$DATA/big" > "$d/out"
 	) 2> "$d/err"
 	local rc=$? st thr uri lines
 	st=$(cat "$d"/stats/* 2>/dev/null)
@@ -436,7 +445,7 @@ seccomp_case() {
 	lines=$(wc -l < "$d/err")
 	local what="seccomp $mode, ASYNCIFY_BACKEND=${be:-unset}"
 	if [ $rc != 0 ] || ! cmp -s "$d/out" "$DATA/big"; then
-		fail "$what: dd rc=$rc or its output differs"; sed 's/^/        /' "$d/err"; return
+		fail "$what: corocat rc=$rc or its output differs"; sed 's/^/        /' "$d/err"; return
 	fi
 	if [ "${thr:-0}" -le 0 ] || [ "${uri:-1}" != 0 ]; then
 		fail "$what: the threads backend did not do the work ($st)"; return
@@ -461,8 +470,8 @@ seccomp_pipeline() {
 	local st
 	st=$(cat "$d"/stats/* | awk '{for(i=1;i<=NF;i++){split($i,kv,"="); if(kv[1]=="threads")t+=kv[2]; if(kv[1]=="uring")u+=kv[2]}} END{print "threads=" t+0 " uring=" u+0}')
 	if [ "$got" = "$want" ] && [ ! -s "$d/err" ] && [ "$(counter <(echo "$st") uring)" = 0 ] &&
-		[ "$(counter <(echo "$st") threads)" -gt 0 ]; then
-		pass "seccomp $mode: cat | python3 pipeline correct and silent ($st)"
+		[ "$(counter <(echo "$st") threads)" = 0 ]; then
+		pass "seccomp $mode: cat | python3 pipeline (plain threads, their own calls) correct and silent ($st)"
 	else
 		fail "seccomp $mode: pipeline got '$got' want '$want', stderr $(wc -l < "$d/err") lines, $st"
 	fi
@@ -491,6 +500,7 @@ done
 
 if [ $# = 0 ] || [[ " $* " == *" mech "* ]]; then
 	if command -v strace > /dev/null; then
+		mech_plain_strace
 		mech_uring_strace
 		mech_threads_strace
 	else

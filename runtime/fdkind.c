@@ -1,0 +1,130 @@
+/* The kinds of fd and what a coroutine's read or write does on each.
+ *
+ * The rule behind every row: the non-blocking try is made only where it
+ * means exactly the program's call minus the wait.  preadv2/pwritev2 with
+ * RWF_NOWAIT is that for regular files, block devices, pipes and sockets
+ * (on a socket RWF_NOWAIT is MSG_DONTWAIT, and read()/write() of a socket
+ * is recvmsg/sendmsg with flags 0).  It is not for character devices
+ * (/dev/zero's read stops early under RWF_NOWAIT), for eventfd, timerfd
+ * and signalfd (a 0-byte call gives 0 instead of EINVAL), or for ttys
+ * (no RWF_NOWAIT at all): there the engine only asks poll() whether the
+ * call would wait, and makes the program's own call when it would not. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <termios.h>
+
+#include "engine.h"
+#include "fdkind.h"
+#include "sys.h"
+
+#define ROW(n, t, w, ...) { .name = n, .try = ASY_TRY_##t, .wait = ASY_WAIT_##w, __VA_ARGS__ }
+
+const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
+	[ASY_K_FILE] = ROW("regular file", NOWAIT, OP, .positional = 1,
+		.why = "page cache: RWF_NOWAIT; a miss is one backend op, at the file position on a worker"),
+	[ASY_K_BLOCK] = ROW("block device", NOWAIT, OP, .positional = 1,
+		.why = "as a regular file"),
+	[ASY_K_DIR] = ROW("directory", LIBC, NONE,
+		.why = "read/write give EISDIR at once"),
+	[ASY_K_KERNFS] = ROW("/proc, /sys, cgroupfs file", LIBC, NONE,
+		.why = "made up by the kernel: never waits for a device, refuses RWF_NOWAIT"),
+	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY,
+		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does"),
+	[ASY_K_STREAM] = ROW("stream socket", NOWAIT, READY, .nosignal = 1, .timeo = 1, .lowat = 1,
+		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold"),
+	[ASY_K_RECORD] = ROW("datagram, seqpacket, raw socket", NOWAIT, READY, .record = 1,
+		.nosignal = 1, .timeo = 1,
+		.why = "one call is one record: never split, never continued"),
+	[ASY_K_TTY] = ROW("terminal, pty", POLL, READY, .vmin = 1,
+		.why = "no RWF_NOWAIT; VMIN 0 never waits; job control acts on the calling thread"),
+	[ASY_K_CHR] = ROW("other character device", POLL, READY,
+		.why = "RWF_NOWAIT changes what /dev/zero returns: poll, then the call itself"),
+	[ASY_K_EVENT] = ROW("eventfd, timerfd, inotify, pidfd", POLL, READY,
+		.why = "0-byte calls give EINVAL: poll, then the call itself"),
+	[ASY_K_SIGNALFD] = ROW("signalfd", LIBC, NONE,
+		.why = "reads the calling thread's signals: only that thread can wait for them"),
+	[ASY_K_EPOLL] = ROW("epoll fd", LIBC, NONE,
+		.why = "read/write give EINVAL at once"),
+};
+
+/* Files the kernel generates (/proc, /sys, cgroups, …).  Asked only when
+ * a regular file refuses RWF_NOWAIT, so that a cached read pays no fstatfs. */
+int asy__kernel_fs(int fd)
+{
+	static const long magic[] = {
+		0x9fa0,     /* proc */      0x62656572, /* sysfs */
+		0x27e0eb,   /* cgroup */    0x63677270, /* cgroup2 */
+		0x64626720, /* debugfs */   0x74726163, /* tracefs */
+		0x73636673, /* securityfs */ 0x62656570, /* configfs */
+		0xcafe4a11, /* bpf */       0xde5e81e4, /* efivarfs */
+	};
+	struct statfs sf;
+	if (asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof magic / sizeof magic[0]; i++)
+		if ((long)sf.f_type == magic[i])
+			return 1;
+	return 0;
+}
+
+static int socket_kind(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof type;
+	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &len, 0) < 0)
+		return ASY_K_RECORD;
+	return type == SOCK_STREAM ? ASY_K_STREAM : ASY_K_RECORD;
+}
+
+static int chr_kind(int fd)
+{
+	struct termios tio;
+	return asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 ? ASY_K_TTY : ASY_K_CHR;
+}
+
+/* An anonymous inode (no file type bits): which one, by its name in
+ * /proc/self/fd.  Without /proc: polled as an event fd. */
+static int anon_kind(int fd)
+{
+	char path[32], name[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	long n = asy_sys(SYS_readlink, path, name, sizeof name - 1, 0, 0, 0);
+	if (n <= 0)
+		return ASY_K_EVENT;
+	name[n] = 0;
+	if (strstr(name, "[signalfd]"))
+		return ASY_K_SIGNALFD;
+	if (strstr(name, "[eventpoll]"))
+		return ASY_K_EPOLL;
+	return ASY_K_EVENT;
+}
+
+int asy__fd_kind(int fd)
+{
+	struct stat st;
+	long r = asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+		return ASY_K_FILE; /* ASY_K_KERNFS: see asy__kernel_fs() */
+	case S_IFBLK:
+		return ASY_K_BLOCK;
+	case S_IFDIR:
+		return ASY_K_DIR;
+	case S_IFIFO:
+		return ASY_K_FIFO;
+	case S_IFSOCK:
+		return socket_kind(fd);
+	case S_IFCHR:
+		return chr_kind(fd);
+	case 0:
+		return anon_kind(fd);
+	default:
+		return ASY_K_CHR;
+	}
+}

@@ -1,0 +1,61 @@
+/* Kinds of fd, as far as a coroutine's read or write goes: one row each
+ * in asy__kinds[] (runtime/fdkind.c), which runtime/rw.c follows and the
+ * README's "kind of fd × kind of call" table prints. */
+#ifndef ASY_FDKIND_H
+#define ASY_FDKIND_H
+
+#include <sys/stat.h>
+
+enum asy_kind {
+	ASY_K_FILE,       /* regular file */
+	ASY_K_BLOCK,      /* block device */
+	ASY_K_DIR,        /* directory */
+	ASY_K_KERNFS,     /* regular file of /proc, /sys, cgroupfs, … */
+	ASY_K_FIFO,       /* pipe or FIFO */
+	ASY_K_STREAM,     /* socket: SOCK_STREAM (TCP, AF_UNIX, vsock, …) */
+	ASY_K_RECORD,     /* socket: SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW */
+	ASY_K_TTY,        /* terminal: tty, pty master or slave, serial */
+	ASY_K_CHR,        /* other character device (/dev/zero, /dev/urandom, …) */
+	ASY_K_EVENT,      /* eventfd, timerfd, inotify, fanotify, pidfd, … */
+	ASY_K_SIGNALFD,   /* signalfd: reads the calling thread's signals */
+	ASY_K_EPOLL,      /* epoll fd (read/write: EINVAL) */
+	ASY_K_COUNT
+};
+
+/* How the call is made without waiting. */
+enum asy_try {
+	ASY_TRY_LIBC,   /* the program's own call, in the calling thread */
+	ASY_TRY_NOWAIT, /* preadv2/pwritev2 with RWF_NOWAIT: the same call, minus the wait */
+	ASY_TRY_POLL,   /* poll(0) first; ready: the program's own call */
+};
+
+/* What a call that would wait waits with. */
+enum asy_wait {
+	ASY_WAIT_NONE,  /* it does not leave the thread */
+	ASY_WAIT_OP,    /* the whole call is a backend op (files) */
+	ASY_WAIT_READY, /* a POLL op, then the call again in the calling thread */
+};
+
+struct asy_kind_def {
+	const char *name;
+	unsigned char try, wait;
+	unsigned char positional; /* has a file position; takes offsets */
+	unsigned char record;     /* a write is one record: never continued */
+	unsigned char nosignal;   /* a write continued after bytes moved raises no
+				   * SIGPIPE (sockets; a pipe raises it) */
+	unsigned char timeo;      /* SO_RCVTIMEO / SO_SNDTIMEO end the wait */
+	unsigned char lowat;      /* SO_RCVLOWAT decides when a read may return */
+	unsigned char vmin;       /* termios VMIN 0: a read never waits */
+	const char *why;          /* one line for the README table */
+};
+
+extern const struct asy_kind_def asy__kinds[ASY_K_COUNT];
+
+/* The kind of fd (fstat, and for sockets, character devices and
+ * anonymous inodes one more look); -errno when fstat fails. */
+int asy__fd_kind(int fd);
+
+/* 1 when a regular file is made up by the kernel (ASY_K_KERNFS). */
+int asy__kernel_fs(int fd);
+
+#endif

@@ -1,0 +1,109 @@
+/* The backend ops, one row each (the kernel's io_uring/opdef.c reads the
+ * same way): what an op needs and which backend may run it.  Generic code
+ * asks the row, never the op.
+ *
+ * Which backend runs a coroutine's op:
+ *  - an op at the file position (offset -1) always runs on a worker, as
+ *    the program's own call: the kernel then takes its file position lock,
+ *    so two users of one open file — threads, dup'd fds, another process —
+ *    never read the same bytes or overwrite each other's records.
+ *    io_uring's offset -1 takes no such lock (NOTES §3);
+ *  - an op whose row says `uring` runs on the thread's ring when the
+ *    thread has one and the call's RWF flags mean the same there;
+ *  - everything else runs on a worker. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include "engine.h"
+#include "asyncify.h"
+#include "coro.h"
+
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
+
+struct asy_opdef {
+	const char *name;
+	unsigned char uring;       /* io_uring has an op with the same meaning */
+	unsigned char positional;  /* offset -1 means the file position */
+	unsigned char file_write;  /* a write to a file: RLIMIT_FSIZE applies */
+};
+
+static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
+	[ASY_OP_READ]      = { .name = "read",      .uring = 1, .positional = 1 },
+	[ASY_OP_WRITE]     = { .name = "write",     .uring = 1, .positional = 1, .file_write = 1 },
+	[ASY_OP_FSYNC]     = { .name = "fsync",     .uring = 1 },
+	[ASY_OP_FDATASYNC] = { .name = "fdatasync", .uring = 1 },
+	[ASY_OP_POLL]      = { .name = "poll",      .uring = 1 },
+};
+
+/* RWF flags io_uring's READV/WRITEV take with the meaning preadv2 gives
+ * them.  RWF_HIPRI is refused on a ring without IOPOLL; unknown flags
+ * must get the kernel's own answer from the program's own call. */
+#define URING_RWF (RWF_DSYNC | RWF_SYNC | RWF_APPEND | RWF_DONTCACHE)
+
+static const struct asy_backend *op_backend(const struct asy_thread *t, const struct asy_io *io)
+{
+	const struct asy_opdef *d = &opdefs[io->op];
+	if (t->be != &asy__backend_uring || !d->uring)
+		return &asy__backend_threads;
+	if (d->positional && (io->off < 0 || (io->rwflags & ~URING_RWF)))
+		return &asy__backend_threads;
+	return &asy__backend_uring;
+}
+
+/* A write that failed with EFBIG because it started at or past
+ * RLIMIT_FSIZE raised SIGXFSZ in the kernel — in the task that made it,
+ * an io_uring or pool worker, where nobody sees it.  The calling thread
+ * gets it, as from its own write. */
+static void fsize_signal(const struct asy_waiter *w, long res)
+{
+	if (res != -EFBIG || !opdefs[w->io.op].file_write)
+		return;
+	if (w->sigxfsz) {
+		asy__raise_as_kernel(SIGXFSZ);
+		return;
+	}
+	struct rlimit rl;
+	if (w->be != &asy__backend_uring || getrlimit(RLIMIT_FSIZE, &rl) < 0 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	off_t pos = w->io.off >= 0 ? w->io.off : lseek(w->io.fd, 0, SEEK_CUR);
+	if (pos >= 0 && (unsigned long long)pos >= rl.rlim_cur)
+		asy__raise_as_kernel(SIGXFSZ);
+}
+
+long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
+{
+	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->cancel, 0, memory_order_relaxed);
+	w->res = 0;
+	w->sigxfsz = 0;
+	w->thread = t;
+	w->coro = asy__coro_self();
+	w->deadline = asy__wait_deadline(deadline);
+	w->be = op_backend(t, &w->io);
+	int r = w->be->submit(t, w);
+	if (r < 0 && w->be != &asy__backend_threads) {
+		/* The ring refused (a full SQ after a failed submit): the
+		 * pool takes it. */
+		ASY_COUNT(fallbacks);
+		w->be = &asy__backend_threads;
+		r = w->be->submit(t, w);
+	}
+	if (r < 0)
+		return r;
+	ASY_COUNT(submitted);
+	atomic_fetch_add_explicit(&asy__count.by_backend[w->be == &asy__backend_threads], 1,
+				  memory_order_relaxed);
+	w->io.via = w->be->via;
+	int pooled = w->be == &asy__backend_threads;
+	t->pool_out += pooled; /* the ring's wait also listens for the pool */
+	long res = asy__wait(t, w, deadline);
+	t->pool_out -= pooled;
+	fsize_signal(w, res);
+	return res;
+}
