@@ -12,6 +12,10 @@
 
 struct asy_coro;
 
+/* 1 while a scheduler runs on this thread (inside asy_run() and the
+ * calls that run it): the hooks' one-load test for "maybe a coroutine". */
+extern __thread int asy__sched_running __attribute__((tls_model("initial-exec")));
+
 /* The running coroutine, or NULL outside asy_run() (plain thread). */
 struct asy_coro *asy__coro_self(void);
 

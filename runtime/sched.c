@@ -26,6 +26,7 @@
 #endif
 
 static ASY_TLS struct sched *tls_sched;
+ASY_TLS int asy__sched_running;
 static pthread_key_t sched_key;
 static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
 
@@ -332,6 +333,7 @@ int asy__sched_enter(struct sched *s)
 		return -ENOMEM;
 	asy__engine_prepare();
 	s->running = 1;
+	asy__sched_running = 1;
 	s->root.state = CO_RUNNING;
 	s->root.wake = 0;
 	s->root.io_deadline = -1;
@@ -346,6 +348,7 @@ void asy__sched_leave(struct sched *s)
 {
 	s->cur = NULL;
 	s->running = 0;
+	asy__sched_running = 0;
 	s->root.io_deadline = -1;
 }
 

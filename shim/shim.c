@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "sys.h"
 #include "trace.h"
+#include "coro.h"
 
 _Static_assert(sizeof(off_t) == 8, "asyncify needs a 64-bit off_t ABI");
 
@@ -52,8 +53,11 @@ static inline long edge(long r)
 	return r;
 }
 
+/* hook_NAME is the whole hook; NAME, the exported symbol, is its fast
+ * path: a plain thread's call with tracing off is the program's own call
+ * and nothing else (engine.h) — two loads, then a jump to libc. */
 #define HOOK(ret, name, params, args, sc, io)                               \
-	static ret hook_##name params                                       \
+	static __attribute__((noinline)) ret hook_##name params             \
 	{                                                                   \
 		struct asy_io x = io;                                       \
 		uint64_t t0 = asy__tracing ? asy__trace_now() : 0;          \
@@ -71,7 +75,13 @@ static inline long edge(long r)
 			asy__trace_call(&x, v < 0 ? -errno : (long)v, t0);  \
 		return v;                                                   \
 	}                                                                   \
-	ASY_EXPORT ret name params { return hook_##name args; }
+	ASY_EXPORT ret name params                                          \
+	{                                                                   \
+		if (__builtin_expect(!asy__tracing && !asy__sched_running && \
+				     real.name != NULL, 1))                 \
+			return real.name args;                              \
+		return hook_##name args;                                    \
+	}
 #define ALIAS(name, target) \
 	extern __typeof(target) name __attribute__((alias(#target), visibility("default")));
 #define CHK(name, target, params, args, check)   \
@@ -79,7 +89,7 @@ static inline long edge(long r)
 	{                                         \
 		if (!(check))                     \
 			__chk_fail();             \
-		return hook_##target args;        \
+		return target args;               \
 	}
 #include "hooks.def"
 #undef HOOK
