@@ -17,7 +17,18 @@
 #include "asyncify.h"
 #include "t-helpers.h"
 
-const char *const t_variant_name[T_NVARIANTS] = { "none", "off", "uring", "threads" };
+const char *const t_variant_name[T_NVARIANTS] = {
+	"none", "off", "uring", "threads", "uring-coro", "threads-coro",
+};
+/* ASYNCIFY_BACKEND for each variant (none: unset). */
+static const char *const backend_name[T_NVARIANTS] = {
+	NULL, "off", "uring", "threads", "uring", "threads",
+};
+
+int t_variant_coro(enum t_variant v)
+{
+	return v == T_URING_CORO || v == T_THREADS_CORO;
+}
 
 static void print_stats(void)
 {
@@ -30,6 +41,32 @@ static void print_stats(void)
 	       st.submitted, st.uring, st.threads, st.inline_done, st.interrupted);
 }
 
+static void coro_main(void *arg)
+{
+	((const struct t_case *)arg)->fn();
+}
+
+/* Under a coro variant (ASY_T_CORO=1, the library loaded): run c as the
+ * one coroutine of this thread and return 1; otherwise 0.  The API is
+ * looked up so that the program runs unchanged without the library. */
+static int run_in_coro(const struct t_case *c)
+{
+	const char *on = getenv("ASY_T_CORO");
+	if (!on || strcmp(on, "1"))
+		return 0;
+	unsetenv("ASY_T_CORO");
+	int (*go)(void (*)(void *), void *) =
+		(int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
+	int (*run)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
+	if (!go || !run)
+		return 0;
+	if (go(coro_main, (void *)c) < 0 || run() < 0) {
+		fprintf(stderr, "case %s: no coroutine: %s\n", c->name, strerror(errno));
+		exit(3);
+	}
+	return 1;
+}
+
 int t_case_main(int argc, char **argv, const struct t_case *cases)
 {
 	if (argc < 3 || strcmp(argv[1], "--case"))
@@ -37,7 +74,8 @@ int t_case_main(int argc, char **argv, const struct t_case *cases)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (const struct t_case *c = cases; c->name; c++) {
 		if (!strcmp(c->name, argv[2])) {
-			c->fn();
+			if (!run_in_coro(c))
+				c->fn();
 			print_stats();
 			exit(0);
 		}
@@ -81,12 +119,15 @@ static void child_exec(const char *name, enum t_variant v, int out, int err)
 	dup2(err, 2);
 	unsetenv("LD_PRELOAD");
 	unsetenv("ASYNCIFY_BACKEND");
+	unsetenv("ASY_T_CORO");
 	if (v != T_NONE) {
 		snprintf(preload, sizeof preload, "%s%s%s", pre && *pre ? pre : "",
 			 pre && *pre ? " " : "", lib ? lib : "lib/libasyncify.so");
 		setenv("LD_PRELOAD", preload, 1);
-		setenv("ASYNCIFY_BACKEND", t_variant_name[v], 1);
+		setenv("ASYNCIFY_BACKEND", backend_name[v], 1);
 	}
+	if (t_variant_coro(v))
+		setenv("ASY_T_CORO", "1", 1);
 	execl("/proc/self/exe", "case", "--case", name, (char *)NULL);
 	_exit(127);
 }
@@ -148,6 +189,34 @@ static void describe(char *buf, size_t n, int status)
 		snprintf(buf, n, "status %#x", status);
 }
 
+/* Where the calls of b (under v) went, against the rule for v (see
+ * T_BACKEND); writes what is wrong to msg and returns its length. */
+static size_t mechanism(const struct t_case *c, enum t_variant v, const struct t_result *b,
+			char *msg, size_t cap)
+{
+	const char *vn = t_variant_name[v];
+	long via = v == T_URING ? b->uring : b->threads;
+	int must = (c->flags & T_BACKEND) != 0, n = 0;
+	if (v == T_NONE)
+		return 0;
+	if (v == T_OFF)
+		n = b->submitted ? snprintf(msg, cap, "%s under off: %ld calls submitted\n", c->name,
+					    b->submitted) : 0;
+	else if (c->flags & T_OWNCORO)
+		n = must && via <= 0 ? snprintf(msg, cap, "%s under %s: nothing went through the "
+						"backend (%ld submitted)\n", c->name, vn,
+						b->submitted) : 0;
+	else if (!t_variant_coro(v))
+		n = b->submitted ? snprintf(msg, cap, "%s under %s: %ld calls were handed to a "
+					    "backend outside coroutines\n", c->name, vn,
+					    b->submitted) : 0;
+	else
+		n = must && b->submitted <= 0 ? snprintf(msg, cap, "%s under %s: no call was "
+							 "handed to a backend inside the coroutine\n",
+							 c->name, vn) : 0;
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* Compare b (under v) with the reference a; append what differs to msg. */
 static void diff(const struct t_case *c, enum t_variant v, const struct t_result *a,
 		 const struct t_result *b, char *msg, size_t cap)
@@ -166,13 +235,8 @@ static void diff(const struct t_case *c, enum t_variant v, const struct t_result
 	else if (strcmp(a->err, b->err) && ((c->flags & T_STDERR) || *b->err))
 		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: stderr differs:\n%s\n---\n%s\n",
 				      c->name, vn, a->err, b->err);
-	else if ((c->flags & T_BACKEND) && v >= T_URING &&
-		 (!b->have_stats || (v == T_URING ? b->uring : b->threads) <= 0))
-		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: nothing went through the backend "
-				      "(%ld submitted)\n", c->name, vn, b->submitted);
-	else if (v == T_OFF && b->have_stats && b->submitted)
-		n += (size_t)snprintf(msg + n, cap - n, "%s under off: %ld calls submitted\n", c->name,
-				      b->submitted);
+	else
+		n += mechanism(c, v, b, msg + n, cap - n);
 	(void)n;
 }
 
@@ -183,6 +247,8 @@ void t_compare_all(const struct t_case *c, const enum t_variant *vs, int nv)
 	msg[0] = 0;
 	ck_assert_int_eq(t_run(c->name, T_NONE, &a, 20), 0);
 	for (int i = 0; i < nv; i++) {
+		if (t_variant_coro(vs[i]) && (c->flags & (T_NOCORO | T_OWNCORO)))
+			continue;
 		ck_assert_int_eq(t_run(c->name, vs[i], &b, 20), 0);
 		diff(c, vs[i], &a, &b, msg, sizeof msg);
 	}
