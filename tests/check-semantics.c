@@ -1,7 +1,9 @@
 /* CONTRACT §4 semantics: every case runs without the shim and under each
- * backend (off, uring, threads) and must print the same results — return
- * values, errno names, bytes, offsets, signals seen — and end the same way.
- * Cases marked T_BACKEND must also have reached the backend. */
+ * backend (off, uring, threads), then inside a coroutine (uring-coro,
+ * threads-coro), and must print the same results — return values, errno
+ * names, bytes, offsets, signals seen — and end the same way.  On plain
+ * threads no call may reach a backend; in a coroutine, cases marked
+ * T_BACKEND must have reached one. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1032,6 +1034,10 @@ static void c_close_range_reuse(void)
 	show_buf("program-pipe", b, read(q[0], b, sizeof b));
 }
 
+/* T_NOCORO: a signal handler interrupts a call (inside coroutines signals
+ * do not interrupt hooked calls: README), or the case cancels a thread,
+ * forks, execs or exits.  T_BACKEND: the coroutine really waits in a
+ * hooked call (for a peer thread, the disk, or room in a pipe). */
 static const struct t_case cases[] = {
 	{ "close_range_reuse", c_close_range_reuse, T_BACKEND },
 	{ "pipe_short_read", c_pipe_short_read, 0 },
@@ -1040,37 +1046,37 @@ static const struct t_case cases[] = {
 	{ "file_eof", c_file_eof, 0 },
 	{ "cold_file", c_cold_file, T_BACKEND },
 	{ "odirect", c_odirect, T_BACKEND },
-	{ "odirect_reused", c_odirect_reused, 0 },
+	{ "odirect_reused", c_odirect_reused, T_NOCORO },
 	{ "write_pipe_big", c_write_pipe_big, T_BACKEND },
 	{ "socket_write_big", c_socket_write_big, T_BACKEND },
 	{ "nonblock", c_nonblock, T_BACKEND },
 	{ "errno", c_errno, 0 },
 	{ "efault_blocking", c_efault_blocking, T_BACKEND },
 	{ "errno_untouched", c_errno_untouched, T_BACKEND },
-	{ "eintr_pipe", c_eintr_pipe, T_BACKEND },
-	{ "restart_pipe", c_restart_pipe, T_BACKEND },
-	{ "eintr_socket", c_eintr_socket, T_BACKEND },
-	{ "restart_socket", c_restart_socket, T_BACKEND },
-	{ "write_eintr", c_write_eintr, T_BACKEND },
-	{ "write_restart", c_write_restart, T_BACKEND },
+	{ "eintr_pipe", c_eintr_pipe, T_NOCORO },
+	{ "restart_pipe", c_restart_pipe, T_NOCORO },
+	{ "eintr_socket", c_eintr_socket, T_NOCORO },
+	{ "restart_socket", c_restart_socket, T_NOCORO },
+	{ "write_eintr", c_write_eintr, T_NOCORO },
+	{ "write_restart", c_write_restart, T_NOCORO },
 	{ "sigpipe_default", c_sigpipe_default, 0 },
 	{ "sigpipe_default_sock", c_sigpipe_default_sock, 0 },
 	{ "sigpipe_ignored", c_sigpipe_ignored, 0 },
 	{ "sigpipe_blocked", c_sigpipe_blocked, 0 },
 	{ "sigpipe_handler", c_sigpipe_handler, 0 },
 	{ "sigpipe_blocked_write", c_sigpipe_blocked_write, T_BACKEND },
-	{ "handler_writes", c_handler_writes, T_BACKEND },
-	{ "handler_same_fd", c_handler_same_fd, 0 },
+	{ "handler_writes", c_handler_writes, T_NOCORO },
+	{ "handler_same_fd", c_handler_same_fd, T_NOCORO },
 	{ "offsets", c_offsets, 0 },
-	{ "offsets_threads", c_offsets_threads, T_BACKEND },
+	{ "offsets_threads", c_offsets_threads, 0 },
 	{ "many_threads", c_many_threads, T_BACKEND },
-	{ "fork", c_fork, T_BACKEND },
-	{ "vfork", c_vfork, T_BACKEND },
-	{ "spawn", c_spawn, T_BACKEND },
-	{ "exec", c_exec, 0 },
-	{ "exec_family", c_exec_family, 0 },
-	{ "pthread_cancel", c_pthread_cancel, T_BACKEND },
-	{ "exit_while_blocked", c_exit_while_blocked, 0 },
+	{ "fork", c_fork, T_NOCORO },
+	{ "vfork", c_vfork, T_NOCORO },
+	{ "spawn", c_spawn, T_NOCORO },
+	{ "exec", c_exec, T_NOCORO },
+	{ "exec_family", c_exec_family, T_NOCORO },
+	{ "pthread_cancel", c_pthread_cancel, T_NOCORO },
+	{ "exit_while_blocked", c_exit_while_blocked, T_NOCORO },
 	{ "fsync", c_fsync, T_BACKEND },
 	{ "special_fds", c_special_fds, T_BACKEND },
 	{ "chk", c_chk, 0 },
@@ -1079,7 +1085,7 @@ static const struct t_case cases[] = {
 
 /* ---- the Check side --------------------------------------------------- */
 
-static enum t_variant variants[3];
+static enum t_variant variants[T_NVARIANTS];
 static int nvariants;
 
 START_TEST(test_case)
@@ -1093,13 +1099,17 @@ int main(int argc, char **argv)
 	main_errno = errno;
 	if (t_case_main(argc, argv, cases) >= 0)
 		return 0;
+	int uring = t_uring_works();
 	variants[nvariants++] = T_OFF;
-	if (t_uring_works())
+	if (uring)
 		variants[nvariants++] = T_URING;
 	else
 		printf("check-semantics: io_uring is not available here; uring cases skipped "
 		       "(the uring backend falls back to threads, tested below)\n");
 	variants[nvariants++] = T_THREADS;
+	if (uring)
+		variants[nvariants++] = T_URING_CORO;
+	variants[nvariants++] = T_THREADS_CORO;
 	int ncases = 0;
 	while (cases[ncases].name)
 		ncases++;
