@@ -47,38 +47,12 @@ struct later {
 	int sig;
 };
 
-/* 1 when thread tid is asleep in the kernel ('S' in its stat). */
-static int asleep(pid_t tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	int fd = open(path, O_RDONLY);
-	long n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'S';
-}
-
-/* Wait until tid has been asleep for 20 ms in a row (blocked in its call),
- * so that a signal finds it there even on a slow, loaded machine. */
-static void wait_blocked(pid_t tid)
-{
-	int streak = 0;
-	for (int i = 0; i < 5000 && streak < 10; i++) {
-		streak = asleep(tid) ? streak + 1 : 0;
-		t_msleep(2);
-	}
-}
-
 static void *later_main(void *arg)
 {
 	struct later *l = arg;
 	t_msleep(l->ms);
 	if (l->sig) {
-		wait_blocked(l->target_tid);
+		t_wait_blocked(l->target_tid);
 		pthread_kill(l->target, l->sig);
 	}
 	if (l->data && write(l->fd, l->data, l->len) < 0)
@@ -109,7 +83,7 @@ static pthread_t later_signal(int sig, int ms)
 {
 	static struct later l;
 	l = (struct later){ .ms = ms, .sig = sig, .target = pthread_self(),
-			    .target_tid = (pid_t)syscall(SYS_gettid) };
+			    .target_tid = t_gettid() };
 	return later(&l);
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <liburing.h>
 
@@ -302,6 +303,8 @@ const char *t_errname(int e)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (names[i].e == e)
 			return names[i].n;
+	if (strerrorname_np(e))
+		return strerrorname_np(e);
 	snprintf(buf, sizeof buf, "E#%d", e);
 	return buf;
 }
@@ -319,6 +322,36 @@ void t_msleep(int ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+pid_t t_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* 1 when thread tid is asleep in the kernel ('S' in its stat). */
+static int asleep(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	int fd = open(path, O_RDONLY);
+	long n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+void t_wait_blocked(pid_t tid)
+{
+	int streak = 0;
+	for (int i = 0; i < 5000 && streak < 10; i++) {
+		streak = asleep(tid) ? streak + 1 : 0;
+		t_msleep(2);
+	}
 }
 
 void t_evict(int fd)

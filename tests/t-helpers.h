@@ -78,6 +78,12 @@ void t_res(const char *what, long r);
 const char *t_errname(int e);
 /* Sleep ms milliseconds. */
 void t_msleep(int ms);
+/* The calling thread's id. */
+pid_t t_gettid(void);
+/* Wait until thread tid of this process has been asleep in the kernel for
+ * 20 ms in a row (blocked in its call), so that a signal or a close finds
+ * it there even on a slow, loaded machine; gives up after about 10 s. */
+void t_wait_blocked(pid_t tid);
 /* A temporary file of n deterministic bytes, evicted from the page cache;
  * returns its path (static buffer). */
 const char *t_tmpfile(size_t n, int evict);
