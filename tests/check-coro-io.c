@@ -389,15 +389,15 @@ static void c_alone_threads(void)
 }
 
 static const struct t_case cases[] = {
-	{ "pingpong", c_pingpong, T_BACKEND },
-	{ "cold_preads", c_cold_preads, T_BACKEND },
-	{ "shared_offset", c_shared_offset, T_BACKEND },
-	{ "counts", c_counts, T_BACKEND },
-	{ "fsync", c_fsync, T_BACKEND },
+	{ "pingpong", c_pingpong, T_BACKEND | T_OWNCORO },
+	{ "cold_preads", c_cold_preads, T_BACKEND | T_OWNCORO },
+	{ "shared_offset", c_shared_offset, T_BACKEND | T_OWNCORO },
+	{ "counts", c_counts, T_BACKEND | T_OWNCORO },
+	{ "fsync", c_fsync, T_BACKEND | T_OWNCORO },
 	/* engine only: */
-	{ "deadline", c_deadline, 0 },
-	{ "cancel", c_cancel, 0 },
-	{ "alone_threads", c_alone_threads, 0 },
+	{ "deadline", c_deadline, T_OWNCORO },
+	{ "cancel", c_cancel, T_OWNCORO },
+	{ "alone_threads", c_alone_threads, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
 #define NLIKE 5

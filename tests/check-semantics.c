@@ -1,7 +1,9 @@
 /* CONTRACT §4 semantics: every case runs without the shim and under each
- * backend (off, uring, threads) and must print the same results — return
- * values, errno names, bytes, offsets, signals seen — and end the same way.
- * Cases marked T_BACKEND must also have reached the backend. */
+ * backend (off, uring, threads), then inside a coroutine (uring-coro,
+ * threads-coro), and must print the same results — return values, errno
+ * names, bytes, offsets, signals seen — and end the same way.  On plain
+ * threads no call may reach a backend; in a coroutine, cases marked
+ * T_BACKEND must have reached one. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,38 +47,12 @@ struct later {
 	int sig;
 };
 
-/* 1 when thread tid is asleep in the kernel ('S' in its stat). */
-static int asleep(pid_t tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	int fd = open(path, O_RDONLY);
-	long n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'S';
-}
-
-/* Wait until tid has been asleep for 20 ms in a row (blocked in its call),
- * so that a signal finds it there even on a slow, loaded machine. */
-static void wait_blocked(pid_t tid)
-{
-	int streak = 0;
-	for (int i = 0; i < 5000 && streak < 10; i++) {
-		streak = asleep(tid) ? streak + 1 : 0;
-		t_msleep(2);
-	}
-}
-
 static void *later_main(void *arg)
 {
 	struct later *l = arg;
 	t_msleep(l->ms);
 	if (l->sig) {
-		wait_blocked(l->target_tid);
+		t_wait_blocked(l->target_tid);
 		pthread_kill(l->target, l->sig);
 	}
 	if (l->data && write(l->fd, l->data, l->len) < 0)
@@ -107,7 +83,7 @@ static pthread_t later_signal(int sig, int ms)
 {
 	static struct later l;
 	l = (struct later){ .ms = ms, .sig = sig, .target = pthread_self(),
-			    .target_tid = (pid_t)syscall(SYS_gettid) };
+			    .target_tid = t_gettid() };
 	return later(&l);
 }
 
@@ -1032,6 +1008,10 @@ static void c_close_range_reuse(void)
 	show_buf("program-pipe", b, read(q[0], b, sizeof b));
 }
 
+/* T_NOCORO: a signal handler interrupts a call (inside coroutines signals
+ * do not interrupt hooked calls: README), or the case cancels a thread,
+ * forks, execs or exits.  T_BACKEND: the coroutine really waits in a
+ * hooked call (for a peer thread, the disk, or room in a pipe). */
 static const struct t_case cases[] = {
 	{ "close_range_reuse", c_close_range_reuse, T_BACKEND },
 	{ "pipe_short_read", c_pipe_short_read, 0 },
@@ -1040,37 +1020,37 @@ static const struct t_case cases[] = {
 	{ "file_eof", c_file_eof, 0 },
 	{ "cold_file", c_cold_file, T_BACKEND },
 	{ "odirect", c_odirect, T_BACKEND },
-	{ "odirect_reused", c_odirect_reused, 0 },
+	{ "odirect_reused", c_odirect_reused, T_NOCORO },
 	{ "write_pipe_big", c_write_pipe_big, T_BACKEND },
 	{ "socket_write_big", c_socket_write_big, T_BACKEND },
 	{ "nonblock", c_nonblock, T_BACKEND },
 	{ "errno", c_errno, 0 },
 	{ "efault_blocking", c_efault_blocking, T_BACKEND },
 	{ "errno_untouched", c_errno_untouched, T_BACKEND },
-	{ "eintr_pipe", c_eintr_pipe, T_BACKEND },
-	{ "restart_pipe", c_restart_pipe, T_BACKEND },
-	{ "eintr_socket", c_eintr_socket, T_BACKEND },
-	{ "restart_socket", c_restart_socket, T_BACKEND },
-	{ "write_eintr", c_write_eintr, T_BACKEND },
-	{ "write_restart", c_write_restart, T_BACKEND },
+	{ "eintr_pipe", c_eintr_pipe, T_NOCORO },
+	{ "restart_pipe", c_restart_pipe, T_NOCORO },
+	{ "eintr_socket", c_eintr_socket, T_NOCORO },
+	{ "restart_socket", c_restart_socket, T_NOCORO },
+	{ "write_eintr", c_write_eintr, T_NOCORO },
+	{ "write_restart", c_write_restart, T_NOCORO },
 	{ "sigpipe_default", c_sigpipe_default, 0 },
 	{ "sigpipe_default_sock", c_sigpipe_default_sock, 0 },
 	{ "sigpipe_ignored", c_sigpipe_ignored, 0 },
 	{ "sigpipe_blocked", c_sigpipe_blocked, 0 },
 	{ "sigpipe_handler", c_sigpipe_handler, 0 },
 	{ "sigpipe_blocked_write", c_sigpipe_blocked_write, T_BACKEND },
-	{ "handler_writes", c_handler_writes, T_BACKEND },
-	{ "handler_same_fd", c_handler_same_fd, 0 },
+	{ "handler_writes", c_handler_writes, T_NOCORO },
+	{ "handler_same_fd", c_handler_same_fd, T_NOCORO },
 	{ "offsets", c_offsets, 0 },
-	{ "offsets_threads", c_offsets_threads, T_BACKEND },
+	{ "offsets_threads", c_offsets_threads, 0 },
 	{ "many_threads", c_many_threads, T_BACKEND },
-	{ "fork", c_fork, T_BACKEND },
-	{ "vfork", c_vfork, T_BACKEND },
-	{ "spawn", c_spawn, T_BACKEND },
-	{ "exec", c_exec, 0 },
-	{ "exec_family", c_exec_family, 0 },
-	{ "pthread_cancel", c_pthread_cancel, T_BACKEND },
-	{ "exit_while_blocked", c_exit_while_blocked, 0 },
+	{ "fork", c_fork, T_NOCORO },
+	{ "vfork", c_vfork, T_NOCORO },
+	{ "spawn", c_spawn, T_NOCORO },
+	{ "exec", c_exec, T_NOCORO },
+	{ "exec_family", c_exec_family, T_NOCORO },
+	{ "pthread_cancel", c_pthread_cancel, T_NOCORO },
+	{ "exit_while_blocked", c_exit_while_blocked, T_NOCORO },
 	{ "fsync", c_fsync, T_BACKEND },
 	{ "special_fds", c_special_fds, T_BACKEND },
 	{ "chk", c_chk, 0 },
@@ -1079,7 +1059,7 @@ static const struct t_case cases[] = {
 
 /* ---- the Check side --------------------------------------------------- */
 
-static enum t_variant variants[3];
+static enum t_variant variants[T_NVARIANTS];
 static int nvariants;
 
 START_TEST(test_case)
@@ -1093,13 +1073,17 @@ int main(int argc, char **argv)
 	main_errno = errno;
 	if (t_case_main(argc, argv, cases) >= 0)
 		return 0;
+	int uring = t_uring_works();
 	variants[nvariants++] = T_OFF;
-	if (t_uring_works())
+	if (uring)
 		variants[nvariants++] = T_URING;
 	else
 		printf("check-semantics: io_uring is not available here; uring cases skipped "
 		       "(the uring backend falls back to threads, tested below)\n");
 	variants[nvariants++] = T_THREADS;
+	if (uring)
+		variants[nvariants++] = T_URING_CORO;
+	variants[nvariants++] = T_THREADS_CORO;
 	int ncases = 0;
 	while (cases[ncases].name)
 		ncases++;

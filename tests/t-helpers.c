@@ -11,13 +11,25 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <liburing.h>
 
 #include "asyncify.h"
 #include "t-helpers.h"
 
-const char *const t_variant_name[T_NVARIANTS] = { "none", "off", "uring", "threads" };
+const char *const t_variant_name[T_NVARIANTS] = {
+	"none", "off", "uring", "threads", "uring-coro", "threads-coro",
+};
+/* ASYNCIFY_BACKEND for each variant (none: unset). */
+static const char *const backend_name[T_NVARIANTS] = {
+	NULL, "off", "uring", "threads", "uring", "threads",
+};
+
+int t_variant_coro(enum t_variant v)
+{
+	return v == T_URING_CORO || v == T_THREADS_CORO;
+}
 
 static void print_stats(void)
 {
@@ -30,6 +42,32 @@ static void print_stats(void)
 	       st.submitted, st.uring, st.threads, st.inline_done, st.interrupted);
 }
 
+static void coro_main(void *arg)
+{
+	((const struct t_case *)arg)->fn();
+}
+
+/* Under a coro variant (ASY_T_CORO=1, the library loaded): run c as the
+ * one coroutine of this thread and return 1; otherwise 0.  The API is
+ * looked up so that the program runs unchanged without the library. */
+static int run_in_coro(const struct t_case *c)
+{
+	const char *on = getenv("ASY_T_CORO");
+	if (!on || strcmp(on, "1"))
+		return 0;
+	unsetenv("ASY_T_CORO");
+	int (*go)(void (*)(void *), void *) =
+		(int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
+	int (*run)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
+	if (!go || !run)
+		return 0;
+	if (go(coro_main, (void *)c) < 0 || run() < 0) {
+		fprintf(stderr, "case %s: no coroutine: %s\n", c->name, strerror(errno));
+		exit(3);
+	}
+	return 1;
+}
+
 int t_case_main(int argc, char **argv, const struct t_case *cases)
 {
 	if (argc < 3 || strcmp(argv[1], "--case"))
@@ -37,7 +75,8 @@ int t_case_main(int argc, char **argv, const struct t_case *cases)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (const struct t_case *c = cases; c->name; c++) {
 		if (!strcmp(c->name, argv[2])) {
-			c->fn();
+			if (!run_in_coro(c))
+				c->fn();
 			print_stats();
 			exit(0);
 		}
@@ -81,12 +120,15 @@ static void child_exec(const char *name, enum t_variant v, int out, int err)
 	dup2(err, 2);
 	unsetenv("LD_PRELOAD");
 	unsetenv("ASYNCIFY_BACKEND");
+	unsetenv("ASY_T_CORO");
 	if (v != T_NONE) {
 		snprintf(preload, sizeof preload, "%s%s%s", pre && *pre ? pre : "",
 			 pre && *pre ? " " : "", lib ? lib : "lib/libasyncify.so");
 		setenv("LD_PRELOAD", preload, 1);
-		setenv("ASYNCIFY_BACKEND", t_variant_name[v], 1);
+		setenv("ASYNCIFY_BACKEND", backend_name[v], 1);
 	}
+	if (t_variant_coro(v))
+		setenv("ASY_T_CORO", "1", 1);
 	execl("/proc/self/exe", "case", "--case", name, (char *)NULL);
 	_exit(127);
 }
@@ -148,32 +190,84 @@ static void describe(char *buf, size_t n, int status)
 		snprintf(buf, n, "status %#x", status);
 }
 
-/* Compare b (under v) with the reference a; append what differs to msg. */
+/* Where the calls of b (under v) went, against the rule for v (see
+ * T_BACKEND); writes what is wrong to msg and returns its length. */
+static size_t mechanism(const struct t_case *c, enum t_variant v, const struct t_result *b,
+			char *msg, size_t cap)
+{
+	const char *vn = t_variant_name[v];
+	long via = v == T_URING ? b->uring : b->threads;
+	int must = (c->flags & T_BACKEND) != 0, n = 0;
+	if (v == T_NONE)
+		return 0;
+	if (v == T_OFF)
+		n = b->submitted ? snprintf(msg, cap, "%s under off: %ld calls submitted\n", c->name,
+					    b->submitted) : 0;
+	else if (c->flags & T_OWNCORO)
+		n = must && via <= 0 ? snprintf(msg, cap, "%s under %s: nothing went through the "
+						"backend (%ld submitted)\n", c->name, vn,
+						b->submitted) : 0;
+	else if (!t_variant_coro(v))
+		n = b->submitted ? snprintf(msg, cap, "%s under %s: %ld calls were handed to a "
+					    "backend outside coroutines\n", c->name, vn,
+					    b->submitted) : 0;
+	else
+		n = must && b->submitted <= 0 ? snprintf(msg, cap, "%s under %s: no call was "
+							 "handed to a backend inside the coroutine\n",
+							 c->name, vn) : 0;
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The line number where x and y first differ, and in *xs and *ys where
+ * that line starts in each. */
+static int first_difference(const char *x, const char *y, const char **xs, const char **ys)
+{
+	int line = 1;
+	*xs = x;
+	*ys = y;
+	for (; *x && *x == *y; x++, y++)
+		if (*x == '\n') {
+			line++;
+			*xs = x + 1;
+			*ys = y + 1;
+		}
+	return line;
+}
+
+/* At most 8 lines of s, at most cap - 1 bytes, into buf. */
+static const char *excerpt(char *buf, size_t cap, const char *s)
+{
+	size_t n = 0;
+	for (int lines = 0; s[n] && lines < 8 && n + 1 < cap; n++)
+		lines += s[n] == '\n';
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return buf;
+}
+
+/* Compare b (under v) with the reference a; append what differs to msg.
+ * (Check carries at most 8 KiB of message: only excerpts go in.) */
 static void diff(const struct t_case *c, enum t_variant v, const struct t_result *a,
 		 const struct t_result *b, char *msg, size_t cap)
 {
-	char sa[32], sb[32];
+	char sa[32], sb[32], xa[600], xb[600];
 	size_t n = strlen(msg);
-	const char *vn = t_variant_name[v];
+	const char *vn = t_variant_name[v], *da, *db;
+	int line = first_difference(a->out, b->out, &da, &db);
 	describe(sa, sizeof sa, a->status);
 	describe(sb, sizeof sb, b->status);
 	if (strcmp(a->out, b->out))
-		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: output differs\n--- none:\n%s--- %s:\n%s---\n%s\n",
-				      c->name, vn, a->out, vn, b->out, b->err);
+		snprintf(msg + n, cap - n, "%s under %s: output differs from line %d\n--- none:\n%s"
+			 "--- %s:\n%s---\n%.300s\n", c->name, vn, line, excerpt(xa, sizeof xa, da), vn,
+			 excerpt(xb, sizeof xb, db), b->err);
 	else if (a->status != b->status)
-		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: %s, without shim %s\n%s\n", c->name,
-				      vn, sb, sa, b->err);
+		snprintf(msg + n, cap - n, "%s under %s: %s, without shim %s\n%.300s\n", c->name, vn, sb,
+			 sa, b->err);
 	else if (strcmp(a->err, b->err) && ((c->flags & T_STDERR) || *b->err))
-		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: stderr differs:\n%s\n---\n%s\n",
-				      c->name, vn, a->err, b->err);
-	else if ((c->flags & T_BACKEND) && v >= T_URING &&
-		 (!b->have_stats || (v == T_URING ? b->uring : b->threads) <= 0))
-		n += (size_t)snprintf(msg + n, cap - n, "%s under %s: nothing went through the backend "
-				      "(%ld submitted)\n", c->name, vn, b->submitted);
-	else if (v == T_OFF && b->have_stats && b->submitted)
-		n += (size_t)snprintf(msg + n, cap - n, "%s under off: %ld calls submitted\n", c->name,
-				      b->submitted);
-	(void)n;
+		snprintf(msg + n, cap - n, "%s under %s: stderr differs:\n%.300s\n---\n%.300s\n", c->name,
+			 vn, a->err, b->err);
+	else
+		mechanism(c, v, b, msg + n, cap - n);
 }
 
 void t_compare_all(const struct t_case *c, const enum t_variant *vs, int nv)
@@ -183,10 +277,12 @@ void t_compare_all(const struct t_case *c, const enum t_variant *vs, int nv)
 	msg[0] = 0;
 	ck_assert_int_eq(t_run(c->name, T_NONE, &a, 20), 0);
 	for (int i = 0; i < nv; i++) {
+		if (t_variant_coro(vs[i]) && (c->flags & (T_NOCORO | T_OWNCORO)))
+			continue;
 		ck_assert_int_eq(t_run(c->name, vs[i], &b, 20), 0);
 		diff(c, vs[i], &a, &b, msg, sizeof msg);
 	}
-	ck_assert_msg(!msg[0], "%s", msg);
+	ck_assert_msg(!msg[0], "%.7000s", msg);
 }
 
 void t_compare(const struct t_case *c, enum t_variant v)
@@ -236,6 +332,8 @@ const char *t_errname(int e)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (names[i].e == e)
 			return names[i].n;
+	if (strerrorname_np(e))
+		return strerrorname_np(e);
 	snprintf(buf, sizeof buf, "E#%d", e);
 	return buf;
 }
@@ -253,6 +351,36 @@ void t_msleep(int ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+pid_t t_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* 1 when thread tid is asleep in the kernel ('S' in its stat). */
+static int asleep(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	int fd = open(path, O_RDONLY);
+	long n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+void t_wait_blocked(pid_t tid)
+{
+	int streak = 0;
+	for (int i = 0; i < 5000 && streak < 10; i++) {
+		streak = asleep(tid) ? streak + 1 : 0;
+		t_msleep(2);
+	}
 }
 
 void t_evict(int fd)

@@ -4,15 +4,22 @@
  * and once under a backend, and asserts that both printed the same thing
  * and ended the same way.  Case processes are this same program, re-run as
  * `prog --case NAME`; lines starting with '#' are not compared (they carry
- * the engine's counters). */
+ * the engine's counters).
+ *
+ * Variants: none (no shim), off, uring and threads (the shim with that
+ * backend; the case runs on a plain thread), and uring-coro and
+ * threads-coro (the same backends with ASY_T_CORO=1: the case function runs
+ * inside one coroutine, asy_go() + asy_run()). */
 #ifndef T_HELPERS_H
 #define T_HELPERS_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
-enum t_variant { T_NONE, T_OFF, T_URING, T_THREADS, T_NVARIANTS };
+enum t_variant { T_NONE, T_OFF, T_URING, T_THREADS, T_URING_CORO, T_THREADS_CORO, T_NVARIANTS };
 extern const char *const t_variant_name[T_NVARIANTS];
+/* 1 for the variants that run the case inside a coroutine. */
+int t_variant_coro(enum t_variant v);
 
 struct t_result {
 	int status;          /* as from waitpid() */
@@ -27,21 +34,33 @@ struct t_case {
 	void (*fn)(void);
 	int flags;
 };
-#define T_BACKEND 1 /* the case must reach a backend under uring/threads */
+/* Outside coroutines the engine never hands a call to a backend (the
+ * calling thread makes the real call), so under uring and threads every
+ * case must show `submitted == 0`; T_BACKEND asks the opposite of the coro
+ * variants, for cases whose coroutine really waits in a hooked call. */
+#define T_BACKEND 1 /* under uring-coro/threads-coro: submitted > 0 */
 #define T_STDERR  2 /* stderr is part of the compared result */
+#define T_NOCORO  4 /* not run in a coroutine: signals interrupting calls,
+		     * job control, cancel, siglongjmp, fork, exec, exit */
+#define T_OWNCORO 8 /* the case runs coroutines itself: not run under the
+		     * coro variants, and under uring/threads T_BACKEND asks
+		     * that the backend named was reached */
 
-/* main() for a program of cases: runs a case when called with --case. */
+/* main() for a program of cases: runs a case when called with --case
+ * (inside a coroutine when ASY_T_CORO=1 and the library is loaded). */
 int t_case_main(int argc, char **argv, const struct t_case *cases);
 
 /* Run case `name` under variant v; 0, or -1 when the process could not
  * run.  The case gets `timeout_s` seconds. */
 int t_run(const char *name, enum t_variant v, struct t_result *r, int timeout_s);
 
-/* Run case under none and under v, assert equal results (ck_assert). */
+/* Run case under none and under v, assert equal results (ck_assert).
+ * A coro variant is skipped for T_NOCORO and T_OWNCORO cases. */
 void t_compare(const struct t_case *c, enum t_variant v);
 
-/* Run case once under none, then under each of vs[0..n-1]; assert that
- * every variant matches (all mismatches are reported together). */
+/* Run case once under none, then under each of vs[0..n-1] that applies
+ * to it; assert that every variant matches (all mismatches are reported
+ * together). */
 void t_compare_all(const struct t_case *c, const enum t_variant *vs, int n);
 
 /* Run every test of s; the exit status for main(): 0 all passed, 1 not. */
@@ -59,6 +78,12 @@ void t_res(const char *what, long r);
 const char *t_errname(int e);
 /* Sleep ms milliseconds. */
 void t_msleep(int ms);
+/* The calling thread's id. */
+pid_t t_gettid(void);
+/* Wait until thread tid of this process has been asleep in the kernel for
+ * 20 ms in a row (blocked in its call), so that a signal or a close finds
+ * it there even on a slow, loaded machine; gives up after about 10 s. */
+void t_wait_blocked(pid_t tid);
 /* A temporary file of n deterministic bytes, evicted from the page cache;
  * returns its path (static buffer). */
 const char *t_tmpfile(size_t n, int evict);
