@@ -103,13 +103,12 @@ static int anon_kind(int fd)
 	return ASY_K_EVENT;
 }
 
-int asy__fd_kind(int fd)
+int asy__fd_kind(int fd, struct stat *st)
 {
-	struct stat st;
-	long r = asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0);
+	long r = asy_sys(SYS_fstat, fd, st, 0, 0, 0, 0);
 	if (r < 0)
 		return (int)r;
-	switch (st.st_mode & S_IFMT) {
+	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
 		return ASY_K_FILE; /* ASY_K_KERNFS: see asy__kernel_fs() */
 	case S_IFBLK:

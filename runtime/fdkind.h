@@ -51,9 +51,9 @@ struct asy_kind_def {
 
 extern const struct asy_kind_def asy__kinds[ASY_K_COUNT];
 
-/* The kind of fd (fstat, and for sockets, character devices and
+/* The kind of fd (fstat into *st, and for sockets, character devices and
  * anonymous inodes one more look); -errno when fstat fails. */
-int asy__fd_kind(int fd);
+int asy__fd_kind(int fd, struct stat *st);
 
 /* 1 when a regular file is made up by the kernel (ASY_K_KERNFS). */
 int asy__kernel_fs(int fd);

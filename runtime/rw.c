@@ -32,7 +32,6 @@
 #include "coro.h"
 
 #define SMALL_VEC 8
-#define LOWAT_LOOK_NS 1000000
 
 /* What is left of the program's vector after `done` bytes; small ones on
  * the stack, others in a mapping of their own (rest_free). */
@@ -186,98 +185,89 @@ static int64_t sock_deadline(const struct asy_io *io, int64_t start)
 	return start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-/* SO_RCVLOWAT above 1 on a stream socket: a blocking read waits until
- * min(lowat, count) bytes are there (or EOF, an error).  poll() cannot
- * say that (AF_UNIX ignores the mark; TCP ignores the count), so the
- * queue is measured: 1 when the read may go ahead now. */
-static int lowat_ready(const struct asy_io *io)
+/* Is fd still the file it was when the call began?  A wait may have let
+ * another thread close the number and open something else there: the
+ * call must not move data to or from that file. */
+static int same_file(int fd, const struct stat *was)
 {
-	int lowat = 1, queued = 0;
+	struct stat st;
+	return asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) == 0 && st.st_dev == was->st_dev &&
+	       st.st_ino == was->st_ino;
+}
+
+static long vec_total_safe(const struct asy_io *io);
+
+/* How many bytes a blocking read waits for before it returns: 1, or on a
+ * stream socket min(SO_RCVLOWAT, count).  The kernel's read takes what
+ * is there and waits for more until it has that many (tcp_recvmsg,
+ * unix_stream_read_generic); the engine does the same, a POLL op
+ * standing in for the kernel's wait (TCP's poll counts the mark). */
+static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
+{
+	int lowat = 1;
 	socklen_t len = sizeof lowat;
-	if (asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0) < 0 ||
+	if (!k->lowat ||
+	    asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0) < 0 ||
 	    lowat <= 1)
 		return 1;
-	size_t want = iov_total(io->iov, io->iovcnt);
-	if (want > (size_t)lowat)
-		want = (size_t)lowat;
-	if (asy_sys(SYS_ioctl, io->fd, FIONREAD, &queued, 0, 0, 0) < 0 || (size_t)queued >= want)
+	long total = vec_total_safe(io);
+	if (total <= 0)
 		return 1;
-	struct pollfd p = { .fd = io->fd, .events = POLLRDHUP };
-	return asy_sys(SYS_poll, &p, 1, 0, 0, 0, 0) > 0 &&
-	       (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+	return (size_t)total < (size_t)lowat ? (size_t)total : (size_t)lowat;
 }
 
-/* Wait for the lowat mark: look again every LOWAT_LOOK_NS. */
-static long lowat_wait(int64_t deadline)
-{
-	int64_t at = asy_now() + LOWAT_LOOK_NS;
-	if (deadline >= 0 && deadline < at)
-		at = deadline;
-	int64_t io_deadline = asy__coro_io_deadline();
-	if (io_deadline >= 0 && io_deadline < at)
-		at = io_deadline;
-	int r = asy__coro_park(at, 1);
-	if (r == -ETIMEDOUT && io_deadline >= 0 && at == io_deadline)
-		return -ETIMEDOUT;
-	if (r == -ETIMEDOUT && deadline >= 0 && asy_now() >= deadline)
-		return -ETIME;
-	return r == -ETIMEDOUT ? 0 : r;
-}
+static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
 
-static long rw_stream(struct asy_io *io, const struct asy_kind_def *k)
+static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
 {
+	int reading = io->op == ASY_OP_READ;
+	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	size_t total = 0;
-	int waited = 0, lowat = 0;
-	if (io->op == ASY_OP_READ && k->lowat && !lowat_ready(io)) {
-		fl = file_flags(io->fd);
-		if (fl >= 0 && !(fl & O_NONBLOCK))
-			lowat = 1;
-	}
+	int waited = 0, hup = 0;
 	for (;;) {
 		long r;
-		if (lowat && !lowat_ready(io)) {
-			r = -EAGAIN;
-		} else if (done == 0) {
+		if (done == 0) {
 			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		} else {
 			struct rest rest;
 			if (rest_of(&rest, io, (size_t)done) < 0)
 				return done;
-			r = nowait(io, rest.v, rest.cnt, -1, k->nosignal);
+			r = nowait(io, rest.v, rest.cnt, -1, !reading && k->nosignal);
 			rest_free(&rest);
 		}
-		if (r >= 0 && io->op == ASY_OP_READ)
-			return waited ? r : done_inline(io, r);
+		/* A FIFO opened by name takes no RWF_NOWAIT: poll it instead. */
+		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo && !io->rwflags)
+			return rw_polled(io, k, id);
 		if (r >= 0) {
-			if (!done)
-				total = iov_total(io->iov, io->iovcnt);
+			if (!reading && !want)
+				want = iov_total(io->iov, io->iovcnt);
 			done += r;
-			if ((size_t)done == total || k->record)
+			if ((reading && r == 0) || (size_t)done >= want || k->record)
 				return waited ? done : done_inline(io, done);
 		} else if (r != -EAGAIN) {
 			return done ? done : r;
+		} else if (hup) {
+			/* poll() says hung up, the try says "would wait": the
+			 * program's own call answers (it will not wait). */
+			return done ? done : ASY_PASS;
 		}
-		/* It would wait (or a write moved part): a non-blocking fd
-		 * answers now, as the kernel would. */
+		/* It would wait (or moved part): a non-blocking fd answers now,
+		 * as the kernel would. */
 		if (fl < 0)
 			fl = file_flags(io->fd);
 		if (fl >= 0 && (fl & O_NONBLOCK))
 			return done ? done : r;
 		if (k->timeo && deadline < 0)
 			deadline = sock_deadline(io, start);
-		if (lowat)
-			r = lowat_wait(deadline);
-		else
-			r = op_rest(io, 0, ASY_OP_POLL, io->op == ASY_OP_READ ? POLLIN : POLLOUT,
-				    deadline);
+		r = op_rest(io, 0, ASY_OP_POLL, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
 		if (r == -ETIME)
 			return done ? done : -EAGAIN;
-		if (r == ASY_PASS)
-			return done ? done : ASY_PASS;
-		if (r < 0)
+		if (r == ASY_PASS || r < 0)
 			return done ? done : r;
+		if (!same_file(io->fd, id))
+			return done ? done : -EBADF;
+		hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 		waited = 1;
 	}
 }
@@ -303,37 +293,45 @@ static long vec_total_safe(const struct asy_io *io)
 	return total;
 }
 
-static int tty_vmin0(int fd)
+/* A tty read in non-canonical mode with VMIN 0 returns at once, or after
+ * VTIME tenths of a second, with what is there (0 if nothing): -1 when
+ * it waits for bytes as usual, else how long it may wait (ns). */
+static int64_t tty_vtime(int fd)
 {
 	struct termios tio;
-	return asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 && !(tio.c_lflag & ICANON) &&
-	       tio.c_cc[VMIN] == 0;
+	if (asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) < 0 || (tio.c_lflag & ICANON) ||
+	    tio.c_cc[VMIN] != 0)
+		return -1;
+	return (int64_t)tio.c_cc[VTIME] * 100000000;
 }
 
-/* 1 when the program's own call would not wait (as far as can be told
- * without making it). */
-static int would_not_wait(const struct asy_io *io, const struct asy_kind_def *k)
-{
-	long fl = file_flags(io->fd);
-	if (fl < 0 || (fl & O_NONBLOCK) || vec_total_safe(io) <= 0)
-		return 1;
-	return io->op == ASY_OP_READ && k->vmin && tty_vmin0(io->fd);
-}
-
-static long rw_polled(struct asy_io *io, const struct asy_kind_def *k)
+static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
 {
 	short ev = io->op == ASY_OP_READ ? POLLIN : POLLOUT;
+	int64_t until = -1;
 	if (io->flags & ASY_F_EXPLICIT)
 		return ASY_PASS;
 	for (int first = 1;; first = 0) {
 		struct pollfd p = { .fd = io->fd, .events = ev };
 		if (asy_sys(SYS_poll, &p, 1, 0, 0, 0, 0) != 0)
 			return ASY_PASS;
-		if (first && would_not_wait(io, k))
-			return ASY_PASS;
-		long r = op_rest(io, 0, ASY_OP_POLL, ev, -1);
+		if (first) {
+			long fl = file_flags(io->fd);
+			if (fl < 0 || (fl & O_NONBLOCK) || vec_total_safe(io) <= 0)
+				return ASY_PASS;
+			int64_t vtime = io->op == ASY_OP_READ && k->vmin ? tty_vtime(io->fd) : -1;
+			if (vtime == 0)
+				return ASY_PASS;
+			if (vtime > 0)
+				until = asy_now() + vtime;
+		}
+		long r = op_rest(io, 0, ASY_OP_POLL, ev, until);
+		if (r == -ETIME)
+			return 0; /* VTIME passed without a byte: read() gives 0 */
 		if (r == ASY_PASS || r < 0)
 			return r;
+		if (!same_file(io->fd, id))
+			return -EBADF;
 	}
 }
 
@@ -344,21 +342,25 @@ long asy__rw(struct asy_io *io)
 	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
 		return ASY_PASS;
 	if (io->iov == NULL && io->iovcnt == 1 && !(io->flags & ASY_F_VEC)) {
-		if (io->one.iov_len > SSIZE_MAX)
-			return ASY_PASS; /* the kernel's EFAULT */
+		/* Above SSIZE_MAX: the kernel's EFAULT.  0 bytes: read()/write()
+		 * reach the file (a socket sends an empty datagram, an eventfd
+		 * says EINVAL) where the vector calls stop at once. */
+		if (io->one.iov_len > SSIZE_MAX || io->one.iov_len == 0)
+			return ASY_PASS;
 		io->iov = &io->one;
 	}
 	if (!io->iov || io->iovcnt <= 0 || io->iovcnt > IOV_MAX)
 		return ASY_PASS;
-	int kind = asy__fd_kind(io->fd);
+	struct stat id;
+	int kind = asy__fd_kind(io->fd, &id);
 	if (kind < 0)
 		return ASY_PASS;
 	const struct asy_kind_def *k = &asy__kinds[kind];
 	switch (k->try) {
 	case ASY_TRY_NOWAIT:
-		return k->wait == ASY_WAIT_OP ? rw_file(io) : rw_stream(io, k);
+		return k->wait == ASY_WAIT_OP ? rw_file(io) : rw_stream(io, k, &id);
 	case ASY_TRY_POLL:
-		return rw_polled(io, k);
+		return rw_polled(io, k, &id);
 	default:
 		return ASY_PASS;
 	}

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +43,32 @@ static void print_stats(void)
 	       st.submitted, st.uring, st.threads, st.inline_done, st.interrupted);
 }
 
+static volatile int coro_case_done;
+
 static void coro_main(void *arg)
 {
 	((const struct t_case *)arg)->fn();
+	coro_case_done = 1;
 }
 
-/* Under a coro variant (ASY_T_CORO=1, the library loaded): run c as the
- * one coroutine of this thread and return 1; otherwise 0.  The API is
- * looked up so that the program runs unchanged without the library. */
+/* While the case's coroutine runs, a second one wakes every millisecond:
+ * the case's coroutine is then never alone on its thread, so its calls
+ * that wait go through the engine (a lone coroutine's file calls are the
+ * program's own, as on a plain thread). */
+static int (*coro_sleep)(int64_t);
+static int64_t (*coro_now)(void);
+
+static void ticker_main(void *arg)
+{
+	(void)arg;
+	while (!coro_case_done)
+		coro_sleep(coro_now() + 1000000);
+}
+
+/* Under a coro variant (ASY_T_CORO=1, the library loaded): run c in a
+ * coroutine of this thread, next to the ticker, and return 1; otherwise
+ * 0.  The API is looked up so that the program runs unchanged without the
+ * library. */
 static int run_in_coro(const struct t_case *c)
 {
 	const char *on = getenv("ASY_T_CORO");
@@ -59,9 +78,11 @@ static int run_in_coro(const struct t_case *c)
 	int (*go)(void (*)(void *), void *) =
 		(int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
 	int (*run)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	if (!go || !run)
+	coro_sleep = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
+	coro_now = (int64_t(*)(void))dlsym(RTLD_DEFAULT, "asy_now");
+	if (!go || !run || !coro_sleep || !coro_now)
 		return 0;
-	if (go(coro_main, (void *)c) < 0 || run() < 0) {
+	if (go(coro_main, (void *)c) < 0 || go(ticker_main, NULL) < 0 || run() < 0) {
 		fprintf(stderr, "case %s: no coroutine: %s\n", c->name, strerror(errno));
 		exit(3);
 	}
@@ -196,7 +217,9 @@ static size_t mechanism(const struct t_case *c, enum t_variant v, const struct t
 			char *msg, size_t cap)
 {
 	const char *vn = t_variant_name[v];
-	long via = v == T_URING ? b->uring : b->threads;
+	/* Under uring a coroutine's call at the file position runs on the
+	 * pool (the kernel's position lock): any backend counts there. */
+	long via = v == T_URING ? b->submitted : b->threads;
 	int must = (c->flags & T_BACKEND) != 0, n = 0;
 	if (v == T_NONE)
 		return 0;
