@@ -44,3 +44,11 @@ bench-first-wait: $(LIB) $(BENCH_BIN)/first-wait
 	  LD_PRELOAD=$(CURDIR)/$(LIB) ASYNCIFY_BACKEND=$$be $(BENCH_BIN)/first-wait || exit 1; done
 
 .PHONY: bench-first-wait
+
+# The per-call cost on a plain thread in instructions and system calls
+# (callgrind, strace): figures that a busy machine does not move.
+BENCH_TARGETS += bench-percall
+bench-percall: $(LIB)
+	$(Q)bash tests/bench/percall.sh $(CURDIR)/$(LIB)
+
+.PHONY: bench-percall

@@ -1316,6 +1316,8 @@ static void fsize_case(int flags, int ignore)
 	struct stat st;
 	fstat(fd, &st);
 	t_out("size=%ld pending=%d\n", (long)st.st_size, pending(SIGXFSZ));
+	close(fd);
+	free(b);
 }
 
 static void c5_sigxfsz_dsync_default(void) { fsize_case(O_DSYNC, 0); }
@@ -1934,6 +1936,8 @@ static void c8_odirect_two_threads_dup_fds(void)
 		once += seen[i] == 1, twice += seen[i] > 1;
 	t_out("blocks=%d twice=%d short=%ld pos=%ld\n", once, twice, a.bad + b.bad,
 	      (long)lseek(fd, 0, SEEK_CUR));
+	free(a.buf);
+	free(b.buf);
 }
 
 struct pipe_reader {
