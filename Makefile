@@ -101,6 +101,7 @@ SANRT_undefined := libubsan.so
 ASY_PRELOAD_FIRST := $(if $(SANITIZE),$(shell $(CC) -print-file-name=$(SANRT_$(SANITIZE))))
 TENV := ASY_LIB=$(CURDIR)/$(LIB) ASY_EARLY_LIB=$(CURDIR)/$(TBIN)/libearly.so \
 	ASY_PRELOAD_FIRST=$(ASY_PRELOAD_FIRST) ASY_SANITIZE=$(SANITIZE) \
+	ASY_TSAN_SUPP=$(CURDIR)/tests/tsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=die_after_fork=0
 
 check-unit: tests

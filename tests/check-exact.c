@@ -1438,8 +1438,8 @@ static void c5_dup2_over_blocked_read(void)
 
 /* ==== class 6: signals and cancellation ================================ */
 
-static volatile int cancel_sent;
-static volatile long loops_after_cancel;
+static _Atomic int cancel_sent;
+static _Atomic long loops_after_cancel;
 
 static void *pread_loop(void *arg)
 {
@@ -1469,7 +1469,7 @@ static void c6_cancel_cached_pread_loop(void)
 	      loops_after_cancel);
 }
 
-static volatile int ready, go_on;
+static _Atomic int ready, go_on;
 
 struct at_entry {
 	int fd, op;
@@ -1516,7 +1516,7 @@ static void cancel_at_entry(int op)
 static void c6_write_is_cancellation_point(void) { cancel_at_entry(0); }
 static void c6_readv_is_cancellation_point(void) { cancel_at_entry(1); }
 
-static volatile pid_t blocked_tid;
+static _Atomic pid_t blocked_tid;
 
 static void *writev_blocked(void *arg)
 {
@@ -2025,7 +2025,7 @@ static void c8_cold_two_threads_dup_fds(void)
 	t_out("bad=%ld pos=%ld\n", a.bad + b.bad, (long)lseek(fd, 0, SEEK_CUR));
 }
 
-static volatile int reading_done;
+static _Atomic int reading_done;
 
 static void *watch_position(void *arg)
 {

@@ -155,7 +155,14 @@ static void child_exec(const char *name, enum t_variant v, int out, int err)
 	 * allocates with mmap, which it does not track anyway) and the
 	 * alternate signal stack (its removal at the exit of a cancelled
 	 * thread is reported as a stack-buffer-underflow). */
-	const char *san = getenv("ASY_SANITIZE");
+	const char *san = getenv("ASY_SANITIZE"), *supp = getenv("ASY_TSAN_SUPP");
+	if (san && !strcmp(san, "thread") && supp) {
+		char opts[1024];
+		const char *old = getenv("TSAN_OPTIONS");
+		snprintf(opts, sizeof opts, "%s%ssuppressions=%s", old ? old : "",
+			 old && *old ? ":" : "", supp);
+		setenv("TSAN_OPTIONS", opts, 1);
+	}
 	if (san && !strcmp(san, "address")) {
 		char opts[512];
 		const char *old = getenv("ASAN_OPTIONS");
