@@ -1,14 +1,16 @@
 /* The kinds of fd and what a coroutine's read or write does on each.
  *
- * The rule behind every row: the non-blocking try is made only where it
- * means exactly the program's call minus the wait.  preadv2/pwritev2 with
- * RWF_NOWAIT is that for regular files, block devices, pipes and sockets
- * (on a socket RWF_NOWAIT is MSG_DONTWAIT, and read()/write() of a socket
- * is recvmsg/sendmsg with flags 0).  It is not for character devices
- * (/dev/zero's read stops early under RWF_NOWAIT), for eventfd, timerfd
- * and signalfd (a 0-byte call gives 0 instead of EINVAL), or for ttys
- * (no RWF_NOWAIT at all): there the engine only asks poll() whether the
- * call would wait, and makes the program's own call when it would not. */
+ * Every call is first made with RWF_NOWAIT (preadv2/pwritev2: the vector
+ * whole, the program's own flags added).  A full transfer, or an error
+ * other than EAGAIN / EOPNOTSUPP (the only ones RWF_NOWAIT adds), is what
+ * the program's own call gives too, whatever the fd: that is the answer,
+ * for one system call.  Only a short or "would wait" try makes the engine
+ * look at the fd (fstat), and the row of its kind says what follows: a
+ * regular file's short read is tried on (EOF, or where the cached part
+ * ends), a pipe's or socket's short read is the answer, a device that
+ * stops early under RWF_NOWAIT (/dev/zero) gets the rest from its own
+ * call, and a kind whose wait another task cannot stand in for
+ * (signalfd) is left to its own call. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -16,6 +16,7 @@
  * The program's vector is never cut into pieces: the kernel sees it whole,
  * validates it, and takes the lock and the atomicity that go with it. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -32,6 +33,8 @@
 #include "coro.h"
 
 #define SMALL_VEC 8
+/* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */
+#define MAX_RW_COUNT (INT_MAX & ~4095L)
 
 /* What is left of the program's vector after `done` bytes; small ones on
  * the stack, others in a mapping of their own (rest_free). */
@@ -42,16 +45,20 @@ struct rest {
 	size_t mapped;
 };
 
+/* What one call of this vector moves at most: the kernel stops a call at
+ * MAX_RW_COUNT bytes (import_iovec shortens the vector). */
 static size_t iov_total(const struct iovec *iov, int cnt)
 {
 	size_t n = 0;
-	for (int i = 0; i < cnt; i++)
+	for (int i = 0; i < cnt && n < MAX_RW_COUNT; i++)
 		n += iov[i].iov_len;
-	return n;
+	return n < MAX_RW_COUNT ? n : MAX_RW_COUNT;
 }
 
 static int rest_of(struct rest *r, const struct asy_io *io, size_t done)
 {
+	size_t total = iov_total(io->iov, io->iovcnt);
+	size_t limit = total > done ? total - done : 0;
 	const struct iovec *v = io->iov;
 	int cnt = io->iovcnt;
 	while (cnt > 0 && done >= v->iov_len)
@@ -70,7 +77,15 @@ static int rest_of(struct rest *r, const struct asy_io *io, size_t done)
 		r->v[0].iov_base = (char *)r->v[0].iov_base + done;
 		r->v[0].iov_len -= done;
 	}
-	r->cnt = cnt;
+	/* Never past what the program's one call could move. */
+	size_t left = limit;
+	int n = 0;
+	for (; n < cnt && left; n++) {
+		if (r->v[n].iov_len > left)
+			r->v[n].iov_len = left;
+		left -= r->v[n].iov_len;
+	}
+	r->cnt = n;
 	return 0;
 }
 
@@ -131,25 +146,67 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
 	return r;
 }
 
+/* The try has not been made (a known O_DIRECT file). */
+#define NOT_TRIED LONG_MIN
+
+/* The rest of a call after `done` bytes moved, as the program's own call
+ * in this thread (it may wait); what it adds, 0 on an error (the bytes
+ * that moved are the answer then, as for the kernel's own call). */
+static long pass_rest(const struct asy_io *io, long done)
+{
+	struct rest rest;
+	if (rest_of(&rest, io, (size_t)done) < 0)
+		return 0;
+	off_t off = io->off >= 0 ? io->off + done : -1;
+	long r = io->op == ASY_OP_READ ?
+			 asy_sys_preadv2(io->fd, rest.v, rest.cnt, off, io->rwflags) :
+			 asy_sys_pwritev2(io->fd, rest.v, rest.cnt, off, io->rwflags);
+	rest_free(&rest);
+	return r > 0 ? r : 0;
+}
+
+/* O_DIRECT.  RWF_NOWAIT does not keep a direct read or write from waiting
+ * for the device: the try would do the whole I/O on the coroutines'
+ * thread.  A try that took long is looked at (F_GETFL) and an fd found to
+ * be O_DIRECT is remembered here, by number; its next calls skip the try
+ * once fstat and F_GETFL confirm it is still a direct file (the number may
+ * have been closed and reused), and go to the backend whole. */
+#define DIRECT_FDS 1024
+#define SLOW_TRY_NS 20000
+static _Atomic unsigned char direct_fd[DIRECT_FDS];
+
+static int direct_known(int fd)
+{
+	return fd >= 0 && fd < DIRECT_FDS &&
+	       atomic_load_explicit(&direct_fd[fd], memory_order_relaxed);
+}
+
+static void direct_set(int fd, int on)
+{
+	if (fd >= 0 && fd < DIRECT_FDS)
+		atomic_store_explicit(&direct_fd[fd], (unsigned char)on, memory_order_relaxed);
+}
+
+static int is_direct(int fd)
+{
+	long fl = file_flags(fd);
+	return fl >= 0 && (fl & O_DIRECT);
+}
+
 /* ---- files ----------------------------------------------------------- */
 
-static long rw_file(struct asy_io *io)
+/* A regular file or block device; `first` is the try's result, or
+ * NOT_TRIED (a known O_DIRECT file). */
+static long rw_file(struct asy_io *io, long first)
 {
+	long r = first, done = 0;
+	if (r == -EOPNOTSUPP && asy__kernel_fs(io->fd))
+		return ASY_PASS; /* /proc, /sys: never waits for a device */
 	/* A coroutine alone on its thread: nothing else could run while its
 	 * file call waits, so the call is the program's own (as on a plain
 	 * thread) — a handoff would only add wake-ups. */
 	if (asy__coro_alone())
-		return ASY_PASS;
-	long fl = file_flags(io->fd);
-	long r = -EAGAIN, done = 0;
-	/* RWF_NOWAIT does not keep a direct read from waiting for the device:
-	 * it would hold the whole thread.  The backend validates it instead. */
-	if (fl < 0 || !(fl & O_DIRECT))
-		r = nowait(io, io->iov, io->iovcnt, io->off, 0);
-	if (r == -EOPNOTSUPP && asy__kernel_fs(io->fd))
-		return ASY_PASS; /* /proc, /sys: never waits for a device */
-	if (r < 0 && r != -EAGAIN && r != -EOPNOTSUPP)
-		return r;
+		return r > 0 ? r + pass_rest(io, r) : ASY_PASS;
 	if (r >= 0) {
 		size_t total = iov_total(io->iov, io->iovcnt);
 		done = r;
@@ -168,7 +225,7 @@ static long rw_file(struct asy_io *io)
 	}
 	long more = op_rest(io, done, (enum asy_op)io->op, 0, -1);
 	if (more == ASY_PASS)
-		return done ? done : ASY_PASS;
+		return done ? done + pass_rest(io, done) : ASY_PASS;
 	return more < 0 ? (done ? done : more) : done + more;
 }
 
@@ -218,7 +275,9 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 
 static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
 
-static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
+/* A pipe or socket; `first` is the try's result. */
+static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
+		      long first)
 {
 	int reading = io->op == ASY_OP_READ;
 	size_t want = reading ? read_target(io, k) : 0;
@@ -227,7 +286,10 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 	int waited = 0, hup = 0;
 	for (;;) {
 		long r;
-		if (done == 0) {
+		if (first != NOT_TRIED) {
+			r = first;
+			first = NOT_TRIED;
+		} else if (done == 0) {
 			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		} else {
 			struct rest rest;
@@ -335,6 +397,16 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 	}
 }
 
+/* Is r the whole call's answer, whatever the fd is?  A full transfer, or
+ * an error other than "would wait" / "cannot try", is what the
+ * program's own call gives too. */
+static int final_answer(const struct asy_io *io, long r)
+{
+	if (r < 0)
+		return r != -EAGAIN && r != -EOPNOTSUPP;
+	return (size_t)r == iov_total(io->iov, io->iovcnt);
+}
+
 long asy__rw(struct asy_io *io)
 {
 	/* Calls that never wait, or that the kernel refuses before looking
@@ -342,26 +414,53 @@ long asy__rw(struct asy_io *io)
 	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
 		return ASY_PASS;
 	if (io->iov == NULL && io->iovcnt == 1 && !(io->flags & ASY_F_VEC)) {
-		/* Above SSIZE_MAX: the kernel's EFAULT.  0 bytes: read()/write()
-		 * reach the file (a socket sends an empty datagram, an eventfd
-		 * says EINVAL) where the vector calls stop at once. */
-		if (io->one.iov_len > SSIZE_MAX || io->one.iov_len == 0)
+		/* 0 bytes: read()/write() reach the file (a socket sends an
+		 * empty datagram, an eventfd says EINVAL) where the vector calls
+		 * stop at once.  Above MAX_RW_COUNT: read()/write() check the
+		 * whole range (EFAULT) and then move at most MAX_RW_COUNT bytes,
+		 * which an iovec does not reproduce. */
+		if (io->one.iov_len == 0 || io->one.iov_len > MAX_RW_COUNT)
 			return ASY_PASS;
 		io->iov = &io->one;
 	}
 	if (!io->iov || io->iovcnt <= 0 || io->iovcnt > IOV_MAX)
 		return ASY_PASS;
 	struct stat id;
-	int kind = asy__fd_kind(io->fd, &id);
-	if (kind < 0)
-		return ASY_PASS;
+	int kind = -1;
+	long first = NOT_TRIED;
+	if (direct_known(io->fd)) {
+		kind = asy__fd_kind(io->fd, &id);
+		if (kind < 0)
+			return ASY_PASS;
+		if (!asy__kinds[kind].positional || !is_direct(io->fd)) {
+			direct_set(io->fd, 0);
+			kind = -1;
+		}
+	}
+	if (kind < 0) {
+		/* The try first: when it is the whole answer, the kind of fd
+		 * does not matter and the call cost one system call. */
+		int64_t t0 = asy_now();
+		first = nowait(io, io->iov, io->iovcnt, io->off, 0);
+		if (first > 0 && asy_now() - t0 > SLOW_TRY_NS && is_direct(io->fd))
+			direct_set(io->fd, 1);
+		if (final_answer(io, first))
+			return first < 0 ? first : done_inline(io, first);
+		kind = asy__fd_kind(io->fd, &id);
+		if (kind < 0)
+			return first > 0 ? first : ASY_PASS;
+	}
 	const struct asy_kind_def *k = &asy__kinds[kind];
 	switch (k->try) {
 	case ASY_TRY_NOWAIT:
-		return k->wait == ASY_WAIT_OP ? rw_file(io) : rw_stream(io, k, &id);
+		return k->wait == ASY_WAIT_OP ? rw_file(io, first) : rw_stream(io, k, &id, first);
 	case ASY_TRY_POLL:
+		/* Bytes moved: a device of the /dev/zero kind that stopped
+		 * early under RWF_NOWAIT.  Its own call takes the rest. */
+		if (first > 0)
+			return first + pass_rest(io, first);
 		return rw_polled(io, k, &id);
 	default:
-		return ASY_PASS;
+		return first >= 0 ? first : ASY_PASS;
 	}
 }

@@ -6,15 +6,20 @@
 #include "engine.h"
 #include "fdkind.h"
 
+/* Every call is tried first with RWF_NOWAIT; a full transfer or a real
+ * error is the answer whatever the fd.  This says what a short or "would
+ * wait" try leads to. */
 static const char *try_text(const struct asy_kind_def *k)
 {
 	switch (k->try) {
 	case ASY_TRY_NOWAIT:
-		return "yes: the call with `RWF_NOWAIT`";
+		return k->wait == ASY_WAIT_OP ? "short: tried on (EOF or the cached part's end)" :
+		       k->lowat ? "short: the answer (a read below SO_RCVLOWAT reads on)" :
+				  "short: the answer";
 	case ASY_TRY_POLL:
-		return "asked: `poll(0)`; ready → the call itself";
+		return "short: its own call takes the rest; would wait: `poll(0)`, then its own call";
 	default:
-		return "no: the call itself";
+		return "its own call";
 	}
 }
 
@@ -58,7 +63,7 @@ static const char *write_text(const struct asy_kind_def *k)
 
 int main(void)
 {
-	puts("| kind of fd | tried without waiting | may leave the thread | what ends the wait | "
+	puts("| kind of fd | after the try | may leave the thread | what ends the wait | "
 	     "write | why |");
 	puts("|---|---|---|---|---|---|");
 	for (int i = 0; i < ASY_K_COUNT; i++) {
