@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -167,30 +168,71 @@ static long pass_rest(const struct asy_io *io, long done)
 
 /* O_DIRECT.  RWF_NOWAIT does not keep a direct read or write from waiting
  * for the device: the try would do the whole I/O on the coroutines'
- * thread.  A try that took long is looked at (F_GETFL) and an fd found to
- * be O_DIRECT is remembered here, by number; its next calls skip the try
- * once fstat and F_GETFL confirm it is still a direct file (the number may
- * have been closed and reused), and go to the backend whole. */
+ * thread.  A try that took long is looked at (F_GETFL), and an fd found to
+ * be O_DIRECT is remembered here by number with the file it named; its
+ * next calls skip the try when fstat (the one look the kind of fd needs
+ * anyway) still finds that file there, and go to the backend whole.  A
+ * number closed and reused for another file is seen by fstat; the same
+ * file opened again without O_DIRECT only sends its calls to the backend,
+ * which answers them as the kernel does. */
 #define DIRECT_FDS 1024
-#define SLOW_TRY_NS 20000
-static _Atomic unsigned char direct_fd[DIRECT_FDS];
+#define SLOW_TRY_CYCLES 50000 /* ~20 us */
+static struct {
+	_Atomic unsigned long dev, ino; /* ino 0: not known to be direct */
+	_Atomic int no_probe;           /* RWF_DONTCACHE refused: fstat instead */
+} direct_fd[DIRECT_FDS];
+
+static inline uint64_t cycles(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	uint64_t v;
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v << 6; /* a 1-100 MHz counter: scale to about cycles */
+#endif
+}
 
 static int direct_known(int fd)
 {
 	return fd >= 0 && fd < DIRECT_FDS &&
-	       atomic_load_explicit(&direct_fd[fd], memory_order_relaxed);
+	       atomic_load_explicit(&direct_fd[fd].ino, memory_order_relaxed);
 }
 
-static void direct_set(int fd, int on)
+static int direct_still(int fd, const struct stat *st)
 {
-	if (fd >= 0 && fd < DIRECT_FDS)
-		atomic_store_explicit(&direct_fd[fd], (unsigned char)on, memory_order_relaxed);
+	return atomic_load_explicit(&direct_fd[fd].ino, memory_order_relaxed) == st->st_ino &&
+	       atomic_load_explicit(&direct_fd[fd].dev, memory_order_relaxed) == st->st_dev;
 }
 
-static int is_direct(int fd)
+static void direct_forget(int fd)
 {
+	atomic_store_explicit(&direct_fd[fd].ino, 0, memory_order_relaxed);
+}
+
+/* A try that took long: is the fd O_DIRECT?  Remember it if so. */
+static void direct_learn(int fd)
+{
+	struct stat st;
 	long fl = file_flags(fd);
-	return fl >= 0 && (fl & O_DIRECT);
+	if (fd < 0 || fd >= DIRECT_FDS || fl < 0 || !(fl & O_DIRECT) ||
+	    asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return;
+	atomic_store_explicit(&direct_fd[fd].dev, st.st_dev, memory_order_relaxed);
+	atomic_store_explicit(&direct_fd[fd].no_probe, 0, memory_order_relaxed);
+	atomic_store_explicit(&direct_fd[fd].ino, st.st_ino, memory_order_relaxed);
+}
+
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
+
+static long direct_probe(struct asy_io *io)
+{
+	io->rwflags = RWF_DONTCACHE;
+	long r = op_rest(io, 0, ASY_OP_READ, 0, -1);
+	io->rwflags = 0;
+	return r;
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -428,22 +470,36 @@ long asy__rw(struct asy_io *io)
 	struct stat id;
 	int kind = -1;
 	long first = NOT_TRIED;
+	if (direct_known(io->fd) && io->op == ASY_OP_READ && io->off >= 0 && !io->rwflags &&
+	    !atomic_load_explicit(&direct_fd[io->fd].no_probe, memory_order_relaxed) &&
+	    !asy__coro_alone()) {
+		/* A direct read at an offset: the backend op itself checks the
+		 * number still names a file that takes RWF_DONTCACHE (regular
+		 * files and block devices of file systems with it; anything
+		 * else says EOPNOTSUPP before a byte moves, 6.14+), so no fstat
+		 * is needed.  The flag changes nothing for a direct read. */
+		long r = direct_probe(io);
+		if (r != -EOPNOTSUPP)
+			return r;
+		/* tmpfs, kernels before 6.14, or another kind of fd now. */
+		atomic_store_explicit(&direct_fd[io->fd].no_probe, 1, memory_order_relaxed);
+	}
 	if (direct_known(io->fd)) {
 		kind = asy__fd_kind(io->fd, &id);
 		if (kind < 0)
 			return ASY_PASS;
-		if (!asy__kinds[kind].positional || !is_direct(io->fd)) {
-			direct_set(io->fd, 0);
+		if (!asy__kinds[kind].positional || !direct_still(io->fd, &id)) {
+			direct_forget(io->fd);
 			kind = -1;
 		}
 	}
 	if (kind < 0) {
 		/* The try first: when it is the whole answer, the kind of fd
 		 * does not matter and the call cost one system call. */
-		int64_t t0 = asy_now();
+		uint64_t c0 = cycles();
 		first = nowait(io, io->iov, io->iovcnt, io->off, 0);
-		if (first > 0 && asy_now() - t0 > SLOW_TRY_NS && is_direct(io->fd))
-			direct_set(io->fd, 1);
+		if (first > 0 && cycles() - c0 > SLOW_TRY_CYCLES)
+			direct_learn(io->fd);
 		if (final_answer(io, first))
 			return first < 0 ? first : done_inline(io, first);
 		kind = asy__fd_kind(io->fd, &id);

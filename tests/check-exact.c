@@ -839,6 +839,52 @@ static void odirect_bad_counts(int fd, struct iovec *v)
 	t_res("pos", lseek(fd, 0, SEEK_CUR));
 }
 
+/* An O_DIRECT fd read often enough for the engine to know it (slow reads
+ * of a cold file), then its number reused for a pipe and a socket: pread
+ * gives ESPIPE and takes nothing, read gets the data.  Inside a coroutine
+ * the engine skips its try for a known direct fd: the number must be
+ * checked on every call. */
+static void direct_reads_at(int at, void *b)
+{
+	const char *path = t_tmpfile(4 << 20, 1);
+	int fd = tmp_open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		return;
+	dup2(fd, at);
+	close(fd);
+	long got = 0;
+	for (int k = 0; k < 16; k++)
+		got += pread(at, b, 4096, (off_t)k * 262144);
+	t_res("direct-preads", got);
+}
+
+static void c2_odirect_number_reused(void)
+{
+	void *b;
+	int at = open("/dev/null", O_RDONLY);
+	if (posix_memalign(&b, 4096, 4096))
+		return;
+	direct_reads_at(at, b);
+	int p[2], s[2];
+	pipe(p);
+	dup2(p[0], at);
+	write(p[1], "abc", 3);
+	t_res("pipe-pread", pread(at, b, 8, 0));
+	t_res("pipe-read", read(at, b, 8));
+	direct_reads_at(at, b);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	dup2(s[0], at);
+	write(s[1], "xyz", 3);
+	t_res("socket-pread", pread(at, b, 8, 4096));
+	t_res("socket-read", read(at, b, 8));
+	direct_reads_at(at, b);
+	int n = open("/dev/zero", O_RDONLY);
+	dup2(n, at);
+	t_res("zero-pread", pread(at, b, 4096, 0));
+	t_out("zeros=%s\n", ((char *)b)[0] == 0 && ((char *)b)[4095] == 0 ? "yes" : "no");
+	free(b);
+}
+
 static void c2_odirect_iov_max_einval(void)
 {
 	static struct iovec v[IOV_MAX + 1];
@@ -2123,6 +2169,7 @@ static const struct t_case cases[] = {
 	C(c2_writev_300iov_unix_seqpacket, 0),
 	C(c2_writev_records_4threads_pipe, T_BACKEND),
 	C(c2_odirect_iov_max_einval, T_BACKEND),
+	C(c2_odirect_number_reused, T_BACKEND),
 	C(c2_readv_1025_iov_pipe_wait, T_BACKEND),
 	C(c2_preadv2_100iov_cold, T_BACKEND),
 	C(c3_rcvtimeo_unix_stream, T_BACKEND),
