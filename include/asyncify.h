@@ -12,15 +12,17 @@ extern "C" {
 #endif
 
 /* What the engine has done in this process so far.  Counts are totals over
- * all threads since start-up (or since fork, in a child). */
+ * all threads since start-up (or since fork, in a child).  Only calls made
+ * inside coroutines are counted: a plain thread's call is the program's
+ * own and never reaches the engine. */
 struct asy_stats {
-	unsigned long inline_done; /* calls that could not block, done at once */
-	unsigned long submitted;   /* calls handed to a backend */
+	unsigned long inline_done; /* calls the non-blocking try answered */
+	unsigned long submitted;   /* backend ops (a wait, a file op, an fsync) */
 	unsigned long uring;       /*   … of which io_uring ran */
 	unsigned long threads;     /*   … of which the worker pool ran */
-	unsigned long interrupted; /* backend calls ended by a signal */
-	unsigned long passed;      /* calls passed straight to libc */
-	unsigned long fallbacks;   /* backend could not run a call: fell back */
+	unsigned long interrupted; /* waits ended by a deadline or asy_cancel() */
+	unsigned long passed;      /* calls made as the program's own call */
+	unsigned long fallbacks;   /* the ring could not take an op: the pool ran it */
 };
 
 /* asy_stats - fill *st with the engine's counters.  Returns 0. */
