@@ -2228,37 +2228,8 @@ static const struct t_case cases[] = {
 
 /* ---- the Check side --------------------------------------------------- */
 
-static enum t_variant variants[T_NVARIANTS];
-static int nvariants;
-
-START_TEST(test_case)
-{
-	t_compare_all(&cases[_i], variants, nvariants);
-}
-END_TEST
-
 int main(int argc, char **argv)
 {
-	if (t_case_main(argc, argv, cases) >= 0)
-		return 0;
-	int uring = t_uring_works();
-	if (!uring)
-		printf("check-exact: io_uring is not available here; uring variants skipped\n");
-	variants[nvariants++] = T_OFF;
-	if (uring)
-		variants[nvariants++] = T_URING;
-	variants[nvariants++] = T_THREADS;
-	if (uring)
-		variants[nvariants++] = T_URING_CORO;
-	variants[nvariants++] = T_THREADS_CORO;
-	int ncases = 0;
-	while (cases[ncases].name)
-		ncases++;
-	Suite *s = suite_create("exact");
-	TCase *tc = tcase_create("cases");
 	/* Up to six runs of a case, each bounded by t_run()'s 20 s. */
-	tcase_set_timeout(tc, 150);
-	tcase_add_loop_test(tc, test_case, 0, ncases);
-	suite_add_tcase(s, tc);
-	return t_run_suite(s);
+	return t_cases_main(argc, argv, cases, "exact", 150);
 }

@@ -1059,38 +1059,7 @@ static const struct t_case cases[] = {
 
 /* ---- the Check side --------------------------------------------------- */
 
-static enum t_variant variants[T_NVARIANTS];
-static int nvariants;
-
-START_TEST(test_case)
-{
-	t_compare_all(&cases[_i], variants, nvariants);
-}
-END_TEST
-
 int main(int argc, char **argv)
 {
-	main_errno = errno;
-	if (t_case_main(argc, argv, cases) >= 0)
-		return 0;
-	int uring = t_uring_works();
-	variants[nvariants++] = T_OFF;
-	if (uring)
-		variants[nvariants++] = T_URING;
-	else
-		printf("check-semantics: io_uring is not available here; uring cases skipped "
-		       "(the uring backend falls back to threads, tested below)\n");
-	variants[nvariants++] = T_THREADS;
-	if (uring)
-		variants[nvariants++] = T_URING_CORO;
-	variants[nvariants++] = T_THREADS_CORO;
-	int ncases = 0;
-	while (cases[ncases].name)
-		ncases++;
-	Suite *s = suite_create("semantics");
-	TCase *tc = tcase_create("cases");
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_case, 0, ncases);
-	suite_add_tcase(s, tc);
-	return t_run_suite(s);
+	return t_cases_main(argc, argv, cases, "semantics", 60);
 }

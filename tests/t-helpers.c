@@ -333,6 +333,44 @@ void t_compare(const struct t_case *c, enum t_variant v)
 	t_compare_all(c, &v, 1);
 }
 
+static const struct t_case *suite_cases;
+static enum t_variant suite_variants[T_NVARIANTS];
+static int suite_nvariants;
+
+START_TEST(t_case_test)
+{
+	t_compare_all(&suite_cases[_i], suite_variants, suite_nvariants);
+}
+END_TEST
+
+int t_cases_main(int argc, char **argv, const struct t_case *cases, const char *suite,
+		 int timeout_s)
+{
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	int uring = t_uring_works();
+	if (!uring)
+		printf("check-%s: io_uring is not available here; uring variants skipped "
+		       "(the uring backend falls back to threads, tested under threads)\n", suite);
+	suite_cases = cases;
+	suite_variants[suite_nvariants++] = T_OFF;
+	if (uring)
+		suite_variants[suite_nvariants++] = T_URING;
+	suite_variants[suite_nvariants++] = T_THREADS;
+	if (uring)
+		suite_variants[suite_nvariants++] = T_URING_CORO;
+	suite_variants[suite_nvariants++] = T_THREADS_CORO;
+	int ncases = 0;
+	while (cases[ncases].name)
+		ncases++;
+	Suite *s = suite_create(suite);
+	TCase *tc = tcase_create("cases");
+	tcase_set_timeout(tc, timeout_s);
+	tcase_add_loop_test(tc, t_case_test, 0, ncases);
+	suite_add_tcase(s, tc);
+	return t_run_suite(s);
+}
+
 int t_run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

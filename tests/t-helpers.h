@@ -63,6 +63,14 @@ void t_compare(const struct t_case *c, enum t_variant v);
  * together). */
 void t_compare_all(const struct t_case *c, const enum t_variant *vs, int n);
 
+/* main() for a program of compared cases: runs a case when called with
+ * --case, else one Check test per case comparing it without the shim and
+ * under off, uring, threads and the coro variants (uring ones dropped,
+ * with one line, where io_uring cannot be set up); `timeout_s` per case.
+ * The exit status for main(). */
+int t_cases_main(int argc, char **argv, const struct t_case *cases, const char *suite,
+		 int timeout_s);
+
 /* Run every test of s; the exit status for main(): 0 all passed, 1 not. */
 struct Suite;
 int t_run_suite(struct Suite *s);
