@@ -12,7 +12,6 @@
  *    thread has one and the call's RWF flags mean the same there;
  *  - everything else runs on a worker. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/resource.h>
