@@ -17,7 +17,7 @@ SANITIZE  ?=
 override CFLAGS += -std=gnu11 -fPIC -pthread -fvisibility=hidden \
 	-Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter \
 	-Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
-	-D_GNU_SOURCE -Iinclude -Iruntime -DASY_VERSION=\"$(VERSION)\"
+	-D_GNU_SOURCE -Iinclude -Iruntime/engine -Iruntime/coro -Iruntime/trace -DASY_VERSION=\"$(VERSION)\"
 # liburing is linked in when its archive is position-independent (Debian's
 # is): one shared object fewer to load in every process the shim enters.
 URING_A   := $(shell $(CC) -print-file-name=liburing.a)
@@ -44,7 +44,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-SRCS := $(wildcard shim/*.c runtime/*.c)
+SRCS := $(wildcard shim/*.c runtime/*/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 DEPS := $(OBJS:.o=.d)
 

@@ -15,8 +15,8 @@
 
 CORO_TBIN  := tests/bin$(if $(SANITIZE),-$(SANITIZE))
 CORO_CHECK := $(shell pkg-config --cflags --libs check 2>/dev/null || echo -lcheck)
-CORO_OBJS  := $(addprefix $(BUILD)/runtime/,coro.o coro-switch.o sched.o stack.o \
-	sched-idle.o config.o)
+CORO_OBJS  := $(addprefix $(BUILD)/runtime/coro/,coro.o coro-switch.o sched.o stack.o \
+	sched-idle.o) $(BUILD)/runtime/engine/config.o
 
 CHECK_TARGETS += check-coro check-coro-park check-coro-install
 BENCH_TARGETS += bench-coro
@@ -35,10 +35,10 @@ $(CORO_TBIN)/check-coro-park: tests/coro/check-coro-park.c $(CORO_OBJS)
 
 # The raw switch is hidden in the library: the benchmark links its object.
 $(CORO_TBIN)/bench-coro: tests/coro/bench-coro.c include/asyncify.h $(LIB) \
-		$(BUILD)/runtime/coro-switch.o
+		$(BUILD)/runtime/coro/coro-switch.o
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/runtime/coro-switch.o -L$(LIBDIR) -lasyncify \
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/runtime/coro/coro-switch.o -L$(LIBDIR) -lasyncify \
 		-Wl,-rpath,$(CURDIR)/$(LIBDIR) $(LDSAN) -lpthread
 
 check-coro: $(CORO_TBIN)/check-coro $(CORO_TBIN)/check-coro-sys

@@ -1,5 +1,5 @@
 /* Prints the README's "kind of fd × kind of call" table from the engine's
- * own table (runtime/fdkind.c), so that the two cannot drift apart:
+ * own table (runtime/engine/fdkind.c), so that the two cannot drift apart:
  * `make check-kinds` compares this output with the README. */
 #include <stdio.h>
 

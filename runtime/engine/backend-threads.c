@@ -1,18 +1,18 @@
 /* The worker-pool backend: a process-wide pool of threads that make the
  * program's own calls.  It serves every coroutine where io_uring is
  * refused, and on the uring backend the ops io_uring would answer
- * differently (runtime/opdef.c: calls at the file position, RWF flags).
+ * differently (runtime/engine/opdef.c: calls at the file position, RWF flags).
  *
  * A worker makes exactly the call the program made — readv/writev at the
  * file position as preadv2/pwritev2 with offset -1 and the program's own
  * RWF flags — so the kernel validates it and takes its locks as for the
  * program.  A POLL op waits with poll() and looks at its cancel flag every
  * CANCEL_POLL_MS; it moves no data (the coroutine's thread does that,
- * runtime/rw.c), so nothing a worker does can land in the wrong file.
+ * runtime/engine/rw.c), so nothing a worker does can land in the wrong file.
  *
  * Workers block every signal.  SIGXFSZ raised by a worker's write stays
  * pending on it: it is taken off there and raised in the calling thread
- * (runtime/opdef.c). */
+ * (runtime/engine/opdef.c). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

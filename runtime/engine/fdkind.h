@@ -1,5 +1,5 @@
 /* Kinds of fd, as far as a coroutine's read or write goes: one row each
- * in asy__kinds[] (runtime/fdkind.c), which runtime/rw.c follows and the
+ * in asy__kinds[] (runtime/engine/fdkind.c), which runtime/engine/rw.c follows and the
  * README's "kind of fd × kind of call" table prints. */
 #ifndef ASY_FDKIND_H
 #define ASY_FDKIND_H

@@ -1,5 +1,5 @@
 /* A coroutine's read or write: what the row of its kind of fd says
- * (runtime/fdkind.c).  Three shapes:
+ * (runtime/engine/fdkind.c).  Three shapes:
  *
  *  - files (regular, block device): the non-blocking try, and what it
  *    could not do (a cache miss, a buffered write the file system cannot

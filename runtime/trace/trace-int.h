@@ -1,4 +1,4 @@
-/* Tracing internals shared by runtime/trace.c (settings, the hot path, the
+/* Tracing internals shared by runtime/trace/trace.c (settings, the hot path, the
  * record ring), trace-files.c (what an fd is), stacks.c (call stacks),
  * trace-write.c (the writer thread and the three formats) and summary.c
  * (the exit table).

@@ -9,8 +9,8 @@
  * elsewhere and everything the kernel applies to the calling task
  * (signals, job control, rlimits, the fd table, the file position lock,
  * cancellation) stays exact.  Only a call inside a coroutine, which must
- * let the other coroutines run, goes through the engine: runtime/fdkind.c
- * says by the kind of fd how, runtime/rw.c carries it out, runtime/opdef.c
+ * let the other coroutines run, goes through the engine: runtime/engine/fdkind.c
+ * says by the kind of fd how, runtime/engine/rw.c carries it out, runtime/engine/opdef.c
  * says which backend op waits for it. */
 #ifndef ASY_ENGINE_H
 #define ASY_ENGINE_H
@@ -28,7 +28,7 @@
 /* Returned by asy__io() when the hook should call the real function. */
 #define ASY_PASS LONG_MIN
 
-/* What a backend is asked to do (runtime/opdef.c has one row each). */
+/* What a backend is asked to do (runtime/engine/opdef.c has one row each). */
 enum asy_op {
 	ASY_OP_READ,      /* readv at io.off (-1: the file position) */
 	ASY_OP_WRITE,     /* writev likewise */
@@ -189,24 +189,24 @@ long asy__io(struct asy_io *io);
 extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
 extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
 
-/* runtime/engine.c: this thread's engine state (NULL: pass to libc). */
+/* runtime/engine/engine.c: this thread's engine state (NULL: pass to libc). */
 struct asy_thread *asy__thread(void);
 const struct asy_backend *asy__backend(void);
 void asy__backend_failed(const struct asy_backend *be, int err);
 
-/* runtime/opdef.c: run w's op on a backend and wait for it; the result,
+/* runtime/engine/opdef.c: run w's op on a backend and wait for it; the result,
  * -ETIMEDOUT / -ECANCELED when the coroutine's deadline or a cancel ended
  * the wait (the op is cancelled and reaped first), or -ETIME when the
  * `deadline` given here (a socket timeout) passed first. */
 long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
 
-/* runtime/wait.c: park the calling coroutine until w completes or one of
+/* runtime/engine/wait.c: park the calling coroutine until w completes or one of
  * the deadlines passes; see asy__op for the results. */
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
 /* The earliest of `deadline` and the running coroutine's I/O deadline. */
 int64_t asy__wait_deadline(int64_t deadline);
 
-/* runtime/rw.c: a coroutine's read or write (ASY_PASS: libc answers). */
+/* runtime/engine/rw.c: a coroutine's read or write (ASY_PASS: libc answers). */
 long asy__rw(struct asy_io *io);
 
 /* Raise sig in the calling thread exactly as the kernel's send_sig()

@@ -3,8 +3,8 @@
  *   hook -> asy__io(): a plain thread's call is the program's own call and
  *           goes straight back to the hook, which calls libc (see the rule
  *           in engine.h);
- *        -> a coroutine's read or write: runtime/rw.c, by the kind of fd
- *           (runtime/fdkind.c); fsync/fdatasync: one backend op;
+ *        -> a coroutine's read or write: runtime/engine/rw.c, by the kind of fd
+ *           (runtime/engine/fdkind.c); fsync/fdatasync: one backend op;
  *        -> the result, >= 0 or -errno, goes back to the hook. */
 #include <errno.h>
 #include <pthread.h>

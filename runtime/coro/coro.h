@@ -1,5 +1,5 @@
 /* Coroutines and the per-thread scheduler: the interface between them and
- * the engine.  Implemented in runtime/coro*.c and runtime/sched.c.
+ * the engine.  Implemented in runtime/coro*.c and runtime/coro/sched.c.
  *
  * A thread that never calls asy_run() has no scheduler: asy__coro_self()
  * is NULL and the engine blocks the thread itself.  Inside asy_run() every
@@ -54,7 +54,7 @@ int64_t asy__coro_io_deadline(void);
  * completions and unpark their coroutines.  Blocks until at least one
  * arrives or `deadline` (ns, asy_now() clock; -1 forever, 0 don't block)
  * when `deadline` != 0.  Returns the number of coroutines unparked. */
-/* How the scheduler calls it (runtime/sched.c):
+/* How the scheduler calls it (runtime/coro/sched.c):
  *  - on the stack of whichever coroutine suspended last, so
  *    asy__coro_self() is non-NULL inside: it must block the thread
  *    itself, never park;
@@ -67,7 +67,7 @@ int64_t asy__coro_io_deadline(void);
  *    asy__coro_park(), so that busy coroutines do not starve I/O;
  *  - with the scheduler's critical section open: a signal handler that
  *    runs meanwhile may call asy_go()/asy_cancel().
- * runtime/sched-idle.c holds a weak stand-in (it only sleeps). */
+ * runtime/coro/sched-idle.c holds a weak stand-in (it only sleeps). */
 int asy__engine_idle(int64_t deadline);
 
 /* Provided by the engine, called when the scheduler starts running on a
