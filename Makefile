@@ -17,7 +17,7 @@ SANITIZE  ?=
 override CFLAGS += -std=gnu11 -fPIC -pthread -fvisibility=hidden \
 	-Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter \
 	-Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
-	-D_GNU_SOURCE -Iinclude -Iruntime/engine -Iruntime/coro -Iruntime/trace -DASY_VERSION=\"$(VERSION)\"
+	-D_GNU_SOURCE -Iinclude -Ishim -Iruntime/engine -Iruntime/coro -Iruntime/trace -DASY_VERSION=\"$(VERSION)\"
 # liburing is linked in when its archive is position-independent (Debian's
 # is): one shared object fewer to load in every process the shim enters.
 URING_A   := $(shell $(CC) -print-file-name=liburing.a)

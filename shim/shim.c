@@ -7,13 +7,20 @@
  * signal handler that interrupted it, and in a vfork child. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "engine.h"
 #include "sys.h"
 #include "trace.h"
 #include "coro.h"
+#include "resolve.h"
 
 _Static_assert(sizeof(off_t) == 8, "asyncify needs a 64-bit off_t ABI");
 
@@ -23,11 +30,13 @@ extern void __chk_fail(void) __attribute__((noreturn));
 static struct {
 #define HOOK(ret, name, params, args, sc, io) ret(*name) params;
 #define ALIAS(name, target)
-#define CHK(name, target, params, args, check)
+#define CHK(ret, name, target, params, args, check)
+#define RES(ret, name, params, args)
 #include "hooks.def"
 #undef HOOK
 #undef ALIAS
 #undef CHK
+#undef RES
 } real;
 
 /* Resolve every real symbol.  A missing one is not fatal: its hook keeps
@@ -37,11 +46,14 @@ ASY_HIDDEN void asy__shim_resolve(void)
 #define HOOK(ret, name, params, args, sc, io) \
 	real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
 #define ALIAS(name, target)
-#define CHK(name, target, params, args, check)
+#define CHK(ret, name, target, params, args, check)
+#define RES(ret, name, params, args) \
+	asy__res_real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
 #include "hooks.def"
 #undef HOOK
 #undef ALIAS
 #undef CHK
+#undef RES
 }
 
 static inline long edge(long r)
@@ -53,27 +65,33 @@ static inline long edge(long r)
 	return r;
 }
 
+/* What the trace records of a result: -errno for -1. */
+static inline long traced(long v)
+{
+	return v < 0 ? -errno : v;
+}
+
 /* hook_NAME is the whole hook; NAME, the exported symbol, is its fast
  * path: a plain thread's call with tracing off is the program's own call
  * and nothing else (engine.h) — two loads, then a jump to libc. */
 #define HOOK(ret, name, params, args, sc, io)                               \
 	static __attribute__((noinline)) ret hook_##name params             \
 	{                                                                   \
-		struct asy_io x = io;                                       \
-		uint64_t t0 = asy__tracing ? asy__trace_now() : 0;          \
-		long r = ASY_PASS;                                          \
-		ret v;                                                      \
+		struct asy_io asy_x_ = io;                                  \
+		uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;     \
+		long asy_r_ = ASY_PASS;                                     \
+		ret asy_v_;                                                 \
 		if (atomic_load_explicit(&asy__ready, memory_order_relaxed)) \
-			r = asy__io(&x);                                    \
-		if (r != ASY_PASS)                                          \
-			v = (ret)edge(r);                                   \
-		else if (real.name)                                         \
-			v = real.name args, x.via = ASY_VIA_LIBC;           \
-		else                                                        \
-			v = (ret)edge(asy_sys sc), x.via = ASY_VIA_LIBC;    \
-		if (t0)                                                     \
-			asy__trace_call(&x, v < 0 ? -errno : (long)v, t0);  \
-		return v;                                                   \
+			asy_r_ = asy__io(&asy_x_);                          \
+		if (asy_r_ != ASY_PASS) {                                   \
+			asy_v_ = (ret)edge(asy_r_);                         \
+		} else {                                                    \
+			asy_x_.via = ASY_VIA_LIBC;                          \
+			asy_v_ = real.name ? real.name args : (ret)edge(asy_sys sc); \
+		}                                                           \
+		if (asy_t0_)                                                \
+			asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);         \
+		return asy_v_;                                              \
 	}                                                                   \
 	ASY_EXPORT ret name params                                          \
 	{                                                                   \
@@ -84,14 +102,32 @@ static inline long edge(long r)
 	}
 #define ALIAS(name, target) \
 	extern __typeof(target) name __attribute__((alias(#target), visibility("default")));
-#define CHK(name, target, params, args, check)   \
-	ASY_EXPORT ssize_t name params            \
-	{                                         \
-		if (!(check))                     \
-			__chk_fail();             \
-		return target args;               \
+#define CHK(ret, name, target, params, args, check) \
+	ASY_EXPORT ret name params                  \
+	{                                           \
+		if (!(check))                       \
+			__chk_fail();               \
+		return target args;                 \
+	}
+/* A name lookup: the same fast path; otherwise resolve.c runs it (on a
+ * worker inside a coroutine), traced like the others. */
+#define RES(ret, name, params, args)                                        \
+	ASY_EXPORT ret name params                                          \
+	{                                                                   \
+		if (__builtin_expect(!asy__tracing && !asy__sched_running && \
+				     asy__res_real.name != NULL, 1))        \
+			return asy__res_real.name args;                     \
+		struct asy_io x = { .op = ASY_OP_NONE, .call = ASY_CALL_##name, .fd = -1 }; \
+		uint64_t t0 = asy__tracing ? asy__trace_now() : 0;          \
+		ret v = asy__res_##name args;                               \
+		if (t0) {                                                   \
+			x.via = asy__res_via();                             \
+			asy__trace_call(&x, 0, t0);                         \
+		}                                                           \
+		return v;                                                   \
 	}
 #include "hooks.def"
 #undef HOOK
 #undef ALIAS
 #undef CHK
+#undef RES

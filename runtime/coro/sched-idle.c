@@ -5,18 +5,15 @@
 #include <time.h>
 
 #include "engine.h"
+#include "sys.h"
 #include "coro.h"
 
 __attribute__((weak)) int asy__engine_idle(int64_t deadline)
 {
 	if (deadline <= 0)
 		return 0; /* nothing to wait for, or told not to block */
-	struct timespec ts = {
-		.tv_sec = deadline / 1000000000,
-		.tv_nsec = deadline % 1000000000,
-	};
 	/* EINTR is fine: the scheduler looks at its timers again. */
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	asy_sys_sleep_until(deadline);
 	return 0;
 }
 

@@ -87,13 +87,13 @@ static void spin_while(_Atomic unsigned *word, unsigned value, int64_t ns)
 #define WORKER_STACK (64 << 10)
 #endif
 
-/* Wait until fd is ready for io->events, w is cancelled or its deadline
- * passes: the revents, -ECANCELED, -ETIME, or the poll's own error.  The
+/* Wait until one of `n` fds is ready, w is cancelled or its deadline
+ * passes: the revents (of the one fd of a POLL op; a POLLSET op says
+ * how many are ready), -ECANCELED, -ETIME, or the poll's own error.  The
  * deadline is the poll's own timeout, so it ends the wait on time; a
  * cancel is seen within CANCEL_POLL_MS. */
-static long run_poll(struct asy_waiter *w)
+static long run_poll(struct asy_waiter *w, struct pollfd *p, unsigned n)
 {
-	struct pollfd p = { .fd = w->io.fd, .events = w->io.events };
 	for (;;) {
 		if (atomic_load(&w->cancel))
 			return -ECANCELED;
@@ -105,11 +105,11 @@ static long run_poll(struct asy_waiter *w)
 			if (left < (int64_t)ms * 1000000)
 				ms = (int)((left + 999999) / 1000000);
 		}
-		long r = asy_sys(SYS_poll, &p, 1, ms, 0, 0, 0);
+		long r = asy_sys_poll(p, n, ms);
 		if (r < 0 && r != -EINTR)
 			return r;
 		if (r > 0)
-			return atomic_load(&w->cancel) ? -ECANCELED : p.revents;
+			return atomic_load(&w->cancel) ? -ECANCELED : n == 1 ? p->revents : r;
 	}
 }
 
@@ -133,8 +133,15 @@ static long run(struct asy_waiter *w)
 		return asy_sys(SYS_fsync, io->fd, 0, 0, 0, 0, 0);
 	case ASY_OP_FDATASYNC:
 		return asy_sys(SYS_fdatasync, io->fd, 0, 0, 0, 0, 0);
-	case ASY_OP_POLL:
-		return run_poll(w);
+	case ASY_OP_POLL: {
+		struct pollfd p = { .fd = io->fd, .events = io->events };
+		return run_poll(w, &p, 1);
+	}
+	case ASY_OP_POLLSET:
+		return run_poll(w, io->pfd, io->npfd);
+	case ASY_OP_CALL:
+		io->fn(io->arg);
+		return 0;
 	case ASY_OP_READ:
 		return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
 	default:
@@ -262,7 +269,8 @@ static void threads_thread_fini(struct asy_thread *t)
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	pthread_mutex_lock(&pool.lock);
-	unsigned limit = w->io.op == ASY_OP_POLL ? MAX_THREADS : asy__cfg.workers;
+	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ? MAX_THREADS :
+									 asy__cfg.workers;
 	if (pool.queued + 1 > pool.idle + pool.spinning && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {

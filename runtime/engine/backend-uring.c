@@ -172,9 +172,35 @@ static void prep(struct io_uring_sqe *sqe, const struct asy_io *io)
 	}
 }
 
+/* A POLLSET is one POLL_ADD per fd, all with the waiter as user_data;
+ * the first completion cancels the others, the last one completes the
+ * waiter (so nothing refers to it after it returns). */
+static int submit_pollset(struct ring *ring, struct asy_waiter *w)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < w->io.npfd; i++)
+		n += w->io.pfd[i].fd >= 0;
+	if (n > io_uring_sq_space_left(&ring->u))
+		io_uring_submit(&ring->u);
+	if (n == 0 || n > io_uring_sq_space_left(&ring->u))
+		return -EBUSY; /* more fds than the ring holds: the pool takes it */
+	w->pending = n;
+	w->fired = 0;
+	for (unsigned i = 0; i < w->io.npfd; i++) {
+		if (w->io.pfd[i].fd < 0)
+			continue;
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->u);
+		io_uring_prep_poll_add(sqe, w->io.pfd[i].fd, (unsigned)w->io.pfd[i].events);
+		io_uring_sqe_set_data(sqe, w);
+	}
+	return 0;
+}
+
 /* Queued; the scheduler's next wait submits everything queued at once. */
 static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 {
+	if (w->io.op == ASY_OP_POLLSET)
+		return submit_pollset(ring_of(t), w);
 	struct io_uring_sqe *sqe = sqe_get(ring_of(t));
 	if (!sqe)
 		return -EBUSY;
@@ -189,12 +215,24 @@ static void uring_cancel(struct asy_thread *t, struct asy_waiter *w)
 	struct io_uring_sqe *sqe = sqe_get(ring);
 	if (!sqe)
 		return;
-	io_uring_prep_cancel(sqe, w, 0);
+	io_uring_prep_cancel(sqe, w, w->io.op == ASY_OP_POLLSET ? IORING_ASYNC_CANCEL_ALL : 0);
 	io_uring_sqe_set_data(sqe, NULL);
 	int r;
 	do
 		r = io_uring_submit(&ring->u);
 	while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
+}
+
+static void pollset_done(struct asy_thread *t, struct asy_waiter *w, long res)
+{
+	if (!w->fired) {
+		w->fired = 1;
+		w->first = res;
+		if (w->pending > 1)
+			uring_cancel(t, w);
+	}
+	if (--w->pending == 0)
+		asy__complete(w, w->first);
 }
 
 static void uring_reap(struct asy_thread *t)
@@ -207,7 +245,11 @@ static void uring_reap(struct asy_thread *t)
 			if (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)
 				futex_op = 0;
 		} else if (cqe->user_data) {
-			asy__complete(io_uring_cqe_get_data(cqe), cqe->res);
+			struct asy_waiter *w = io_uring_cqe_get_data(cqe);
+			if (w->io.op != ASY_OP_POLLSET)
+				asy__complete(w, cqe->res);
+			else
+				pollset_done(t, w, cqe->res);
 		}
 		io_uring_cqe_seen(&ring->u, cqe);
 	}

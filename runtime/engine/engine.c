@@ -3,8 +3,10 @@
  *   hook -> asy__io(): a plain thread's call is the program's own call and
  *           goes straight back to the hook, which calls libc (see the rule
  *           in engine.h);
- *        -> a coroutine's read or write: runtime/engine/rw.c, by the kind of fd
- *           (runtime/engine/fdkind.c); fsync/fdatasync: one backend op;
+ *        -> a coroutine's call: the file of its family (ASY_CALLS in
+ *           engine.h): read/write by the kind of fd (rw.c, fdkind.c),
+ *           fsync/fdatasync as one backend op, sockets (net.c), readiness
+ *           (poll.c), sleeps (sleep.c), name resolution (resolve.c);
  *        -> the result, >= 0 or -errno, goes back to the hook. */
 #include <errno.h>
 #include <pthread.h>
@@ -74,6 +76,23 @@ void asy__raise_as_kernel(int sig)
 	asy_sys(SYS_rt_tgsigqueueinfo, si.si_pid, asy_sys_gettid(), sig, &si, 0, 0);
 }
 
+int asy__copy_in(void *dst, const void *src, size_t n)
+{
+	if (!src)
+		return -EFAULT;
+	struct iovec l = { dst, n }, r = { (void *)src, n };
+	return asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
+}
+
+int asy__park(int64_t deadline)
+{
+	int depth = asy__depth;
+	asy__depth = 0; /* other coroutines use the engine while this one waits */
+	int r = asy__coro_park(deadline, 1);
+	asy__depth = depth;
+	return r;
+}
+
 /* ---- per-thread state --------------------------------------------------- */
 
 static void thread_free(struct asy_thread *t, int forget)
@@ -83,9 +102,8 @@ static void thread_free(struct asy_thread *t, int forget)
 	else if (t->be)
 		t->be->thread_forget(t);
 	/* Workers may still have to wake this thread: wait for them. */
-	struct timespec ts = { 0, 50000 };
 	while (!forget && atomic_load_explicit(&t->refs, memory_order_acquire) > 0)
-		nanosleep(&ts, NULL);
+		asy_sys_nanosleep(50000);
 	munmap(t, sizeof *t);
 }
 
@@ -183,15 +201,34 @@ static long sync_call(struct asy_io *io)
 	return r;
 }
 
+static long sync_or_pass(struct asy_io *io)
+{
+	return asy__coro_alone() ? ASY_PASS : sync_call(io);
+}
+
+/* Which file carries a call out: one function per family (ASY_CALLS). */
+static long (*const family_fn[])(struct asy_io *) = {
+	[ASY_FAM_rw] = asy__rw,       [ASY_FAM_sync] = sync_or_pass, [ASY_FAM_net] = asy__net,
+	[ASY_FAM_poll] = asy__poll,   [ASY_FAM_sleep] = asy__sleep,
+};
+static const unsigned char call_family[ASY_CALL_COUNT] = {
+#define X(n, fam, rd) [ASY_CALL_##n] = ASY_FAM_##fam,
+	ASY_CALLS(X)
+#undef X
+};
+
 long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
 	if (asy__depth || !asy__coro_self())
 		return ASY_PASS;
+	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
+	if (!fn)
+		return ASY_PASS;
 	int saved = errno;
 	asy__depth++;
-	long r = io->op < ASY_OP_FSYNC ? asy__rw(io) : asy__coro_alone() ? ASY_PASS : sync_call(io);
+	long r = fn(io);
 	asy__depth--;
 	errno = saved;
 	if (r == ASY_PASS)

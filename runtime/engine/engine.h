@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
+#include <poll.h>
 
 #define ASY_HIDDEN __attribute__((visibility("hidden")))
 #define ASY_EXPORT __attribute__((visibility("default")))
@@ -35,24 +37,49 @@ enum asy_op {
 	ASY_OP_FSYNC,
 	ASY_OP_FDATASYNC,
 	ASY_OP_POLL,      /* wait until io.fd is ready for io.events */
-	ASY_OP_COUNT
+	ASY_OP_POLLSET,   /* wait until one of io.pfd[0..npfd) is ready (or errs) */
+	ASY_OP_CALL,      /* run io.fn(io.arg) on a worker (name resolution) */
+	ASY_OP_COUNT,
+	ASY_OP_NONE = ASY_OP_COUNT /* a call that is not one op (sockets, sleeps) */
 };
 
-/* Which libc entry point a call came through (for tracing and counters). */
-#define ASY_CALLS(X) X(read) X(write) X(pread) X(pwrite) X(readv) X(writev) \
-	X(preadv) X(pwritev) X(preadv2) X(pwritev2) X(fsync) X(fdatasync)
+/* Which libc entry point a call came through (tracing, counters), and the
+ * family of calls the engine handles it with (one file each):
+ *   rw     runtime/engine/rw.c     read/write family, by the kind of fd
+ *   sync   runtime/engine/opdef.c  one backend op (fsync, fdatasync)
+ *   net    runtime/engine/net.c    socket calls
+ *   poll   runtime/engine/poll.c   readiness: poll, select, epoll_wait
+ *   sleep  runtime/engine/sleep.c  sleeps, on the scheduler's timers
+ *   res    runtime/engine/resolve.c name resolution, on a worker
+ * X(name, family, reads): `reads` 1 when the call moves data in (the
+ * summary's read side). */
+#define ASY_CALLS(X) \
+	X(read, rw, 1) X(write, rw, 0) X(pread, rw, 1) X(pwrite, rw, 0) \
+	X(readv, rw, 1) X(writev, rw, 0) X(preadv, rw, 1) X(pwritev, rw, 0) \
+	X(preadv2, rw, 1) X(pwritev2, rw, 0) X(fsync, sync, 0) X(fdatasync, sync, 0) \
+	X(recv, net, 1) X(recvfrom, net, 1) X(recvmsg, net, 1) X(recvmmsg, net, 1) \
+	X(send, net, 0) X(sendto, net, 0) X(sendmsg, net, 0) X(sendmmsg, net, 0) \
+	X(accept, net, 0) X(accept4, net, 0) X(connect, net, 0) \
+	X(poll, poll, 0) X(ppoll, poll, 0) X(select, poll, 0) X(pselect, poll, 0) \
+	X(epoll_wait, poll, 0) X(epoll_pwait, poll, 0) X(epoll_pwait2, poll, 0) \
+	X(nanosleep, sleep, 0) X(clock_nanosleep, sleep, 0) X(usleep, sleep, 0) \
+	X(sleep, sleep, 0) \
+	X(getaddrinfo, res, 0) X(getnameinfo, res, 0) X(gethostbyname, res, 0) \
+	X(gethostbyname2, res, 0) X(gethostbyname_r, res, 0) X(gethostbyname2_r, res, 0) \
+	X(gethostbyaddr, res, 0) X(gethostbyaddr_r, res, 0)
 enum asy_call {
-#define X(n) ASY_CALL_##n,
+#define X(n, fam, rd) ASY_CALL_##n,
 	ASY_CALLS(X)
 #undef X
 	ASY_CALL_COUNT
 };
+enum asy_family { ASY_FAM_rw, ASY_FAM_sync, ASY_FAM_net, ASY_FAM_poll, ASY_FAM_sleep, ASY_FAM_res };
 
 #define ASY_F_EXPLICIT 1 /* the call names an offset (pread family) */
 #define ASY_F_VEC      2 /* the program passed a vector (readv family) */
 
 /* Which path answered a call (tracing, summary). */
-enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS };
+enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY_VIA_TIMER };
 
 /* One call, as the engine sees it.  `iov` points at the caller's array or
  * at `one`; `off` is -1 for "the file position". */
@@ -65,7 +92,12 @@ struct asy_io {
 	short events;      /* ASY_OP_POLL: POLLIN or POLLOUT */
 	off_t off;
 	const struct iovec *iov;
-	struct iovec one;
+	struct iovec one;  /* read/write: the buffer; others: iov_len = bytes asked */
+	unsigned npfd;     /* ASY_OP_POLLSET */
+	struct pollfd *pfd;
+	void (*fn)(void *); /* ASY_OP_CALL */
+	void *arg;
+	long a[6];         /* families other than rw/sync: the call's own arguments */
 };
 
 #define ASY_IO_BUF(c, o, fd_, buf, n, off_, fl) \
@@ -75,6 +107,10 @@ struct asy_io {
 	{ .op = (o), .call = (c), .flags = (fl) | ASY_F_VEC, .fd = (fd_), .iovcnt = (cnt), \
 	  .off = (off_), .rwflags = (rwf), .iov = (iov_) }
 #define ASY_IO_SYNC(c, o, fd_) { .op = (o), .call = (c), .fd = (fd_) }
+/* Any other call: its fd (-1: none), the bytes it asks for (tracing) and
+ * its arguments as the family's file reads them. */
+#define ASY_IO_ARGS(c, fd_, n, ...) \
+	{ .op = ASY_OP_NONE, .call = (c), .fd = (fd_), .one = { NULL, (n) }, .a = { __VA_ARGS__ } }
 
 /* A call handed to a backend.  The backend fills `res` and then sets
  * `done` (release); the coroutine parked on it is unparked by its
@@ -88,6 +124,9 @@ struct asy_waiter {
 	_Atomic int done;
 	_Atomic int cancel;
 	unsigned char sigxfsz; /* a worker's write raised SIGXFSZ there: replay */
+	unsigned char fired;   /* POLLSET on a ring: the first completion came */
+	unsigned pending;      /* POLLSET on a ring: its requests not completed yet */
+	long first;            /* POLLSET on a ring: the first completion's result */
 	void *coro;            /* the coroutine parked on this call */
 	const struct asy_backend *be; /* who runs it */
 	void *be_priv;         /* the backend's own (threads: the worker) */
@@ -206,8 +245,49 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
 /* The earliest of `deadline` and the running coroutine's I/O deadline. */
 int64_t asy__wait_deadline(int64_t deadline);
 
-/* runtime/engine/rw.c: a coroutine's read or write (ASY_PASS: libc answers). */
-long asy__rw(struct asy_io *io);
+/* One function per family of calls (ASY_CALLS), for a coroutine's call;
+ * ASY_PASS: libc answers. */
+long asy__rw(struct asy_io *io);     /* rw.c */
+long asy__net(struct asy_io *io);    /* net.c */
+long asy__poll(struct asy_io *io);   /* poll.c */
+long asy__sleep(struct asy_io *io);  /* sleep.c */
+
+/* runtime/engine/iov.c: vectors. */
+/* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */
+#define MAX_RW_COUNT (INT_MAX & ~4095L)
+#define ASY_REST_SMALL 8
+/* What is left of a vector after `done` bytes: small ones on the stack,
+ * others in a mapping of their own (asy__rest_free). */
+struct asy_rest {
+	struct iovec *v;
+	int cnt;
+	struct iovec small[ASY_REST_SMALL];
+	size_t mapped;
+};
+/* What one call of this vector moves at most (the kernel stops a call
+ * at MAX_RW_COUNT bytes). */
+size_t asy__iov_total(const struct iovec *iov, int cnt);
+int asy__rest_of(struct asy_rest *r, const struct iovec *iov, int cnt, size_t done);
+void asy__rest_free(struct asy_rest *r);
+
+/* runtime/engine/fdkind.c, for the other families of a stream: */
+/* SO_RCVTIMEO (reading) or SO_SNDTIMEO as a deadline from `start`; -1 none. */
+int64_t asy__sock_deadline(int fd, int reading, int64_t start);
+/* fd still names the file *was describes (a wait may have let another
+ * thread close the number and open something else there). */
+int asy__same_file(int fd, const struct stat *was);
+/* runtime/engine/opdef.c: wait until fd is ready for `events`: its revents, or
+ * -ETIME when `deadline` passed, or the coroutine's -ETIMEDOUT/-ECANCELED. */
+long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline);
+/* 1 when fd's file is O_NONBLOCK (or cannot be asked: the call answers). */
+int asy__nonblocking(int fd);
+
+/* Copy n bytes the program passed by pointer without trusting the
+ * pointer: 0, or -EFAULT where the kernel would say so. */
+int asy__copy_in(void *dst, const void *src, size_t n);
+/* Park the calling coroutine (asy__coro_park, cancellable) with the
+ * engine open to the other coroutines meanwhile. */
+int asy__park(int64_t deadline);
 
 /* Raise sig in the calling thread exactly as the kernel's send_sig()
  * does for the calling task (SI_USER, our pid and uid). */

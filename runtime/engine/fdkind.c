@@ -12,6 +12,7 @@
  * call, and a kind whose wait another task cannot stand in for
  * (signalfd) is left to its own call. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -128,4 +129,28 @@ int asy__fd_kind(int fd, struct stat *st)
 	default:
 		return ASY_K_CHR;
 	}
+}
+
+int64_t asy__sock_deadline(int fd, int reading, int64_t start)
+{
+	struct timeval tv;
+	socklen_t len = sizeof tv;
+	int opt = reading ? SO_RCVTIMEO : SO_SNDTIMEO;
+	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, opt, &tv, &len, 0) < 0 ||
+	    (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return -1;
+	return start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+int asy__same_file(int fd, const struct stat *was)
+{
+	struct stat st;
+	return asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) == 0 && st.st_dev == was->st_dev &&
+	       st.st_ino == was->st_ino;
+}
+
+int asy__nonblocking(int fd)
+{
+	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
+	return fl < 0 || (fl & O_NONBLOCK);
 }

@@ -37,6 +37,8 @@ static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
 	[ASY_OP_FSYNC]     = { .name = "fsync",     .uring = 1 },
 	[ASY_OP_FDATASYNC] = { .name = "fdatasync", .uring = 1 },
 	[ASY_OP_POLL]      = { .name = "poll",      .uring = 1 },
+	[ASY_OP_POLLSET]   = { .name = "pollset",   .uring = 1 },
+	[ASY_OP_CALL]      = { .name = "call" },
 };
 
 /* RWF flags io_uring's READV/WRITEV take with the meaning preadv2 gives
@@ -105,4 +107,16 @@ long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	t->pool_out -= pooled;
 	fsize_signal(w, res);
 	return res;
+}
+
+long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline)
+{
+	struct asy_thread *t = asy__thread();
+	if (!t)
+		return ASY_PASS; /* no memory for the thread's state */
+	struct asy_waiter w = { .io = { .op = ASY_OP_POLL, .call = io->call, .fd = fd,
+					.events = events } };
+	long r = asy__op(t, &w, deadline);
+	io->via = w.io.via;
+	return r;
 }

@@ -34,67 +34,6 @@
 #include "coro.h"
 
 #define SMALL_VEC 8
-/* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */
-#define MAX_RW_COUNT (INT_MAX & ~4095L)
-
-/* What is left of the program's vector after `done` bytes; small ones on
- * the stack, others in a mapping of their own (rest_free). */
-struct rest {
-	struct iovec *v;
-	int cnt;
-	struct iovec small[SMALL_VEC];
-	size_t mapped;
-};
-
-/* What one call of this vector moves at most: the kernel stops a call at
- * MAX_RW_COUNT bytes (import_iovec shortens the vector). */
-static size_t iov_total(const struct iovec *iov, int cnt)
-{
-	size_t n = 0;
-	for (int i = 0; i < cnt && n < MAX_RW_COUNT; i++)
-		n += iov[i].iov_len;
-	return n < MAX_RW_COUNT ? n : MAX_RW_COUNT;
-}
-
-static int rest_of(struct rest *r, const struct asy_io *io, size_t done)
-{
-	size_t total = iov_total(io->iov, io->iovcnt);
-	size_t limit = total > done ? total - done : 0;
-	const struct iovec *v = io->iov;
-	int cnt = io->iovcnt;
-	while (cnt > 0 && done >= v->iov_len)
-		done -= v->iov_len, v++, cnt--;
-	r->v = r->small;
-	r->mapped = 0;
-	if (cnt > SMALL_VEC) {
-		r->mapped = (size_t)cnt * sizeof *v;
-		r->v = mmap(NULL, r->mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
-		if (r->v == MAP_FAILED)
-			return -ENOMEM;
-	}
-	memcpy(r->v, v, (size_t)cnt * sizeof *v);
-	if (cnt) {
-		r->v[0].iov_base = (char *)r->v[0].iov_base + done;
-		r->v[0].iov_len -= done;
-	}
-	/* Never past what the program's one call could move. */
-	size_t left = limit;
-	int n = 0;
-	for (; n < cnt && left; n++) {
-		if (r->v[n].iov_len > left)
-			r->v[n].iov_len = left;
-		left -= r->v[n].iov_len;
-	}
-	r->cnt = n;
-	return 0;
-}
-
-static void rest_free(struct rest *r)
-{
-	if (r->mapped)
-		munmap(r->v, r->mapped);
-}
 
 static long file_flags(int fd)
 {
@@ -128,10 +67,10 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
 	struct asy_thread *t = asy__thread();
 	if (!t)
 		return ASY_PASS; /* no memory for the thread's state */
-	struct rest rest;
+	struct asy_rest rest;
 	struct asy_waiter w = { .io = *io };
 	if (op != ASY_OP_POLL) {
-		int e = rest_of(&rest, io, (size_t)done);
+		int e = asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done);
 		if (e < 0)
 			return e;
 		w.io.iov = rest.v;
@@ -142,7 +81,7 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
 	w.io.events = events;
 	long r = asy__op(t, &w, deadline);
 	if (op != ASY_OP_POLL)
-		rest_free(&rest);
+		asy__rest_free(&rest);
 	io->via = w.io.via;
 	return r;
 }
@@ -155,14 +94,14 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
  * that moved are the answer then, as for the kernel's own call). */
 static long pass_rest(const struct asy_io *io, long done)
 {
-	struct rest rest;
-	if (rest_of(&rest, io, (size_t)done) < 0)
+	struct asy_rest rest;
+	if (asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done) < 0)
 		return 0;
 	off_t off = io->off >= 0 ? io->off + done : -1;
 	long r = io->op == ASY_OP_READ ?
 			 asy_sys_preadv2(io->fd, rest.v, rest.cnt, off, io->rwflags) :
 			 asy_sys_pwritev2(io->fd, rest.v, rest.cnt, off, io->rwflags);
-	rest_free(&rest);
+	asy__rest_free(&rest);
 	return r > 0 ? r : 0;
 }
 
@@ -250,16 +189,16 @@ static long rw_file(struct asy_io *io, long first)
 	if (asy__coro_alone())
 		return r > 0 ? r + pass_rest(io, r) : ASY_PASS;
 	if (r >= 0) {
-		size_t total = iov_total(io->iov, io->iovcnt);
+		size_t total = asy__iov_total(io->iov, io->iovcnt);
 		done = r;
 		/* A read that stopped short: at EOF, or where the cached part
 		 * ends.  Another try says which, without a backend. */
 		while (io->op == ASY_OP_READ && r > 0 && (size_t)done < total) {
-			struct rest rest;
-			if (rest_of(&rest, io, (size_t)done) < 0)
+			struct asy_rest rest;
+			if (asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done) < 0)
 				return done;
 			r = nowait(io, rest.v, rest.cnt, io->off >= 0 ? io->off + done : -1, 0);
-			rest_free(&rest);
+			asy__rest_free(&rest);
 			done += r > 0 ? r : 0;
 		}
 		if ((size_t)done == total || r == 0 || (r < 0 && r != -EAGAIN))
@@ -272,27 +211,6 @@ static long rw_file(struct asy_io *io, long first)
 }
 
 /* ---- pipes and sockets ------------------------------------------------ */
-
-static int64_t sock_deadline(const struct asy_io *io, int64_t start)
-{
-	struct timeval tv;
-	socklen_t len = sizeof tv;
-	int opt = io->op == ASY_OP_READ ? SO_RCVTIMEO : SO_SNDTIMEO;
-	if (asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, opt, &tv, &len, 0) < 0 ||
-	    (tv.tv_sec == 0 && tv.tv_usec == 0))
-		return -1;
-	return start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-}
-
-/* Is fd still the file it was when the call began?  A wait may have let
- * another thread close the number and open something else there: the
- * call must not move data to or from that file. */
-static int same_file(int fd, const struct stat *was)
-{
-	struct stat st;
-	return asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) == 0 && st.st_dev == was->st_dev &&
-	       st.st_ino == was->st_ino;
-}
 
 static long vec_total_safe(const struct asy_io *io);
 
@@ -334,18 +252,18 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 		} else if (done == 0) {
 			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		} else {
-			struct rest rest;
-			if (rest_of(&rest, io, (size_t)done) < 0)
+			struct asy_rest rest;
+			if (asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done) < 0)
 				return done;
 			r = nowait(io, rest.v, rest.cnt, -1, !reading && k->nosignal);
-			rest_free(&rest);
+			asy__rest_free(&rest);
 		}
 		/* A FIFO opened by name takes no RWF_NOWAIT: poll it instead. */
 		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo && !io->rwflags)
 			return rw_polled(io, k, id);
 		if (r >= 0) {
 			if (!reading && !want)
-				want = iov_total(io->iov, io->iovcnt);
+				want = asy__iov_total(io->iov, io->iovcnt);
 			done += r;
 			if ((reading && r == 0) || (size_t)done >= want || k->record)
 				return waited ? done : done_inline(io, done);
@@ -359,17 +277,17 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 		/* It would wait (or moved part): a non-blocking fd answers now,
 		 * as the kernel would. */
 		if (fl < 0)
-			fl = file_flags(io->fd);
-		if (fl >= 0 && (fl & O_NONBLOCK))
+			fl = asy__nonblocking(io->fd);
+		if (fl)
 			return done ? done : r;
 		if (k->timeo && deadline < 0)
-			deadline = sock_deadline(io, start);
-		r = op_rest(io, 0, ASY_OP_POLL, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
+			deadline = asy__sock_deadline(io->fd, reading, start);
+		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
 		if (r == -ETIME)
 			return done ? done : -EAGAIN;
 		if (r == ASY_PASS || r < 0)
 			return done ? done : r;
-		if (!same_file(io->fd, id))
+		if (!asy__same_file(io->fd, id))
 			return done ? done : -EBADF;
 		hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 		waited = 1;
@@ -392,7 +310,7 @@ static long vec_total_safe(const struct asy_io *io)
 		struct iovec rm = { (void *)(io->iov + i), l.iov_len };
 		if (asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &rm, 1, 0) != (long)l.iov_len)
 			return -EFAULT;
-		total += (long)iov_total(part, n);
+		total += (long)asy__iov_total(part, n);
 	}
 	return total;
 }
@@ -417,7 +335,7 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 		return ASY_PASS;
 	for (int first = 1;; first = 0) {
 		struct pollfd p = { .fd = io->fd, .events = ev };
-		if (asy_sys(SYS_poll, &p, 1, 0, 0, 0, 0) != 0)
+		if (asy_sys_poll(&p, 1, 0) != 0)
 			return ASY_PASS;
 		if (first) {
 			long fl = file_flags(io->fd);
@@ -429,12 +347,12 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 			if (vtime > 0)
 				until = asy_now() + vtime;
 		}
-		long r = op_rest(io, 0, ASY_OP_POLL, ev, until);
+		long r = asy__wait_ready(io, io->fd, ev, until);
 		if (r == -ETIME)
 			return 0; /* VTIME passed without a byte: read() gives 0 */
 		if (r == ASY_PASS || r < 0)
 			return r;
-		if (!same_file(io->fd, id))
+		if (!asy__same_file(io->fd, id))
 			return -EBADF;
 	}
 }
@@ -446,7 +364,7 @@ static int final_answer(const struct asy_io *io, long r)
 {
 	if (r < 0)
 		return r != -EAGAIN && r != -EOPNOTSUPP;
-	return (size_t)r == iov_total(io->iov, io->iovcnt);
+	return (size_t)r == asy__iov_total(io->iov, io->iovcnt);
 }
 
 long asy__rw(struct asy_io *io)

@@ -39,6 +39,7 @@ static inline long asy_sys6(long n, long a, long b, long c, long d, long e, long
 }
 #else
 #error "asyncify: raw system calls are written for x86-64 and aarch64 only"
+
 #endif
 
 #define asy_sys(n, a, b, c, d, e, f) \
@@ -77,5 +78,33 @@ static inline long asy_sys_pwritev2(int fd, const void *iov, int cnt, long off, 
 {
 	return asy_sys(SYS_pwritev2, fd, iov, cnt, off, 0, flags);
 }
+/* poll() with a timeout in ms (-1 forever), made with ppoll: aarch64 has
+ * no poll system call. */
+static inline long asy_sys_poll(void *fds, unsigned long n, int ms)
+{
+	struct { long s, ns; } ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	return asy_sys(SYS_ppoll, fds, n, ms < 0 ? NULL : &ts, NULL, 8, 0);
+}
+/* Sleep without the hooks (the library's own waits must never become a
+ * coroutine's sleep): until an absolute CLOCK_MONOTONIC time, or for ns. */
+static inline long asy_sys_sleep_until(long long mono_ns)
+{
+	struct { long s, ns; } ts = { (long)(mono_ns / 1000000000), (long)(mono_ns % 1000000000) };
+	return asy_sys(SYS_clock_nanosleep, 1 /* CLOCK_MONOTONIC */, 1 /* TIMER_ABSTIME */, &ts,
+		       NULL, 0, 0);
+}
+static inline long asy_sys_nanosleep(long long ns)
+{
+	struct { long s, ns; } ts = { (long)(ns / 1000000000), (long)(ns % 1000000000) };
+	return asy_sys(SYS_nanosleep, &ts, NULL, 0, 0, 0, 0);
+}
+/* A stand-in for hooks.def rows whose call has no system call of its own
+ * (it is only used before the real symbols are resolved). */
+#define ASY_NOSYS (-1L)
+#ifdef SYS_poll
+#define ASY_SYS_POLL SYS_poll
+#else
+#define ASY_SYS_POLL ASY_NOSYS
+#endif
 
 #endif

@@ -74,10 +74,8 @@ int asy__engine_idle(int64_t deadline)
 {
 	struct asy_thread *t = asy__tls_thread;
 	if (!t || !t->be || t->gen != atomic_load(&asy__fork_gen)) {
-		if (deadline > 0) {
-			struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		}
+		if (deadline > 0)
+			asy_sys_sleep_until(deadline);
 		return 0;
 	}
 	int saved = errno;
@@ -128,8 +126,9 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	asy__depth = depth;
 	if (r == 0 && w->res == -ETIME)
 		r = -ETIMEDOUT; /* the backend ended the op at w->deadline itself */
-	/* Ended early, and nothing moved: a POLL moves nothing ever. */
-	if (r < 0 && (w->io.op == ASY_OP_POLL || w->res == -ECANCELED || w->res == -EINTR)) {
+	/* Ended early, and nothing moved: a POLL or POLLSET moves nothing ever. */
+	if (r < 0 && (w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET || w->res == -ECANCELED ||
+		      w->res == -EINTR)) {
 		ASY_COUNT(interrupted);
 		/* The socket's own timeout came first: the kernel's answer. */
 		if (r == -ETIMEDOUT && deadline >= 0 && (io_deadline < 0 || deadline < io_deadline))

@@ -146,8 +146,12 @@ static int in_use(const _Atomic uint64_t *bits, int i)
 /* Reads on one side; writes, fsync and fdatasync on the other. */
 static int is_read(int call)
 {
-	return call == ASY_CALL_read || call == ASY_CALL_pread || call == ASY_CALL_readv ||
-	       call == ASY_CALL_preadv || call == ASY_CALL_preadv2;
+	static const unsigned char reads[ASY_CALL_COUNT] = {
+#define X(n, fam, rd) [ASY_CALL_##n] = rd,
+		ASY_CALLS(X)
+#undef X
+	};
+	return reads[call];
 }
 
 #define ADD(c, v) (own ? own_add((c), (v)) : shared_add((c), (v)))
@@ -360,8 +364,8 @@ static void put_files(struct out *o)
 	int n = top(file_time, ASY_FILES, idx, TOP_FILES);
 	if (!n)
 		return;
-	put(o, "\ntop files by time\n%11s %17s %25s %-8s %s\n", "total_ms", "ops r/w",
-	    "bytes r/w", "kind", "path");
+	put(o, "\ntop files and peers by time\n%11s %17s %25s %-8s %s\n", "total_ms",
+	    "ops r/w", "bytes r/w", "kind", "path");
 	for (int i = 0; i < n; i++)
 		put_file(o, idx[i]);
 }

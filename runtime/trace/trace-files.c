@@ -6,12 +6,20 @@
  * Nothing tells us when the program closes an fd and opens another file
  * under the same number, so the cache is re-checked with an fstat: on
  * every call when per-call records are written, every 64th call for the
- * summary alone. */
+ * summary alone.
+ *
+ * A socket is named by its family and its peer (`tcp 127.0.0.1:5432`,
+ * `udp [::1]:53`, `unix /run/x.sock`), or its own address while it has
+ * no peer (a listening socket, or one not connected yet: looked at again
+ * on later calls until it has one). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "trace-int.h"
 #include "sys.h"
@@ -69,6 +77,127 @@ static uint64_t file_key(uint64_t dev, uint64_t ino)
 	return k ? k : 1;
 }
 
+/* ---- socket names, formatted by hand: this runs in signal handlers ---- */
+
+struct buf {
+	char *p;
+	size_t n, len;
+};
+
+static void b_str(struct buf *b, const char *s)
+{
+	while (*s && b->len + 1 < b->n)
+		b->p[b->len++] = *s++;
+	b->p[b->len] = 0;
+}
+
+static void b_num(struct buf *b, unsigned long v, unsigned base)
+{
+	char t[24];
+	int l = 0;
+	do
+		t[l++] = "0123456789abcdef"[v % base];
+	while (v /= base);
+	char s[24];
+	for (int i = 0; i < l; i++)
+		s[i] = t[l - 1 - i];
+	s[l] = 0;
+	b_str(b, s);
+}
+
+static void b_ip6(struct buf *b, const unsigned char *a)
+{
+	int best = -1, blen = 1;
+	for (int i = 0; i < 8;) { /* the longest run of zero groups, as :: */
+		int j = i;
+		while (j < 8 && !a[2 * j] && !a[2 * j + 1])
+			j++;
+		if (j - i > blen)
+			best = i, blen = j - i;
+		i = j > i ? j : i + 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			b_str(b, "::");
+			i += blen - 1;
+			continue;
+		}
+		if (i && i != best + blen)
+			b_str(b, ":");
+		b_num(b, (unsigned long)(a[2 * i] << 8 | a[2 * i + 1]), 16);
+	}
+}
+
+/* 1 when the name is final (a peer, or a kind that never gets one). */
+static int sock_name(int fd, char *out, size_t n)
+{
+	struct buf b = { out, n, 0 };
+	int type = 0;
+	socklen_t tl = sizeof type;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	int peer = asy_sys(SYS_getpeername, fd, &ss, &sl, 0, 0, 0) == 0;
+	if (!peer) {
+		sl = sizeof ss;
+		if (asy_sys(SYS_getsockname, fd, &ss, &sl, 0, 0, 0) < 0)
+			return 0;
+	}
+	asy_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tl, 0);
+	const char *t = type == SOCK_STREAM ? "tcp" : type == SOCK_DGRAM ? "udp" :
+			type == SOCK_SEQPACKET ? "seqpacket" : "raw";
+	out[0] = 0;
+	switch (ss.ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const void *)&ss;
+		const unsigned char *a = (const void *)&in->sin_addr;
+		b_str(&b, t);
+		b_str(&b, " ");
+		for (int i = 0; i < 4; i++) {
+			b_num(&b, a[i], 10);
+			b_str(&b, i < 3 ? "." : ":");
+		}
+		b_num(&b, ntohs(in->sin_port), 10);
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+		b_str(&b, t);
+		b_str(&b, " [");
+		b_ip6(&b, in6->sin6_addr.s6_addr);
+		b_str(&b, "]:");
+		b_num(&b, ntohs(in6->sin6_port), 10);
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *un = (const void *)&ss;
+		size_t plen = sl > offsetof(struct sockaddr_un, sun_path) ?
+				      sl - offsetof(struct sockaddr_un, sun_path) : 0;
+		b_str(&b, type == SOCK_STREAM ? "unix" : type == SOCK_DGRAM ? "unix-dgram" :
+										"unix-seqpacket");
+		if (plen && un->sun_path[0]) {
+			char p[sizeof un->sun_path + 1];
+			memcpy(p, un->sun_path, plen < sizeof un->sun_path ? plen : sizeof un->sun_path);
+			p[plen < sizeof un->sun_path ? plen : sizeof un->sun_path] = 0;
+			b_str(&b, " ");
+			b_str(&b, p);
+		} else if (plen > 1) { /* abstract: @name */
+			char p[sizeof un->sun_path];
+			size_t k = plen - 1 < sizeof p - 1 ? plen - 1 : sizeof p - 1;
+			memcpy(p, un->sun_path + 1, k);
+			p[k] = 0;
+			for (size_t i = 0; i < k; i++)
+				p[i] = p[i] ? p[i] : '@';
+			b_str(&b, " @");
+			b_str(&b, p);
+		}
+		return peer || type != SOCK_STREAM;
+	}
+	default:
+		return 1; /* netlink, packet, vsock, …: the kernel's socket:[ino] */
+	}
+	return peer || type != SOCK_STREAM;
+}
+
 static void file_fill(struct asy_file *f, int fd, const struct stat *st)
 {
 	char link[40];
@@ -90,7 +219,25 @@ static void file_fill(struct asy_file *f, int fd, const struct stat *st)
 	if (n < 0)
 		n = 0;
 	f->path[n] = 0;
+	if (S_ISSOCK(st->st_mode)) {
+		char name[sizeof f->path];
+		f->renew = !sock_name(fd, name, sizeof name);
+		if (name[0])
+			memcpy(f->path, name, sizeof name);
+	}
 	atomic_store_explicit(&f->ready, 1, memory_order_release);
+}
+
+/* A stream socket first seen without a peer: has it one now?  Taken
+ * once (the first caller that sees the peer writes the name). */
+static void sock_renew(struct asy_file *f, int fd)
+{
+	char name[sizeof f->path];
+	if (!sock_name(fd, name, sizeof name))
+		return;
+	unsigned char one = 1;
+	if (atomic_compare_exchange_strong(&f->renew, &one, 0))
+		memcpy(f->path, name, sizeof name);
 }
 
 /* Find or add the file of fd; index, 0 when the table is full. */
@@ -101,8 +248,11 @@ static uint32_t file_find(int fd, const struct stat *st)
 		uint32_t idx = 1 + (uint32_t)((k + i) % (ASY_FILES - 1));
 		struct asy_file *f = &asy__files[idx];
 		uint64_t cur = atomic_load_explicit(&f->key, memory_order_acquire);
-		if (cur == k)
+		if (cur == k) {
+			if (f->renew && atomic_load_explicit(&f->ready, memory_order_acquire))
+				sock_renew(f, fd);
 			return idx;
+		}
 		if (cur == 0) {
 			uint64_t zero = 0;
 			if (atomic_compare_exchange_strong(&f->key, &zero, k)) {

@@ -36,7 +36,7 @@ struct asy_tcfg {
 };
 extern struct asy_tcfg asy__tcfg;
 
-#define ASY_NVIA 4
+#define ASY_NVIA 5
 
 /* One finished call in the ring.  `seq` is written last (release): the
  * writer thread reads a slot only once seq says it is complete. */
@@ -94,7 +94,9 @@ struct asy_file {
 	_Atomic int ready;      /* dev, ino, mode, path filled in */
 	uint64_t dev, ino;
 	uint32_t mode;          /* st_mode */
-	char path[176];         /* readlink of /proc/self/fd/N when first seen */
+	char path[176];         /* readlink of /proc/self/fd/N when first seen;
+				 * a socket: its family and peer (trace-files.c) */
+	_Atomic unsigned char renew; /* a socket without a peer yet: look again */
 };
 extern struct asy_file *asy__files;
 /* Which entries are in use, so that exit and fork read a few hundred bytes

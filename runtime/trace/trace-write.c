@@ -203,6 +203,18 @@ static void put_stack(uint32_t idx)
 	}
 }
 
+/* Calls that take no fd: sleeps, name lookups, poll and select. */
+static int fdless(int call)
+{
+	static const unsigned char fam[ASY_CALL_COUNT] = {
+#define X(n, family, rd) [ASY_CALL_##n] = ASY_FAM_##family,
+		ASY_CALLS(X)
+#undef X
+	};
+	return fam[call] == ASY_FAM_sleep || fam[call] == ASY_FAM_res || call == ASY_CALL_poll ||
+	       call == ASY_CALL_ppoll || call == ASY_CALL_select || call == ASY_CALL_pselect;
+}
+
 static void put_text(const struct asy_trec *r, const struct asy_file *f)
 {
 	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
@@ -213,10 +225,12 @@ static void put_text(const struct asy_trec *r, const struct asy_file *f)
 	    (unsigned long long)(wall % 1000000000u / 1000), r->tid);
 	if (r->coro)
 		put(":c%llu", (unsigned long long)r->coro);
-	put(" %s(%d", asy__call_name[r->call], r->fd);
+	put(" %s(", asy__call_name[r->call]);
+	if (!fdless(r->call))
+		put("%d", r->fd);
 	if (f)
 		put("<%s>", f->path[0] ? f->path : asy__kind_name(f->mode));
-	if (r->call != ASY_CALL_fsync && r->call != ASY_CALL_fdatasync)
+	if (!fdless(r->call) && r->call != ASY_CALL_fsync && r->call != ASY_CALL_fdatasync)
 		put(", %llu", (unsigned long long)r->size);
 	if (r->off >= 0)
 		put(", %lld", (long long)r->off);
@@ -441,8 +455,7 @@ int asy__writer_start(void)
 	 * libc or sanitizer set-up, which allocates) when the program forks or
 	 * exits right away left a forked child's allocator locked (seen under
 	 * ASan: the child hung in its leak check at exit).  A second at most. */
-	struct timespec tick = { 0, 50000 };
 	for (int i = 0; !r && i < 20000 && !atomic_load(&writer_running); i++)
-		nanosleep(&tick, NULL);
+		asy_sys_nanosleep(50000);
 	return -r;
 }

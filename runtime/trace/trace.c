@@ -36,11 +36,11 @@ struct asy_tcfg asy__tcfg = { .trace_fd = -1, .summary_fd = -1 };
 struct asy_tring *asy__tring;
 
 const char *const asy__call_name[ASY_CALL_COUNT] = {
-#define X(n) #n,
+#define X(n, fam, rd) #n,
 	ASY_CALLS(X)
 #undef X
 };
-const char *const asy__via_name[ASY_NVIA] = { "libc", "inline", "uring", "threads" };
+const char *const asy__via_name[ASY_NVIA] = { "libc", "inline", "uring", "threads", "timer" };
 
 /* Set by the exit path: later calls (other threads still running while
  * the process exits) are no longer recorded. */
@@ -75,6 +75,8 @@ static pid_t tid_get(void)
 
 static uint64_t io_size(const struct asy_io *io)
 {
+	if (io->op == ASY_OP_NONE)
+		return io->one.iov_len;
 	if (io->op >= ASY_OP_FSYNC)
 		return 0;
 	if (!io->iov)

@@ -415,11 +415,11 @@ mech_uring_strace() {
 mech_threads_strace() {
 	local d=$T/mech-threads
 	mkdir -p "$d"
-	slowly echo fed-slowly | strace -f -qq -o "$d/pipe.log" -e trace=read,readv,preadv,preadv2,poll \
+	slowly echo fed-slowly | strace -f -qq -o "$d/pipe.log" -e trace=read,readv,preadv,preadv2,poll,ppoll \
 		env LD_PRELOAD="$PRE" ASYNCIFY_BACKEND=threads "$BIN/corocat" - > "$d/out" 2> "$d/err"
 	local main pollers readers
 	main=$(awk '{print $1; exit}' "$d/pipe.log")
-	pollers=$(awk -v m="$main" '$1 != m && /poll\(\[\{fd=0/ {print $1}' "$d/pipe.log" | sort -u)
+	pollers=$(awk -v m="$main" '$1 != m && /p?poll\(\[\{fd=0/ {print $1}' "$d/pipe.log" | sort -u)
 	readers=$(awk '/(read|readv|preadv2?)\(0,/ && /fed-slowly/ {print $1}' "$d/pipe.log" | sort -u)
 	if [ "$(cat "$d/out")" = fed-slowly ] && [ -n "$pollers" ] && [ "$readers" = "$main" ]; then
 		pass "strace threads: worker tid $(echo "$pollers" | head -1) waited for the pipe, main tid $main read it"

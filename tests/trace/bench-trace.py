@@ -89,7 +89,7 @@ def count_calls(lib, cmd):
         os.unlink(p)
     run_once([], {"LD_PRELOAD": lib, "ASYNCIFY_SUMMARY": os.path.join(W, "count.%p")}, cmd)
     n = 0
-    row = re.compile(r"^\w+\s+(?:libc|inline|uring|threads)\s+(\d+)\s")
+    row = re.compile(r"^\w+\s+(?:libc|inline|timer|uring|threads)\s+(\d+)\s")
     for p in glob.glob(os.path.join(W, "count.*")):
         with open(p) as f:
             n += sum(int(m.group(1)) for m in map(row.match, f) if m)

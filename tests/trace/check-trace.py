@@ -24,7 +24,7 @@ BYTES = {"write": 301, "read": 21, "pwrite": 50, "writev": 30, "pwritev": 30,
          "pwritev2": 30, "fsync": 0, "fdatasync": 0, "pread": 10, "readv": 30,
          "preadv": 30, "preadv2": 30}
 ERRORS = {"read": 1}
-VIAS = {"libc", "inline", "uring", "threads"}
+VIAS = {"libc", "inline", "timer", "uring", "threads"}
 KINDS = {"regular", "pipe", "socket", "chardev", "other", "unknown"}
 JSON_KEYS = {"type", "time_us", "pid", "tid", "coro", "call", "fd", "file",
              "kind", "size", "off", "res", "errno", "dur_ns", "via", "stack"}
@@ -50,7 +50,7 @@ def expect(cond, msg):
 TEXT_LINE = re.compile(
     r"^(\d\d):(\d\d):(\d\d)\.(\d{6}) (\d+)(?::c(\d+))? (\w+)\((-?\d+)(?:<([^>]*)>)?"
     r"(?:, (\d+))?(?:, (\d+))?\) = (?:(\d+)|-(E[A-Z0-9]+)) <(\d+)\.(\d{6})> "
-    r"(libc|inline|uring|threads)$")
+    r"(libc|inline|timer|uring|threads)$")
 FRAME_LINE = re.compile(r"^ > (.+)\+0x([0-9a-f]+) \((.*)\) \[0x([0-9a-f]+)\]$")
 
 
@@ -186,7 +186,7 @@ def load(path, fmt, pid):
 
 # ---- the summary ------------------------------------------------------------
 
-SUM_ROW = re.compile(r"^(\w+)\s+(libc|inline|uring|threads)\s+(\d+)\s+(\d+)\s+(\d+)\s+"
+SUM_ROW = re.compile(r"^(\w+)\s+(libc|inline|timer|uring|threads)\s+(\d+)\s+(\d+)\s+(\d+)\s+"
                      r"([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
 
 

@@ -1,0 +1,370 @@
+/* Socket calls inside coroutines: the recv and send families, accept,
+ * connect.
+ *
+ * The shape is the one of pipes and sockets in rw.c: the program's own
+ * call, made in the calling thread with MSG_DONTWAIT added, is the answer
+ * whenever it does not say "would wait" — so data, ancillary data,
+ * addresses, msg_flags, SIGPIPE and every error come from the kernel to
+ * the calling thread, exactly once.  When it would wait on a blocking
+ * socket, a POLL op waits for readiness (the others run meanwhile) and
+ * the call is made again:
+ *
+ *  - recv: one transfer, except MSG_WAITALL and SO_RCVLOWAT on a stream,
+ *    which go on into the rest of the buffer until the kernel's blocking
+ *    call would have returned (full, the low-water mark, EOF, error);
+ *  - send: a stream moves everything before it returns (the rest goes
+ *    with MSG_NOSIGNAL once bytes moved, as the kernel's one call raises
+ *    no SIGPIPE then); a datagram is one call or none;
+ *  - recvmmsg/sendmmsg: message by message as the kernel's loop does;
+ *  - accept: poll(0) says whether one is queued, then the program's own
+ *    accept4 in the calling thread (the fd number is libc's);
+ *  - connect: made non-blocking for the call (O_NONBLOCK set and put back
+ *    around it), the wait for POLLOUT, then SO_ERROR says how it ended.
+ *
+ * SO_RCVTIMEO / SO_SNDTIMEO end a wait as the kernel's timeout does
+ * (EAGAIN, or the bytes that moved; connect: EINPROGRESS).  A call that
+ * never waits (MSG_DONTWAIT, a non-blocking socket, MSG_ERRQUEUE) is the
+ * program's own call. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+#include "coro.h"
+
+/* The arguments of a recv or send call, whatever its entry point. */
+struct xfer {
+	int fd, flags, reading;
+	char *buf;               /* recv/recvfrom/send/sendto */
+	size_t len;
+	struct sockaddr *addr;   /* recvfrom/sendto */
+	long alen;
+	struct msghdr *msg;      /* recvmsg/sendmsg */
+};
+
+/* One non-waiting call for what is left after `done` bytes.  The first
+ * one is the program's call as it made it; a continuation goes without
+ * address and ancillary data (a stream takes them with its first bytes). */
+static long xfer_try(const struct xfer *x, size_t done, int flags)
+{
+	flags |= MSG_DONTWAIT;
+	if (!x->msg) {
+		if (x->reading)
+			return asy_sys(SYS_recvfrom, x->fd, x->buf + done, x->len - done, flags,
+				       done ? NULL : x->addr, done ? 0 : x->alen);
+		return asy_sys(SYS_sendto, x->fd, x->buf + done, x->len - done, flags,
+			       done ? NULL : x->addr, done ? 0 : x->alen);
+	}
+	if (!done)
+		return asy_sys(x->reading ? SYS_recvmsg : SYS_sendmsg, x->fd, x->msg, flags, 0, 0, 0);
+	struct asy_rest rest;
+	if (asy__rest_of(&rest, x->msg->msg_iov, (int)x->msg->msg_iovlen, done) < 0)
+		return -ENOMEM;
+	struct msghdr m = { .msg_iov = rest.v, .msg_iovlen = (size_t)rest.cnt };
+	long r = asy_sys(x->reading ? SYS_recvmsg : SYS_sendmsg, x->fd, &m, flags, 0, 0, 0);
+	asy__rest_free(&rest);
+	return r;
+}
+
+static size_t xfer_total(const struct xfer *x)
+{
+	if (!x->msg)
+		return x->len < MAX_RW_COUNT ? x->len : MAX_RW_COUNT;
+	return asy__iov_total(x->msg->msg_iov, (int)x->msg->msg_iovlen);
+}
+
+static int sockopt_int(int fd, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof v;
+	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, opt, &v, &len, 0) < 0)
+		return -1;
+	return v;
+}
+
+/* How many bytes a blocking receive of a stream waits for, after a first
+ * transfer of `got` < total bytes: the whole buffer under MSG_WAITALL,
+ * else min(SO_RCVLOWAT, total) (tcp_recvmsg, unix_stream_read_generic).
+ * Datagrams and seqpackets never continue.  Ancillary data the kernel
+ * would deliver with later bytes cannot be continued safely: the bytes
+ * that moved are the answer then. */
+static size_t recv_target(const struct xfer *x, size_t total)
+{
+	if (sockopt_int(x->fd, SO_TYPE) != SOCK_STREAM || (x->flags & MSG_PEEK))
+		return 0;
+	if (x->msg && x->msg->msg_controllen)
+		return 0;
+	if (x->flags & MSG_WAITALL)
+		return total;
+	int lowat = sockopt_int(x->fd, SO_RCVLOWAT);
+	return lowat > 1 ? ((size_t)lowat < total ? (size_t)lowat : total) : 0;
+}
+
+/* Wait for the socket; 0 when it may be ready, else the call's answer. */
+static long wait_sock(struct asy_io *io, const struct xfer *x, const struct stat *id,
+		      int64_t deadline, long done)
+{
+	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
+	if (r == -ETIME)
+		return done ? done : -EAGAIN;
+	if (r == ASY_PASS)
+		return done ? done : -ENOMEM;
+	if (r < 0)
+		return done ? done : r;
+	if (!asy__same_file(x->fd, id))
+		return done ? done : -EBADF;
+	return 0;
+}
+
+static long xfer(struct asy_io *io, struct xfer *x)
+{
+	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) ||
+	    (x->reading && (x->flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL)))
+		return ASY_PASS;
+	long r = xfer_try(x, 0, x->flags);
+	size_t done = 0, want = 0, total = 0;
+	if (r > 0) {
+		total = xfer_total(x);
+		done = (size_t)r;
+		if (done >= total)
+			return r;
+		/* Short: a datagram, a receive that returns what is there, or a
+		 * stream send that filled the buffer. */
+		want = x->reading ? recv_target(x, total) : total;
+		if (done >= want)
+			return r;
+	} else if (r != -EAGAIN || asy__coro_alone()) {
+		return r == -EAGAIN ? ASY_PASS : r;
+	}
+	if (asy__nonblocking(x->fd))
+		return done ? (long)done : r;
+	struct stat id;
+	if (asy_sys(SYS_fstat, x->fd, &id, 0, 0, 0, 0) < 0)
+		return done ? (long)done : ASY_PASS;
+	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
+	for (;;) {
+		long w = wait_sock(io, x, &id, deadline, (long)done);
+		if (w)
+			return w;
+		/* Once bytes moved, a stream send raises no SIGPIPE (the
+		 * kernel's one call returns the count then). */
+		int more = done && !x->reading ? MSG_NOSIGNAL : 0;
+		r = xfer_try(x, done, x->flags | more);
+		if (r == -EAGAIN)
+			continue;
+		if (r < 0)
+			return done ? (long)done : r;
+		if (!done && r > 0) {
+			total = xfer_total(x);
+			if ((size_t)r < total)
+				want = x->reading ? recv_target(x, total) : total;
+		}
+		done += (size_t)r;
+		if (r == 0 || done >= want || done >= total)
+			return (long)done;
+	}
+}
+
+/* ---- recvmmsg, sendmmsg --------------------------------------------------- */
+
+#define MMSG_MAX 1024 /* the kernel's UIO_MAXIOV cap on vlen */
+
+static long one_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading)
+{
+	struct xfer x = { .fd = fd, .flags = flags, .reading = reading, .msg = m };
+	long r = xfer(io, &x);
+	if (r == ASY_PASS)
+		r = asy_sys(reading ? SYS_recvmsg : SYS_sendmsg, fd, m, flags, 0, 0, 0);
+	return r;
+}
+
+/* sendmmsg: each message as a blocking sendmsg (a stream's whole), as
+ * the kernel's loop does; how many went, or the first one's error.  One
+ * call per message, so an error (and its SIGPIPE) comes exactly once. */
+static long send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags)
+{
+	if ((flags & MSG_DONTWAIT) || asy__coro_alone())
+		return ASY_PASS;
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	for (unsigned i = 0; i < vlen; i++) {
+		struct mmsghdr m;
+		if (asy__copy_in(&m, &vec[i], sizeof m) < 0)
+			return i ? (long)i : -EFAULT;
+		long s = one_msg(io, fd, &vec[i].msg_hdr, flags, 0);
+		if (s < 0)
+			return i ? (long)i : s;
+		vec[i].msg_len = (unsigned)s;
+	}
+	return (long)vlen;
+}
+
+/* recvmmsg: the kernel's loop — block for each datagram until vlen
+ * arrived, MSG_WAITFORONE after the first, or the timeout, which it looks
+ * at only after each datagram, and writes back what is left of. */
+static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+		      struct timespec *tmo)
+{
+	struct timespec ts;
+	int64_t end = -1;
+	if (flags & MSG_DONTWAIT)
+		return ASY_PASS;
+	if (tmo) {
+		if (asy__copy_in(&ts, tmo, sizeof ts) < 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 ||
+		    ts.tv_nsec >= 1000000000)
+			return ASY_PASS;
+		end = asy_now() + (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	unsigned got = 0;
+	long r = 0;
+	while (got < vlen) {
+		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
+		r = asy_sys(SYS_recvmmsg, fd, vec + got, vlen - got, f | MSG_DONTWAIT, NULL, 0);
+		if (r > 0) {
+			got += (unsigned)r;
+			if ((flags & MSG_WAITFORONE) || (end >= 0 && asy_now() >= end))
+				break;
+			continue;
+		}
+		if (r != -EAGAIN || (f & MSG_DONTWAIT))
+			break;
+		if (!got && asy__coro_alone())
+			return ASY_PASS;
+		/* Would wait: the next datagram as one blocking recvmsg. */
+		r = one_msg(io, fd, &vec[got].msg_hdr, flags & ~MSG_WAITFORONE, 1);
+		if (r < 0)
+			break;
+		vec[got++].msg_len = (unsigned)r;
+		if ((flags & MSG_WAITFORONE) || (end >= 0 && asy_now() >= end))
+			break;
+	}
+	if (tmo && got) {
+		int64_t left = end - asy_now();
+		if (left < 0)
+			left = 0;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		*tmo = ts;
+	}
+	return got ? (long)got : r;
+}
+
+/* ---- accept, connect ----------------------------------------------------- */
+
+static long net_accept(struct asy_io *io, int fd)
+{
+	int flags = io->call == ASY_CALL_accept4 ? (int)io->a[2] : 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (asy_sys_poll(&p, 1, 0) != 0 || asy__coro_alone() || asy__nonblocking(fd) ||
+	    sockopt_int(fd, SO_ACCEPTCONN) != 1)
+		return ASY_PASS; /* queued, an error, or it never waits */
+	struct stat id;
+	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
+		return ASY_PASS;
+	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
+	for (;;) {
+		long r = asy__wait_ready(io, fd, POLLIN, deadline);
+		if (r == -ETIME)
+			return -EAGAIN;
+		if (r < 0 || r == ASY_PASS)
+			return r;
+		if (!asy__same_file(fd, &id))
+			return -EBADF;
+		/* Ready: the program's own accept4, in the calling thread
+		 * (another thread may take it first: this one then waits as the
+		 * kernel's would). */
+		if (asy_sys_poll(&p, 1, 0) != 0)
+			return asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+	}
+}
+
+/* connect on the socket made non-blocking for the call. */
+static long connect_nb(int fd, long fl, const struct asy_io *io)
+{
+	if (asy_sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return ASY_PASS;
+	long r = asy_sys(SYS_connect, fd, io->a[0], io->a[1], 0, 0, 0);
+	asy_sys_fcntl(fd, F_SETFL, fl);
+	return r;
+}
+
+static long net_connect(struct asy_io *io, int fd)
+{
+	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
+		return ASY_PASS;
+	long r = connect_nb(fd, fl, io);
+	int64_t start = asy_now(), deadline = -1, pause = 1000000;
+	if (r == -EINPROGRESS || r == -EAGAIN)
+		deadline = asy__sock_deadline(fd, 0, start);
+	/* AF_UNIX with a full backlog: the kernel's call waits for room;
+	 * here the coroutine sleeps and tries again. */
+	while (r == -EAGAIN) {
+		int64_t now = asy_now(), until = now + pause;
+		if (deadline >= 0 && now >= deadline)
+			return -EAGAIN;
+		if (deadline >= 0 && until > deadline)
+			until = deadline;
+		int64_t io_deadline = asy__coro_io_deadline();
+		int p = asy__park(io_deadline >= 0 && io_deadline < until ? io_deadline : until);
+		if (p == -ECANCELED || (p == -ETIMEDOUT && io_deadline >= 0 && asy_now() >= io_deadline))
+			return p;
+		pause = pause < 16000000 ? pause * 2 : pause;
+		r = connect_nb(fd, fl, io);
+	}
+	if (r != -EINPROGRESS)
+		return r;
+	/* In progress: it goes on in the kernel whatever happens to the
+	 * wait (a later connect says EALREADY, then EISCONN). */
+	r = asy__wait_ready(io, fd, POLLOUT, deadline);
+	if (r == -ETIME)
+		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
+	if (r < 0 || r == ASY_PASS)
+		return r;
+	int err = sockopt_int(fd, SO_ERROR);
+	return err > 0 ? -err : 0;
+}
+
+long asy__net(struct asy_io *io)
+{
+	long *a = io->a;
+	struct xfer x = { .fd = io->fd };
+	switch (io->call) {
+	case ASY_CALL_recv:
+	case ASY_CALL_recvfrom:
+		x.reading = 1;
+		/* fall through */
+	case ASY_CALL_send:
+	case ASY_CALL_sendto:
+		x.buf = (char *)a[0];
+		x.len = (size_t)a[1];
+		x.flags = (int)a[2];
+		x.addr = (struct sockaddr *)a[3];
+		x.alen = a[4];
+		return xfer(io, &x);
+	case ASY_CALL_recvmsg:
+		x.reading = 1;
+		/* fall through */
+	case ASY_CALL_sendmsg:
+		x.msg = (struct msghdr *)a[0];
+		x.flags = (int)a[1];
+		return xfer(io, &x);
+	case ASY_CALL_recvmmsg:
+		return recv_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2],
+				 (struct timespec *)a[3]);
+	case ASY_CALL_sendmmsg:
+		return send_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2]);
+	case ASY_CALL_accept:
+	case ASY_CALL_accept4:
+		return net_accept(io, io->fd);
+	case ASY_CALL_connect:
+		return net_connect(io, io->fd);
+	}
+	return ASY_PASS;
+}

@@ -1,0 +1,306 @@
+/* Readiness inside coroutines: poll, ppoll, select, pselect, epoll_wait,
+ * epoll_pwait, epoll_pwait2.
+ *
+ * Every answer is the program's own call with a zero timeout, made in the
+ * calling thread: it validates the arguments, fills revents, the fd sets
+ * or the events exactly as the kernel does.  Only when that finds nothing
+ * and the call may wait does the coroutine wait — one POLLSET op on a
+ * private copy of the fds (an epoll fd is itself one fd to wait on) —
+ * and then asks again; a wake-up that finds nothing (another thread took
+ * the data) waits again for what is left of the timeout.  The timeout's
+ * end is the scheduler's timer; the coroutine's I/O deadline and
+ * asy_cancel() end the wait with ETIMEDOUT / ECANCELED.
+ *
+ * A call with a signal mask other than the thread's own (ppoll, pselect,
+ * epoll_pwait*) is the program's own call: only the kernel can install a
+ * mask for exactly the length of a wait.  So is a call of a coroutine
+ * alone on its thread, as for files. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+#include "coro.h"
+
+#define NS 1000000000LL
+#define SMALL_SET 64
+
+/* The fds to wait for, on the stack when few, else in a mapping. */
+struct pset {
+	struct pollfd *p;
+	unsigned n;
+	size_t mapped;
+	struct pollfd small[SMALL_SET];
+};
+
+static int pset_init(struct pset *s, unsigned n)
+{
+	s->n = 0;
+	s->mapped = 0;
+	s->p = s->small;
+	if (n > SMALL_SET) {
+		s->mapped = n * sizeof *s->p;
+		s->p = mmap(NULL, s->mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (s->p == MAP_FAILED)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void pset_add(struct pset *s, int fd, short events)
+{
+	s->p[s->n].fd = fd;
+	s->p[s->n].events = events;
+	s->p[s->n].revents = 0;
+	s->n++;
+}
+
+static void pset_free(struct pset *s)
+{
+	if (s->mapped)
+		munmap(s->p, s->mapped);
+}
+
+/* Park until one of s is ready or `until`: 0 woken, -ETIME the timeout,
+ * -ETIMEDOUT / -ECANCELED the coroutine's deadline or a cancel. */
+static long wait_set(struct asy_io *io, struct pset *s, int64_t until)
+{
+	if (s->n == 0) { /* nothing to wait for: a sleep */
+		io->via = ASY_VIA_TIMER;
+		int64_t io_deadline = asy__coro_io_deadline();
+		int64_t t = io_deadline >= 0 && (until < 0 || io_deadline < until) ? io_deadline : until;
+		int r = asy__park(t);
+		if (r == -ETIMEDOUT && t == until)
+			return -ETIME;
+		return r < 0 ? r : 0;
+	}
+	struct asy_thread *t = asy__thread();
+	if (!t)
+		return -ENOMEM;
+	struct asy_waiter w = { .io = { .op = ASY_OP_POLLSET, .call = io->call, .fd = -1,
+					.pfd = s->p, .npfd = s->n } };
+	long r = asy__op(t, &w, until);
+	io->via = w.io.via;
+	return r < 0 ? r : 0;
+}
+
+/* An absolute end on the asy_now() clock from a timeout in ms (< 0 none). */
+static int64_t end_ms(int ms)
+{
+	return ms < 0 ? -1 : asy_now() + (int64_t)ms * 1000000;
+}
+
+/* From a timespec the program passed (NULL: none).  -EFAULT/-EINVAL
+ * when the kernel would refuse it: the program's call says so. */
+static int64_t end_ts(const struct timespec *tmo, int *bad)
+{
+	struct timespec ts;
+	if (!tmo)
+		return -1;
+	if (asy__copy_in(&ts, tmo, sizeof ts) < 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 ||
+	    ts.tv_nsec >= NS) {
+		*bad = 1;
+		return 0;
+	}
+	if (ts.tv_sec >= INT64_MAX / NS / 2)
+		return -1;
+	return asy_now() + (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/* Is `mask` the thread's own mask (or NULL)?  Then the call waits as
+ * without one. */
+static int mask_is_own(const sigset_t *mask)
+{
+	sigset_t own, m;
+	if (!mask)
+		return 1;
+	if (asy__copy_in(&m, mask, 8) < 0 ||
+	    asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &own, 8, 0, 0) < 0)
+		return 0;
+	return memcmp(&m, &own, 8) == 0;
+}
+
+/* ---- poll, ppoll --------------------------------------------------------- */
+
+static long do_poll(struct pollfd *fds, nfds_t n, const struct timespec *zero)
+{
+	return asy_sys(SYS_ppoll, fds, n, zero, NULL, 8, 0);
+}
+
+static long poll_call(struct asy_io *io, struct pollfd *fds, nfds_t n, int64_t until)
+{
+	static const struct timespec zero = { 0, 0 };
+	long r = do_poll(fds, n, &zero);
+	if (r != 0 || until == 0)
+		return r;
+	struct pset s;
+	if (n > (1u << 20) || pset_init(&s, (unsigned)n) < 0)
+		return ASY_PASS;
+	for (nfds_t i = 0; i < n; i++)
+		if (fds[i].fd >= 0)
+			pset_add(&s, fds[i].fd, fds[i].events);
+	for (;;) {
+		long w = wait_set(io, &s, until);
+		r = do_poll(fds, n, &zero);
+		if (r != 0 || w == -ETIME)
+			break;
+		if (w < 0) {
+			r = w;
+			break;
+		}
+	}
+	pset_free(&s);
+	return r;
+}
+
+/* ---- select, pselect ----------------------------------------------------- */
+
+#define SET_BYTES(n) ((((size_t)(n) + 63) / 64) * 8)
+
+struct sets {
+	fd_set *p[3];
+	unsigned char *copy[3]; /* what the program asked, to ask again */
+	unsigned char small[3][SET_BYTES(FD_SETSIZE)];
+};
+
+static int in_set(const unsigned char *set, int fd)
+{
+	return set && (set[fd / 8] >> (fd % 8)) & 1;
+}
+
+static long do_select(int n, struct sets *s, size_t bytes)
+{
+	static const struct timespec zero = { 0, 0 };
+	for (int i = 0; i < 3; i++)
+		if (s->p[i])
+			memcpy(s->p[i], s->copy[i], bytes);
+	return asy_sys(SYS_pselect6, n, s->p[0], s->p[1], s->p[2], &zero, NULL);
+}
+
+static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
+{
+	static const struct timespec zero = { 0, 0 };
+	size_t bytes = n > 0 ? SET_BYTES(n) : 0;
+	struct sets s;
+	if (n < 0 || bytes > sizeof s.small[0])
+		return ASY_PASS; /* EINVAL, or sets larger than FD_SETSIZE */
+	for (int i = 0; i < 3; i++) {
+		s.p[i] = sets[i];
+		s.copy[i] = s.small[i];
+		if (sets[i] && asy__copy_in(s.small[i], sets[i], bytes) < 0)
+			return ASY_PASS; /* EFAULT */
+	}
+	long r = asy_sys(SYS_pselect6, n, s.p[0], s.p[1], s.p[2], &zero, NULL);
+	if (r != 0 || until == 0)
+		return r;
+	struct pset ps;
+	if (pset_init(&ps, (unsigned)n) < 0)
+		return ASY_PASS;
+	for (int fd = 0; fd < n; fd++) {
+		short ev = (in_set(s.copy[0], fd) ? POLLIN : 0) |
+			   (in_set(s.copy[1], fd) ? POLLOUT : 0) | (in_set(s.copy[2], fd) ? POLLPRI : 0);
+		if (ev)
+			pset_add(&ps, fd, ev);
+	}
+	for (;;) {
+		long w = wait_set(io, &ps, until);
+		r = do_select(n, &s, bytes);
+		if (r != 0 || w == -ETIME)
+			break;
+		if (w < 0) {
+			r = w;
+			break;
+		}
+	}
+	pset_free(&ps);
+	return r;
+}
+
+/* select() on Linux writes the time left into its timeval. */
+static void time_left(struct timeval *tv, int64_t until)
+{
+	int64_t left = until - asy_now();
+	if (left < 0)
+		left = 0;
+	tv->tv_sec = left / NS;
+	tv->tv_usec = left % NS / 1000;
+}
+
+/* ---- epoll ----------------------------------------------------------------- */
+
+static long epoll_call(struct asy_io *io, int ep, struct epoll_event *ev, int max, int64_t until)
+{
+	long r = asy_sys(SYS_epoll_pwait, ep, ev, max, 0, NULL, 8);
+	if (r != 0 || until == 0)
+		return r;
+	struct pset s;
+	pset_init(&s, 1);
+	pset_add(&s, ep, POLLIN);
+	for (;;) {
+		long w = wait_set(io, &s, until);
+		r = asy_sys(SYS_epoll_pwait, ep, ev, max, 0, NULL, 8);
+		if (r != 0 || w == -ETIME)
+			return r;
+		if (w < 0)
+			return w;
+	}
+}
+
+long asy__poll(struct asy_io *io)
+{
+	const long *a = io->a;
+	int bad = 0;
+	int64_t until;
+	if (asy__coro_alone())
+		return ASY_PASS;
+	switch (io->call) {
+	case ASY_CALL_poll:
+		return poll_call(io, (struct pollfd *)a[0], (nfds_t)a[1], end_ms((int)a[2]));
+	case ASY_CALL_ppoll:
+		until = end_ts((const struct timespec *)a[2], &bad);
+		if (bad || !mask_is_own((const sigset_t *)a[3]))
+			return ASY_PASS;
+		return poll_call(io, (struct pollfd *)a[0], (nfds_t)a[1], until);
+	case ASY_CALL_select: {
+		struct timeval tv, *tvp = (struct timeval *)a[4];
+		until = -1;
+		if (tvp) {
+			if (asy__copy_in(&tv, tvp, sizeof tv) < 0 || tv.tv_sec < 0 || tv.tv_usec < 0)
+				return ASY_PASS;
+			until = asy_now() + (int64_t)tv.tv_sec * NS + (int64_t)tv.tv_usec * 1000;
+			if (tv.tv_sec == 0 && tv.tv_usec == 0)
+				until = 0;
+		}
+		fd_set *sets[3] = { (fd_set *)a[1], (fd_set *)a[2], (fd_set *)a[3] };
+		long r = select_call(io, (int)a[0], sets, until);
+		if (tvp && r != ASY_PASS && (r >= 0 || r == -ETIMEDOUT || r == -ECANCELED))
+			time_left(tvp, until > 0 ? until : asy_now());
+		return r;
+	}
+	case ASY_CALL_pselect: {
+		until = end_ts((const struct timespec *)a[4], &bad);
+		if (bad || !mask_is_own((const sigset_t *)a[5]))
+			return ASY_PASS;
+		fd_set *sets[3] = { (fd_set *)a[1], (fd_set *)a[2], (fd_set *)a[3] };
+		return select_call(io, (int)a[0], sets, until);
+	}
+	case ASY_CALL_epoll_wait:
+		return epoll_call(io, io->fd, (struct epoll_event *)a[0], (int)a[1], end_ms((int)a[2]));
+	case ASY_CALL_epoll_pwait:
+		if (!mask_is_own((const sigset_t *)a[3]))
+			return ASY_PASS;
+		return epoll_call(io, io->fd, (struct epoll_event *)a[0], (int)a[1], end_ms((int)a[2]));
+	case ASY_CALL_epoll_pwait2:
+		until = end_ts((const struct timespec *)a[2], &bad);
+		if (bad || !mask_is_own((const sigset_t *)a[3]))
+			return ASY_PASS;
+		return epoll_call(io, io->fd, (struct epoll_event *)a[0], (int)a[1], until);
+	}
+	return ASY_PASS;
+}

@@ -1,0 +1,105 @@
+/* Sleeps inside coroutines: nanosleep, clock_nanosleep, usleep, sleep.
+ * The coroutine parks on its scheduler's timer heap until the time comes
+ * (no system call, no worker); the others run meanwhile.  Its I/O
+ * deadline or asy_cancel() ends the sleep early: ETIMEDOUT / ECANCELED,
+ * with the time left in *rem (nanosleep, relative clock_nanosleep) or
+ * sleep()'s return value, as a signal's EINTR would.  A sleep of zero
+ * lets the other coroutines run once (asy_yield).
+ *
+ * What the kernel checks (a bad pointer, tv_nsec out of range, a clock
+ * that cannot sleep) is answered by the program's own call, as is a sleep
+ * of a coroutine alone on its thread: nothing else could run meanwhile,
+ * and a signal then interrupts it as it would without the shim. */
+#include <errno.h>
+#include <time.h>
+
+#include "engine.h"
+#include "asyncify.h"
+#include "coro.h"
+
+#define NS 1000000000LL
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	if (ts->tv_sec >= INT64_MAX / NS - 1)
+		return INT64_MAX / 2;
+	return (int64_t)ts->tv_sec * NS + ts->tv_nsec;
+}
+
+static void ns_ts(int64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = ns / NS;
+	ts->tv_nsec = ns % NS;
+}
+
+/* The clocks a sleep can be measured on here: the monotonic one the
+ * scheduler uses, and those that run at its pace (an absolute time on
+ * CLOCK_REALTIME/TAI is taken as the same distance from now; a clock step
+ * during the sleep is not followed). */
+static int clock_ok(clockid_t clk)
+{
+	return clk == CLOCK_MONOTONIC || clk == CLOCK_REALTIME || clk == CLOCK_BOOTTIME ||
+	       clk == CLOCK_TAI;
+}
+
+/* How a failed sleep reports its error: -errno, or the error number
+ * itself (clock_nanosleep). */
+static long fail(const struct asy_io *io, int err)
+{
+	return io->call == ASY_CALL_clock_nanosleep ? err : -err;
+}
+
+long asy__sleep(struct asy_io *io)
+{
+	clockid_t clk = (clockid_t)io->a[0];
+	int abs = io->call == ASY_CALL_clock_nanosleep && (io->a[1] & TIMER_ABSTIME);
+	const struct timespec *req = (const struct timespec *)io->a[2];
+	struct timespec *rem = (struct timespec *)io->a[3];
+	int64_t ns;
+	if (io->call == ASY_CALL_usleep || io->call == ASY_CALL_sleep) {
+		ns = io->a[4] * 1000;
+	} else {
+		struct timespec ts;
+		if (!clock_ok(clk) || asy__copy_in(&ts, req, sizeof ts) < 0 || ts.tv_sec < 0 ||
+		    ts.tv_nsec < 0 || ts.tv_nsec >= NS)
+			return ASY_PASS;
+		ns = ts_ns(&ts);
+		if (abs) {
+			struct timespec now;
+			clock_gettime(clk, &now);
+			ns -= ts_ns(&now);
+		}
+	}
+	if (asy__coro_alone())
+		return ASY_PASS;
+	if (ns <= 0) {
+		if (abs)
+			return 0;
+		return asy_yield() < 0 ? fail(io, ECANCELED) : 0;
+	}
+	int64_t end = asy_now() + ns, io_deadline = asy__coro_io_deadline();
+	io->via = ASY_VIA_TIMER;
+	int r;
+	for (;;) {
+		int64_t until = io_deadline >= 0 && io_deadline < end ? io_deadline : end;
+		r = asy__park(until);
+		if (asy_now() >= end)
+			return 0;
+		if (r == -ETIMEDOUT || r == -ECANCELED)
+			break;
+		if (r < 0)
+			return ASY_PASS; /* not a coroutine after all */
+	}
+	ASY_COUNT(interrupted);
+	int64_t left = end - asy_now();
+	if (left < 0)
+		left = 0;
+	if (io->call == ASY_CALL_sleep) /* seconds left, rounded as glibc does */
+		return (left + NS / 2) / NS;
+	if (rem && !abs) {
+		struct timespec t;
+		ns_ts(left, &t);
+		*rem = t;
+	}
+	return fail(io, -r);
+}
