@@ -232,7 +232,7 @@ static void pollset_done(struct asy_thread *t, struct asy_waiter *w, long res)
 			uring_cancel(t, w);
 	}
 	if (--w->pending == 0)
-		asy__complete(w, w->first);
+		asy__complete_local(t, w, w->first);
 }
 
 static void uring_reap(struct asy_thread *t)
@@ -247,7 +247,7 @@ static void uring_reap(struct asy_thread *t)
 		} else if (cqe->user_data) {
 			struct asy_waiter *w = io_uring_cqe_get_data(cqe);
 			if (w->io.op != ASY_OP_POLLSET)
-				asy__complete(w, cqe->res);
+				asy__complete_local(t, w, cqe->res);
 			else
 				pollset_done(t, w, cqe->res);
 		}

@@ -125,6 +125,7 @@ struct asy_waiter {
 	_Atomic int cancel;
 	unsigned char sigxfsz; /* a worker's write raised SIGXFSZ there: replay */
 	unsigned char fired;   /* POLLSET on a ring: the first completion came */
+	unsigned char on_list; /* on the thread's parked list */
 	unsigned pending;      /* POLLSET on a ring: its requests not completed yet */
 	long first;            /* POLLSET on a ring: the first completion's result */
 	void *coro;            /* the coroutine parked on this call */
@@ -137,6 +138,9 @@ struct asy_waiter {
 /* Mark w finished with result res; after this returns w may be gone.
  * Safe from any thread. */
 void asy__complete(struct asy_waiter *w, long res);
+/* The same from w's own thread, while its coroutine is parked (a ring's
+ * reap): the coroutine is made runnable at once. */
+void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res);
 
 /* Per-thread engine state, created on the first call of a coroutine that
  * has to wait; mmap'd, so creating it never calls malloc.  It holds no fd
@@ -155,6 +159,7 @@ struct asy_thread {
 	_Atomic unsigned wake_seq;
 	_Atomic int sleeping;
 	unsigned pool_out;
+	unsigned unparked; /* coroutines a reap made runnable (asy__complete_local) */
 };
 
 struct asy_backend {

@@ -94,14 +94,17 @@ static int sockopt_int(int fd, int opt)
  * that moved are the answer then. */
 static size_t recv_target(const struct xfer *x, size_t total)
 {
-	if (sockopt_int(x->fd, SO_TYPE) != SOCK_STREAM || (x->flags & MSG_PEEK))
+	if ((x->flags & MSG_PEEK) || (x->msg && x->msg->msg_controllen))
 		return 0;
-	if (x->msg && x->msg->msg_controllen)
-		return 0;
-	if (x->flags & MSG_WAITALL)
-		return total;
-	int lowat = sockopt_int(x->fd, SO_RCVLOWAT);
-	return lowat > 1 ? ((size_t)lowat < total ? (size_t)lowat : total) : 0;
+	size_t want = total;
+	if (!(x->flags & MSG_WAITALL)) {
+		/* The usual short receive: one look, at the mark (1 unless set). */
+		int lowat = sockopt_int(x->fd, SO_RCVLOWAT);
+		if (lowat <= 1)
+			return 0;
+		want = (size_t)lowat < total ? (size_t)lowat : total;
+	}
+	return sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
 }
 
 /* Wait for the socket; 0 when it may be ready, else the call's answer. */
@@ -122,7 +125,8 @@ static long wait_sock(struct asy_io *io, const struct xfer *x, const struct stat
 
 static long xfer(struct asy_io *io, struct xfer *x)
 {
-	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) ||
+	/* MSG_OOB receives never wait (no urgent byte: EINVAL/EAGAIN at once). */
+	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) || (x->reading && (x->flags & MSG_OOB)) ||
 	    (x->reading && (x->flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL)))
 		return ASY_PASS;
 	long r = xfer_try(x, 0, x->flags);

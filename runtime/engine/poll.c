@@ -90,10 +90,11 @@ static long wait_set(struct asy_io *io, struct pset *s, int64_t until)
 	return r < 0 ? r : 0;
 }
 
-/* An absolute end on the asy_now() clock from a timeout in ms (< 0 none). */
+/* An absolute end on the asy_now() clock from a timeout in ms (< 0 none,
+ * 0: do not wait). */
 static int64_t end_ms(int ms)
 {
-	return ms < 0 ? -1 : asy_now() + (int64_t)ms * 1000000;
+	return ms < 0 ? -1 : ms == 0 ? 0 : asy_now() + (int64_t)ms * 1000000;
 }
 
 /* From a timespec the program passed (NULL: none).  -EFAULT/-EINVAL
@@ -110,6 +111,8 @@ static int64_t end_ts(const struct timespec *tmo, int *bad)
 	}
 	if (ts.tv_sec >= INT64_MAX / NS / 2)
 		return -1;
+	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
+		return 0; /* do not wait */
 	return asy_now() + (int64_t)ts.tv_sec * NS + ts.tv_nsec;
 }
 

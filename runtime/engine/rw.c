@@ -357,6 +357,23 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 	}
 }
 
+/* A short read of a pipe, or of a socket with no low-water mark, is the
+ * answer (the usual case of a stream: one look instead of the whole kind
+ * of fd).  A short write is never final: a blocking stream writes on. */
+static int short_is_final(const struct asy_io *io)
+{
+	struct stat st;
+	int lowat = 1;
+	socklen_t len = sizeof lowat;
+	if (io->op != ASY_OP_READ || asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0)
+		return 0;
+	if (S_ISFIFO(st.st_mode))
+		return 1;
+	return S_ISSOCK(st.st_mode) &&
+	       asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0) == 0 &&
+	       lowat <= 1;
+}
+
 /* Is r the whole call's answer, whatever the fd is?  A full transfer, or
  * an error other than "would wait" / "cannot try", is what the
  * program's own call gives too. */
@@ -418,7 +435,7 @@ long asy__rw(struct asy_io *io)
 		first = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		if (first > 0 && cycles() - c0 > SLOW_TRY_CYCLES)
 			direct_learn(io->fd);
-		if (final_answer(io, first))
+		if (final_answer(io, first) || (first > 0 && short_is_final(io)))
 			return first < 0 ? first : done_inline(io, first);
 		kind = asy__fd_kind(io->fd, &id);
 		if (kind < 0)

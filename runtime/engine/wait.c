@@ -21,12 +21,23 @@ void asy__complete(struct asy_waiter *w, long res)
 	atomic_store_explicit(&w->done, 1, memory_order_release);
 }
 
+static void parked_del(struct asy_thread *t, struct asy_waiter *w);
+
+void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res)
+{
+	asy__complete(w, res);
+	parked_del(t, w);
+	asy__coro_unpark(w->coro);
+	t->unparked++;
+}
+
 /* A coroutine's waiter is on its thread's parked list while it waits; the
  * scheduler's thread looks there for finished ones.  Only the owning
  * thread touches the list, so completions from workers need no more than
  * the done flag. */
 static void parked_add(struct asy_thread *t, struct asy_waiter *w)
 {
+	w->on_list = 1;
 	w->pprev = NULL;
 	w->pnext = t->parked;
 	if (t->parked)
@@ -36,6 +47,9 @@ static void parked_add(struct asy_thread *t, struct asy_waiter *w)
 
 static void parked_del(struct asy_thread *t, struct asy_waiter *w)
 {
+	if (!w->on_list)
+		return;
+	w->on_list = 0;
 	if (w->pprev)
 		w->pprev->pnext = w->pnext;
 	else
@@ -49,12 +63,19 @@ static int is_done(struct asy_waiter *w)
 	return atomic_load_explicit(&w->done, memory_order_acquire);
 }
 
-/* Unpark the coroutines whose calls finished; how many. */
+/* Unpark the coroutines whose calls finished; how many.  The ring's
+ * completions were unparked as they were reaped (asy__complete_local);
+ * the list is looked through only for calls out on the pool. */
 static int unpark_done(struct asy_thread *t)
 {
-	int n = 0;
-	for (struct asy_waiter *w = t->parked; w; w = w->pnext) {
+	int n = t->unparked;
+	t->unparked = 0;
+	if (!t->pool_out)
+		return n;
+	for (struct asy_waiter *w = t->parked, *next; w; w = next) {
+		next = w->pnext;
 		if (is_done(w)) {
+			parked_del(t, w);
 			asy__coro_unpark(w->coro);
 			n++;
 		}
