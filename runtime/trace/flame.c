@@ -14,6 +14,7 @@
  * file (a fork without %p in the path) never cut each other's lines. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trace-int.h"
@@ -49,21 +50,19 @@ static void frame(struct folded *o, const char *name)
 	}
 }
 
-/* The frame's function; "[object+0xoff]" when no symbol covers it, so
- * that `addr2line -e object 0xoff` can still tell. */
-static void frame_ip(struct folded *o, uint64_t ip)
+/* The name of the frame at ip into b: its function, or "[object+0xoff]"
+ * when no symbol covers it, so that `addr2line -e object 0xoff` can
+ * still tell. */
+static const char *frame_name(uint64_t ip, char *b, size_t n)
 {
 	const char *fn, *obj, *base;
 	uint64_t off;
-	char b[FRAME_MAX];
 	asy__symbolize(ip, &fn, &off, &obj);
-	if (strcmp(fn, "?")) {
-		frame(o, fn);
-		return;
-	}
+	if (strcmp(fn, "?"))
+		return fn;
 	base = strrchr(obj, '/');
-	snprintf(b, sizeof b, "[%s+0x%llx]", base ? base + 1 : obj, (unsigned long long)off);
-	frame(o, b);
+	snprintf(b, n, "[%s+0x%llx]", base ? base + 1 : obj, (unsigned long long)off);
+	return b;
 }
 
 /* End the line with its weight: µs, rounded, at least 1 (a recorded call
@@ -76,27 +75,66 @@ static void weight(struct folded *o, uint64_t ns)
 		flush(o);
 }
 
-static void put_stack(struct folded *o, const char *comm, const struct asy_stack *s)
+/* Stacks that differ only in their return addresses (two calls of read in
+ * one function) fold into one line: they are sorted by the hash of what
+ * the line says, and each run of equal hashes is written once. */
+static struct line {
+	uint64_t key;
+	uint32_t idx;
+} lines[ASY_STACKS];
+
+static uint64_t hash_str(uint64_t k, const char *s)
 {
+	for (; *s; s++)
+		k = (k ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (k ^ ';') * 0x100000001b3ull;
+}
+
+static uint64_t line_key(const struct asy_stack *s)
+{
+	char b[FRAME_MAX];
+	uint64_t k = 0xcbf29ce484222325ull ^ s->truncated;
+	for (int f = s->depth - 1; f >= 0; f--)
+		k = hash_str(k, frame_name(s->ip[f], b, sizeof b));
+	return hash_str(k, asy__call_name[s->call]);
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	const struct line *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static void put_stack(struct folded *o, const char *comm, const struct asy_stack *s,
+		      uint64_t ns)
+{
+	char b[FRAME_MAX];
 	frame(o, comm);
 	if (s->truncated) /* the outer frames were not captured */
 		frame(o, "[truncated]");
 	for (int f = s->depth - 1; f >= 0; f--)
-		frame_ip(o, s->ip[f]);
+		frame(o, frame_name(s->ip[f], b, sizeof b));
 	frame(o, asy__call_name[s->call]);
-	weight(o, atomic_load(&s->time_ns));
+	weight(o, ns);
 }
 
 static void put_stacks(struct folded *o, const char *comm)
 {
+	size_t n = 0;
 	if (!asy__stacks)
 		return;
-	for (int i = 1; i < ASY_STACKS; i++) {
-		if (!((atomic_load(&asy__stacks_used[i / 64]) >> (i % 64)) & 1))
-			continue;
+	for (uint32_t i = 1; i < ASY_STACKS; i++) {
 		const struct asy_stack *s = &asy__stacks[i];
-		if (atomic_load(&s->ready) && atomic_load(&s->calls))
-			put_stack(o, comm, s);
+		if ((atomic_load(&asy__stacks_used[i / 64]) >> (i % 64)) & 1 &&
+		    atomic_load(&s->ready) && atomic_load(&s->calls))
+			lines[n++] = (struct line){ line_key(s), i };
+	}
+	qsort(lines, n, sizeof *lines, line_cmp);
+	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t ns = 0;
+		for (j = i; j < n && lines[j].key == lines[i].key; j++)
+			ns += atomic_load(&asy__stacks[lines[j].idx].time_ns);
+		put_stack(o, comm, &asy__stacks[lines[i].idx], ns);
 	}
 }
 
