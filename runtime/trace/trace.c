@@ -274,6 +274,9 @@ static void read_format(void)
 	asy__warn("ASYNCIFY_TRACE_FORMAT=%s is not one of text, json, chrome; using text", s);
 }
 
+/* ASYNCIFY_STACKS was 0 and ASYNCIFY_FLAME asked for stacks. */
+static int stacks_for_flame;
+
 static void read_numbers(void)
 {
 	unsigned long long v;
@@ -293,8 +296,10 @@ static void read_numbers(void)
 			asy__warn("ASYNCIFY_TRACE_MIN_US=%s is not a number of microseconds; using 0", s);
 	}
 	/* A flame graph is made of stacks: it turns them on by itself. */
-	if (asy__tcfg.flame && !asy__tcfg.stacks)
+	if (asy__tcfg.flame && !asy__tcfg.stacks) {
 		asy__tcfg.stacks = ASY_FLAME_DEPTH;
+		stacks_for_flame = 1;
+	}
 }
 
 /* Copy an ASYNCIFY_TRACE / _SUMMARY / _FLAME value; 1 when set and usable. */
@@ -412,6 +417,8 @@ void asy__trace_init(void)
 		goto out;
 	}
 	open_outputs();
+	if (stacks_for_flame && !asy__tcfg.flame)
+		asy__tcfg.stacks = 0; /* the flame file cannot be written: no stacks */
 	if (asy__tcfg.trace_fd < 0 && !asy__tcfg.summary && !asy__tcfg.flame)
 		goto out;
 	if (asy__tcfg.trace_fd >= 0 && asy__writer_start() < 0)

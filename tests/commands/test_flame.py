@@ -156,13 +156,20 @@ class Folded(FlameTest):
                                  r"No space left on device")
 
     def test_bad_path_warns_and_runs_on(self):
-        r, pids = self.run_prog(self.path("no/such/dir/f.folded"), 10, 4)
+        trace = self.path("t.json")
+        r, pids = self.run_prog(self.path("no/such/dir/f.folded"), 10, 4, ASYNCIFY_TRACE=trace,
+                                ASYNCIFY_TRACE_FORMAT="json")
         self.assertEqual(r.returncode, 4)
         self.assertIsNotNone(pids)
         warn = [ln for ln in r.stderr.splitlines() if ln]
         self.assertEqual(len(warn), 1, r.stderr)
         self.assertIn("ASYNCIFY_FLAME=", warn[0])
         self.assertIn("cannot write there", warn[0])
+        # No flame file, so no stacks it would have turned on.
+        with open(trace) as f:
+            calls = [json.loads(ln) for ln in f if '"type":"call"' in ln.replace(" ", "")]
+        self.assertTrue(calls)
+        self.assertTrue(all(c["stack"] == [] for c in calls), calls)
 
     def test_summary_names_the_call_of_each_stack(self):
         r, _ = self.run_prog(self.path("f.folded"), 10, ASYNCIFY_SUMMARY=self.path("s"))
