@@ -261,6 +261,14 @@ class Wrapper(FlameTest):
         self.assertEqual(svg_frames(out), [])
         self.assertNoTempLeft()
 
+    def test_bad_output_dir(self):
+        out = self.path("no/such/dir/out.svg")
+        r = self.run_cmd([ASYNCIFY, "--flame", out, "--", "sh", "-c", "echo ran"])
+        self.assertEqual(r.returncode, 125)
+        self.assertEqual(r.stdout, "")   # refused before the command runs
+        self.assertIn("does not exist or is not writable", r.stderr)
+        self.assertNoTempLeft()
+
     def test_dry_run(self):
         r = self.run_cmd([ASYNCIFY, "-n", "--flame", self.path("o.svg"), "--", "true"])
         self.assertEqual(r.returncode, 0, r.stderr)
