@@ -356,6 +356,38 @@ class Browser(CommandTest):
         self.assertTrue(os.path.isfile(png), r.stderr[-2000:])
         return png_pixels(png)
 
+    def test_hover_and_click(self):
+        """Real mouse events on the frames: hover text, then a click zooms."""
+        src = self.write("s.folded", "p;main;build;fsync 300\np;main;build;pwrite 300\n"
+                                     "p;main;lookup;pread 400\n")
+        self.assertEqual(self.run_cmd([FLAME, "-o", self.path("s.svg"), src]).returncode, 0)
+        page = self.write("h.html", """<html><body><iframe id=f src="s.svg"></iframe>
+<pre id=out></pre><script>
+document.getElementById('f').onload = function () {
+  var d = this.contentDocument, out = [];
+  function ev(name, type) {
+    var g = Array.from(d.querySelectorAll('g.f')).filter(function (g) {
+      return g.getAttribute('data-n') == name; })[0];
+    g.querySelector('rect').dispatchEvent(new MouseEvent(type, {bubbles: true}));
+    out.push(d.getElementById('details').textContent);
+  }
+  ev('pread', 'mouseover'); ev('build', 'click'); ev('fsync', 'mouseover');
+  out.push(d.getElementById('unzoom').style.display == 'none' ? 'unzoomed' : 'zoomed');
+  document.getElementById('out').textContent = out.join('|');
+};
+</script></body></html>
+""")
+        r = self.run_cmd([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--allow-file-access-from-files", "--virtual-time-budget=3000",
+                          "--dump-dom", "file://" + page], timeout=120)
+        m = re.search(r'<pre id="out">(.*?)</pre>', r.stdout)
+        self.assertTrue(m, r.stdout[-2000:] + r.stderr[-2000:])
+        self.assertEqual(m.group(1).split("|"), [
+            "pread: 400 µs blocked, 40.00% of all",
+            "pread: 400 µs blocked, 40.00% of all",   # a click changes no hover text
+            "fsync: 300 µs blocked, 30.00% of all, 50.00% of build",
+            "zoomed"])
+
     def magenta_rows(self, rows):
         """Rows with search-highlight pixels, and their leftmost/rightmost x."""
         out = {}
