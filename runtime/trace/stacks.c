@@ -73,6 +73,7 @@ static int unw_load(void)
 struct asy_stack *asy__stacks;
 _Atomic uint64_t asy__stacks_used[ASY_STACKS / 64];
 _Atomic uint64_t asy__nostack_calls[ASY_CALL_COUNT], asy__nostack_ns[ASY_CALL_COUNT];
+_Static_assert(ASY_CALL_COUNT <= 256, "struct asy_stack keeps the call in a uint8_t");
 static uintptr_t self_lo, self_hi; /* our own code: frames left out */
 static uintptr_t main_base; /* the executable's dli_fbase: named by argv[0] */
 
