@@ -8,10 +8,11 @@
  * from there.  This is the input every flame-graph tool reads as it is
  * (flamegraph.pl, inferno, speedscope); scripts/asyncify-flame renders it.
  *
- * Written once per process, off the hot path: symbolizing may lock and
- * allocate here (asy__symbolize), and the lines go out with raw system
- * calls, a whole line per write(), so that processes sharing an O_APPEND
- * file (a fork without %p in the path) never cut each other's lines. */
+ * Written once per process (and before an exec), off the hot path:
+ * symbolizing (asy__symbolize) locks and the sort may allocate here.  The
+ * lines go out with raw system calls, each write() holding whole lines
+ * only, so that processes sharing an O_APPEND file (a fork without %p in
+ * the path) never cut each other's lines. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
