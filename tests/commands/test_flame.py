@@ -261,6 +261,15 @@ class Wrapper(FlameTest):
         self.assertEqual(svg_frames(out), [])
         self.assertNoTempLeft()
 
+    def test_help(self):
+        r = self.run_cmd([ASYNCIFY, "--help"])
+        self.assertRegex(r.stdout, r"\n      --flame SVG +run the command")
+        r = self.run_cmd([AB, "--help"])
+        self.assertIn("--flame PREFIX", r.stdout)
+        r = self.run_cmd([FLAME, "--help"])
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--output", r.stdout)
+
     def test_bad_output_dir(self):
         out = self.path("no/such/dir/out.svg")
         r = self.run_cmd([ASYNCIFY, "--flame", out, "--", "sh", "-c", "echo ran"])
