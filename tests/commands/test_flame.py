@@ -357,11 +357,16 @@ class Browser(CommandTest):
     """Headless chromium runs the SVG's script: #zoom= and #search= in the URL
     zoom into a frame and highlight matches, as a click and Ctrl-F would."""
 
+    def browser(self, *args):
+        """chromium headless, with a profile of its own in the test's dir."""
+        return self.run_cmd([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                             "--disable-dev-shm-usage", "--user-data-dir=" + self.path("profile")]
+                            + list(args), env=self.env(HOME=self.dir), timeout=120)
+
     def shot(self, svg, fragment):
         png = self.path("shot.png")
-        r = self.run_cmd([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                          "--hide-scrollbars", "--window-size=1200,200", "--screenshot=" + png,
-                          "file://%s#%s" % (svg, fragment)], timeout=120)
+        r = self.browser("--hide-scrollbars", "--window-size=1200,200", "--screenshot=" + png,
+                         "file://%s#%s" % (svg, fragment))
         self.assertTrue(os.path.isfile(png), r.stderr[-2000:])
         return png_pixels(png)
 
@@ -386,9 +391,8 @@ document.getElementById('f').onload = function () {
 };
 </script></body></html>
 """)
-        r = self.run_cmd([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                          "--allow-file-access-from-files", "--virtual-time-budget=3000",
-                          "--dump-dom", "file://" + page], timeout=120)
+        r = self.browser("--allow-file-access-from-files", "--virtual-time-budget=3000",
+                         "--dump-dom", "file://" + page)
         m = re.search(r'<pre id="out">(.*?)</pre>', r.stdout)
         self.assertTrue(m, r.stdout[-2000:] + r.stderr[-2000:])
         self.assertEqual(m.group(1).split("|"), [
