@@ -1,8 +1,9 @@
-# The commands asyncify (POSIX sh) and asyncify-ab (Python 3, stdlib only):
+# The commands asyncify (POSIX sh), asyncify-ab and asyncify-flame (Python 3,
+# stdlib only):
 # installed with their man pages by `make install`, tested by `make check`.
 
-COMMANDS      := scripts/asyncify scripts/asyncify-ab
-COMMAND_MAN1  := man/asyncify.1 man/asyncify-ab.1
+COMMANDS      := scripts/asyncify scripts/asyncify-ab scripts/asyncify-flame
+COMMAND_MAN1  := man/asyncify.1 man/asyncify-ab.1 man/asyncify-flame.1
 # asyncify-ab's measuring helper: lib/asyncify/ in the tree as after install,
 # where asyncify-ab looks for it (../lib/asyncify/ from the script).  Built
 # plain, never with SANITIZE: it must stay small (see its header comment).

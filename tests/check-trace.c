@@ -1,7 +1,7 @@
 /* Tracing and the summary (issue 4): every format under every backend,
  * parsed field by field by tests/trace/check-trace.py, summary counts
- * against the calls made; signal handlers, fork, exec, threads, bad
- * settings, symlinks, file modes.
+ * against the calls made; flame stacks against the trace; signal handlers,
+ * fork, exec, threads, bad settings, symlinks, file modes.
  *
  * A case process is this program re-run as `check-trace --work NAME` with
  * LD_PRELOAD=$ASY_LIB and the ASYNCIFY_* variables of the test. */
@@ -378,6 +378,24 @@ START_TEST(test_exec)
 }
 END_TEST
 
+/* ASYNCIFY_FLAME under every backend: stacks on by themselves, one folded
+ * line per stack of work_calls, weights equal to the trace's durations. */
+START_TEST(test_flame)
+{
+	char e2[64], e3[PATH_MAX + 32], e4[PATH_MAX + 32], args[2 * PATH_MAX];
+	struct run r;
+	snprintf(e2, sizeof e2, "ASYNCIFY_BACKEND=%s", backends[_i]);
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/trace.%%p", dir);
+	snprintf(e4, sizeof e4, "ASYNCIFY_FLAME=%s/flame.%%p", dir);
+	const char *env[] = { e2, e3, e4, "ASYNCIFY_TRACE_FORMAT=json", NULL };
+	run("calls", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x: %s", r.status, r.err);
+	ck_assert_msg(!r.err[0], "stderr: %s", r.err);
+	snprintf(args, sizeof args, "flame --via %s --dir %s", via_of(backends[_i]), dir);
+	checker(args);
+}
+END_TEST
+
 /* Results and errno under full tracing with stacks, every backend. */
 START_TEST(test_errno)
 {
@@ -500,6 +518,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_threads, 0, 3);
 	tcase_add_loop_test(tc, test_exec, 0, 3);
 	tcase_add_loop_test(tc, test_errno, 0, 3);
+	tcase_add_loop_test(tc, test_flame, 0, 3);
 	tcase_add_test(tc, test_stderr);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bad_path);

@@ -3,8 +3,9 @@
  * On the hot path: libunwind's unw_backtrace() (raw return addresses,
  * per-thread caching so no lock and no signal mask change), our own
  * frames left out, and the frames interned in a fixed table keyed by
- * their hash; a record carries only the table index.  The same table
- * adds up calls and time per stack for the summary's top stacks.
+ * their hash and the call; a record carries only the table index.  The
+ * same table adds up calls and time per stack for the summary's top
+ * stacks and the flame graph (flame.c).
  *
  * Off the hot path (the writer thread, the exit summary): symbolizing,
  * dladdr() first, libunwind's unw_get_proc_name() for symbols only the
@@ -71,6 +72,8 @@ static int unw_load(void)
 
 struct asy_stack *asy__stacks;
 _Atomic uint64_t asy__stacks_used[ASY_STACKS / 64];
+_Atomic uint64_t asy__nostack_calls[ASY_CALL_COUNT], asy__nostack_ns[ASY_CALL_COUNT];
+_Static_assert(ASY_CALL_COUNT <= 256, "struct asy_stack keeps the call in a uint8_t");
 static uintptr_t self_lo, self_hi; /* our own code: frames left out */
 static uintptr_t main_base; /* the executable's dli_fbase: named by argv[0] */
 
@@ -134,6 +137,10 @@ int asy__stacks_init(void)
  * parent's writer thread, which does not exist there. */
 void asy__stacks_reset(int fork_child)
 {
+	for (int c = 0; c < ASY_CALL_COUNT; c++) {
+		atomic_store(&asy__nostack_calls[c], 0);
+		atomic_store(&asy__nostack_ns[c], 0);
+	}
 	if (!asy__stacks)
 		return;
 	if (fork_child)
@@ -145,17 +152,18 @@ void asy__stacks_reset(int fork_child)
 		}
 }
 
-static uint64_t stack_key(const uint64_t *ip, int n)
+static uint64_t stack_key(const uint64_t *ip, int n, int call, int truncated)
 {
 	uint64_t k = 0xcbf29ce484222325ull;
 	for (int i = 0; i < n; i++)
 		k = (k ^ ip[i]) * 0x100000001b3ull;
+	k = (k ^ (uint64_t)(call << 1 | truncated)) * 0x100000001b3ull;
 	return k ? k : 1;
 }
 
-static uint32_t stack_intern(const uint64_t *ip, int n)
+static uint32_t stack_intern(const uint64_t *ip, int n, int call, int truncated)
 {
-	uint64_t k = stack_key(ip, n);
+	uint64_t k = stack_key(ip, n, call, truncated);
 	for (uint32_t i = 0; i < PROBES; i++) {
 		uint32_t idx = 1 + (uint32_t)((k + i) % (ASY_STACKS - 1));
 		struct asy_stack *s = &asy__stacks[idx];
@@ -167,6 +175,8 @@ static uint32_t stack_intern(const uint64_t *ip, int n)
 			atomic_fetch_or(&asy__stacks_used[idx / 64], 1ull << (idx % 64));
 			memcpy(s->ip, ip, sizeof *ip * (size_t)n);
 			s->depth = n;
+			s->call = (uint8_t)call;
+			s->truncated = (uint8_t)truncated;
 			atomic_store_explicit(&s->ready, 1, memory_order_release);
 			return idx;
 		}
@@ -198,7 +208,7 @@ static int backtrace_raw(void **raw, int n)
 }
 #endif
 
-uint32_t asy__stack_capture(void)
+uint32_t asy__stack_capture(int call)
 {
 	void *raw[ASY_STACK_MAX + 8];
 	uint64_t ip[ASY_STACK_MAX];
@@ -208,15 +218,16 @@ uint32_t asy__stack_capture(void)
 		i++;
 	for (; i < n && k < want; i++)
 		ip[k++] = (uint64_t)(uintptr_t)raw[i];
-	return k ? stack_intern(ip, k) : 0;
+	return k ? stack_intern(ip, k, call, i < n) : 0;
 }
 
-void asy__stack_account(uint32_t idx, uint64_t ns)
+void asy__stack_account(uint32_t idx, int call, uint64_t ns)
 {
-	if (!idx)
-		return;
-	atomic_fetch_add_explicit(&asy__stacks[idx].calls, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&asy__stacks[idx].time_ns, ns, memory_order_relaxed);
+	_Atomic uint64_t *calls = &asy__nostack_calls[call], *time_ns = &asy__nostack_ns[call];
+	if (idx)
+		calls = &asy__stacks[idx].calls, time_ns = &asy__stacks[idx].time_ns;
+	atomic_fetch_add_explicit(calls, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(time_ns, ns, memory_order_relaxed);
 }
 
 /* ---- symbolizing, off the hot path --------------------------------------- */

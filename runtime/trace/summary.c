@@ -188,7 +188,6 @@ void asy__summary_account(const struct asy_trec *r)
 	} else {
 		account(&shards[0], r, 0);
 	}
-	asy__stack_account(r->stack, r->dur);
 }
 
 /* ---- writing ---------------------------------------------------------- */
@@ -381,8 +380,9 @@ static void put_stacks(struct out *o)
 	put(o, "\ntop stacks by time\n");
 	for (int i = 0; i < n; i++) {
 		struct asy_stack *s = &asy__stacks[idx[i]];
-		put(o, "#%d %11.3f ms %10llu calls\n", i + 1, (double)atomic_load(&s->time_ns) / 1e6,
-		    (unsigned long long)atomic_load(&s->calls));
+		put(o, "#%d %11.3f ms %10llu calls  %s\n", i + 1,
+		    (double)atomic_load(&s->time_ns) / 1e6, (unsigned long long)atomic_load(&s->calls),
+		    asy__call_name[s->call]);
 		for (int f = 0; f < s->depth; f++) {
 			const char *fn, *obj;
 			uint64_t off;
@@ -393,7 +393,7 @@ static void put_stacks(struct out *o)
 	}
 }
 
-static void comm(char *b, size_t n)
+void asy__comm(char *b, size_t n)
 {
 	long fd = asy_sys(SYS_openat, -100, "/proc/self/comm", O_RDONLY | O_CLOEXEC, 0, 0, 0);
 	long l = fd >= 0 ? asy_sys_read((int)fd, b, n - 1) : 0;
@@ -452,7 +452,7 @@ void asy__summary_write(void)
 	char name[64];
 	o.fd = asy__tcfg.summary_fd;
 	o.n = 0;
-	comm(name, sizeof name);
+	asy__comm(name, sizeof name);
 	uint64_t dropped = asy__tring ? atomic_load(&asy__tring->dropped) : 0;
 	put(&o, "asyncify summary: pid %d (%s), %.3f s", (int)asy_sys_getpid(), name,
 	    (double)(asy__trace_now() - asy__tcfg.mono0) / 1e9);

@@ -1,7 +1,7 @@
 /* Tracing internals shared by runtime/trace/trace.c (settings, the hot path, the
  * record ring), trace-files.c (what an fd is), stacks.c (call stacks),
- * trace-write.c (the writer thread and the three formats) and summary.c
- * (the exit table).
+ * trace-write.c (the writer thread and the three formats), summary.c
+ * (the exit table) and flame.c (the folded stacks for flame graphs).
  *
  * Everything the hot path touches is preallocated with mmap at start-up:
  * recording a call never allocates, never takes a lock and never blocks. */
@@ -22,13 +22,16 @@ enum asy_tfmt { ASY_TFMT_TEXT, ASY_TFMT_JSON, ASY_TFMT_CHROME };
 struct asy_tcfg {
 	int trace;        /* per-call records go to trace_fd */
 	int summary;      /* the exit table goes to summary_fd */
+	int flame;        /* folded stacks go to flame_fd at exit */
 	int fmt;          /* enum asy_tfmt */
 	int stacks;       /* frames per call, 0 = none */
 	uint64_t min_ns;  /* ASYNCIFY_TRACE_MIN_US, in ns */
 	char trace_path[4096];   /* as given; "stderr" for fd 2 */
 	char summary_path[4096];
+	char flame_path[4096];
 	int trace_fd;     /* -1 when off */
 	int summary_fd;
+	int flame_fd;
 	int trace_owner;  /* this process wrote the file's header */
 	uint64_t mono0;   /* CLOCK_MONOTONIC and CLOCK_REALTIME at start-up, */
 	uint64_t real0;   /* to print monotonic stamps as wall-clock time */
@@ -113,21 +116,29 @@ int asy__size_bucket(uint64_t n);
 /* ---- stacks.c ----------------------------------------------------------- */
 #define ASY_STACK_MAX 32
 #define ASY_STACKS 4096
+/* One stack of one call: the same frames ending in read and in write are
+ * two entries, so that a flame graph can name the call as its leaf. */
 struct asy_stack {
-	_Atomic uint64_t key; /* hash of the frames, 0 = free */
+	_Atomic uint64_t key; /* hash of the frames and the call, 0 = free */
 	_Atomic int ready;
 	int depth;
+	uint8_t call;      /* enum asy_call */
+	uint8_t truncated; /* there were more frames than asy__tcfg.stacks */
 	uint64_t ip[ASY_STACK_MAX];
 	_Atomic uint64_t calls, time_ns;
 };
 extern struct asy_stack *asy__stacks;
 extern _Atomic uint64_t asy__stacks_used[ASY_STACKS / 64];
+/* Calls recorded without a stack (none captured, or the table was full),
+ * per call: a flame graph still shows their time. */
+extern _Atomic uint64_t asy__nostack_calls[ASY_CALL_COUNT], asy__nostack_ns[ASY_CALL_COUNT];
 int asy__stacks_init(void);
 void asy__stacks_reset(int fork_child);
-/* Capture the caller's stack (our own frames left out) into the table;
- * its index, 0 when none.  Async-signal-safe. */
-uint32_t asy__stack_capture(void);
-void asy__stack_account(uint32_t idx, uint64_t ns);
+/* Capture the caller's stack (our own frames left out) of a call to
+ * `call` into the table; its index, 0 when none.  Async-signal-safe. */
+uint32_t asy__stack_capture(int call);
+/* Add one call of ns to stack idx (0: to the call's no-stack counters). */
+void asy__stack_account(uint32_t idx, int call, uint64_t ns);
 /* Symbolize one frame ("fn+0x1a", "/lib/x.so") off the hot path; cached. */
 void asy__symbolize(uint64_t ip, const char **fn, uint64_t *off, const char **obj);
 
@@ -168,5 +179,13 @@ void asy__summary_account(const struct asy_trec *r);
 int asy__kind_index(uint32_t mode);
 /* Write the exit table to asy__tcfg.summary_fd. */
 void asy__summary_write(void);
+/* The process's name (/proc/self/comm) into b, at most n - 1 bytes. */
+void asy__comm(char *b, size_t n);
+
+/* ---- flame.c ------------------------------------------------------------ */
+/* Frames per call when ASYNCIFY_FLAME is set and ASYNCIFY_STACKS is not. */
+#define ASY_FLAME_DEPTH 16
+/* Write the stack table in the folded format to asy__tcfg.flame_fd. */
+void asy__flame_write(void);
 
 #endif

@@ -5,7 +5,8 @@
  *           (cached), the stack (libunwind, raw IPs), one slot of the ring;
  *   writer thread (trace-write.c) -> formats and writes the ring with raw
  *           system calls, symbolizing stacks there, off the hot path;
- *   exit (destructor) -> drains the ring, writes the summary (summary.c).
+ *   exit (destructor) -> drains the ring, writes the summary (summary.c)
+ *           and the folded stacks for flame graphs (flame.c).
  *
  * Nothing on the hot path allocates, locks or blocks: the tables and the
  * ring are mmap'd at start-up, slots are claimed with a CAS, a full ring
@@ -32,7 +33,7 @@
 extern uint64_t asy__coro_id(void) __attribute__((weak));
 
 int asy__tracing;
-struct asy_tcfg asy__tcfg = { .trace_fd = -1, .summary_fd = -1 };
+struct asy_tcfg asy__tcfg = { .trace_fd = -1, .summary_fd = -1, .flame_fd = -1 };
 struct asy_tring *asy__tring;
 
 const char *const asy__call_name[ASY_CALL_COUNT] = {
@@ -133,7 +134,7 @@ void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
 	r.via = io->via < ASY_NVIA ? io->via : 0;
 	r.fd = io->fd;
 	int record = asy__tcfg.trace_fd >= 0 && r.dur >= asy__tcfg.min_ns;
-	if (!record && !asy__tcfg.summary) {
+	if (!record && !asy__tcfg.summary && !asy__tcfg.flame) {
 		errno = saved;
 		return;
 	}
@@ -146,11 +147,15 @@ void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
 	r.stack = 0;
 	if (asy__tcfg.stacks) {
 		tls_unwinding = 1;
-		r.stack = asy__stack_capture();
+		r.stack = asy__stack_capture(r.call);
 		tls_unwinding = 0;
 	}
 	if (asy__tcfg.summary)
 		asy__summary_account(&r);
+	/* Time per stack: the summary's top stacks, the flame graph (which
+	 * also counts the calls that went without a stack). */
+	if (asy__tcfg.flame || (asy__tcfg.summary && r.stack))
+		asy__stack_account(r.stack, r.call, r.dur);
 	if (record)
 		ring_push(&r);
 	errno = saved;
@@ -271,6 +276,9 @@ static void read_format(void)
 	asy__warn("ASYNCIFY_TRACE_FORMAT=%s is not one of text, json, chrome; using text", s);
 }
 
+/* ASYNCIFY_STACKS was 0 and ASYNCIFY_FLAME asked for stacks. */
+static int stacks_for_flame;
+
 static void read_numbers(void)
 {
 	unsigned long long v;
@@ -289,9 +297,14 @@ static void read_numbers(void)
 		else
 			asy__warn("ASYNCIFY_TRACE_MIN_US=%s is not a number of microseconds; using 0", s);
 	}
+	/* A flame graph is made of stacks: it turns them on by itself. */
+	if (asy__tcfg.flame && !asy__tcfg.stacks) {
+		asy__tcfg.stacks = ASY_FLAME_DEPTH;
+		stacks_for_flame = 1;
+	}
 }
 
-/* Copy an ASYNCIFY_TRACE / _SUMMARY value; 1 when set and usable. */
+/* Copy an ASYNCIFY_TRACE / _SUMMARY / _FLAME value; 1 when set and usable. */
 static int read_path(const char *name, char *out, size_t n)
 {
 	const char *s = getenv(name);
@@ -378,6 +391,9 @@ static void open_outputs(void)
 		asy__tcfg.summary_fd = output_open("ASYNCIFY_SUMMARY", asy__tcfg.summary_path, 0,
 						   &owner);
 	asy__tcfg.summary = asy__tcfg.summary_fd >= 0;
+	if (asy__tcfg.flame)
+		asy__tcfg.flame_fd = output_open("ASYNCIFY_FLAME", asy__tcfg.flame_path, 0, &owner);
+	asy__tcfg.flame = asy__tcfg.flame_fd >= 0;
 }
 
 static void trace_fork_child(void);
@@ -390,9 +406,11 @@ void asy__trace_init(void)
 				    sizeof asy__tcfg.trace_path);
 	asy__tcfg.summary = read_path("ASYNCIFY_SUMMARY", asy__tcfg.summary_path,
 				      sizeof asy__tcfg.summary_path);
+	asy__tcfg.flame = read_path("ASYNCIFY_FLAME", asy__tcfg.flame_path,
+				    sizeof asy__tcfg.flame_path);
 	read_format();
 	read_numbers();
-	if (!asy__tcfg.trace && !asy__tcfg.summary)
+	if (!asy__tcfg.trace && !asy__tcfg.summary && !asy__tcfg.flame)
 		goto out;
 	asy__tcfg.pid = (pid_t)asy_sys_getpid();
 	clocks_init();
@@ -401,7 +419,9 @@ void asy__trace_init(void)
 		goto out;
 	}
 	open_outputs();
-	if (asy__tcfg.trace_fd < 0 && !asy__tcfg.summary)
+	if (stacks_for_flame && !asy__tcfg.flame)
+		asy__tcfg.stacks = 0; /* the flame file cannot be written: no stacks */
+	if (asy__tcfg.trace_fd < 0 && !asy__tcfg.summary && !asy__tcfg.flame)
 		goto out;
 	if (asy__tcfg.trace_fd >= 0 && asy__writer_start() < 0)
 		asy__warn("tracing: no writer thread; records are written at exit only");
@@ -443,6 +463,11 @@ static void trace_fork_child(void)
 						   &owner);
 		asy__tcfg.summary = asy__tcfg.summary_fd >= 0;
 	}
+	if (asy__tcfg.flame && strstr(asy__tcfg.flame_path, "%p")) {
+		asy_sys_close(asy__tcfg.flame_fd);
+		asy__tcfg.flame_fd = output_open("ASYNCIFY_FLAME", asy__tcfg.flame_path, 0, &owner);
+		asy__tcfg.flame = asy__tcfg.flame_fd >= 0;
+	}
 	if (asy__tcfg.trace_fd >= 0 && asy__writer_start() < 0)
 		asy__warn("tracing: no writer thread in child; records are written at exit only");
 }
@@ -461,12 +486,14 @@ static void trace_fini(void)
 	}
 	if (asy__tcfg.summary)
 		asy__summary_write();
+	if (asy__tcfg.flame)
+		asy__flame_write();
 	errno = saved;
 }
 
 /* Before an exec (called by the shim's exec hooks): write out what the
- * ring holds and this image's summary, which an exec would lose.  The
- * summary starts again from zero, in case the exec fails. */
+ * ring holds, this image's summary and flame stacks, which an exec would
+ * lose.  The counters start again from zero, in case the exec fails. */
 void asy__trace_flush(void)
 {
 	int saved = errno;
@@ -476,10 +503,12 @@ void asy__trace_flush(void)
 	}
 	if (asy__tcfg.trace_fd >= 0)
 		asy__writer_drain();
-	if (asy__tcfg.summary) {
+	if (asy__tcfg.summary)
 		asy__summary_write();
-		asy__summary_reset(0);
-	}
+	if (asy__tcfg.flame)
+		asy__flame_write();
+	if (asy__tcfg.summary || asy__tcfg.flame)
+		asy__summary_reset(0); /* the stacks' counters too */
 	errno = saved;
 }
 

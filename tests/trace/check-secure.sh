@@ -1,6 +1,6 @@
 #!/bin/sh
 # check-secure.sh LIB CC — in secure-execution mode (AT_SECURE) the shim
-# writes no trace or summary file.  LD_PRELOAD does not reach a setuid
+# writes no trace, summary or flame file.  LD_PRELOAD does not reach a setuid
 # program, so the program here is linked with the library; it is made
 # setuid to nobody, which needs root: otherwise the check says so and
 # passes as skipped (exit 0, one line).
@@ -28,17 +28,17 @@ $cc -o "$d/p" "$d/p.c" -L"$libdir" -lasyncify -Wl,-rpath,"$libdir"
 fail() { echo "check-trace-secure: $*" >&2; cat "$d/err" >&2; exit 1; }
 
 # Control: the same program, not setuid, does write its trace.
-ASYNCIFY_TRACE="$d/out/t" ASYNCIFY_SUMMARY="$d/out/s" "$d/p" >/dev/null 2>"$d/err" ||
-	fail "program failed"
-[ -s "$d/out/t" ] && [ -s "$d/out/s" ] || fail "no trace without setuid: the check cannot work"
-rm -f "$d/out/t" "$d/out/s"
+out() { ASYNCIFY_TRACE="$d/out/t" ASYNCIFY_SUMMARY="$d/out/s" ASYNCIFY_FLAME="$d/out/f" "$@"; }
+out "$d/p" >/dev/null 2>"$d/err" || fail "program failed"
+[ -s "$d/out/t" ] && [ -s "$d/out/s" ] && [ -s "$d/out/f" ] ||
+	fail "no trace without setuid: the check cannot work"
+rm -f "$d/out/t" "$d/out/s" "$d/out/f"
 
 chown nobody "$d/p"
 chmod 4755 "$d/p"
-ASYNCIFY_TRACE="$d/out/t" ASYNCIFY_SUMMARY="$d/out/s" "$d/p" >/dev/null 2>"$d/err" ||
-	fail "setuid program failed"
+out "$d/p" >/dev/null 2>"$d/err" || fail "setuid program failed"
 [ -z "$(ls -A "$d/out")" ] || fail "files written in secure-execution mode: $(ls "$d/out")"
-[ "$(grep -c 'secure-execution' "$d/err")" = 2 ] || fail "want two warnings"
+[ "$(grep -c 'secure-execution' "$d/err")" = 3 ] || fail "want three warnings"
 # stderr stays allowed.
 ASYNCIFY_TRACE=stderr "$d/p" >/dev/null 2>"$d/err" || fail "setuid program failed"
 grep -q '^[0-9:.]* [0-9]* write(1' "$d/err" || fail "no trace on stderr in secure mode"

@@ -6,7 +6,7 @@ Usage: check-trace.py WORKLOAD --dir DIR [--format text|json|chrome]
 
 WORKLOAD names what the traced process did (tests/check-trace.c); the
 files are DIR/trace.<pid> and DIR/summary.<pid> (DIR/stderr for
-`stderr`).  Exit 0 when everything matches, 1 with the reasons on stderr.
+`stderr`; DIR/flame.<pid> for `flame`, a check of the `calls` workload).  Exit 0 when everything matches, 1 with the reasons on stderr.
 """
 import argparse
 import glob
@@ -397,6 +397,46 @@ def work_exec(a):
     # is replaced: the write made before exec is in the file.
     expect(all(r["call"] == "write" and r["pid"] == pid for r in recs), f"records {recs}")
     expect(len(recs) == 3, f"{len(recs)} records, want 1 before exec and exec2's 2")
+
+
+FOLDED_LINE = re.compile(r"^([^;\n]+(?:;[^;\n]+)+) (\d+)$")
+
+
+def work_flame(a):
+    """ASYNCIFY_FLAME with the calls workload and a json trace: stacks on by
+    themselves (16 frames), one folded line per stack ending in its call,
+    and per call the weights add up to the trace's durations."""
+    pid, tpath = one_pid(a.dir, "trace")
+    fpid, fpath = one_pid(a.dir, "flame")
+    if not tpath or not fpath:
+        return
+    expect(pid == fpid, f"trace pid {pid}, flame pid {fpid}")
+    recs, _ = load(tpath, "json", pid)
+    check_calls_records(recs, a.via, 16, a.dir)
+    trace_us = {}
+    for r in recs:
+        trace_us[r["call"]] = trace_us.get(r["call"], 0) + r["dur_ns"] / 1000
+    flame_us, lines, seen = {}, {}, set()
+    with open(fpath) as f:
+        for ln in f.read().splitlines():
+            m = FOLDED_LINE.match(ln)
+            if not expect(m, f"{fpath}: not a folded line: {ln!r}"):
+                continue
+            frames = m.group(1).split(";")
+            expect(m.group(1) not in seen, f"stack written twice: {ln!r}")
+            seen.add(m.group(1))
+            # The case runs as /proc/self/exe: its comm is "exe".
+            expect(frames[0] == "exe", f"root is not the process's name: {ln!r}")
+            expect("work_calls" in frames[1:-1], f"work_calls not in the stack: {ln!r}")
+            expect("[truncated]" not in frames, f"16 frames do not hold the stack: {ln!r}")
+            call = frames[-1]
+            flame_us[call] = flame_us.get(call, 0) + int(m.group(2))
+            lines[call] = lines.get(call, 0) + 1
+    expect(set(flame_us) == set(CALLS), f"calls {sorted(flame_us)} != {sorted(CALLS)}")
+    for c, us in flame_us.items():
+        # Each line is rounded to a µs, at least 1.
+        expect(abs(us - trace_us.get(c, 0)) <= lines[c] + 1,
+               f"{c}: {us} µs in the flame file, {trace_us.get(c, 0):.1f} µs in the trace")
 
 
 def work_stderr(a):
