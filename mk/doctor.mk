@@ -3,7 +3,9 @@
 # asyncify-ab's helper in lib/asyncify/, where the driver is looked for
 # (../lib/asyncify/ from bin/asyncify).  The probe links liburing as the
 # library does (statically when Debian's archive is there) and nothing of
-# asyncify: it must also run without the shim, as the baseline.  Built
+# asyncify: it must also run without the shim, as the baseline.  The frame
+# the stacks check looks for is exported, so that a stripped probe (the
+# Debian package's) still names it.  Built
 # plain, never with SANITIZE, like asyncify-ab-spawn.
 
 DOCTOR_PROBE  := lib/asyncify/asyncify-doctor-probe
@@ -14,7 +16,8 @@ all: $(DOCTOR_PROBE)
 $(DOCTOR_PROBE): scripts/asyncify-doctor-probe.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(DOCTOR_CFLAGS) -o $@ $< $(LDFLAGS) $(URING_LIB) -ldl -lpthread
+	$(Q)$(CC) $(DOCTOR_CFLAGS) -o $@ $< $(LDFLAGS) $(URING_LIB) -ldl -lpthread \
+	  -Wl,--export-dynamic-symbol=asyncify_doctor_marker
 
 INSTALL_TARGETS += install-doctor
 

@@ -1,0 +1,36 @@
+# The Debian package: `make deb` builds build/deb/asyncify_<version>_<arch>.deb
+# with dpkg-buildpackage and debhelper (debian/), from a copy of the tree
+# so that the build never writes outside build/.  `make check-deb` (part of
+# `make check`) installs it with apt in a throw-away mount namespace and
+# runs the installed copy (tests/deb/check-deb.sh).  `make lint-deb` runs
+# lintian on it (README: "The Debian package" explains what it reports).
+
+DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_OUT   := build/deb
+DEB_FILE  := $(DEB_OUT)/asyncify_$(VERSION)_$(DEB_ARCH).deb
+DEB_SRC   := $(DEB_OUT)/asyncify-$(VERSION)
+
+CHECK_TARGETS += check-deb
+
+# The tree as git knows it (tracked and new files, not the ignored build
+# output), or, outside a checkout, the directories the package is built from.
+deb:
+	$(call msg,DEB,$(DEB_FILE))
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_SRC)
+	$(Q)if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git ls-files -co --exclude-standard | while IFS= read -r f; do [ -e "$$f" ] && printf '%s\n' "$$f"; done; \
+	else \
+	  printf '%s\n' Makefile asyncify.pc.in mk shim runtime include scripts man debian demo README.md; \
+	fi | tar -cf - -T - | tar -xf - -C $(DEB_SRC)
+	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+	  { tail -40 ../build.log >&2; echo "make deb: dpkg-buildpackage failed (log: $(DEB_OUT)/build.log)" >&2; exit 1; }
+	$(Q)test -f $(DEB_FILE)
+
+check-deb: deb
+	$(Q)timeout 110 sh tests/deb/check-deb.sh $(CURDIR)/$(DEB_FILE) $(CURDIR)
+
+lint-deb: deb
+	$(Q)command -v lintian >/dev/null || { echo "make lint-deb: lintian is not installed (apt-get install lintian)" >&2; exit 1; }
+	$(Q)lintian --info --display-info $(DEB_OUT)/asyncify_$(VERSION)_$(DEB_ARCH).changes
+
+.PHONY: deb check-deb lint-deb
