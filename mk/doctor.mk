@@ -16,7 +16,7 @@ all: $(DOCTOR_PROBE)
 $(DOCTOR_PROBE): scripts/asyncify-doctor-probe.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(DOCTOR_CFLAGS) -o $@ $< $(LDFLAGS) $(URING_LIB) -ldl -lpthread \
+	$(Q)$(CC) $(CPPFLAGS) $(DOCTOR_CFLAGS) -o $@ $< $(LDFLAGS) $(URING_LIB) -ldl -lpthread \
 	  -Wl,--export-dynamic-symbol=asyncify_doctor_marker
 
 INSTALL_TARGETS += install-doctor
