@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import unittest
 
 from common import ASYNCIFY, CC, LIB, ROOT, CommandTest
@@ -47,7 +48,7 @@ class Doctor(CommandTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         d = json.loads(r.stdout)
         self.assertEqual(d["problems"], [])
-        self.assertEqual(d["library"], os.path.realpath(LIB))
+        self.assertEqual(d["library"], os.path.abspath(LIB))
         self.assertTrue(d["system"]["kernel"])
         self.assertIn(d["backend"]["picked"], ("uring", "threads"))
         # The pick follows the probes: uring exactly when every step works.
@@ -100,6 +101,27 @@ class Doctor(CommandTest):
         d = json.loads(self.doctor("--json", env=self.env(LD_PRELOAD=lib)).stdout)
         self.assertEqual([v["differs"] for v in d["selfcheck"]["variants"]],
                          [["write-offsets"]] * 4)
+
+    def test_make_install(self):
+        """The installed asyncify finds the doctor and its probe in
+        lib/asyncify/ and examines the installed library."""
+        prefix = self.path("prefix")
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+        r = subprocess.run(["make", "-s", "-C", ROOT, "install", "SANITIZE=", "PREFIX=" + prefix],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for f in ("asyncify-doctor", "asyncify-doctor-probe"):
+            self.assertTrue(os.access(os.path.join(prefix, "lib/asyncify", f), os.X_OK), f)
+        # the API's man page comes along, one .so page per function
+        with open(os.path.join(prefix, "share/man/man3/asy_run.3")) as f:
+            self.assertEqual(f.read(), ".so man3/asyncify.3\n")
+        self.assertTrue(os.path.isfile(os.path.join(prefix, "share/man/man3/asyncify.3")))
+        r = self.run_cmd([os.path.join(prefix, "bin/asyncify"), "--doctor", "--json"],
+                         env=self.env(ASYNCIFY_LIB=None))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        d = json.loads(r.stdout)
+        self.assertEqual(d["library"], os.path.join(prefix, "lib/libasyncify.so"))
+        self.assertEqual(d["problems"], [])
 
     def test_help_and_usage(self):
         r = self.run_cmd([ASYNCIFY, "--help"])

@@ -10,7 +10,7 @@
 # Then, with the installed files only: `asyncify -- cmd`, the demo under
 # asyncify-ab (every variant equivalent), the coroutine demo built with
 # `pkg-config --cflags --libs asyncify` and the installed header,
-# `man asyncify`, and `asyncify --doctor`.
+# `man asyncify`, `man 3 asy_go`, and `asyncify --doctor`.
 set -eu
 
 deb=$1
@@ -60,15 +60,19 @@ installed_checks() {
 		echo "  DEB     man is not installed here: man asyncify not tried"
 	elif [ -n "$root" ]; then
 		man -l "$root/usr/share/man/man1/asyncify.1.gz" >"$work/man.txt" 2>/dev/null
+		man -l "$root/usr/share/man/man3/asy_go.3.gz" >"$work/man3.txt" 2>/dev/null
 	else
 		MANPAGER=cat man asyncify >"$work/man.txt" 2>/dev/null
+		MANPAGER=cat man 3 asy_go >"$work/man3.txt" 2>/dev/null
 	fi
 	[ ! -f "$work/man.txt" ] || grep -q -- "--doctor" "$work/man.txt" ||
 		fail "man asyncify does not show the page"
+	[ ! -f "$work/man3.txt" ] || grep -q "asy_go_stack" "$work/man3.txt" ||
+		fail "man 3 asy_go does not show asyncify(3)"
 
 	asyncify --doctor >"$work/doctor.txt" 2>&1 ||
 		{ cat "$work/doctor.txt" >&2; fail "the installed asyncify --doctor finds problems"; }
-	echo "  DEB     installed copy: asyncify -- cmd, the demo (asyncify-ab, coroutines via pkg-config), man asyncify, asyncify --doctor"
+	echo "  DEB     installed copy: asyncify -- cmd, the demo (asyncify-ab, coroutines via pkg-config), man asyncify, man 3 asy_go, asyncify --doctor"
 }
 
 # in_namespace: the real install, run by unshare in a new mount namespace.
