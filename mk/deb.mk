@@ -2,7 +2,8 @@
 # with dpkg-buildpackage and debhelper (debian/), from a copy of the tree
 # so that the build never writes outside build/.  `make check-deb` (part of
 # `make check`) installs it with apt in a throw-away mount namespace and
-# runs the installed copy (tests/deb/check-deb.sh).  `make lint-deb` runs
+# runs the installed copy (tests/deb/check-deb.sh); `make check-deb-fresh`
+# (by hand) does it on a fresh debootstrapped Debian 12.  `make lint-deb` runs
 # lintian on it (README: "The Debian package" explains what it reports).
 
 DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null)
@@ -34,3 +35,10 @@ lint-deb: deb
 	$(Q)lintian --info --display-info $(DEB_OUT)/asyncify_$(VERSION)_$(DEB_ARCH).changes
 
 .PHONY: deb check-deb lint-deb
+
+# By hand (root, debootstrap, the Debian mirror; ~3 minutes): the package on
+# a fresh minimal Debian 12, as a container starts.
+check-deb-fresh: deb
+	$(Q)sh tests/deb/fresh-root.sh $(CURDIR)/$(DEB_FILE) $(CURDIR)
+
+.PHONY: check-deb-fresh
