@@ -4,7 +4,7 @@
 # `make check`) installs it with apt in a throw-away mount namespace and
 # runs the installed copy (tests/deb/check-deb.sh); `make check-deb-fresh`
 # (by hand) does it on a fresh debootstrapped Debian 12.  `make lint-deb` runs
-# lintian on it (README: "The Debian package" explains what it reports).
+# lintian on it (docs/debian.md explains what it reports).
 
 DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_OUT   := build/deb
