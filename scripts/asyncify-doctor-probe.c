@@ -397,11 +397,15 @@ static void case_signal(const char *name, int flags)
 	handled = 0;
 	struct late l = { pthread_self(), p[1] };
 	pthread_t t;
-	pthread_create(&t, NULL, late_writer, &l);
-	ssize_t r = read(p[0], b, sizeof b);
-	const char *s = res(r, b);
-	pthread_join(t, NULL);
-	out(name, "%s handler=%d", s, (int)handled);
+	int e = pthread_create(&t, NULL, late_writer, &l);
+	if (e) {
+		out(name, "cannot start a thread: %s", err_name(e));
+	} else {
+		ssize_t r = read(p[0], b, sizeof b);
+		const char *s = res(r, b);
+		pthread_join(t, NULL);
+		out(name, "%s handler=%d", s, (int)handled);
+	}
 	sigaction(SIGUSR1, &old, NULL);
 	close(p[0]);
 	close(p[1]);
