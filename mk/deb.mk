@@ -15,6 +15,8 @@ CHECK_TARGETS += check-deb
 
 # The tree as git knows it (tracked and new files, not the ignored build
 # output), or, outside a checkout, the directories the package is built from.
+# The package is built the same whatever this make was given (-j,
+# SANITIZE=, which make also exports): neither reaches dpkg-buildpackage.
 deb:
 	$(call msg,DEB,$(DEB_FILE))
 	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_SRC)
@@ -23,7 +25,8 @@ deb:
 	else \
 	  printf '%s\n' Makefile asyncify.pc.in mk shim runtime include scripts man debian demo README.md; \
 	fi | tar -cf - -T - | tar -xf - -C $(DEB_SRC)
-	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u BUILD -u LIBDIR \
+	  dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
 	  { tail -40 ../build.log >&2; echo "make deb: dpkg-buildpackage failed (log: $(DEB_OUT)/build.log)" >&2; exit 1; }
 	$(Q)test -f $(DEB_FILE)
 
