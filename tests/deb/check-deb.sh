@@ -80,7 +80,8 @@ in_namespace() {
 	for d in usr etc var; do
 		mkdir -p "$work/ov/$d/up" "$work/ov/$d/wk"
 		mount -t overlay overlay \
-			-o "lowerdir=/$d,upperdir=$work/ov/$d/up,workdir=$work/ov/$d/wk" "/$d"
+			-o "lowerdir=/$d,upperdir=$work/ov/$d/up,workdir=$work/ov/$d/wk" "/$d" ||
+			exit 3	# no overlays here: the caller unpacks instead
 	done
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 		-o Dpkg::Use-Pty=0 "$deb" >"$work/apt.txt" 2>&1 ||
@@ -99,11 +100,17 @@ case ${1-} in
 	exit 0 ;;
 esac
 
+rc=3
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 	unshare --mount --propagation private true 2>/dev/null; then
-	unshare --mount --propagation private sh "$0" --in-namespace "$deb" "$src" "$work"
-else
-	echo "  DEB     not root (or no mount namespaces): unpacked with dpkg -x, apt install not tried"
-	dpkg -x "$deb" "$work/root"
-	installed_checks "$work/root"
+	rc=0
+	unshare --mount --propagation private sh "$0" --in-namespace "$deb" "$src" "$work" || rc=$?
 fi
+case $rc in
+0) ;;
+3)
+	echo "  DEB     not root, or no mount namespace with overlays: unpacked with dpkg -x, apt install not tried"
+	dpkg -x "$deb" "$work/root"
+	installed_checks "$work/root" ;;
+*) exit "$rc" ;;
+esac
