@@ -294,6 +294,10 @@ int asy__copy_in(void *dst, const void *src, size_t n);
  * engine open to the other coroutines meanwhile. */
 int asy__park(int64_t deadline);
 
+/* A coroutine's call the non-blocking try answered: counted, traced as
+ * `inline`. */
+#define asy__inline(io, r) ((io)->via = ASY_VIA_INLINE, ASY_COUNT(inline_done), (r))
+
 /* Raise sig in the calling thread exactly as the kernel's send_sig()
  * does for the calling task (SI_USER, our pid and uid). */
 void asy__raise_as_kernel(int sig);

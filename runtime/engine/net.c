@@ -107,9 +107,10 @@ static size_t recv_target(const struct xfer *x, size_t total)
 	return sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
 }
 
-/* Wait for the socket; 0 when it may be ready, else the call's answer. */
+/* Wait for the socket: 0 when it may be ready (*hup: it hung up or
+ * failed), else the call's answer. */
 static long wait_sock(struct asy_io *io, const struct xfer *x, const struct stat *id,
-		      int64_t deadline, long done)
+		      int64_t deadline, long done, int *hup)
 {
 	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
 	if (r == -ETIME)
@@ -120,6 +121,7 @@ static long wait_sock(struct asy_io *io, const struct xfer *x, const struct stat
 		return done ? done : r;
 	if (!asy__same_file(x->fd, id))
 		return done ? done : -EBADF;
+	*hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 	return 0;
 }
 
@@ -135,14 +137,14 @@ static long xfer(struct asy_io *io, struct xfer *x)
 		total = xfer_total(x);
 		done = (size_t)r;
 		if (done >= total)
-			return r;
+			return asy__inline(io, r);
 		/* Short: a datagram, a receive that returns what is there, or a
 		 * stream send that filled the buffer. */
 		want = x->reading ? recv_target(x, total) : total;
 		if (done >= want)
-			return r;
+			return asy__inline(io, r);
 	} else if (r != -EAGAIN || asy__coro_alone()) {
-		return r == -EAGAIN ? ASY_PASS : r;
+		return r == -EAGAIN ? ASY_PASS : r == 0 ? asy__inline(io, r) : r;
 	}
 	if (asy__nonblocking(x->fd))
 		return done ? (long)done : r;
@@ -151,13 +153,19 @@ static long xfer(struct asy_io *io, struct xfer *x)
 		return done ? (long)done : ASY_PASS;
 	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
 	for (;;) {
-		long w = wait_sock(io, x, &id, deadline, (long)done);
+		int hup = 0;
+		long w = wait_sock(io, x, &id, deadline, (long)done, &hup);
 		if (w)
 			return w;
 		/* Once bytes moved, a stream send raises no SIGPIPE (the
 		 * kernel's one call returns the count then). */
 		int more = done && !x->reading ? MSG_NOSIGNAL : 0;
 		r = xfer_try(x, done, x->flags | more);
+		/* Hung up, yet "would wait": a shut-down datagram socket, whose
+		 * blocking receive returns 0 at once.  The program's own call
+		 * answers (it does not wait). */
+		if (r == -EAGAIN && hup)
+			return done ? (long)done : ASY_PASS;
 		if (r == -EAGAIN)
 			continue;
 		if (r < 0)
@@ -229,7 +237,9 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 	long r = 0;
 	while (got < vlen) {
 		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
-		r = asy_sys(SYS_recvmmsg, fd, vec + got, vlen - got, f | MSG_DONTWAIT, NULL, 0);
+		/* with a timeout, the kernel looks at it after each datagram */
+		r = asy_sys(SYS_recvmmsg, fd, vec + got, end >= 0 ? 1 : vlen - got, f | MSG_DONTWAIT,
+			    NULL, 0);
 		if (r > 0) {
 			got += (unsigned)r;
 			if ((flags & MSG_WAITFORONE) || (end >= 0 && asy_now() >= end))
@@ -265,6 +275,8 @@ static long net_accept(struct asy_io *io, int fd)
 {
 	int flags = io->call == ASY_CALL_accept4 ? (int)io->a[2] : 0;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return ASY_PASS; /* EINVAL at once */
 	if (asy_sys_poll(&p, 1, 0) != 0 || asy__coro_alone() || asy__nonblocking(fd) ||
 	    sockopt_int(fd, SO_ACCEPTCONN) != 1)
 		return ASY_PASS; /* queued, an error, or it never waits */
@@ -331,8 +343,10 @@ static long net_connect(struct asy_io *io, int fd)
 		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
 	if (r < 0 || r == ASY_PASS)
 		return r;
-	int err = sockopt_int(fd, SO_ERROR);
-	return err > 0 ? -err : 0;
+	/* the kernel's own ending: connected (0) or the error, and the
+	 * socket's state as a blocking connect leaves it */
+	r = connect_nb(fd, fl, io);
+	return r == -EISCONN ? 0 : r;
 }
 
 long asy__net(struct asy_io *io)
@@ -358,6 +372,8 @@ long asy__net(struct asy_io *io)
 	case ASY_CALL_sendmsg:
 		x.msg = (struct msghdr *)a[0];
 		x.flags = (int)a[1];
+		if (!x.msg)
+			return ASY_PASS; /* EFAULT: NULL means "no msghdr", not a buffer call */
 		return xfer(io, &x);
 	case ASY_CALL_recvmmsg:
 		return recv_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2],

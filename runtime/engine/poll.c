@@ -141,7 +141,7 @@ static long poll_call(struct asy_io *io, struct pollfd *fds, nfds_t n, int64_t u
 	static const struct timespec zero = { 0, 0 };
 	long r = do_poll(fds, n, &zero);
 	if (r != 0 || until == 0)
-		return r;
+		return r > 0 ? asy__inline(io, r) : r;
 	struct pset s;
 	if (n > (1u << 20) || pset_init(&s, (unsigned)n) < 0)
 		return ASY_PASS;
@@ -195,13 +195,13 @@ static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 		return ASY_PASS; /* EINVAL, or sets larger than FD_SETSIZE */
 	for (int i = 0; i < 3; i++) {
 		s.p[i] = sets[i];
-		s.copy[i] = s.small[i];
+		s.copy[i] = sets[i] ? s.small[i] : NULL;
 		if (sets[i] && asy__copy_in(s.small[i], sets[i], bytes) < 0)
 			return ASY_PASS; /* EFAULT */
 	}
 	long r = asy_sys(SYS_pselect6, n, s.p[0], s.p[1], s.p[2], &zero, NULL);
 	if (r != 0 || until == 0)
-		return r;
+		return r > 0 ? asy__inline(io, r) : r;
 	struct pset ps;
 	if (pset_init(&ps, (unsigned)n) < 0)
 		return ASY_PASS;
@@ -241,7 +241,7 @@ static long epoll_call(struct asy_io *io, int ep, struct epoll_event *ev, int ma
 {
 	long r = asy_sys(SYS_epoll_pwait, ep, ev, max, 0, NULL, 8);
 	if (r != 0 || until == 0)
-		return r;
+		return r > 0 ? asy__inline(io, r) : r;
 	struct pset s;
 	pset_init(&s, 1);
 	pset_add(&s, ep, POLLIN);
