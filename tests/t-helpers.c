@@ -12,7 +12,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <liburing.h>
 
@@ -490,4 +494,219 @@ const char *t_tmpfile(size_t n, int evict)
 		t_evict(fd);
 	close(fd);
 	return path;
+}
+
+/* ---- sockets, time and signals ---------------------------------------- */
+
+double t_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *t_yes(int cond)
+{
+	return cond ? "yes" : "no";
+}
+
+int t_bound(int family, int type, int backlog, struct sockaddr_storage *a, socklen_t *len)
+{
+	static int serial;
+	int fd = socket(family, type, 0);
+	memset(a, 0, sizeof *a);
+	if (family == AF_UNIX) {
+		struct sockaddr_un *u = (struct sockaddr_un *)a;
+		u->sun_family = AF_UNIX;
+		/* Abstract: sun_path[0] is 0, nothing to unlink. */
+		int n = snprintf(u->sun_path + 1, sizeof u->sun_path - 1, "asy-t-%d-%d", (int)getpid(),
+				 serial++);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	} else if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)a;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof *in;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = in6addr_loopback;
+		*len = sizeof *in6;
+	}
+	if (fd < 0 || bind(fd, (struct sockaddr *)a, *len) < 0 ||
+	    (backlog >= 0 && listen(fd, backlog) < 0) ||
+	    getsockname(fd, (struct sockaddr *)a, len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int t_sock_pair(int family, int type, int fds[2])
+{
+	struct sockaddr_storage a, b;
+	socklen_t alen, blen;
+	if (family == AF_UNIX)
+		return socketpair(AF_UNIX, type, 0, fds);
+	if (type == SOCK_DGRAM) {
+		fds[1] = t_bound(family, type, -1, &b, &blen);
+		fds[0] = t_bound(family, type, -1, &a, &alen);
+		if (fds[0] < 0 || fds[1] < 0 || connect(fds[0], (struct sockaddr *)&b, blen) < 0 ||
+		    connect(fds[1], (struct sockaddr *)&a, alen) < 0)
+			return -1;
+		return 0;
+	}
+	int l = t_bound(family, type, 1, &a, &alen);
+	fds[0] = socket(family, type, 0);
+	if (l < 0 || fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, alen) < 0)
+		return -1;
+	fds[1] = accept(l, NULL, NULL);
+	close(l);
+	return fds[1] < 0 ? -1 : 0;
+}
+
+const char *t_sock_name(int family, int type)
+{
+	static char buf[32];
+	const char *f = family == AF_UNIX ? "unix" : "ip";
+	const char *t = type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "seqpacket";
+	if (family != AF_UNIX)
+		snprintf(buf, sizeof buf, "%s%s", type == SOCK_STREAM ? "tcp" : "udp",
+			 family == AF_INET6 ? "6" : "");
+	else
+		snprintf(buf, sizeof buf, "%s-%s", f, t);
+	return buf;
+}
+
+void t_timeo(int fd, int opt, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
+}
+
+volatile sig_atomic_t t_handled;
+
+static void on_count(int sig)
+{
+	(void)sig;
+	t_handled++;
+}
+
+void t_handle(int sig, int flags)
+{
+	struct sigaction sa = { .sa_handler = on_count, .sa_flags = flags };
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	t_handled = 0;
+}
+
+struct later {
+	void (*fn)(void *);
+	void *arg;
+	int ms;
+	/* t_later_write, t_later_signal */
+	int fd, sig;
+	const void *data;
+	size_t n;
+	pthread_t target;
+	pid_t target_tid;
+};
+
+static void *later_main(void *p)
+{
+	struct later *l = p;
+	t_msleep(l->ms);
+	l->fn(l->arg);
+	return NULL;
+}
+
+static struct later *later_slot(void)
+{
+	static struct later slots[16];
+	static unsigned next;
+	struct later *l = &slots[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 16];
+	memset(l, 0, sizeof *l);
+	return l;
+}
+
+static pthread_t later_start(struct later *l)
+{
+	pthread_t th;
+	if (pthread_create(&th, NULL, later_main, l)) {
+		fprintf(stderr, "pthread_create failed\n");
+		exit(3);
+	}
+	return th;
+}
+
+pthread_t t_later(void (*fn)(void *), void *arg, int ms)
+{
+	struct later *l = later_slot();
+	l->fn = fn;
+	l->arg = arg;
+	l->ms = ms;
+	return later_start(l);
+}
+
+static void do_write(void *p)
+{
+	struct later *l = p;
+	if (write(l->fd, l->data, l->n) < 0)
+		perror("later write");
+}
+
+pthread_t t_later_write(int fd, const void *data, size_t n, int ms)
+{
+	struct later *l = later_slot();
+	*l = (struct later){ .fn = do_write, .ms = ms, .fd = fd, .data = data, .n = n };
+	l->arg = l;
+	return later_start(l);
+}
+
+static void do_signal(void *p)
+{
+	struct later *l = p;
+	t_wait_blocked(l->target_tid);
+	pthread_kill(l->target, l->sig);
+}
+
+pthread_t t_later_signal(int sig, int ms)
+{
+	struct later *l = later_slot();
+	*l = (struct later){ .fn = do_signal, .ms = ms, .sig = sig, .target = pthread_self(),
+			     .target_tid = t_gettid() };
+	l->arg = l;
+	return later_start(l);
+}
+
+long t_fill(int fd)
+{
+	static char buf[65536];
+	long total = 0, n;
+	for (size_t chunk = sizeof buf; chunk >= 1; chunk /= 8)
+		while ((n = send(fd, buf, chunk, MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+			total += n;
+	return total;
+}
+
+long t_drain(int fd)
+{
+	static char buf[65536];
+	long total = 0, n;
+	while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+		total += n;
+	return total;
+}
+
+int t_nfds(void)
+{
+	int n = -1; /* the directory's own fd */
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

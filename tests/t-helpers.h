@@ -13,7 +13,10 @@
 #ifndef T_HELPERS_H
 #define T_HELPERS_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum t_variant { T_NONE, T_OFF, T_URING, T_THREADS, T_URING_CORO, T_THREADS_CORO, T_NVARIANTS };
@@ -97,5 +100,44 @@ void t_wait_blocked(pid_t tid);
 const char *t_tmpfile(size_t n, int evict);
 /* Drop a file's pages from the page cache. */
 void t_evict(int fd);
+
+
+/* ---- sockets, time and signals (the socket and readiness cases) ---- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double t_ms(void);
+/* "yes" or "no". */
+const char *t_yes(int cond);
+/* A connected pair on loopback: socketpair() for AF_UNIX; for AF_INET and
+ * AF_INET6, listen + connect + accept (SOCK_STREAM) or two bound sockets
+ * connected to each other (SOCK_DGRAM).  fds[0] is the connecting side.
+ * 0, or -1. */
+int t_sock_pair(int family, int type, int fds[2]);
+/* A socket bound on loopback (AF_UNIX: an abstract name unique to the
+ * process and n), listening with backlog `backlog` when it is >= 0; its
+ * address in *a and *len.  The fd, or -1. */
+int t_bound(int family, int type, int backlog, struct sockaddr_storage *a, socklen_t *len);
+/* "unix-stream", "tcp6", "udp", … */
+const char *t_sock_name(int family, int type);
+/* setsockopt SO_RCVTIMEO or SO_SNDTIMEO to ms milliseconds. */
+void t_timeo(int fd, int opt, int ms);
+/* Install a handler for sig that counts deliveries in t_handled (reset to
+ * 0), with sa_flags `flags` (SA_RESTART or 0). */
+extern volatile sig_atomic_t t_handled;
+void t_handle(int sig, int flags);
+/* Run fn(arg) on another thread after ms milliseconds; join with
+ * pthread_join(). */
+pthread_t t_later(void (*fn)(void *), void *arg, int ms);
+/* After ms, from another thread: write n bytes of data to fd. */
+pthread_t t_later_write(int fd, const void *data, size_t n, int ms);
+/* After ms, from another thread: once the calling thread has been
+ * blocked in the kernel for a while (t_wait_blocked), send it sig. */
+pthread_t t_later_signal(int sig, int ms);
+/* Fill a socket's send side until a write would block; the count. */
+long t_fill(int fd);
+/* Read without waiting until nothing is left; the count. */
+long t_drain(int fd);
+/* Number of open fds of the process. */
+int t_nfds(void);
 
 #endif
