@@ -566,6 +566,29 @@ int t_sock_pair(int family, int type, int fds[2])
 	return fds[1] < 0 ? -1 : 0;
 }
 
+const struct t_kind t_kinds[T_NKINDS] = {
+	{ AF_UNIX, SOCK_STREAM }, { AF_UNIX, SOCK_DGRAM }, { AF_UNIX, SOCK_SEQPACKET },
+	{ AF_INET, SOCK_STREAM }, { AF_INET6, SOCK_STREAM }, { AF_INET, SOCK_DGRAM },
+	{ AF_INET6, SOCK_DGRAM },
+};
+
+void t_pair(int k, int fds[2])
+{
+	if (t_sock_pair(t_kinds[k].family, t_kinds[k].type, fds) < 0) {
+		t_out("no %s pair: %s\n", t_sock_name(t_kinds[k].family, t_kinds[k].type),
+		      t_errname(errno));
+		exit(1);
+	}
+}
+
+void t_show(const char *what, const char *buf, long n)
+{
+	if (n < 0)
+		t_res(what, n);
+	else
+		t_out("%s=%ld '%.*s'\n", what, n, (int)n, buf);
+}
+
 const char *t_sock_name(int family, int type)
 {
 	static char buf[32];
@@ -604,7 +627,7 @@ void t_handle(int sig, int flags)
 struct later {
 	void (*fn)(void *);
 	void *arg;
-	int ms;
+	int ms, after_handled;
 	/* t_later_write, t_later_signal */
 	int fd, sig;
 	const void *data;
@@ -616,6 +639,8 @@ struct later {
 static void *later_main(void *p)
 {
 	struct later *l = p;
+	for (int i = 0; l->after_handled && !t_handled && i < 10000; i++)
+		t_msleep(1);
 	t_msleep(l->ms);
 	l->fn(l->arg);
 	return NULL;
@@ -660,6 +685,22 @@ pthread_t t_later_write(int fd, const void *data, size_t n, int ms)
 {
 	struct later *l = later_slot();
 	*l = (struct later){ .fn = do_write, .ms = ms, .fd = fd, .data = data, .n = n };
+	l->arg = l;
+	return later_start(l);
+}
+
+pthread_t t_after_signal(void (*fn)(void *), void *arg, int ms)
+{
+	struct later *l = later_slot();
+	*l = (struct later){ .fn = fn, .arg = arg, .ms = ms, .after_handled = 1 };
+	return later_start(l);
+}
+
+pthread_t t_after_signal_write(int fd, const void *data, size_t n, int ms)
+{
+	struct later *l = later_slot();
+	*l = (struct later){ .fn = do_write, .ms = ms, .fd = fd, .data = data, .n = n,
+			     .after_handled = 1 };
 	l->arg = l;
 	return later_start(l);
 }

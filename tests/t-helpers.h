@@ -117,6 +117,16 @@ int t_sock_pair(int family, int type, int fds[2]);
  * process and n), listening with backlog `backlog` when it is >= 0; its
  * address in *a and *len.  The fd, or -1. */
 int t_bound(int family, int type, int backlog, struct sockaddr_storage *a, socklen_t *len);
+/* The socket kinds the cases go through, in t_kinds[] order. */
+enum { T_UNIX_STREAM, T_UNIX_DGRAM, T_UNIX_SEQPACKET, T_TCP, T_TCP6, T_UDP, T_UDP6, T_NKINDS };
+extern const struct t_kind {
+	int family, type;
+} t_kinds[T_NKINDS];
+/* t_sock_pair() of kind k (T_UNIX_STREAM…); exit(1) with a line if it
+ * cannot be made. */
+void t_pair(int k, int fds[2]);
+/* "what=n 'bytes'" (or t_res()'s line when n < 0). */
+void t_show(const char *what, const char *buf, long n);
 /* "unix-stream", "tcp6", "udp", … */
 const char *t_sock_name(int family, int type);
 /* setsockopt SO_RCVTIMEO or SO_SNDTIMEO to ms milliseconds. */
@@ -130,6 +140,11 @@ void t_handle(int sig, int flags);
 pthread_t t_later(void (*fn)(void *), void *arg, int ms);
 /* After ms, from another thread: write n bytes of data to fd. */
 pthread_t t_later_write(int fd, const void *data, size_t n, int ms);
+/* The same, but the ms count only from when t_handled became non-zero
+ * (the caller's handler ran): what a restarted call waits for then comes
+ * after the signal however late the signal is. */
+pthread_t t_after_signal(void (*fn)(void *), void *arg, int ms);
+pthread_t t_after_signal_write(int fd, const void *data, size_t n, int ms);
 /* After ms, from another thread: once the calling thread has been
  * blocked in the kernel for a while (t_wait_blocked), send it sig. */
 pthread_t t_later_signal(int sig, int ms);
