@@ -751,3 +751,88 @@ int t_nfds(void)
 	closedir(d);
 	return n;
 }
+
+/* ---- jobs ------------------------------------------------------------- */
+
+struct t_api t_api;
+
+#define MAXJOBS 64
+static pthread_t job_threads[MAXJOBS];
+static int njobs;
+static char job_out[MAXJOBS][512];
+
+struct job {
+	void (*fn)(int i);
+	int i;
+};
+static struct job jobs[MAXJOBS];
+
+static void job_main(void *arg)
+{
+	struct job *j = arg;
+	j->fn(j->i);
+}
+
+static void *job_thread(void *arg)
+{
+	job_main(arg);
+	return NULL;
+}
+
+void t_load_api(void)
+{
+	t_api.go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
+	t_api.run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
+	t_api.cancel = (int (*)(int))dlsym(RTLD_DEFAULT, "asy_cancel");
+	t_api.io_deadline = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_io_deadline");
+	t_api.now = (int64_t(*)(void))dlsym(RTLD_DEFAULT, "asy_now");
+	t_api.sleep = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
+	t_api.yield = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_yield");
+}
+
+int t_spawn(void (*fn)(int), int i)
+{
+	if (njobs == MAXJOBS) {
+		fprintf(stderr, "t_spawn: more than %d jobs\n", MAXJOBS);
+		exit(3);
+	}
+	struct job *j = &jobs[njobs];
+	*j = (struct job){ fn, i };
+	if (t_api.go)
+		return njobs++, t_api.go(job_main, j);
+	pthread_create(&job_threads[njobs++], NULL, job_thread, j);
+	return njobs;
+}
+
+void t_finish(void)
+{
+	if (t_api.go) {
+		int r = t_api.run();
+		if (r)
+			t_out("asy_run=%d %s\n", r, t_errname(errno));
+	} else {
+		for (int i = 0; i < njobs; i++)
+			pthread_join(job_threads[i], NULL);
+	}
+	for (int i = 0; i < njobs; i++)
+		t_out("%d: %s", i, job_out[i]);
+	memset(job_out, 0, sizeof job_out);
+	njobs = 0;
+}
+
+void t_jout(int i, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(job_out[i]);
+	va_start(ap, fmt);
+	vsnprintf(job_out[i] + n, sizeof job_out[i] - n, fmt, ap);
+	va_end(ap);
+}
+
+void t_jres(int i, const char *what, long r)
+{
+	if (r < 0)
+		t_jout(i, "%s=-1 %s ", what, t_errname(errno));
+	else
+		t_jout(i, "%s=%ld ", what, r);
+}

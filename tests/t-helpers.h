@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -154,5 +155,33 @@ long t_fill(int fd);
 long t_drain(int fd);
 /* Number of open fds of the process. */
 int t_nfds(void);
+
+/* ---- jobs: coroutines under the library, threads without it -----------
+ * A T_OWNCORO case spawns jobs and runs them: as coroutines on the
+ * calling thread when the library is loaded (asy_go + asy_run), as plain
+ * threads when it is not, so that the same case prints the same lines
+ * both ways.  Each job writes its own line; t_finish() prints them in job
+ * order. */
+struct t_api {
+	int (*go)(void (*)(void *), void *);
+	int (*run)(void);
+	int (*cancel)(int);
+	int (*io_deadline)(int64_t);
+	int64_t (*now)(void);
+	int (*sleep)(int64_t);
+	int (*yield)(void);
+};
+/* The library's API, looked up by t_load_api(); all NULL without it. */
+extern struct t_api t_api;
+void t_load_api(void);
+/* Spawn job fn(i); returns the coroutine's handle (or the job's index + 1
+ * with threads). */
+int t_spawn(void (*fn)(int), int i);
+/* Run every job to its end, print their lines ("i: …"), forget them. */
+void t_finish(void);
+/* Append to job i's line. */
+void t_jout(int i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "what=r " or "what=-1 ERRNAME " on job i's line. */
+void t_jres(int i, const char *what, long r);
 
 #endif
