@@ -132,10 +132,16 @@ static void poll_wakes_ppoll(void) { poll_wakes(1); }
 static void poll_errors(void)
 {
 	struct rlimit rl;
+	static struct pollfd many[65];
 	struct pollfd f = { 0, POLLIN, 0 };
 	alarm(5);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	t_res("nfds>nofile", poll(&f, (nfds_t)rl.rlim_cur + 1, 0));
+	rl.rlim_cur = 64;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < 65; i++)
+		many[i] = (struct pollfd){ -1, POLLIN, 0 };
+	t_res("nfds>nofile", poll(many, 65, 0));
+	t_res("nfds=nofile", poll(many, 64, 0));
 	t_res("bad-array", poll(bad_ptr, 1, 0));
 	t_res("ppoll-bad-array", ppoll(bad_ptr, 2, NULL, NULL));
 	struct timespec bad = { 0, 1000000000 };
