@@ -36,7 +36,7 @@ static void show_wait(double t0, int ms)
 
 static void show_at_once(double t0)
 {
-	t_out("at once: %s\n", yes(t_ms() - t0 < 200));
+	t_out("at once: %s\n", yes(t_ms() - t0 < 500));
 }
 
 /* ==== poll and ppoll ==================================================== */

@@ -608,7 +608,7 @@ void t_timeo(int fd, int opt, int ms)
 	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
 }
 
-volatile sig_atomic_t t_handled;
+_Atomic int t_handled; /* lock-free: safe in a handler, seen by other threads */
 
 static void on_count(int sig)
 {
@@ -624,10 +624,13 @@ void t_handle(int sig, int flags)
 	t_handled = 0;
 }
 
+/* t_later_signal() calls made, and signals they have sent. */
+static _Atomic int signals_asked, signals_sent;
+
 struct later {
 	void (*fn)(void *);
 	void *arg;
-	int ms, after_handled;
+	int ms, after_signal;
 	/* t_later_write, t_later_signal */
 	int fd, sig;
 	const void *data;
@@ -639,7 +642,7 @@ struct later {
 static void *later_main(void *p)
 {
 	struct later *l = p;
-	for (int i = 0; l->after_handled && !t_handled && i < 10000; i++)
+	for (int i = 0; i < 10000 && l->after_signal > signals_sent; i++)
 		t_msleep(1);
 	t_msleep(l->ms);
 	l->fn(l->arg);
@@ -692,7 +695,7 @@ pthread_t t_later_write(int fd, const void *data, size_t n, int ms)
 pthread_t t_after_signal(void (*fn)(void *), void *arg, int ms)
 {
 	struct later *l = later_slot();
-	*l = (struct later){ .fn = fn, .arg = arg, .ms = ms, .after_handled = 1 };
+	*l = (struct later){ .fn = fn, .arg = arg, .ms = ms, .after_signal = signals_asked };
 	return later_start(l);
 }
 
@@ -700,7 +703,7 @@ pthread_t t_after_signal_write(int fd, const void *data, size_t n, int ms)
 {
 	struct later *l = later_slot();
 	*l = (struct later){ .fn = do_write, .ms = ms, .fd = fd, .data = data, .n = n,
-			     .after_handled = 1 };
+			     .after_signal = signals_asked };
 	l->arg = l;
 	return later_start(l);
 }
@@ -710,6 +713,7 @@ static void do_signal(void *p)
 	struct later *l = p;
 	t_wait_blocked(l->target_tid);
 	pthread_kill(l->target, l->sig);
+	signals_sent++;
 }
 
 pthread_t t_later_signal(int sig, int ms)
@@ -717,6 +721,7 @@ pthread_t t_later_signal(int sig, int ms)
 	struct later *l = later_slot();
 	*l = (struct later){ .fn = do_signal, .ms = ms, .sig = sig, .target = pthread_self(),
 			     .target_tid = t_gettid() };
+	signals_asked++;
 	l->arg = l;
 	return later_start(l);
 }

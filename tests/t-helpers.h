@@ -134,16 +134,17 @@ const char *t_sock_name(int family, int type);
 void t_timeo(int fd, int opt, int ms);
 /* Install a handler for sig that counts deliveries in t_handled (reset to
  * 0), with sa_flags `flags` (SA_RESTART or 0). */
-extern volatile sig_atomic_t t_handled;
+extern _Atomic int t_handled;
 void t_handle(int sig, int flags);
 /* Run fn(arg) on another thread after ms milliseconds; join with
  * pthread_join(). */
 pthread_t t_later(void (*fn)(void *), void *arg, int ms);
 /* After ms, from another thread: write n bytes of data to fd. */
 pthread_t t_later_write(int fd, const void *data, size_t n, int ms);
-/* The same, but the ms count only from when t_handled became non-zero
- * (the caller's handler ran): what a restarted call waits for then comes
- * after the signal however late the signal is. */
+/* The same, but the ms count only from when the last t_later_signal()
+ * has sent its signal: what a restarted call waits for then comes after
+ * the signal however late the signal is.  (Not from when the handler ran:
+ * under TSan a handler runs only once the interrupted call returns.) */
 pthread_t t_after_signal(void (*fn)(void *), void *arg, int ms);
 pthread_t t_after_signal_write(int fd, const void *data, size_t n, int ms);
 /* After ms, from another thread: once the calling thread has been
