@@ -69,13 +69,23 @@ static void recv_peek_dontwait(int k)
 	t_res("empty", recv(p[1], b, sizeof b, MSG_DONTWAIT));
 }
 
-static void recv_peek_dontwait_unix_stream(void) { recv_peek_dontwait(T_UNIX_STREAM); }
-static void recv_peek_dontwait_unix_dgram(void) { recv_peek_dontwait(T_UNIX_DGRAM); }
-static void recv_peek_dontwait_unix_seqpacket(void) { recv_peek_dontwait(T_UNIX_SEQPACKET); }
-static void recv_peek_dontwait_tcp(void) { recv_peek_dontwait(T_TCP); }
-static void recv_peek_dontwait_tcp6(void) { recv_peek_dontwait(T_TCP6); }
-static void recv_peek_dontwait_udp(void) { recv_peek_dontwait(T_UDP); }
-static void recv_peek_dontwait_udp6(void) { recv_peek_dontwait(T_UDP6); }
+static void recv_peek_dontwait_each(void)
+{
+	t_out("-- unix_stream\n");
+	recv_peek_dontwait(T_UNIX_STREAM);
+	t_out("-- unix_dgram\n");
+	recv_peek_dontwait(T_UNIX_DGRAM);
+	t_out("-- unix_seqpacket\n");
+	recv_peek_dontwait(T_UNIX_SEQPACKET);
+	t_out("-- tcp\n");
+	recv_peek_dontwait(T_TCP);
+	t_out("-- tcp6\n");
+	recv_peek_dontwait(T_TCP6);
+	t_out("-- udp\n");
+	recv_peek_dontwait(T_UDP);
+	t_out("-- udp6\n");
+	recv_peek_dontwait(T_UDP6);
+}
 
 /* A blocking recv of each kind waits for what another thread sends. */
 static void recv_waits(int k)
@@ -97,11 +107,19 @@ static void recv_waits(int k)
 	pthread_join(tw, NULL);
 }
 
-static void recv_waits_unix_stream(void) { recv_waits(T_UNIX_STREAM); }
-static void recv_waits_unix_dgram(void) { recv_waits(T_UNIX_DGRAM); }
-static void recv_waits_unix_seqpacket(void) { recv_waits(T_UNIX_SEQPACKET); }
-static void recv_waits_tcp(void) { recv_waits(T_TCP); }
-static void recv_waits_udp6(void) { recv_waits(T_UDP6); }
+static void recv_waits_each(void)
+{
+	t_out("-- unix_stream\n");
+	recv_waits(T_UNIX_STREAM);
+	t_out("-- unix_dgram\n");
+	recv_waits(T_UNIX_DGRAM);
+	t_out("-- unix_seqpacket\n");
+	recv_waits(T_UNIX_SEQPACKET);
+	t_out("-- tcp\n");
+	recv_waits(T_TCP);
+	t_out("-- udp6\n");
+	recv_waits(T_UDP6);
+}
 
 /* MSG_WAITALL: full count when the bytes come in pieces; short at EOF. */
 static int waitall_fd;
@@ -131,8 +149,13 @@ static void recv_waitall(int k)
 	t_show("eof", b, recv(p[1], b, 12, MSG_WAITALL));
 }
 
-static void recv_waitall_unix_stream(void) { recv_waitall(T_UNIX_STREAM); }
-static void recv_waitall_tcp(void) { recv_waitall(T_TCP); }
+static void recv_waitall_each(void)
+{
+	t_out("-- unix_stream\n");
+	recv_waitall(T_UNIX_STREAM);
+	t_out("-- tcp\n");
+	recv_waitall(T_TCP);
+}
 
 /* MSG_WAITALL interrupted by a handler: the bytes that came are returned,
  * with or without SA_RESTART; nothing is lost. */
@@ -192,10 +215,17 @@ static void recv_trunc(int k)
 	t_res("consumed", recv(p[1], b, sizeof b, MSG_DONTWAIT));
 }
 
-static void recv_trunc_unix_dgram(void) { recv_trunc(T_UNIX_DGRAM); }
-static void recv_trunc_unix_seqpacket(void) { recv_trunc(T_UNIX_SEQPACKET); }
-static void recv_trunc_udp(void) { recv_trunc(T_UDP); }
-static void recv_trunc_udp6(void) { recv_trunc(T_UDP6); }
+static void recv_trunc_each(void)
+{
+	t_out("-- unix_dgram\n");
+	recv_trunc(T_UNIX_DGRAM);
+	t_out("-- unix_seqpacket\n");
+	recv_trunc(T_UNIX_SEQPACKET);
+	t_out("-- udp\n");
+	recv_trunc(T_UDP);
+	t_out("-- udp6\n");
+	recv_trunc(T_UDP6);
+}
 
 /* MSG_TRUNC on a T_TCP stream discards the bytes it counts. */
 static void recv_trunc_tcp(void)
@@ -251,9 +281,15 @@ static void recv_names(int family)
 	      m.msg_flags);
 }
 
-static void recv_names_unix(void) { recv_names(AF_UNIX); }
-static void recv_names_udp(void) { recv_names(AF_INET); }
-static void recv_names_udp6(void) { recv_names(AF_INET6); }
+static void recv_names_each(void)
+{
+	t_out("-- unix\n");
+	recv_names(AF_UNIX);
+	t_out("-- udp\n");
+	recv_names(AF_INET);
+	t_out("-- udp6\n");
+	recv_names(AF_INET6);
+}
 
 /* SCM_RIGHTS: fds arrive exactly once, at the lowest free numbers;
  * MSG_CMSG_CLOEXEC marks them; a short control buffer gives MSG_CTRUNC and
@@ -406,8 +442,13 @@ static void recvmmsg_count_timeout(int k)
 	t_res("huge-vlen-empty", recvmmsg(p[1], mm, UINT_MAX, MSG_DONTWAIT, NULL));
 }
 
-static void recvmmsg_unix_dgram(void) { recvmmsg_count_timeout(T_UNIX_DGRAM); }
-static void recvmmsg_udp(void) { recvmmsg_count_timeout(T_UDP); }
+static void recvmmsg_each(void)
+{
+	t_out("-- unix_dgram\n");
+	recvmmsg_count_timeout(T_UNIX_DGRAM);
+	t_out("-- udp\n");
+	recvmmsg_count_timeout(T_UDP);
+}
 
 /* A blocking recvmmsg waits for the first datagram another thread sends. */
 static void recvmmsg_waits_udp(void)
@@ -492,36 +533,19 @@ static void recv_shutdown_reset(void)
  * in a hooked call (a peer thread or a timeout). */
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
-	C(recv_peek_dontwait_unix_stream, 0),
-	C(recv_peek_dontwait_unix_dgram, 0),
-	C(recv_peek_dontwait_unix_seqpacket, 0),
-	C(recv_peek_dontwait_tcp, 0),
-	C(recv_peek_dontwait_tcp6, 0),
-	C(recv_peek_dontwait_udp, 0),
-	C(recv_peek_dontwait_udp6, 0),
-	C(recv_waits_unix_stream, T_BACKEND),
-	C(recv_waits_unix_dgram, T_BACKEND),
-	C(recv_waits_unix_seqpacket, T_BACKEND),
-	C(recv_waits_tcp, T_BACKEND),
-	C(recv_waits_udp6, T_BACKEND),
-	C(recv_waitall_unix_stream, T_BACKEND),
-	C(recv_waitall_tcp, T_BACKEND),
+	C(recv_peek_dontwait_each, 0),
+	C(recv_waits_each, T_BACKEND),
+	C(recv_waitall_each, T_BACKEND),
 	C(recv_waitall_eintr, T_NOCORO),
 	C(recv_waitall_restart, T_NOCORO),
-	C(recv_trunc_unix_dgram, 0),
-	C(recv_trunc_unix_seqpacket, 0),
-	C(recv_trunc_udp, 0),
-	C(recv_trunc_udp6, 0),
+	C(recv_trunc_each, 0),
 	C(recv_trunc_tcp, 0),
-	C(recv_names_unix, 0),
-	C(recv_names_udp, 0),
-	C(recv_names_udp6, 0),
+	C(recv_names_each, 0),
 	C(scm_rights_unix_stream, 0),
 	C(scm_rights_unix_dgram, 0),
 	C(scm_rights_unix_seqpacket, 0),
 	C(recv_errqueue_udp, 0),
-	C(recvmmsg_unix_dgram, T_BACKEND),
-	C(recvmmsg_udp, T_BACKEND),
+	C(recvmmsg_each, T_BACKEND),
 	C(recvmmsg_waits_udp, T_BACKEND),
 	C(recv_errors, 0),
 	C(recv_shutdown_reset, 0),

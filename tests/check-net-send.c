@@ -162,8 +162,13 @@ static void sigpipe_other(int k)
 	t_out("after unblock handled=%d\n", (int)t_handled);
 }
 
-static void sigpipe_other_unix(void) { sigpipe_other(T_UNIX_STREAM); }
-static void sigpipe_other_tcp(void) { sigpipe_other(T_TCP); }
+static void sigpipe_other_each(void)
+{
+	t_out("-- unix\n");
+	sigpipe_other(T_UNIX_STREAM);
+	t_out("-- tcp\n");
+	sigpipe_other(T_TCP);
+}
 
 /* MSG_MORE holds bytes back until the next send; MSG_EOR per kind;
  * MSG_OOB on T_TCP; MSG_DONTWAIT on a full socket answers EAGAIN at once. */
@@ -228,8 +233,13 @@ static void sendmmsg_count(int k)
 	t_out("received=%ld\n", got);
 }
 
-static void sendmmsg_udp(void) { sendmmsg_count(T_UDP); }
-static void sendmmsg_unix_dgram(void) { sendmmsg_count(T_UNIX_DGRAM); }
+static void sendmmsg_each(void)
+{
+	t_out("-- udp\n");
+	sendmmsg_count(T_UDP);
+	t_out("-- unix_dgram\n");
+	sendmmsg_count(T_UNIX_DGRAM);
+}
 
 /* A unix datagram receiver's queue fills: a non-blocking sendmmsg stops
  * at the message that would wait; a blocking one waits for room. */
@@ -297,11 +307,9 @@ static const struct t_case cases[] = {
 	C(sigpipe_send_unix, 0),
 	C(sigpipe_sendto_tcp, 0),
 	C(sigpipe_sendmsg_seqpacket, 0),
-	C(sigpipe_other_unix, 0),
-	C(sigpipe_other_tcp, 0),
+	C(sigpipe_other_each, 0),
 	C(send_flags, 0),
-	C(sendmmsg_udp, 0),
-	C(sendmmsg_unix_dgram, 0),
+	C(sendmmsg_each, 0),
 	C(sendmmsg_queue_full, T_BACKEND),
 	C(send_errors, 0),
 	{ NULL, NULL, 0 },

@@ -77,13 +77,23 @@ static void rcvtimeo(int k)
 	t_show("then", b, recv(p[1], b, sizeof b, 0));
 }
 
-static void timeo_recv_unix_stream(void) { rcvtimeo(T_UNIX_STREAM); }
-static void timeo_recv_unix_dgram(void) { rcvtimeo(T_UNIX_DGRAM); }
-static void timeo_recv_unix_seqpacket(void) { rcvtimeo(T_UNIX_SEQPACKET); }
-static void timeo_recv_tcp(void) { rcvtimeo(T_TCP); }
-static void timeo_recv_tcp6(void) { rcvtimeo(T_TCP6); }
-static void timeo_recv_udp(void) { rcvtimeo(T_UDP); }
-static void timeo_recv_udp6(void) { rcvtimeo(T_UDP6); }
+static void timeo_recv_each(void)
+{
+	t_out("-- unix_stream\n");
+	rcvtimeo(T_UNIX_STREAM);
+	t_out("-- unix_dgram\n");
+	rcvtimeo(T_UNIX_DGRAM);
+	t_out("-- unix_seqpacket\n");
+	rcvtimeo(T_UNIX_SEQPACKET);
+	t_out("-- tcp\n");
+	rcvtimeo(T_TCP);
+	t_out("-- tcp6\n");
+	rcvtimeo(T_TCP6);
+	t_out("-- udp\n");
+	rcvtimeo(T_UDP);
+	t_out("-- udp6\n");
+	rcvtimeo(T_UDP6);
+}
 
 /* recvfrom, recvmsg and recvmmsg honour SO_RCVTIMEO the same way. */
 static void timeo_recv_calls_udp(void)
@@ -157,8 +167,13 @@ static void sndtimeo(int k)
 	t_out("drained all that moved: %s\n", yes(got == (n > 0 ? n : 0) + filled));
 }
 
-static void timeo_send_unix_stream(void) { sndtimeo(T_UNIX_STREAM); }
-static void timeo_send_tcp(void) { sndtimeo(T_TCP); }
+static void timeo_send_each(void)
+{
+	t_out("-- unix_stream\n");
+	sndtimeo(T_UNIX_STREAM);
+	t_out("-- tcp\n");
+	sndtimeo(T_TCP);
+}
 
 /* A unix datagram receiver's queue full: a blocking send waits, and
  * SO_SNDTIMEO ends it with EAGAIN. */
@@ -368,8 +383,13 @@ static void connect_nonblock(int family)
 	close(b);
 }
 
-static void connect_nonblock_tcp(void) { connect_nonblock(AF_INET); }
-static void connect_nonblock_tcp6(void) { connect_nonblock(AF_INET6); }
+static void connect_nonblock_each(void)
+{
+	t_out("-- tcp\n");
+	connect_nonblock(AF_INET);
+	t_out("-- tcp6\n");
+	connect_nonblock(AF_INET6);
+}
 
 /* Loopback refusals come at once on a blocking socket. */
 static void connect_refused(void)
@@ -475,9 +495,15 @@ static void accept_flags_addr(int family)
 	      yes(((unsigned char *)&peer)[2] == 0xa5));
 }
 
-static void accept_flags_addr_unix(void) { accept_flags_addr(AF_UNIX); }
-static void accept_flags_addr_tcp(void) { accept_flags_addr(AF_INET); }
-static void accept_flags_addr_tcp6(void) { accept_flags_addr(AF_INET6); }
+static void accept_flags_addr_each(void)
+{
+	t_out("-- unix\n");
+	accept_flags_addr(AF_UNIX);
+	t_out("-- tcp\n");
+	accept_flags_addr(AF_INET);
+	t_out("-- tcp6\n");
+	accept_flags_addr(AF_INET6);
+}
 
 /* The new fd is the lowest free number, as always. */
 static void accept_lowest_fd(void)
@@ -540,9 +566,15 @@ static void accept_waits(int family)
 	pthread_join(tc, NULL);
 }
 
-static void accept_waits_unix(void) { accept_waits(AF_UNIX); }
-static void accept_waits_tcp(void) { accept_waits(AF_INET); }
-static void accept_waits_tcp6(void) { accept_waits(AF_INET6); }
+static void accept_waits_each(void)
+{
+	t_out("-- unix\n");
+	accept_waits(AF_UNIX);
+	t_out("-- tcp\n");
+	accept_waits(AF_INET);
+	t_out("-- tcp6\n");
+	accept_waits(AF_INET6);
+}
 
 /* A handler without SA_RESTART ends a blocking accept with EINTR; with it
  * the accept restarts and returns the connection that comes later. */
@@ -627,18 +659,11 @@ static void accept_peer_reset(void)
  * in a hooked call (a timeout, a peer thread). */
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
-	C(timeo_recv_unix_stream, T_BACKEND),
-	C(timeo_recv_unix_dgram, T_BACKEND),
-	C(timeo_recv_unix_seqpacket, T_BACKEND),
-	C(timeo_recv_tcp, T_BACKEND),
-	C(timeo_recv_tcp6, T_BACKEND),
-	C(timeo_recv_udp, T_BACKEND),
-	C(timeo_recv_udp6, T_BACKEND),
+	C(timeo_recv_each, T_BACKEND),
 	C(timeo_recv_calls_udp, T_BACKEND),
 	C(timeo_recv_waitall_partial, T_BACKEND),
 	C(timeo_accept, T_BACKEND),
-	C(timeo_send_unix_stream, T_BACKEND),
-	C(timeo_send_tcp, T_BACKEND),
+	C(timeo_send_each, T_BACKEND),
 	C(timeo_send_unix_dgram_queue_full, T_BACKEND),
 	C(restart_timeo_recv, T_NOCORO),
 	C(restart_timeo_accept, T_NOCORO),
@@ -648,18 +673,13 @@ static const struct t_case cases[] = {
 	C(connect_restart_unix, T_NOCORO),
 	C(connect_restart_tcp, T_NOCORO),
 	C(connect_waits_unix_backlog, T_BACKEND),
-	C(connect_nonblock_tcp, 0),
-	C(connect_nonblock_tcp6, 0),
+	C(connect_nonblock_each, 0),
 	C(connect_refused, 0),
 	C(connect_errors, 0),
-	C(accept_flags_addr_unix, 0),
-	C(accept_flags_addr_tcp, 0),
-	C(accept_flags_addr_tcp6, 0),
+	C(accept_flags_addr_each, 0),
 	C(accept_lowest_fd, 0),
 	C(accept_emfile, 0),
-	C(accept_waits_unix, T_BACKEND),
-	C(accept_waits_tcp, T_BACKEND),
-	C(accept_waits_tcp6, T_BACKEND),
+	C(accept_waits_each, T_BACKEND),
 	C(accept_eintr, T_NOCORO),
 	C(accept_restart, T_NOCORO),
 	C(accept_errors, 0),
