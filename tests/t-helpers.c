@@ -591,15 +591,12 @@ void t_show(const char *what, const char *buf, long n)
 
 const char *t_sock_name(int family, int type)
 {
-	static char buf[32];
-	const char *f = family == AF_UNIX ? "unix" : "ip";
-	const char *t = type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "seqpacket";
-	if (family != AF_UNIX)
-		snprintf(buf, sizeof buf, "%s%s", type == SOCK_STREAM ? "tcp" : "udp",
-			 family == AF_INET6 ? "6" : "");
-	else
-		snprintf(buf, sizeof buf, "%s-%s", f, t);
-	return buf;
+	int stream = type == SOCK_STREAM, dgram = type == SOCK_DGRAM;
+	if (family == AF_UNIX)
+		return stream ? "unix-stream" : dgram ? "unix-dgram" : "unix-seqpacket";
+	if (family == AF_INET)
+		return stream ? "tcp" : dgram ? "udp" : "ip-other";
+	return stream ? "tcp6" : dgram ? "udp6" : "ip6-other";
 }
 
 void t_timeo(int fd, int opt, int ms)
