@@ -487,6 +487,7 @@ static void recv_errors(void)
 	poll(&pf, 1, 1000);
 	t_res("bad-buffer", recv(p[1], bad_ptr, sizeof b, 0));
 	t_res("null-msg", recvmsg(p[1], NULL, 0));
+	t_res("bad-msg", recvmsg(p[1], bad_ptr, 0));
 	struct iovec v[1100];
 	for (int i = 0; i < 1100; i++)
 		v[i] = (struct iovec){ b, 1 };

@@ -289,6 +289,7 @@ static void send_errors(void)
 	t_res("pipe", send(q[1], "x", 1, 0));
 	t_res("ebadf", send(999, "x", 1, 0));
 	t_res("null-msg", sendmsg(p[0], NULL, 0));
+	t_res("bad-msg", sendmsg(p[0], bad_ptr, 0));
 	t_res("udp-zero", sendto(u, "", 0, 0, (struct sockaddr *)&a, len));
 	t_show("udp-zero-got", b, recv(r, b, sizeof b, MSG_DONTWAIT));
 }
