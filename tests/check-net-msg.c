@@ -27,6 +27,7 @@
 
 
 static void *volatile bad_ptr = (void *)8;
+static volatile size_t huge_count = (size_t)-1;
 
 static int is_stream(int k)
 {
@@ -501,6 +502,13 @@ static void recv_errors(void)
 	int u[2];
 	socketpair(AF_UNIX, SOCK_DGRAM, 0, u);
 	t_res("oob-unix-dgram", recv(u[1], b, sizeof b, MSG_OOB));
+	/* a count far beyond the buffer: what is there fits, as the kernel
+	 * copies only that (a static buffer: a stack one + 2 GiB may pass
+	 * the end of the address space, EFAULT by where ASLR put it) */
+	static char sb[16];
+	send(p[0], "huge", 4, 0);
+	poll(&pf, 1, 1000);
+	t_show("huge-count", sb, recv(p[1], sb, huge_count, 0));
 }
 
 /* The peer shut down or reset: 0 at EOF, ECONNRESET once, then 0. */
@@ -528,6 +536,39 @@ static void recv_shutdown_reset(void)
 	t_res("tcp-own-shut-rd", recv(p[1], b, sizeof b, 0));
 }
 
+/* Another thread shuts down the socket a call waits on: recv returns 0
+ * (EOF), accept EINVAL, as for a plain thread. */
+static int shut_fd;
+
+static void shut_it(void *arg)
+{
+	(void)arg;
+	shutdown(shut_fd, SHUT_RDWR);
+}
+
+static void shutdown_wakes(void)
+{
+	int p[2];
+	char b[8];
+	struct sockaddr_storage a;
+	socklen_t len;
+	alarm(5);
+	t_pair(T_TCP, p);
+	shut_fd = p[1];
+	pthread_t th = t_later(shut_it, NULL, 50);
+	t_res("recv", recv(p[1], b, sizeof b, 0));
+	pthread_join(th, NULL);
+	shut_fd = t_bound(AF_INET, SOCK_STREAM, 4, &a, &len);
+	th = t_later(shut_it, NULL, 50);
+	t_res("accept", accept(shut_fd, NULL, NULL));
+	pthread_join(th, NULL);
+	t_pair(T_UNIX_DGRAM, p);
+	shut_fd = p[1];
+	th = t_later(shut_it, NULL, 50);
+	t_res("recv-dgram", recv(p[1], b, sizeof b, 0));
+	pthread_join(th, NULL);
+}
+
 /* ==== the table ========================================================
  * T_NOCORO: a signal interrupts a call (inside coroutines signals do not
  * interrupt hooked calls: README).  T_BACKEND: the coroutine really waits
@@ -550,6 +591,7 @@ static const struct t_case cases[] = {
 	C(recvmmsg_waits_udp, T_BACKEND),
 	C(recv_errors, 0),
 	C(recv_shutdown_reset, 0),
+	C(shutdown_wakes, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C
