@@ -80,10 +80,12 @@ TSRCS     := $(wildcard tests/check-*.c)
 TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
 TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -luring -ldl -lpthread
 
-$(TBIN)/%: tests/%.c tests/t-helpers.c tests/t-helpers.h $(LIB)
+THELPERS  := tests/t-helpers.c tests/t-net.c
+
+$(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h $(LIB)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< tests/t-helpers.c $(LDSAN) $(TLIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(THELPERS) $(LDSAN) $(TLIBS)
 
 $(TBIN)/libearly.so: tests/t-early.c
 	$(call msg,CC,$@)

@@ -7,11 +7,8 @@
  * program runs unchanged without the library.  Then the cases only the
  * engine can answer: I/O deadlines, cancel, and proof of overlap. */
 #include <check.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,95 +17,6 @@
 #include <sys/socket.h>
 
 #include "t-helpers.h"
-
-/* ---- coroutines if the library is there, threads if not -------------- */
-
-static struct {
-	int (*go)(void (*)(void *), void *);
-	int (*run)(void);
-	int (*cancel)(int);
-	int (*io_deadline)(int64_t);
-	int64_t (*now)(void);
-	int (*sleep)(int64_t);
-	int (*yield)(void);
-} api;
-
-#define MAXJOBS 64
-static pthread_t threads[MAXJOBS];
-static int njobs;
-static char outbuf[MAXJOBS][512];
-
-struct job {
-	void (*fn)(int i);
-	int i;
-};
-static struct job jobs[MAXJOBS];
-
-static void job_main(void *arg)
-{
-	struct job *j = arg;
-	j->fn(j->i);
-}
-
-static void *thread_main(void *arg)
-{
-	job_main(arg);
-	return NULL;
-}
-
-static void load_api(void)
-{
-	api.go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
-	api.run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	api.cancel = (int (*)(int))dlsym(RTLD_DEFAULT, "asy_cancel");
-	api.io_deadline = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_io_deadline");
-	api.now = (int64_t(*)(void))dlsym(RTLD_DEFAULT, "asy_now");
-	api.sleep = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
-	api.yield = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_yield");
-}
-
-static int spawn(void (*fn)(int), int i)
-{
-	struct job *j = &jobs[njobs];
-	*j = (struct job){ fn, i };
-	if (api.go)
-		return njobs++, api.go(job_main, j);
-	pthread_create(&threads[njobs++], NULL, thread_main, j);
-	return njobs;
-}
-
-/* Run everything; then print each job's output in job order. */
-static void finish(void)
-{
-	if (api.go) {
-		int r = api.run();
-		if (r)
-			t_out("asy_run=%d %s\n", r, t_errname(errno));
-	} else {
-		for (int i = 0; i < njobs; i++)
-			pthread_join(threads[i], NULL);
-	}
-	for (int i = 0; i < njobs; i++)
-		t_out("%d: %s", i, outbuf[i]);
-}
-
-static void jout(int i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jout(int i, const char *fmt, ...)
-{
-	va_list ap;
-	size_t n = strlen(outbuf[i]);
-	va_start(ap, fmt);
-	vsnprintf(outbuf[i] + n, sizeof outbuf[i] - n, fmt, ap);
-	va_end(ap);
-}
-
-static void jres(int i, const char *what, long r)
-{
-	if (r < 0)
-		jout(i, "%s=-1 %s ", what, t_errname(errno));
-	else
-		jout(i, "%s=%ld ", what, r);
-}
 
 /* ---- jobs ----------------------------------------------------------- */
 
@@ -128,16 +36,16 @@ static void j_ping(int i)
 			write(pp[1][1], "pong", 4);
 		}
 	}
-	jout(i, "rounds=%ld\n", ok);
+	t_jout(i, "rounds=%ld\n", ok);
 }
 
 static void c_pingpong(void)
 {
 	pipe(pp[0]);
 	pipe(pp[1]);
-	spawn(j_ping, 0);
-	spawn(j_ping, 1);
-	finish();
+	t_spawn(j_ping, 0);
+	t_spawn(j_ping, 1);
+	t_finish();
 }
 
 static int cold_fd;
@@ -161,7 +69,7 @@ static void j_pread(int i)
 		s = s * 7 + (n == 4096 ? sum(b, n) : (unsigned long)n);
 	}
 	int e = errno;
-	jout(i, "sum=%lx errno-kept=%d\n", s, e == 1000 + i);
+	t_jout(i, "sum=%lx errno-kept=%d\n", s, e == 1000 + i);
 }
 
 static void j_pread_errno(int i)
@@ -176,8 +84,8 @@ static void c_cold_preads(void)
 	cold_fd = open(path, O_RDONLY);
 	unlink(path);
 	for (int i = 0; i < 32; i++)
-		spawn(j_pread_errno, i);
-	finish();
+		t_spawn(j_pread_errno, i);
+	t_finish();
 }
 
 /* Two jobs read records from one shared position: no record twice. */
@@ -194,7 +102,7 @@ static void j_records(int i)
 		dups += __atomic_fetch_add(&seen[idx % 20000], 1, __ATOMIC_RELAXED) != 0;
 		n++;
 	}
-	jout(i, "dups=%ld\n", dups);
+	t_jout(i, "dups=%ld\n", dups);
 	__atomic_fetch_add(&seen[0], 0, __ATOMIC_RELAXED);
 	(void)n;
 }
@@ -212,9 +120,9 @@ static void c_shared_offset(void)
 	}
 	t_evict(rec_fd);
 	lseek(rec_fd, 0, SEEK_SET);
-	spawn(j_records, 0);
-	spawn(j_records, 1);
-	finish();
+	t_spawn(j_records, 0);
+	t_spawn(j_records, 1);
+	t_finish();
 	long total = 0;
 	for (int k = 0; k < 20000; k++)
 		total += seen[k] != 0;
@@ -231,23 +139,23 @@ static void j_counts(int i)
 	int p[2];
 	pipe(p);
 	write(p[1], "short", 5);
-	jres(i, "short", read(p[0], b, sizeof b));
+	t_jres(i, "short", read(p[0], b, sizeof b));
 	close(p[1]);
-	jres(i, "eof", read(p[0], b, sizeof b));
+	t_jres(i, "eof", read(p[0], b, sizeof b));
 	int q[2];
 	pipe2(q, O_NONBLOCK);
-	jres(i, "eagain", read(q[0], b, sizeof b));
-	jres(i, "ebadf", read(999, b, 1));
-	jout(i, "\n");
+	t_jres(i, "eagain", read(q[0], b, sizeof b));
+	t_jres(i, "ebadf", read(999, b, 1));
+	t_jout(i, "\n");
 }
 
 static void j_big_writer(int i)
 {
 	static char b[1 << 20];
 	memset(b, 'w', sizeof b);
-	jres(i, "write", write(big[1], b, sizeof b));
+	t_jres(i, "write", write(big[1], b, sizeof b));
 	close(big[1]);
-	jout(i, "\n");
+	t_jout(i, "\n");
 }
 
 static void j_big_reader(int i)
@@ -256,17 +164,17 @@ static void j_big_reader(int i)
 	long n, total = 0;
 	while ((n = read(big[0], b, sizeof b)) > 0)
 		total += n;
-	jout(i, "read=%ld\n", total);
+	t_jout(i, "read=%ld\n", total);
 }
 
 static void c_counts(void)
 {
 	socketpair(AF_UNIX, SOCK_STREAM, 0, big);
-	spawn(j_counts, 0);
-	spawn(j_big_writer, 1);
-	spawn(j_big_reader, 2);
-	spawn(j_counts, 3);
-	finish();
+	t_spawn(j_counts, 0);
+	t_spawn(j_big_writer, 1);
+	t_spawn(j_big_reader, 2);
+	t_spawn(j_counts, 3);
+	t_finish();
 }
 
 static void j_fsync(int i)
@@ -274,18 +182,18 @@ static void j_fsync(int i)
 	char path[] = "/tmp/asy-t-XXXXXX";
 	int fd = mkstemp(path);
 	unlink(path);
-	jres(i, "pwrite", pwrite(fd, "data", 4, 100));
-	jres(i, "fsync", fsync(fd));
-	jres(i, "fdatasync", fdatasync(fd));
-	jout(i, "\n");
+	t_jres(i, "pwrite", pwrite(fd, "data", 4, 100));
+	t_jres(i, "fsync", fsync(fd));
+	t_jres(i, "fdatasync", fdatasync(fd));
+	t_jout(i, "\n");
 	close(fd);
 }
 
 static void c_fsync(void)
 {
 	for (int i = 0; i < 4; i++)
-		spawn(j_fsync, i);
-	finish();
+		t_spawn(j_fsync, i);
+	t_finish();
 }
 
 /* ---- engine-only cases: deadlines and cancel ------------------------ */
@@ -295,19 +203,19 @@ static int dl_pipe[2];
 static void j_deadline(int i)
 {
 	char b[16];
-	api.io_deadline(api.now() + 50 * 1000000L);
-	jres(i, "read", read(dl_pipe[0], b, sizeof b));
-	api.io_deadline(-1);
+	t_api.io_deadline(t_api.now() + 50 * 1000000L);
+	t_jres(i, "read", read(dl_pipe[0], b, sizeof b));
+	t_api.io_deadline(-1);
 	write(dl_pipe[1], "kept", 4);
 	long n = read(dl_pipe[0], b, sizeof b);
-	jout(i, "then=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
+	t_jout(i, "then=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
 }
 
 static void c_deadline(void)
 {
 	pipe(dl_pipe);
-	spawn(j_deadline, 0);
-	finish();
+	t_spawn(j_deadline, 0);
+	t_finish();
 }
 
 static int victim;
@@ -316,27 +224,27 @@ static int cancel_pipe[2];
 static void j_victim(int i)
 {
 	char b[16];
-	jres(i, "read", read(cancel_pipe[0], b, sizeof b));
-	jout(i, "\n");
+	t_jres(i, "read", read(cancel_pipe[0], b, sizeof b));
+	t_jout(i, "\n");
 }
 
 static void j_canceller(int i)
 {
-	api.sleep(api.now() + 30 * 1000000L);
-	jres(i, "cancel", api.cancel(victim));
+	t_api.sleep(t_api.now() + 30 * 1000000L);
+	t_jres(i, "cancel", t_api.cancel(victim));
 	/* Let the victim see its cancel before the data arrives; data that
 	 * arrives first is returned instead (nothing is ever lost). */
-	api.sleep(api.now() + 10 * 1000000L);
+	t_api.sleep(t_api.now() + 10 * 1000000L);
 	write(cancel_pipe[1], "left", 4);
-	jout(i, "\n");
+	t_jout(i, "\n");
 }
 
 static void c_cancel(void)
 {
 	pipe(cancel_pipe);
-	victim = spawn(j_victim, 0);
-	spawn(j_canceller, 1);
-	finish();
+	victim = t_spawn(j_victim, 0);
+	t_spawn(j_canceller, 1);
+	t_finish();
 	char b[16];
 	long n = read(cancel_pipe[0], b, sizeof b);
 	t_out("after=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
@@ -369,7 +277,7 @@ static void j_alone(int i)
 	for (int k = 0; k < 16; k++)
 		got += pread(cold_fd, b, sizeof b, (long)k * 256 * 1024) == 4096;
 	long mine = my_rchar() - before;
-	jout(i, "reads=%d by this thread=%s\n", (int)got, mine >= 16 * 4096 ? "all" : "not all");
+	t_jout(i, "reads=%d by this thread=%s\n", (int)got, mine >= 16 * 4096 ? "all" : "not all");
 }
 
 static void c_alone_threads(void)
@@ -377,14 +285,12 @@ static void c_alone_threads(void)
 	const char *path = t_tmpfile(8 << 20, 1);
 	cold_fd = open(path, O_RDONLY);
 	unlink(path);
-	spawn(j_alone, 0);
-	finish();
-	njobs = 0;
-	memset(outbuf, 0, sizeof outbuf);
+	t_spawn(j_alone, 0);
+	t_finish();
 	long before = my_rchar();
-	spawn(j_pread, 0);
-	spawn(j_pread, 1);
-	finish();
+	t_spawn(j_pread, 0);
+	t_spawn(j_pread, 1);
+	t_finish();
 	t_out("together: this thread read %s\n", my_rchar() - before >= 16 * 4096 ? "all" : "not all");
 }
 
@@ -439,7 +345,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-	load_api();
+	t_load_api();
 	if (t_case_main(argc, argv, cases) >= 0)
 		return 0;
 	if (t_uring_works())

@@ -13,7 +13,11 @@
 #ifndef T_HELPERS_H
 #define T_HELPERS_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum t_variant { T_NONE, T_OFF, T_URING, T_THREADS, T_URING_CORO, T_THREADS_CORO, T_NVARIANTS };
@@ -97,5 +101,88 @@ void t_wait_blocked(pid_t tid);
 const char *t_tmpfile(size_t n, int evict);
 /* Drop a file's pages from the page cache. */
 void t_evict(int fd);
+
+
+/* ---- sockets, time and signals (the socket and readiness cases) ---- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double t_ms(void);
+/* "yes" or "no". */
+const char *t_yes(int cond);
+/* A connected pair on loopback: socketpair() for AF_UNIX; for AF_INET and
+ * AF_INET6, listen + connect + accept (SOCK_STREAM) or two bound sockets
+ * connected to each other (SOCK_DGRAM).  fds[0] is the connecting side.
+ * 0, or -1. */
+int t_sock_pair(int family, int type, int fds[2]);
+/* A socket bound on loopback (AF_UNIX: an abstract name unique to the
+ * process and n), listening with backlog `backlog` when it is >= 0; its
+ * address in *a and *len.  The fd, or -1. */
+int t_bound(int family, int type, int backlog, struct sockaddr_storage *a, socklen_t *len);
+/* The socket kinds the cases go through, in t_kinds[] order. */
+enum { T_UNIX_STREAM, T_UNIX_DGRAM, T_UNIX_SEQPACKET, T_TCP, T_TCP6, T_UDP, T_UDP6, T_NKINDS };
+extern const struct t_kind {
+	int family, type;
+} t_kinds[T_NKINDS];
+/* t_sock_pair() of kind k (T_UNIX_STREAM…); exit(1) with a line if it
+ * cannot be made. */
+void t_pair(int k, int fds[2]);
+/* "what=n 'bytes'" (or t_res()'s line when n < 0). */
+void t_show(const char *what, const char *buf, long n);
+/* "unix-stream", "tcp6", "udp", … */
+const char *t_sock_name(int family, int type);
+/* setsockopt SO_RCVTIMEO or SO_SNDTIMEO to ms milliseconds. */
+void t_timeo(int fd, int opt, int ms);
+/* Install a handler for sig that counts deliveries in t_handled (reset to
+ * 0), with sa_flags `flags` (SA_RESTART or 0). */
+extern _Atomic int t_handled;
+void t_handle(int sig, int flags);
+/* Run fn(arg) on another thread after ms milliseconds; join with
+ * pthread_join(). */
+pthread_t t_later(void (*fn)(void *), void *arg, int ms);
+/* After ms, from another thread: write n bytes of data to fd. */
+pthread_t t_later_write(int fd, const void *data, size_t n, int ms);
+/* The same, but the ms count only from when the last t_later_signal()
+ * has sent its signal: what a restarted call waits for then comes after
+ * the signal however late the signal is.  (Not from when the handler ran:
+ * under TSan a handler runs only once the interrupted call returns.) */
+pthread_t t_after_signal(void (*fn)(void *), void *arg, int ms);
+pthread_t t_after_signal_write(int fd, const void *data, size_t n, int ms);
+/* After ms, from another thread: once the calling thread has been
+ * blocked in the kernel for a while (t_wait_blocked), send it sig. */
+pthread_t t_later_signal(int sig, int ms);
+/* Fill a socket's send side until a write would block; the count. */
+long t_fill(int fd);
+/* Read without waiting until nothing is left; the count. */
+long t_drain(int fd);
+/* Number of open fds of the process. */
+int t_nfds(void);
+
+/* ---- jobs: coroutines under the library, threads without it -----------
+ * A T_OWNCORO case spawns jobs and runs them: as coroutines on the
+ * calling thread when the library is loaded (asy_go + asy_run), as plain
+ * threads when it is not, so that the same case prints the same lines
+ * both ways.  Each job writes its own line; t_finish() prints them in job
+ * order. */
+struct t_api {
+	int (*go)(void (*)(void *), void *);
+	int (*run)(void);
+	int (*cancel)(int);
+	int (*io_deadline)(int64_t);
+	int64_t (*now)(void);
+	int (*sleep)(int64_t);
+	int (*yield)(void);
+};
+/* The library's API, looked up by t_load_api(); all NULL without it. */
+extern struct t_api t_api;
+void t_load_api(void);
+/* Spawn job fn(i); returns the coroutine's handle (or the job's index + 1
+ * with threads). */
+int t_spawn(void (*fn)(int), int i);
+/* Run every job to its end, print their lines ("i: …"), forget them. */
+void t_finish(void);
+/* Append to job i's line. */
+void t_jout(int i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "what=r " or "what=-1 ERRNAME " on job i's line. */
+void t_jres(int i, const char *what, long r);
 
 #endif

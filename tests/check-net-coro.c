@@ -1,0 +1,492 @@
+/* Sockets, readiness and sleeps inside coroutines (issue 10, "Inside
+ * coroutines").
+ *
+ * The same jobs run as coroutines on one thread under the shim (uring,
+ * threads) and as plain threads without it (t_spawn): each must print
+ * the same lines both ways.  Several of them would deadlock or take the
+ * sum of their waits if a call blocked the thread: a recv waiting for a
+ * send of another coroutine, accept and connect on one thread, 16 sleeps
+ * at once.  Then the cases only the engine can answer: asy_io_deadline
+ * and asy_cancel end each kind of wait with ETIMEDOUT / ECANCELED, and
+ * nothing is lost. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+
+#include "t-helpers.h"
+
+#define yes t_yes
+
+/* ---- like threads ---------------------------------------------------- */
+
+/* 16 jobs, each waiting 50 ms in one of the sleeping calls: together in
+ * well under 16 × 50 ms. */
+static void j_sleep(int i)
+{
+	struct timespec ts = { 0, 50 * 1000000 };
+	struct timeval tv = { 0, 50000 };
+	int ep = epoll_create1(0);
+	struct epoll_event ev;
+	double t0 = t_ms();
+	long r = 0;
+	switch (i % 8) {
+	case 0: r = usleep(50000); break;
+	case 1: r = nanosleep(&ts, NULL); break;
+	case 2: r = poll(NULL, 0, 50); break;
+	case 3: r = select(0, NULL, NULL, NULL, &tv); break;
+	case 4: r = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL); break;
+	case 5: r = ppoll(NULL, 0, &ts, NULL); break;
+	case 6: r = epoll_wait(ep, &ev, 1, 50); break;
+	case 7: r = pselect(0, NULL, NULL, NULL, &ts, NULL); break;
+	}
+	close(ep);
+	t_jres(i, "r", r);
+	t_jout(i, "waited>=50ms: %s\n", yes(t_ms() - t0 >= 49));
+}
+
+static void k_sleepers(void)
+{
+	alarm(8);
+	double t0 = t_ms();
+	for (int i = 0; i < 16; i++)
+		t_spawn(j_sleep, i);
+	t_finish();
+	t_out("all in <400ms: %s\n", yes(t_ms() - t0 < 400));
+}
+
+/* recv of each kind waits for what another job sends 20 ms later. */
+static int rs[T_NKINDS][2];
+
+static void j_receiver(int k)
+{
+	/* 5 bytes at a time: a stream may have merged two sends */
+	char b[5];
+	struct iovec v = { b, sizeof b };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	struct mmsghdr mm = { .msg_hdr = m };
+	t_jout(k, "%s ", t_sock_name(t_kinds[k].family, t_kinds[k].type));
+	long n = recv(rs[k][1], b, sizeof b, 0);
+	t_jout(k, "recv=%ld '%.*s' ", n, (int)(n > 0 ? n : 0), b);
+	n = recvfrom(rs[k][1], b, sizeof b, 0, NULL, NULL);
+	t_jout(k, "recvfrom=%ld ", n);
+	n = recvmsg(rs[k][1], &m, 0);
+	t_jout(k, "recvmsg=%ld ", n);
+	t_jres(k, "recvmmsg", recvmmsg(rs[k][1], &mm, 1, 0, NULL));
+	t_jout(k, "len=%u\n", mm.msg_len);
+}
+
+static void j_sender(int i)
+{
+	for (int k = 0; k < T_NKINDS; k++) {
+		for (int n = 0; n < 4; n++) {
+			usleep(5000);
+			send(rs[k][0], "hello", 5, 0);
+		}
+	}
+	t_jout(i, "sent\n");
+}
+
+static void k_recv_waits_send(void)
+{
+	alarm(8);
+	for (int k = 0; k < T_NKINDS; k++)
+		t_pair(k, rs[k]);
+	for (int k = 0; k < T_NKINDS; k++)
+		t_spawn(j_receiver, k);
+	t_spawn(j_sender, T_NKINDS);
+	t_finish();
+}
+
+/* accept and connect between two jobs: TCP, TCP over IPv6, unix; then a
+ * unix connect to a full backlog that waits until the other job accepts. */
+static int listener[3];
+static struct sockaddr_storage laddr[3];
+static socklen_t llen[3];
+
+static void j_acceptor(int i)
+{
+	char b[8];
+	for (int k = 0; k < 3; k++) {
+		int f = accept(listener[k], NULL, NULL);
+		long n = f < 0 ? -1 : recv(f, b, 2, MSG_WAITALL);
+		t_jout(i, "%d: %s %ld '%.*s' ", k, f >= 0 ? "fd" : t_errname(errno), n,
+		       (int)(n > 0 ? n : 0), b);
+		if (f >= 0)
+			send(f, "ok", 2, 0);
+	}
+	/* listener 2 (unix, backlog 0) now holds one queued connection and
+	 * the other job waits in connect for room: make it after 20 ms */
+	usleep(20000);
+	int f = accept(listener[2], NULL, NULL);
+	t_jout(i, "made room: %s\n", yes(f >= 0));
+}
+
+static void j_connector(int i)
+{
+	char b[4];
+	for (int k = 0; k < 3; k++) {
+		int c = socket(laddr[k].ss_family, SOCK_STREAM, 0);
+		t_jres(i, "connect", connect(c, (struct sockaddr *)&laddr[k], llen[k]));
+		send(c, "hi", 2, 0);
+		t_jres(i, "reply", recv(c, b, 2, MSG_WAITALL));
+	}
+	int q = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+	t_jres(i, "queued", connect(q, (struct sockaddr *)&laddr[2], llen[2]));
+	t_jres(i, "waits", connect(c, (struct sockaddr *)&laddr[2], llen[2]));
+	t_jout(i, "\n");
+}
+
+static void k_accept_connect(void)
+{
+	alarm(8);
+	listener[0] = t_bound(AF_INET, SOCK_STREAM, 4, &laddr[0], &llen[0]);
+	listener[1] = t_bound(AF_INET6, SOCK_STREAM, 4, &laddr[1], &llen[1]);
+	listener[2] = t_bound(AF_UNIX, SOCK_STREAM, 0, &laddr[2], &llen[2]);
+	t_spawn(j_acceptor, 0);
+	t_spawn(j_connector, 1);
+	t_finish();
+}
+
+/* poll, select and epoll_wait each on four pipes; another job makes one
+ * of each set ready 20 ms later. */
+static int pp[3][4][2];
+
+static void j_waiter(int i)
+{
+	struct pollfd f[4];
+	fd_set r;
+	int ep = epoll_create1(0), n = 0, which = -1;
+	FD_ZERO(&r);
+	for (int k = 0; k < 4; k++) {
+		f[k] = (struct pollfd){ pp[i][k][0], POLLIN, 0 };
+		FD_SET(pp[i][k][0], &r);
+		struct epoll_event a = { .events = EPOLLIN, .data.u32 = (unsigned)k };
+		epoll_ctl(ep, EPOLL_CTL_ADD, pp[i][k][0], &a);
+	}
+	if (i == 0) {
+		n = poll(f, 4, 5000);
+		for (int k = 0; k < 4; k++)
+			which = f[k].revents ? k : which;
+	} else if (i == 1) {
+		n = select(FD_SETSIZE, &r, NULL, NULL, NULL);
+		for (int k = 0; k < 4; k++)
+			which = FD_ISSET(pp[i][k][0], &r) ? k : which;
+	} else {
+		struct epoll_event ev;
+		n = epoll_wait(ep, &ev, 1, 5000);
+		which = n > 0 ? (int)ev.data.u32 : -1;
+	}
+	t_jout(i, "%s=%d ready=%d\n", i == 0 ? "poll" : i == 1 ? "select" : "epoll_wait", n,
+	       which);
+	close(ep);
+}
+
+static void j_waker(int i)
+{
+	usleep(20000);
+	for (int w = 0; w < 3; w++)
+		write(pp[w][w + 1][1], "x", 1);
+	t_jout(i, "woke\n");
+}
+
+static void k_readiness(void)
+{
+	alarm(8);
+	for (int w = 0; w < 3; w++)
+		for (int k = 0; k < 4; k++)
+			pipe(pp[w][k]);
+	for (int w = 0; w < 3; w++)
+		t_spawn(j_waiter, w);
+	t_spawn(j_waker, 3);
+	t_finish();
+}
+
+/* A 4 MiB send on a stream another job drains with recv; sendmsg and
+ * sendmmsg on datagrams to a job that receives them. */
+static int big[2];
+
+static void j_big_sender(int i)
+{
+	static char b[4 << 20];
+	memset(b, 's', sizeof b);
+	t_jres(i, "send", send(big[0], b, sizeof b, 0));
+	shutdown(big[0], SHUT_WR);
+	t_jout(i, "\n");
+}
+
+static void j_big_receiver(int i)
+{
+	char b[65536];
+	long n, total = 0;
+	while ((n = recv(big[1], b, sizeof b, 0)) > 0)
+		total += n;
+	t_jout(i, "received=%ld\n", total);
+}
+
+static void k_send_big(void)
+{
+	alarm(8);
+	t_pair(T_TCP, big);
+	t_spawn(j_big_sender, 0);
+	t_spawn(j_big_receiver, 1);
+	t_finish();
+}
+
+/* Name resolution of loopback names from several jobs at once. */
+static void j_resolve(int i)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int r = getaddrinfo(i % 2 ? "127.0.0.1" : "localhost", "80", &hints, &res);
+	int n4 = 0, n6 = 0;
+	for (struct addrinfo *a = res; a; a = a->ai_next)
+		a->ai_family == AF_INET ? n4++ : n6++;
+	t_jout(i, "getaddrinfo=%d v4=%d v6=%d ", r, n4, n6);
+	if (res) {
+		char host[64], serv[16];
+		r = getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof host, serv, sizeof serv,
+				NI_NUMERICHOST | NI_NUMERICSERV);
+		t_jout(i, "getnameinfo=%d %s:%s ", r, host, serv);
+		freeaddrinfo(res);
+	}
+	struct hostent he, *hp = NULL;
+	char buf[1024];
+	int herr = 0;
+	gethostbyname_r("localhost", &he, buf, sizeof buf, &hp, &herr);
+	t_jout(i, "gethostbyname_r=%s\n", hp ? "found" : "none");
+}
+
+static void k_resolve(void)
+{
+	alarm(8);
+	for (int i = 0; i < 4; i++)
+		t_spawn(j_resolve, i);
+	t_finish();
+}
+
+/* ---- engine only: deadlines and cancel ------------------------------- */
+
+/* Each kind of wait, on fds nothing will make ready. */
+enum { W_RECV, W_RECVFROM, W_RECVMSG, W_ACCEPT, W_CONNECT, W_SEND, W_POLL, W_SELECT, W_EPOLL,
+       W_NANOSLEEP, W_USLEEP, W_CLOCK_NANOSLEEP, W_N };
+static const char *const wname[W_N] = {
+	"recv", "recvfrom", "recvmsg", "accept", "connect", "send", "poll", "select", "epoll_wait",
+	"nanosleep", "usleep", "clock_nanosleep",
+};
+static int wdgram[2], wlisten, wfull, wstream[2], wpipe[2];
+static struct sockaddr_storage wfull_addr;
+static socklen_t wfull_len;
+
+static void waits_setup(void)
+{
+	struct sockaddr_storage a;
+	socklen_t len;
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, wdgram);
+	wlisten = t_bound(AF_INET, SOCK_STREAM, 4, &a, &len);
+	/* a unix listener whose queue is full: connect waits */
+	wfull = t_bound(AF_UNIX, SOCK_STREAM, 0, &wfull_addr, &wfull_len);
+	connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&wfull_addr, wfull_len);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, wstream);
+	t_fill(wstream[0]);
+	pipe(wpipe);
+}
+
+/* One wait of kind w; prints "name=result" on job line i. */
+static void wait_one(int i, int w)
+{
+	static char b[4096];
+	struct iovec v = { b, 16 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	struct pollfd pf = { wpipe[0], POLLIN, 0 };
+	struct timespec ts = { 5, 0 };
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(wpipe[0], &r);
+	int ep = epoll_create1(0), c = -1;
+	struct epoll_event a = { .events = EPOLLIN }, ev;
+	epoll_ctl(ep, EPOLL_CTL_ADD, wpipe[0], &a);
+	long res = 0;
+	switch (w) {
+	case W_RECV: res = recv(wdgram[1], b, 16, 0); break;
+	case W_RECVFROM: res = recvfrom(wdgram[1], b, 16, 0, NULL, NULL); break;
+	case W_RECVMSG: res = recvmsg(wdgram[1], &m, 0); break;
+	case W_ACCEPT: res = accept(wlisten, NULL, NULL); break;
+	case W_CONNECT:
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		res = connect(c, (struct sockaddr *)&wfull_addr, wfull_len);
+		break;
+	case W_SEND: res = send(wstream[0], b, sizeof b, 0); break;
+	case W_POLL: res = poll(&pf, 1, 5000); break;
+	case W_SELECT: res = select(wpipe[0] + 1, &r, NULL, NULL, NULL); break;
+	case W_EPOLL: res = epoll_wait(ep, &ev, 1, 5000); break;
+	case W_NANOSLEEP: res = nanosleep(&ts, NULL); break;
+	case W_USLEEP: res = usleep(5000000); break;
+	case W_CLOCK_NANOSLEEP:
+		res = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		if (res)
+			errno = (int)res, res = -1;
+		break;
+	}
+	t_jres(i, wname[w], res);
+	close(ep);
+	if (c >= 0)
+		close(c);
+}
+
+/* A deadline 30 ms ahead ends each wait with ETIMEDOUT, soon; then, with
+ * no deadline, a datagram sent is received whole (the timed-out recv
+ * consumed nothing) and bytes a send moved before its deadline are
+ * reported as its count. */
+static void j_deadline(int i)
+{
+	for (int w = 0; w < W_N; w++) {
+		int64_t t0 = t_api.now();
+		t_api.io_deadline(t0 + 30 * 1000000L);
+		wait_one(i, w);
+		int64_t el = t_api.now() - t0;
+		t_jout(i, "%s", el >= 29 * 1000000L && el < 1000 * 1000000L ? "" : "(not ~30 ms) ");
+	}
+	t_api.io_deadline(-1);
+	send(wdgram[0], "whole", 5, 0);
+	char b[16];
+	long n = recv(wdgram[1], b, sizeof b, 0);
+	t_jout(i, "\nthen=%ld '%.*s' ", n, (int)(n > 0 ? n : 0), b);
+	static char big[1 << 20];
+	int s[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	t_api.io_deadline(t_api.now() + 30 * 1000000L);
+	n = send(s[0], big, sizeof big, 0);
+	t_api.io_deadline(-1);
+	t_jout(i, "partial send=%s all drained=%s\n", yes(n > 0 && n < (long)sizeof big),
+	       yes(t_drain(s[1]) == n));
+}
+
+static void k_deadline(void)
+{
+	alarm(8);
+	waits_setup();
+	t_spawn(j_deadline, 0);
+	t_finish();
+}
+
+/* asy_cancel ends each kind of wait with ECANCELED at once; a datagram
+ * sent afterwards is still there for the next recv. */
+static int victims[W_N];
+
+static void j_victim(int w)
+{
+	wait_one(w, w);
+	t_jout(w, "\n");
+}
+
+static void j_canceller(int i)
+{
+	t_api.sleep(t_api.now() + 30 * 1000000L);
+	int ok = 0;
+	for (int w = 0; w < W_N; w++)
+		ok += t_api.cancel(victims[w]) == 0;
+	t_jout(i, "cancelled=%d\n", ok);
+	t_api.sleep(t_api.now() + 10 * 1000000L);
+	send(wdgram[0], "left", 4, 0);
+}
+
+static void k_cancel(void)
+{
+	alarm(8);
+	waits_setup();
+	for (int w = 0; w < W_N; w++)
+		victims[w] = t_spawn(j_victim, w);
+	t_spawn(j_canceller, W_N);
+	double t0 = t_ms();
+	t_finish();
+	t_out("soon: %s\n", yes(t_ms() - t0 < 1000));
+	char b[16];
+	long n = recv(wdgram[1], b, sizeof b, MSG_DONTWAIT);
+	t_out("after=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
+}
+
+static const struct t_case cases[] = {
+	{ "k_sleepers", k_sleepers, T_OWNCORO },
+	{ "k_recv_waits_send", k_recv_waits_send, T_BACKEND | T_OWNCORO },
+	{ "k_accept_connect", k_accept_connect, T_BACKEND | T_OWNCORO },
+	{ "k_readiness", k_readiness, T_BACKEND | T_OWNCORO },
+	{ "k_send_big", k_send_big, T_BACKEND | T_OWNCORO },
+	{ "k_resolve", k_resolve, T_OWNCORO },
+	/* engine only: */
+	{ "k_deadline", k_deadline, T_OWNCORO },
+	{ "k_cancel", k_cancel, T_OWNCORO },
+	{ NULL, NULL, 0 },
+};
+#define NLIKE 6
+static const struct t_case *const engine_cases = cases + NLIKE;
+
+static enum t_variant variants[2];
+static int nvariants;
+
+START_TEST(like_threads)
+{
+	t_compare_all(&cases[_i], variants, nvariants);
+}
+END_TEST
+
+/* What the engine-only cases must print, exactly. */
+static const char *engine_want(int c, char *buf, size_t cap)
+{
+	size_t n = 0;
+	if (c == 0) {
+		n += (size_t)snprintf(buf + n, cap - n, "0: ");
+		for (int w = 0; w < W_N; w++)
+			n += (size_t)snprintf(buf + n, cap - n, "%s=-1 ETIMEDOUT ", wname[w]);
+		snprintf(buf + n, cap - n, "\nthen=5 'whole' partial send=yes all drained=yes\n");
+		return buf;
+	}
+	for (int w = 0; w < W_N; w++)
+		n += (size_t)snprintf(buf + n, cap - n, "%d: %s=-1 ECANCELED \n", w, wname[w]);
+	snprintf(buf + n, cap - n, "%d: cancelled=%d\nsoon: yes\nafter=4 'left'\n", W_N, W_N);
+	return buf;
+}
+
+START_TEST(deadline_and_cancel)
+{
+	static struct t_result r;
+	char want[2048];
+	engine_want(_i, want, sizeof want);
+	for (int v = 0; v < nvariants; v++) {
+		ck_assert_int_eq(t_run(engine_cases[_i].name, variants[v], &r, 20), 0);
+		ck_assert_msg(!strcmp(r.out, want), "%s under %s:\n--- want:\n%s--- got:\n%s\n%.300s",
+			      engine_cases[_i].name, t_variant_name[variants[v]], want, r.out, r.err);
+	}
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	t_load_api();
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	if (t_uring_works())
+		variants[nvariants++] = T_URING;
+	else
+		printf("check-net-coro: io_uring is not available here; uring runs skipped\n");
+	variants[nvariants++] = T_THREADS;
+	Suite *s = suite_create("net-coro");
+	TCase *tc = tcase_create("net-coro");
+	tcase_set_timeout(tc, 90);
+	tcase_add_loop_test(tc, like_threads, 0, NLIKE);
+	tcase_add_loop_test(tc, deadline_and_cancel, 0, 2);
+	suite_add_tcase(s, tc);
+	return t_run_suite(s);
+}
