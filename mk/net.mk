@@ -3,8 +3,14 @@
 #
 #   make bench-echo                 echo servers at 1, 64, 1024 connections
 #   make bench-echo NET_RUNS=7 NET_SECS=2 NET_CONNS=64
+#   make bench-libs                 libcurl, hiredis and sleeps in coroutines
+#   make bench-libs LIBS_RUNS=5 LIBS_ONLY=curl,sleep
 #
 # NET_RUNS rounds (medians), NET_SECS seconds per point.
+#
+# bench-libs needs libcurl and hiredis headers and redis-server: net-deps
+# installs them as `make deps` does (as root, with apt-get); otherwise a
+# benchmark whose dependency is missing says so and is skipped.
 
 NET_BIN   := tests/bin/bench
 NET_RUNS  ?= 5
@@ -24,3 +30,27 @@ bench-echo: $(LIB) $(NET_BIN)/echo-server $(NET_BIN)/echo-load
 		--runs $(NET_RUNS) --secs $(NET_SECS) --conns $(NET_CONNS)
 
 .PHONY: bench-echo
+
+NET_DEB_DEPS := libcurl4-openssl-dev libhiredis-dev redis-server redis-tools curl
+LIBS_RUNS ?= 3
+LIBS_ONLY ?= curl,redis,sleep
+
+# Missing packages that cannot be installed skip benchmarks, not fail them.
+net-deps:
+	$(Q)$(MAKE) --no-print-directory -s deps DEB_DEPS="$(NET_DEB_DEPS)" 2>&1 | sed 's/^make deps:/  note   /' || true
+
+BENCH_TARGETS += bench-libs
+
+$(NET_BIN)/net-libs: tests/bench/net-libs.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(NET_CFLAGS) -o $@ $< -lcurl -lhiredis -ldl -lpthread
+
+bench-libs: $(LIB) net-deps
+	$(Q)if ! pkg-config --exists libcurl hiredis; then \
+	  echo "bench-libs: skipped: libcurl or hiredis headers missing (apt-get install $(NET_DEB_DEPS))"; \
+	else $(MAKE) --no-print-directory -s $(NET_BIN)/net-libs && \
+	  python3 tests/bench/net-libs.py --lib $(CURDIR)/$(LIB) --bin $(CURDIR)/$(NET_BIN) \
+		--runs $(LIBS_RUNS) --only $(LIBS_ONLY); fi
+
+.PHONY: net-deps bench-libs

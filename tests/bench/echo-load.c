@@ -5,7 +5,9 @@
  * request of SIZE bytes, waits until the same SIZE bytes came back, and
  * sends the next: one request in flight per connection.  After 0.2 s of
  * warm-up it counts the requests answered for SECONDS, prints
- * "REQS_PER_SECOND ANSWERED" and closes every connection.  An echo with
+ * "REQS_PER_SECOND ANSWERED SERVED" (SERVED: how many connections had at
+ * least one answer counted: a server that serves one connection at a time
+ * shows here) and closes every connection.  An echo with
  * other bytes than were sent is an error (exit 1). */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +27,8 @@
 
 struct conn {
 	int fd;
-	size_t got; /* bytes of the current answer received */
+	size_t got;    /* bytes of the current answer received */
+	long answered; /* answers counted for this connection */
 };
 
 static size_t size;
@@ -112,18 +115,24 @@ int main(int argc, char **argv)
 		send_req(&c[i]);
 	struct epoll_event evs[256];
 	int64_t start = now_ns() + WARMUP_NS, end = start + (int64_t)(secs * 1e9), t;
-	long answered = 0;
 	while ((t = now_ns()) < end) {
 		int n = epoll_wait(ep, evs, 256, (int)((end - t) / 1000000 + 1));
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait");
 		for (int i = 0; i < n; i++)
 			if (on_readable(evs[i].data.ptr)) {
-				answered += now_ns() >= start;
-				send_req(evs[i].data.ptr);
+				struct conn *ci = evs[i].data.ptr;
+				ci->answered += now_ns() >= start;
+				send_req(ci);
 			}
 	}
-	printf("%.0f %ld\n", answered / secs, answered);
+	long answered = 0;
+	int served = 0;
+	for (int i = 0; i < nconn; i++) {
+		answered += c[i].answered;
+		served += c[i].answered > 0;
+	}
+	printf("%.0f %ld %d\n", answered / secs, answered, served);
 	fflush(stdout);
 	for (int i = 0; i < nconn; i++)
 		close(c[i].fd);
