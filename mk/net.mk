@@ -5,6 +5,8 @@
 #   make bench-echo NET_RUNS=7 NET_SECS=2 NET_CONNS=64
 #   make bench-libs                 libcurl, hiredis and sleeps in coroutines
 #   make bench-libs LIBS_RUNS=5 LIBS_ONLY=curl,sleep
+#   make bench-progs                curl and redis-server with and without the shim
+#   make bench-progs PROGS_RUNS=9
 #
 # NET_RUNS rounds (medians), NET_SECS seconds per point.
 #
@@ -54,3 +56,11 @@ bench-libs: $(LIB) net-deps
 		--runs $(LIBS_RUNS) --only $(LIBS_ONLY); fi
 
 .PHONY: net-deps bench-libs
+
+PROGS_RUNS ?= 5
+BENCH_TARGETS += bench-progs
+
+bench-progs: $(LIB) net-deps
+	$(Q)python3 tests/bench/net-progs.py --lib $(CURDIR)/$(LIB) --runs $(PROGS_RUNS)
+
+.PHONY: bench-progs

@@ -4,7 +4,7 @@ bench-libs and bench-progs.  It binds an ephemeral port, prints it on
 stdout, and answers every GET after D ms (default 0), one thread per
 connection, keep-alive:
 
-  /bytes/N     N bytes of a fixed pattern
+  /bytes/N     N bytes of a fixed pattern (a query string is ignored)
   anything     a short body naming the path (so each answer differs)
 
 It runs until killed (the drivers stop it by pid)."""
@@ -25,7 +25,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.delay:
             time.sleep(self.delay)
         if self.path.startswith("/bytes/"):
-            n = int(self.path[7:])
+            n = int(self.path[7:].split("?")[0])
             body = (PATTERN * (n // len(PATTERN) + 1))[:n]
         else:
             body = ("answer for %s\n" % self.path).encode() * 4

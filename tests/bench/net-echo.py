@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 
+from netbench import env_for, stop
+
 GOAL = 0.90
 SERVERS = [  # (column, echo-server mode, ASYNCIFY_BACKEND or None = no shim)
     ("epoll", "epoll", None),
@@ -34,23 +36,6 @@ SERVERS = [  # (column, echo-server mode, ASYNCIFY_BACKEND or None = no shim)
 ]
 
 
-def env_for(lib, backend):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ASYNCIFY_") and k != "LD_PRELOAD"}
-    if backend:
-        env["LD_PRELOAD"] = lib
-        env["ASYNCIFY_BACKEND"] = backend
-    return env
-
-
-def stop(proc, grace):
-    """Wait up to grace seconds for proc to exit, then kill it by pid."""
-    try:
-        return proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None
 
 
 def point(args, mode, backend, conns):

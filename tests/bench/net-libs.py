@@ -19,11 +19,11 @@ whose server is not installed is skipped with a message.
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
+
+from netbench import env_for, free_port, stop, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STALL_GOAL_MS = 2.0
@@ -31,32 +31,6 @@ WAYS = [("loop", "loop", None), ("threads", "threads", None),
         ("coro uring", "coro", "uring"), ("coro threads", "coro", "threads")]
 # workload: (workers, per worker: requests or ms)
 SIZES = {"curl": (64, 3), "redis": (64, 200), "sleep": (16, 20)}
-
-
-def env_for(lib, backend):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ASYNCIFY_") and k != "LD_PRELOAD"}
-    if backend:
-        env["LD_PRELOAD"] = lib
-        env["ASYNCIFY_BACKEND"] = backend
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, secs=10):
-    end = time.monotonic() + secs
-    while time.monotonic() < end and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def start_servers(only, procs):
@@ -115,8 +89,7 @@ def main():
             print("  round %d/%d done" % (r + 1, args.runs), file=sys.stderr)
     finally:
         for p in procs:
-            p.kill()
-            p.wait()
+            stop(p)
     return report(args, works, got)
 
 
