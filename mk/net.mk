@@ -33,13 +33,25 @@ bench-echo: $(LIB) $(NET_BIN)/echo-server $(NET_BIN)/echo-load
 
 .PHONY: bench-echo
 
-NET_DEB_DEPS := libcurl4-openssl-dev libhiredis-dev redis-server redis-tools curl
+NET_DEB_DEPS  := libcurl4-openssl-dev libhiredis-dev redis-server redis-tools curl
+REAL_DEB_DEPS := curl netcat-openbsd socat redis-server redis-tools openssl
 LIBS_RUNS ?= 3
 LIBS_ONLY ?= curl,redis,sleep
 
-# Missing packages that cannot be installed skip benchmarks, not fail them.
+# net_deps PACKAGES: install what is missing as `make deps` does; a package
+# that cannot be installed skips the benchmark or real-program case that
+# needs it (each says so) instead of failing the run.
+net_deps = $(Q)$(MAKE) --no-print-directory -s deps DEB_DEPS="$(1)" 2>&1 | \
+	sed 's/^make deps:/  note   /' || true
+
 net-deps:
-	$(Q)$(MAKE) --no-print-directory -s deps DEB_DEPS="$(NET_DEB_DEPS)" 2>&1 | sed 's/^make deps:/  note   /' || true
+	$(call net_deps,$(NET_DEB_DEPS))
+
+# The socket cases of tests/real/net-cases.sh.
+real-net-deps:
+	$(call net_deps,$(REAL_DEB_DEPS))
+
+check-real: real-net-deps
 
 BENCH_TARGETS += bench-libs
 
@@ -55,7 +67,7 @@ bench-libs: $(LIB) net-deps
 	  python3 tests/bench/net-libs.py --lib $(CURDIR)/$(LIB) --bin $(CURDIR)/$(NET_BIN) \
 		--runs $(LIBS_RUNS) --only $(LIBS_ONLY); fi
 
-.PHONY: net-deps bench-libs
+.PHONY: net-deps real-net-deps bench-libs
 
 PROGS_RUNS ?= 5
 BENCH_TARGETS += bench-progs
