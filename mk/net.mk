@@ -69,7 +69,7 @@ bench-libs: $(LIB) net-deps
 
 .PHONY: net-deps real-net-deps bench-libs
 
-PROGS_RUNS ?= 5
+PROGS_RUNS ?= 7
 BENCH_TARGETS += bench-progs
 
 bench-progs: $(LIB) net-deps

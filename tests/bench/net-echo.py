@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 
-from netbench import env_for, stop
+from netbench import env_for, reap
 
 GOAL = 0.90
 SERVERS = [  # (column, echo-server mode, ASYNCIFY_BACKEND or None = no shim)
@@ -39,7 +39,8 @@ SERVERS = [  # (column, echo-server mode, ASYNCIFY_BACKEND or None = no shim)
 
 
 def point(args, mode, backend, conns):
-    """One run: (requests/s, connections served), or None on failure."""
+    """One run: (requests/s, connections served, server CPU seconds per
+    request), or None on failure."""
     srv = subprocess.Popen([os.path.join(args.bin, "echo-server"), mode, str(conns)],
                            stdout=subprocess.PIPE, env=env_for(args.lib, backend))
     try:
@@ -52,12 +53,16 @@ def point(args, mode, backend, conns):
         if load.returncode != 0:
             return None
         rate, _, served = load.stdout.split()
-        return float(rate), int(served)
     except subprocess.TimeoutExpired:
         return None
     finally:
         srv.stdout.close()
-        stop(srv, 10)
+        cpu = reap(srv, 10)
+    # The server's CPU time covers the warm-up too: divided by the
+    # requests of the whole run at the measured rate.
+    if cpu is None or srv.returncode != 0 or float(rate) <= 0:
+        return None
+    return float(rate), int(served), cpu / (float(rate) * (args.secs + 0.2))
 
 
 def fmt(x):
@@ -81,6 +86,7 @@ def main():
               % (hard, max(conns)))
         return 0
     got = {(c, s[0]): [] for c in conns for s in SERVERS}
+    cpu = {k: [] for k in got}
     failed, starved = 0, {}
     for r in range(args.runs):
         for c in conns:
@@ -90,9 +96,11 @@ def main():
                 failed += v is None
                 if v is not None:
                     got[(c, col)].append(v[0])
+                    cpu[(c, col)].append(v[2])
                     starved[(c, col)] = min(starved.get((c, col), c), v[1])
         print("  round %d/%d done" % (r + 1, args.runs), file=sys.stderr)
     med = {k: statistics.median(v) if v else None for k, v in got.items()}
+    cmed = {k: statistics.median(v) if v else None for k, v in cpu.items()}
 
     print("\nbench-echo: requests/s, %d-byte requests, one in flight per connection, "
           "medians of %d rounds of %.1f s\n" % (args.size, args.runs, args.secs))
@@ -116,6 +124,16 @@ def main():
             if backend and (ratio is None or ratio < GOAL or starved.get((c, col), c) < c):
                 missed.append("%s at %d (%s)" % (col, c, cells[-1]))
         print("| %d | " % c + " | ".join(cells) + " |")
+    print("\nserver CPU time per request in µs (user + sys, all its threads; less moved "
+          "by other load on the machine than requests/s), and its ratio to epoll's\n")
+    print("| connections | " + " | ".join(s[0] for s in SERVERS) + " |")
+    print("|---" * (len(SERVERS) + 1) + "|")
+    for c in conns:
+        base = cmed[(c, "epoll")]
+        print("| %d | " % c + " | ".join(
+            "fail" if cmed[(c, s[0])] is None else "%.1f" % (cmed[(c, s[0])] * 1e6) +
+            ("" if s[0] == "epoll" or not base else " (%.2f)" % (cmed[(c, s[0])] / base))
+            for s in SERVERS) + " |")
     print("\nbench-echo: goal >= %.0f%% of epoll at %s connections: %s" % (
         GOAL * 100, ", ".join(map(str, conns)),
         "met" if not missed else "missed: " + "; ".join(missed)))

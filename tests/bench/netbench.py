@@ -2,6 +2,7 @@
 environment of a run with or without the shim, loopback ports, and
 stopping a server by its pid."""
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -44,3 +45,24 @@ def stop(proc, grace=0):
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def reap(proc, grace=0, sig=signal.SIGKILL):
+    """Let proc exit for up to grace seconds, then send it sig (by its
+    pid) and wait; return its CPU seconds (user + sys, its threads
+    included), or None when it had to be sent a signal it does not
+    exit cleanly on (sig SIGKILL)."""
+    end = time.monotonic() + grace
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() >= end:
+            os.kill(proc.pid, sig)
+            pid, status, ru = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.01)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if os.WIFSIGNALED(status):
+        return None
+    return ru.ru_utime + ru.ru_stime
