@@ -9,11 +9,11 @@
 # (they carry pids, ports and times).  NEED lists the programs a case
 # cannot run without: the runner skips it when one is missing.
 
-# log_port FILE SED-EXPR: wait (at most 5 s) until a server's log FILE
+# log_port FILE SED-EXPR: wait (at most 10 s) until a server's log FILE
 # names its port; print it.
 log_port() {
 	local i p
-	for i in $(seq 100); do
+	for i in $(seq 200); do
 		p=$(sed -n "$2" "$1" | head -1)
 		[ -n "$p" ] && { echo "$p"; return 0; }
 		sleep 0.05
@@ -22,10 +22,10 @@ log_port() {
 	return 1
 }
 
-# wait_sock PATH: wait (at most 5 s) until the unix socket PATH exists.
+# wait_sock PATH: wait (at most 10 s) until the unix socket PATH exists.
 wait_sock() {
 	local i
-	for i in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+	for i in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done
 	echo "no socket $1" >&2
 	return 1
 }
