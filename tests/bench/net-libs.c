@@ -5,6 +5,9 @@
  *         redis  K SET + GET pairs with hiredis; TARGET is HOST:PORT
  *         sleep  usleep, nanosleep, clock_nanosleep, poll(NULL, 0, ms),
  *                select, each K ms; worker 0 also sleep(1)
+ *         jitter (MODE loop, N 1) no library: a plain loop of 1 ms
+ *                nanosleeps for K ms, the ticker without coroutines: how
+ *                late the machine itself wakes a sleeper (its STALL_MS)
  * MODE    loop     the N workers one after the other on the main thread
  *         threads  one thread each
  *         coro     one coroutine each, on the main thread, with a ticker
@@ -127,6 +130,24 @@ static void sleep_work(int w)
 	tally(1, ok);
 }
 
+static int64_t stall_ns = -1;
+
+/* jitter_work - the ticker's measure on a plain thread, without the shim. */
+static void jitter_work(int w)
+{
+	(void)w;
+	int64_t end = now_ns() + per * 1000000LL;
+	stall_ns = 0;
+	while (now_ns() < end) {
+		struct timespec ts = { 0, 1000000 };
+		int64_t due = now_ns() + 1000000;
+		nanosleep(&ts, NULL);
+		if (now_ns() - due > stall_ns)
+			stall_ns = now_ns() - due;
+	}
+	tally(1, 1);
+}
+
 /* ---- the three ways to run N workers ---------------------------------- */
 
 static void *thread_main(void *arg)
@@ -140,8 +161,6 @@ static void co_main(void *arg)
 	work((int)(intptr_t)arg);
 	done++;
 }
-
-static int64_t stall_ns = -1;
 
 /* ticker - wake every 1 ms until every worker is done; record how late. */
 static void ticker(void *arg)
@@ -195,12 +214,12 @@ static int run_mode(const char *mode)
 int main(int argc, char **argv)
 {
 	if (argc != 6 || (nwork = atoi(argv[3])) <= 0 || (per = atoi(argv[4])) <= 0) {
-		fprintf(stderr, "usage: net-libs curl|redis|sleep loop|threads|coro N K TARGET\n");
+		fprintf(stderr, "usage: net-libs curl|redis|sleep|jitter loop|threads|coro N K TARGET\n");
 		return 2;
 	}
 	target = argv[5];
 	work = !strcmp(argv[1], "curl") ? curl_work : !strcmp(argv[1], "redis") ? redis_work :
-	       !strcmp(argv[1], "sleep") ? sleep_work : NULL;
+	       !strcmp(argv[1], "sleep") ? sleep_work : !strcmp(argv[1], "jitter") ? jitter_work : NULL;
 	if (!work)
 		return fprintf(stderr, "net-libs: no workload '%s'\n", argv[1]), 2;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
