@@ -132,12 +132,12 @@ static void run_coro(void)
 
 static void run_epoll(void)
 {
-	int ep = epoll_create1(0), open = 0, accepted = 0;
+	int ep = epoll_create1(0), live = 0, accepted = 0;
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd }, evs[256];
 	char buf[BUFSZ];
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev))
 		die("epoll");
-	while (accepted < conns || open > 0) {
+	while (accepted < conns || live > 0) {
 		int n = epoll_wait(ep, evs, 256, -1);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait");
@@ -147,7 +147,7 @@ static void run_epoll(void)
 				ev.data.fd = accept_one();
 				if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev))
 					die("epoll_ctl");
-				accepted++, open++;
+				accepted++, live++;
 				if (accepted == conns)
 					epoll_ctl(ep, EPOLL_CTL_DEL, lfd, NULL);
 				continue;
@@ -158,7 +158,7 @@ static void run_epoll(void)
 			if (r > 0 && write(fd, buf, (size_t)r) == r)
 				continue;
 			close(fd);
-			open--;
+			live--;
 		}
 	}
 }
