@@ -79,6 +79,8 @@ slowly() { sleep 0.2; "$@"; }
 # NOERR=1: stderr is not compared (not deterministic).
 # IGNORE: extended regex of paths (relative) whose bytes are not compared.
 # NEED: programs the case needs; it is skipped when one is not installed.
+# NOSAN: why the case cannot run with a sanitizer's runtime preloaded (it
+# is skipped then with that reason).
 
 case_cat() {
 	cold "$DATA/big"
@@ -353,8 +355,9 @@ check_submitted() {
 
 run_case() {
 	local c=$1 v ok t
-	NOERR=0 IGNORE= NEED=
+	NOERR=0 IGNORE= NEED= NOSAN=
 	"meta_$c"
+	if [ -n "$NOSAN" ] && [ -n "$REF_PRE" ]; then skip "$c: $NOSAN"; return; fi
 	for t in $NEED; do
 		command -v "$t" > /dev/null || { skip "$c: $t is not installed"; return; }
 	done
