@@ -88,6 +88,10 @@ def main():
     else:
         print("bench-progs: redis-server or redis-benchmark is not installed "
               "(apt-get install redis-server redis-tools); skipped")
+    if not work:
+        stop(http)
+        print("bench-progs: nothing to measure; skipped")
+        return 0
     got = {(w, v): [] for w in work for v in VARIANTS}
     failed = 0
     try:
