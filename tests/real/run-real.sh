@@ -78,6 +78,9 @@ slowly() { sleep 0.2; "$@"; }
 # Every case: no call of a plain program may reach a backend (check_submitted).
 # NOERR=1: stderr is not compared (not deterministic).
 # IGNORE: extended regex of paths (relative) whose bytes are not compared.
+# NEED: programs the case needs; it is skipped when one is not installed.
+# NOSAN: why the case cannot run with a sanitizer's runtime preloaded (it
+# is skipped then with that reason).
 
 case_cat() {
 	cold "$DATA/big"
@@ -279,7 +282,9 @@ case_closefds() {
 }
 meta_closefds() { :; }
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds"
+. "$HERE/net-cases.sh"
+
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds $NET_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
@@ -349,9 +354,13 @@ check_submitted() {
 }
 
 run_case() {
-	local c=$1 v ok
-	NOERR=0 IGNORE=
+	local c=$1 v ok t
+	NOERR=0 IGNORE= NEED= NOSAN=
 	"meta_$c"
+	if [ -n "$NOSAN" ] && [ -n "$REF_PRE" ]; then skip "$c: $NOSAN"; return; fi
+	for t in $NEED; do
+		command -v "$t" > /dev/null || { skip "$c: $t is not installed"; return; }
+	done
 	run_variant "$c" none
 	for v in $BACKENDS; do
 		run_variant "$c" "$v"
