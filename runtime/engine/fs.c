@@ -74,6 +74,7 @@ struct job {
 	libc_fn fn;
 	const long *a;
 	unsigned char narrow; /* the result is an int */
+	unsigned char none;   /* there is no result (sync) */
 	unsigned char sigs;   /* SIGPIPE (1) / SIGXFSZ (2) raised on the worker */
 	int err;
 };
@@ -98,6 +99,8 @@ static long run(void *p)
 	long r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (j->narrow)
 		r = (int)r;
+	if (j->none)
+		r = 0;
 	j->err = errno;
 	sigset_t pend;
 	if (asy_sys(SYS_rt_sigpending, &pend, 8, 0, 0, 0, 0) == 0) {
@@ -114,7 +117,8 @@ static long offload(struct asy_io *io, const long *a, int waits)
 	struct asy_thread *t = asy__thread();
 	if (!t)
 		return ASY_PASS;
-	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int) };
+	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
+			 .none = io->rwflags == 1 };
 	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fn = run, .arg = &j } };
 	if (waits) {
 		w.io.flags = ASY_F_WAITS;
