@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <poll.h>
+#include <pthread.h>
 
 #define ASY_HIDDEN __attribute__((visibility("hidden")))
 #define ASY_EXPORT __attribute__((visibility("default")))
@@ -259,6 +260,10 @@ extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("ini
 /* This thread is a child forked inside a scheduler run: no call yields
  * until that run ends (engine.c, atfork_child). */
 extern __thread int asy__forked __attribute__((tls_model("initial-exec")));
+/* The library's own mutexes: libc's lock and unlock, never the wrappers
+ * that make coroutines of one thread wait for each other (shim/pin.c). */
+int asy__mutex_lock(pthread_mutex_t *m);
+int asy__mutex_unlock(pthread_mutex_t *m);
 
 /* runtime/engine/engine.c: this thread's engine state (NULL: pass to libc). */
 struct asy_thread *asy__thread(void);

@@ -122,11 +122,11 @@ void asy__writer_header(void)
  * thread published during exit would land behind a chrome file's "]"). */
 void asy__writer_footer(void)
 {
-	pthread_mutex_lock(&w.lock);
+	asy__mutex_lock(&w.lock);
 	if (asy__tcfg.fmt == ASY_TFMT_CHROME && asy__tcfg.trace_fd >= 0)
 		asy__write_all(asy__tcfg.trace_fd, "\n]\n", 3);
 	w.ended = 1;
-	pthread_mutex_unlock(&w.lock);
+	asy__mutex_unlock(&w.lock);
 }
 
 /* ---- one record ------------------------------------------------------- */
@@ -376,9 +376,9 @@ void asy__writer_drain(void)
 {
 	int saved = asy__in_trace;
 	asy__in_trace = 1;
-	pthread_mutex_lock(&w.lock);
+	asy__mutex_lock(&w.lock);
 	drain_locked();
-	pthread_mutex_unlock(&w.lock);
+	asy__mutex_unlock(&w.lock);
 	asy__in_trace = saved;
 }
 
@@ -404,9 +404,9 @@ static void *writer_main(void *arg)
 		if (ring_used() < ASY_RING_SLOTS / 4)
 			asy_sys(SYS_futex, &q->wake, FUTEX_WAIT_PRIVATE, v, &ts, 0, 0);
 		atomic_store(&q->sleeping, 0);
-		pthread_mutex_lock(&w.lock);
+		asy__mutex_lock(&w.lock);
 		drain_locked();
-		pthread_mutex_unlock(&w.lock);
+		asy__mutex_unlock(&w.lock);
 	}
 	return NULL;
 }
