@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+#include <sys/file.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -29,6 +31,41 @@ static int no_uring; /* io_uring cannot be set up here: uring falls back */
 static char dir[64]; /* this test's scratch directory (mkdtemp) */
 
 /* ---- the workloads (run in the traced process) --------------------------- */
+
+/* The file system calls of work_calls (the checker's FS_CALLS): paths
+ * given whole, through a directory fd, through a bad pointer and longer
+ * than a trace shows; fds named before close; bytes only for the copy. */
+static void fs_calls(int fd, const char *path)
+{
+	const char *d = getenv("T_DIR");
+	char p[PATH_MAX], p2[PATH_MAX], lnk[64], lng[600];
+	struct stat st;
+	off_t o = 0;
+	if (fstat(fd, &st) || ftruncate(fd, 4096) || flock(fd, LOCK_SH) || fcntl(fd, F_GETFL) <= 0)
+		exit(20);
+	if (posix_fallocate(-1, 0, 1) != EBADF || stat(path, &st) || access(path, R_OK))
+		exit(21);
+	int dfd = open(d, O_RDONLY | O_DIRECTORY), ofd = openat(dfd, "data", O_RDONLY);
+	int nul = open("/dev/null", O_WRONLY);
+	if (dfd < 0 || ofd < 0 || nul < 0 || sendfile(nul, ofd, &o, 100) != 100)
+		exit(22);
+	close(nul);
+	close(ofd);
+	snprintf(p, sizeof p, "%s/fs-sub", d);
+	snprintf(p2, sizeof p2, "%s/fs-sub2", d);
+	if (mkdirat(dfd, "fs-sub", 0700) || rename(p, p2) || rmdir(p2))
+		exit(23);
+	snprintf(p, sizeof p, "%s/fs-link", d);
+	if (symlink("data", p) || readlink(p, lnk, sizeof lnk) != 4 || unlinkat(dfd, "fs-link", 0))
+		exit(24);
+	close(dfd);
+	/* EFAULT, never a crash; then a name of 300 bytes (ENAMETOOLONG). */
+	if (stat((const char *)1, &st) != -1 || errno != EFAULT)
+		exit(25);
+	snprintf(lng, sizeof lng, "%s/%0300d", d, 0);
+	if (stat(lng, &st) != -1 || errno != ENAMETOOLONG)
+		exit(26);
+}
 
 /* One call of each kind, with sizes the checker knows (EXPECT_CALLS). */
 __attribute__((noinline)) static void work_calls(void)
@@ -54,6 +91,7 @@ __attribute__((noinline)) static void work_calls(void)
 	readv(fd, iov, 2);
 	preadv(fd, iov, 2, 1000);
 	preadv2(fd, iov, 2, 0, 0);
+	fs_calls(fd, path);
 	read(-1, b, 1);
 	if (pipe(p) == 0) {
 		write(p[1], "x", 1);
@@ -419,7 +457,7 @@ START_TEST(test_stderr)
 	char args[2 * PATH_MAX];
 	run("calls", env, &r);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_int_eq(count_lines(r.err), 17);
+	ck_assert_int_eq(count_lines(r.err), 17 + 24); /* data calls, fs_calls() */
 	snprintf(args, sizeof args, "stderr --dir %s", dir);
 	checker(args);
 }
