@@ -6,6 +6,7 @@
  * A case process is this program re-run as `check-trace --work NAME` with
  * LD_PRELOAD=$ASY_LIB and the ASYNCIFY_* variables of the test. */
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -98,6 +99,43 @@ __attribute__((noinline)) static void work_calls(void)
 		read(p[0], b, 1);
 	}
 	close(fd);
+}
+
+/* fs_calls() inside a coroutine, beside another one (a coroutine alone on
+ * its thread makes its calls itself): the calls that may wait go to a
+ * worker, fstat and close run inline; the trace shows the same paths and
+ * files.  The API is looked up with dlsym (the library is preloaded). */
+static int coro_done;
+
+static void coro_files(void *arg)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/data", getenv("T_DIR"));
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, arg, 200) != 200)
+		exit(30);
+	fs_calls(fd, path);
+	close(fd);
+	coro_done = 1;
+}
+
+static void coro_other(void *arg)
+{
+	int (*yield)(void) = (int (*)(void))arg;
+	while (!coro_done)
+		yield();
+}
+
+__attribute__((noinline)) static void work_coro(void)
+{
+	int (*go)(void (*)(void *), void *) = (int (*)(void (*)(void *), void *))dlsym(
+		RTLD_DEFAULT, "asy_go");
+	int (*run)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
+	void *yield = dlsym(RTLD_DEFAULT, "asy_yield");
+	static char b[200];
+	if (!go || !run || !yield || go(coro_files, b) <= 0 || go(coro_other, yield) <= 0 ||
+	    run() < 0 || !coro_done)
+		exit(31);
 }
 
 static int sig_pipe[2];
@@ -198,6 +236,7 @@ static const struct {
 	{ "errno", work_errno },
 	{ "calls", work_calls },     { "signal", work_signal }, { "fork", work_fork },
 	{ "threads", work_threads }, { "exec", work_exec },     { "exec2", work_exec2 },
+	{ "coro", work_coro },
 	{ NULL, NULL },
 };
 
@@ -319,6 +358,26 @@ START_TEST(test_formats)
 	ck_assert_msg(!r.err[0], "stderr: %s", r.err);
 	snprintf(args, sizeof args, "calls --format %s --via %s --stacks 4 --dir %s", fmt,
 		 via_of(be), dir);
+	checker(args);
+}
+END_TEST
+
+/* The file calls inside a coroutine: every format under every backend.
+ * Loop index: format (i / 3) × backend (i % 3). */
+START_TEST(test_coro)
+{
+	const char *fmt = formats[_i / 3], *be = backends[_i % 3];
+	char e1[64], e2[64], e3[PATH_MAX + 32], e4[PATH_MAX + 32], args[4 * PATH_MAX];
+	struct run r;
+	snprintf(e1, sizeof e1, "ASYNCIFY_TRACE_FORMAT=%s", fmt);
+	snprintf(e2, sizeof e2, "ASYNCIFY_BACKEND=%s", be);
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/trace.%%p", dir);
+	snprintf(e4, sizeof e4, "ASYNCIFY_SUMMARY=%s/summary.%%p", dir);
+	const char *env[] = { e1, e2, e3, e4, NULL };
+	run("coro", env, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+		      "status %#x (exit 20-31: which step failed): %s", r.status, r.err);
+	snprintf(args, sizeof args, "coro --format %s --via %s --dir %s", fmt, via_of(be), dir);
 	checker(args);
 }
 END_TEST
@@ -550,6 +609,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_formats, 0, 9);
+	tcase_add_loop_test(tc, test_coro, 0, 9);
 	tcase_add_test(tc, test_min_us);
 	tcase_add_loop_test(tc, test_signal, 0, 3);
 	tcase_add_loop_test(tc, test_fork, 0, 3);

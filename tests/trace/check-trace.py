@@ -524,6 +524,31 @@ def work_exec(a):
            f"records {calls}, want open and write before exec, exec2's open and 2 writes")
 
 
+def work_coro(a):
+    """fs_calls() inside a coroutine beside another: the same records as
+    from a plain thread, from coroutine 1, the calls that may wait run by
+    a worker (via threads, whichever backend) unless under off."""
+    pid, tpath = one_pid(a.dir, "trace")
+    if not tpath:
+        return
+    recs, headers = load(tpath, a.format, pid)
+    expect(headers == 1, f"{headers} headers")
+    for r in recs:
+        expect(r["tid"] == pid and r["coro"] > 0, f"tid/coro {r}")
+        expect(r["via"] in ({"libc"} if a.via == "libc" else {"libc", "inline", "threads", a.via}),
+               f"via {r['via']} under {a.via}: {r}")
+    w = [r for r in recs if r["call"] == "write"]
+    expect(len(w) == 1 and w[0]["res"] == 200, f"write {w}")
+    fs = [r for r in recs if r["call"] != "write"]
+    check_fs_records(fs, a.dir)
+    if a.via != "libc":
+        expect(any(r["via"] == "threads" and r["fd"] == -1 for r in fs), "no path call on a worker")
+    spid, spath = one_pid(a.dir, "summary")
+    if spath:
+        check_summary_calls(spath, pid, dict(FS_CALLS, write=1), {"write": 200, "sendfile": 100},
+                            {"posix_fallocate": 1, "stat": 2}, a.via)
+
+
 FOLDED_LINE = re.compile(r"^([^;\n]+(?:;[^;\n]+)+) (\d+)$")
 
 
