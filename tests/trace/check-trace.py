@@ -524,6 +524,26 @@ def work_exec(a):
            f"records {calls}, want open and write before exec, exec2's open and 2 writes")
 
 
+def work_reuse(a):
+    """The data file: its write and pread (and close, meta); the pipe that
+    got its number after close: its write and read, not the file's."""
+    spid, spath = one_pid(a.dir, "summary")
+    if not spath:
+        return
+    lines = check_summary_calls(spath, spid, {"open": 1, "write": 2, "pread": 1, "close": 1,
+                                              "read": 1}, {"write": 5, "pread": 1, "read": 2},
+                                {}, "libc")
+    rows = {}
+    for m in (TOP_FILE.match(ln) for ln in lines):
+        if m:
+            rows[m.group(7), m.group(8)] = m.groups()
+    f = rows.get(("regular", os.path.realpath(a.dir) + "/data"))
+    expect(f and f[1:6] == ("1", "1", "1", "1", "3"), f"the file's row: {f}")
+    expect(("path", a.dir.rstrip("/") + "/data") in rows, f"open's path: {sorted(rows)}")
+    pipes = [t for (k, p), t in rows.items() if k == "pipe"]
+    expect(len(pipes) == 1 and pipes[0][1:6] == ("1", "1", "0", "2", "2"), f"the pipe: {pipes}")
+
+
 def work_coro(a):
     """fs_calls() inside a coroutine beside another: the same records as
     from a plain thread, from coroutine 1, the calls that may wait run by
