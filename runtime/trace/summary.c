@@ -274,8 +274,6 @@ static uint64_t file_ops(const struct asy_filestat *f, int d)
  * per-file counters. */
 static void put_kinds(struct out *o)
 {
-	static const char *const names[ASY_KINDS] = { "regular", "pipe", "socket", "chardev",
-						      "other", "path" };
 	uint64_t ops[ASY_KINDS] = { 0 }, meta[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 };
 	uint64_t ns[ASY_KINDS] = { 0 };
 	for (int i = 1; i < ASY_FILES; i++) {
@@ -292,9 +290,9 @@ static void put_kinds(struct out *o)
 	put(o, "\n%-10s %10s %8s %14s %11s\n", "kind", "ops", "meta", "bytes", "total_ms");
 	for (int k = 0; k < ASY_KINDS; k++)
 		if (ops[k] || meta[k])
-			put(o, "%-10s %10llu %8llu %14llu %11.3f\n", names[k], (unsigned long long)ops[k],
-			    (unsigned long long)meta[k], (unsigned long long)bytes[k],
-			    (double)ns[k] / 1e6);
+			put(o, "%-10s %10llu %8llu %14llu %11.3f\n", asy__kind_names[k],
+			    (unsigned long long)ops[k], (unsigned long long)meta[k],
+			    (unsigned long long)bytes[k], (double)ns[k] / 1e6);
 }
 
 static void size_label(char *b, size_t n, int bucket)

@@ -51,12 +51,12 @@ int asy__files_init(void)
 	return 0;
 }
 
-static const char *const kind_names[ASY_KINDS] = { "regular", "pipe", "socket", "chardev",
-						   "other", "path" };
+const char *const asy__kind_names[ASY_KINDS] = { "regular", "pipe", "socket", "chardev",
+						 "other", "path" };
 
 const char *asy__kind_name(uint32_t mode)
 {
-	return kind_names[asy__kind_index(mode)];
+	return asy__kind_names[asy__kind_index(mode)];
 }
 
 int asy__file_kind(const struct asy_file *f)
@@ -66,7 +66,7 @@ int asy__file_kind(const struct asy_file *f)
 
 const char *asy__file_kind_name(const struct asy_file *f)
 {
-	return kind_names[asy__file_kind(f)];
+	return asy__kind_names[asy__file_kind(f)];
 }
 
 int asy__kind_index(uint32_t mode)

@@ -138,6 +138,7 @@ void asy__file_forget(int fd);
  * for a path entry (ASY_KIND_PATH). */
 const char *asy__kind_name(uint32_t mode);
 #define ASY_KIND_PATH 5
+extern const char *const asy__kind_names[]; /* by kind index: ASY_KINDS of them */
 int asy__file_kind(const struct asy_file *f);
 const char *asy__file_kind_name(const struct asy_file *f);
 int asy__size_bucket(uint64_t n);
