@@ -283,8 +283,9 @@ case_closefds() {
 meta_closefds() { :; }
 
 . "$HERE/net-cases.sh"
+. "$HERE/fs-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds $NET_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds $NET_CASES $FS_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
@@ -325,7 +326,7 @@ run_variant() {
 	[ -z "$REF_PRE" ] || sed -i -E 's/==[0-9]+==/==PID==/g; s/0x[0-9a-f]+/0xADDR/g' "$d/stderr.cmp"
 	(cd "$d/work" && find . -type f -printf '%P\n' | LC_ALL=C sort |
 		{ if [ -n "$IGNORE" ]; then grep -Ev "$IGNORE"; else cat; fi; } |
-		while IFS= read -r f; do printf '%s  %s\n' "$(sha256sum < "$f" | cut -c1-64)" "$f"; done) > "$d/files"
+		tr '\n' '\0' | xargs -0 -r sha256sum --) > "$d/files"
 	cat "$d"/stats/* 2>/dev/null | awk '
 		{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[2] ~ /^[0-9]+$/) s[kv[1]] += kv[2] } }
 		END { printf "procs=%d submitted=%d uring=%d threads=%d inline=%d fallbacks=%d\n",
@@ -491,7 +492,8 @@ seccomp_pipeline() {
 PYTHON=$(command -v python3)
 PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
 export PYTHON
-mkdir -p "$DATA" && "$PYTHON" "$HERE/mkdata.py" "$DATA" 32 || { echo "run-real: cannot make data"; exit 1; }
+mkdir -p "$DATA" && "$PYTHON" "$HERE/mkdata.py" "$DATA" 32 && "$PYTHON" "$HERE/mkfstree.py" "$DATA" 2000 ||
+	{ echo "run-real: cannot make data"; exit 1; }
 
 PROBE=$("$BIN/uring-probe")
 URING_OK=$([ $? = 0 ] && echo 1 || echo 0)
