@@ -18,7 +18,7 @@ FS_BIN      := tests/bin/bench
 SQLITE_RUNS ?= 3
 SQLITE_ONLY ?= delete-warm,delete-cold,wal-warm,wal-cold
 FS_RUNS     ?= 7
-FS_FILES    ?= 5000
+FS_FILES    ?= 3000
 FS_GIT_FILES ?= 20000
 FS_ONLY     ?= git,tar,cp,find,make
 

@@ -136,7 +136,7 @@ def report(args, points, got):
               "the shim, once per round: worst %.1f ms, median %.1f ms" % (
                   max(jit), statistics.median(jit)))
     print("\nbench-sqlite: goal stall <= %.0f ms, wall <= threads' (+5%% noise), identical "
-          "results: %s" % (STALL_GOAL_MS, "met" if not missed else "missed: " + "; ".join(missed)))
+          "results: %s" % (STALL_GOAL_MS, "met" if not missed else "missed:\n  " + "\n  ".join(missed)))
     if failed:
         print("bench-sqlite: %d runs failed" % failed)
     return 1 if failed else 0
