@@ -4,6 +4,7 @@ coroutines on one thread against 32 plain threads (tests/bench/sqlite-coro.c).
 
   fs-sqlite.py --lib LIB --bin DIR [--runs N] [--workers W] [--txns T]
                [--rows R] [--dir D] [--only delete-warm,wal-cold,...]
+               [--timeout S]
 
 Each worker has a database of its own (R rows of ~150 bytes) and commits
 T transactions with synchronous=FULL (four SELECTs of random keys, an
@@ -14,7 +15,8 @@ and dropped from the page cache first).  Ways: `threads` (W threads, no
 shim), `coro uring` and `coro threads` (W coroutines on the main thread
 under the shim, with a ticker coroutine waking every 1 ms).  Before each
 run the databases are copied afresh from a template made once per
-journal.  In every round each (point, way) runs once, the ways in an order
+journal.  A run that has not ended after S seconds (default 30) is
+killed and reported as HUNG, and that (point, way) is not run again.  In every round each (point, way) runs once, the ways in an order
 rotated round by round.  Reported: median wall time, the longest stall of
 the coroutines' thread (how late the ticker woke: median (worst) over the
 rounds) and whether every run's answers and final databases equal the
@@ -48,10 +50,11 @@ def run(args, tmp, point, mode, backend):
             str(args.txns), str(args.rows), "1" if cache == "cold" else "0"]
     try:
         r = subprocess.run(argv, stdout=subprocess.PIPE, env=env_for(args.lib, backend),
-                           timeout=120)
+                           timeout=args.timeout)
     except subprocess.TimeoutExpired:
-        print("bench-sqlite: %s %s %s: no end after 120 s (killed)" % (point, mode, backend))
-        return None
+        print("bench-sqlite: %s %s %s: no end after %d s (killed; not run again)"
+              % (point, mode, backend, args.timeout))
+        return "hung"
     if r.returncode != 0:
         print("bench-sqlite: %s %s %s: exit %d" % (point, mode, backend, r.returncode))
         return None
@@ -79,6 +82,7 @@ def main():
     ap.add_argument("--rows", type=int, default=8000)
     ap.add_argument("--dir", default="/var/tmp")
     ap.add_argument("--only", default=",".join(POINTS))
+    ap.add_argument("--timeout", type=int, default=30)
     args = ap.parse_args()
     points = [p for p in args.only.split(",") if p]
     tmp = tempfile.mkdtemp(prefix="asy-sqlite.", dir=args.dir)
@@ -95,7 +99,8 @@ def main():
             got["jitter"].append(jitter(args))
             for p in points:
                 for col, mode, backend in WAYS[r % 3:] + WAYS[:r % 3]:
-                    got[(p, col)].append(run(args, tmp, p, mode, backend))
+                    if "hung" not in got[(p, col)]:
+                        got[(p, col)].append(run(args, tmp, p, mode, backend))
             print("  round %d/%d done" % (r + 1, args.runs), file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -112,13 +117,15 @@ def report(args, points, got):
     print("|---" * (len(WAYS) + 4) + "|")
     missed, failed = [], 0
     for p in points:
-        runs = {c: [x for x in got[(p, c)] if x] for c, _, _ in WAYS}
-        failed += sum(1 for c, _, _ in WAYS for x in got[(p, c)] if x is None)
+        runs = {c: [x for x in got[(p, c)] if x and x != "hung"] for c, _, _ in WAYS}
+        hung = {c for c, _, _ in WAYS if "hung" in got[(p, c)]}
+        failed += sum(1 for c, _, _ in WAYS for x in got[(p, c)] if x in (None, "hung"))
         wall = {c: statistics.median(x[1] for x in v) if v else None for c, v in runs.items()}
         worst = {c: max(x[2] for x in v) if v else None for c, v in runs.items()}
         smed = {c: statistics.median(x[2] for x in v) if v else None for c, v in runs.items()}
         results = {x[0] for v in runs.values() for x in v}
-        cells = ["fail" if wall[c] is None else "%.0f" % wall[c] for c, _, _ in WAYS]
+        cells = ["HUNG" if c in hung else "fail" if wall[c] is None else "%.0f" % wall[c]
+                 for c, _, _ in WAYS]
         cells += ["–" if worst[c] is None else "%.1f (%.1f)" % (smed[c], worst[c])
                   for c in ("coro uring", "coro threads")]
         cells.append("identical" if len(results) == 1 else "DIFFER (%d kinds)" % len(results))

@@ -297,7 +297,7 @@ fi
 # run_variant CASE VARIANT: run the case, leave stdout, stderr, rc, the
 # file manifest and the engine counters in $T/CASE/VARIANT.
 run_variant() {
-	local c=$1 v=$2 d=$T/$1/$2
+	local c=$1 v=$2 d=$T/$1/$2 t0=${EPOCHREALTIME/./}
 	mkdir -p "$d/work" "$d/stats"
 	# The case runs in a new shell (this script again, --case) under
 	# timeout, which kills the case's whole process group if it hangs.
@@ -312,6 +312,7 @@ run_variant() {
 	) > "$d/stdout" 2> "$d/stderr"
 	local rc=$?
 	echo $rc > "$d/rc"
+	echo "$(( (${EPOCHREALTIME/./} - t0) / 100000 ))" | sed 's/.$/.&/; s/^\./0./' > "$d/secs"
 	[ $rc = 137 ] && echo "  (killed after 90 s: hung?)" >> "$d/stderr"
 	# Where io_uring is unavailable, every process told to use it says so
 	# once on stderr (CONTRACT §5): expected, and not part of the comparison
@@ -371,7 +372,8 @@ run_case() {
 		[ "$NOERR" = 1 ] || same "$c" "$v" stderr.cmp || ok=0
 		same "$c" "$v" files || ok=0
 		check_submitted "$c" "$v" || ok=0
-		[ $ok = 1 ] && pass "$c [$v] rc=$(cat "$T/$c/$v/rc") $(cat "$T/$c/$v/counters")"
+		[ $ok = 1 ] && pass "$c [$v] rc=$(cat "$T/$c/$v/rc") $(cat "$T/$c/$v/counters")" \
+			"$(cat "$T/$c/$v/secs") s (none $(cat "$T/$c/none/secs") s)"
 	done
 }
 
