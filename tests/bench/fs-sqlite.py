@@ -133,6 +133,9 @@ def report(args, points, got):
         if len(results) != 1:
             missed.append("%s results differ" % p)
         for c in ("coro uring", "coro threads"):
+            if c in hung:
+                missed.append("%s %s hung (no end after %d s)" % (p, c, args.timeout))
+                continue
             if worst[c] is None or worst[c] > STALL_GOAL_MS:
                 missed.append("%s %s stall %s ms" % (p, c, worst[c]))
             if wall[c] is None or wall["threads"] is None or wall[c] > wall["threads"] * 1.05:
