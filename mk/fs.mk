@@ -7,6 +7,8 @@
 #   make bench-fs                   git status, tar x, cp -r, find -exec stat,
 #                                   make -j2 with and without the shim
 #   make bench-fs FS_RUNS=9 FS_ONLY=git,tar FS_FILES=10000 FS_GIT_FILES=50000
+#   make bench-fs-percall           the same programs' user instructions
+#                                   (callgrind): figures noise does not move
 #
 # SQLITE_RUNS, FS_RUNS: rounds (medians).  bench-sqlite needs Debian's
 # libsqlite3-dev; check-real's sendfile case needs lighttpd: fs-deps and
@@ -25,7 +27,7 @@ FS_ONLY     ?= git,tar,cp,find,make
 FS_DEB_DEPS      := libsqlite3-dev sqlite3 git make
 REAL_FS_DEB_DEPS := lighttpd sqlite3 util-linux
 
-BENCH_TARGETS += bench-sqlite bench-fs
+BENCH_TARGETS += bench-sqlite bench-fs bench-fs-percall
 
 fs-deps:
 	$(call net_deps,$(FS_DEB_DEPS))
@@ -55,4 +57,7 @@ bench-fs: $(LIB) fs-deps
 	$(Q)python3 tests/bench/fs-progs.py --lib $(CURDIR)/$(LIB) --runs $(FS_RUNS) \
 		--files $(FS_FILES) --git-files $(FS_GIT_FILES) --only $(FS_ONLY)
 
-.PHONY: fs-deps real-fs-deps bench-sqlite bench-fs
+bench-fs-percall: $(LIB)
+	$(Q)bash tests/bench/fs-percall.sh $(CURDIR)/$(LIB)
+
+.PHONY: fs-deps real-fs-deps bench-sqlite bench-fs bench-fs-percall
