@@ -48,7 +48,10 @@ GOAL = {"uring": 1.03, "threads": 1.10}
 
 
 def sh(cmd, **kw):
-    subprocess.run(cmd, shell=True, check=True, env=env_for(None, None), **kw)
+    env = env_for(None, None)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(k, None)
+    subprocess.run(cmd, shell=True, check=True, env=env, **kw)
 
 
 def listing(path, times=True):
@@ -107,8 +110,11 @@ def run_one(args, w, variant):
     if w.clean:
         w.clean()
     t = time.perf_counter()
+    env = env_for(args.lib, variant if variant != "none" else None)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # the outer make's, not the program's
+        env.pop(k, None)
     p = subprocess.Popen(w.argv, cwd=w.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         env=env_for(args.lib, variant if variant != "none" else None))
+                         env=env)
     out = p.stdout.read()
     cpu = reap(p, 300)
     wall = time.perf_counter() - t
