@@ -77,16 +77,19 @@ def setup(args, tmp):
     """Make the inputs; return the workloads, keyed by short name."""
     sh("python3 '%s' '%s' %d" % (os.path.join(REAL, "mkfstree.py"), tmp, args.files))
     tree, tarball = os.path.join(tmp, "fstree"), os.path.join(tmp, "fstree.tar")
+    only = args.only.split(",")
     big = os.path.join(tmp, "big")
-    sh("python3 '%s' '%s' %d" % (os.path.join(REAL, "mkfstree.py"), big, args.git_files))
     repo = os.path.join(big, "fstree")
-    sh("cd '%s' && rm -f fifo && git init -q -b main . && git add -A && "
-       "git -c user.name=A -c user.email=a@b commit -q -m base && git status -s && "
-       "git update-index --refresh" % repo, stdout=subprocess.DEVNULL)
+    if "git" in only:
+        sh("python3 '%s' '%s' %d" % (os.path.join(REAL, "mkfstree.py"), big, args.git_files))
+        sh("cd '%s' && rm -f fifo && git init -q -b main . && git add -A && "
+           "git -c user.name=A -c user.email=a@b commit -q -m base && git status -s && "
+           "git update-index --refresh" % repo, stdout=subprocess.DEVNULL)
     proj = os.path.join(tmp, "project")
-    sh("sh '%s' '%s' %d" % (os.path.join(REAL, "mkproject.sh"), proj, args.modules))
-    sh("cat '%s' > /dev/null && find '%s' '%s' -type f -print0 | xargs -0 cat > /dev/null"
-       % (tarball, tree, repo))
+    if "make" in only:
+        sh("sh '%s' '%s' %d" % (os.path.join(REAL, "mkproject.sh"), proj, args.modules))
+    sh("cat '%s' > /dev/null && find '%s' %s -type f -print0 | xargs -0 cat > /dev/null"
+       % (tarball, tree, "'%s'" % repo if "git" in only else ""))
     out = os.path.join(tmp, "out")
     rm_out = lambda: shutil.rmtree(out, ignore_errors=True)
     work = {
@@ -102,7 +105,7 @@ def setup(args, tmp):
                      clean=lambda: sh("make -s -C '%s' clean" % proj),
                      made=lambda: listing(os.path.join(proj, "obj"), times=False)),
     }
-    return {k: work[k] for k in args.only.split(",") if k in work}
+    return {k: work[k] for k in only if k in work}
 
 
 def run_one(args, w, variant):
