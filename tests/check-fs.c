@@ -209,7 +209,10 @@ static void fd_open_errors(void)
 	t_res("dir-rdonly", open("d", O_RDONLY) >= 0);
 	t_res("name-too-long", open(longname, O_RDONLY));
 	t_res("symlink-loop", open("loop1", O_RDONLY));
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	/* (the sanitizers' own open reads the path first) */
 	t_res("efault", open((const char *)8, O_RDONLY));
+#endif
 	t_res("empty-path", open("", O_RDONLY));
 	t_res("openat-ebadf", openat(999, "f", O_RDONLY));
 	t_res("openat-dirfd-file", openat(ffd, "f", O_RDONLY));
