@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "t-helpers.h"
@@ -138,14 +139,16 @@ int t_lowest_free(void)
 static int hold_lock(int fd, const char *kind)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (!strcmp(kind, "flock"))
-		return flock(fd, LOCK_EX);
-	if (!strcmp(kind, "flock-sh"))
-		return flock(fd, LOCK_SH);
-	if (!strcmp(kind, "posix"))
-		return fcntl(fd, F_SETLKW, &fl);
-	if (!strcmp(kind, "ofd"))
-		return fcntl(fd, F_OFD_SETLKW, &fl);
+	size_t n = strlen(kind);
+	int nb = n > 3 && !strcmp(kind + n - 3, "-nb");
+	if (!strncmp(kind, "flock-sh", 8))
+		return flock(fd, LOCK_SH | (nb ? LOCK_NB : 0));
+	if (!strncmp(kind, "flock", 5))
+		return flock(fd, LOCK_EX | (nb ? LOCK_NB : 0));
+	if (!strncmp(kind, "posix", 5))
+		return fcntl(fd, nb ? F_SETLK : F_SETLKW, &fl);
+	if (!strncmp(kind, "ofd", 3))
+		return fcntl(fd, nb ? F_OFD_SETLK : F_OFD_SETLKW, &fl);
 	errno = EINVAL;
 	return -1;
 }
@@ -203,7 +206,9 @@ static pid_t spawn_helper(char **argv, char ready, int *ctl)
 	close(up[1]);
 	close(down[0]);
 	*ctl = down[1];
-	long n = r ? -1 : read(up[0], &c, 1);
+	/* A raw read: the handshake must not count as a hooked call that
+	 * waited (cases prove with the engine's counters that theirs did). */
+	long n = r ? -1 : syscall(SYS_read, up[0], &c, 1);
 	close(up[0]);
 	if (n == 1 && c == ready)
 		return pid;

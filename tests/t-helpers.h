@@ -207,7 +207,9 @@ int t_lowest_free(void);
 int t_fs_helper_main(int argc, char **argv);
 /* Another process holding a lock on path: kind "flock", "flock-sh",
  * "posix" (F_SETLKW, whole file, write) or "ofd"; 0 once it holds it, or
- * -1.  t_release() lets go and waits for it to end. */
+ * -1.  With "-nb" appended the helper does not wait: -1 with its errno
+ * (EAGAIN) when the lock is taken.  t_release() lets go and waits for it
+ * to end. */
 struct t_holder {
 	pid_t pid;
 	int ctl;
