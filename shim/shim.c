@@ -7,13 +7,19 @@
  * signal handler that interrupted it, and in a vfork child. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "engine.h"
@@ -27,13 +33,18 @@ _Static_assert(sizeof(off_t) == 8, "asyncify needs a 64-bit off_t ABI");
 extern void __chk_fail(void) __attribute__((noreturn));
 
 /* The real functions, resolved once per process by asy__shim_resolve(). */
+#define ASY_UNPAREN(...) __VA_ARGS__
 static struct {
 #define HOOK(ret, name, params, args, sc, io) ret(*name) params;
+#define VHOOK(ret, name, params, last, vt, va, need, args, sc, io) ret(*name)(ASY_UNPAREN params, ...);
+#define VOIDHOOK(name, sc, io) void (*name)(void);
 #define ALIAS(name, target)
 #define CHK(ret, name, target, params, args, check)
 #define RES(ret, name, params, args)
 #include "hooks.def"
 #undef HOOK
+#undef VHOOK
+#undef VOIDHOOK
 #undef ALIAS
 #undef CHK
 #undef RES
@@ -45,12 +56,17 @@ ASY_HIDDEN void asy__shim_resolve(void)
 {
 #define HOOK(ret, name, params, args, sc, io) \
 	real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
+#define VHOOK(ret, name, params, last, vt, va, need, args, sc, io) \
+	real.name = (ret(*)(ASY_UNPAREN params, ...))dlsym(RTLD_NEXT, #name);
+#define VOIDHOOK(name, sc, io) real.name = (void (*)(void))dlsym(RTLD_NEXT, #name);
 #define ALIAS(name, target)
 #define CHK(ret, name, target, params, args, check)
 #define RES(ret, name, params, args) \
 	asy__res_real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
 #include "hooks.def"
 #undef HOOK
+#undef VHOOK
+#undef VOIDHOOK
 #undef ALIAS
 #undef CHK
 #undef RES
@@ -71,34 +87,83 @@ static inline long traced(long v)
 	return v < 0 ? -errno : v;
 }
 
+/* A file system call: how the engine sees it (runtime/engine/fs.c) — the
+ * libc function a worker calls for it, the width of its result, and which
+ * argument is its path. */
+#define ASY_IO_FS(ret, call_, fn, fd_, path_, ...)                                  \
+	{ .op = ASY_OP_NONE, .call = ASY_CALL_##call_, .fd = (fd_), .path = (path_), \
+	  .rwflags = (int)sizeof(ret), .arg = (void *)real.fn, .a = { __VA_ARGS__ } }
+
+/* The body of every hook: the engine answers, or libc (the real symbol, or
+ * before it is resolved the raw system call). */
+#define ASY_HOOK_BODY(ret, name, call, sc, ...)                              \
+	struct asy_io asy_x_ = __VA_ARGS__;                                 \
+	uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;             \
+	long asy_r_ = ASY_PASS;                                             \
+	ret asy_v_;                                                         \
+	if (atomic_load_explicit(&asy__ready, memory_order_relaxed))        \
+		asy_r_ = asy__io(&asy_x_);                                  \
+	if (asy_r_ != ASY_PASS) {                                           \
+		asy_v_ = (ret)edge(asy_r_);                                 \
+	} else {                                                            \
+		asy_x_.via = ASY_VIA_LIBC;                                  \
+		asy_v_ = real.name ? (call) : (ret)edge(asy_sys sc);        \
+	}                                                                   \
+	if (asy_t0_)                                                        \
+		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);
+
+/* A plain thread's call with tracing off is the program's own call and
+ * nothing else (engine.h) — two loads, then a jump to libc. */
+#define ASY_FAST(name) \
+	__builtin_expect(!asy__tracing && !asy__sched_running && real.name != NULL, 1)
+
 /* hook_NAME is the whole hook; NAME, the exported symbol, is its fast
- * path: a plain thread's call with tracing off is the program's own call
- * and nothing else (engine.h) — two loads, then a jump to libc. */
+ * path. */
 #define HOOK(ret, name, params, args, sc, io)                               \
 	static __attribute__((noinline)) ret hook_##name params             \
 	{                                                                   \
-		struct asy_io asy_x_ = io;                                  \
-		uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;     \
-		long asy_r_ = ASY_PASS;                                     \
-		ret asy_v_;                                                 \
-		if (atomic_load_explicit(&asy__ready, memory_order_relaxed)) \
-			asy_r_ = asy__io(&asy_x_);                          \
-		if (asy_r_ != ASY_PASS) {                                   \
-			asy_v_ = (ret)edge(asy_r_);                         \
-		} else {                                                    \
-			asy_x_.via = ASY_VIA_LIBC;                          \
-			asy_v_ = real.name ? real.name args : (ret)edge(asy_sys sc); \
-		}                                                           \
-		if (asy_t0_)                                                \
-			asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);         \
+		ASY_HOOK_BODY(ret, name, real.name args, sc, io)                      \
 		return asy_v_;                                              \
 	}                                                                   \
 	ASY_EXPORT ret name params                                          \
 	{                                                                   \
-		if (__builtin_expect(!asy__tracing && !asy__sched_running && \
-				     real.name != NULL, 1))                 \
+		if (ASY_FAST(name))                                         \
 			return real.name args;                              \
 		return hook_##name args;                                    \
+	}
+/* A variadic call (open, fcntl): its last argument is read only when the
+ * call needs it, as libc reads it. */
+#define VHOOK(ret, name, params, last, vt, va, need, args, sc, io)          \
+	static __attribute__((noinline)) ret hook_##name(ASY_UNPAREN params, vt va) \
+	{                                                                   \
+		ASY_HOOK_BODY(ret, name, real.name args, sc, io)                      \
+		return asy_v_;                                              \
+	}                                                                   \
+	ASY_EXPORT ret name(ASY_UNPAREN params, ...)                        \
+	{                                                                   \
+		vt va = 0;                                                  \
+		if (need) {                                                 \
+			va_list ap;                                         \
+			va_start(ap, last);                                 \
+			va = va_arg(ap, vt);                                \
+			va_end(ap);                                         \
+		}                                                           \
+		if (ASY_FAST(name))                                         \
+			return real.name args;                              \
+		return hook_##name args;                                    \
+	}
+#define VOIDHOOK(name, sc, io)                                              \
+	static __attribute__((noinline)) void hook_##name(void)             \
+	{                                                                   \
+		ASY_HOOK_BODY(int, name, (real.name(), 0), sc, io)                        \
+		(void)asy_v_;                                               \
+	}                                                                   \
+	ASY_EXPORT void name(void)                                          \
+	{                                                                   \
+		if (ASY_FAST(name))                                         \
+			real.name();                                        \
+		else                                                        \
+			hook_##name();                                      \
 	}
 #define ALIAS(name, target) \
 	extern __typeof(target) name __attribute__((alias(#target), visibility("default")));
@@ -128,6 +193,8 @@ static inline long traced(long v)
 	}
 #include "hooks.def"
 #undef HOOK
+#undef VHOOK
+#undef VOIDHOOK
 #undef ALIAS
 #undef CHK
 #undef RES

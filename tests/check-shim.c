@@ -171,11 +171,15 @@ START_TEST(exports_only_hooks_and_asy)
 	/* Every name of the one list (shim/hooks.def), and shim/process.c's. */
 	static const char *const hooks[] = {
 #define HOOK(ret, name, ...) #name,
+#define VHOOK(ret, name, ...) #name,
+#define VOIDHOOK(name, ...) #name,
 #define ALIAS(name, target) #name,
 #define CHK(ret, name, ...) #name,
 #define RES(ret, name, ...) #name,
 #include "../shim/hooks.def"
 #undef HOOK
+#undef VHOOK
+#undef VOIDHOOK
 #undef ALIAS
 #undef CHK
 #undef RES

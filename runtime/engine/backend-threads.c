@@ -12,7 +12,17 @@
  *
  * Workers block every signal.  SIGXFSZ raised by a worker's write stays
  * pending on it: it is taken off there and raised in the calling thread
- * (runtime/engine/opdef.c). */
+ * (runtime/engine/opdef.c).
+ *
+ * A call that may wait for another call of the program (ASY_F_WAITS: a
+ * FIFO's open, a lock, a copy through a pipe) is ended early the way the
+ * kernel ends any blocking call: by a signal.  The worker unblocks
+ * ASYNCIFY_SIGNAL (an empty handler without SA_RESTART) for that call
+ * only, and a cancel sends it to that worker; the call returns EINTR, or
+ * what it had done when it could not stop (a count, an fd, a lock).  The
+ * coroutine's wait sends it again until the call has returned
+ * (runtime/engine/wait.c), which closes the window between unblocking and
+ * entering the system call. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,6 +37,7 @@
 
 struct worker {
 	struct asy_waiter *_Atomic cur; /* what it runs now */
+	pid_t tid;
 	_Atomic unsigned go;            /* futex: set when handed work */
 	struct worker *next_idle;
 };
@@ -124,6 +135,64 @@ static int take_sigxfsz(void)
 	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == SIGXFSZ;
 }
 
+/* ---- interrupting a worker's waiting call ---- */
+
+static void intr_handler(int sig)
+{
+	(void)sig;
+}
+
+static _Atomic int intr_state; /* 0 not yet, 1 installed, -1 not ours to use */
+
+int asy__pool_intr_signal(void)
+{
+	int sig = asy__cfg.intr_signal;
+	int st = atomic_load_explicit(&intr_state, memory_order_acquire);
+	if (sig <= 0 || st < 0)
+		return 0;
+	if (st == 0) {
+		static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+		pthread_mutex_lock(&once);
+		if (atomic_load(&intr_state) == 0) {
+			struct sigaction sa, old;
+			memset(&sa, 0, sizeof sa);
+			sa.sa_handler = intr_handler;
+			sigemptyset(&sa.sa_mask);
+			int ok = sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+				 !(old.sa_flags & SA_SIGINFO) && sigaction(sig, &sa, NULL) == 0;
+			atomic_store(&intr_state, ok ? 1 : -1);
+		}
+		pthread_mutex_unlock(&once);
+		if (atomic_load(&intr_state) < 0)
+			return 0;
+	}
+	/* The program may have taken the signal since: then it is its own. */
+	struct sigaction cur;
+	if (sigaction(sig, NULL, &cur) < 0 || (cur.sa_flags & SA_SIGINFO) ||
+	    cur.sa_handler != intr_handler)
+		return 0;
+	return sig;
+}
+
+static void intr_mask(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, asy__cfg.intr_signal);
+	asy_sys(SYS_rt_sigprocmask, how, &set, NULL, 8, 0, 0);
+}
+
+/* A waiting call, with the interrupt signal let in for its length only. */
+static long run_waiting(const struct asy_io *io)
+{
+	if (atomic_load_explicit(&intr_state, memory_order_relaxed) <= 0)
+		return io->fn(io->arg);
+	intr_mask(SIG_UNBLOCK);
+	long r = io->fn(io->arg);
+	intr_mask(SIG_BLOCK);
+	return r;
+}
+
 static long run(struct asy_waiter *w)
 {
 	const struct asy_io *io = &w->io;
@@ -140,8 +209,7 @@ static long run(struct asy_waiter *w)
 	case ASY_OP_POLLSET:
 		return run_poll(w, io->pfd, io->npfd);
 	case ASY_OP_CALL:
-		io->fn(io->arg);
-		return 0;
+		return io->flags & ASY_F_WAITS ? run_waiting(io) : io->fn(io->arg);
 	case ASY_OP_READ:
 		return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
 	default:
@@ -217,7 +285,7 @@ static int finish(struct asy_waiter *w, long res)
 
 static void *worker_main(void *arg)
 {
-	struct worker wk = { NULL, 0, NULL };
+	struct worker wk = { NULL, (pid_t)asy_sys_gettid(), 0, NULL };
 	struct asy_waiter *w;
 	int spin = 0;
 	while ((w = take(&wk, spin))) {
@@ -269,8 +337,8 @@ static void threads_thread_fini(struct asy_thread *t)
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	pthread_mutex_lock(&pool.lock);
-	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ? MAX_THREADS :
-									 asy__cfg.workers;
+	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
+					 (w->io.flags & ASY_F_WAITS) ? MAX_THREADS : asy__cfg.workers;
 	if (pool.queued + 1 > pool.idle + pool.spinning && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
@@ -317,6 +385,14 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			atomic_fetch_sub(&t->refs, 1);
 			asy__complete(w, -ECANCELED);
 		}
+	} else if (w->io.op == ASY_OP_CALL && (w->io.flags & ASY_F_WAITS)) {
+		/* Under the lock the worker cannot take another call, so the
+		 * signal reaches w's call or nothing that waits (run_waiting
+		 * blocks it again before the worker lets go of w). */
+		struct worker *wk = w->be_priv;
+		int sig = asy__pool_intr_signal();
+		if (sig && atomic_load(&wk->cur) == w)
+			asy_sys(SYS_tgkill, asy__pid, wk->tid, sig, 0, 0, 0);
 	}
 	pthread_mutex_unlock(&pool.lock);
 }

@@ -2,6 +2,7 @@
  * asy__cfg, which nothing writes afterwards.  A bad value gets one warning
  * line on stderr and the default; nothing else is ever printed. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ struct asy_config asy__cfg = {
 	.workers = 16,
 	.sqpoll = 0,
 	.stack_size = 256 * 1024,
+	.intr_signal = -1, /* SIGRTMAX, known at run time */
 };
 
 /* Print one line on stderr with a raw write: no stdio, no locks, errno
@@ -103,4 +105,12 @@ void asy__config_read(void)
 	v = asy__cfg.stack_size;
 	read_number("ASYNCIFY_STACK_SIZE", 16384, 1ULL << 30, &v);
 	asy__cfg.stack_size = (size_t)v;
+	v = (unsigned long long)SIGRTMAX;
+	read_number("ASYNCIFY_SIGNAL", 0, (unsigned long long)SIGRTMAX, &v);
+	if (v && (v < (unsigned long long)SIGRTMIN && v != SIGURG && v != SIGUSR1 && v != SIGUSR2)) {
+		asy__warn("ASYNCIFY_SIGNAL=%llu is not SIGUSR1, SIGUSR2, SIGURG or a real-time signal; "
+			  "using %d", v, SIGRTMAX);
+		v = (unsigned long long)SIGRTMAX;
+	}
+	asy__cfg.intr_signal = (int)v;
 }

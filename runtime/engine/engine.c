@@ -227,7 +227,7 @@ static void fair_share(void)
 /* Which file carries a call out: one function per family (ASY_CALLS). */
 static long (*const family_fn[])(struct asy_io *) = {
 	[ASY_FAM_rw] = asy__rw,       [ASY_FAM_sync] = sync_or_pass, [ASY_FAM_net] = asy__net,
-	[ASY_FAM_poll] = asy__poll,   [ASY_FAM_sleep] = asy__sleep,
+	[ASY_FAM_poll] = asy__poll,   [ASY_FAM_sleep] = asy__sleep,  [ASY_FAM_fs] = asy__fs,
 };
 static const unsigned char call_family[ASY_CALL_COUNT] = {
 #define X(n, fam, rd) [ASY_CALL_##n] = ASY_FAM_##fam,

@@ -38,7 +38,8 @@ enum asy_op {
 	ASY_OP_FDATASYNC,
 	ASY_OP_POLL,      /* wait until io.fd is ready for io.events */
 	ASY_OP_POLLSET,   /* wait until one of io.pfd[0..npfd) is ready (or errs) */
-	ASY_OP_CALL,      /* run io.fn(io.arg) on a worker (name resolution) */
+	ASY_OP_CALL,      /* run io.fn(io.arg) on a worker: its result is the op's
+			   * (name resolution, file system calls) */
 	ASY_OP_COUNT,
 	ASY_OP_NONE = ASY_OP_COUNT /* a call that is not one op (sockets, sleeps) */
 };
@@ -51,6 +52,7 @@ enum asy_op {
  *   poll   runtime/engine/poll.c   readiness: poll, select, epoll_wait
  *   sleep  runtime/engine/sleep.c  sleeps, on the scheduler's timers
  *   res    runtime/engine/resolve.c name resolution, on a worker
+ *   fs     runtime/engine/fs.c     opening, naming, metadata, locks, copies
  * X(name, family, reads): `reads` 1 when the call moves data in (the
  * summary's read side). */
 #define ASY_CALLS(X) \
@@ -66,17 +68,33 @@ enum asy_op {
 	X(sleep, sleep, 0) \
 	X(getaddrinfo, res, 0) X(getnameinfo, res, 0) X(gethostbyname, res, 0) \
 	X(gethostbyname2, res, 0) X(gethostbyname_r, res, 0) X(gethostbyname2_r, res, 0) \
-	X(gethostbyaddr, res, 0) X(gethostbyaddr_r, res, 0)
+	X(gethostbyaddr, res, 0) X(gethostbyaddr_r, res, 0) \
+	X(open, fs, 0) X(openat, fs, 0) X(creat, fs, 0) X(close, fs, 0) X(close_range, fs, 0) \
+	X(stat, fs, 0) X(lstat, fs, 0) X(fstat, fs, 0) X(fstatat, fs, 0) X(statx, fs, 0) \
+	X(access, fs, 0) X(faccessat, fs, 0) X(unlink, fs, 0) X(unlinkat, fs, 0) \
+	X(rename, fs, 0) X(renameat, fs, 0) X(renameat2, fs, 0) X(mkdir, fs, 0) \
+	X(mkdirat, fs, 0) X(rmdir, fs, 0) X(link, fs, 0) X(linkat, fs, 0) X(symlink, fs, 0) \
+	X(symlinkat, fs, 0) X(readlink, fs, 0) X(readlinkat, fs, 0) \
+	X(truncate, fs, 0) X(ftruncate, fs, 0) X(fallocate, fs, 0) X(posix_fallocate, fs, 0) \
+	X(sync_file_range, fs, 0) X(syncfs, fs, 0) X(sync, fs, 0) X(msync, fs, 0) \
+	X(flock, fs, 0) X(fcntl, fs, 0) X(lockf, fs, 0) \
+	X(sendfile, fs, 0) X(splice, fs, 0) X(tee, fs, 0) X(vmsplice, fs, 0) \
+	X(copy_file_range, fs, 0)
 enum asy_call {
 #define X(n, fam, rd) ASY_CALL_##n,
 	ASY_CALLS(X)
 #undef X
 	ASY_CALL_COUNT
 };
-enum asy_family { ASY_FAM_rw, ASY_FAM_sync, ASY_FAM_net, ASY_FAM_poll, ASY_FAM_sleep, ASY_FAM_res };
+enum asy_family {
+	ASY_FAM_rw, ASY_FAM_sync, ASY_FAM_net, ASY_FAM_poll, ASY_FAM_sleep, ASY_FAM_res, ASY_FAM_fs
+};
 
 #define ASY_F_EXPLICIT 1 /* the call names an offset (pread family) */
 #define ASY_F_VEC      2 /* the program passed a vector (readv family) */
+#define ASY_F_WAITS    4 /* ASY_OP_CALL: may wait for another call of the program
+			  * (a FIFO's peer, a lock, a pipe): a worker of its own,
+			  * ended early by interrupting the worker */
 
 /* Which path answered a call (tracing, summary). */
 enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY_VIA_TIMER };
@@ -86,6 +104,7 @@ enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY
 struct asy_io {
 	unsigned char op, call, flags;
 	unsigned char via; /* enum asy_via: which path answered (set by the engine) */
+	signed char path;  /* fs family: which of a[] is the call's path (-1 none) */
 	int fd;
 	int iovcnt;
 	int rwflags;
@@ -95,8 +114,8 @@ struct asy_io {
 	struct iovec one;  /* read/write: the buffer; others: iov_len = bytes asked */
 	unsigned npfd;     /* ASY_OP_POLLSET */
 	struct pollfd *pfd;
-	void (*fn)(void *); /* ASY_OP_CALL */
-	void *arg;
+	long (*fn)(void *); /* ASY_OP_CALL */
+	void *arg;          /* ASY_OP_CALL: fn's argument; fs family: the real function */
 	long a[6];         /* families other than rw/sync: the call's own arguments */
 };
 
@@ -190,6 +209,10 @@ extern const struct asy_backend asy__backend_uring;
 extern const struct asy_backend asy__backend_threads;
 /* Start the pool's first worker if there is none (backend-threads.c). */
 void asy__pool_prepare(void);
+/* The signal that interrupts a worker's ASY_F_WAITS call (installed on
+ * first use); 0 when ASYNCIFY_SIGNAL=0 or the program has its own
+ * handler there: such calls then run to their end. */
+int asy__pool_intr_signal(void);
 
 enum asy_backend_id { ASY_BE_URING, ASY_BE_THREADS, ASY_BE_OFF };
 
@@ -201,6 +224,7 @@ struct asy_config {
 	unsigned workers;
 	int sqpoll;
 	size_t stack_size;
+	int intr_signal;      /* ASYNCIFY_SIGNAL: interrupts a worker's waiting call; 0 none */
 };
 extern struct asy_config asy__cfg;
 
@@ -256,6 +280,7 @@ long asy__rw(struct asy_io *io);     /* rw.c */
 long asy__net(struct asy_io *io);    /* net.c */
 long asy__poll(struct asy_io *io);   /* poll.c */
 long asy__sleep(struct asy_io *io);  /* sleep.c */
+long asy__fs(struct asy_io *io);     /* fs.c */
 
 /* runtime/engine/iov.c: vectors. */
 /* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */

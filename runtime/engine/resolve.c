@@ -36,12 +36,13 @@ struct job {
 	int err, herr;
 };
 
-static void run_job(void *p)
+static long run_job(void *p)
 {
 	struct job *j = p;
 	j->run(j);
 	j->err = errno;
 	j->herr = h_errno;
+	return 0;
 }
 
 /* 1: j ran on a worker (its result is in j); 0: run it here, as the

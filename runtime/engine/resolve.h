@@ -12,6 +12,8 @@
 /* The real functions (resolved by the shim), and one entry point each. */
 struct asy_res_real {
 #define HOOK(ret, name, params, args, sc, io)
+#define VHOOK(...)
+#define VOIDHOOK(...)
 #define ALIAS(name, target)
 #define CHK(ret, name, target, params, args, check)
 #define RES(ret, name, params, args) ret(*name) params;
@@ -23,6 +25,8 @@ extern struct asy_res_real asy__res_real;
 #define RES(ret, name, params, args) ret asy__res_##name params;
 #include "hooks.def"
 #undef HOOK
+#undef VHOOK
+#undef VOIDHOOK
 #undef ALIAS
 #undef CHK
 #undef RES

@@ -126,6 +126,9 @@ int64_t asy__wait_deadline(int64_t deadline)
 	return earliest(asy__coro_io_deadline(), deadline);
 }
 
+#define KICK_FIRST_NS 200000LL
+#define KICK_MAX_NS 16000000LL
+
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
 	int64_t io_deadline = asy__coro_io_deadline();
@@ -138,8 +141,18 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 		r = asy__coro_park(until, 1);
 		if (r < 0 && !is_done(w)) {
 			w->be->cancel(t, w);
-			while (!is_done(w))
-				asy__coro_park(-1, 0);
+			/* A worker's waiting call is ended by a signal, which may
+			 * have come just before its system call began: send it
+			 * again until the call has returned (backend-threads.c). */
+			int kick = w->io.op == ASY_OP_CALL && (w->io.flags & ASY_F_WAITS) &&
+				   w->be == &asy__backend_threads;
+			int64_t every = KICK_FIRST_NS;
+			while (!is_done(w)) {
+				if (asy__coro_park(kick ? asy_now() + every : -1, 0) < 0 && !is_done(w)) {
+					w->be->cancel(t, w);
+					every = every < KICK_MAX_NS ? every * 2 : KICK_MAX_NS;
+				}
+			}
 			break;
 		}
 	}

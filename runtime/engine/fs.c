@@ -1,0 +1,196 @@
+/* Files inside coroutines: opening, naming, metadata, size and durability,
+ * locks and copies (the `fs` family of ASY_CALLS).
+ *
+ * Outside coroutines every one of these calls is the program's own call.
+ * Inside a coroutine that is not alone on its thread, a call that may
+ * wait is the program's own call too — made by a worker, while the
+ * coroutine yields: the hook hands over the libc function itself and its
+ * arguments (shim/hooks.def, ASY_IO_FS), so whatever glibc does around
+ * the system call (posix_fallocate's emulation, lockf's fcntl, faccessat's
+ * fallbacks) is done exactly as it would be.  The worker shares the
+ * process's fd table, cwd, umask, rlimits and lock owner, so fd numbers
+ * (the lowest free one), relative paths, created modes and POSIX record
+ * locks come out as from the calling thread.
+ *
+ * How each call goes is one row of `rows` below:
+ *   INLINE  never waits for long on a local file system: the program's
+ *           own call, in the calling thread (fstat, close, fcntl's other
+ *           commands, msync without MS_SYNC);
+ *   WORKER  may wait for the disk: on a worker;
+ *   WAITS   may wait for another call of the program — a FIFO's open for
+ *           its peer, a copy through a pipe or socket: on a worker of its
+ *           own (never queued behind the ASYNCIFY_WORKERS limit, so the
+ *           peer can run), and a deadline or asy_cancel() interrupts it
+ *           with a signal (backend-threads.c): ETIMEDOUT / ECANCELED, or
+ *           what the call had done when it could not stop;
+ *   LOCK    a lock that may wait (flock, F_SETLKW, F_OFD_SETLKW,
+ *           lockf F_LOCK): first the non-blocking form, in the calling
+ *           thread; taken, or an error other than "held": that is the
+ *           answer.  Otherwise the blocking form as WAITS.
+ *
+ * Signals a worker's call raises for its task — SIGPIPE from a splice
+ * into a pipe nobody reads, SIGXFSZ from ftruncate past RLIMIT_FSIZE —
+ * stay pending on the worker (it blocks them); they are taken off there
+ * and raised in the calling thread, as the kernel would have. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "coro.h"
+
+enum { INLINE, WORKER, WAITS, LOCK };
+
+static const unsigned char rows[ASY_CALL_COUNT] = {
+	[ASY_CALL_open] = WAITS,       [ASY_CALL_openat] = WAITS,     [ASY_CALL_creat] = WAITS,
+	[ASY_CALL_close] = INLINE,     [ASY_CALL_close_range] = INLINE,
+	[ASY_CALL_stat] = WORKER,      [ASY_CALL_lstat] = WORKER,     [ASY_CALL_fstat] = INLINE,
+	[ASY_CALL_fstatat] = WORKER,   [ASY_CALL_statx] = WORKER,     [ASY_CALL_access] = WORKER,
+	[ASY_CALL_faccessat] = WORKER, [ASY_CALL_unlink] = WORKER,    [ASY_CALL_unlinkat] = WORKER,
+	[ASY_CALL_rename] = WORKER,    [ASY_CALL_renameat] = WORKER,  [ASY_CALL_renameat2] = WORKER,
+	[ASY_CALL_mkdir] = WORKER,     [ASY_CALL_mkdirat] = WORKER,   [ASY_CALL_rmdir] = WORKER,
+	[ASY_CALL_link] = WORKER,      [ASY_CALL_linkat] = WORKER,    [ASY_CALL_symlink] = WORKER,
+	[ASY_CALL_symlinkat] = WORKER, [ASY_CALL_readlink] = WORKER,  [ASY_CALL_readlinkat] = WORKER,
+	[ASY_CALL_truncate] = WORKER,  [ASY_CALL_ftruncate] = WORKER, [ASY_CALL_fallocate] = WORKER,
+	[ASY_CALL_posix_fallocate] = WORKER, [ASY_CALL_sync_file_range] = WORKER,
+	[ASY_CALL_syncfs] = WORKER,    [ASY_CALL_sync] = WORKER,      [ASY_CALL_msync] = WORKER,
+	[ASY_CALL_flock] = LOCK,       [ASY_CALL_fcntl] = LOCK,       [ASY_CALL_lockf] = LOCK,
+	[ASY_CALL_sendfile] = WAITS,   [ASY_CALL_splice] = WAITS,     [ASY_CALL_tee] = WAITS,
+	[ASY_CALL_vmsplice] = WAITS,   [ASY_CALL_copy_file_range] = WAITS,
+};
+
+/* Every libc function here takes integers and pointers only and returns
+ * an int or a long: on x86-64 and aarch64 such a function is called with
+ * its arguments as longs in the same registers (variadic ones included),
+ * and an int result is the low half of the register. */
+typedef long (*libc_fn)(long, long, long, long, long, long);
+
+struct job {
+	libc_fn fn;
+	const long *a;
+	unsigned char narrow; /* the result is an int */
+	unsigned char none;   /* there is no result (sync) */
+	unsigned char sigs;   /* SIGPIPE (1) / SIGXFSZ (2) raised on the worker */
+	int err;
+};
+
+/* Take `sig` off this worker if its call raised it (workers block every
+ * signal, so it is pending here). */
+static int take(int sig)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == sig;
+}
+
+/* On the worker: the program's call, its result as >= 0 or -errno. */
+static long run(void *p)
+{
+	struct job *j = p;
+	const long *a = j->a;
+	errno = 0;
+	long r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (j->narrow)
+		r = (int)r;
+	if (j->none)
+		r = 0;
+	j->err = errno;
+	sigset_t pend;
+	if (asy_sys(SYS_rt_sigpending, &pend, 8, 0, 0, 0, 0) == 0) {
+		if (sigismember(&pend, SIGPIPE) && take(SIGPIPE))
+			j->sigs |= 1;
+		if (sigismember(&pend, SIGXFSZ) && take(SIGXFSZ))
+			j->sigs |= 2;
+	}
+	return r == -1 && j->err > 0 ? -(long)j->err : r;
+}
+
+static long offload(struct asy_io *io, const long *a, int waits)
+{
+	struct asy_thread *t = asy__thread();
+	if (!t)
+		return ASY_PASS;
+	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
+			 .none = io->rwflags == 1 };
+	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fn = run, .arg = &j } };
+	if (waits) {
+		w.io.flags = ASY_F_WAITS;
+		asy__pool_intr_signal(); /* installed before the worker looks */
+	}
+	long r = asy__op(t, &w, -1);
+	io->via = w.io.via;
+	if (j.sigs & 1)
+		asy__raise_as_kernel(SIGPIPE);
+	if (j.sigs & 2)
+		asy__raise_as_kernel(SIGXFSZ);
+	return r;
+}
+
+/* The non-blocking form of a lock call in the calling thread: 0 taken,
+ * -errno an answer, 1 held by someone else (the blocking form must wait). */
+static long lock_try(struct asy_io *io)
+{
+	libc_fn fn = (libc_fn)io->arg;
+	long a1;
+	switch (io->call) {
+	case ASY_CALL_flock:
+		a1 = io->a[1] | LOCK_NB;
+		break;
+	case ASY_CALL_fcntl:
+		a1 = io->a[1] == F_SETLKW ? F_SETLK : F_OFD_SETLK;
+		break;
+	default: /* lockf */
+		a1 = F_TLOCK;
+		break;
+	}
+	long r = (int)fn(io->a[0], a1, io->a[2], 0, 0, 0);
+	if (r == 0)
+		return 0;
+	int e = errno;
+	return e == EWOULDBLOCK || e == EACCES || e == EAGAIN ? 1 : -e;
+}
+
+/* A lock call that can wait at all. */
+static int lock_waits(const struct asy_io *io)
+{
+	switch (io->call) {
+	case ASY_CALL_flock:
+		return !(io->a[1] & (LOCK_NB | LOCK_UN));
+	case ASY_CALL_fcntl:
+		return io->a[1] == F_SETLKW || io->a[1] == F_OFD_SETLKW;
+	default:
+		return io->a[1] == F_LOCK;
+	}
+}
+
+/* A path the calling thread must resolve itself: /proc/thread-self names
+ * the task that looks it up. */
+static int thread_path(const struct asy_io *io)
+{
+	static const char self[] = "/proc/thread-self";
+	const char *p = io->path >= 0 ? (const char *)io->a[io->path] : NULL;
+	char head[sizeof self];
+	return p && asy__copy_in(head, p, sizeof head - 1) == 0 &&
+	       !memcmp(head, self, sizeof self - 1);
+}
+
+long asy__fs(struct asy_io *io)
+{
+	unsigned char how = rows[io->call];
+	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
+	    (how == LOCK && !lock_waits(io)) || asy__coro_alone() || thread_path(io))
+		return ASY_PASS;
+	if (how == LOCK) {
+		long r = lock_try(io);
+		if (r <= 0)
+			return asy__inline(io, r);
+	}
+	return offload(io, io->a, how != WORKER);
+}
