@@ -520,7 +520,7 @@ static const struct t_case *const engine_cases = cases + NLIKE;
 static const char *const engine_want[NENGINE] = {
 	"0: openat-rdonly=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes same-fd-next=yes "
 	"left-open=none left-open=none \n"
-	"0: open-wronly=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes same-fd-next=yes "
+	"open-wronly=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes same-fd-next=yes "
 	"left-open=none left-open=none \n",
 	"0: flock=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes then=free later=free again=0 \n"
 	"ofd=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes then=free later=free again=0 \n"
