@@ -409,17 +409,20 @@ static void k_lock_deadline(void)
 }
 
 /* Cancel: job 1 waits for the lock that the setup holds, job 0 cancels
- * it 30 ms later: ECANCELED soon after, through the backend; once job 1
+ * it 30 ms after job 1 began to wait: ECANCELED soon after, through the backend; once job 1
  * has returned and the holder lets go, the lock is free (job 1 keeps its
  * fd open: a lock taken late would stay with it), also 30 ms later. */
 static int cancel_kind;
-static _Atomic int victim_done;
+static _Atomic int victim_ready, victim_done;
 static _Atomic int64_t cancel_at;
 
 static void j_lock_victim(int i)
 {
 	int fd = open("f", O_RDWR);
+	if (fd < 0)
+		t_jres(i, "open", fd);
 	struct asy_stats before = stats_now();
+	victim_ready = 1;
 	t_jres(i, lname[cancel_kind], lock_wait(cancel_kind, fd));
 	t_jout(i, "soon=%s ", yes(t_api.now() - cancel_at < 100 * MS));
 	j_via(i, &before);
@@ -429,6 +432,8 @@ static void j_lock_victim(int i)
 
 static void j_lock_canceller(int i)
 {
+	while (!victim_ready)
+		t_api.sleep(t_api.now() + 1 * MS);
 	t_api.sleep(t_api.now() + 30 * MS);
 	cancel_at = t_api.now();
 	t_jres(i, "cancel", t_api.cancel(victim));
@@ -446,7 +451,7 @@ static void k_lock_cancel(void)
 	t_fs_dir();
 	t_put("f", "x");
 	for (cancel_kind = 0; cancel_kind < 3; cancel_kind++) {
-		victim_done = 0;
+		victim_ready = victim_done = 0;
 		take_lock(cancel_kind);
 		t_spawn(j_lock_canceller, 0);
 		victim = t_spawn(j_lock_victim, 1);
