@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -280,6 +281,89 @@ static void names_eacces(void)
 	if (root && (seteuid(0) < 0 || setegid(0) < 0))
 		t_out("cannot come back: %s\n", t_errname(errno));
 	chmod("closed", 0700);
+}
+
+/* glibc's names from before 2.33, as old binaries link them: a version
+ * argument first (EINVAL for one glibc does not know). */
+extern int __xstat(int ver, const char *path, struct stat *st);
+extern int __xstat64(int ver, const char *path, struct stat64 *st);
+extern int __lxstat(int ver, const char *path, struct stat *st);
+extern int __lxstat64(int ver, const char *path, struct stat64 *st);
+extern int __fxstat(int ver, int fd, struct stat *st);
+extern int __fxstat64(int ver, int fd, struct stat64 *st);
+extern int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
+extern int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags);
+#if defined(__x86_64__)
+#define STAT_VER 1
+#else
+#define STAT_VER 0
+#endif
+
+static void names_xstat(void)
+{
+	struct stat st, want, lwant;
+	struct stat64 st64;
+	start();
+	stat("f", &want);
+	lstat("link", &lwant);
+	int fd = open("f", O_RDONLY);
+	for (int ver = STAT_VER; ver <= 99; ver += 99 - STAT_VER) {
+		t_out("-- version %s\n", ver == STAT_VER ? "right" : "99");
+		t_res("__xstat", __xstat(ver, "link", &st));
+		t_out("  same=%s\n", yes(st.st_ino == want.st_ino && st.st_size == want.st_size));
+		t_res("__xstat64", __xstat64(ver, "f", &st64));
+		t_res("__lxstat", __lxstat(ver, "link", &st));
+		t_out("  the link=%s\n", yes(st.st_ino == lwant.st_ino));
+		t_res("__lxstat64", __lxstat64(ver, "link", &st64));
+		t_res("__fxstat", __fxstat(ver, fd, &st));
+		t_res("__fxstat64", __fxstat64(ver, fd, &st64));
+		t_res("__fxstatat", __fxstatat(ver, AT_FDCWD, "link", &st, AT_SYMLINK_NOFOLLOW));
+		t_out("  the link=%s\n", yes(st.st_ino == lwant.st_ino));
+		t_res("__fxstatat64", __fxstatat64(ver, AT_FDCWD, "f", &st64, 0));
+		memset(&st, 0, sizeof st);
+	}
+	t_res("__xstat-missing", __xstat(STAT_VER, "missing", &st));
+	t_res("__fxstat-ebadf", __fxstat(STAT_VER, 999, &st));
+	t_res("__fxstatat-bad-flag", __fxstatat(STAT_VER, AT_FDCWD, "f", &st, 0x1));
+	t_res("__xstat-efault-buf", __xstat(STAT_VER, "f", BAD));
+}
+
+/* /proc/thread-self names the thread that looks it up: here, the case's
+ * own thread, however the path is spelled. */
+static void names_thread_self(void)
+{
+	char want[64], b[64], name[16] = "asy-fs-case";
+	start();
+	prctl(PR_SET_NAME, name);
+	snprintf(want, sizeof want, "%d/task/%d", (int)getpid(), (int)t_gettid());
+	long n = readlink("/proc/thread-self", b, sizeof b - 1);
+	b[n > 0 ? n : 0] = 0;
+	t_out("readlink names this thread: %s\n", yes(!strcmp(b, want)));
+	static const char *const paths[] = {
+		"/proc/thread-self/comm", "//proc/thread-self/comm", "/proc/./thread-self/comm",
+		"/proc/../proc/thread-self/comm", "thread-self/comm",
+	};
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY);
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		if (i == 4 && chdir("/proc") < 0)
+			break;
+		const char *got = t_get(paths[i]);
+		t_out("%s: %s\n", paths[i], !strncmp(got, name, strlen(name)) ? "this thread" : got);
+	}
+	int fd = openat(proc, "thread-self/comm", O_RDONLY);
+	t_out("openat(/proc, thread-self/comm): %s\n",
+	      !strncmp(t_fd_get(fd), name, strlen(name)) ? "this thread" : t_fd_get(fd));
+	struct stat a, c;
+	char task[64];
+	snprintf(task, sizeof task, "/proc/self/task/%d", (int)t_gettid());
+	stat(task, &c);
+	t_out("stat names this thread: %s\n",
+	      yes(stat("/proc/thread-self", &a) == 0 && a.st_ino == c.st_ino));
+	t_out("fstatat names this thread: %s\n",
+	      yes(fstatat(proc, "thread-self", &a, 0) == 0 && a.st_ino == c.st_ino));
+	t_out("lstat of a path through it: %s\n",
+	      yes(lstat("//proc/thread-self/comm", &a) == 0 &&
+		  stat("/proc/thread-self/comm", &c) == 0 && a.st_ino == c.st_ino));
 }
 
 /* ==== unlink, rmdir, rename, mkdir, link, symlink ====================== */
@@ -569,6 +653,8 @@ static const struct t_case cases[] = {
 	C(names_stat_family, 0),
 	C(names_statx_mask, 0),
 	C(names_stat_errors, 0),
+	C(names_xstat, 0),
+	C(names_thread_self, 0),
 	C(names_readlink, 0),
 	C(names_access, 0),
 	C(names_eacces, 0),

@@ -39,6 +39,13 @@ extern int __open_2(const char *path, int flags);
 extern int __open64_2(const char *path, int flags);
 extern int __openat_2(int dirfd, const char *path, int flags);
 extern int __openat64_2(int dirfd, const char *path, int flags);
+extern int __open(const char *path, int flags, ...);
+extern int __open64(const char *path, int flags, ...);
+extern int __close(int fd);
+extern int __fcntl(int fd, int cmd, ...);
+extern ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen);
+extern ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len,
+				size_t buflen);
 
 static int base; /* the lowest free fd when the case began */
 
@@ -85,6 +92,12 @@ static void fd_lowest_free(void)
 	close(fd[8]);
 	fd_res("__open64_2", __open64_2("f", O_RDONLY));
 	fd_res("__openat64_2", __openat64_2(AT_FDCWD, "f", O_RDONLY));
+	close(fd[10]);
+	close(fd[3]);
+	fd_res("__open", __open("f", O_RDONLY));
+	fd_res("__open64", __open64("f", O_RDONLY));
+	t_res("__close", __close(fd[3]));
+	fd_res("__fcntl-dupfd", __fcntl(fd[0], F_DUPFD, 0));
 	fd_res("failed-open", open("missing", O_RDONLY));
 	close(fd[0]);
 	fd_res("after-failure", open("f", O_RDONLY));
@@ -298,6 +311,23 @@ static void fortify_open64_2_creat(void) { __open64_2(NEVER, O_CREAT | O_RDWR); 
 static void fortify_openat_2_tmpfile(void) { __openat_2(AT_FDCWD, "/tmp", O_TMPFILE | O_RDWR); }
 static void fortify_openat64_2_creat(void) { __openat64_2(AT_FDCWD, NEVER, O_CREAT | O_WRONLY); }
 
+/* __readlink_chk and __readlinkat_chk: within the buffer, readlink;
+ * a length beyond it, glibc's buffer overflow abort. */
+static void fortify_readlink_chk(void)
+{
+	char b[8];
+	t_res("within", __readlink_chk("/proc/self/cwd", b, sizeof b, sizeof b));
+	t_res("at-within", __readlinkat_chk(AT_FDCWD, "/proc/self/cwd", b, 4, sizeof b));
+	t_res("missing", __readlink_chk("/nonexistent", b, sizeof b, sizeof b));
+	t_res("beyond", __readlink_chk("/proc/self/cwd", b, sizeof b + 1, sizeof b));
+}
+
+static void fortify_readlinkat_chk(void)
+{
+	char b[8];
+	t_res("beyond", __readlinkat_chk(AT_FDCWD, "/proc/self/cwd", b, 100, sizeof b));
+}
+
 /* ==== close ============================================================ */
 
 static void fd_close(void)
@@ -478,6 +508,8 @@ static const struct t_case cases[] = {
 	C(fortify_open64_2_creat, T_STDERR),
 	C(fortify_openat_2_tmpfile, T_STDERR),
 	C(fortify_openat64_2_creat, T_STDERR),
+	C(fortify_readlink_chk, T_STDERR),
+	C(fortify_readlinkat_chk, T_STDERR),
 	C(fd_close, 0),
 	C(fd_close_range, 0),
 	C(fd_close_range_unshare, 0),
