@@ -384,6 +384,57 @@ static void copy_signal_partial(void)
 	t_out("pipe held the count: %s\n", yes(got == fill));
 }
 
+/* ==== SIGPIPE ============================================================ */
+
+static pid_t main_tid;
+static volatile sig_atomic_t pipes, pipes_same_thread;
+
+static void on_pipe(int sig)
+{
+	(void)sig;
+	pipes++;
+	pipes_same_thread = t_gettid() == main_tid;
+}
+
+/* Each copy into a pipe nobody reads, or a socket shut down for
+ * writing: EPIPE, and SIGPIPE to the calling thread (how: 0 default, the
+ * process ends at the first; 1 ignored; 2 handled). */
+static void copy_sigpipe(int how)
+{
+	int p[2], q[2], s[2];
+	struct iovec v = { "vm", 2 };
+	struct sigaction sa = { .sa_handler = on_pipe };
+	start();
+	main_tid = t_gettid();
+	if (how == 1)
+		signal(SIGPIPE, SIG_IGN);
+	if (how == 2)
+		sigaction(SIGPIPE, &sa, NULL);
+	int in = open("src", O_RDONLY);
+	pipe(p);
+	pipe(q);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	close(p[0]);
+	shutdown(s[0], SHUT_WR);
+	write(q[1], "data", 4);
+	for (int k = 0; k < 6; k++) {
+		static const char *const name[] = { "sendfile-pipe", "splice-file-pipe", "vmsplice",
+						    "tee", "splice-pipe-socket", "sendfile-socket" };
+		long r = k == 0 ? sendfile(p[1], in, NULL, 4) :
+			 k == 1 ? splice(in, &(loff_t){ 0 }, p[1], NULL, 4, 0) :
+			 k == 2 ? vmsplice(p[1], &v, 1, 0) :
+			 k == 3 ? tee(q[0], p[1], 4, 0) :
+			 k == 4 ? splice(q[0], NULL, s[0], NULL, 4, 0) : sendfile(s[0], in, NULL, 4);
+		t_res(name[k], r);
+		t_out("  signals=%d same-thread=%s\n", (int)pipes, yes(pipes_same_thread));
+	}
+	t_out("pos=%ld\n", pos(in));
+}
+
+static void copy_sigpipe_default(void) { copy_sigpipe(0); }
+static void copy_sigpipe_ignored(void) { copy_sigpipe(1); }
+static void copy_sigpipe_handled(void) { copy_sigpipe(2); }
+
 /* ==== the table ========================================================
  * T_NOCORO: a handler interrupts the call (README, blind spots). */
 #define C(name, flags) { #name, name, flags }
@@ -395,6 +446,9 @@ static const struct t_case cases[] = {
 	C(copy_vmsplice, 0),
 	C(copy_waits, T_BACKEND),
 	C(copy_sendfile_big_socket, T_BACKEND),
+	C(copy_sigpipe_default, 0),
+	C(copy_sigpipe_ignored, 0),
+	C(copy_sigpipe_handled, 0),
 	C(copy_eintr, T_NOCORO),
 	C(copy_restart, T_NOCORO),
 	C(copy_signal_partial, T_NOCORO),

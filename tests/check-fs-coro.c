@@ -327,6 +327,54 @@ static void k_fifo_deadline(void)
 	t_finish();
 }
 
+/* Cancel: job 1 waits in a FIFO open, job 0 cancels it 30 ms after it
+ * began: ECANCELED soon after; no fd was opened and no reader is left. */
+static int fifo_victim, fifo_lowest;
+static _Atomic int fifo_ready, fifo_done;
+static _Atomic int64_t fifo_cancel_at;
+
+static void j_fifo_victim(int i)
+{
+	struct asy_stats before = stats_now();
+	fifo_lowest = t_lowest_free();
+	fifo_ready = 1;
+	t_jres(i, "open", open("fifo", O_RDONLY));
+	t_jout(i, "soon=%s ", yes(t_api.now() - fifo_cancel_at < 100 * MS));
+	j_via(i, &before);
+	t_jout(i, "\n");
+	fifo_done = 1;
+}
+
+static void j_fifo_canceller(int i)
+{
+	while (!fifo_ready)
+		t_api.sleep(t_api.now() + 1 * MS);
+	t_api.sleep(t_api.now() + 30 * MS);
+	fifo_cancel_at = t_api.now();
+	t_jres(i, "cancel", t_api.cancel(fifo_victim));
+	while (!fifo_done)
+		t_api.sleep(t_api.now() + 1 * MS);
+	t_jout(i, "same-fd-next=%s ", yes(t_lowest_free() == fifo_lowest));
+	for (int k = 0; k < 2; k++) {
+		int probe = open("fifo", O_WRONLY | O_NONBLOCK);
+		t_jout(i, "left-open=%s ", probe < 0 && errno == ENXIO ? "none" : "reader");
+		if (probe >= 0)
+			close(probe);
+		t_api.sleep(t_api.now() + 30 * MS);
+	}
+	t_jout(i, "\n");
+}
+
+static void k_fifo_cancel(void)
+{
+	alarm(8);
+	t_fs_dir();
+	mkfifo("fifo", 0600);
+	t_spawn(j_fifo_canceller, 0);
+	fifo_victim = t_spawn(j_fifo_victim, 1);
+	t_finish();
+}
+
 /* Whether another open file description (or another process, for POSIX
  * locks) can take the lock now: "free" or "taken". */
 static const char *lock_state(int kind)
@@ -518,13 +566,14 @@ static const struct t_case cases[] = {
 	{ "k_copy_peer", k_copy_peer, T_BACKEND | T_OWNCORO },
 	/* engine only: */
 	{ "k_fifo_deadline", k_fifo_deadline, T_OWNCORO },
+	{ "k_fifo_cancel", k_fifo_cancel, T_OWNCORO },
 	{ "k_lock_deadline", k_lock_deadline, T_OWNCORO },
 	{ "k_lock_cancel", k_lock_cancel, T_OWNCORO },
 	{ "k_copy_deadline", k_copy_deadline, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
 #define NLIKE 5
-#define NENGINE 4
+#define NENGINE 5
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 /* What the engine-only cases must print, exactly. */
@@ -533,6 +582,8 @@ static const char *const engine_want[NENGINE] = {
 	"left-open=none left-open=none \n"
 	"open-wronly=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes same-fd-next=yes "
 	"left-open=none left-open=none \n",
+	"0: cancel=0 same-fd-next=yes left-open=none left-open=none \n"
+	"1: open=-1 ECANCELED soon=yes backend=yes interrupted=yes \n",
 	"0: flock=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes then=free later=free again=0 \n"
 	"ofd=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes then=free later=free again=0 \n"
 	"setlkw=-1 ETIMEDOUT on-time=yes backend=yes interrupted=yes then=free later=free again=0 \n",
