@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "t-helpers.h"
 
@@ -294,19 +296,72 @@ static void c_alone_threads(void)
 	t_out("together: this thread read %s\n", my_rchar() - before >= 16 * 4096 ? "all" : "not all");
 }
 
+/* A job forks while another job is running: as with threads, the child
+ * has only the forking job.  Its calls that wait (stat, open, usleep) must
+ * not let the copy of the other job run there and write as the child. */
+static int fk_pipe[2];
+
+static void j_fork(int i)
+{
+	if (i == 0) {
+		struct stat pst;
+		usleep(2000);
+		stat("/", &pst); /* the other job waits meanwhile: through the backend */
+		pid_t c = fork();
+		if (c == 0) {
+			struct stat st;
+			int ok = stat("/", &st) == 0;
+			int fd = open("/dev/null", O_RDONLY);
+			ok &= fd >= 0;
+			close(fd);
+			usleep(30000);
+			_exit(ok ? 0 : 1);
+		}
+		int w = 0;
+		waitpid(c, &w, 0);
+		t_jout(i, "child=%d\n", WIFEXITED(w) ? WEXITSTATUS(w) : -1);
+	} else {
+		for (int k = 0; k < 10; k++) {
+			struct stat st;
+			usleep(5000);
+			stat("/", &st);
+			pid_t me = getpid();
+			write(fk_pipe[1], &me, sizeof me);
+		}
+		t_jout(i, "wrote\n");
+	}
+}
+
+static void c_fork(void)
+{
+	pipe(fk_pipe);
+	pid_t parent = getpid(), p;
+	t_spawn(j_fork, 0);
+	t_spawn(j_fork, 1);
+	t_finish();
+	close(fk_pipe[1]);
+	int n = 0, foreign = 0;
+	while (read(fk_pipe[0], &p, sizeof p) == sizeof p) {
+		n++;
+		foreign += p != parent;
+	}
+	t_out("writes=%d from another process=%d\n", n, foreign);
+}
+
 static const struct t_case cases[] = {
 	{ "pingpong", c_pingpong, T_BACKEND | T_OWNCORO },
 	{ "cold_preads", c_cold_preads, T_BACKEND | T_OWNCORO },
 	{ "shared_offset", c_shared_offset, T_BACKEND | T_OWNCORO },
 	{ "counts", c_counts, T_BACKEND | T_OWNCORO },
 	{ "fsync", c_fsync, T_BACKEND | T_OWNCORO },
+	{ "fork", c_fork, T_BACKEND | T_OWNCORO },
 	/* engine only: */
 	{ "deadline", c_deadline, T_OWNCORO },
 	{ "cancel", c_cancel, T_OWNCORO },
 	{ "alone_threads", c_alone_threads, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 5
+#define NLIKE 6
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 static enum t_variant variants[2];

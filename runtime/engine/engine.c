@@ -34,6 +34,7 @@ static pthread_key_t thread_key;
 
 ASY_TLS struct asy_thread *asy__tls_thread;
 ASY_TLS int asy__depth;
+ASY_TLS int asy__forked;
 
 /* io_uring that failed for a reason that may pass (no fd, memlock) is
  * tried again on this thread after this long; meanwhile the thread's
@@ -178,6 +179,7 @@ struct asy_thread *asy__thread(void)
 
 void asy__engine_prepare(void)
 {
+	asy__forked = 0; /* a new scheduler run: its coroutines are its own */
 	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth)
 		return;
 	int saved = errno;
@@ -239,7 +241,7 @@ long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
-	if (asy__depth || !asy__coro_self())
+	if (asy__depth || asy__forked || !asy__coro_self())
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
 	if (!fn)
@@ -258,8 +260,14 @@ long asy__io(struct asy_io *io)
 
 /* ---- start-up and fork ------------------------------------------------ */
 
+/* A child forked by a coroutine has copies of every coroutine of that
+ * thread, but only the forking one is the program's: as in a child forked
+ * by one of many threads, nothing else may run there.  Until that
+ * scheduler run ends, the child's calls are its own calls, and none of
+ * them yields to the copies. */
 static void atfork_child(void)
 {
+	asy__forked = asy__sched_running;
 	asy__pid = (pid_t)asy_sys_getpid();
 	atomic_fetch_add(&asy__fork_gen, 1);
 	asy__backend_threads.fork_child();

@@ -256,6 +256,9 @@ long asy__io(struct asy_io *io);
  * from a signal handler then passes through to libc. */
 extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
 extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
+/* This thread is a child forked inside a scheduler run: no call yields
+ * until that run ends (engine.c, atfork_child). */
+extern __thread int asy__forked __attribute__((tls_model("initial-exec")));
 
 /* runtime/engine/engine.c: this thread's engine state (NULL: pass to libc). */
 struct asy_thread *asy__thread(void);
