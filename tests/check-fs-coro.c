@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,20 @@ static void k_fifo_peer(void)
 	t_spawn(j_fifo_second, 2);
 	t_spawn(j_fifo_second, 3);
 	t_finish();
+}
+
+/* After waits the engine interrupts with ASYNCIFY_SIGNAL (SIGRTMAX by
+ * default), the program still sees its own disposition of that signal:
+ * SIG_DFL, which ends the process when the signal comes. */
+static void k_rtmax_after_waits(void)
+{
+	struct sigaction old;
+	k_fifo_peer();
+	sigaction(SIGRTMAX, NULL, &old);
+	t_out("SIGRTMAX: %s\n", old.sa_handler == SIG_DFL ? "default" :
+			       old.sa_handler == SIG_IGN ? "ignored" : "a handler");
+	raise(SIGRTMAX);
+	t_out("still alive after raise(SIGRTMAX)\n");
 }
 
 /* Job 0 holds a lock on its own open file description for 30 ms; job 1
@@ -632,6 +647,7 @@ static const struct t_case cases[] = {
 	{ "k_cycles", k_cycles, T_BACKEND | T_OWNCORO },
 	{ "k_fifo_peer", k_fifo_peer, T_BACKEND | T_OWNCORO },
 	{ "k_lock_contention", k_lock_contention, T_BACKEND | T_OWNCORO },
+	{ "k_rtmax_after_waits", k_rtmax_after_waits, T_BACKEND | T_OWNCORO },
 	{ "k_posix_lock_released", k_posix_lock_released, T_BACKEND | T_OWNCORO },
 	{ "k_copy_peer", k_copy_peer, T_BACKEND | T_OWNCORO },
 	/* engine only: */
@@ -642,7 +658,7 @@ static const struct t_case cases[] = {
 	{ "k_copy_deadline", k_copy_deadline, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 5
+#define NLIKE 6
 #define NENGINE 5
 static const struct t_case *const engine_cases = cases + NLIKE;
 
