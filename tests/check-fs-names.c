@@ -348,11 +348,12 @@ static void names_thread_self(void)
 		if (i == 4 && chdir("/proc") < 0)
 			break;
 		const char *got = t_get(paths[i]);
-		t_out("%s: %s\n", paths[i], !strncmp(got, name, strlen(name)) ? "this thread" : got);
+		t_out("%s: %s\n", paths[i], !strncmp(got, name, strlen(name)) ? "this thread" :
+		      "another thread");
 	}
 	int fd = openat(proc, "thread-self/comm", O_RDONLY);
 	t_out("openat(/proc, thread-self/comm): %s\n",
-	      !strncmp(t_fd_get(fd), name, strlen(name)) ? "this thread" : t_fd_get(fd));
+	      !strncmp(t_fd_get(fd), name, strlen(name)) ? "this thread" : "another thread");
 	struct stat a, c;
 	char task[64];
 	snprintf(task, sizeof task, "/proc/self/task/%d", (int)t_gettid());
