@@ -13,15 +13,14 @@
  * position changed; the engine's counters show the call went through a
  * backend and was interrupted there. */
 #include <check.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <pthread.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/sendfile.h>
@@ -276,71 +275,19 @@ static void k_copy_peer(void)
 
 /* ---- engine only: deadlines and cancel ------------------------------- */
 
-static struct asy_stats stats_now(void)
-{
-	struct asy_stats st = { 0 };
-	int (*get)(struct asy_stats *) = (int (*)(struct asy_stats *))dlsym(RTLD_DEFAULT, "asy_stats");
-	if (get)
-		get(&st);
-	return st;
-}
-
 /* "backend=yes interrupted=yes" from the counters since *before. */
 static void j_via(int i, const struct asy_stats *before)
 {
-	struct asy_stats now = stats_now();
+	struct asy_stats now = t_stats();
 	t_jout(i, "backend=%s interrupted=%s ", yes(now.submitted > before->submitted),
 	       yes(now.interrupted > before->interrupted));
 }
 
-/* A witness: a plain thread asleep until `due` (CLOCK_MONOTONIC, ns),
- * noting when it woke.  This VM, shared and loaded, now and then wakes a
- * sleeper of its own 50-100 ms late (a plain 50 ms poll without the shim:
- * 1 in 200 late by 20 ms or more); a call's end is judged against the
- * witness's wake-up at the same moment, not against the clock alone. */
-struct witness {
-	pthread_t th;
-	int64_t due;
-	_Atomic int64_t woke;
-};
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void *witness_main(void *arg)
-{
-	struct witness *w = arg;
-	struct timespec ts = { w->due / 1000000000, w->due % 1000000000 };
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-	w->woke = mono_ns();
-	return NULL;
-}
-
-static void witness_start(struct witness *w, int64_t due)
-{
-	w->due = due;
-	w->woke = 0;
-	pthread_create(&w->th, NULL, witness_main, w);
-}
-
-/* When the witness woke (it is joined: the thread waits for it if the
- * call under test ended before its time). */
-static int64_t witness_end(struct witness *w)
-{
-	pthread_join(w->th, NULL);
-	return w->woke;
-}
-
 /* Ended at the deadline t0 + 50 ms, and at most 20 ms after a witness
  * due at the same time woke. */
-static void j_soon(int i, int64_t t0, struct witness *w)
+static void j_soon(int i, int64_t t0, struct t_witness *w)
 {
-	int64_t end = t_api.now(), woke = witness_end(w);
+	int64_t end = t_api.now(), woke = t_witness_end(w);
 	int ok = end - t0 >= 49 * MS && end <= woke + 20 * MS;
 	t_jout(i, "on-time=%s ", yes(ok));
 	if (!ok)
@@ -350,9 +297,9 @@ static void j_soon(int i, int64_t t0, struct witness *w)
 
 /* Ended by a cancel at `at`: at most 80 ms after a witness due 20 ms
  * after the cancel woke. */
-static void j_cancel_soon(int i, int64_t at, struct witness *w)
+static void j_cancel_soon(int i, int64_t at, struct t_witness *w)
 {
-	int64_t end = t_api.now(), woke = witness_end(w);
+	int64_t end = t_api.now(), woke = t_witness_end(w);
 	int ok = end <= woke + 80 * MS;
 	t_jout(i, "soon=%s ", yes(ok));
 	if (!ok)
@@ -368,10 +315,10 @@ static void j_fifo_deadline(int i)
 {
 	for (int wr = 0; wr < 2; wr++) {
 		int lowest = t_lowest_free();
-		struct asy_stats before = stats_now();
+		struct asy_stats before = t_stats();
 		int64_t t0 = t_api.now();
-		struct witness wit;
-		witness_start(&wit, t0 + 50 * MS);
+		struct t_witness wit;
+		t_witness_start(&wit, t0 + 50 * MS);
 		t_api.io_deadline(t0 + 50 * MS);
 		int fd = wr ? open("fifo", O_WRONLY) : openat(AT_FDCWD, "fifo", O_RDONLY);
 		t_api.io_deadline(-1);
@@ -409,11 +356,11 @@ static void k_fifo_deadline(void)
 static int fifo_victim, fifo_lowest;
 static _Atomic int fifo_ready, fifo_done;
 static _Atomic int64_t fifo_cancel_at;
-static struct witness fifo_wit;
+static struct t_witness fifo_wit;
 
 static void j_fifo_victim(int i)
 {
-	struct asy_stats before = stats_now();
+	struct asy_stats before = t_stats();
 	fifo_lowest = t_lowest_free();
 	fifo_ready = 1;
 	t_jres(i, "open", open("fifo", O_RDONLY));
@@ -429,7 +376,7 @@ static void j_fifo_canceller(int i)
 		t_api.sleep(t_api.now() + 1 * MS);
 	t_api.sleep(t_api.now() + 30 * MS);
 	fifo_cancel_at = t_api.now();
-	witness_start(&fifo_wit, fifo_cancel_at + 20 * MS);
+	t_witness_start(&fifo_wit, fifo_cancel_at + 20 * MS);
 	t_jres(i, "cancel", t_api.cancel(fifo_victim));
 	while (!fifo_done)
 		t_api.sleep(t_api.now() + 1 * MS);
@@ -509,10 +456,10 @@ static void j_lock_deadline(int i)
 	for (int kind = 0; kind < 3; kind++) {
 		take_lock(kind);
 		int fd = open("f", O_RDWR);
-		struct asy_stats before = stats_now();
+		struct asy_stats before = t_stats();
 		int64_t t0 = t_api.now();
-		struct witness wit;
-		witness_start(&wit, t0 + 50 * MS);
+		struct t_witness wit;
+		t_witness_start(&wit, t0 + 50 * MS);
 		t_api.io_deadline(t0 + 50 * MS);
 		t_jres(i, lname[kind], lock_wait(kind, fd));
 		t_api.io_deadline(-1);
@@ -544,14 +491,14 @@ static void k_lock_deadline(void)
 static int cancel_kind;
 static _Atomic int victim_ready, victim_done;
 static _Atomic int64_t cancel_at;
-static struct witness cancel_wit;
+static struct t_witness cancel_wit;
 
 static void j_lock_victim(int i)
 {
 	int fd = open("f", O_RDWR);
 	if (fd < 0)
 		t_jres(i, "open", fd);
-	struct asy_stats before = stats_now();
+	struct asy_stats before = t_stats();
 	victim_ready = 1;
 	t_jres(i, lname[cancel_kind], lock_wait(cancel_kind, fd));
 	j_cancel_soon(i, cancel_at, &cancel_wit);
@@ -566,7 +513,7 @@ static void j_lock_canceller(int i)
 		t_api.sleep(t_api.now() + 1 * MS);
 	t_api.sleep(t_api.now() + 30 * MS);
 	cancel_at = t_api.now();
-	witness_start(&cancel_wit, cancel_at + 20 * MS);
+	t_witness_start(&cancel_wit, cancel_at + 20 * MS);
 	t_jres(i, "cancel", t_api.cancel(victim));
 	while (!victim_done)
 		t_api.sleep(t_api.now() + 1 * MS);
@@ -608,10 +555,10 @@ static void j_copy_deadline(int i)
 	int f = open("f", O_RDONLY);
 	for (int k = 0; k < 4; k++) {
 		static const char *const name[] = { "splice", "tee", "sendfile", "vmsplice" };
-		struct asy_stats before = stats_now();
+		struct asy_stats before = t_stats();
 		int64_t t0 = t_api.now();
-		struct witness wit;
-		witness_start(&wit, t0 + 50 * MS);
+		struct t_witness wit;
+		t_witness_start(&wit, t0 + 50 * MS);
 		t_api.io_deadline(t0 + 50 * MS);
 		long r = k == 0 ? splice(p[0], NULL, q[1], NULL, 100, 0) :
 			 k == 1 ? tee(p[0], q[1], 100, 0) :

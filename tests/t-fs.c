@@ -2,14 +2,17 @@
  * directory per case, small files, stat lines, a lock held by another
  * process, and a file system mounted in a mount namespace of its own.
  * Declared in t-helpers.h. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -17,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "asyncify.h"
 #include "t-helpers.h"
 
 extern char **environ;
@@ -252,4 +256,45 @@ void t_unmount(struct t_mount *m)
 {
 	end_helper(m->pid, &m->ctl);
 	rmdir(m->dir);
+}
+
+/* ---- time and the engine's counters (check-fs-coro.c) ------------------ */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *witness_main(void *arg)
+{
+	struct t_witness *w = arg;
+	struct timespec ts = { w->due / 1000000000, w->due % 1000000000 };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	w->woke = mono_ns();
+	return NULL;
+}
+
+void t_witness_start(struct t_witness *w, int64_t due)
+{
+	w->due = due;
+	w->woke = 0;
+	pthread_create(&w->th, NULL, witness_main, w);
+}
+
+int64_t t_witness_end(struct t_witness *w)
+{
+	pthread_join(w->th, NULL);
+	return w->woke;
+}
+
+struct asy_stats t_stats(void)
+{
+	struct asy_stats st = { 0 };
+	int (*get)(struct asy_stats *) = (int (*)(struct asy_stats *))dlsym(RTLD_DEFAULT, "asy_stats");
+	if (get)
+		get(&st);
+	return st;
 }

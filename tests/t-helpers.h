@@ -227,4 +227,21 @@ struct t_mount {
 int t_mount(struct t_mount *m, const char *type, const char *opts);
 void t_unmount(struct t_mount *m);
 
+/* A witness: a plain thread asleep until `due` (CLOCK_MONOTONIC, ns)
+ * that notes when it woke.  This shared, loaded VM now and then wakes a
+ * sleeper 50-100 ms late (a plain 50 ms poll without the shim: about 1
+ * in 200 late by 20 ms or more), so a call's end is judged against a
+ * witness's wake-up at the same moment, not against the clock alone.
+ * t_witness_end joins it (waiting for its time if need be) and returns
+ * when it woke. */
+struct t_witness {
+	pthread_t th;
+	int64_t due;
+	_Atomic int64_t woke;
+};
+void t_witness_start(struct t_witness *w, int64_t due);
+int64_t t_witness_end(struct t_witness *w);
+/* The engine's counters (asy_stats), all 0 without the library. */
+struct asy_stats t_stats(void);
+
 #endif
