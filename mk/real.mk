@@ -1,7 +1,7 @@
 # Real programs with and without the shim, on every backend; the io_uring
 # probe; io_uring blocked by seccomp.  See docs/real-programs.md.
 #
-#   make check-real                 every case (~3 minutes)
+#   make check-real                 every case (~5 minutes; the file cases ~2 of them)
 #   make check-real REAL_CASES="dd sqlite3 mech seccomp"
 #   make uring-probe                one line: does io_uring work here?
 

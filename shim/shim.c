@@ -96,18 +96,20 @@ static inline long traced(long v)
 
 /* The body of every hook: the engine answers, or libc (the real symbol, or
  * before it is resolved the raw system call). */
-#define ASY_HOOK_BODY(ret, name, call, sc, ...)                              \
+#define ASY_HOOK_BODY(ret, name, libc, sc, ...)                              \
 	struct asy_io asy_x_ = __VA_ARGS__;                                 \
 	uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;             \
 	long asy_r_ = ASY_PASS;                                             \
 	ret asy_v_;                                                         \
+	if (asy_t0_ && asy_x_.call == ASY_CALL_close)                       \
+		asy__trace_before(&asy_x_);                                 \
 	if (atomic_load_explicit(&asy__ready, memory_order_relaxed))        \
 		asy_r_ = asy__io(&asy_x_);                                  \
 	if (asy_r_ != ASY_PASS) {                                           \
 		asy_v_ = (ret)edge(asy_r_);                                 \
 	} else {                                                            \
 		asy_x_.via = ASY_VIA_LIBC;                                  \
-		asy_v_ = real.name ? (call) : (ret)edge(asy_sys sc);        \
+		asy_v_ = real.name ? (libc) : (ret)edge(asy_sys sc);        \
 	}                                                                   \
 	if (asy_t0_)                                                        \
 		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);

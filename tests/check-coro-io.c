@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -348,6 +349,57 @@ static void c_fork(void)
 	t_out("writes=%d from another process=%d\n", n, foreign);
 }
 
+/* Two jobs take the same locks around calls that wait (SQLite holds its
+ * VFS mutex across stat and open): as between threads, each lock keeps
+ * the other job out — a normal mutex, a recursive one (the owner is the
+ * thread, so a sibling coroutine must still wait) and an rwlock — and
+ * nothing hangs. */
+static pthread_mutex_t lk_normal = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lk_rec;
+static pthread_rwlock_t lk_rw = PTHREAD_RWLOCK_INITIALIZER;
+static int lk_in[3], lk_overlap[3];
+
+static void lk_hold(int which)
+{
+	struct stat st;
+	if (lk_in[which]++)
+		lk_overlap[which]++;
+	stat("/", &st);
+	usleep(200);
+	lk_in[which]--;
+}
+
+static void j_locks(int i)
+{
+	for (int k = 0; k < 30; k++) {
+		pthread_mutex_lock(&lk_normal);
+		lk_hold(0);
+		pthread_mutex_unlock(&lk_normal);
+		pthread_mutex_lock(&lk_rec);
+		pthread_mutex_lock(&lk_rec);
+		lk_hold(1);
+		pthread_mutex_unlock(&lk_rec);
+		pthread_mutex_unlock(&lk_rec);
+		pthread_rwlock_wrlock(&lk_rw);
+		lk_hold(2);
+		pthread_rwlock_unlock(&lk_rw);
+	}
+	t_jout(i, "done\n");
+}
+
+static void c_locks(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&lk_rec, &a);
+	t_spawn(j_locks, 0);
+	t_spawn(j_locks, 1);
+	t_finish();
+	t_out("overlaps: normal=%d recursive=%d rwlock=%d\n", lk_overlap[0], lk_overlap[1],
+	      lk_overlap[2]);
+}
+
 static const struct t_case cases[] = {
 	{ "pingpong", c_pingpong, T_BACKEND | T_OWNCORO },
 	{ "cold_preads", c_cold_preads, T_BACKEND | T_OWNCORO },
@@ -355,13 +407,14 @@ static const struct t_case cases[] = {
 	{ "counts", c_counts, T_BACKEND | T_OWNCORO },
 	{ "fsync", c_fsync, T_BACKEND | T_OWNCORO },
 	{ "fork", c_fork, T_BACKEND | T_OWNCORO },
+	{ "locks", c_locks, T_BACKEND | T_OWNCORO },
 	/* engine only: */
 	{ "deadline", c_deadline, T_OWNCORO },
 	{ "cancel", c_cancel, T_OWNCORO },
 	{ "alone_threads", c_alone_threads, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 6
+#define NLIKE 7
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 static enum t_variant variants[2];

@@ -184,7 +184,14 @@ START_TEST(exports_only_hooks_and_asy)
 #undef CHK
 #undef RES
 		"execve", "execv", "execvp", "execvpe", "execl", "execlp",
-		"execle", "fexecve", "_exit", "_Exit", NULL,
+		"execle", "fexecve", "_exit", "_Exit",
+		/* shim/pin.c */
+		"pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock",
+		"pthread_mutex_clocklock", "pthread_mutex_unlock", "pthread_rwlock_rdlock",
+		"pthread_rwlock_wrlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_trywrlock",
+		"pthread_rwlock_timedrdlock", "pthread_rwlock_timedwrlock",
+		"pthread_rwlock_clockrdlock", "pthread_rwlock_clockwrlock", "pthread_rwlock_unlock",
+		NULL,
 	};
 	char cmd[4200], sym[256], type[8];
 	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", lib());

@@ -152,7 +152,7 @@ int asy__pool_intr_signal(void)
 		return 0;
 	if (st == 0) {
 		static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
-		pthread_mutex_lock(&once);
+		asy__mutex_lock(&once);
 		if (atomic_load(&intr_state) == 0) {
 			struct sigaction sa, old;
 			memset(&sa, 0, sizeof sa);
@@ -162,7 +162,7 @@ int asy__pool_intr_signal(void)
 				 !(old.sa_flags & SA_SIGINFO) && sigaction(sig, &sa, NULL) == 0;
 			atomic_store(&intr_state, ok ? 1 : -1);
 		}
-		pthread_mutex_unlock(&once);
+		asy__mutex_unlock(&once);
 		if (atomic_load(&intr_state) < 0)
 			return 0;
 	}
@@ -224,12 +224,12 @@ static long run(struct asy_waiter *w)
  * look for a while before sleeping. */
 static struct asy_waiter *take(struct worker *wk, int spin)
 {
-	pthread_mutex_lock(&pool.lock);
+	asy__mutex_lock(&pool.lock);
 	if (spin && !pool.head && pool.spinning == 0) {
 		pool.spinning++;
-		pthread_mutex_unlock(&pool.lock);
+		asy__mutex_unlock(&pool.lock);
 		spin_while(&pool.queued, 0, WORKER_SPIN_NS);
-		pthread_mutex_lock(&pool.lock);
+		asy__mutex_lock(&pool.lock);
 		pool.spinning--;
 	}
 	while (!pool.head) {
@@ -237,12 +237,12 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 		wk->next_idle = pool.idle_top;
 		pool.idle_top = wk;
 		pool.idle++;
-		pthread_mutex_unlock(&pool.lock);
+		asy__mutex_unlock(&pool.lock);
 		struct timespec left = { IDLE_EXIT_S, 0 };
 		long r = 0;
 		while (!atomic_load_explicit(&wk->go, memory_order_acquire) && r != -ETIMEDOUT)
 			r = asy_sys(SYS_futex, &wk->go, FUTEX_WAIT_PRIVATE, 0, &left, 0, 0);
-		pthread_mutex_lock(&pool.lock);
+		asy__mutex_lock(&pool.lock);
 		if (!atomic_load_explicit(&wk->go, memory_order_relaxed)) {
 			/* Timed out, still on the stack: leave it. */
 			struct worker **pp = &pool.idle_top;
@@ -252,7 +252,7 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 			pool.idle--;
 			if (!pool.head && pool.nthreads > 1) {
 				pool.nthreads--;
-				pthread_mutex_unlock(&pool.lock);
+				asy__mutex_unlock(&pool.lock);
 				return NULL;
 			}
 		}
@@ -264,7 +264,7 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 		pool.tail = NULL;
 	w->be_priv = wk;
 	atomic_store(&wk->cur, w);
-	pthread_mutex_unlock(&pool.lock);
+	asy__mutex_unlock(&pool.lock);
 	return w;
 }
 
@@ -318,10 +318,10 @@ static int spawn(void)
 
 void asy__pool_prepare(void)
 {
-	pthread_mutex_lock(&pool.lock);
+	asy__mutex_lock(&pool.lock);
 	if (pool.nthreads == 0)
 		spawn();
-	pthread_mutex_unlock(&pool.lock);
+	asy__mutex_unlock(&pool.lock);
 }
 
 /* Nothing per thread: completions come through t->wake_seq. */
@@ -336,13 +336,13 @@ static void threads_thread_fini(struct asy_thread *t)
 
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
-	pthread_mutex_lock(&pool.lock);
+	asy__mutex_lock(&pool.lock);
 	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
 					 (w->io.flags & ASY_F_WAITS) ? MAX_THREADS : asy__cfg.workers;
 	if (pool.queued + 1 > pool.idle + pool.spinning && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
-			pthread_mutex_unlock(&pool.lock);
+			asy__mutex_unlock(&pool.lock);
 			return r;
 		}
 	}
@@ -361,7 +361,7 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 		pool.idle--;
 		atomic_store_explicit(&wk->go, 1, memory_order_release);
 	}
-	pthread_mutex_unlock(&pool.lock);
+	asy__mutex_unlock(&pool.lock);
 	/* A worker leaves only after a 10 s timeout that found go unset, so
 	 * wk is still there. */
 	if (wk)
@@ -372,7 +372,7 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
 	atomic_store(&w->cancel, 1);
-	pthread_mutex_lock(&pool.lock);
+	asy__mutex_lock(&pool.lock);
 	if (!w->be_priv) { /* still queued: it never started */
 		struct asy_waiter **pp = &pool.head, *prev = NULL;
 		while (*pp && *pp != w)
@@ -394,7 +394,7 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 		if (sig && atomic_load(&wk->cur) == w)
 			asy_sys(SYS_tgkill, asy__pid, wk->tid, sig, 0, 0, 0);
 	}
-	pthread_mutex_unlock(&pool.lock);
+	asy__mutex_unlock(&pool.lock);
 }
 
 static void threads_reap(struct asy_thread *t)

@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <poll.h>
+#include <pthread.h>
 
 #define ASY_HIDDEN __attribute__((visibility("hidden")))
 #define ASY_EXPORT __attribute__((visibility("default")))
@@ -54,7 +55,8 @@ enum asy_op {
  *   res    runtime/engine/resolve.c name resolution, on a worker
  *   fs     runtime/engine/fs.c     opening, naming, metadata, locks, copies
  * X(name, family, reads): `reads` 1 when the call moves data in (the
- * summary's read side). */
+ * summary's read side; a copy that names the fd it reads from: splice,
+ * tee, copy_file_range). */
 #define ASY_CALLS(X) \
 	X(read, rw, 1) X(write, rw, 0) X(pread, rw, 1) X(pwrite, rw, 0) \
 	X(readv, rw, 1) X(writev, rw, 0) X(preadv, rw, 1) X(pwritev, rw, 0) \
@@ -78,8 +80,8 @@ enum asy_op {
 	X(truncate, fs, 0) X(ftruncate, fs, 0) X(fallocate, fs, 0) X(posix_fallocate, fs, 0) \
 	X(sync_file_range, fs, 0) X(syncfs, fs, 0) X(sync, fs, 0) X(msync, fs, 0) \
 	X(flock, fs, 0) X(fcntl, fs, 0) X(lockf, fs, 0) \
-	X(sendfile, fs, 0) X(splice, fs, 0) X(tee, fs, 0) X(vmsplice, fs, 0) \
-	X(copy_file_range, fs, 0)
+	X(sendfile, fs, 0) X(splice, fs, 1) X(tee, fs, 1) X(vmsplice, fs, 0) \
+	X(copy_file_range, fs, 1)
 enum asy_call {
 #define X(n, fam, rd) ASY_CALL_##n,
 	ASY_CALLS(X)
@@ -109,6 +111,7 @@ struct asy_io {
 	int iovcnt;
 	int rwflags;
 	short events;      /* ASY_OP_POLL: POLLIN or POLLOUT */
+	unsigned short tfile; /* tracing: the file close's fd named before the call */
 	off_t off;
 	const struct iovec *iov;
 	struct iovec one;  /* read/write: the buffer; others: iov_len = bytes asked */
@@ -259,6 +262,10 @@ extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("ini
 /* This thread is a child forked inside a scheduler run: no call yields
  * until that run ends (engine.c, atfork_child). */
 extern __thread int asy__forked __attribute__((tls_model("initial-exec")));
+/* The library's own mutexes: libc's lock and unlock, never the wrappers
+ * that make coroutines of one thread wait for each other (shim/pin.c). */
+int asy__mutex_lock(pthread_mutex_t *m);
+int asy__mutex_unlock(pthread_mutex_t *m);
 
 /* runtime/engine/engine.c: this thread's engine state (NULL: pass to libc). */
 struct asy_thread *asy__thread(void);

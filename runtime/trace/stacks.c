@@ -329,7 +329,7 @@ static void sym_fill(struct sym *s, uint64_t ip)
 
 void asy__symbolize(uint64_t ip, const char **fn, uint64_t *off, const char **obj)
 {
-	pthread_mutex_lock(&syms.lock);
+	asy__mutex_lock(&syms.lock);
 	uint32_t h = (uint32_t)((ip * 0x9e3779b97f4a7c15ull) >> 51) % SYMS;
 	struct sym *s = NULL;
 	for (uint32_t i = 0; i < SYMS; i++) {
@@ -347,5 +347,5 @@ void asy__symbolize(uint64_t ip, const char **fn, uint64_t *off, const char **ob
 		s->ip = ip;
 	}
 	*fn = s->fn, *off = s->off, *obj = s->obj;
-	pthread_mutex_unlock(&syms.lock);
+	asy__mutex_unlock(&syms.lock);
 }

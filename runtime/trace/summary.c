@@ -159,7 +159,10 @@ static int is_read(int call)
 static void account(struct asy_shard *sh, const struct asy_trec *r, int own)
 {
 	struct asy_callstat *c = &sh->call[r->call][r->via];
-	uint64_t bytes = r->res > 0 ? (uint64_t)r->res : 0;
+	int cls = asy__call_class(r->call);
+	/* Bytes only where the result counts them (not open's fd, not
+	 * fcntl's flags, not poll's ready fds). */
+	uint64_t bytes = cls == ASY_TC_DATA && r->res > 0 ? (uint64_t)r->res : 0;
 	ADD(&c->count, 1);
 	if (r->res < 0)
 		ADD(&c->errors, 1);
@@ -170,8 +173,12 @@ static void account(struct asy_shard *sh, const struct asy_trec *r, int own)
 	if (r->file) {
 		struct asy_filestat *f = &sh->file[r->file];
 		int d = !is_read(r->call);
-		ADD(&f->bytes[d], bytes);
 		ADD(&f->time_ns, r->dur);
+		if (cls == ASY_TC_META) {
+			ADD(&f->meta, 1);
+			return;
+		}
+		ADD(&f->bytes[d], bytes);
 		ADD(&f->size_hist[d][asy__size_bucket(r->size)], 1);
 	}
 }
@@ -234,7 +241,7 @@ static uint64_t quantile(const uint64_t *h, uint64_t total, double q, uint64_t m
 
 static void put_calls(struct out *o)
 {
-	put(o, "%-10s %-8s %10s %7s %14s %11s %9s %9s %9s\n", "call", "backend", "count",
+	put(o, "%-16s %-8s %10s %7s %14s %11s %9s %9s %9s\n", "call", "backend", "count",
 	    "errors", "bytes", "total_ms", "p50_us", "p99_us", "max_us");
 	for (int c = 0; c < ASY_CALL_COUNT; c++)
 		for (int v = 0; v < ASY_NVIA; v++) {
@@ -245,7 +252,7 @@ static void put_calls(struct out *o)
 			for (int b = 0; b < ASY_LAT_BUCKETS; b++)
 				h[b] = atomic_load(&shards[0].hist[c][v][b]);
 			uint64_t max = atomic_load(&s->max_ns);
-			put(o, "%-10s %-8s %10llu %7llu %14llu %11.3f %9.1f %9.1f %9.1f\n",
+			put(o, "%-16s %-8s %10llu %7llu %14llu %11.3f %9.1f %9.1f %9.1f\n",
 			    asy__call_name[c], asy__via_name[v], (unsigned long long)n,
 			    (unsigned long long)atomic_load(&s->errors),
 			    (unsigned long long)atomic_load(&s->bytes),
@@ -263,26 +270,29 @@ static uint64_t file_ops(const struct asy_filestat *f, int d)
 	return n;
 }
 
-/* Per kind of fd, added up from the per-file counters. */
+/* Per kind of fd (and the paths path calls named), added up from the
+ * per-file counters. */
 static void put_kinds(struct out *o)
 {
-	static const uint32_t modes[ASY_KINDS] = { 0100000, 0010000, 0140000, 0020000, 0 };
-	uint64_t ops[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 }, ns[ASY_KINDS] = { 0 };
+	uint64_t ops[ASY_KINDS] = { 0 }, meta[ASY_KINDS] = { 0 }, bytes[ASY_KINDS] = { 0 };
+	uint64_t ns[ASY_KINDS] = { 0 };
 	for (int i = 1; i < ASY_FILES; i++) {
 		const struct asy_file *f = &asy__files[i];
 		if (!in_use(asy__files_used, i) || !atomic_load(&f->ready))
 			continue;
 		const struct asy_filestat *st = &shards[0].file[i];
-		int k = asy__kind_index(f->mode);
+		int k = asy__file_kind(f);
 		ops[k] += file_ops(st, 0) + file_ops(st, 1);
+		meta[k] += atomic_load(&st->meta);
 		bytes[k] += atomic_load(&st->bytes[0]) + atomic_load(&st->bytes[1]);
 		ns[k] += atomic_load(&st->time_ns);
 	}
-	put(o, "\n%-10s %10s %14s %11s\n", "fd kind", "ops", "bytes", "total_ms");
+	put(o, "\n%-10s %10s %8s %14s %11s\n", "kind", "ops", "meta", "bytes", "total_ms");
 	for (int k = 0; k < ASY_KINDS; k++)
-		if (ops[k])
-			put(o, "%-10s %10llu %14llu %11.3f\n", asy__kind_name(modes[k]),
-			    (unsigned long long)ops[k], (unsigned long long)bytes[k], (double)ns[k] / 1e6);
+		if (ops[k] || meta[k])
+			put(o, "%-10s %10llu %8llu %14llu %11.3f\n", asy__kind_names[k],
+			    (unsigned long long)ops[k], (unsigned long long)meta[k],
+			    (unsigned long long)bytes[k], (double)ns[k] / 1e6);
 }
 
 static void size_label(char *b, size_t n, int bucket)
@@ -340,11 +350,15 @@ static void put_file(struct out *o, int i)
 	const struct asy_file *f = &asy__files[i];
 	const struct asy_filestat *st = &shards[0].file[i];
 	int ready = atomic_load(&f->ready);
-	put(o, "%11.3f %8llu/%-8llu %12llu/%-12llu %-8s %s\n", (double)atomic_load(&st->time_ns) / 1e6,
-	    (unsigned long long)file_ops(st, 0), (unsigned long long)file_ops(st, 1),
+	uint64_t ops = file_ops(st, 0) + file_ops(st, 1);
+	put(o, "%11.3f %8llu/%-8llu %8llu %12llu/%-12llu %-8s %s\n",
+	    (double)atomic_load(&st->time_ns) / 1e6, (unsigned long long)file_ops(st, 0),
+	    (unsigned long long)file_ops(st, 1), (unsigned long long)atomic_load(&st->meta),
 	    (unsigned long long)atomic_load(&st->bytes[0]),
-	    (unsigned long long)atomic_load(&st->bytes[1]), ready ? asy__kind_name(f->mode) : "?",
+	    (unsigned long long)atomic_load(&st->bytes[1]), ready ? asy__file_kind_name(f) : "?",
 	    ready && f->path[0] ? f->path : "?");
+	if (!ops)
+		return; /* metadata only: no sizes */
 	put(o, "%11s sizes:", "");
 	for (int b = 0; b < ASY_SIZE_BUCKETS; b++) {
 		uint64_t n = atomic_load(&st->size_hist[0][b]) + atomic_load(&st->size_hist[1][b]);
@@ -363,8 +377,8 @@ static void put_files(struct out *o)
 	int n = top(file_time, ASY_FILES, idx, TOP_FILES);
 	if (!n)
 		return;
-	put(o, "\ntop files and peers by time\n%11s %17s %25s %-8s %s\n", "total_ms",
-	    "ops r/w", "bytes r/w", "kind", "path");
+	put(o, "\ntop files and peers by time\n%11s %17s %8s %25s %-8s %s\n", "total_ms",
+	    "ops r/w", "meta", "bytes r/w", "kind", "path");
 	for (int i = 0; i < n; i++)
 		put_file(o, idx[i]);
 }
@@ -416,6 +430,7 @@ static void merge_file(struct asy_filestat *d, struct asy_filestat *f)
 			shared_add(&d->size_hist[k][b], atomic_load(&f->size_hist[k][b]));
 	}
 	shared_add(&d->time_ns, atomic_load(&f->time_ns));
+	shared_add(&d->meta, atomic_load(&f->meta));
 }
 
 /* Fold the shards threads used into shard 0 (atomic adds: threads still

@@ -3,10 +3,15 @@
  * call on a file does one fstat and one readlink of /proc/self/fd/N (raw
  * system calls) — and a per-fd cache of the table index.
  *
- * Nothing tells us when the program closes an fd and opens another file
- * under the same number, so the cache is re-checked with an fstat: on
- * every call when per-call records are written, every 64th call for the
- * summary alone.
+ * The program may close an fd and open another file under the same
+ * number through calls we do not see (dup2, socket, stdio's own), so the
+ * cache is re-checked with an fstat: on every call when per-call records
+ * are written, every 64th call for the summary alone.  The calls we do
+ * see forget the number at once: close and close_range, and those that
+ * return a new fd (open, accept, F_DUPFD: trace-path.c).
+ *
+ * The same table holds one entry per path that path calls (stat, open,
+ * rename, …) named, keyed by the path as shown, for the summary.
  *
  * A socket is named by its family and its peer (`tcp 127.0.0.1:5432`,
  * `udp [::1]:53`, `unix /run/x.sock`), or its own address while it has
@@ -24,7 +29,7 @@
 #include "trace-int.h"
 #include "sys.h"
 
-#define FDMAP 4096 /* fds cached; larger numbers re-check every call */
+#define FDMAP ASY_FDMAP
 #define PROBES 32
 #define RECHECK_EVERY 64
 
@@ -46,11 +51,22 @@ int asy__files_init(void)
 	return 0;
 }
 
+const char *const asy__kind_names[ASY_KINDS] = { "regular", "pipe", "socket", "chardev",
+						 "other", "path" };
+
 const char *asy__kind_name(uint32_t mode)
 {
-	static const char *const names[ASY_KINDS] = { "regular", "pipe", "socket", "chardev",
-						      "other" };
-	return names[asy__kind_index(mode)];
+	return asy__kind_names[asy__kind_index(mode)];
+}
+
+int asy__file_kind(const struct asy_file *f)
+{
+	return f->is_path ? ASY_KIND_PATH : asy__kind_index(f->mode);
+}
+
+const char *asy__file_kind_name(const struct asy_file *f)
+{
+	return asy__kind_names[asy__file_kind(f)];
 }
 
 int asy__kind_index(uint32_t mode)
@@ -265,6 +281,53 @@ static uint32_t file_find(int fd, const struct stat *st)
 		}
 	}
 	return 0;
+}
+
+/* ---- path entries: the summary's "top files" counts the time of the
+ * calls that name a path (stat, open, rename, …) against that path ---- */
+
+static uint64_t path_key(const char *s)
+{
+	uint64_t k = 0xcbf29ce484222325ull; /* FNV-1a, then mixed */
+	for (; *s; s++)
+		k = (k ^ (unsigned char)*s) * 0x100000001b3ull;
+	k ^= k >> 31;
+	k *= 0x94d049bb133111ebull;
+	k ^= k >> 29;
+	return k ? k : 2;
+}
+
+uint32_t asy__path_file(const char *shown)
+{
+	uint64_t k = path_key(shown);
+	for (uint32_t i = 0; i < PROBES; i++) {
+		uint32_t idx = 1 + (uint32_t)((k + i) % (ASY_FILES - 1));
+		struct asy_file *f = &asy__files[idx];
+		uint64_t cur = atomic_load_explicit(&f->key, memory_order_acquire);
+		if (cur == 0) {
+			uint64_t zero = 0;
+			if (atomic_compare_exchange_strong(&f->key, &zero, k)) {
+				atomic_fetch_or(&asy__files_used[idx / 64], 1ull << (idx % 64));
+				size_t l = strlen(shown);
+				l = l < sizeof f->path - 1 ? l : sizeof f->path - 1;
+				memcpy(f->path, shown, l);
+				f->path[l] = 0;
+				f->is_path = 1;
+				atomic_store_explicit(&f->ready, 1, memory_order_release);
+				return idx;
+			}
+			cur = zero;
+		}
+		if (cur == k)
+			return idx;
+	}
+	return 0;
+}
+
+void asy__file_forget(int fd)
+{
+	if (fd >= 0 && fd < FDMAP)
+		atomic_store_explicit(&fdmap[fd], 0, memory_order_relaxed);
 }
 
 uint32_t asy__file_of(int fd, int recheck)

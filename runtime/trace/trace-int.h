@@ -54,7 +54,19 @@ struct asy_trec {
 	uint32_t file;      /* index into the file table, 0 = unknown */
 	uint32_t stack;     /* index into the stack table, 0 = none */
 	uint8_t call, via;
+	uint8_t path;       /* enum asy_tpath: the call names a path (the ring's path[]) */
 };
+
+/* What a record of a path call holds in its ring slot's path[]. */
+enum asy_tpath {
+	ASY_TP_NONE,  /* not a path call */
+	ASY_TP_FULL,  /* the path as shown, whole */
+	ASY_TP_CUT,   /* its first bytes: longer than ASY_TPATH - 4 (shown with "…") */
+	ASY_TP_BAD    /* the pointer could not be read (EFAULT): "0x…", its value */
+};
+/* Bytes a path is shown with, its NUL included (the file table's too). */
+#define ASY_TPATH 176
+#define ASY_ELLIPSIS "\xe2\x80\xa6" /* "…", after a path that was cut */
 
 /* The ring: a bounded multi-producer queue (one slot per call) drained
  * by the writer thread.  Full: the record is dropped and counted. */
@@ -68,6 +80,10 @@ struct asy_tring {
 	_Atomic int sleeping;     /* the writer waits on `wake` */
 	char pad2[32];
 	struct asy_trec slot[ASY_RING_SLOTS];
+	/* The path of slot i's call when it names one: copied at the hook, so
+	 * a trace names every path however many there are (untouched pages
+	 * of it cost nothing). */
+	char path[ASY_RING_SLOTS][ASY_TPATH];
 };
 extern struct asy_tring *asy__tring;
 
@@ -90,16 +106,20 @@ int asy__write_all(int fd, const char *buf, size_t n);
 int asy__path_expand(const char *pattern, char *out, size_t n, pid_t pid);
 
 /* ---- trace-files.c: what an fd is --------------------------------------- */
-#define ASY_FILES 2048
+#define ASY_FILES 4096
+#define ASY_FDMAP 4096 /* fds cached; larger numbers re-check every call */
 #define ASY_SIZE_BUCKETS 24 /* access sizes: [0], [1], [2,4), … , [2^22, ∞) */
 struct asy_file {
 	_Atomic uint64_t key;   /* hash of (dev, ino), 0 = free */
 	_Atomic int ready;      /* dev, ino, mode, path filled in */
 	uint64_t dev, ino;
 	uint32_t mode;          /* st_mode */
-	char path[176];         /* readlink of /proc/self/fd/N when first seen;
-				 * a socket: its family and peer (trace-files.c) */
+	char path[ASY_TPATH];   /* readlink of /proc/self/fd/N when first seen;
+				 * a socket: its family and peer (trace-files.c);
+				 * a path entry: the path as the calls named it */
 	_Atomic unsigned char renew; /* a socket without a peer yet: look again */
+	unsigned char is_path;  /* keyed by a path string, not (dev, ino): the
+				 * summary's entry for the calls that named it */
 };
 extern struct asy_file *asy__files;
 /* Which entries are in use, so that exit and fork read a few hundred bytes
@@ -109,9 +129,37 @@ int asy__files_init(void);
 /* The file-table index for fd (0 when it cannot be told); `recheck` asks
  * for an fstat now instead of trusting the per-fd cache. */
 uint32_t asy__file_of(int fd, int recheck);
-/* "regular", "pipe", "socket", "chardev", "other" for an st_mode. */
+/* The entry of a path as shown (asy__trace_path), added on first use;
+ * 0 when the table is full. */
+uint32_t asy__path_file(const char *shown);
+/* fd was closed, or is a new fd: its cached index must not be trusted. */
+void asy__file_forget(int fd);
+/* "regular", "pipe", "socket", "chardev", "other" for an st_mode; "path"
+ * for a path entry (ASY_KIND_PATH). */
 const char *asy__kind_name(uint32_t mode);
+#define ASY_KIND_PATH 5
+extern const char *const asy__kind_names[]; /* by kind index: ASY_KINDS of them */
+int asy__file_kind(const struct asy_file *f);
+const char *asy__file_kind_name(const struct asy_file *f);
 int asy__size_bucket(uint64_t n);
+
+/* ---- trace-path.c: the path a call names, the classes of calls ---------- */
+/* Copy what io's path argument names into out (ASY_TPATH bytes) without
+ * trusting the pointer: the path, behind its directory fd's name for an
+ * *at call given a relative path; enum asy_tpath (ASY_TP_NONE: the call
+ * names no path).  `recheck` as for asy__file_of (the directory fd). */
+int asy__trace_path(const struct asy_io *io, int recheck, char *out);
+/* Which counters a call adds to: bytes moved (the result is a count of
+ * bytes), metadata (the summary's meta ops), or neither. */
+enum asy_tclass { ASY_TC_OTHER, ASY_TC_DATA, ASY_TC_META };
+int asy__call_class(int call);
+/* Bytes a copy (sendfile, splice, tee, copy_file_range) asks for. */
+uint64_t asy__fs_size(const struct asy_io *io);
+/* The result the trace shows: posix_fallocate's error number as -errno. */
+long asy__fs_result(const struct asy_io *io, long res);
+/* After a call: forget the fds it closed or made (close, close_range,
+ * open, accept, F_DUPFD, …). */
+void asy__fs_fds(const struct asy_io *io, long res);
 
 /* ---- stacks.c ----------------------------------------------------------- */
 #define ASY_STACK_MAX 32
@@ -159,12 +207,13 @@ extern ASY_TLS int asy__in_trace; /* this thread is the tracer's own */
 struct asy_callstat {
 	_Atomic uint64_t count, errors, bytes, time_ns, max_ns;
 };
-/* Per file and direction (0 read, 1 write/sync): ops = sum of size_hist. */
+/* Per file and direction (0 read, 1 write/sync): ops = sum of size_hist;
+ * meta: calls that move no data (open, stat, close, rename, flock, …). */
 struct asy_filestat {
-	_Atomic uint64_t bytes[2], time_ns;
+	_Atomic uint64_t bytes[2], time_ns, meta;
 	_Atomic uint64_t size_hist[2][ASY_SIZE_BUCKETS];
 };
-#define ASY_KINDS 5
+#define ASY_KINDS 6
 /* Counters of one thread (or, shard 0, of everyone, with atomic adds). */
 struct asy_shard {
 	struct asy_callstat call[ASY_CALL_COUNT][ASY_NVIA];

@@ -122,11 +122,11 @@ void asy__writer_header(void)
  * thread published during exit would land behind a chrome file's "]"). */
 void asy__writer_footer(void)
 {
-	pthread_mutex_lock(&w.lock);
+	asy__mutex_lock(&w.lock);
 	if (asy__tcfg.fmt == ASY_TFMT_CHROME && asy__tcfg.trace_fd >= 0)
 		asy__write_all(asy__tcfg.trace_fd, "\n]\n", 3);
 	w.ended = 1;
-	pthread_mutex_unlock(&w.lock);
+	asy__mutex_unlock(&w.lock);
 }
 
 /* ---- one record ------------------------------------------------------- */
@@ -203,19 +203,54 @@ static void put_stack(uint32_t idx)
 	}
 }
 
-/* Calls that take no fd: sleeps, name lookups, poll and select. */
+static const unsigned char fam[ASY_CALL_COUNT] = {
+#define X(n, family, rd) [ASY_CALL_##n] = ASY_FAM_##family,
+	ASY_CALLS(X)
+#undef X
+};
+
+/* Calls that take no fd: sleeps, name lookups, poll and select, sync,
+ * msync, close_range (and the path calls, shown by their path). */
 static int fdless(int call)
 {
-	static const unsigned char fam[ASY_CALL_COUNT] = {
-#define X(n, family, rd) [ASY_CALL_##n] = ASY_FAM_##family,
-		ASY_CALLS(X)
-#undef X
-	};
 	return fam[call] == ASY_FAM_sleep || fam[call] == ASY_FAM_res || call == ASY_CALL_poll ||
-	       call == ASY_CALL_ppoll || call == ASY_CALL_select || call == ASY_CALL_pselect;
+	       call == ASY_CALL_ppoll || call == ASY_CALL_select || call == ASY_CALL_pselect ||
+	       call == ASY_CALL_sync || call == ASY_CALL_msync || call == ASY_CALL_close_range;
 }
 
-static void put_text(const struct asy_trec *r, const struct asy_file *f)
+/* The bytes asked for are shown for the calls that move data (not for
+ * fsync, nor the file system's metadata calls). */
+static int shows_size(int call)
+{
+	if (fdless(call) || call == ASY_CALL_fsync || call == ASY_CALL_fdatasync)
+		return 0;
+	return fam[call] != ASY_FAM_fs || asy__call_class(call) == ASY_TC_DATA;
+}
+
+/* A path in text: quoted, with C escapes for what would break the line. */
+static void put_text_path(const struct asy_trec *r, const char *path)
+{
+	if (r->path == ASY_TP_BAD) { /* the pointer, as strace shows one */
+		put("%s", path);
+		return;
+	}
+	put("\"");
+	for (const unsigned char *c = (const void *)path; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			put("\\%c", *c);
+		else if (*c == '\n')
+			put("\\n");
+		else if (*c == '\t')
+			put("\\t");
+		else if (*c < 0x20 || *c == 0x7f)
+			put("\\x%02x", *c);
+		else
+			put_raw((const char *)c, 1);
+	}
+	put("\"%s", r->path == ASY_TP_CUT ? ASY_ELLIPSIS : "");
+}
+
+static void put_text(const struct asy_trec *r, const struct asy_file *f, const char *path)
 {
 	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
 	time_t sec = (time_t)(wall / 1000000000u);
@@ -226,14 +261,18 @@ static void put_text(const struct asy_trec *r, const struct asy_file *f)
 	if (r->coro)
 		put(":c%llu", (unsigned long long)r->coro);
 	put(" %s(", asy__call_name[r->call]);
-	if (!fdless(r->call))
-		put("%d", r->fd);
-	if (f)
-		put("<%s>", f->path[0] ? f->path : asy__kind_name(f->mode));
-	if (!fdless(r->call) && r->call != ASY_CALL_fsync && r->call != ASY_CALL_fdatasync)
-		put(", %llu", (unsigned long long)r->size);
-	if (r->off >= 0)
-		put(", %lld", (long long)r->off);
+	if (r->path) {
+		put_text_path(r, path);
+	} else {
+		if (!fdless(r->call))
+			put("%d", r->fd);
+		if (f)
+			put("<%s>", f->path[0] ? f->path : asy__file_kind_name(f));
+		if (shows_size(r->call))
+			put(", %llu", (unsigned long long)r->size);
+		if (r->off >= 0)
+			put(", %lld", (long long)r->off);
+	}
 	if (r->res >= 0)
 		put(") = %lld", (long long)r->res);
 	else
@@ -244,11 +283,19 @@ static void put_text(const struct asy_trec *r, const struct asy_file *f)
 		put_stack(r->stack);
 }
 
-static void put_json_file(const struct asy_file *f)
+/* "file" and "kind": what the fd is, or the path the call named (null
+ * when the pointer could not be read). */
+static void put_json_file(const struct asy_trec *r, const struct asy_file *f, const char *path)
 {
+	if (r->path == ASY_TP_BAD) {
+		put(",\"file\":null,\"kind\":\"path\"");
+		return;
+	}
 	put(",\"file\":\"");
-	put_json_str(f ? f->path : "");
-	put("\",\"kind\":\"%s\"", f ? asy__kind_name(f->mode) : "unknown");
+	put_json_str(r->path ? path : f ? f->path : "");
+	if (r->path == ASY_TP_CUT)
+		put_raw(ASY_ELLIPSIS, sizeof ASY_ELLIPSIS - 1);
+	put("\",\"kind\":\"%s\"", r->path ? "path" : f ? asy__file_kind_name(f) : "unknown");
 }
 
 /* The fields json and chrome records share: size, off, res, errno. */
@@ -262,14 +309,14 @@ static void put_result(const struct asy_trec *r)
 		put("null");
 }
 
-static void put_json(const struct asy_trec *r, const struct asy_file *f)
+static void put_json(const struct asy_trec *r, const struct asy_file *f, const char *path)
 {
 	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
 	put("{\"type\":\"call\",\"time_us\":%llu,\"pid\":%d,\"tid\":%d,\"coro\":%llu,"
 	    "\"call\":\"%s\",\"fd\":%d",
 	    (unsigned long long)(wall / 1000), (int)asy__tcfg.pid, r->tid,
 	    (unsigned long long)r->coro, asy__call_name[r->call], r->fd);
-	put_json_file(f);
+	put_json_file(r, f, path);
 	put_result(r);
 	put(",\"dur_ns\":%llu,\"via\":\"%s\",\"stack\":[", (unsigned long long)r->dur,
 	    asy__via_name[r->via]);
@@ -308,7 +355,7 @@ static void chrome_thread(int tid)
 	put(" %d\"}}", tid);
 }
 
-static void put_chrome(const struct asy_trec *r, const struct asy_file *f)
+static void put_chrome(const struct asy_trec *r, const struct asy_file *f, const char *path)
 {
 	chrome_thread(r->tid);
 	put(",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%llu.%03llu,\"dur\":%llu.%03llu,"
@@ -316,7 +363,7 @@ static void put_chrome(const struct asy_trec *r, const struct asy_file *f)
 	    asy__call_name[r->call], asy__via_name[r->via], (unsigned long long)(r->t0 / 1000),
 	    (unsigned long long)(r->t0 % 1000), (unsigned long long)(r->dur / 1000),
 	    (unsigned long long)(r->dur % 1000), (int)asy__tcfg.pid, r->tid, r->fd);
-	put_json_file(f);
+	put_json_file(r, f, path);
 	put_result(r);
 	put(",\"via\":\"%s\",\"coro\":%llu,\"stack\":[", asy__via_name[r->via],
 	    (unsigned long long)r->coro);
@@ -325,15 +372,15 @@ static void put_chrome(const struct asy_trec *r, const struct asy_file *f)
 	put("]}}");
 }
 
-static void put_record(const struct asy_trec *r)
+static void put_record(const struct asy_trec *r, const char *path)
 {
-	const struct asy_file *f = file_of(r);
+	const struct asy_file *f = r->path ? NULL : file_of(r);
 	if (asy__tcfg.fmt == ASY_TFMT_TEXT)
-		put_text(r, f);
+		put_text(r, f, path);
 	else if (asy__tcfg.fmt == ASY_TFMT_JSON)
-		put_json(r, f);
+		put_json(r, f, path);
 	else
-		put_chrome(r, f);
+		put_chrome(r, f, path);
 }
 
 static void put_dropped(void)
@@ -364,9 +411,14 @@ static void drain_locked(void)
 		struct asy_trec r;
 		r.t0 = s->t0, r.dur = s->dur, r.res = s->res, r.off = s->off, r.size = s->size;
 		r.coro = s->coro, r.tid = s->tid, r.fd = s->fd, r.file = s->file;
-		r.stack = s->stack, r.call = s->call, r.via = s->via;
+		r.stack = s->stack, r.call = s->call, r.via = s->via, r.path = s->path;
+		char path[ASY_TPATH];
+		if (r.path) { /* before the slot is given back */
+			memcpy(path, q->path[t & (ASY_RING_SLOTS - 1)], ASY_TPATH);
+			path[ASY_TPATH - 1] = 0;
+		}
 		atomic_store_explicit(&q->tail, ++t, memory_order_release);
-		put_record(&r);
+		put_record(&r, path);
 	}
 	put_dropped();
 	flush();
@@ -376,9 +428,9 @@ void asy__writer_drain(void)
 {
 	int saved = asy__in_trace;
 	asy__in_trace = 1;
-	pthread_mutex_lock(&w.lock);
+	asy__mutex_lock(&w.lock);
 	drain_locked();
-	pthread_mutex_unlock(&w.lock);
+	asy__mutex_unlock(&w.lock);
 	asy__in_trace = saved;
 }
 
@@ -404,9 +456,9 @@ static void *writer_main(void *arg)
 		if (ring_used() < ASY_RING_SLOTS / 4)
 			asy_sys(SYS_futex, &q->wake, FUTEX_WAIT_PRIVATE, v, &ts, 0, 0);
 		atomic_store(&q->sleeping, 0);
-		pthread_mutex_lock(&w.lock);
+		asy__mutex_lock(&w.lock);
 		drain_locked();
-		pthread_mutex_unlock(&w.lock);
+		asy__mutex_unlock(&w.lock);
 	}
 	return NULL;
 }

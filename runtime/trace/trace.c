@@ -76,8 +76,8 @@ static pid_t tid_get(void)
 
 static uint64_t io_size(const struct asy_io *io)
 {
-	if (io->op == ASY_OP_NONE)
-		return io->one.iov_len;
+	if (io->op == ASY_OP_NONE) /* the fs family's copies name it among their arguments */
+		return io->one.iov_len ? io->one.iov_len : asy__fs_size(io);
 	if (io->op >= ASY_OP_FSYNC)
 		return 0;
 	if (!io->iov)
@@ -96,7 +96,7 @@ static void futex_wake(_Atomic uint32_t *w)
 
 /* Claim a slot, fill it, publish it.  Lock-free: a signal handler that
  * interrupts this on the same thread claims the next slot. */
-static void ring_push(const struct asy_trec *r)
+static void ring_push(const struct asy_trec *r, const char *path)
 {
 	struct asy_tring *q = asy__tring;
 	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed), t;
@@ -112,11 +112,42 @@ static void ring_push(const struct asy_trec *r)
 	s->t0 = r->t0, s->dur = r->dur, s->res = r->res, s->off = r->off;
 	s->size = r->size, s->coro = r->coro, s->tid = r->tid, s->fd = r->fd;
 	s->file = r->file, s->stack = r->stack, s->call = r->call, s->via = r->via;
+	s->path = r->path;
+	if (r->path)
+		memcpy(q->path[h & (ASY_RING_SLOTS - 1)], path, strlen(path) + 1);
 	atomic_store_explicit(&s->seq, h + 1, memory_order_release);
 	/* Wake the writer once a quarter of the ring waits, not per call. */
 	if (h - t >= ASY_RING_SLOTS / 4 &&
 	    atomic_exchange_explicit(&q->sleeping, 0, memory_order_relaxed))
 		futex_wake(&q->wake);
+}
+
+/* The file a record names: the path's entry (summary only: the trace
+ * shows the path from the ring), the file close's fd named before the
+ * call, or the fd's file now. */
+static uint32_t file_of(const struct asy_io *io, const struct asy_trec *r, const char *path,
+			int record)
+{
+	if (r->path) {
+		char name[ASY_TPATH];
+		size_t l = strlen(path);
+		if (!asy__tcfg.summary || r->path == ASY_TP_BAD)
+			return 0;
+		memcpy(name, path, l + 1);
+		if (r->path == ASY_TP_CUT)
+			memcpy(name + l, ASY_ELLIPSIS, sizeof ASY_ELLIPSIS); /* l <= ASY_TPATH - 4 */
+		return asy__path_file(name);
+	}
+	if (io->call == ASY_CALL_close)
+		return io->tfile;
+	return io->fd >= 0 ? asy__file_of(io->fd, record) : 0;
+}
+
+void asy__trace_before(struct asy_io *io)
+{
+	if (asy__in_trace || tls_unwinding || atomic_load_explicit(&closed, memory_order_relaxed))
+		return;
+	io->tfile = (unsigned short)asy__file_of(io->fd, asy__tcfg.trace_fd >= 0);
 }
 
 void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
@@ -125,9 +156,10 @@ void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
 		return;
 	int saved = errno;
 	struct asy_trec r;
+	char path[ASY_TPATH];
 	r.t0 = t0;
 	r.dur = asy__trace_now() - t0;
-	r.res = res;
+	r.res = asy__fs_result(io, res);
 	r.off = io->op >= ASY_OP_FSYNC ? -1 : io->off;
 	r.size = io_size(io);
 	r.call = io->call;
@@ -135,15 +167,21 @@ void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
 	r.fd = io->fd;
 	int record = asy__tcfg.trace_fd >= 0 && r.dur >= asy__tcfg.min_ns;
 	if (!record && !asy__tcfg.summary && !asy__tcfg.flame) {
+		asy__fs_fds(io, res);
 		errno = saved;
 		return;
 	}
 	r.tid = tid_get();
 	r.coro = asy__coro_id ? asy__coro_id() : 0;
+	/* Paths are copied from the program's memory now: the trace never
+	 * keeps a pointer (ASY_TP_*, trace-path.c). */
+	r.path = record || asy__tcfg.summary ? (uint8_t)asy__trace_path(io, record, path) : 0;
 	/* Full tracing checks the fd's identity on every call, so a closed and
 	 * reused number is never shown under its old name; the summary alone
-	 * re-checks now and then (trace-files.c). */
-	r.file = asy__file_of(io->fd, record);
+	 * re-checks now and then, and forgets the fds close closes
+	 * (trace-files.c). */
+	r.file = file_of(io, &r, path, record);
+	asy__fs_fds(io, res);
 	r.stack = 0;
 	if (asy__tcfg.stacks) {
 		tls_unwinding = 1;
@@ -157,7 +195,7 @@ void asy__trace_call(const struct asy_io *io, long res, uint64_t t0)
 	if (asy__tcfg.flame || (asy__tcfg.summary && r.stack))
 		asy__stack_account(r.stack, r.call, r.dur);
 	if (record)
-		ring_push(&r);
+		ring_push(&r, path);
 	errno = saved;
 }
 

@@ -23,6 +23,10 @@ uint64_t asy__trace_now(void);
  * allocates, leaves errno as it was. */
 void asy__trace_call(const struct asy_io *io, long res, uint64_t t0);
 
+/* Before a call that ends what its fd names (close): look the fd up now,
+ * into io->tfile.  Async-signal-safe, errno preserved. */
+void asy__trace_before(struct asy_io *io);
+
 /* Write out pending records and the summary now (before exec).  Not
  * async-signal-safe; errno preserved. */
 void asy__trace_flush(void);

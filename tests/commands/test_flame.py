@@ -248,8 +248,12 @@ class Wrapper(FlameTest):
         r = self.run_cmd([ASYNCIFY, "--flame", out, "--", "sh", "-c", cmd])
         self.assertEqual(r.returncode, 0, r.stderr)
         fr = svg_frames(out)
-        # sh itself looks commands up in PATH (stat): its own frames too
+        # The shell blocks too: its redirect opens /dev/null (open, fcntl,
+        # close are file calls the shim takes over, issue 11).
         self.assertEqual(sorted(n for n, _, _, d in fr if d == 1), ["cat", "flameprog", "sh"])
+        sh = [n for n, x, _, d in fr if d > 1 and any(
+            m == "sh" and dd == 1 and mx <= x < mx + mw for m, mx, mw, dd in fr)]
+        self.assertTrue({"open", "openat", "close", "fcntl"} & set(sh), sh)
         read = [w for n, _, w, d in fr if n == "read" and d > 2]
         self.assertTrue(any(w >= 2 * 45000 for w in read), fr)   # two runs, one frame
         self.assertNoTempLeft()

@@ -283,8 +283,9 @@ case_closefds() {
 meta_closefds() { :; }
 
 . "$HERE/net-cases.sh"
+. "$HERE/fs-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds $NET_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds $NET_CASES $FS_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
@@ -296,7 +297,7 @@ fi
 # run_variant CASE VARIANT: run the case, leave stdout, stderr, rc, the
 # file manifest and the engine counters in $T/CASE/VARIANT.
 run_variant() {
-	local c=$1 v=$2 d=$T/$1/$2
+	local c=$1 v=$2 d=$T/$1/$2 t0=${EPOCHREALTIME/./}
 	mkdir -p "$d/work" "$d/stats"
 	# The case runs in a new shell (this script again, --case) under
 	# timeout, which kills the case's whole process group if it hangs.
@@ -311,6 +312,7 @@ run_variant() {
 	) > "$d/stdout" 2> "$d/stderr"
 	local rc=$?
 	echo $rc > "$d/rc"
+	echo "$(( (${EPOCHREALTIME/./} - t0) / 100000 ))" | sed 's/.$/.&/; s/^\./0./' > "$d/secs"
 	[ $rc = 137 ] && echo "  (killed after 90 s: hung?)" >> "$d/stderr"
 	# Where io_uring is unavailable, every process told to use it says so
 	# once on stderr (CONTRACT §5): expected, and not part of the comparison
@@ -325,7 +327,7 @@ run_variant() {
 	[ -z "$REF_PRE" ] || sed -i -E 's/==[0-9]+==/==PID==/g; s/0x[0-9a-f]+/0xADDR/g' "$d/stderr.cmp"
 	(cd "$d/work" && find . -type f -printf '%P\n' | LC_ALL=C sort |
 		{ if [ -n "$IGNORE" ]; then grep -Ev "$IGNORE"; else cat; fi; } |
-		while IFS= read -r f; do printf '%s  %s\n' "$(sha256sum < "$f" | cut -c1-64)" "$f"; done) > "$d/files"
+		tr '\n' '\0' | xargs -0 -r sha256sum --) > "$d/files"
 	cat "$d"/stats/* 2>/dev/null | awk '
 		{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[2] ~ /^[0-9]+$/) s[kv[1]] += kv[2] } }
 		END { printf "procs=%d submitted=%d uring=%d threads=%d inline=%d fallbacks=%d\n",
@@ -370,7 +372,8 @@ run_case() {
 		[ "$NOERR" = 1 ] || same "$c" "$v" stderr.cmp || ok=0
 		same "$c" "$v" files || ok=0
 		check_submitted "$c" "$v" || ok=0
-		[ $ok = 1 ] && pass "$c [$v] rc=$(cat "$T/$c/$v/rc") $(cat "$T/$c/$v/counters")"
+		[ $ok = 1 ] && pass "$c [$v] rc=$(cat "$T/$c/$v/rc") $(cat "$T/$c/$v/counters")" \
+			"$(cat "$T/$c/$v/secs") s (none $(cat "$T/$c/none/secs") s)"
 	done
 }
 
@@ -491,7 +494,8 @@ seccomp_pipeline() {
 PYTHON=$(command -v python3)
 PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
 export PYTHON
-mkdir -p "$DATA" && "$PYTHON" "$HERE/mkdata.py" "$DATA" 32 || { echo "run-real: cannot make data"; exit 1; }
+mkdir -p "$DATA" && "$PYTHON" "$HERE/mkdata.py" "$DATA" 32 && "$PYTHON" "$HERE/mkfstree.py" "$DATA" 2000 ||
+	{ echo "run-real: cannot make data"; exit 1; }
 
 PROBE=$("$BIN/uring-probe")
 URING_OK=$([ $? = 0 ] && echo 1 || echo 0)

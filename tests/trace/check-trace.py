@@ -17,15 +17,27 @@ import sys
 import time
 
 # work_calls(): what it calls, how often, and the bytes the calls return.
-CALLS = {"write": 4, "read": 3, "pwrite": 1, "writev": 1, "pwritev": 1,
-         "pwritev2": 1, "fsync": 1, "fdatasync": 1, "pread": 1, "readv": 1,
-         "preadv": 1, "preadv2": 1}
+DATA_CALLS = {"write": 4, "read": 3, "pwrite": 1, "writev": 1, "pwritev": 1,
+              "pwritev2": 1, "fsync": 1, "fdatasync": 1, "pread": 1, "readv": 1,
+              "preadv": 1, "preadv2": 1}
+# ... and its fs_calls(): metadata calls move no bytes (open's fd, fcntl's
+# flags and readlink's length are not bytes); the copy moves 100.
+FS_CALLS = {"open": 3, "openat": 1, "close": 4, "fstat": 1, "ftruncate": 1,
+            "flock": 1, "fcntl": 1, "posix_fallocate": 1, "stat": 3, "access": 1,
+            "sendfile": 1, "mkdirat": 1, "rename": 1, "rmdir": 1, "symlink": 1,
+            "readlink": 1, "unlinkat": 1}
+CALLS = dict(DATA_CALLS, **FS_CALLS)
 BYTES = {"write": 301, "read": 21, "pwrite": 50, "writev": 30, "pwritev": 30,
          "pwritev2": 30, "fsync": 0, "fdatasync": 0, "pread": 10, "readv": 30,
-         "preadv": 30, "preadv2": 30}
-ERRORS = {"read": 1}
+         "preadv": 30, "preadv2": 30, "sendfile": 100}
+ERRORS = {"read": 1, "posix_fallocate": 1, "stat": 2}
+# Calls whose text line shows the bytes asked for.
+SIZED = (set(DATA_CALLS) - {"fsync", "fdatasync"}) | {"sendfile"}
+# The path a trace shows is cut to this many bytes, then "…".
+PATH_KEEP = 172
+ELLIPSIS = "\u2026"
 VIAS = {"libc", "inline", "timer", "uring", "threads"}
-KINDS = {"regular", "pipe", "socket", "chardev", "other", "unknown"}
+KINDS = {"regular", "pipe", "socket", "chardev", "other", "path", "unknown"}
 JSON_KEYS = {"type", "time_us", "pid", "tid", "coro", "call", "fd", "file",
              "kind", "size", "off", "res", "errno", "dur_ns", "via", "stack"}
 CHROME_ARGS = {"fd", "file", "kind", "size", "off", "res", "errno", "via",
@@ -48,9 +60,19 @@ def expect(cond, msg):
 # ---- parsing the three formats into one record shape -------------------
 
 TEXT_LINE = re.compile(
-    r"^(\d\d):(\d\d):(\d\d)\.(\d{6}) (\d+)(?::c(\d+))? (\w+)\((-?\d+)(?:<([^>]*)>)?"
-    r"(?:, (\d+))?(?:, (\d+))?\) = (?:(\d+)|-(E[A-Z0-9]+)) <(\d+)\.(\d{6})> "
+    r"^(\d\d):(\d\d):(\d\d)\.(\d{6}) (\d+)(?::c(\d+))? (\w+)\("
+    r"(?:(-?\d+)(?:<([^>]*)>)?(?:, (\d+))?(?:, (\d+))?"   # fd<file>, size, offset
+    r"|\"((?:[^\"\\\\]|\\\\.)*)\"(\u2026)?"               # or "path", cut: "…
+    r"|(0x[0-9a-f]+|\?))?"                                # or a pointer not read
+    r"\) = (?:(\d+)|-(E[A-Z0-9]+)) <(\d+)\.(\d{6})> "
     r"(libc|inline|timer|uring|threads)$")
+
+
+def unescape(s):
+    """A text trace's path: C escapes for quote, backslash, control bytes."""
+    return re.sub(r"\\(x[0-9a-f]{2}|.)", lambda m: {"n": "\n", "t": "\t"}.get(
+        m.group(1), chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == "x" and
+        len(m.group(1)) == 3 else m.group(1)), s)
 FRAME_LINE = re.compile(r"^ > (.+)\+0x([0-9a-f]+) \((.*)\) \[0x([0-9a-f]+)\]$")
 
 
@@ -77,18 +99,24 @@ def parse_text(path, pid):
         g = m.groups()
         call = g[6]
         n1, n2 = g[9], g[10]
-        if call in SYNC:
+        fd, file, kind = int(g[7]) if g[7] is not None else -1, g[8] or "", None
+        if g[11] is not None or g[13] is not None:  # a path call
+            kind = "path"
+            file = None if g[13] else unescape(g[11]) + (ELLIPSIS if g[12] else "")
+        if call not in SIZED:
             expect(n1 is None, f"{call} shows a size: {ln!r}")
             size, off = 0, -1
         else:
             size = int(n1) if expect(n1 is not None, f"no size: {ln!r}") else -1
             off = int(n2) if n2 is not None else -1
-        res = int(g[11]) if g[11] is not None else -errno_num(g[12])
-        recs.append({"pid": pid, "tid": int(g[4]), "coro": int(g[5] or 0),
-                     "call": call, "fd": int(g[7]), "file": g[8] or "",
-                     "size": size, "off": off, "res": res,
-                     "errno": g[12], "dur_ns": int(g[13]) * 10**9 + int(g[14]) * 1000,
-                     "via": g[15], "stack": []})
+        res = int(g[14]) if g[14] is not None else -errno_num(g[15])
+        r = {"pid": pid, "tid": int(g[4]), "coro": int(g[5] or 0),
+             "call": call, "fd": fd, "file": file, "size": size, "off": off, "res": res,
+             "errno": g[15], "dur_ns": int(g[16]) * 10**9 + int(g[17]) * 1000,
+             "via": g[18], "stack": [], "pointer": g[13]}
+        if kind:
+            r["kind"] = kind
+        recs.append(r)
     return recs, headers
 
 
@@ -123,8 +151,11 @@ def parse_json(path, pid):
         expect(set(o) == JSON_KEYS, f"keys {sorted(o)} != {sorted(JSON_KEYS)}")
         for k in ("time_us", "pid", "tid", "coro", "fd", "size", "off", "res", "dur_ns"):
             expect(isinstance(o.get(k), int), f"{k} is not an integer: {o}")
-        for k in ("call", "file", "kind", "via"):
+        for k in ("call", "kind", "via"):
             expect(isinstance(o.get(k), str), f"{k} is not a string: {o}")
+        # null: a path call whose pointer could not be read
+        expect(isinstance(o.get("file"), str) or (o.get("file") is None and
+                                                   o.get("kind") == "path"), f"file: {o}")
         expect(abs(o.get("time_us", 0) - now_us) < 600e6, f"time_us not now: {o}")
         expect(o.get("pid") == pid, f"pid {o.get('pid')} != {pid}")
         stack = o.get("stack")
@@ -231,22 +262,55 @@ def check_summary_calls(path, pid, calls, byts, errs, via):
     return lines
 
 
+TOP_FILE = re.compile(r"^\s*([\d.]+)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)/(\d+)\s+"
+                      r"(regular|pipe|socket|chardev|other|path|\?)\s+(.*)$")
+
+
 def check_top_files(lines, dirname):
-    """The data file: 5 reads (120 B) and 9 writes incl. 2 syncs (440 B)."""
+    """The data file: 5 reads (120 B), 9 writes incl. 2 syncs (440 B) and 6
+    metadata calls on its fds (fstat, ftruncate, flock, fcntl, 2 closes);
+    the path calls' time counted against each path named."""
     text = "\n".join(lines)
-    m = re.search(r"^\s*[\d.]+\s+(\d+)/(\d+)\s+(\d+)/(\d+)\s+regular\s+(\S+/data)\n\s+sizes:(.*)$",
-                  text, re.M)
+    m = re.search(r"^\s*[\d.]+\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)/(\d+)\s+regular\s+(\S+/data)\n"
+                  r"\s+sizes:(.*)$", text, re.M)
     if not expect(m, "summary: data file missing from top files"):
         return
-    expect(m.group(5) == os.path.realpath(dirname) + "/data", f"top file path {m.group(5)}")
+    expect(m.group(6) == os.path.realpath(dirname) + "/data", f"top file path {m.group(6)}")
     expect((int(m.group(1)), int(m.group(2))) == (5, 9), f"data file ops {m.group(1)}/{m.group(2)}")
-    expect((int(m.group(3)), int(m.group(4))) == (120, 440),
-           f"data file bytes {m.group(3)}/{m.group(4)}")
-    hist = dict(kv.split(":") for kv in m.group(6).split())
+    expect(int(m.group(3)) == 6, f"data file meta {m.group(3)}")
+    expect((int(m.group(4)), int(m.group(5))) == (120, 440),
+           f"data file bytes {m.group(4)}/{m.group(5)}")
+    hist = dict(kv.split(":") for kv in m.group(7).split())
     expect(sum(int(v) for v in hist.values()) == 14, f"size histogram {hist}")
     expect(hist.get("64B") == "3" and hist.get("0") == "2", f"size histogram {hist}")
-    expect(re.search(r"^regular\s+14\s+560\s", text, re.M), "fd kind table: regular row")
-    expect(re.search(r"^pipe\s+2\s+2\s", text, re.M), "fd kind table: pipe row")
+    expect(re.search(r"^regular\s+14\s+6\s+560\s", text, re.M), "kind table: regular row")
+    expect(re.search(r"^pipe\s+2\s+0\s+2\s", text, re.M), "kind table: pipe row")
+    expect(re.search(r"^chardev\s+1\s+1\s+100\s", text, re.M), "kind table: chardev row")
+    # 13 path calls with a path read (stat(0x1) has none), no data
+    expect(re.search(r"^path\s+0\s+13\s+0\s", text, re.M), "kind table: path row")
+    rows = [TOP_FILE.match(ln) for ln in lines]
+    rows = [r.groups() for r in rows if r]
+    expect(len(rows) == 10, f"top files: {len(rows)} rows, want 10 (11 files)")
+    want = {}
+    for _, path in fs_paths(dirname):
+        want[path] = want.get(path, 0) + 1
+    for t in rows:
+        expect(t[6] != "path" or (t[1], t[2], t[4], t[5]) == ("0", "0", "0", "0"),
+               f"a path moved data: {t}")
+        if t[6] == "path":
+            expect(int(t[3]) == want.get(t[7], -1), f"path {t[7]!r}: meta {t[3]}, want "
+                   f"{want.get(t[7])}")
+
+
+def fs_paths(dirname):
+    """The path calls of fs_calls() in order, with the path each names: as
+    given, or behind the directory fd's name (its real path)."""
+    d, real = dirname.rstrip("/"), os.path.realpath(dirname)
+    return [("stat", d + "/data"), ("access", d + "/data"), ("open", d),
+            ("openat", real + "/data"), ("open", "/dev/null"), ("mkdirat", real + "/fs-sub"),
+            ("rename", d + "/fs-sub"), ("rmdir", d + "/fs-sub2"), ("symlink", d + "/fs-link"),
+            ("readlink", d + "/fs-link"), ("unlinkat", real + "/fs-link"),
+            ("stat", (d + "/" + "0" * 300)[:PATH_KEEP] + ELLIPSIS), ("open", d + "/data")]
 
 
 # ---- the workloads ------------------------------------------------------------
@@ -296,10 +360,10 @@ def check_calls_records(recs, via, stacks, dirname):
         r = pw[0]
         expect((r["file"], r["size"], r["off"], r["res"]) == (data, 50, 1000, 50), f"pwrite {r}")
         expect(r.get("kind", "regular") == "regular", f"pwrite kind {r}")
-    bad = [r for r in recs if r["fd"] == -1]
-    expect(len(bad) == 1 and bad[0]["call"] == "read" and bad[0]["errno"] == "EBADF"
+    bad = [r for r in recs if r["fd"] == -1 and r["call"] == "read"]
+    expect(len(bad) == 1 and bad[0]["errno"] == "EBADF"
            and bad[0]["res"] == -9 and bad[0]["file"] == "", f"read(-1): {bad}")
-    pipes = [r for r in recs if r["file"].startswith("pipe:[")]
+    pipes = [r for r in recs if (r["file"] or "").startswith("pipe:[")]
     expect(sorted(r["call"] for r in pipes) == ["read", "write"] and
            all(r["res"] == 1 and r.get("kind", "pipe") == "pipe" for r in pipes), f"pipe {pipes}")
     for r in recs:
@@ -312,6 +376,51 @@ def check_calls_records(recs, via, stacks, dirname):
             expect((r["size"], r["off"], r["res"]) == (100, -1, 100), f"write {r}")
         if r["call"] in ("preadv", "pwritev"):
             expect(r["size"] == 30 and r["off"] in (1000, 2000), f"{r['call']} {r}")
+    check_fs_records([r for r in recs if r["call"] in FS_CALLS], dirname)
+
+
+def check_fs_records(recs, dirname):
+    """fs_calls() field by field: a path call shows its path (fd -1, kind
+    path), a call on an fd the fd's file (close: the file it closed), no
+    size but the copy's; results as the program saw them."""
+    data, real = os.path.realpath(dirname) + "/data", os.path.realpath(dirname)
+    paths = fs_paths(dirname)
+    P = "path"
+    want = [("open", P, paths[-1][1], "fd0", None)]
+    want += [(c, "fd0", data, 0, None) for c in ("fstat", "ftruncate", "flock")]
+    want += [("fcntl", "fd0", data, "+", None), ("posix_fallocate", -1, "", -9, "EBADF")]
+    want += [(c, P, path, "fd" + str(i) if c in ("open", "openat") else 0, None)
+             for i, (c, path) in enumerate(paths[:5])]
+    want += [("sendfile", "fd4", "/dev/null", 100, None), ("close", "fd4", "/dev/null", 0, None),
+             ("close", "fd3", data, 0, None)]
+    want += [(c, P, path, 4 if c == "readlink" else 0, None) for c, path in paths[5:11]]
+    want += [("close", "fd2", real, 0, None), ("stat", P, None, -14, "EFAULT"),
+             ("stat", P, paths[11][1], -36, "ENAMETOOLONG"), ("close", "fd0", data, 0, None)]
+    got = [r["call"] for r in recs]
+    if not expect(got == [w[0] for w in want], f"fs calls {got} != {[w[0] for w in want]}"):
+        return
+    fds = {}
+    for r, (call, fd, file, res, err) in zip(recs, want):
+        if isinstance(res, str) and res.startswith("fd"):
+            fds[res] = r["res"]
+            expect(r["res"] >= 0, f"{call}: {r}")
+        elif res == "+":
+            expect(r["res"] > 0, f"{call}: {r}")
+        else:
+            expect(r["res"] == res and r["errno"] == err, f"{call}: res {r['res']} {r['errno']}, "
+                   f"want {res} {err}: {r}")
+        if fd == P:
+            expect(r["fd"] == -1 and r.get("kind", P) == P, f"{call}: not a path record: {r}")
+        else:
+            expect(r["fd"] == fds.get(fd, fd), f"{call}: fd {r['fd']}, want {fds.get(fd, fd)}")
+            expect(r.get("kind") != P, f"{call}: {r}")
+        expect(r["file"] == file, f"{call}: file {r['file']!r}, want {file!r}")
+        if file is None and "pointer" in r:  # text shows the pointer
+            expect(r["pointer"] == "0x1", f"{call}: pointer {r['pointer']}")
+        size = 100 if call == "sendfile" else 0
+        expect((r["size"], r["off"]) == (size, -1), f"{call}: size/off {r}")
+        if call == "sendfile":
+            expect(r.get("kind", "chardev") == "chardev", f"sendfile kind {r}")
 
 
 def work_calls(a):
@@ -360,14 +469,24 @@ def work_signal(a):
 def work_fork(a):
     tf, sf = files(a.dir, "trace"), files(a.dir, "summary")
     expect(len(tf) == 2 and set(tf) == set(sf), f"trace files {tf}, summaries {sf}")
+    parents = 0
     for pid, path in tf.items():
         recs, headers = load(path, a.format, pid)
         expect(headers == 1, f"{path}: {headers} headers")
-        expect([r["call"] for r in recs] == ["write", "write"], f"{path}: {recs}")
+        # The parent opened /dev/null before the fork: the child has only
+        # its two writes.
+        calls = [r["call"] for r in recs]
+        parent = calls == ["open", "write", "write"]
+        parents += parent
+        expect(parent or calls == ["write", "write"], f"{path}: {recs}")
         expect(all(r["pid"] == pid and r["tid"] == pid for r in recs), f"{path}: pids {recs}")
         expect(all(r["file"] == "/dev/null" for r in recs), f"{path}: files")
+        expect(all(r.get("kind", "path") == "path" for r in recs if r["call"] == "open"),
+               f"{path}: open is not a path record")
+        want = {"write": 2, "open": 1} if parent else {"write": 2}
         if pid in sf:
-            check_summary_calls(sf[pid], pid, {"write": 2}, {"write": 2}, {}, None)
+            check_summary_calls(sf[pid], pid, want, {"write": 2}, {}, None)
+    expect(parents == 1, f"{parents} parents")
 
 
 def work_threads(a):
@@ -376,6 +495,10 @@ def work_threads(a):
         return
     recs, _ = load(tpath, a.format, pid)
     per = {}
+    opens = [r for r in recs if r["call"] == "open"]
+    expect(len(opens) == 1 and opens[0]["tid"] == pid and opens[0]["file"] == "/dev/null",
+           f"the main thread's open: {opens}")
+    recs = [r for r in recs if r["call"] != "open"]
     for r in recs:
         expect(r["call"] == "write" and r["res"] == 1, f"record {r}")
         per[r["tid"]] = per.get(r["tid"], 0) + 1
@@ -384,7 +507,7 @@ def work_threads(a):
            "a thread's stack lacks thread_writes")
     spid, spath = one_pid(a.dir, "summary")
     if spath:
-        check_summary_calls(spath, pid, {"write": 200}, {"write": 200}, {}, None)
+        check_summary_calls(spath, pid, {"write": 200, "open": 1}, {"write": 200}, {}, None)
 
 
 def work_exec(a):
@@ -395,8 +518,55 @@ def work_exec(a):
     expect(headers == 1, f"{headers} headers after exec")
     # The shim's exec hooks write out what the ring holds before the image
     # is replaced: the write made before exec is in the file.
-    expect(all(r["call"] == "write" and r["pid"] == pid for r in recs), f"records {recs}")
-    expect(len(recs) == 3, f"{len(recs)} records, want 1 before exec and exec2's 2")
+    expect(all(r["pid"] == pid for r in recs), f"records {recs}")
+    calls = [r["call"] for r in recs]
+    expect(calls == ["open", "write", "open", "write", "write"],
+           f"records {calls}, want open and write before exec, exec2's open and 2 writes")
+
+
+def work_reuse(a):
+    """The data file: its write and pread (and close, meta); the pipe that
+    got its number after close: its write and read, not the file's."""
+    spid, spath = one_pid(a.dir, "summary")
+    if not spath:
+        return
+    lines = check_summary_calls(spath, spid, {"open": 1, "write": 2, "pread": 1, "close": 1,
+                                              "read": 1}, {"write": 5, "pread": 1, "read": 2},
+                                {}, "libc")
+    rows = {}
+    for m in (TOP_FILE.match(ln) for ln in lines):
+        if m:
+            rows[m.group(7), m.group(8)] = m.groups()
+    f = rows.get(("regular", os.path.realpath(a.dir) + "/data"))
+    expect(f and f[1:6] == ("1", "1", "1", "1", "3"), f"the file's row: {f}")
+    expect(("path", a.dir.rstrip("/") + "/data") in rows, f"open's path: {sorted(rows)}")
+    pipes = [t for (k, p), t in rows.items() if k == "pipe"]
+    expect(len(pipes) == 1 and pipes[0][1:6] == ("1", "1", "0", "2", "2"), f"the pipe: {pipes}")
+
+
+def work_coro(a):
+    """fs_calls() inside a coroutine beside another: the same records as
+    from a plain thread, from coroutine 1, the calls that may wait run by
+    a worker (via threads, whichever backend) unless under off."""
+    pid, tpath = one_pid(a.dir, "trace")
+    if not tpath:
+        return
+    recs, headers = load(tpath, a.format, pid)
+    expect(headers == 1, f"{headers} headers")
+    for r in recs:
+        expect(r["tid"] == pid and r["coro"] > 0, f"tid/coro {r}")
+        expect(r["via"] in ({"libc"} if a.via == "libc" else {"libc", "inline", "threads", a.via}),
+               f"via {r['via']} under {a.via}: {r}")
+    w = [r for r in recs if r["call"] == "write"]
+    expect(len(w) == 1 and w[0]["res"] == 200, f"write {w}")
+    fs = [r for r in recs if r["call"] != "write"]
+    check_fs_records(fs, a.dir)
+    if a.via != "libc":
+        expect(any(r["via"] == "threads" and r["fd"] == -1 for r in fs), "no path call on a worker")
+    spid, spath = one_pid(a.dir, "summary")
+    if spath:
+        check_summary_calls(spath, pid, dict(FS_CALLS, write=1), {"write": 200, "sendfile": 100},
+                            {"posix_fallocate": 1, "stat": 2}, a.via)
 
 
 FOLDED_LINE = re.compile(r"^([^;\n]+(?:;[^;\n]+)+) (\d+)$")

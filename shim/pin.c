@@ -1,0 +1,305 @@
+/* pthread locks between coroutines of one thread.
+ *
+ * A pthread mutex or rwlock belongs to a thread, and every coroutine of a
+ * thread is that thread to it.  A coroutine that yields inside a hooked
+ * call while it holds one (SQLite holds its VFS mutex across stat() and
+ * open()) would otherwise let a sibling coroutine reach for the same lock
+ * and either block the whole thread for good — the holder can never run
+ * again to release it — or, with a recursive mutex, walk straight into
+ * the holder's critical section.  So while a scheduler runs, a thread
+ * keeps a small table of the locks its coroutines hold, and a coroutine
+ * behaves towards its siblings as a thread towards other threads:
+ *  - a lock a sibling holds: the coroutine waits for it by parking (and
+ *    retrying), never in the kernel; trylock says EBUSY;
+ *  - a lock another thread holds: it waits the same way when other
+ *    coroutines could run meanwhile (one of them may be what that thread
+ *    waits for), and in libc's own blocking call when it is alone;
+ *  - its own recursive or error-checking lock: libc's answer.
+ * Each wrapper ends in libc's own function; outside a scheduler run it is
+ * one thread-local load more. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "engine.h"
+#include "asyncify.h"
+#include "coro.h"
+
+/* Resolved on first use: a library's constructor may lock before ours runs. */
+#define REAL(name, type)                                                              \
+	static type _Atomic real_##name;                                              \
+	static type get_##name(void)                                                  \
+	{                                                                             \
+		type f = atomic_load_explicit(&real_##name, memory_order_relaxed);     \
+		if (!f) {                                                             \
+			f = (type)dlsym(RTLD_NEXT, #name);                            \
+			atomic_store_explicit(&real_##name, f, memory_order_relaxed); \
+		}                                                                     \
+		return f;                                                             \
+	}
+
+/* ---- the locks this thread's coroutines hold ---- */
+
+#define NHELD 64
+struct held {
+	const void *lock;
+	void *coro;
+	unsigned depth;
+};
+static ASY_TLS struct held held[NHELD];
+static ASY_TLS unsigned nheld;
+
+static struct held *find(const void *l)
+{
+	for (unsigned i = 0; i < nheld; i++)
+		if (held[i].lock == l)
+			return &held[i];
+	return NULL;
+}
+
+/* Taken by the running coroutine.  A table already full leaves the lock
+ * unrecorded: a sibling then meets it as libc would. */
+static void took(const void *l, void *self)
+{
+	struct held *h = find(l);
+	if (!h && nheld < NHELD) {
+		h = &held[nheld++];
+		*h = (struct held){ l, self, 0 };
+	}
+	if (h)
+		h->depth++;
+}
+
+static void gave(const void *l)
+{
+	struct held *h = find(l);
+	if (h && --h->depth == 0)
+		*h = held[--nheld];
+}
+
+/* The running coroutine, when this lock call is one the table follows. */
+static void *me(void)
+{
+	if (!asy__sched_running || asy__depth)
+		return NULL;
+	return asy__coro_self();
+}
+
+/* Wait by parking, 50 µs doubling to 1 ms, until `try` takes the lock or
+ * `until` (CLOCK of the caller's timeout; NULL none) passes. */
+#define WAIT_FIRST_NS 50000
+#define WAIT_MAX_NS 1000000
+
+static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
+		       const struct timespec *until)
+{
+	int64_t every = WAIT_FIRST_NS;
+	for (;;) {
+		struct held *h = find(l);
+		if (!h || h->coro == self) {
+			int r = try(l);
+			if (r != EBUSY)
+				return r;
+		}
+		if (until) {
+			struct timespec now;
+			clock_gettime(clk, &now);
+			if (now.tv_sec > until->tv_sec ||
+			    (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
+				return ETIMEDOUT;
+		}
+		if (asy__coro_park(asy_now() + every, 0) == -EINVAL)
+			return -1; /* no longer a coroutine that can park: libc's way */
+		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
+	}
+}
+
+/* One lock call: libc's blocking call when the coroutine is alone and no
+ * sibling holds the lock, else the cooperative wait on libc's try call. */
+static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk,
+		const struct timespec *until, int (*timed)(void *, clockid_t, const struct timespec *))
+{
+	void *self = me();
+	if (!self)
+		return until ? timed(l, clk, until) : block(l);
+	struct held *h = find(l);
+	int r;
+	if ((!h || h->coro == self) && asy__coro_alone())
+		r = until ? timed(l, clk, until) : block(l);
+	else if ((r = cooperative(try, l, self, clk, until)) == -1)
+		r = until ? timed(l, clk, until) : block(l);
+	if (r == 0 || r == EOWNERDEAD)
+		took(l, self);
+	return r;
+}
+
+/* ---- mutexes ---- */
+
+typedef int (*lock_fn)(void *);
+typedef int (*timed_fn)(void *, clockid_t, const struct timespec *);
+typedef int (*abs_fn)(void *, const struct timespec *);
+
+REAL(pthread_mutex_lock, lock_fn)
+REAL(pthread_mutex_trylock, lock_fn)
+REAL(pthread_mutex_unlock, lock_fn)
+REAL(pthread_mutex_timedlock, abs_fn)
+REAL(pthread_mutex_clocklock, timed_fn)
+
+static int m_lock(void *l)
+{
+	return get_pthread_mutex_lock()(l);
+}
+static int m_try(void *l)
+{
+	return get_pthread_mutex_trylock()(l);
+}
+static int m_clock(void *l, clockid_t c, const struct timespec *t)
+{
+	if (c == CLOCK_REALTIME)
+		return get_pthread_mutex_timedlock()(l, t);
+	return get_pthread_mutex_clocklock()(l, c, t);
+}
+
+ASY_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	return take(m, m_lock, m_try, CLOCK_REALTIME, NULL, m_clock);
+}
+
+ASY_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
+{
+	return take(m, m_lock, m_try, CLOCK_REALTIME, t, m_clock);
+}
+
+ASY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const struct timespec *t)
+{
+	return take(m, m_lock, m_try, c, t, m_clock);
+}
+
+ASY_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	void *self = me();
+	struct held *h = self ? find(m) : NULL;
+	if (h && h->coro != self)
+		return EBUSY; /* a sibling holds it, as another thread would */
+	int r = m_try(m);
+	if (self && (r == 0 || r == EOWNERDEAD))
+		took(m, self);
+	return r;
+}
+
+ASY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	int r = get_pthread_mutex_unlock()(m);
+	if (r == 0 && nheld)
+		gave(m);
+	return r;
+}
+
+/* The library's own locks: libc's, never the table's. */
+int asy__mutex_lock(pthread_mutex_t *m)
+{
+	return m_lock(m);
+}
+
+int asy__mutex_unlock(pthread_mutex_t *m)
+{
+	return get_pthread_mutex_unlock()(m);
+}
+
+/* ---- rwlocks: a sibling's lock of either kind is waited for ---- */
+
+REAL(pthread_rwlock_rdlock, lock_fn)
+REAL(pthread_rwlock_wrlock, lock_fn)
+REAL(pthread_rwlock_tryrdlock, lock_fn)
+REAL(pthread_rwlock_trywrlock, lock_fn)
+REAL(pthread_rwlock_unlock, lock_fn)
+REAL(pthread_rwlock_timedrdlock, abs_fn)
+REAL(pthread_rwlock_timedwrlock, abs_fn)
+REAL(pthread_rwlock_clockrdlock, timed_fn)
+REAL(pthread_rwlock_clockwrlock, timed_fn)
+
+static int r_lock(void *l)
+{
+	return get_pthread_rwlock_rdlock()(l);
+}
+static int r_try(void *l)
+{
+	return get_pthread_rwlock_tryrdlock()(l);
+}
+static int r_clock(void *l, clockid_t c, const struct timespec *t)
+{
+	if (c == CLOCK_REALTIME)
+		return get_pthread_rwlock_timedrdlock()(l, t);
+	return get_pthread_rwlock_clockrdlock()(l, c, t);
+}
+static int w_lock(void *l)
+{
+	return get_pthread_rwlock_wrlock()(l);
+}
+static int w_try(void *l)
+{
+	return get_pthread_rwlock_trywrlock()(l);
+}
+static int w_clock(void *l, clockid_t c, const struct timespec *t)
+{
+	if (c == CLOCK_REALTIME)
+		return get_pthread_rwlock_timedwrlock()(l, t);
+	return get_pthread_rwlock_clockwrlock()(l, c, t);
+}
+
+ASY_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+	return take(l, r_lock, r_try, CLOCK_REALTIME, NULL, r_clock);
+}
+ASY_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+	return take(l, w_lock, w_try, CLOCK_REALTIME, NULL, w_clock);
+}
+ASY_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	return take(l, r_lock, r_try, CLOCK_REALTIME, t, r_clock);
+}
+ASY_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
+{
+	return take(l, w_lock, w_try, CLOCK_REALTIME, t, w_clock);
+}
+ASY_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c,
+					  const struct timespec *t)
+{
+	return take(l, r_lock, r_try, c, t, r_clock);
+}
+ASY_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c,
+					  const struct timespec *t)
+{
+	return take(l, w_lock, w_try, c, t, w_clock);
+}
+
+static int try_as_sibling(pthread_rwlock_t *l, int (*try)(void *))
+{
+	void *self = me();
+	struct held *h = self ? find(l) : NULL;
+	if (h && h->coro != self)
+		return EBUSY;
+	int r = try(l);
+	if (self && r == 0)
+		took(l, self);
+	return r;
+}
+
+ASY_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
+{
+	return try_as_sibling(l, r_try);
+}
+ASY_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
+{
+	return try_as_sibling(l, w_try);
+}
+
+ASY_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
+{
+	int r = get_pthread_rwlock_unlock()(l);
+	if (r == 0 && nheld)
+		gave(l);
+	return r;
+}
