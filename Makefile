@@ -80,7 +80,7 @@ TSRCS     := $(wildcard tests/check-*.c)
 TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
 TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -luring -ldl -lpthread
 
-THELPERS  := tests/t-helpers.c tests/t-net.c
+THELPERS  := tests/t-helpers.c tests/t-net.c tests/t-fs.c
 
 $(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h $(LIB)
 	$(call msg,CC,$@)

@@ -185,4 +185,63 @@ void t_jout(int i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "what=r " or "what=-1 ERRNAME " on job i's line. */
 void t_jres(int i, const char *what, long r);
 
+/* ---- files (check-fs*.c, t-fs.c) --------------------------------------- */
+struct stat;
+/* A fresh directory under /tmp made the current directory, removed with
+ * everything in it when the process that made it exits; its path. */
+const char *t_fs_dir(void);
+/* Create (or truncate) file `name` holding `data`, mode 0644; 0 or -1. */
+int t_put(const char *name, const char *data);
+/* What a file holds (up to 255 bytes; "(ENOENT)" when it cannot be
+ * opened); t_fd_get: what fd holds from offset 0 (static buffers). */
+const char *t_get(const char *name);
+const char *t_fd_get(int fd);
+/* "what=r reg mode=0644 size=N nlink=N", or t_res()'s line. */
+void t_stat_res(const char *what, long r, const struct stat *st);
+/* "cloexec=1 rdwr|nonblock|append" for fd (static buffer). */
+const char *t_fdflags(int fd);
+/* The number the next open would get. */
+int t_lowest_free(void);
+/* main() calls this first: it runs a helper process (--hold, --mount)
+ * and exits, or returns -1. */
+int t_fs_helper_main(int argc, char **argv);
+/* Another process holding a lock on path: kind "flock", "flock-sh",
+ * "posix" (F_SETLKW, whole file, write) or "ofd"; 0 once it holds it, or
+ * -1.  With "-nb" appended the helper does not wait: -1 with its errno
+ * (EAGAIN) when the lock is taken.  t_release() lets go and waits for it
+ * to end. */
+struct t_holder {
+	pid_t pid;
+	int ctl;
+};
+int t_hold(struct t_holder *h, const char *kind, const char *path);
+void t_release(struct t_holder *h);
+/* A file system of `type` (mount options `opts`) mounted in a mount
+ * namespace of a helper process of its own: reach it at m->path.  0, or
+ * -1 with errno (EPERM when this process may not mount). */
+struct t_mount {
+	pid_t pid;
+	int ctl;
+	char dir[64], path[128];
+};
+int t_mount(struct t_mount *m, const char *type, const char *opts);
+void t_unmount(struct t_mount *m);
+
+/* A witness: a plain thread asleep until `due` (CLOCK_MONOTONIC, ns)
+ * that notes when it woke.  This shared, loaded VM now and then wakes a
+ * sleeper 50-100 ms late (a plain 50 ms poll without the shim: about 1
+ * in 200 late by 20 ms or more), so a call's end is judged against a
+ * witness's wake-up at the same moment, not against the clock alone.
+ * t_witness_end joins it (waiting for its time if need be) and returns
+ * when it woke. */
+struct t_witness {
+	pthread_t th;
+	int64_t due;
+	_Atomic int64_t woke;
+};
+void t_witness_start(struct t_witness *w, int64_t due);
+int64_t t_witness_end(struct t_witness *w);
+/* The engine's counters (asy_stats), all 0 without the library. */
+struct asy_stats t_stats(void);
+
 #endif
