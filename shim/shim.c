@@ -107,6 +107,8 @@ static inline long traced(long v)
 		asy_r_ = asy__io(&asy_x_);                                  \
 	if (asy_r_ != ASY_PASS) {                                           \
 		asy_v_ = (ret)edge(asy_r_);                                 \
+		if (asy_r_ >= 0 && asy_x_.errnum)                           \
+			errno = asy_x_.errnum;                              \
 	} else {                                                            \
 		asy_x_.via = ASY_VIA_LIBC;                                  \
 		asy_v_ = real.name ? (libc) : (ret)edge(asy_sys sc);        \

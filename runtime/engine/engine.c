@@ -35,6 +35,18 @@ static pthread_key_t thread_key;
 ASY_TLS struct asy_thread *asy__tls_thread;
 ASY_TLS int asy__depth;
 ASY_TLS int asy__forked;
+ASY_TLS int asy__unshared;
+
+/* The calling thread's fd table or fs struct (cwd, root, umask) is not
+ * the main thread's: it unshared them before this scheduler run. */
+static int task_unshared(void)
+{
+	long pid = asy_sys_getpid(), tid = asy_sys_gettid();
+	if (pid == tid)
+		return 0;
+	return asy_sys(SYS_kcmp, pid, tid, 2 /* KCMP_FILES */, 0, 0, 0) > 0 ||
+	       asy_sys(SYS_kcmp, pid, tid, 4 /* KCMP_FS */, 0, 0, 0) > 0;
+}
 
 /* io_uring that failed for a reason that may pass (no fd, memlock) is
  * tried again on this thread after this long; meanwhile the thread's
@@ -180,6 +192,7 @@ struct asy_thread *asy__thread(void)
 void asy__engine_prepare(void)
 {
 	asy__forked = 0; /* a new scheduler run: its coroutines are its own */
+	asy__unshared = task_unshared();
 	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth)
 		return;
 	int saved = errno;
@@ -241,7 +254,7 @@ long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
-	if (asy__depth || asy__forked || !asy__coro_self())
+	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
 	if (!fn)

@@ -81,7 +81,7 @@ enum asy_op {
 	X(sync_file_range, fs, 0) X(syncfs, fs, 0) X(sync, fs, 0) X(msync, fs, 0) \
 	X(flock, fs, 0) X(fcntl, fs, 0) X(lockf, fs, 0) \
 	X(sendfile, fs, 0) X(splice, fs, 1) X(tee, fs, 1) X(vmsplice, fs, 0) \
-	X(copy_file_range, fs, 1)
+	X(copy_file_range, fs, 1) X(unshare, fs, 0)
 enum asy_call {
 #define X(n, fam, rd) ASY_CALL_##n,
 	ASY_CALLS(X)
@@ -107,6 +107,7 @@ struct asy_io {
 	unsigned char op, call, flags;
 	unsigned char via; /* enum asy_via: which path answered (set by the engine) */
 	signed char path;  /* fs family: which of a[] is the call's path (-1 none) */
+	int errnum;        /* fs family: errno the call left although it succeeded (0 none) */
 	int fd;
 	int iovcnt;
 	int rwflags;
@@ -262,6 +263,10 @@ extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("ini
 /* This thread is a child forked inside a scheduler run: no call yields
  * until that run ends (engine.c, atfork_child). */
 extern __thread int asy__forked __attribute__((tls_model("initial-exec")));
+/* This thread's fd table or cwd/root is not the process's (close_range
+ * with CLOSE_RANGE_UNSHARE, unshare): a worker could not make its calls,
+ * so none of them yields (engine.c, fs.c). */
+extern __thread int asy__unshared __attribute__((tls_model("initial-exec")));
 /* The library's own mutexes: libc's lock and unlock, never the wrappers
  * that make coroutines of one thread wait for each other (shim/pin.c). */
 int asy__mutex_lock(pthread_mutex_t *m);

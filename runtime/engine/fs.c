@@ -34,6 +34,9 @@
  * and raised in the calling thread, as the kernel would have. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdint.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
@@ -62,6 +65,7 @@ static const unsigned char rows[ASY_CALL_COUNT] = {
 	[ASY_CALL_flock] = LOCK,       [ASY_CALL_fcntl] = LOCK,       [ASY_CALL_lockf] = LOCK,
 	[ASY_CALL_sendfile] = WAITS,   [ASY_CALL_splice] = WAITS,     [ASY_CALL_tee] = WAITS,
 	[ASY_CALL_vmsplice] = WAITS,   [ASY_CALL_copy_file_range] = WAITS,
+	[ASY_CALL_unshare] = INLINE,
 };
 
 /* Every libc function here takes integers and pointers only and returns
@@ -76,7 +80,8 @@ struct job {
 	unsigned char narrow; /* the result is an int */
 	unsigned char none;   /* there is no result (sync) */
 	unsigned char sigs;   /* SIGPIPE (1) / SIGXFSZ (2) raised on the worker */
-	int err;
+	int err_in;           /* the caller's errno: the call starts with it */
+	int err;              /* errno as the call left it */
 };
 
 /* Take `sig` off this worker if its call raised it (workers block every
@@ -95,7 +100,7 @@ static long run(void *p)
 {
 	struct job *j = p;
 	const long *a = j->a;
-	errno = 0;
+	errno = j->err_in;
 	long r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (j->narrow)
 		r = (int)r;
@@ -118,7 +123,7 @@ static long offload(struct asy_io *io, const long *a, int waits)
 	if (!t)
 		return ASY_PASS;
 	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
-			 .none = io->rwflags == 1 };
+			 .none = io->rwflags == 1, .err_in = errno };
 	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fn = run, .arg = &j } };
 	if (waits) {
 		w.io.flags = ASY_F_WAITS;
@@ -126,6 +131,8 @@ static long offload(struct asy_io *io, const long *a, int waits)
 	}
 	long r = asy__op(t, &w, -1);
 	io->via = w.io.via;
+	if (r >= 0 && j.err != j.err_in)
+		io->errnum = j.err; /* set on success too (posix_fallocate's emulation) */
 	if (j.sigs & 1)
 		asy__raise_as_kernel(SIGPIPE);
 	if (j.sigs & 2)
@@ -171,19 +178,49 @@ static int lock_waits(const struct asy_io *io)
 }
 
 /* A path the calling thread must resolve itself: /proc/thread-self names
- * the task that looks it up. */
+ * the task that looks it up, however the path reaches it ("//proc/…",
+ * "/proc/./…", relative to /proc).  Read without trusting the pointer,
+ * a page at a time. */
 static int thread_path(const struct asy_io *io)
 {
-	static const char self[] = "/proc/thread-self";
+	static const char key[] = "thread-self";
+	enum { K = sizeof key - 1, CHUNK = 256 };
 	const char *p = io->path >= 0 ? (const char *)io->a[io->path] : NULL;
-	char head[sizeof self];
-	return p && asy__copy_in(head, p, sizeof head - 1) == 0 &&
-	       !memcmp(head, self, sizeof self - 1);
+	char buf[K + CHUNK + 1];
+	size_t keep = 0; /* the end of the previous piece: a key may straddle */
+	for (size_t off = 0; p && off < PATH_MAX;) {
+		size_t n = 4096 - (((uintptr_t)p + off) & 4095);
+		n = n < CHUNK ? n : CHUNK;
+		if (asy__copy_in(buf + keep, p + off, n) < 0)
+			return 0; /* the call gets its EFAULT from the kernel */
+		buf[keep + n] = 0;
+		size_t len = strlen(buf + keep);
+		if (memmem(buf, keep + len, key, K))
+			return 1;
+		if (len < n)
+			return 0;
+		off += n;
+		size_t total = keep + n;
+		keep = total < K - 1 ? total : K - 1;
+		memmove(buf, buf + total - keep, keep);
+	}
+	return 0;
+}
+
+/* Calls after which workers no longer share this thread's fd table or
+ * cwd: from then on, its calls are its own (asy__unshared). */
+static void note_unshare(const struct asy_io *io)
+{
+	if ((io->call == ASY_CALL_close_range && (io->a[2] & CLOSE_RANGE_UNSHARE)) ||
+	    (io->call == ASY_CALL_unshare &&
+	     (io->a[0] & (CLONE_FILES | CLONE_FS | CLONE_NEWNS | CLONE_NEWUSER))))
+		asy__unshared = 1;
 }
 
 long asy__fs(struct asy_io *io)
 {
 	unsigned char how = rows[io->call];
+	note_unshare(io);
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
 	    (how == LOCK && !lock_waits(io)) || asy__coro_alone() || thread_path(io))
 		return ASY_PASS;
