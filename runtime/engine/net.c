@@ -1,13 +1,17 @@
 /* Socket calls inside coroutines: the recv and send families, accept,
  * connect.
  *
- * The shape is the one of pipes and sockets in rw.c: the program's own
- * call, made in the calling thread with MSG_DONTWAIT added, is the answer
- * whenever it does not say "would wait" — so data, ancillary data,
- * addresses, msg_flags, SIGPIPE and every error come from the kernel to
- * the calling thread, exactly once.  When it would wait on a blocking
- * socket, a POLL op waits for readiness (the others run meanwhile) and
- * the call is made again:
+ * Under uring a receive is a RECV (RECVMSG) op submitted at once: the
+ * kernel's own socket call, tried in this thread's io_uring_enter, which
+ * when it has to wait holds the file as the kernel's blocking call does;
+ * a send whose try would wait goes on as SEND ops.  Otherwise the shape
+ * is the one of pipes and sockets in rw.c: the program's own call, made
+ * in the calling thread with MSG_DONTWAIT added, is the answer whenever
+ * it does not say "would wait" — so data, ancillary data, addresses,
+ * msg_flags, SIGPIPE and every error come from the kernel to the calling
+ * thread, exactly once.  When it would wait on a blocking socket, a POLL
+ * op waits for readiness (the others run meanwhile) and the call is made
+ * again.  The calls:
  *
  *  - recv: one transfer, except MSG_WAITALL and SO_RCVLOWAT on a stream,
  *    which go on into the rest of the buffer until the kernel's blocking
@@ -267,8 +271,10 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	size_t total = xfer_total(x);
 	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
 	for (;;) {
-		long r = ring_part(io, t, x, *done, x->flags | (*done ? MSG_NOSIGNAL : 0), start,
-				   &deadline, NULL);
+		/* No MSG_WAITALL on an op (see recv_ring); a blocking stream
+		 * send moves everything anyway. */
+		int flags = (x->flags & ~MSG_WAITALL) | (*done ? MSG_NOSIGNAL : 0);
+		long r = ring_part(io, t, x, *done, flags, start, &deadline, NULL);
 		if (r == ASY_PASS)
 			return ASY_PASS;
 		if (r == -EPIPE && !*done)
