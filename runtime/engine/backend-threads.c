@@ -212,11 +212,13 @@ static long run(struct asy_waiter *w)
 		return io->flags & ASY_F_WAITS ? run_waiting(io) : io->fn(io->arg);
 	case ASY_OP_READ:
 		return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
-	default:
+	case ASY_OP_WRITE:
 		r = asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
 		if (r == -EFBIG)
 			w->sigxfsz = (unsigned char)take_sigxfsz();
 		return r;
+	default: /* ring-only ops (opdef.c) never come here */
+		return -EOPNOTSUPP;
 	}
 }
 

@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <liburing.h>
 
 #include "engine.h"
@@ -26,7 +28,19 @@
 #define FUTEX2_SIZE_U32  0x02
 #define FUTEX2_PRIVATE   128
 #define FUTEX_TAG        ((__u64)1) /* user_data of the futex wait */
+#define SOCKOPT_TAG      ((__u64)2) /* user_data of a getsockopt before a RECV/SEND */
+#define OP_URING_CMD     46 /* IORING_OP_URING_CMD, 5.19 */
+#define SOCK_GETSOCKOPT  2  /* SOCKET_URING_OP_GETSOCKOPT, 6.7 */
 #define POOL_LOOK_NS     1000000    /* without the futex op */
+/* Only the thread that made the ring submits to it, and the work that
+ * ends its ops (a socket receive once data came, a poll) runs when the
+ * thread next enters the ring for completions, not on its way back to
+ * user space from any system call (6.1+; NOTES §5: the cheapest mode).
+ * The kernel's default runs that work as a signal-like notification,
+ * which cost a sixth of a busy socket server's time here (get_signal and
+ * the signal lock on every return from a system call). */
+#define RING_FLAGS (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | \
+		    IORING_SETUP_TASKRUN_FLAG)
 
 struct ring {
 	struct io_uring u;
@@ -34,6 +48,7 @@ struct ring {
 };
 
 static int futex_op = 1; /* cleared once the kernel refuses the op */
+static int sockopt_op = 1; /* likewise for a socket's getsockopt op */
 
 static struct ring *ring_of(struct asy_thread *t)
 {
@@ -69,8 +84,10 @@ static int uring_thread_init(struct asy_thread *t)
 	if (ring == MAP_FAILED)
 		return -ENOMEM;
 	memset(ring, 0, sizeof *ring);
-	unsigned flags = asy__cfg.sqpoll ? IORING_SETUP_SQPOLL : 0;
+	unsigned flags = asy__cfg.sqpoll ? IORING_SETUP_SQPOLL : RING_FLAGS;
 	int r = io_uring_queue_init(asy__cfg.queue_depth, &ring->u, flags);
+	if (r == -EINVAL && flags == RING_FLAGS) /* before 6.1 */
+		r = io_uring_queue_init(asy__cfg.queue_depth, &ring->u, 0);
 	if (r < 0)
 		goto out_unmap;
 	r = io_uring_ring_dontfork(&ring->u);
@@ -166,6 +183,25 @@ static void prep(struct io_uring_sqe *sqe, const struct asy_io *io)
 	case ASY_OP_POLL:
 		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->events);
 		break;
+	case ASY_OP_RECV:
+		if (io->a[0])
+			io_uring_prep_recvmsg(sqe, io->fd, (struct msghdr *)io->a[0],
+					      (unsigned)io->rwflags);
+		else
+			io_uring_prep_recv(sqe, io->fd, io->one.iov_base, io->one.iov_len,
+					   io->rwflags);
+		break;
+	case ASY_OP_SEND:
+		if (io->a[0])
+			io_uring_prep_sendmsg(sqe, io->fd, (const struct msghdr *)io->a[0],
+					      (unsigned)io->rwflags);
+		else
+			io_uring_prep_send(sqe, io->fd, io->one.iov_base, io->one.iov_len,
+					   io->rwflags);
+		/* Just tried by the caller: wait for room first. */
+		if (io->flags & ASY_F_POLL_FIRST)
+			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+		break;
 	default:
 		io_uring_prep_fsync(sqe, io->fd,
 				    io->op == ASY_OP_FDATASYNC ? IORING_FSYNC_DATASYNC : 0);
@@ -196,11 +232,49 @@ static int submit_pollset(struct ring *ring, struct asy_waiter *w)
 	return 0;
 }
 
+/* getsockopt(fd, SOL_SOCKET, opt) into val, as an op (SOCKET_URING_OP_
+ * GETSOCKOPT; the SQE fields of linux/io_uring.h 6.7: level and optname
+ * share `addr`, optlen is `file_index`, optval is `addr3`). */
+static void prep_getsockopt(struct io_uring_sqe *sqe, int fd, int opt, void *val, unsigned len)
+{
+	io_uring_prep_rw(OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = SOCK_GETSOCKOPT;
+	sqe->addr = (__u64)SOL_SOCKET | (__u64)(unsigned)opt << 32;
+	sqe->file_index = len;
+	sqe->addr3 = (__u64)(uintptr_t)val;
+	sqe->user_data = SOCKOPT_TAG;
+}
+
+/* A RECV or SEND reads the socket's options first, in the same submit:
+ * a getsockopt op completes where it is issued, so the values are in
+ * place before the RECV or SEND starts (the ring issues in order) and
+ * before the submit returns.  Where the ring cannot, they stay -1. */
+static int submit_sockopts(struct ring *ring, const struct asy_io *io)
+{
+	struct asy_sockopts *o = (struct asy_sockopts *)io->a[1];
+	if (!o || !sockopt_op)
+		return 0;
+	if (io_uring_sq_space_left(&ring->u) < 3)
+		io_uring_submit(&ring->u);
+	if (io_uring_sq_space_left(&ring->u) < 3)
+		return -EBUSY;
+	int recv = io->op == ASY_OP_RECV;
+	prep_getsockopt(io_uring_get_sqe(&ring->u), io->fd, recv ? SO_RCVTIMEO : SO_SNDTIMEO,
+			o->timeo, sizeof o->timeo);
+	if (recv)
+		prep_getsockopt(io_uring_get_sqe(&ring->u), io->fd, SO_RCVLOWAT, &o->lowat,
+				sizeof o->lowat);
+	return 0;
+}
+
 /* Queued; the scheduler's next wait submits everything queued at once. */
 static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	if (w->io.op == ASY_OP_POLLSET)
 		return submit_pollset(ring_of(t), w);
+	if ((w->io.op == ASY_OP_RECV || w->io.op == ASY_OP_SEND) &&
+	    submit_sockopts(ring_of(t), &w->io) < 0)
+		return -EBUSY;
 	struct io_uring_sqe *sqe = sqe_get(ring_of(t));
 	if (!sqe)
 		return -EBUSY;
@@ -244,6 +318,11 @@ static void uring_reap(struct asy_thread *t)
 			ring->futex_armed = 0;
 			if (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)
 				futex_op = 0;
+		} else if (cqe->user_data == SOCKOPT_TAG) {
+			/* an unknown op or command (before 6.7); AF_UNIX
+			 * sockets say EOPNOTSUPP: their calls read it then */
+			if (cqe->res == -EINVAL)
+				sockopt_op = 0;
 		} else if (cqe->user_data) {
 			struct asy_waiter *w = io_uring_cqe_get_data(cqe);
 			if (w->io.op != ASY_OP_POLLSET)
@@ -281,7 +360,10 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	struct ring *ring = ring_of(t);
 	struct io_uring_cqe *cqe;
 	if (deadline == 0) {
-		if (io_uring_sq_ready(&ring->u))
+		/* Completions wait in the kernel until the thread asks. */
+		if (IO_URING_READ_ONCE(*ring->u.sq.kflags) & IORING_SQ_TASKRUN)
+			io_uring_submit_and_get_events(&ring->u);
+		else if (io_uring_sq_ready(&ring->u))
 			io_uring_submit(&ring->u);
 		return;
 	}

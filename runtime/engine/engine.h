@@ -39,6 +39,9 @@ enum asy_op {
 	ASY_OP_FDATASYNC,
 	ASY_OP_POLL,      /* wait until io.fd is ready for io.events */
 	ASY_OP_POLLSET,   /* wait until one of io.pfd[0..npfd) is ready (or errs) */
+	ASY_OP_RECV,      /* one blocking receive on the socket io.fd (ring only): */
+	ASY_OP_SEND,      /* io.a[0] its struct msghdr *, or 0 for io.one; io.rwflags
+			   * the MSG_ flags; io.a[1] a struct asy_sockopts * or 0 */
 	ASY_OP_CALL,      /* run io.fn(io.arg) on a worker: its result is the op's
 			   * (name resolution, file system calls) */
 	ASY_OP_COUNT,
@@ -97,6 +100,7 @@ enum asy_family {
 #define ASY_F_WAITS    4 /* ASY_OP_CALL: may wait for another call of the program
 			  * (a FIFO's peer, a lock, a pipe): a worker of its own,
 			  * ended early by interrupting the worker */
+#define ASY_F_POLL_FIRST 8 /* ASY_OP_SEND: just tried; wait for room before the first attempt */
 
 /* Which path answered a call (tracing, summary). */
 enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY_VIA_TIMER };
@@ -134,6 +138,15 @@ struct asy_io {
  * its arguments as the family's file reads them. */
 #define ASY_IO_ARGS(c, fd_, n, ...) \
 	{ .op = ASY_OP_NONE, .call = (c), .fd = (fd_), .one = { NULL, (n) }, .a = { __VA_ARGS__ } }
+
+/* What an ASY_OP_RECV or ASY_OP_SEND reads of its socket in the kernel
+ * just before it starts, where the ring can (a SOL_SOCKET getsockopt op,
+ * 6.7+; not on AF_UNIX): the values the kernel's own call would read at
+ * its start.  Left at -1 where the ring could not read them. */
+struct asy_sockopts {
+	long timeo[2]; /* SO_RCVTIMEO (RECV) or SO_SNDTIMEO (SEND): a struct timeval */
+	int lowat;     /* RECV: SO_RCVLOWAT */
+};
 
 /* A call handed to a backend.  The backend fills `res` and then sets
  * `done` (release); the coroutine parked on it is unparked by its
@@ -282,6 +295,14 @@ void asy__backend_failed(const struct asy_backend *be, int err);
  * the wait (the op is cancelled and reaped first), or -ETIME when the
  * `deadline` given here (a socket timeout) passed first. */
 long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+/* asy__op in two halves, for a caller that learns the deadline only once
+ * it knows the op has to wait.  start: 0 when the op was taken (an op
+ * whose row says `now` is submitted at once, and w->done is set when the
+ * kernel finished it there: it is then traced as `inline`), or -errno;
+ * -EOPNOTSUPP for a ring-only op on a thread without a ring.  finish:
+ * asy__op's result (at once when w is done). */
+int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+long asy__op_finish(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
 
 /* runtime/engine/wait.c: park the calling coroutine until w completes or one of
  * the deadlines passes; see asy__op for the results. */

@@ -1,13 +1,17 @@
 /* Socket calls inside coroutines: the recv and send families, accept,
  * connect.
  *
- * The shape is the one of pipes and sockets in rw.c: the program's own
- * call, made in the calling thread with MSG_DONTWAIT added, is the answer
- * whenever it does not say "would wait" — so data, ancillary data,
- * addresses, msg_flags, SIGPIPE and every error come from the kernel to
- * the calling thread, exactly once.  When it would wait on a blocking
- * socket, a POLL op waits for readiness (the others run meanwhile) and
- * the call is made again:
+ * Under uring a receive is a RECV (RECVMSG) op submitted at once: the
+ * kernel's own socket call, tried in this thread's io_uring_enter, which
+ * when it has to wait holds the file as the kernel's blocking call does;
+ * a send whose try would wait goes on as SEND ops.  Otherwise the shape
+ * is the one of pipes and sockets in rw.c: the program's own call, made
+ * in the calling thread with MSG_DONTWAIT added, is the answer whenever
+ * it does not say "would wait" — so data, ancillary data, addresses,
+ * msg_flags, SIGPIPE and every error come from the kernel to the calling
+ * thread, exactly once.  When it would wait on a blocking socket, a POLL
+ * op waits for readiness (the others run meanwhile) and the call is made
+ * again.  The calls:
  *
  *  - recv: one transfer, except MSG_WAITALL and SO_RCVLOWAT on a stream,
  *    which go on into the rest of the buffer until the kernel's blocking
@@ -92,20 +96,204 @@ static int sockopt_int(int fd, int opt)
  * Datagrams and seqpackets never continue.  Ancillary data the kernel
  * would deliver with later bytes cannot be continued safely: the bytes
  * that moved are the answer then. */
-static size_t recv_target(const struct xfer *x, size_t total)
+static size_t recv_target(const struct xfer *x, size_t total, int lowat)
 {
 	if ((x->flags & MSG_PEEK) || (x->msg && x->msg->msg_controllen))
 		return 0;
 	size_t want = total;
 	if (!(x->flags & MSG_WAITALL)) {
-		/* The usual short receive: one look, at the mark (1 unless set). */
-		int lowat = sockopt_int(x->fd, SO_RCVLOWAT);
+		/* The usual short receive: one look, at the mark (1 unless set;
+		 * `lowat` when it was read with the call's start, else -1). */
+		if (lowat < 0)
+			lowat = sockopt_int(x->fd, SO_RCVLOWAT);
 		if (lowat <= 1)
 			return 0;
 		want = (size_t)lowat < total ? (size_t)lowat : total;
 	}
 	return sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
 }
+
+/* ---- waiting in the kernel: RECV and SEND ops on the thread's ring ------ */
+
+/* Not known yet: learnt when an op first has to wait. */
+#define DEADLINE_UNKNOWN (-2)
+
+/* The thread's ring, when this coroutine's socket call may wait there;
+ * NULL: the POLL path below.  A ring with a kernel polling thread would
+ * move the data there (README: ASYNCIFY_SQPOLL), and a coroutine alone
+ * makes its own calls. */
+static struct asy_thread *ring_thread(void)
+{
+	if (asy__cfg.sqpoll || asy__backend() != &asy__backend_uring || asy__coro_alone())
+		return NULL;
+	struct asy_thread *t = asy__thread();
+	return t && t->be == &asy__backend_uring ? t : NULL;
+}
+
+/* Write n bytes to where the program pointed, as the kernel's put_user
+ * does: 0, or -EFAULT. */
+static int copy_out(void *dst, const void *src, size_t n)
+{
+	struct iovec l = { (void *)src, n }, r = { dst, n };
+	return asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
+}
+
+/* The arguments of one RECV or SEND op: what is left after `done`
+ * bytes.  recvfrom and sendto with an address are a recvmsg / sendmsg of
+ * the same buffer (the name goes with the first bytes only). */
+struct part {
+	struct msghdr m;
+	struct iovec one;
+	struct asy_rest rest;
+	int named;  /* recvfrom: the name's length goes back to *alen */
+};
+
+static int part_of(struct part *p, struct asy_io *o, const struct xfer *x, size_t done)
+{
+	p->rest.mapped = 0;
+	p->named = 0;
+	if (x->msg && !done) {
+		o->a[0] = (long)x->msg;
+	} else if (x->msg) {
+		if (asy__rest_of(&p->rest, x->msg->msg_iov, (int)x->msg->msg_iovlen, done) < 0)
+			return -ENOMEM;
+		p->m = (struct msghdr){ .msg_iov = p->rest.v, .msg_iovlen = (size_t)p->rest.cnt };
+		o->a[0] = (long)&p->m;
+	} else {
+		o->one = (struct iovec){ x->buf + done, xfer_total(x) - done };
+		if (done || !x->addr)
+			return 0;
+		int len = (int)x->alen;
+		/* recvfrom reads *alen after the receive and fails then (EFAULT,
+		 * EINVAL) with the data gone; recvmsg would refuse at once:
+		 * such a call is the program's own. */
+		if (x->reading && (!x->alen || asy__copy_in(&len, (void *)x->alen, sizeof len) < 0 ||
+				   len < 0))
+			return -EINVAL;
+		p->one = o->one;
+		p->m = (struct msghdr){ .msg_name = x->addr, .msg_namelen = (socklen_t)len,
+					.msg_iov = &p->one, .msg_iovlen = 1 };
+		p->named = x->reading;
+		o->a[0] = (long)&p->m;
+	}
+	return 0;
+}
+
+/* One receive or send of what is left after `done` bytes, as a ring op
+ * submitted at once: the kernel makes the call there and then (in this
+ * thread), and when it would wait the op holds the file until it ends,
+ * as the kernel's own blocking call does — a number closed and reused
+ * meanwhile is never read or written.  When it has to wait and
+ * *deadline is DEADLINE_UNKNOWN, the socket says how long: 0 when it is
+ * non-blocking (the op is ended at once), its timeout, or -1.  The op's
+ * result; -ETIME when the deadline ended it; ASY_PASS when the ring took
+ * nothing. */
+static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t done,
+		      int flags, int64_t start, int64_t *deadline, int *lowat)
+{
+	struct asy_waiter w = { .io = { .op = x->reading ? ASY_OP_RECV : ASY_OP_SEND,
+					.call = io->call, .fd = x->fd, .rwflags = flags } };
+	struct asy_sockopts o = { .timeo = { -1, 0 }, .lowat = -1 };
+	struct part p;
+	if (part_of(&p, &w.io, x, done) < 0)
+		return ASY_PASS;
+	if (*deadline == DEADLINE_UNKNOWN)
+		w.io.a[1] = (long)&o; /* read in the kernel with the op's start */
+	if (!x->reading)
+		w.io.flags = ASY_F_POLL_FIRST; /* the caller's try found no room */
+	long r = asy__op_start(t, &w, -1);
+	if (r < 0) {
+		asy__rest_free(&p.rest);
+		return ASY_PASS;
+	}
+	if (lowat && w.io.a[1])
+		*lowat = o.lowat;
+	if (!atomic_load_explicit(&w.done, memory_order_acquire) && *deadline == DEADLINE_UNKNOWN) {
+		/* It waits.  (A send's try has looked at O_NONBLOCK.) */
+		if (x->reading && asy__nonblocking(x->fd))
+			*deadline = 0;
+		else if (o.timeo[0] < 0)
+			*deadline = asy__sock_deadline(x->fd, x->reading, start);
+		else if (o.timeo[0] || o.timeo[1])
+			*deadline = start + o.timeo[0] * 1000000000 + o.timeo[1] * 1000;
+		else
+			*deadline = -1;
+	}
+	r = asy__op_finish(t, &w, *deadline);
+	io->via = w.io.via;
+	if (p.named && r >= 0 && copy_out((void *)x->alen, &p.m.msg_namelen, sizeof(socklen_t)) < 0)
+		r = -EFAULT; /* recvfrom's answer: the data is gone */
+	asy__rest_free(&p.rest);
+	return r;
+}
+
+/* A receive on the ring, the kernel's own try included.  MSG_WAITALL
+ * and SO_RCVLOWAT on a stream go on into the rest of the buffer, op by
+ * op, as the kernel's call does (an op never takes MSG_WAITALL: a cancel
+ * would lose what it had gathered).  ASY_PASS: the ring took nothing. */
+static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x)
+{
+	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
+	size_t done = 0, want = 0, total = 0;
+	int lowat = -1;
+	for (;;) {
+		long r = ring_part(io, t, x, done, x->flags & ~MSG_WAITALL, start, &deadline,
+				   done ? NULL : &lowat);
+		if (r == ASY_PASS && !done)
+			return ASY_PASS;
+		/* -EAGAIN: the socket's own timeout, where the kernel made the
+		 * call blocking (io-wq) */
+		if (r == -ETIME || r == -EAGAIN || r == ASY_PASS)
+			return done ? (long)done : -EAGAIN;
+		if (r < 0)
+			return done ? (long)done : r;
+		if (!done && r > 0) {
+			/* the program's msghdr is known to be readable now */
+			total = xfer_total(x);
+			if ((size_t)r < total)
+				want = recv_target(x, total, lowat);
+		}
+		done += (size_t)r;
+		if (r == 0 || done >= want || done >= total)
+			return (long)done;
+	}
+}
+
+/* The rest of a blocking send after the try moved *done bytes (or none,
+ * and said it would wait).  A stream's send goes on until everything
+ * moved.  io_uring's send never raises SIGPIPE: one that fails with
+ * EPIPE before a byte moved is made again as the program's own call,
+ * whose EPIPE raises it exactly when the kernel's would (once bytes
+ * moved, the kernel's one call raises none).  ASY_PASS: the ring took
+ * no more (*done says what moved). */
+static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done)
+{
+	size_t total = xfer_total(x);
+	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
+	for (;;) {
+		/* No MSG_WAITALL on an op (see recv_ring); a blocking stream
+		 * send moves everything anyway. */
+		int flags = (x->flags & ~MSG_WAITALL) | (*done ? MSG_NOSIGNAL : 0);
+		long r = ring_part(io, t, x, *done, flags, start, &deadline, NULL);
+		if (r == ASY_PASS)
+			return ASY_PASS;
+		if (r == -EPIPE && !*done)
+			r = xfer_try(x, 0, x->flags);
+		if (r == -EAGAIN && deadline >= 0 && asy_now() >= deadline)
+			r = -ETIME;
+		if (r == -ETIME)
+			return *done ? (long)*done : -EAGAIN;
+		if (r == -EAGAIN)
+			continue;
+		if (r <= 0)
+			return *done ? (long)*done : r;
+		*done += (size_t)r;
+		if (*done >= total)
+			return (long)*done;
+	}
+}
+
+/* ---- waiting with a POLL op ------------------------------------------- */
 
 /* Wait for the socket: 0 when it may be ready (*hup: it hung up or
  * failed), else the call's answer. */
@@ -131,6 +319,12 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) || (x->reading && (x->flags & MSG_OOB)) ||
 	    (x->reading && (x->flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL)))
 		return ASY_PASS;
+	struct asy_thread *ring = ring_thread();
+	if (ring && x->reading) {
+		long r = recv_ring(io, ring, x);
+		if (r != ASY_PASS)
+			return r;
+	}
 	long r = xfer_try(x, 0, x->flags);
 	size_t done = 0, want = 0, total = 0;
 	if (r > 0) {
@@ -140,7 +334,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 			return asy__inline(io, r);
 		/* Short: a datagram, a receive that returns what is there, or a
 		 * stream send that filled the buffer. */
-		want = x->reading ? recv_target(x, total) : total;
+		want = x->reading ? recv_target(x, total, -1) : total;
 		if (done >= want)
 			return asy__inline(io, r);
 	} else if (r != -EAGAIN || asy__coro_alone()) {
@@ -148,6 +342,13 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	}
 	if (asy__nonblocking(x->fd))
 		return done ? (long)done : r;
+	if (ring && !x->reading) {
+		long s = send_ring(io, ring, x, &done);
+		if (s != ASY_PASS)
+			return s;
+		total = xfer_total(x);
+		want = total;
+	}
 	struct stat id;
 	if (asy_sys(SYS_fstat, x->fd, &id, 0, 0, 0, 0) < 0)
 		return done ? (long)done : ASY_PASS;
@@ -173,7 +374,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 		if (!done && r > 0) {
 			total = xfer_total(x);
 			if ((size_t)r < total)
-				want = x->reading ? recv_target(x, total) : total;
+				want = x->reading ? recv_target(x, total, -1) : total;
 		}
 		done += (size_t)r;
 		if (r == 0 || done >= want || done >= total)

@@ -29,6 +29,9 @@ struct asy_opdef {
 	unsigned char uring;       /* io_uring has an op with the same meaning */
 	unsigned char positional;  /* offset -1 means the file position */
 	unsigned char file_write;  /* a write to a file: RLIMIT_FSIZE applies */
+	unsigned char ring_only;   /* no other backend has it: the caller falls back */
+	unsigned char now;         /* submitted at once: the kernel tries it in the
+				    * calling coroutine's turn and takes the file then */
 };
 
 static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
@@ -38,6 +41,8 @@ static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
 	[ASY_OP_FDATASYNC] = { .name = "fdatasync", .uring = 1 },
 	[ASY_OP_POLL]      = { .name = "poll",      .uring = 1 },
 	[ASY_OP_POLLSET]   = { .name = "pollset",   .uring = 1 },
+	[ASY_OP_RECV]      = { .name = "recv",      .uring = 1, .ring_only = 1, .now = 1 },
+	[ASY_OP_SEND]      = { .name = "send",      .uring = 1, .ring_only = 1, .now = 1 },
 	[ASY_OP_CALL]      = { .name = "call" },
 };
 
@@ -77,18 +82,22 @@ static void fsize_signal(const struct asy_waiter *w, long res)
 		asy__raise_as_kernel(SIGXFSZ);
 }
 
-long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
+int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
+	const struct asy_opdef *d = &opdefs[w->io.op];
 	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->cancel, 0, memory_order_relaxed);
 	w->res = 0;
 	w->sigxfsz = 0;
+	w->on_list = 0;
 	w->thread = t;
 	w->coro = asy__coro_self();
 	w->deadline = asy__wait_deadline(deadline);
 	w->be = op_backend(t, &w->io);
+	if (d->ring_only && w->be != &asy__backend_uring)
+		return -EOPNOTSUPP;
 	int r = w->be->submit(t, w);
-	if (r < 0 && w->be != &asy__backend_threads) {
+	if (r < 0 && w->be != &asy__backend_threads && !d->ring_only) {
 		/* The ring refused (a full SQ after a failed submit): the
 		 * pool takes it. */
 		ASY_COUNT(fallbacks);
@@ -97,16 +106,42 @@ long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	}
 	if (r < 0)
 		return r;
+	w->io.via = w->be->via;
+	if (d->now) {
+		/* Submitted and reaped here: the op took its file in this
+		 * coroutine's turn, and an op the kernel finished at once
+		 * never parks.  Its completion unparked nobody. */
+		w->be->wait(t, 0, atomic_load(&t->wake_seq));
+		w->be->reap(t);
+		if (atomic_load_explicit(&w->done, memory_order_acquire)) {
+			t->unparked--;
+			w->io.via = ASY_VIA_INLINE;
+			ASY_COUNT(inline_done);
+			return 0;
+		}
+	}
 	ASY_COUNT(submitted);
 	atomic_fetch_add_explicit(&asy__count.by_backend[w->be == &asy__backend_threads], 1,
 				  memory_order_relaxed);
-	w->io.via = w->be->via;
+	return 0;
+}
+
+long asy__op_finish(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
+{
 	int pooled = w->be == &asy__backend_threads;
+	if (!pooled)
+		w->deadline = asy__wait_deadline(deadline); /* a worker may read it */
 	t->pool_out += pooled; /* the ring's wait also listens for the pool */
 	long res = asy__wait(t, w, deadline);
 	t->pool_out -= pooled;
 	fsize_signal(w, res);
 	return res;
+}
+
+long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
+{
+	int r = asy__op_start(t, w, deadline);
+	return r < 0 ? r : asy__op_finish(t, w, deadline);
 }
 
 long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline)
