@@ -135,43 +135,66 @@ static int take_sigxfsz(void)
 	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == SIGXFSZ;
 }
 
-/* ---- interrupting a worker's waiting call ---- */
+/* ---- interrupting a worker's waiting call ----
+ *
+ * The handler is there only while a cancel needs it: installed by the
+ * first cancel of a waiting call (when the program has none of its own
+ * there), put back to SIG_DFL when the last such call has returned.  So
+ * outside that moment the program sees the disposition it set, and a
+ * raise() of the signal does what it would without the shim.  A worker
+ * lets the signal in only for a waiting call's length; a cancelled call's
+ * worker takes any kick still pending before the handler is removed, so
+ * none can reach SIG_DFL later. */
 
 static void intr_handler(int sig)
 {
 	(void)sig;
 }
 
-static _Atomic int intr_state; /* 0 not yet, 1 installed, -1 not ours to use */
+static unsigned intr_armed; /* cancelled waiting calls not returned yet; pool.lock */
 
-int asy__pool_intr_signal(void)
+/* With pool.lock held: make the handler ours for one more cancelled
+ * call; 0 when the program handles the signal itself (no interrupt). */
+static int intr_arm(void)
 {
 	int sig = asy__cfg.intr_signal;
-	int st = atomic_load_explicit(&intr_state, memory_order_acquire);
-	if (sig <= 0 || st < 0)
-		return 0;
-	if (st == 0) {
-		static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
-		asy__mutex_lock(&once);
-		if (atomic_load(&intr_state) == 0) {
-			struct sigaction sa, old;
-			memset(&sa, 0, sizeof sa);
-			sa.sa_handler = intr_handler;
-			sigemptyset(&sa.sa_mask);
-			int ok = sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
-				 !(old.sa_flags & SA_SIGINFO) && sigaction(sig, &sa, NULL) == 0;
-			atomic_store(&intr_state, ok ? 1 : -1);
-		}
-		asy__mutex_unlock(&once);
-		if (atomic_load(&intr_state) < 0)
-			return 0;
-	}
-	/* The program may have taken the signal since: then it is its own. */
 	struct sigaction cur;
-	if (sigaction(sig, NULL, &cur) < 0 || (cur.sa_flags & SA_SIGINFO) ||
-	    cur.sa_handler != intr_handler)
+	if (sig <= 0 || sigaction(sig, NULL, &cur) < 0)
 		return 0;
+	if (!intr_armed) {
+		if (cur.sa_handler != SIG_DFL || (cur.sa_flags & SA_SIGINFO))
+			return 0;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = intr_handler;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sig, &sa, NULL) < 0)
+			return 0;
+	} else if (cur.sa_handler != intr_handler || (cur.sa_flags & SA_SIGINFO)) {
+		return 0; /* the program took it meanwhile */
+	}
+	intr_armed++;
 	return sig;
+}
+
+/* With pool.lock held, on the worker of a cancelled call that returned. */
+static void intr_disarm(void)
+{
+	int sig = asy__cfg.intr_signal;
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	while (asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == sig)
+		; /* a kick that came after the call: taken here */
+	if (--intr_armed)
+		return;
+	struct sigaction cur, dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == intr_handler &&
+	    !(cur.sa_flags & SA_SIGINFO))
+		sigaction(sig, &dfl, NULL);
 }
 
 static void intr_mask(int how)
@@ -182,18 +205,24 @@ static void intr_mask(int how)
 	asy_sys(SYS_rt_sigprocmask, how, &set, NULL, 8, 0, 0);
 }
 
-/* A waiting call, with the interrupt signal let in for its length only. */
-static long run_waiting(const struct asy_io *io)
+/* A waiting call, with the interrupt signal let in for its length only.
+ * Under pool.lock the worker lets go of w, so no kick aims at w after. */
+static long run_waiting(struct worker *wk, struct asy_waiter *w)
 {
-	if (atomic_load_explicit(&intr_state, memory_order_relaxed) <= 0)
-		return io->fn(io->arg);
+	if (asy__cfg.intr_signal <= 0)
+		return w->io.fn(w->io.arg);
 	intr_mask(SIG_UNBLOCK);
-	long r = io->fn(io->arg);
+	long r = w->io.fn(w->io.arg);
 	intr_mask(SIG_BLOCK);
+	asy__mutex_lock(&pool.lock);
+	atomic_store(&wk->cur, NULL);
+	if (w->kicked)
+		intr_disarm();
+	asy__mutex_unlock(&pool.lock);
 	return r;
 }
 
-static long run(struct asy_waiter *w)
+static long run(struct worker *wk, struct asy_waiter *w)
 {
 	const struct asy_io *io = &w->io;
 	long r;
@@ -209,7 +238,7 @@ static long run(struct asy_waiter *w)
 	case ASY_OP_POLLSET:
 		return run_poll(w, io->pfd, io->npfd);
 	case ASY_OP_CALL:
-		return io->flags & ASY_F_WAITS ? run_waiting(io) : io->fn(io->arg);
+		return io->flags & ASY_F_WAITS ? run_waiting(wk, w) : io->fn(io->arg);
 	case ASY_OP_READ:
 		return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
 	case ASY_OP_WRITE:
@@ -291,7 +320,7 @@ static void *worker_main(void *arg)
 	struct asy_waiter *w;
 	int spin = 0;
 	while ((w = take(&wk, spin))) {
-		long res = run(w);
+		long res = run(&wk, w);
 		atomic_store(&wk.cur, NULL);
 		spin = finish(w, res);
 	}
@@ -388,13 +417,14 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			asy__complete(w, -ECANCELED);
 		}
 	} else if (w->io.op == ASY_OP_CALL && (w->io.flags & ASY_F_WAITS)) {
-		/* Under the lock the worker cannot take another call, so the
-		 * signal reaches w's call or nothing that waits (run_waiting
-		 * blocks it again before the worker lets go of w). */
+		/* Under the lock the worker cannot let go of w meanwhile
+		 * (run_waiting), so the kick reaches w's call or is taken
+		 * off by that worker before the handler goes. */
 		struct worker *wk = w->be_priv;
-		int sig = asy__pool_intr_signal();
-		if (sig && atomic_load(&wk->cur) == w)
-			asy_sys(SYS_tgkill, asy__pid, wk->tid, sig, 0, 0, 0);
+		if (atomic_load(&wk->cur) == w && (w->kicked || intr_arm())) {
+			w->kicked = 1;
+			asy_sys(SYS_tgkill, asy__pid, wk->tid, asy__cfg.intr_signal, 0, 0, 0);
+		}
 	}
 	asy__mutex_unlock(&pool.lock);
 }

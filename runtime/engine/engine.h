@@ -162,6 +162,7 @@ struct asy_waiter {
 	unsigned char sigxfsz; /* a worker's write raised SIGXFSZ there: replay */
 	unsigned char fired;   /* POLLSET on a ring: the first completion came */
 	unsigned char on_list; /* on the thread's parked list */
+	unsigned char kicked;  /* threads: a cancel sent the worker ASYNCIFY_SIGNAL */
 	unsigned pending;      /* POLLSET on a ring: its requests not completed yet */
 	long first;            /* POLLSET on a ring: the first completion's result */
 	void *coro;            /* the coroutine parked on this call */
@@ -226,10 +227,7 @@ extern const struct asy_backend asy__backend_uring;
 extern const struct asy_backend asy__backend_threads;
 /* Start the pool's first worker if there is none (backend-threads.c). */
 void asy__pool_prepare(void);
-/* The signal that interrupts a worker's ASY_F_WAITS call (installed on
- * first use); 0 when ASYNCIFY_SIGNAL=0 or the program has its own
- * handler there: such calls then run to their end. */
-int asy__pool_intr_signal(void);
+
 
 enum asy_backend_id { ASY_BE_URING, ASY_BE_THREADS, ASY_BE_OFF };
 

@@ -125,10 +125,8 @@ static long offload(struct asy_io *io, const long *a, int waits)
 	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
 			 .none = io->rwflags == 1, .err_in = errno };
 	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fn = run, .arg = &j } };
-	if (waits) {
+	if (waits)
 		w.io.flags = ASY_F_WAITS;
-		asy__pool_intr_signal(); /* installed before the worker looks */
-	}
 	long r = asy__op(t, &w, -1);
 	io->via = w.io.via;
 	if (r >= 0 && j.err != j.err_in)

@@ -89,6 +89,7 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	atomic_store_explicit(&w->cancel, 0, memory_order_relaxed);
 	w->res = 0;
 	w->sigxfsz = 0;
+	w->kicked = 0;
 	w->on_list = 0;
 	w->thread = t;
 	w->coro = asy__coro_self();
