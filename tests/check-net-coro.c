@@ -477,11 +477,7 @@ int main(int argc, char **argv)
 	t_load_api();
 	if (t_case_main(argc, argv, cases) >= 0)
 		return 0;
-	if (t_uring_works())
-		variants[nvariants++] = T_URING;
-	else
-		printf("check-net-coro: io_uring is not available here; uring runs skipped\n");
-	variants[nvariants++] = T_THREADS;
+	nvariants = t_engine_variants(variants, "check-net-coro");
 	Suite *s = suite_create("net-coro");
 	TCase *tc = tcase_create("net-coro");
 	tcase_set_timeout(tc, 90);

@@ -392,6 +392,17 @@ int t_uring_works(void)
 	return ok;
 }
 
+int t_engine_variants(enum t_variant v[2], const char *prog)
+{
+	int n = 0;
+	if (t_uring_works())
+		v[n++] = T_URING;
+	else
+		printf("%s: io_uring is not available here; uring runs skipped\n", prog);
+	v[n++] = T_THREADS;
+	return n;
+}
+
 void t_out(const char *fmt, ...)
 {
 	va_list ap;

@@ -163,6 +163,11 @@ int t_nfds(void);
  * threads when it is not, so that the same case prints the same lines
  * both ways.  Each job writes its own line; t_finish() prints them in job
  * order. */
+/* The backends an engine-only case runs under: uring (where io_uring
+ * works; otherwise a line saying `prog` skips it) and threads.  How many
+ * were put in v[0..1]. */
+int t_engine_variants(enum t_variant v[2], const char *prog);
+
 struct t_api {
 	int (*go)(void (*)(void *), void *);
 	int (*run)(void);

@@ -279,6 +279,11 @@ static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 	if (!sqe)
 		return -EBUSY;
 	prep(sqe, &w->io);
+	/* A read a deadline may leave behind (detach.c) runs whole in the
+	 * kernel's own workers: a buffered read the ring finished by task
+	 * work would be finished in this thread's wait, deadline or not. */
+	if (w->detached && w->io.op == ASY_OP_READ)
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, w);
 	return 0;
 }

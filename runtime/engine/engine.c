@@ -117,6 +117,9 @@ static void thread_free(struct asy_thread *t, int forget)
 	/* Workers may still have to wake this thread: wait for them. */
 	while (!forget && atomic_load_explicit(&t->refs, memory_order_acquire) > 0)
 		asy_sys_nanosleep(50000);
+	/* Blocks of abandoned ops still on the parked list stay mapped: a
+	 * ring's op may still write into them (detach.c). */
+	asy__detach_drop_kept(t);
 	munmap(t, sizeof *t);
 }
 
@@ -211,9 +214,11 @@ static long sync_call(struct asy_io *io)
 	if (!t)
 		return ASY_PASS;
 	struct asy_waiter w = { .io = *io, .thread = t };
-	long r = asy__op(t, &w, -1);
-	io->via = w.io.via;
-	return r;
+	/* An fsync a deadline or cancel may leave behind (detach.c). */
+	struct asy_waiter *d = asy__detach_new(t, io);
+	long r = asy__op(t, d ? d : &w, -1);
+	io->via = (d ? d : &w)->io.via;
+	return d ? asy__detach_end(t, d, r, NULL, 0) : r;
 }
 
 static long sync_or_pass(struct asy_io *io)

@@ -163,6 +163,9 @@ struct asy_waiter {
 	unsigned char fired;   /* POLLSET on a ring: the first completion came */
 	unsigned char on_list; /* on the thread's parked list */
 	unsigned char kicked;  /* threads: a cancel sent the worker ASYNCIFY_SIGNAL */
+	unsigned char detached;  /* the engine's own block (detach.c): may be abandoned */
+	unsigned char abandoned; /* its coroutine left at a deadline or cancel: whoever
+				  * sees it done frees it (wait.c) */
 	unsigned pending;      /* POLLSET on a ring: its requests not completed yet */
 	long first;            /* POLLSET on a ring: the first completion's result */
 	void *coro;            /* the coroutine parked on this call */
@@ -197,6 +200,9 @@ struct asy_thread {
 	_Atomic int sleeping;
 	unsigned pool_out;
 	unsigned unparked; /* coroutines a reap made runnable (asy__complete_local) */
+	void *detach_keep;    /* detach.c: blocks kept for reuse */
+	unsigned detach_kept;
+	size_t detach_bytes;
 };
 
 struct asy_backend {
@@ -301,6 +307,23 @@ long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
  * asy__op's result (at once when w is done). */
 int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
 long asy__op_finish(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+
+/* runtime/engine/detach.c: ops a deadline can leave behind.  wanted: this
+ * op should be detachable (an fsync; a read or write under an I/O
+ * deadline).  new: a waiter in a block of the engine's own for io, the
+ * bytes of a write copied in; NULL when that cannot be (the caller's own
+ * waiter then waits to the end).  end: after asy__op, the result, a read's
+ * bytes copied to the program's `user` vector, the block freed unless the
+ * op was abandoned (its completion frees it). */
+int asy__detach_wanted(const struct asy_io *io);
+struct asy_waiter *asy__detach_new(struct asy_thread *t, const struct asy_io *io);
+/* A block with `bytes` of room for an ASY_OP_CALL's own data (*mem). */
+struct asy_waiter *asy__detach_call(struct asy_thread *t, const struct asy_io *io, size_t bytes,
+				    void **mem);
+long asy__detach_end(struct asy_thread *t, struct asy_waiter *w, long res,
+		     const struct iovec *user, int cnt);
+void asy__detach_free(struct asy_thread *t, struct asy_waiter *w);
+void asy__detach_drop_kept(struct asy_thread *t);
 
 /* runtime/engine/wait.c: park the calling coroutine until w completes or one of
  * the deadlines passes; see asy__op for the results. */

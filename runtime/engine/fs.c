@@ -41,6 +41,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -138,6 +140,112 @@ static long offload(struct asy_io *io, const long *a, int waits)
 	return r;
 }
 
+/* What a WORKER call reads or writes of the program's memory besides its
+ * path (a[io->path]), as argument indexes counted from the path's: a
+ * second name (`name2`), a result buffer (`out`) whose size is fixed
+ * (`size`) or an argument (`outlen`).  Such a call is made on copies in a
+ * block of the engine's (detach.c), so that a deadline or asy_cancel() can
+ * leave it behind on its worker: whatever it does later touches only the
+ * block.  Its result is copied to the program's buffer when it ends in
+ * time. */
+static const struct {
+	signed char name2, out, outlen;
+	unsigned short size;
+} mem[ASY_CALL_COUNT] = {
+	[ASY_CALL_stat] = { 0, 1, 0, sizeof(struct stat) },
+	[ASY_CALL_lstat] = { 0, 1, 0, sizeof(struct stat) },
+	[ASY_CALL_fstatat] = { 0, 1, 0, sizeof(struct stat) },
+	[ASY_CALL_statx] = { 0, 3, 0, sizeof(struct statx) },
+	[ASY_CALL_rename] = { 1 },   [ASY_CALL_renameat] = { 2 }, [ASY_CALL_renameat2] = { 2 },
+	[ASY_CALL_link] = { 1 },     [ASY_CALL_linkat] = { 2 },
+	[ASY_CALL_symlink] = { -1 }, [ASY_CALL_symlinkat] = { -2 },
+	[ASY_CALL_readlink] = { 0, 1, 2 }, [ASY_CALL_readlinkat] = { 0, 1, 2 },
+};
+
+/* A name the program passed, copied without trusting the pointer: 0, or
+ * -1 when the kernel would refuse it (EFAULT, ENAMETOOLONG) — the call is
+ * then made on the program's own pointer, and the kernel says so. */
+static int name_in(char *dst, const char *p)
+{
+	for (size_t off = 0; off < PATH_MAX;) {
+		size_t n = 4096 - (((uintptr_t)p + off) & 4095);
+		n = n < PATH_MAX - off ? n : PATH_MAX - off;
+		if (asy__copy_in(dst + off, p + off, n) < 0)
+			return -1;
+		if (memchr(dst + off, 0, n))
+			return 0;
+		off += n;
+	}
+	return -1;
+}
+
+struct dcall {
+	struct job j;
+	long a[6];
+	char name[2][PATH_MAX];
+	char out[]; /* the result buffer */
+};
+
+/* A WORKER call on copies (above); ASY_PASS when no block could be had. */
+static long offload_detached(struct asy_thread *t, struct asy_io *io)
+{
+	int p = io->path, e;
+	const long *a = io->a;
+	size_t outn = 0;
+	if (mem[io->call].out) {
+		/* readlink's size is an int to the kernel: one that is not
+		 * positive gets EINVAL before anything is read; a link is
+		 * never longer than PATH_MAX. */
+		long n = mem[io->call].outlen ? (int)a[p + mem[io->call].outlen] : mem[io->call].size;
+		outn = n <= 0 ? 0 : n < PATH_MAX ? (size_t)n : PATH_MAX;
+	}
+	struct asy_io cio = { .op = ASY_OP_CALL, .call = io->call, .fn = run };
+	void *m;
+	struct asy_waiter *w = asy__detach_call(t, &cio, sizeof(struct dcall) + outn, &m);
+	if (!w)
+		return ASY_PASS;
+	struct dcall *d = m;
+	d->j = (struct job){ .fn = (libc_fn)io->arg, .a = d->a,
+			     .narrow = io->rwflags == (int)sizeof(int), .none = io->rwflags == 1,
+			     .err_in = errno };
+	memcpy(d->a, a, sizeof d->a);
+	w->io.arg = &d->j;
+	for (int k = 0; k < 2 && p >= 0; k++) {
+		int i = k ? p + mem[io->call].name2 : p;
+		if (k && !mem[io->call].name2)
+			break;
+		if (name_in(d->name[k], (const char *)a[i]) < 0) {
+			asy__detach_free(t, w);
+			return ASY_PASS;
+		}
+		d->a[i] = (long)d->name[k];
+	}
+	if (mem[io->call].out) {
+		d->a[p + mem[io->call].out] = (long)d->out;
+		if (mem[io->call].outlen && outn)
+			d->a[p + mem[io->call].outlen] = (long)outn;
+	}
+	long r = asy__op(t, w, -1);
+	io->via = w->io.via;
+	if (w->abandoned)
+		return asy__detach_end(t, w, r, NULL, 0); /* its completion frees it */
+	if (r >= 0 && mem[io->call].out) {
+		/* Into the program's buffer as the kernel would write it. */
+		size_t n = mem[io->call].outlen ? (size_t)r : outn;
+		struct iovec l = { d->out, n }, rm = { (void *)a[p + mem[io->call].out], n };
+		if (n && asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &rm, 1, 0) != (long)n)
+			r = -EFAULT;
+	}
+	e = d->j.err;
+	if (r >= 0 && e != d->j.err_in)
+		io->errnum = e;
+	unsigned sigs = d->j.sigs;
+	r = asy__detach_end(t, w, r, NULL, 0);
+	if (sigs & 2)
+		asy__raise_as_kernel(SIGXFSZ);
+	return r;
+}
+
 /* The non-blocking form of a lock call in the calling thread: 0 taken,
  * -errno an answer, 1 held by someone else (the blocking form must wait). */
 static long lock_try(struct asy_io *io)
@@ -226,6 +334,12 @@ long asy__fs(struct asy_io *io)
 		long r = lock_try(io);
 		if (r <= 0)
 			return asy__inline(io, r);
+	}
+	if (how == WORKER) {
+		struct asy_thread *t = asy__thread();
+		long r = t ? offload_detached(t, io) : ASY_PASS;
+		if (r != ASY_PASS)
+			return r;
 	}
 	return offload(io, io->a, how != WORKER);
 }

@@ -90,6 +90,7 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	w->res = 0;
 	w->sigxfsz = 0;
 	w->kicked = 0;
+	w->abandoned = 0;
 	w->on_list = 0;
 	w->thread = t;
 	w->coro = asy__coro_self();
@@ -134,7 +135,8 @@ long asy__op_finish(struct asy_thread *t, struct asy_waiter *w, int64_t deadline
 		w->deadline = asy__wait_deadline(deadline); /* a worker may read it */
 	t->pool_out += pooled; /* the ring's wait also listens for the pool */
 	long res = asy__wait(t, w, deadline);
-	t->pool_out -= pooled;
+	if (!w->abandoned) /* else counted until its completion comes (wait.c) */
+		t->pool_out -= pooled;
 	fsize_signal(w, res);
 	return res;
 }

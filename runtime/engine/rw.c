@@ -72,10 +72,16 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
 	}
 	w.io.op = (unsigned char)op;
 	w.io.events = events;
-	long r = asy__op(t, &w, deadline);
+	/* A file op a deadline may have to leave behind: in a block of the
+	 * engine's own (detach.c). */
+	struct asy_waiter *d = op != ASY_OP_POLL && asy__detach_wanted(&w.io) ?
+				       asy__detach_new(t, &w.io) : NULL;
+	long r = asy__op(t, d ? d : &w, deadline);
+	io->via = (d ? d : &w)->io.via;
+	if (d)
+		r = asy__detach_end(t, d, r, rest.v, rest.cnt);
 	if (op != ASY_OP_POLL)
 		asy__rest_free(&rest);
-	io->via = w.io.via;
 	return r;
 }
 
@@ -187,6 +193,11 @@ static long rw_file(struct asy_io *io, long first)
 		/* A read that stopped short: at EOF, or where the cached part
 		 * ends.  Another try says which, without a backend. */
 		while (io->op == ASY_OP_READ && r > 0 && (size_t)done < total) {
+			/* Readahead that keeps finishing keeps the tries short
+			 * but never ending: the I/O deadline ends them too. */
+			int64_t until = asy__wait_deadline(-1);
+			if (until >= 0 && asy_now() >= until)
+				return asy__inline(io, done);
 			struct asy_rest rest;
 			if (asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done) < 0)
 				return done;

@@ -6,7 +6,10 @@
  * A wait ended early — the coroutine's I/O deadline, asy_cancel(), or a
  * socket timeout — cancels the op and still waits for its completion, so
  * the kernel or a worker never writes into memory the coroutine no longer
- * owns, and a result that won the race (data that moved) is returned. */
+ * owns, and a result that won the race (data that moved) is returned.
+ * A detached op (detach.c: a file's read, write or fsync, whose memory is
+ * the engine's) is abandoned instead: the coroutine goes on at once, the
+ * waiter stays on the parked list, and its completion frees it. */
 #include <errno.h>
 #include <time.h>
 
@@ -27,6 +30,10 @@ void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res)
 {
 	asy__complete(w, res);
 	parked_del(t, w);
+	if (w->abandoned) {
+		asy__detach_free(t, w); /* its coroutine left at a deadline */
+		return;
+	}
 	asy__coro_unpark(w->coro);
 	t->unparked++;
 }
@@ -74,11 +81,16 @@ static int unpark_done(struct asy_thread *t)
 		return n;
 	for (struct asy_waiter *w = t->parked, *next; w; w = next) {
 		next = w->pnext;
-		if (is_done(w)) {
-			parked_del(t, w);
-			asy__coro_unpark(w->coro);
-			n++;
+		if (!is_done(w))
+			continue;
+		parked_del(t, w);
+		if (w->abandoned) {
+			t->pool_out--; /* asy__op_finish left it counted */
+			asy__detach_free(t, w);
+			continue;
 		}
+		asy__coro_unpark(w->coro);
+		n++;
 	}
 	return n;
 }
@@ -139,6 +151,16 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	parked_add(t, w);
 	while (!is_done(w)) {
 		r = asy__coro_park(until, 1);
+		if (r < 0 && !is_done(w) && w->detached) {
+			w->be->cancel(t, w); /* may end it sooner; nothing waits for it */
+			if (!is_done(w)) {
+				w->abandoned = 1;
+				ASY_COUNT(interrupted);
+				asy__depth = depth;
+				return r;
+			}
+			break;
+		}
 		if (r < 0 && !is_done(w)) {
 			w->be->cancel(t, w);
 			/* A worker's waiting call is ended by a signal, which may
