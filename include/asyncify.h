@@ -152,7 +152,9 @@ int64_t asy_now(void);
  * fsync, …) that the running coroutine makes from now on an absolute
  * deadline; one that passes makes the call fail with ETIMEDOUT instead of
  * hanging (data already transferred is reported as a short count, as for
- * a signal).  -1 removes it.  Lasts until changed or until the coroutine
+ * a signal).  File calls the disk is still busy with end on time too: the
+ * engine leaves them behind on copies of their buffers, their outcome
+ * unknown (README, "Calls a deadline leaves behind").  -1 removes it.  Lasts until changed or until the coroutine
  * ends (for the asy_run() caller: until asy_run() returns).  Returns 0, or
  * -1 with errno EPERM (not inside a coroutine or asy_run()) or EINVAL
  * (deadline < -1). */
