@@ -115,6 +115,17 @@ void asy__detach_free(struct asy_thread *t, struct asy_waiter *w)
 	munmap(b, b->size);
 }
 
+void asy__detach_reap(struct asy_thread *t, struct asy_waiter *w)
+{
+	/* An open left behind that succeeded after all: the program never
+	 * learnt its fd, so nobody else will close it. */
+	if (w->io.op == ASY_OP_CALL && w->res >= 0 &&
+	    (w->io.call == ASY_CALL_open || w->io.call == ASY_CALL_openat ||
+	     w->io.call == ASY_CALL_creat))
+		asy_sys(SYS_close, w->res, 0, 0, 0, 0, 0);
+	asy__detach_free(t, w);
+}
+
 void asy__detach_drop_kept(struct asy_thread *t)
 {
 	while (t->detach_keep) {

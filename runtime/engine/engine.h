@@ -323,6 +323,9 @@ struct asy_waiter *asy__detach_call(struct asy_thread *t, const struct asy_io *i
 long asy__detach_end(struct asy_thread *t, struct asy_waiter *w, long res,
 		     const struct iovec *user, int cnt);
 void asy__detach_free(struct asy_thread *t, struct asy_waiter *w);
+/* An abandoned op's completion came: undo what nobody will (an open's fd)
+ * and free its block. */
+void asy__detach_reap(struct asy_thread *t, struct asy_waiter *w);
 void asy__detach_drop_kept(struct asy_thread *t);
 
 /* runtime/engine/wait.c: park the calling coroutine until w completes or one of

@@ -186,8 +186,12 @@ struct dcall {
 	char out[]; /* the result buffer */
 };
 
-/* A WORKER call on copies (above); ASY_PASS when no block could be had. */
-static long offload_detached(struct asy_thread *t, struct asy_io *io)
+/* A WORKER call, or an open, on copies (above); ASY_PASS when no block
+ * could be had.  An open waits as a WAITS call: a deadline or cancel
+ * first interrupts it with the signal (a FIFO's open then fails with
+ * nothing done); one the disk holds that does not end soon after is left
+ * behind, and the fd it opens later is closed (detach.c). */
+static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 {
 	int p = io->path, e;
 	const long *a = io->a;
@@ -199,7 +203,8 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io)
 		long n = mem[io->call].outlen ? (int)a[p + mem[io->call].outlen] : mem[io->call].size;
 		outn = n <= 0 ? 0 : n < PATH_MAX ? (size_t)n : PATH_MAX;
 	}
-	struct asy_io cio = { .op = ASY_OP_CALL, .call = io->call, .fn = run };
+	struct asy_io cio = { .op = ASY_OP_CALL, .call = io->call, .fn = run,
+			      .flags = waits ? ASY_F_WAITS : 0 };
 	void *m;
 	struct asy_waiter *w = asy__detach_call(t, &cio, sizeof(struct dcall) + outn, &m);
 	if (!w)
@@ -335,9 +340,10 @@ long asy__fs(struct asy_io *io)
 		if (r <= 0)
 			return asy__inline(io, r);
 	}
-	if (how == WORKER) {
+	if (how == WORKER || io->call == ASY_CALL_open || io->call == ASY_CALL_openat ||
+	    io->call == ASY_CALL_creat) {
 		struct asy_thread *t = asy__thread();
-		long r = t ? offload_detached(t, io) : ASY_PASS;
+		long r = t ? offload_detached(t, io, how != WORKER) : ASY_PASS;
 		if (r != ASY_PASS)
 			return r;
 	}

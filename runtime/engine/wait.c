@@ -31,7 +31,7 @@ void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res)
 	asy__complete(w, res);
 	parked_del(t, w);
 	if (w->abandoned) {
-		asy__detach_free(t, w); /* its coroutine left at a deadline */
+		asy__detach_reap(t, w); /* its coroutine left at a deadline */
 		return;
 	}
 	asy__coro_unpark(w->coro);
@@ -86,7 +86,7 @@ static int unpark_done(struct asy_thread *t)
 		parked_del(t, w);
 		if (w->abandoned) {
 			t->pool_out--; /* asy__op_finish left it counted */
-			asy__detach_free(t, w);
+			asy__detach_reap(t, w);
 			continue;
 		}
 		asy__coro_unpark(w->coro);
@@ -140,6 +140,8 @@ int64_t asy__wait_deadline(int64_t deadline)
 
 #define KICK_FIRST_NS 200000LL
 #define KICK_MAX_NS 16000000LL
+#define GIVE_UP_NS 2000000LL /* a detached waiting call the signal did not end:
+				* kicked 4 times by then */
 
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
@@ -151,7 +153,7 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	parked_add(t, w);
 	while (!is_done(w)) {
 		r = asy__coro_park(until, 1);
-		if (r < 0 && !is_done(w) && w->detached) {
+		if (r < 0 && !is_done(w) && w->detached && !(w->io.flags & ASY_F_WAITS)) {
 			w->be->cancel(t, w); /* may end it sooner; nothing waits for it */
 			if (!is_done(w)) {
 				w->abandoned = 1;
@@ -169,8 +171,22 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 			int kick = w->io.op == ASY_OP_CALL && (w->io.flags & ASY_F_WAITS) &&
 				   w->be == &asy__backend_threads;
 			int64_t every = KICK_FIRST_NS;
+			/* One that the signal does not end soon (an open the
+			 * disk holds) is left behind if it can be — only once
+			 * the signal was sent: one that never gets it (no
+			 * ASYNCIFY_SIGNAL) would go on waiting for a peer. */
+			int64_t give_up = w->detached ? asy_now() + GIVE_UP_NS : -1;
 			while (!is_done(w)) {
-				if (asy__coro_park(kick ? asy_now() + every : -1, 0) < 0 && !is_done(w)) {
+				int64_t until = kick ? asy_now() + every : -1;
+				if (give_up >= 0 && w->kicked && (until < 0 || until > give_up))
+					until = give_up;
+				if (give_up >= 0 && w->kicked && asy_now() >= give_up) {
+					w->abandoned = 1;
+					ASY_COUNT(interrupted);
+					asy__depth = depth;
+					return r;
+				}
+				if (asy__coro_park(until, 0) < 0 && !is_done(w)) {
 					w->be->cancel(t, w);
 					every = every < KICK_MAX_NS ? every * 2 : KICK_MAX_NS;
 				}
