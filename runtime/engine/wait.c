@@ -143,6 +143,16 @@ int64_t asy__wait_deadline(int64_t deadline)
 #define GIVE_UP_NS 2000000LL /* a detached waiting call the signal did not end:
 				* kicked 4 times by then */
 
+/* The coroutine goes on without its detached op: the op stays on the
+ * parked list, and whoever sees it done frees it (above). */
+static long abandon(struct asy_waiter *w, int depth, long r)
+{
+	w->abandoned = 1;
+	ASY_COUNT(interrupted);
+	asy__depth = depth;
+	return r;
+}
+
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
 	int64_t io_deadline = asy__coro_io_deadline();
@@ -155,12 +165,8 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 		r = asy__coro_park(until, 1);
 		if (r < 0 && !is_done(w) && w->detached && !(w->io.flags & ASY_F_WAITS)) {
 			w->be->cancel(t, w); /* may end it sooner; nothing waits for it */
-			if (!is_done(w)) {
-				w->abandoned = 1;
-				ASY_COUNT(interrupted);
-				asy__depth = depth;
-				return r;
-			}
+			if (!is_done(w))
+				return abandon(w, depth, r);
 			break;
 		}
 		if (r < 0 && !is_done(w)) {
@@ -180,12 +186,8 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 				int64_t until = kick ? asy_now() + every : -1;
 				if (give_up >= 0 && w->kicked && (until < 0 || until > give_up))
 					until = give_up;
-				if (give_up >= 0 && w->kicked && asy_now() >= give_up) {
-					w->abandoned = 1;
-					ASY_COUNT(interrupted);
-					asy__depth = depth;
-					return r;
-				}
+				if (give_up >= 0 && w->kicked && asy_now() >= give_up)
+					return abandon(w, depth, r);
 				if (asy__coro_park(until, 0) < 0 && !is_done(w)) {
 					w->be->cancel(t, w);
 					every = every < KICK_MAX_NS ? every * 2 : KICK_MAX_NS;
