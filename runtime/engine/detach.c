@@ -38,7 +38,8 @@
 #include "coro.h"
 
 #define PAGE 4096UL
-#define KEEP_MAX 8                   /* blocks a thread keeps for reuse */
+#define KEEP_MAX 64                  /* blocks a thread keeps for reuse (one per
+					 * coroutine with a call out, often) */
 #define KEEP_BYTES (16UL * 1024 * 1024) /* … of this many bytes in all: memory
 					 * touched before costs a tenth of
 					 * fresh memory to copy into (a VM's
