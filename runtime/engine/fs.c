@@ -186,8 +186,13 @@ struct dcall {
 	char out[]; /* the result buffer */
 };
 
-/* A WORKER call, or an open, on copies (above); ASY_PASS when no block
- * could be had.  An open waits as a WAITS call: a deadline or cancel
+#define NOT_DETACHED (LONG_MIN + 1)
+static const char thread_self[] = "thread-self";
+
+/* A WORKER call, or an open, on copies (above); ASY_PASS when a name is
+ * under /proc/thread-self (the calling thread makes the call: see
+ * thread_path), NOT_DETACHED when no block could be had or a name could
+ * not be copied (the call is then made on the program's own pointers).  An open waits as a WAITS call: a deadline or cancel
  * first interrupts it with the signal (a FIFO's open then fails with
  * nothing done); one the disk holds that does not end soon after is left
  * behind, and the fd it opens later is closed (detach.c). */
@@ -208,7 +213,7 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 	void *m;
 	struct asy_waiter *w = asy__detach_call(t, &cio, sizeof(struct dcall) + outn, &m);
 	if (!w)
-		return ASY_PASS;
+		return NOT_DETACHED;
 	struct dcall *d = m;
 	d->j = (struct job){ .fn = (libc_fn)io->arg, .a = d->a,
 			     .narrow = io->rwflags == (int)sizeof(int), .none = io->rwflags == 1,
@@ -220,6 +225,10 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 		if (k && !mem[io->call].name2)
 			break;
 		if (name_in(d->name[k], (const char *)a[i]) < 0) {
+			asy__detach_free(t, w);
+			return NOT_DETACHED;
+		}
+		if (strstr(d->name[k], thread_self)) {
 			asy__detach_free(t, w);
 			return ASY_PASS;
 		}
@@ -294,8 +303,8 @@ static int lock_waits(const struct asy_io *io)
  * a page at a time. */
 static int thread_path(const struct asy_io *io)
 {
-	static const char key[] = "thread-self";
-	enum { K = sizeof key - 1, CHUNK = 256 };
+	const char *key = thread_self;
+	enum { K = sizeof thread_self - 1, CHUNK = 256 };
 	const char *p = io->path >= 0 ? (const char *)io->a[io->path] : NULL;
 	char buf[K + CHUNK + 1];
 	size_t keep = 0; /* the end of the previous piece: a key may straddle */
@@ -333,19 +342,23 @@ long asy__fs(struct asy_io *io)
 	unsigned char how = rows[io->call];
 	note_unshare(io);
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
-	    (how == LOCK && !lock_waits(io)) || asy__coro_alone() || thread_path(io))
+	    (how == LOCK && !lock_waits(io)) || asy__coro_alone())
+		return ASY_PASS;
+	if (how == WORKER || io->call == ASY_CALL_open || io->call == ASY_CALL_openat ||
+	    io->call == ASY_CALL_creat) {
+		/* On copies of its names: one read of each, which also says
+		 * whether the call must stay on this thread. */
+		struct asy_thread *t = asy__thread();
+		long r = t ? offload_detached(t, io, how != WORKER) : NOT_DETACHED;
+		if (r != NOT_DETACHED)
+			return r;
+	}
+	if (thread_path(io))
 		return ASY_PASS;
 	if (how == LOCK) {
 		long r = lock_try(io);
 		if (r <= 0)
 			return asy__inline(io, r);
-	}
-	if (how == WORKER || io->call == ASY_CALL_open || io->call == ASY_CALL_openat ||
-	    io->call == ASY_CALL_creat) {
-		struct asy_thread *t = asy__thread();
-		long r = t ? offload_detached(t, io, how != WORKER) : ASY_PASS;
-		if (r != ASY_PASS)
-			return r;
 	}
 	return offload(io, io->a, how != WORKER);
 }
