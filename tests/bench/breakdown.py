@@ -22,8 +22,11 @@ difference over N is the figure per call: CPU time (task-clock: exact),
 user and system time (the kernel's tick-sampled split at CONFIG_HZ: read
 it to ±20-50 ns here) and system calls (every thread of the process,
 workers included).  Runs are interleaved round by round (each round runs
-every way once, in a rotated order); reported: the median over the rounds
-(the mean for the user/sys split, which uses every tick's sample).
+every way once, in a rotated order).  Reported for (a): the median over
+the rounds; for every other way: the median over the rounds of its
+difference to (a) in the same round (paired: the machine's slow drift
+cancels); the user/sys split takes means instead, which use every tick's
+sample.
 Without the syscall tracepoint (not root, kernel.perf_event_paranoid > -1)
 the system calls come from `strace -f -c` instead, and the report says so.
 
@@ -116,7 +119,7 @@ def strace_syscalls(a, way, op, n, f):
 
 
 def measure(a, ops, f, tracepoint):
-    """{(op, way): {event: per-call figure}}: medians over the rounds of
+    """{(op, way): {event: [per-call figure of each round]}}, a figure being
     (run of N - run of none) / N."""
     events = EVENTS + ("," + SYSCALLS if tracepoint else "")
     per = {(op, w[0]): {} for op in ops for w in WAYS}
@@ -128,36 +131,41 @@ def measure(a, ops, f, tracepoint):
                 for k in full:
                     per[(op, w[0])].setdefault(k, []).append((full[k] - empty[k]) / n)
         print("  round %d/%d done" % (r + 1, a.repeat), file=sys.stderr)
-    # The user/sys split is sampled at each tick: its mean over the rounds
-    # uses every sample; CPU time and system calls take the median.
-    res = {key: {k: (statistics.mean if k in ("user_time", "system_time") else
-                     statistics.median)(v) for k, v in d.items()} for key, d in per.items()}
     if not tracepoint:
         for op in ops:
             n = OPS[op][0]
             for w in WAYS:
-                res[(op, w[0])][SYSCALLS] = (strace_syscalls(a, w, op, n, f) -
-                                             strace_syscalls(a, w, op, 0, f)) / n
-    return res
+                per[(op, w[0])][SYSCALLS] = [(strace_syscalls(a, w, op, n, f) -
+                                              strace_syscalls(a, w, op, 0, f)) / n]
+    return per
 
 
-def cell(x, base):
-    d = {k: x[k] - base[k] for k in x}
-    return "%+.0f (%+.0f / %+.0f) ns, %+.2f" % (d["task-clock"], d["user_time"],
-                                                  d["system_time"], d[SYSCALLS])
+def summary(xs, ys, event):
+    """A way's figure against (a)'s, paired round by round (which cancels
+    the machine's slow drift): the median of the differences, or their mean
+    for the user/sys split, which is sampled at each tick (the mean uses
+    every sample)."""
+    d = [x - y for x, y in zip(xs, ys)]
+    return (statistics.mean if event in ("user_time", "system_time") else statistics.median)(d)
 
 
-def table(ops, res):
+def cell(per, op, way, events):
+    d = {k: summary(per[(op, way)][k], per[(op, "plain")][k] if way != "plain" else
+                    [0.0] * len(per[(op, way)][k]), k) for k in events}
+    sign = "%+.0f" if way != "plain" else "%.0f"
+    return ((sign + " (" + sign + " / " + sign + ") ns, " + sign.replace("0f", "2f")) %
+            (d["task-clock"], d["user_time"], d["system_time"], d[SYSCALLS]))
+
+
+def table(ops, per):
+    events = ("task-clock", "user_time", "system_time", SYSCALLS)
     lines = ["| call | (a) plain thread, no shim: CPU (user / sys) ns, syscalls | " +
              " | ".join("%s (%s)" % (w[0], "b" if w[0].startswith("plain") else "c")
                         for w in WAYS[1:]) + " |",
              "|---" * (len(WAYS) + 1) + "|"]
     for op in ops:
-        base = res[(op, "plain")]
-        own = "%.0f (%.0f / %.0f) ns, %.2f" % (base["task-clock"], base["user_time"],
-                                              base["system_time"], base[SYSCALLS])
-        lines.append("| %s | %s | %s |" % (OPS[op][1], own, " | ".join(
-            cell(res[(op, w[0])], base) for w in WAYS[1:])))
+        lines.append("| %s | %s |" % (OPS[op][1], " | ".join(
+            cell(per, op, w[0], events) for w in WAYS)))
     return lines
 
 
@@ -201,7 +209,8 @@ def main():
                                                   platform.release(), *load),
             "(a): what the call costs a plain thread without the shim; every other column: "
             "the extra per call over (a).",
-            "CPU = task-clock (all threads), median; user / sys: the kernel's tick-sampled split, mean; "
+            "CPU = task-clock (all threads), median of the paired differences; user / sys: the kernel's "
+            "tick-sampled split, mean; "
             "last: system calls per call (%s)." % ("perf, " + SYSCALLS if tracepoint
                                                    else "strace -f -c"),
             "", "Command: `%s`" % " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), ""]
