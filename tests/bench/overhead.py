@@ -282,6 +282,12 @@ def main():
         wls, size = workloads(d, big, small, digest, a.pread_loop, a.sync_loop)
         if a.only:
             keep = a.only.split(",")
+            unknown = set(keep) - {w.name.split()[0] for w in wls}
+            if unknown:
+                print("overhead.py: no workload named %s (names: %s)" %
+                      (", ".join(sorted(unknown)), ",".join(w.name.split()[0] for w in wls)),
+                      file=sys.stderr)
+                return 2
             wls = [w for w in wls if w.name.split()[0] in keep]
         try:
             res, cpu = measure(wls, a.lib, a.runs)
