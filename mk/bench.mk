@@ -23,9 +23,17 @@ $(BENCH_BIN)/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $<
 
-bench-overhead: $(LIB) $(BENCH_BIN)/pread-loop
+# sync-loop starts threads (group commit): its own rule, with -pthread.
+$(BENCH_BIN)/sync-loop: tests/bench/sync-loop.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -pthread -o $@ $<
+
+bench-overhead: $(LIB) $(BENCH_BIN)/pread-loop $(BENCH_BIN)/sync-loop $(BENCH_BIN)/nowait-cost
 	$(Q)python3 tests/bench/overhead.py --lib $(CURDIR)/$(LIB) \
-		--pread-loop $(CURDIR)/$(BENCH_BIN)/pread-loop --runs $(BENCH_RUNS) \
+		--pread-loop $(CURDIR)/$(BENCH_BIN)/pread-loop \
+		--sync-loop $(CURDIR)/$(BENCH_BIN)/sync-loop \
+		--nowait-cost $(CURDIR)/$(BENCH_BIN)/nowait-cost --runs $(BENCH_RUNS) \
 		--mib $(BENCH_MIB) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) \
 		$(if $(BENCH_OUT),--out $(BENCH_OUT))
 
