@@ -101,8 +101,8 @@ enum asy_family {
 			  * (a FIFO's peer, a lock, a pipe): a worker of its own,
 			  * ended early by interrupting the worker */
 #define ASY_F_POLL_FIRST 8 /* ASY_OP_SEND: just tried; wait for room before the first attempt */
-#define ASY_F_COLD     16 /* ASY_OP_READ: a buffered read that missed the page cache
-			   * (a ring hands it to its own workers: IOSQE_ASYNC) */
+#define ASY_F_COLD     16 /* ASY_OP_READ: a large buffered read that missed the page
+			   * cache (a ring hands it to its own workers: IOSQE_ASYNC) */
 
 /* Which path answered a call (tracing, summary). */
 enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY_VIA_TIMER };

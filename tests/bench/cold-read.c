@@ -11,6 +11,7 @@
  *   seq1m     64 preads of 1 MiB, one after the other from offset 0
  *   big       one pread of 128 MiB at offset 0
  *   readpos   64 read()s of 1 MiB at the file position (from 0)
+ *   idle      no read, a 50 ms sleep: the machine's own lateness
  *
  * FILE is made (MIB MiB, default 160; every 8-byte word holds its own
  * offset) when it is missing or has another size; every byte read is
@@ -110,10 +111,17 @@ static void readpos(void)
 		check(buf, read(fd, buf, MIB), (off_t)i * MIB, MIB);
 }
 
+/* No read: how late the ticker wakes on this machine by itself. */
+static void idle(void)
+{
+	asy_sleep(asy_now() + 50000000);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
-} cases[] = { { "rand4k", rand4k }, { "seq1m", seq1m }, { "big", big }, { "readpos", readpos } };
+} cases[] = { { "idle", idle },     { "rand4k", rand4k },  { "seq1m", seq1m },
+	      { "big", big },       { "readpos", readpos } };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
 static void warm_up(void *arg)
