@@ -16,7 +16,9 @@
  * after a try that said EAGAIN.  Only whether the try is made changes;
  * what the call reads, and where, is the backend op's as before.  A fd
  * never seen cold pays nothing: one load of this table.  A number reused
- * for another file costs one cachestat (and an fstat) once. */
+ * for another file costs one cachestat (and an fstat) once, and is then
+ * tried as usual: a /proc file there, which has no page cache, must get
+ * its answer from the kernel in the calling thread. */
 #include <errno.h>
 #include <stdint.h>
 #include <unistd.h>
