@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "t-helpers.h"
@@ -88,6 +89,65 @@ static void c_cold_preads(void)
 	unlink(path);
 	for (int i = 0; i < 32; i++)
 		t_spawn(j_pread_errno, i);
+	t_finish();
+}
+
+/* One job reads a file whose pages were dropped, while the other sleeps
+ * (so the reader is never alone on its thread).  After its first miss the
+ * fd is known cold: later reads ask the page cache first and skip the
+ * try.  The counts at EOF, the file position, a vector across EOF and the
+ * bytes must be the plain call's; the number, closed and reused for a
+ * pipe and then for another file, must read those. */
+static int cold_done;
+
+static void j_cold_again(int i)
+{
+	static unsigned char b[100000];
+	if (i == 1) {
+		while (!cold_done)
+			usleep(1000);
+		t_jout(i, "slept\n");
+		return;
+	}
+	unsigned long s = 0;
+	long n, reads = 0, total = 0;
+	while ((n = read(cold_fd, b, sizeof b)) > 0) {
+		s = s * 7 + sum(b, n);
+		total += n;
+		reads++;
+	}
+	long pos = lseek(cold_fd, 0, SEEK_CUR);
+	posix_fadvise(cold_fd, 0, 0, POSIX_FADV_DONTNEED);
+	long tail = pread(cold_fd, b, sizeof b, (4 << 20) - 5000);
+	unsigned long ts = tail > 0 ? sum(b, tail) : 0;
+	long past = pread(cold_fd, b, sizeof b, (4 << 20) + 1);
+	struct iovec v[3] = { { b, 3000 }, { b + 3000, 70000 }, { b + 73000, 27000 } };
+	long vec = preadv(cold_fd, v, 3, (4 << 20) - 80000);
+	unsigned long vs = vec > 0 ? sum(b, vec) : 0;
+	t_jout(i, "reads=%ld total=%ld sum=%lx pos=%ld last=%ld tail=%ld/%lx past=%ld vec=%ld/%lx\n",
+	       reads, total, s, pos, n, tail, ts, past, vec, vs);
+	close(cold_fd);
+	int p[2];
+	n = pipe(p) == 0 && write(p[1], "fresh", 5) == 5 ? read(p[0], b, sizeof b) : -1;
+	t_jout(i, "pipe=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), (char *)b);
+	close(p[0]);
+	close(p[1]);
+	const char *path = t_tmpfile(65536, 1);
+	int fd = open(path, O_RDONLY);
+	unlink(path);
+	n = pread(fd, b, sizeof b, 1000);
+	t_jout(i, "other=%ld/%lx\n", n, n > 0 ? sum(b, n) : 0);
+	close(fd);
+	cold_done = 1;
+}
+
+static void c_cold_again(void)
+{
+	const char *path = t_tmpfile(4 << 20, 1);
+	cold_fd = open(path, O_RDONLY);
+	unlink(path);
+	t_spawn(j_cold_again, 0);
+	t_spawn(j_cold_again, 1);
 	t_finish();
 }
 
@@ -408,13 +468,14 @@ static const struct t_case cases[] = {
 	{ "fsync", c_fsync, T_BACKEND | T_OWNCORO },
 	{ "fork", c_fork, T_BACKEND | T_OWNCORO },
 	{ "locks", c_locks, T_BACKEND | T_OWNCORO },
+	{ "cold_again", c_cold_again, T_BACKEND | T_OWNCORO },
 	/* engine only: */
 	{ "deadline", c_deadline, T_OWNCORO },
 	{ "cancel", c_cancel, T_OWNCORO },
 	{ "alone_threads", c_alone_threads, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 7
+#define NLIKE 8
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 static enum t_variant variants[2];

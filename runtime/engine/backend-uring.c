@@ -175,6 +175,12 @@ static void prep(struct io_uring_sqe *sqe, const struct asy_io *io)
 	case ASY_OP_READ:
 		io_uring_prep_readv(sqe, io->fd, io->iov, (unsigned)io->iovcnt, (__u64)io->off);
 		sqe->rw_flags = io->rwflags;
+		/* A buffered read that missed the page cache: issued inline it
+		 * would start readahead in io_uring_enter, and its wait-for-page
+		 * retries would copy every byte in this thread's task work.
+		 * An io-wq worker makes it as one blocking read. */
+		if (io->flags & ASY_F_COLD)
+			sqe->flags |= IOSQE_ASYNC;
 		break;
 	case ASY_OP_WRITE:
 		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt, (__u64)io->off);

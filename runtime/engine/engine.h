@@ -101,6 +101,8 @@ enum asy_family {
 			  * (a FIFO's peer, a lock, a pipe): a worker of its own,
 			  * ended early by interrupting the worker */
 #define ASY_F_POLL_FIRST 8 /* ASY_OP_SEND: just tried; wait for room before the first attempt */
+#define ASY_F_COLD     16 /* ASY_OP_READ: a large buffered read that missed the page
+			   * cache (a ring hands it to its own workers: IOSQE_ASYNC) */
 
 /* Which path answered a call (tracing, summary). */
 enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY_VIA_TIMER };
@@ -359,6 +361,22 @@ struct asy_rest {
 size_t asy__iov_total(const struct iovec *iov, int cnt);
 int asy__rest_of(struct asy_rest *r, const struct iovec *iov, int cnt, size_t done);
 void asy__rest_free(struct asy_rest *r);
+
+/* runtime/engine/cold.c: reads of files whose try missed the page cache,
+ * by fd number (the file's ino there; 0: not known to be cold).
+ * skip: the fd is known cold, [its offset, + total) is not all cached and
+ * fstat (into *id) finds the same file: its kind (the try is skipped),
+ * else -1 (try as usual). */
+#define ASY_COLD_FDS 1024
+extern _Atomic unsigned long asy__cold_ino[ASY_COLD_FDS];
+static inline int asy__cold_known(int fd)
+{
+	return fd >= 0 && fd < ASY_COLD_FDS &&
+	       atomic_load_explicit(&asy__cold_ino[fd], memory_order_relaxed);
+}
+int asy__cold_skip(const struct asy_io *io, long total, struct stat *id);
+void asy__cold_learn(int fd, const struct stat *st);
+void asy__cold_forget(int fd);
 
 /* runtime/engine/fdkind.c, for the other families of a stream: */
 /* SO_RCVTIMEO (reading) or SO_SNDTIMEO as a deadline from `start`; -1 none. */
