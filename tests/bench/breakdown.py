@@ -47,6 +47,8 @@ import sys
 import tempfile
 import time
 
+from netbench import env_for
+
 OPS = {  # name: (N calls per run, label)
     "read": (200000, "cached 4 KiB `read`"),
     "pread": (200000, "cached 4 KiB `pread`"),
@@ -68,16 +70,6 @@ EVENTS = "task-clock,user_time,system_time"
 SYSCALLS = "raw_syscalls:sys_enter"
 
 
-def env_for(backend, lib):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ASYNCIFY_") and k != "LD_PRELOAD"}
-    env["LC_ALL"] = "C"
-    if backend:
-        env["LD_PRELOAD"] = lib
-        env["ASYNCIFY_BACKEND"] = backend
-    return env
-
-
 def perf_works(events):
     r = subprocess.run(["perf", "stat", "-x,", "-e", events, "--", "true"],
                        capture_output=True, text=True)
@@ -93,7 +85,7 @@ def perf_run(a, way, op, n, f, events):
     """{event: value} for one run: ns for the times, a count for syscalls."""
     out = tempfile.NamedTemporaryFile(prefix="asy-breakdown.", suffix=".csv")
     cmd = ["perf", "stat", "-x,", "-o", out.name, "-e", events, "--"] + argv_for(a, way, op, n, f)
-    r = subprocess.run(cmd, env=env_for(way[2], a.lib), capture_output=True, text=True)
+    r = subprocess.run(cmd, env=env_for(a.lib, way[2]), capture_output=True, text=True)
     if r.returncode != 0 or r.stdout.strip() != "calls %d" % n:
         raise RuntimeError("%s %s: exit %d: %s" % (way[0], op, r.returncode, r.stderr.strip()))
     vals = {}
@@ -111,7 +103,7 @@ def strace_syscalls(a, way, op, n, f):
     """System calls of one run (all threads), counted by strace -f -c."""
     with tempfile.NamedTemporaryFile(prefix="asy-breakdown.") as out:
         cmd = ["strace", "-f", "-c", "-o", out.name] + argv_for(a, way, op, n, f)
-        subprocess.run(cmd, env=env_for(way[2], a.lib), capture_output=True, check=True)
+        subprocess.run(cmd, env=env_for(a.lib, way[2]), capture_output=True, check=True)
         for line in open(out.name):
             if line.split()[-1:] == ["total"]:
                 cols = line.split()
