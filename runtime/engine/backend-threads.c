@@ -47,12 +47,19 @@ struct worker {
 /* Idle workers wait on a futex each, on a stack: a new call wakes the
  * one that went idle last, whose CPU is the likeliest to be awake (a
  * condition variable wakes the one waiting longest).  Waking a sleeping
- * thread costs ≈ 7-13 µs on these VMs (NOTES §5), more than the rest of a
- * handoff, so a coroutine scheduler and its workers also look a little
- * before they sleep:
- *  - a worker that finishes a call while its scheduler is awake looks for
- *    the next call for WORKER_SPIN_NS (the coroutine it finished usually
- *    makes one within microseconds), one such worker at a time;
+ * thread costs ≈ 7-13 µs on these VMs (NOTES §5) and CPU time the
+ * workers' own system calls need, more than the rest of a handoff, so
+ * the pool wakes as few threads as it can:
+ *  - a file read or write from a coroutine scheduler is left queued,
+ *    without waking a worker, while at least DEFER_BUSY workers run reads
+ *    and writes and at most DEFER_QUEUED calls wait: one of those workers
+ *    takes it as it finishes, instead of going to sleep and being woken
+ *    for the next call.  The scheduler's thread makes sure the queue
+ *    moves at least every DEFER_NS (a queue stuck behind slow calls gets
+ *    a worker then: pool_unstick);
+ *  - a finishing worker wakes its scheduler only when the scheduler went
+ *    to sleep before that worker's completion, so of several completions
+ *    that come while it sleeps only the first one pays for the wake;
  *  - the scheduler, while its coroutines have calls on workers, looks
  *    for a completion for SCHED_SPIN_NS before it sleeps on its futex.
  * Measured with `make bench-iops`; see README, Performance. */
@@ -60,12 +67,21 @@ static struct {
 	pthread_mutex_t lock;
 	struct asy_waiter *head, *tail;
 	struct worker *idle_top;
-	_Atomic unsigned queued; /* written under lock; spinners read it */
-	unsigned nthreads, idle, spinning;
-} pool = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0 };
+	unsigned queued, nthreads, idle;
+	unsigned busy_rw;       /* workers running a READ or WRITE */
+	_Atomic int deferred;   /* a call was queued without a wake; cleared when the queue empties */
+	_Atomic int64_t moved;  /* asy_now() when a worker last took a call */
+} pool = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 };
 
-#define WORKER_SPIN_NS 20000
 #define SCHED_SPIN_NS 10000
+#define DEFER_BUSY 4
+#define DEFER_QUEUED 4
+#define DEFER_NS 250000
+
+/* What t->sleeping holds while the threads backend's scheduler sleeps on
+ * wake_seq == seq: never 0 (awake) nor 1 (the ring's wait, woken by
+ * every completion). */
+#define SLEEP_TOKEN(seq) ((int)(0x40000000u | ((seq) & 0x3fffffffu)))
 
 static inline void cpu_relax(void)
 {
@@ -251,19 +267,19 @@ static long run(struct worker *wk, struct asy_waiter *w)
 	}
 }
 
-/* The next call to run, or NULL when this worker should exit.  `spin`:
- * look for a while before sleeping. */
-static struct asy_waiter *take(struct worker *wk, int spin)
+static int is_rw(const struct asy_waiter *w)
+{
+	return w->io.op == ASY_OP_READ || w->io.op == ASY_OP_WRITE;
+}
+
+/* The next call to run, or NULL when this worker should exit.  `done_rw`:
+ * the call this worker has just finished was a read or a write. */
+static struct asy_waiter *take(struct worker *wk, int done_rw)
 {
 	asy__mutex_lock(&pool.lock);
-	if (spin && !pool.head && pool.spinning == 0) {
-		pool.spinning++;
-		asy__mutex_unlock(&pool.lock);
-		spin_while(&pool.queued, 0, WORKER_SPIN_NS);
-		asy__mutex_lock(&pool.lock);
-		pool.spinning--;
-	}
+	pool.busy_rw -= (unsigned)done_rw;
 	while (!pool.head) {
+		atomic_store_explicit(&pool.deferred, 0, memory_order_relaxed);
 		atomic_store_explicit(&wk->go, 0, memory_order_relaxed);
 		wk->next_idle = pool.idle_top;
 		pool.idle_top = wk;
@@ -293,6 +309,9 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 	pool.queued--;
 	if (!pool.head)
 		pool.tail = NULL;
+	pool.busy_rw += (unsigned)is_rw(w);
+	if (atomic_load_explicit(&pool.deferred, memory_order_relaxed))
+		atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
 	w->be_priv = wk;
 	atomic_store(&wk->cur, w);
 	asy__mutex_unlock(&pool.lock);
@@ -301,28 +320,37 @@ static struct asy_waiter *take(struct worker *wk, int spin)
 
 /* w is finished: tell its thread.  w may be gone as soon as done is set,
  * so what is needed is taken first; t's refs keep t mapped meanwhile.
- * Returns 1 when the thread is awake (a call may follow soon). */
-static int finish(struct asy_waiter *w, long res)
+ *
+ * A ring's wait (sleeping == 1) is woken by every completion.  The
+ * threads backend's scheduler sleeps on wake_seq == seq with
+ * SLEEP_TOKEN(seq) in sleeping: only the worker whose increment moved
+ * wake_seq away from seq wakes it (and takes the token, so a completion
+ * that finished earlier and wakes late cannot take a later sleep's).
+ * Either that worker sees the token or the scheduler sees the new
+ * wake_seq before it sleeps (both sequentially consistent). */
+static void finish(struct asy_waiter *w, long res)
 {
 	struct asy_thread *t = w->thread;
 	asy__complete(w, res);
-	atomic_fetch_add(&t->wake_seq, 1);
+	unsigned seq = atomic_fetch_add(&t->wake_seq, 1);
 	int sl = atomic_load(&t->sleeping);
+	if (sl != 1)
+		sl = sl == SLEEP_TOKEN(seq) && atomic_compare_exchange_strong(&t->sleeping, &sl, 0);
 	if (sl)
 		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
-	return !sl;
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker wk = { NULL, (pid_t)asy_sys_gettid(), 0, NULL };
 	struct asy_waiter *w;
-	int spin = 0;
-	while ((w = take(&wk, spin))) {
+	int rw = 0;
+	while ((w = take(&wk, rw))) {
+		rw = is_rw(w);
 		long res = run(&wk, w);
 		atomic_store(&wk.cur, NULL);
-		spin = finish(w, res);
+		finish(w, res);
 	}
 	return NULL;
 }
@@ -370,7 +398,11 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 	asy__mutex_lock(&pool.lock);
 	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
 					 (w->io.flags & ASY_F_WAITS) ? MAX_THREADS : asy__cfg.workers;
-	if (pool.queued + 1 > pool.idle + pool.spinning && pool.nthreads < limit) {
+	/* A read or write of a scheduler on this backend (whose wait below
+	 * keeps the queue moving) that a busy worker will take soon. */
+	int defer = t->be == &asy__backend_threads && is_rw(w) && pool.queued < DEFER_QUEUED &&
+		    pool.busy_rw >= DEFER_BUSY;
+	if (!defer && pool.queued + 1 > pool.idle && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
 			asy__mutex_unlock(&pool.lock);
@@ -386,7 +418,11 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 	else
 		pool.head = w;
 	pool.tail = w;
-	struct worker *wk = pool.queued > pool.spinning ? pool.idle_top : NULL;
+	struct worker *wk = defer ? NULL : pool.idle_top;
+	if (defer && !atomic_load_explicit(&pool.deferred, memory_order_relaxed)) {
+		atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
+		atomic_store_explicit(&pool.deferred, 1, memory_order_relaxed);
+	}
 	if (wk) {
 		pool.idle_top = wk->next_idle;
 		pool.idle--;
@@ -429,8 +465,35 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 	asy__mutex_unlock(&pool.lock);
 }
 
+/* A queue of deferred calls that has not moved for DEFER_NS (its busy
+ * workers are slow) gets an idle worker.  From the scheduler's thread,
+ * whenever it looks for completions. */
+static void pool_unstick(void)
+{
+	if (!atomic_load_explicit(&pool.deferred, memory_order_relaxed) ||
+	    asy_now() - atomic_load_explicit(&pool.moved, memory_order_relaxed) < DEFER_NS)
+		return;
+	asy__mutex_lock(&pool.lock);
+	struct worker *wk = pool.head ? pool.idle_top : NULL;
+	if (!pool.head) {
+		atomic_store_explicit(&pool.deferred, 0, memory_order_relaxed);
+	} else if (wk) {
+		pool.idle_top = wk->next_idle;
+		pool.idle--;
+		atomic_store_explicit(&wk->go, 1, memory_order_release);
+	} else if (pool.nthreads < asy__cfg.workers) {
+		spawn();
+	}
+	/* Looked now: the next look (and the scheduler's wait) is DEFER_NS on. */
+	atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
+	asy__mutex_unlock(&pool.lock);
+	if (wk)
+		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
 static void threads_reap(struct asy_thread *t)
 {
+	pool_unstick();
 }
 
 /* The scheduler sleeps on its wake_seq futex: one system call, and none
@@ -442,6 +505,11 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	/* Completions due from workers: look before sleeping. */
 	if (t->parked)
 		spin_while(&t->wake_seq, seq, SCHED_SPIN_NS);
+	if (atomic_load_explicit(&pool.deferred, memory_order_relaxed)) {
+		int64_t by = atomic_load_explicit(&pool.moved, memory_order_relaxed) + DEFER_NS;
+		if (deadline < 0 || by < deadline)
+			deadline = by; /* then pool_unstick, in the reap after this wait */
+	}
 	struct timespec ts, *tsp = NULL;
 	if (deadline > 0) {
 		int64_t left = deadline - asy_now();
@@ -451,7 +519,7 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		ts.tv_nsec = left % 1000000000;
 		tsp = &ts;
 	}
-	atomic_store(&t->sleeping, 1);
+	atomic_store(&t->sleeping, SLEEP_TOKEN(seq));
 	if (atomic_load(&t->wake_seq) == seq)
 		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAIT_PRIVATE, seq, tsp, 0, 0);
 	atomic_store(&t->sleeping, 0);
@@ -463,7 +531,8 @@ static void threads_fork_child(void)
 	pthread_mutex_init(&pool.lock, NULL);
 	pool.head = pool.tail = NULL;
 	pool.idle_top = NULL;
-	pool.nthreads = pool.idle = pool.spinning = pool.queued = 0;
+	pool.nthreads = pool.idle = pool.queued = pool.busy_rw = 0;
+	atomic_store(&pool.deferred, 0);
 }
 
 const struct asy_backend asy__backend_threads = {
