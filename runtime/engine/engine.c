@@ -228,16 +228,21 @@ static long sync_or_pass(struct asy_io *io)
 
 /* A coroutine whose calls never wait would never let the others run (a
  * server whose every read finds data): every FAIR_RUN calls answered
- * inline, the thread's finished calls are reaped and the coroutine
+ * inline, or once the inline calls that measured themselves
+ * (asy__fair_charge: a file write made in the calling thread) took
+ * FAIR_NS, the thread's finished calls are reaped and the coroutine
  * yields once. */
 #define FAIR_RUN 64
+#define FAIR_NS 1000000
 static ASY_TLS unsigned inline_run;
+ASY_TLS int64_t asy__inline_ns;
 
 static void fair_share(void)
 {
-	if (++inline_run < FAIR_RUN)
+	if (++inline_run < FAIR_RUN && asy__inline_ns < FAIR_NS)
 		return;
 	inline_run = 0;
+	asy__inline_ns = 0;
 	struct asy_thread *t = asy__tls_thread;
 	if (t && t->parked)
 		asy__engine_idle(0);

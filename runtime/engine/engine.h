@@ -203,6 +203,7 @@ struct asy_thread {
 	unsigned pool_out;
 	unsigned unparked; /* coroutines a reap made runnable (asy__complete_local) */
 	void *detach_keep;    /* detach.c: blocks kept for reuse */
+	void *detach_trim;    /* detach.c: large blocks being given back */
 	unsigned detach_kept;
 	size_t detach_bytes;
 };
@@ -329,6 +330,9 @@ void asy__detach_free(struct asy_thread *t, struct asy_waiter *w);
  * and free its block. */
 void asy__detach_reap(struct asy_thread *t, struct asy_waiter *w);
 void asy__detach_drop_kept(struct asy_thread *t);
+/* Give back one step of a large freed block (a scheduler pass with
+ * nothing to run calls it too). */
+void asy__detach_trim(struct asy_thread *t);
 
 /* runtime/engine/wait.c: park the calling coroutine until w completes or one of
  * the deadlines passes; see asy__op for the results. */
@@ -396,6 +400,10 @@ int asy__copy_in(void *dst, const void *src, size_t n);
 /* Park the calling coroutine (asy__coro_park, cancellable) with the
  * engine open to the other coroutines meanwhile. */
 int asy__park(int64_t deadline);
+
+/* Time a coroutine's calls answered in its own thread took (measured
+ * where it may be long): engine.c yields once it passes 1 ms. */
+extern __thread int64_t asy__inline_ns __attribute__((tls_model("initial-exec")));
 
 /* A coroutine's call the non-blocking try answered: counted, traced as
  * `inline`. */

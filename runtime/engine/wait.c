@@ -116,6 +116,8 @@ int asy__engine_idle(int64_t deadline)
 	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
 	reap_all(t);
 	int n = unpark_done(t);
+	if (!n && t->detach_trim)
+		asy__detach_trim(t);
 	if (n || deadline == 0) {
 		t->be->wait(t, 0, seq);
 	} else {
