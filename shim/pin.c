@@ -165,6 +165,10 @@ static int m_clock(void *l, clockid_t c, const struct timespec *t)
 
 ASY_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
+	/* A thread that runs no coroutines: libc's call, nothing else (a
+	 * tail call; SQLite makes millions of these). */
+	if (__builtin_expect(!asy__sched_running, 1))
+		return get_pthread_mutex_lock()(m);
 	return take(m, m_lock, m_try, CLOCK_REALTIME, NULL, m_clock);
 }
 
@@ -192,6 +196,8 @@ ASY_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 
 ASY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
+	if (__builtin_expect(!nheld, 1))
+		return get_pthread_mutex_unlock()(m);
 	int r = get_pthread_mutex_unlock()(m);
 	if (r == 0 && nheld)
 		gave(m);
