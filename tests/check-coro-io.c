@@ -98,7 +98,7 @@ static void c_cold_preads(void)
  * try.  The counts at EOF, the file position, a vector across EOF and the
  * bytes must be the plain call's; the number, closed and reused for a
  * pipe and then for another file, must read those. */
-static int cold_done;
+static _Atomic int cold_done; /* threads without the shim: read by the other job */
 
 static void j_cold_again(int i)
 {
