@@ -73,6 +73,19 @@ static struct {
 	_Atomic int64_t moved;  /* asy_now() when a worker last took a call */
 } pool = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 };
 
+/* pool.lock, also for ThreadSanitizer (engine.h: asy_tsan_acquire). */
+static inline void pool_lock(void)
+{
+	asy__mutex_lock(&pool.lock);
+	asy_tsan_acquire(&pool);
+}
+
+static inline void pool_unlock(void)
+{
+	asy_tsan_release(&pool);
+	asy__mutex_unlock(&pool.lock);
+}
+
 #define SCHED_SPIN_NS 10000
 #define DEFER_BUSY 4
 #define DEFER_QUEUED 4
@@ -230,11 +243,11 @@ static long run_waiting(struct worker *wk, struct asy_waiter *w)
 	intr_mask(SIG_UNBLOCK);
 	long r = w->io.fn(w->io.arg);
 	intr_mask(SIG_BLOCK);
-	asy__mutex_lock(&pool.lock);
+	pool_lock();
 	atomic_store(&wk->cur, NULL);
 	if (w->kicked)
 		intr_disarm();
-	asy__mutex_unlock(&pool.lock);
+	pool_unlock();
 	return r;
 }
 
@@ -276,7 +289,7 @@ static int is_rw(const struct asy_waiter *w)
  * the call this worker has just finished was a read or a write. */
 static struct asy_waiter *take(struct worker *wk, int done_rw)
 {
-	asy__mutex_lock(&pool.lock);
+	pool_lock();
 	pool.busy_rw -= (unsigned)done_rw;
 	while (!pool.head) {
 		atomic_store_explicit(&pool.deferred, 0, memory_order_relaxed);
@@ -284,12 +297,12 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
 		wk->next_idle = pool.idle_top;
 		pool.idle_top = wk;
 		pool.idle++;
-		asy__mutex_unlock(&pool.lock);
+		pool_unlock();
 		struct timespec left = { IDLE_EXIT_S, 0 };
 		long r = 0;
 		while (!atomic_load_explicit(&wk->go, memory_order_acquire) && r != -ETIMEDOUT)
 			r = asy_sys(SYS_futex, &wk->go, FUTEX_WAIT_PRIVATE, 0, &left, 0, 0);
-		asy__mutex_lock(&pool.lock);
+		pool_lock();
 		if (!atomic_load_explicit(&wk->go, memory_order_relaxed)) {
 			/* Timed out, still on the stack: leave it. */
 			struct worker **pp = &pool.idle_top;
@@ -299,7 +312,7 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
 			pool.idle--;
 			if (!pool.head && pool.nthreads > 1) {
 				pool.nthreads--;
-				asy__mutex_unlock(&pool.lock);
+				pool_unlock();
 				return NULL;
 			}
 		}
@@ -314,7 +327,7 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
 		atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
 	w->be_priv = wk;
 	atomic_store(&wk->cur, w);
-	asy__mutex_unlock(&pool.lock);
+	pool_unlock();
 	return w;
 }
 
@@ -377,10 +390,10 @@ static int spawn(void)
 
 void asy__pool_prepare(void)
 {
-	asy__mutex_lock(&pool.lock);
+	pool_lock();
 	if (pool.nthreads == 0)
 		spawn();
-	asy__mutex_unlock(&pool.lock);
+	pool_unlock();
 }
 
 /* Nothing per thread: completions come through t->wake_seq. */
@@ -395,7 +408,7 @@ static void threads_thread_fini(struct asy_thread *t)
 
 static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 {
-	asy__mutex_lock(&pool.lock);
+	pool_lock();
 	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
 					 (w->io.flags & ASY_F_WAITS) ? MAX_THREADS : asy__cfg.workers;
 	/* A read or write of a scheduler on this backend (whose wait below
@@ -405,7 +418,7 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 	if (!defer && pool.queued + 1 > pool.idle && pool.nthreads < limit) {
 		int r = spawn();
 		if (r < 0 && pool.nthreads == 0) {
-			asy__mutex_unlock(&pool.lock);
+			pool_unlock();
 			return r;
 		}
 	}
@@ -428,7 +441,7 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 		pool.idle--;
 		atomic_store_explicit(&wk->go, 1, memory_order_release);
 	}
-	asy__mutex_unlock(&pool.lock);
+	pool_unlock();
 	/* A worker leaves only after a 10 s timeout that found go unset, so
 	 * wk is still there. */
 	if (wk)
@@ -439,7 +452,7 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
 	atomic_store(&w->cancel, 1);
-	asy__mutex_lock(&pool.lock);
+	pool_lock();
 	if (!w->be_priv) { /* still queued: it never started */
 		struct asy_waiter **pp = &pool.head, *prev = NULL;
 		while (*pp && *pp != w)
@@ -462,7 +475,7 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 			asy_sys(SYS_tgkill, asy__pid, wk->tid, asy__cfg.intr_signal, 0, 0, 0);
 		}
 	}
-	asy__mutex_unlock(&pool.lock);
+	pool_unlock();
 }
 
 /* A queue of deferred calls that has not moved for DEFER_NS (its busy
@@ -473,7 +486,7 @@ static void pool_unstick(void)
 	if (!atomic_load_explicit(&pool.deferred, memory_order_relaxed) ||
 	    asy_now() - atomic_load_explicit(&pool.moved, memory_order_relaxed) < DEFER_NS)
 		return;
-	asy__mutex_lock(&pool.lock);
+	pool_lock();
 	struct worker *wk = pool.head ? pool.idle_top : NULL;
 	if (!pool.head) {
 		atomic_store_explicit(&pool.deferred, 0, memory_order_relaxed);
@@ -486,7 +499,7 @@ static void pool_unstick(void)
 	}
 	/* Looked now: the next look (and the scheduler's wait) is DEFER_NS on. */
 	atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
-	asy__mutex_unlock(&pool.lock);
+	pool_unlock();
 	if (wk)
 		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 }

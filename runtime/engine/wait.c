@@ -67,7 +67,10 @@ static void parked_del(struct asy_thread *t, struct asy_waiter *w)
 
 static int is_done(struct asy_waiter *w)
 {
-	return atomic_load_explicit(&w->done, memory_order_acquire);
+	if (!atomic_load_explicit(&w->done, memory_order_acquire))
+		return 0;
+	asy_tsan_acquire(&w->done); /* the store's own release (engine.h) */
+	return 1;
 }
 
 /* Unpark the coroutines whose calls finished; how many.  The ring's
