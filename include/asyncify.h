@@ -119,7 +119,9 @@ int asy_join(int h, int64_t deadline);
 int asy_yield(void);
 
 /* asy_sleep - wait until the deadline (others run meanwhile).  A deadline
- * in the past, or 0, returns at once.  Returns 0 when the deadline is
+ * in the past, or 0, returns at once.  When the deadline comes the
+ * coroutine runs next, ahead of the run queue (timers go first; it waits
+ * only for the coroutine running then).  Returns 0 when the deadline is
  * reached, or -1 with errno ECANCELED (the coroutine was cancelled before
  * or during the sleep), EDEADLK (deadline -1 and nothing else can ever
  * run), EINVAL (deadline < -1), EBUSY. */

