@@ -207,18 +207,16 @@ static void fire_timers(struct sched *s)
 {
 	int64_t now = asy_now();
 	struct asy_coro *head = s->rq_head, *tail = s->rq_tail;
-	if (!s->heap_len || s->heap[0]->wake_at > now)
-		return;
 	s->rq_head = s->rq_tail = NULL;
 	while (s->heap_len && s->heap[0]->wake_at <= now)
 		asy__sched_ready(s, s->heap[0], -ETIMEDOUT);
-	if (head) { /* the queue as it was, after the timers */
-		if (s->rq_tail)
-			s->rq_tail->next = head;
-		else
-			s->rq_head = head;
-		s->rq_tail = tail;
-	}
+	if (!head)
+		return;
+	if (s->rq_tail) /* the queue as it was, after the timers */
+		s->rq_tail->next = head;
+	else
+		s->rq_head = head;
+	s->rq_tail = tail;
 }
 
 /* ---- switching -------------------------------------------------------- */

@@ -193,6 +193,17 @@ struct asy_waiter {
 	struct asy_waiter *pnext, *pprev; /* the thread's parked waiters */
 };
 
+/* Has the call finished?  The one place a waiter's completion is
+ * observed: the load pairs with the completer's release, and TSan is
+ * told so too (above). */
+static inline int asy__waiter_done(struct asy_waiter *w)
+{
+	if (!atomic_load_explicit(&w->done, memory_order_acquire))
+		return 0;
+	asy_tsan_acquire(&w->done);
+	return 1;
+}
+
 /* Mark w finished with result res; after this returns w may be gone.
  * Safe from any thread. */
 void asy__complete(struct asy_waiter *w, long res);

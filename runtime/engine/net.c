@@ -208,7 +208,7 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 	}
 	if (lowat && w.io.a[1])
 		*lowat = o.lowat;
-	if (!atomic_load_explicit(&w.done, memory_order_acquire) && *deadline == DEADLINE_UNKNOWN) {
+	if (!asy__waiter_done(&w) && *deadline == DEADLINE_UNKNOWN) {
 		/* It waits.  (A send's try has looked at O_NONBLOCK.) */
 		if (x->reading && asy__nonblocking(x->fd))
 			*deadline = 0;

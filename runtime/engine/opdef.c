@@ -115,8 +115,7 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 		 * never parks.  Its completion unparked nobody. */
 		w->be->wait(t, 0, atomic_load(&t->wake_seq));
 		w->be->reap(t);
-		if (atomic_load_explicit(&w->done, memory_order_acquire)) {
-			asy_tsan_acquire(&w->done);
+		if (asy__waiter_done(w)) {
 			t->unparked--;
 			w->io.via = ASY_VIA_INLINE;
 			ASY_COUNT(inline_done);

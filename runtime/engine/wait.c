@@ -65,14 +65,6 @@ static void parked_del(struct asy_thread *t, struct asy_waiter *w)
 		w->pnext->pprev = w->pprev;
 }
 
-static int is_done(struct asy_waiter *w)
-{
-	if (!atomic_load_explicit(&w->done, memory_order_acquire))
-		return 0;
-	asy_tsan_acquire(&w->done); /* the store's own release (engine.h) */
-	return 1;
-}
-
 /* Unpark the coroutines whose calls finished; how many.  The ring's
  * completions were unparked as they were reaped (asy__complete_local);
  * the list is looked through only for calls out on the pool. */
@@ -84,7 +76,7 @@ static int unpark_done(struct asy_thread *t)
 		return n;
 	for (struct asy_waiter *w = t->parked, *next; w; w = next) {
 		next = w->pnext;
-		if (!is_done(w))
+		if (!asy__waiter_done(w))
 			continue;
 		parked_del(t, w);
 		if (w->abandoned) {
@@ -166,15 +158,15 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	int depth = asy__depth;
 	asy__depth = 0; /* other coroutines use the engine while this one waits */
 	parked_add(t, w);
-	while (!is_done(w)) {
+	while (!asy__waiter_done(w)) {
 		r = asy__coro_park(until, 1);
-		if (r < 0 && !is_done(w) && w->detached && !(w->io.flags & ASY_F_WAITS)) {
+		if (r < 0 && !asy__waiter_done(w) && w->detached && !(w->io.flags & ASY_F_WAITS)) {
 			w->be->cancel(t, w); /* may end it sooner; nothing waits for it */
-			if (!is_done(w))
+			if (!asy__waiter_done(w))
 				return abandon(w, depth, r);
 			break;
 		}
-		if (r < 0 && !is_done(w)) {
+		if (r < 0 && !asy__waiter_done(w)) {
 			w->be->cancel(t, w);
 			/* A worker's waiting call is ended by a signal, which may
 			 * have come just before its system call began: send it
@@ -187,13 +179,13 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 			 * the signal was sent: one that never gets it (no
 			 * ASYNCIFY_SIGNAL) would go on waiting for a peer. */
 			int64_t give_up = w->detached ? asy_now() + GIVE_UP_NS : -1;
-			while (!is_done(w)) {
+			while (!asy__waiter_done(w)) {
 				int64_t until = kick ? asy_now() + every : -1;
 				if (give_up >= 0 && w->kicked && (until < 0 || until > give_up))
 					until = give_up;
 				if (give_up >= 0 && w->kicked && asy_now() >= give_up)
 					return abandon(w, depth, r);
-				if (asy__coro_park(until, 0) < 0 && !is_done(w)) {
+				if (asy__coro_park(until, 0) < 0 && !asy__waiter_done(w)) {
 					w->be->cancel(t, w);
 					every = every < KICK_MAX_NS ? every * 2 : KICK_MAX_NS;
 				}
