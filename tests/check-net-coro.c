@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "t-helpers.h"
 
@@ -245,6 +248,127 @@ static void k_send_big(void)
 	t_finish();
 }
 
+/* read() of a number that last held a socket: a socket read waits on
+ * the ring as recv does; whatever the number holds next (another kind of
+ * socket, a pipe, a file, /dev/zero, an eventfd, a listening socket,
+ * nothing) reads as itself.  Before each, a non-blocking socket's
+ * "would wait" at that number marks it as a socket again. */
+#define REUSED 100
+static int ru_go[2], ru_late[2], ru_s[2];
+
+static void ru_mark(void)
+{
+	int nb[2];
+	char b[8];
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, nb);
+	dup2(nb[0], REUSED);
+	if (read(REUSED, b, sizeof b) != -1 || errno != EAGAIN)
+		t_out("mark failed\n");
+	close(nb[0]);
+	close(nb[1]);
+}
+
+static void ru_read(int i, const char *what, size_t len)
+{
+	char b[64];
+	long n = read(REUSED, b, len);
+	t_jres(i, what, n);
+	if (n > 0)
+		t_jout(i, "'%.*s' ", (int)n, b);
+}
+
+static void ru_onto(int fd)
+{
+	ru_mark();
+	dup2(fd, REUSED);
+	close(fd);
+}
+
+static void j_reused(int i)
+{
+	char c = 'g', b[64];
+	int one = 1, four = 4, p[2], u[2];
+	struct timeval tmo = { 0, 30000 }, none = { 0, 0 };
+	if (i == 1) {
+		read(ru_go[0], &c, 1);
+		usleep(20000);
+		write(ru_s[1], "one", 3);
+		read(ru_go[0], &c, 1);
+		write(ru_s[1], "ab", 2);
+		usleep(10000);
+		write(ru_s[1], "cdef", 4);
+		read(ru_go[0], &c, 1);
+		usleep(20000);
+		write(ru_late[1], "late", 4);
+		read(ru_go[0], &c, 1); /* job 0 is never alone on its thread */
+		t_jout(i, "\n");
+		return;
+	}
+	ru_onto(dup(ru_s[0]));
+	write(ru_go[1], &c, 1);
+	ru_read(i, "waits", 64);
+	write(ru_s[1], "xyz12", 5);
+	struct iovec v[2] = { { b, 2 }, { b + 2, 10 } };
+	t_jres(i, "readv", readv(REUSED, v, 2));
+	setsockopt(REUSED, SOL_SOCKET, SO_RCVLOWAT, &four, sizeof four);
+	write(ru_go[1], &c, 1);
+	ru_read(i, "lowat", 64);
+	setsockopt(REUSED, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+	setsockopt(REUSED, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
+	ru_read(i, "timeo", 64);
+	setsockopt(REUSED, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+	fcntl(REUSED, F_SETFL, O_NONBLOCK);
+	ru_read(i, "nonblock", 64);
+	fcntl(REUSED, F_SETFL, 0);
+	t_jout(i, "\n");
+
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, u);
+	ru_onto(u[0]);
+	send(u[1], "0123456789", 10, 0);
+	send(u[1], "xy", 2, 0);
+	ru_read(i, "dgram", 4);
+	ru_read(i, "next", 8);
+	close(u[1]);
+	pipe(p);
+	write(p[1], "pipe", 4);
+	ru_onto(p[0]);
+	ru_read(i, "pipe", 64);
+	close(p[1]);
+	ru_onto(ru_late[0]);
+	write(ru_go[1], &c, 1);
+	ru_read(i, "pipe-waits", 64);
+	t_jout(i, "\n");
+
+	t_put("reused", "file bytes");
+	ru_onto(open("reused", O_RDONLY));
+	ru_read(i, "file", 64);
+	ru_onto(open("/dev/zero", O_RDONLY));
+	t_jres(i, "zero", read(REUSED, b, 8));
+	ru_onto(eventfd(7, 0));
+	uint64_t ev = 0;
+	t_jres(i, "eventfd", read(REUSED, &ev, sizeof ev));
+	t_jout(i, "value=%lu ", (unsigned long)ev);
+	ru_onto(socket(AF_INET, SOCK_STREAM, 0));
+	ru_read(i, "unconnected", 64);
+	ru_mark();
+	close(REUSED);
+	ru_read(i, "closed", 64);
+	write(ru_go[1], &c, 1);
+	t_jout(i, "\n");
+}
+
+static void k_reused_number(void)
+{
+	alarm(8);
+	t_fs_dir();
+	pipe(ru_go);
+	pipe(ru_late);
+	t_pair(T_UNIX_STREAM, ru_s);
+	t_spawn(j_reused, 0);
+	t_spawn(j_reused, 1);
+	t_finish();
+}
+
 /* Name resolution of loopback names from several jobs at once. */
 static void j_resolve(int i)
 {
@@ -424,13 +548,14 @@ static const struct t_case cases[] = {
 	{ "k_accept_connect", k_accept_connect, T_BACKEND | T_OWNCORO },
 	{ "k_readiness", k_readiness, T_BACKEND | T_OWNCORO },
 	{ "k_send_big", k_send_big, T_BACKEND | T_OWNCORO },
+	{ "k_reused_number", k_reused_number, T_BACKEND | T_OWNCORO },
 	{ "k_resolve", k_resolve, T_OWNCORO },
 	/* engine only: */
 	{ "k_deadline", k_deadline, T_OWNCORO },
 	{ "k_cancel", k_cancel, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 6
+#define NLIKE 7
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 static enum t_variant variants[2];

@@ -13,6 +13,7 @@
  * (signalfd) is left to its own call. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -106,11 +107,24 @@ static int anon_kind(int fd)
 	return ASY_K_EVENT;
 }
 
-int asy__fd_kind(int fd, struct stat *st)
+/* The sockets asy__fd_kind() found, by number (fdkind.h). */
+#define HINT_FDS 4096
+static _Atomic unsigned char was_socket[HINT_FDS];
+
+int asy__fd_was_socket(int fd)
 {
-	long r = asy_sys(SYS_fstat, fd, st, 0, 0, 0, 0);
-	if (r < 0)
-		return (int)r;
+	return fd >= 0 && fd < HINT_FDS &&
+	       atomic_load_explicit(&was_socket[fd], memory_order_relaxed);
+}
+
+void asy__fd_forget(int fd)
+{
+	if (fd >= 0 && fd < HINT_FDS)
+		atomic_store_explicit(&was_socket[fd], 0, memory_order_relaxed);
+}
+
+static int classify(int fd, struct stat *st)
+{
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
 		return ASY_K_FILE; /* ASY_K_KERNFS: see asy__kernel_fs() */
@@ -129,6 +143,18 @@ int asy__fd_kind(int fd, struct stat *st)
 	default:
 		return ASY_K_CHR;
 	}
+}
+
+int asy__fd_kind(int fd, struct stat *st)
+{
+	long r = asy_sys(SYS_fstat, fd, st, 0, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	int kind = classify(fd, st);
+	if (fd >= 0 && fd < HINT_FDS)
+		atomic_store_explicit(&was_socket[fd], kind == ASY_K_STREAM || kind == ASY_K_RECORD,
+				      memory_order_relaxed);
+	return kind;
 }
 
 int64_t asy__sock_deadline(int fd, int reading, int64_t start)

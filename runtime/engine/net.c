@@ -259,6 +259,23 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	}
 }
 
+/* read() and readv() of a socket are its recvmsg with flags 0 and no
+ * name or ancillary data (sock_read_iter; O_NONBLOCK is the socket's own
+ * either way): on the ring they take recv's path, whose op makes the try
+ * in io_uring_enter and reads the socket's timeouts and low-water mark
+ * with its start — one system call where the try, fstat and four looks
+ * at the socket were six more.  A number that no longer holds a socket
+ * gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */
+long asy__sock_read(struct asy_io *io)
+{
+	struct asy_thread *ring = ring_thread();
+	if (!ring)
+		return ASY_PASS;
+	struct msghdr m = { .msg_iov = (struct iovec *)io->iov, .msg_iovlen = (size_t)io->iovcnt };
+	struct xfer x = { .fd = io->fd, .reading = 1, .msg = &m };
+	return recv_ring(io, ring, &x);
+}
+
 /* The rest of a blocking send after the try moved *done bytes (or none,
  * and said it would wait).  A stream's send goes on until everything
  * moved.  io_uring's send never raises SIGPIPE: one that fails with

@@ -469,6 +469,14 @@ long asy__rw(struct asy_io *io)
 	}
 	if (!io->iov || io->iovcnt <= 0 || io->iovcnt > IOV_MAX)
 		return ASY_PASS;
+	if (io->op == ASY_OP_READ && io->off < 0 && !io->rwflags && asy__fd_was_socket(io->fd)) {
+		/* A socket, last time: read on the ring as recv (net.c). */
+		long r = asy__sock_read(io);
+		if (r != ASY_PASS && r != -ENOTSOCK)
+			return r;
+		if (r == -ENOTSOCK)
+			asy__fd_forget(io->fd); /* another kind of fd now: the try */
+	}
 	struct stat id;
 	int kind = -1;
 	long first = NOT_TRIED;
