@@ -279,7 +279,7 @@ int t_nfds(void)
 
 struct t_api t_api;
 
-#define MAXJOBS 64
+#define MAXJOBS 512
 static pthread_t job_threads[MAXJOBS];
 static int njobs;
 static char job_out[MAXJOBS][512];

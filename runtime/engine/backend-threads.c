@@ -404,9 +404,10 @@ static int threads_thread_init(struct asy_thread *t)
 
 static void threads_thread_fini(struct asy_thread *t)
 {
+	asy__ready_fini(t);
 }
 
-static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
+static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	pool_lock();
 	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
@@ -449,8 +450,17 @@ static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
 	return 0;
 }
 
+/* A readiness wait of a scheduler on this backend stays on its thread
+ * (ready.c); anything else goes to a worker. */
+static int threads_submit(struct asy_thread *t, struct asy_waiter *w)
+{
+	return asy__ready_submit(t, w) ? 0 : pool_submit(t, w);
+}
+
 static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
+	if (asy__ready_cancel(t, w))
+		return;
 	atomic_store(&w->cancel, 1);
 	pool_lock();
 	if (!w->be_priv) { /* still queued: it never started */
@@ -506,6 +516,7 @@ static void pool_unstick(void)
 
 static void threads_reap(struct asy_thread *t)
 {
+	asy__ready_look(t);
 	pool_unstick();
 }
 
@@ -515,6 +526,16 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
 	if (deadline == 0)
 		return;
+	/* Only readiness waits out: the thread polls their fds itself. */
+	if (asy__ready_sleep(t, deadline))
+		return;
+	/* Calls on workers too: the workers take the waits (ready.c). */
+	for (struct asy_waiter *w = asy__ready_take_all(t), *next; w; w = next) {
+		next = w->next;
+		long r = pool_submit(t, w);
+		if (r < 0)
+			asy__complete_local(t, w, r);
+	}
 	/* Completions due from workers: look before sleeping. */
 	if (t->parked)
 		spin_while(&t->wake_seq, seq, SCHED_SPIN_NS);

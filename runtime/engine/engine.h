@@ -229,6 +229,13 @@ struct asy_thread {
 	_Atomic int sleeping;
 	unsigned pool_out;
 	unsigned unparked; /* coroutines a reap made runnable (asy__complete_local) */
+	/* threads backend: readiness waits the thread polls itself (ready.c) */
+	struct asy_waiter *ready; /* their list, through next */
+	unsigned ready_n, ready_fds; /* ops and fds on it */
+	struct pollfd *ready_pfd; /* the poll array, mapped */
+	size_t ready_cap;         /* its bytes */
+	int64_t ready_look;       /* asy_now() of the last poll */
+	int ready_failed;         /* poll refused the set: workers wait from now on */
 	void *detach_keep;    /* detach.c: blocks kept for reuse */
 	void *detach_trim;    /* detach.c: large blocks being given back */
 	unsigned detach_kept;
@@ -364,6 +371,19 @@ void asy__detach_trim(struct asy_thread *t);
 /* runtime/engine/wait.c: park the calling coroutine until w completes or one of
  * the deadlines passes; see asy__op for the results. */
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+/* runtime/engine/ready.c: POLL and POLLSET ops of a threads-backend
+ * scheduler, polled by its own thread.  submit: 1 when taken (else the
+ * pool); cancel: 1 when it was one of these (now done); look: a poll(0)
+ * when a busy scheduler looks for completions; sleep: 1 when the thread
+ * waited in ppoll until an fd was ready or the deadline (0: its calls on
+ * the pool need the futex sleep; take_all then hands the list over). */
+int asy__ready_submit(struct asy_thread *t, struct asy_waiter *w);
+int asy__ready_cancel(struct asy_thread *t, struct asy_waiter *w);
+void asy__ready_look(struct asy_thread *t);
+int asy__ready_sleep(struct asy_thread *t, int64_t deadline);
+struct asy_waiter *asy__ready_take_all(struct asy_thread *t);
+void asy__ready_fini(struct asy_thread *t);
+
 /* The earliest of `deadline` and the running coroutine's I/O deadline. */
 int64_t asy__wait_deadline(int64_t deadline);
 

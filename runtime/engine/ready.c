@@ -1,0 +1,186 @@
+/* Readiness waits the scheduler's own thread polls (threads backend).
+ *
+ * A coroutine's wait for a socket, pipe or terminal to be ready (a POLL
+ * op: rw.c and net.c wait so before the call again; a POLLSET op: the
+ * program's poll, select or epoll_wait) needs no worker of its own on the
+ * threads backend.  The op stays on its thread's list, and the scheduler
+ * polls the fds of every op there itself:
+ *
+ *  - while coroutines run, a poll() with no timeout every LOOK_NS at
+ *    most, when the scheduler looks for completions;
+ *  - when nothing can run, a ppoll() until the earliest deadline, in
+ *    place of its futex sleep — so a thread that serves 1024 connections
+ *    sleeps in one system call, as an epoll loop does, and a ready fd
+ *    costs no thread wake-up.
+ *
+ * Only a worker could wake a sleeping scheduler otherwise, and a worker
+ * wakes it through a futex, which a ppoll does not hear.  So the
+ * scheduler sleeps in ppoll only while none of its calls is out on the
+ * pool; when some are, its readiness waits go to workers as they did
+ * before (one worker's poll() each) and it sleeps on the futex, which
+ * hears both.  The engine holds no fd for this: the program's numbers
+ * and RLIMIT_NOFILE stay its own.
+ *
+ * The answer is the one a worker's poll() gives: the revents of a POLL
+ * op's fd (POLLNVAL for a number closed meanwhile), how many fds of a
+ * POLLSET are ready, with their revents written into its set.  A
+ * deadline or cancel takes the op off the list (wait.c). */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+
+#define LOOK_NS 20000 /* 20 µs: a busy scheduler's poll(0) at most this often */
+
+/* The op's fds: a POLL op's one, or a POLLSET's set. */
+static unsigned nfds_of(const struct asy_waiter *w)
+{
+	return w->io.op == ASY_OP_POLL ? 1 : w->io.npfd;
+}
+
+int asy__ready_submit(struct asy_thread *t, struct asy_waiter *w)
+{
+	if ((w->io.op != ASY_OP_POLL && w->io.op != ASY_OP_POLLSET) ||
+	    t->be != &asy__backend_threads || t->ready_failed)
+		return 0;
+	w->be_priv = &t->ready; /* marks it as the thread's own */
+	w->next = t->ready;
+	t->ready = w;
+	t->ready_n++;
+	t->ready_fds += nfds_of(w);
+	return 1;
+}
+
+static void unlink_ready(struct asy_thread *t, struct asy_waiter *w)
+{
+	struct asy_waiter **pp = &t->ready;
+	while (*pp && *pp != w)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = w->next;
+	t->ready_n--;
+	t->ready_fds -= nfds_of(w);
+}
+
+int asy__ready_cancel(struct asy_thread *t, struct asy_waiter *w)
+{
+	if (w->be_priv != &t->ready)
+		return 0;
+	unlink_ready(t, w);
+	w->be_priv = NULL;
+	asy__complete(w, -ECANCELED); /* its own coroutine asks: no unpark */
+	return 1;
+}
+
+struct asy_waiter *asy__ready_take_all(struct asy_thread *t)
+{
+	struct asy_waiter *all = t->ready;
+	for (struct asy_waiter *w = all; w; w = w->next)
+		w->be_priv = NULL;
+	t->ready = NULL;
+	t->ready_n = t->ready_fds = 0;
+	return all;
+}
+
+/* The thread's poll array, large enough for every fd on the list. */
+static struct pollfd *array(struct asy_thread *t)
+{
+	size_t need = (size_t)t->ready_fds * sizeof(struct pollfd);
+	if (need <= t->ready_cap)
+		return t->ready_pfd;
+	size_t cap = 4096;
+	while (cap < need)
+		cap *= 2;
+	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (t->ready_pfd)
+		munmap(t->ready_pfd, t->ready_cap);
+	t->ready_pfd = p;
+	t->ready_cap = cap;
+	return p;
+}
+
+/* Poll every fd on the list, waiting up to `deadline` (-1 none, 0 not at
+ * all); finish the ops that have an fd ready.  -errno when poll itself
+ * failed (EINVAL: more fds than RLIMIT_NOFILE). */
+static long look(struct asy_thread *t, int64_t deadline)
+{
+	struct pollfd *p = array(t);
+	if (!p)
+		return -ENOMEM;
+	unsigned n = 0;
+	for (struct asy_waiter *w = t->ready; w; w = w->next) {
+		if (w->io.op == ASY_OP_POLL) {
+			p[n] = (struct pollfd){ .fd = w->io.fd, .events = w->io.events };
+			n++;
+		} else {
+			memcpy(p + n, w->io.pfd, w->io.npfd * sizeof *p);
+			n += w->io.npfd;
+		}
+	}
+	struct timespec ts, *tsp = NULL;
+	if (deadline >= 0) {
+		int64_t left = deadline > 0 ? deadline - asy_now() : 0;
+		if (left < 0)
+			left = 0;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tsp = &ts;
+	}
+	t->ready_look = asy_now();
+	long r = asy_sys(SYS_ppoll, p, n, tsp, NULL, 8, 0);
+	if (r <= 0)
+		return r == -EINTR ? 0 : r;
+	unsigned at = 0;
+	for (struct asy_waiter *w = t->ready, *next; w; w = next) {
+		next = w->next;
+		unsigned k = nfds_of(w), ready = 0;
+		for (unsigned i = 0; i < k; i++)
+			ready += p[at + i].revents != 0;
+		if (ready) {
+			long res = w->io.op == ASY_OP_POLL ? p[at].revents : (long)ready;
+			if (w->io.op == ASY_OP_POLLSET)
+				for (unsigned i = 0; i < k; i++)
+					w->io.pfd[i].revents = p[at + i].revents;
+			unlink_ready(t, w);
+			w->be_priv = NULL;
+			asy__complete_local(t, w, res);
+		}
+		at += k;
+	}
+	return r;
+}
+
+void asy__ready_look(struct asy_thread *t)
+{
+	if (t->ready && asy_now() - t->ready_look >= LOOK_NS && look(t, 0) < 0)
+		t->ready_failed = 1;
+}
+
+int asy__ready_sleep(struct asy_thread *t, int64_t deadline)
+{
+	if (!t->ready || t->ready_failed || t->pool_out > t->ready_n)
+		return 0; /* a worker may finish a call meanwhile: the futex */
+	if (look(t, deadline) < 0) {
+		t->ready_failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+void asy__ready_fini(struct asy_thread *t)
+{
+	if (t->ready_pfd)
+		munmap(t->ready_pfd, t->ready_cap);
+	t->ready_pfd = NULL;
+	t->ready_cap = 0;
+	t->ready = NULL;
+	t->ready_n = t->ready_fds = 0;
+}
