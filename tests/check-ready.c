@@ -7,6 +7,7 @@
  * print the same lines: waits mixed with file calls on workers, more
  * waiting fds than one poll array holds at first, and more than
  * RLIMIT_NOFILE in all. */
+#include <check.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -117,8 +118,27 @@ static const struct t_case cases[] = {
 	{ NULL, NULL, 0 },
 };
 
+#define NCASES 3
+
+static enum t_variant variants[2];
+static int nvariants;
+
+START_TEST(like_threads)
+{
+	t_compare_all(&cases[_i], variants, nvariants);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	t_load_api();
-	return t_cases_main(argc, argv, cases, "ready", 60);
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	nvariants = t_engine_variants(variants, "check-ready");
+	Suite *s = suite_create("ready");
+	TCase *tc = tcase_create("ready");
+	tcase_set_timeout(tc, 90);
+	tcase_add_loop_test(tc, like_threads, 0, NCASES);
+	suite_add_tcase(s, tc);
+	return t_run_suite(s);
 }

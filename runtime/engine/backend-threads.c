@@ -6,8 +6,10 @@
  * A worker makes exactly the call the program made — readv/writev at the
  * file position as preadv2/pwritev2 with offset -1 and the program's own
  * RWF flags — so the kernel validates it and takes its locks as for the
- * program.  A POLL op waits with poll() and looks at its cancel flag every
- * CANCEL_POLL_MS; it moves no data (the coroutine's thread does that,
+ * program.  A scheduler on this backend polls its own coroutines' POLL
+ * and POLLSET ops itself (ready.c); they come here only while it has
+ * other calls out on workers.  A POLL op waits with poll() and looks at
+ * its cancel flag every CANCEL_POLL_MS; it moves no data (the coroutine's thread does that,
  * runtime/engine/rw.c), so nothing a worker does can land in the wrong file.
  *
  * Workers block every signal.  SIGXFSZ raised by a worker's write stays

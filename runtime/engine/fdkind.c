@@ -39,7 +39,7 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY,
 		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does"),
 	[ASY_K_STREAM] = ROW("stream socket", NOWAIT, READY, .nosignal = 1, .timeo = 1, .lowat = 1,
-		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold"),
+		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold; under uring a read where a socket was found before is recv's RECVMSG op"),
 	[ASY_K_RECORD] = ROW("datagram, seqpacket, raw socket", NOWAIT, READY, .record = 1,
 		.nosignal = 1, .timeo = 1,
 		.why = "one call is one record: never split, never continued"),

@@ -347,6 +347,10 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 			fl = asy__nonblocking(io->fd);
 		if (fl)
 			return done ? done : r;
+		/* Nothing else could run meanwhile: the program's own call
+		 * waits, as on a plain thread (a POLL op would only add to it). */
+		if (!done && !waited && asy__coro_alone())
+			return ASY_PASS;
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
 		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
