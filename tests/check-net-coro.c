@@ -328,6 +328,11 @@ static void j_reused(int i)
 	send(u[1], "xy", 2, 0);
 	ru_read(i, "dgram", 4);
 	ru_read(i, "next", 8);
+	send(u[1], "zz", 2, 0);
+	struct iovec none0 = { b, 0 };
+	t_jres(i, "readv0", readv(REUSED, &none0, 1)); /* reads nothing, takes no datagram */
+	t_jres(i, "read0", read(REUSED, b, 0));
+	ru_read(i, "kept", 8);
 	close(u[1]);
 	pipe(p);
 	write(p[1], "pipe", 4);

@@ -394,7 +394,7 @@ long asy__net(struct asy_io *io);    /* net.c */
 long asy__poll(struct asy_io *io);   /* poll.c */
 long asy__sleep(struct asy_io *io);  /* sleep.c */
 long asy__fs(struct asy_io *io);     /* fs.c */
-/* read()/readv() of a number that last held a socket, as the kernel's
+/* read() of a number that last held a socket, as the kernel's
  * recvmsg(fd, {iov}, 0) on the thread's ring (net.c); -ENOTSOCK before
  * anything moved when the number holds something else now; ASY_PASS when
  * the ring took nothing (no ring, a coroutine alone). */

@@ -259,7 +259,7 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	}
 }
 
-/* read() and readv() of a socket are its recvmsg with flags 0 and no
+/* read() of a socket is its recvmsg with flags 0 and no
  * name or ancillary data (sock_read_iter; O_NONBLOCK is the socket's own
  * either way): on the ring they take recv's path, whose op makes the try
  * in io_uring_enter and reads the socket's timeouts and low-water mark

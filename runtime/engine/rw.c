@@ -473,8 +473,11 @@ long asy__rw(struct asy_io *io)
 	}
 	if (!io->iov || io->iovcnt <= 0 || io->iovcnt > IOV_MAX)
 		return ASY_PASS;
-	if (io->op == ASY_OP_READ && io->off < 0 && !io->rwflags && asy__fd_was_socket(io->fd)) {
-		/* A socket, last time: read on the ring as recv (net.c). */
+	if (io->op == ASY_OP_READ && io->iov == &io->one && io->off < 0 && !io->rwflags &&
+	    asy__fd_was_socket(io->fd)) {
+		/* A socket, last time: read on the ring as recv (net.c).  One
+		 * buffer, of at least a byte (above): a vector of 0 bytes reads
+		 * nothing where recvmsg would take a datagram. */
 		long r = asy__sock_read(io);
 		if (r != ASY_PASS && r != -ENOTSOCK)
 			return r;
