@@ -78,18 +78,6 @@ void join(pthread_t th)
 	pthread_join(th, NULL);
 }
 
-long drain_fd(int fd)
-{
-	char buf[65536];
-	long total = 0, n;
-	int fl = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		total += n;
-	fcntl(fd, F_SETFL, fl);
-	return total;
-}
-
 void show_buf(const char *what, const char *buf, long n)
 {
 	t_out("%s=%ld '%.*s'\n", what, n, n > 0 ? (int)n : 0, buf);

@@ -22,7 +22,7 @@
 #define writer_tid     t_sem_writer_tid
 #define handle         t_sem_handle
 #define join           t_sem_join
-#define drain_fd       t_sem_drain_fd
+#define drain_fd       t_ex_drain_nb /* t-exact.c: one for both */
 #define show_buf       t_sem_show_buf
 
 struct later {
@@ -51,7 +51,7 @@ void handle(int sig, int flags);
 
 void join(pthread_t th);
 /* Bytes readable from fd now, without waiting. */
-long drain_fd(int fd);
+long drain_fd(int fd); /* bytes readable from fd now, without waiting */
 /* "what=n 'bytes'". */
 void show_buf(const char *what, const char *buf, long n);
 
