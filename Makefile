@@ -80,9 +80,9 @@ TSRCS     := $(wildcard tests/check-*.c)
 TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
 TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -luring -ldl -lpthread
 
-THELPERS  := tests/t-helpers.c tests/t-net.c tests/t-fs.c
+THELPERS  := tests/t-helpers.c tests/t-net.c tests/t-fs.c tests/t-exact.c tests/t-semantics.c
 
-$(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h $(LIB)
+$(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h tests/t-exact.h tests/t-semantics.h $(LIB)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(THELPERS) $(LDSAN) $(TLIBS)

@@ -4,8 +4,8 @@
  * emulation where the file system has no fallocate), sync_file_range,
  * syncfs, sync, msync, a rename after fsync with read-back after each,
  * and RLIMIT_FSIZE: EFBIG and SIGXFSZ to the calling thread, with the
- * signal at its default, ignored or handled (as check-exact does for
- * writes). */
+ * signal at its default, ignored or handled (as check-exact-task does
+ * for writes). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

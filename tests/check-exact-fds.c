@@ -1,0 +1,211 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks that the
+ * engine's own fds are the program's business: dup2 over any number,
+ * RLIMIT_NOFILE, a full fd table, /proc/self/fd, close_range and a forked
+ * child see only the program's fds.
+ *
+ * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
+ * A case that could hang under a broken shim sets an alarm first, so that
+ * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "t-helpers.h"
+#include "t-exact.h"
+
+/* ==== class 7: the engine's own fds are the program's business ========= */
+
+static void wait_for_pipe(int *p, const char *what)
+{
+	char b[16];
+	pthread_t th = later_str(p[1], what, 50);
+	show_buf("pipe-read", b, read(p[0], b, sizeof b));
+	join(th);
+}
+
+static void c7_dup2_900_after_wait(void)
+{
+	int p[2];
+	unsigned char b[16];
+	net(4);
+	pipe(p);
+	wait_for_pipe(p, "one");
+	int f = record_file(100, 0);
+	t_res("dup2", dup2(f, 900));
+	close(f);
+	t_res("read900", read(900, b, 10));
+	t_out("sum=%lx\n", sum(b, 10, 0));
+	t_res("pos900", lseek(900, 0, SEEK_CUR));
+	wait_for_pipe(p, "two");
+	t_res("pos900", lseek(900, 0, SEEK_CUR));
+	t_res("read900", read(900, b, 10));
+	t_out("sum=%lx\n", sum(b, 10, 0));
+	write(p[1], "three", 5);
+	show_buf("pipe-read", (char *)b, read(p[0], b, sizeof b));
+	wait_for_pipe(p, "four");
+	t_res("pos900", lseek(900, 0, SEEK_CUR));
+}
+
+static void c7_nofile_20_after_wait(void)
+{
+	struct rlimit rl;
+	int p[2], fd = 0;
+	net(4);
+	pipe(p);
+	while (fd >= 0 && fd < 14)
+		fd = open("/dev/null", O_RDONLY);
+	t_out("highest=%d\n", fd);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = 20;
+	t_res("setrlimit", setrlimit(RLIMIT_NOFILE, &rl));
+	wait_for_pipe(p, "data");
+	for (int i = 0; i < 6; i++)
+		t_res("open", open("/dev/null", O_RDONLY));
+	wait_for_pipe(p, "more");
+}
+
+static void *read_in_thread(void *arg)
+{
+	int *p = arg;
+	wait_for_pipe(p, "late");
+	return NULL;
+}
+
+/* The fd table is full: a blocking read in a new thread still works, and
+ * nothing is printed. */
+static void c7_fd_table_full_thread_read(void)
+{
+	struct rlimit rl;
+	int p[2], fd, n = 0, last = -1;
+	net(4);
+	pipe(p);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = 64;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		n++, last = fd;
+	t_out("opened=%d then %s\n", n, t_errname(errno));
+	pthread_t th = go(read_in_thread, p);
+	join(th);
+	close(last);
+	t_res("reopen", open("/dev/null", O_RDONLY) == last);
+	t_res("full-again", open("/dev/null", O_RDONLY));
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void c7_proc_self_fd_after_wait(void)
+{
+	int p[2];
+	net(4);
+	pipe(p);
+	t_out("fds=%d\n", count_fds());
+	wait_for_pipe(p, "x");
+	t_out("fds=%d\n", count_fds());
+	t_res("next-fd", open("/dev/null", O_RDONLY));
+}
+
+static void c7_close_range_after_wait(void)
+{
+	int p[2], q[2];
+	net(4);
+	pipe(p);
+	wait_for_pipe(p, "before");
+	t_res("close_range", syscall(SYS_close_range, 3, ~0U, 0));
+	pipe(q);
+	t_out("pipe=%d,%d\n", q[0], q[1]);
+	wait_for_pipe(q, "after");
+	t_res("next-fd", open("/dev/null", O_RDONLY));
+	wait_for_pipe(q, "again");
+}
+
+static void c7_fork_child_lists_fds(void)
+{
+	int p[2], res[2];
+	net(4);
+	pipe(p);
+	pipe(res);
+	wait_for_pipe(p, "x");
+	pid_t pid = fork();
+	if (pid == 0) {
+		char line[64];
+		int len = snprintf(line, sizeof line, "fds=%d\n", count_fds());
+		write(res[1], line, (size_t)len);
+		_exit(0);
+	}
+	close(res[1]);
+	child_line(res[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	show_status("child", st);
+	t_out("parent fds=%d\n", count_fds());
+}
+
+/* ---- the table ---------------------------------------------------------
+ * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
+ * signal interrupt one (inside coroutines signals do not interrupt hooked
+ * calls: README).  T_BACKEND: the coroutine really waits in a hooked call
+ * (for a peer thread, a timeout, the disk or room in a pipe). */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c7_dup2_900_after_wait, T_BACKEND),
+	C(c7_nofile_20_after_wait, T_BACKEND),
+	C(c7_fd_table_full_thread_read, T_STDERR),
+	C(c7_proc_self_fd_after_wait, T_BACKEND),
+	C(c7_close_range_after_wait, T_BACKEND),
+	C(c7_fork_child_lists_fds, T_NOCORO),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+/* ---- the Check side --------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	/* Up to six runs of a case, each bounded by t_run()'s 20 s. */
+	return t_cases_main(argc, argv, cases, "exact-fds", 150);
+}

@@ -1,0 +1,346 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks that signals and
+ * cancellation: deferred and pending cancels, write and readv as
+ * cancellation points, siglongjmp out of a blocked call, SA_RESTART
+ * handlers that change errno or come 50 times in a row.
+ *
+ * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
+ * A case that could hang under a broken shim sets an alarm first, so that
+ * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "t-helpers.h"
+#include "t-exact.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* The same for cases that use ITIMER_REAL themselves: SIGKILL after secs. */
+static void net_kill(int secs)
+{
+	struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL };
+	struct itimerspec its = { .it_value = { secs, 0 } };
+	timer_t t;
+	if (timer_create(CLOCK_MONOTONIC, &ev, &t) == 0)
+		timer_settime(t, 0, &its, NULL);
+}
+
+/* Wait (bounded) until cond_var reaches want. */
+static void wait_for(volatile sig_atomic_t *var, int want)
+{
+	for (int i = 0; i < 5000 && *var < want; i++)
+		t_msleep(1);
+}
+
+/* ==== class 6: signals and cancellation ================================ */
+
+static _Atomic int cancel_sent;
+static _Atomic long loops_after_cancel;
+
+static void *pread_loop(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char b[4096];
+	while (!cancel_sent)
+		sched_yield();
+	for (long i = 0; i < 100000; i++) {
+		pread(fd, b, sizeof b, 0);
+		loops_after_cancel = i + 1;
+	}
+	return NULL;
+}
+
+/* Deferred cancel of a thread whose only cancellation point is a cached
+ * pread: the next pread acts on it. */
+static void c6_cancel_cached_pread_loop(void)
+{
+	int fd = record_file(41, 0);
+	void *ret;
+	net(6);
+	pthread_t th = go(pread_loop, (void *)(intptr_t)fd);
+	pthread_cancel(th);
+	cancel_sent = 1;
+	pthread_join(th, &ret);
+	t_out("%s preads-after-cancel=%ld\n", ret == PTHREAD_CANCELED ? "cancelled" : "finished",
+	      loops_after_cancel);
+}
+
+static _Atomic int ready, go_on;
+
+struct at_entry {
+	int fd, op;
+	long r;
+};
+
+static void *call_after_cancel(void *arg)
+{
+	struct at_entry *a = arg;
+	char b[8];
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	ready = 1;
+	while (!go_on)
+		sched_yield();
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	a->r = a->op ? readv(a->fd, &(struct iovec){ b, sizeof b }, 1) : write(a->fd, "x", 1);
+	return NULL;
+}
+
+/* write and readv are cancellation points: a pending cancel acts on entry,
+ * before anything moves. */
+static void cancel_at_entry(int op)
+{
+	int p[2];
+	char b[8];
+	void *ret;
+	net(4);
+	pipe(p);
+	if (op)
+		write(p[1], "abc", 3);
+	struct at_entry a = { .fd = op ? p[0] : p[1], .op = op, .r = -2 };
+	ready = go_on = 0;
+	pthread_t th = go(call_after_cancel, &a);
+	while (!ready)
+		sched_yield();
+	pthread_cancel(th);
+	go_on = 1;
+	pthread_join(th, &ret);
+	t_out("cancelled=%s returned=%s\n", yes(ret == PTHREAD_CANCELED), yes(a.r != -2));
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	show_buf("in-pipe", b, read(p[0], b, sizeof b));
+}
+
+static void c6_write_is_cancellation_point(void) { cancel_at_entry(0); }
+static void c6_readv_is_cancellation_point(void) { cancel_at_entry(1); }
+
+static _Atomic pid_t blocked_tid;
+
+static void *writev_blocked(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	static char b[1000];
+	blocked_tid = t_gettid();
+	writev(fd, &(struct iovec){ b, sizeof b }, 1);
+	return NULL;
+}
+
+static void c6_cancel_blocked_writev(void)
+{
+	int p[2];
+	char b[8];
+	void *ret;
+	net(4);
+	pipe(p);
+	long full = fill_up(p[1]);
+	blocked_tid = 0;
+	pthread_t th = go(writev_blocked, (void *)(intptr_t)p[1]);
+	while (!blocked_tid)
+		sched_yield();
+	t_wait_blocked(blocked_tid);
+	pthread_cancel(th);
+	pthread_join(th, &ret);
+	t_out("cancelled=%s\n", yes(ret == PTHREAD_CANCELED));
+	t_out("in-pipe=full+%ld\n", drain_nb(p[0]) - full);
+	write(p[1], "ok", 2);
+	show_buf("after", b, read(p[0], b, sizeof b));
+}
+
+static sigjmp_buf jump_env;
+
+static void on_jump(int sig)
+{
+	(void)sig;
+	siglongjmp(jump_env, 1);
+}
+
+static void arm_jump(void)
+{
+	struct sigaction sa = { .sa_handler = on_jump };
+	struct itimerval it = { { 0, 0 }, { 0, 100000 } };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* A handler siglongjmps out of a blocked read; the pipe then works as
+ * before and nothing left over takes its data. */
+static void c6_siglongjmp_out_of_read(void)
+{
+	int p[2];
+	char b[16];
+	net_kill(5);
+	pipe(p);
+	for (int round = 0; round < 2; round++) {
+		arm_jump();
+		if (sigsetjmp(jump_env, 1) == 0)
+			t_res("read", read(p[0], b, sizeof b));
+		else
+			t_out("jumped\n");
+		write(p[1], round ? "def" : "abc", 3);
+		show_buf("read-after", b, read(p[0], b, sizeof b));
+	}
+}
+
+static void c6_siglongjmp_out_of_write(void)
+{
+	int p[2];
+	char b[16];
+	static char big[1000];
+	net_kill(5);
+	pipe(p);
+	long full = fill_up(p[1]);
+	arm_jump();
+	if (sigsetjmp(jump_env, 1) == 0)
+		t_res("write", write(p[1], big, sizeof big));
+	else
+		t_out("jumped\n");
+	t_out("in-pipe=full+%ld\n", drain_nb(p[0]) - full);
+	write(p[1], "abc", 3);
+	show_buf("read-after", b, read(p[0], b, sizeof b));
+}
+
+static void on_set_errno(int sig)
+{
+	(void)sig;
+	errno = 1234;
+	handled++;
+}
+
+static void *signal_then_write(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	t_wait_blocked(main_tid);
+	pthread_kill(main_thread, SIGUSR1);
+	wait_for(&handled, 1);
+	t_wait_blocked(main_tid);
+	write(fd, "data", 4);
+	return NULL;
+}
+
+/* An SA_RESTART handler that changes errno during a read that then
+ * succeeds: glibc leaves errno alone on success, so the handler's value
+ * shows. */
+static void c6_restart_handler_sets_errno(void)
+{
+	int p[2];
+	char b[16];
+	struct sigaction sa = { .sa_handler = on_set_errno, .sa_flags = SA_RESTART };
+	mark_main();
+	net(4);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	handled = 0;
+	pipe(p);
+	pthread_t th = go(signal_then_write, (void *)(intptr_t)p[1]);
+	errno = 0;
+	long r = read(p[0], b, sizeof b);
+	int e = errno;
+	show_buf("read", b, r);
+	t_out("handled=%d errno-after=%d\n", (int)handled, e);
+	join(th);
+}
+
+static int idle_pipe[2];
+
+static void *idle_reader(void *arg)
+{
+	char b[4];
+	(void)arg;
+	read(idle_pipe[0], b, sizeof b);
+	return NULL;
+}
+
+static void *signal_50(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	t_wait_blocked(main_tid);
+	for (int k = 0; k < 50; k++) {
+		wait_for(&handled, k);
+		t_msleep(2);
+		pthread_kill(main_thread, SIGUSR1);
+	}
+	wait_for(&handled, 50);
+	write(fd, "end", 3);
+	return NULL;
+}
+
+/* 50 SA_RESTART signals, 2 ms apart (each after the last was handled),
+ * to a thread blocked in read in a process of 4 threads. */
+static void c6_50_signals_restart_read(void)
+{
+	int p[2];
+	char b[16];
+	mark_main();
+	net(6);
+	handle(SIGUSR1, SA_RESTART);
+	pipe(p);
+	pipe(idle_pipe);
+	pthread_t i1 = go(idle_reader, NULL), i2 = go(idle_reader, NULL);
+	pthread_t th = go(signal_50, (void *)(intptr_t)p[1]);
+	show_buf("read", b, read(p[0], b, sizeof b));
+	t_out("handled=%d\n", (int)handled);
+	join(th);
+	close(idle_pipe[1]);
+	join(i1);
+	join(i2);
+}
+
+/* ---- the table ---------------------------------------------------------
+ * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
+ * signal interrupt one (inside coroutines signals do not interrupt hooked
+ * calls: README).  T_BACKEND: the coroutine really waits in a hooked call
+ * (for a peer thread, a timeout, the disk or room in a pipe). */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c6_cancel_cached_pread_loop, T_NOCORO),
+	C(c6_write_is_cancellation_point, T_NOCORO),
+	C(c6_readv_is_cancellation_point, T_NOCORO),
+	C(c6_cancel_blocked_writev, T_NOCORO),
+	C(c6_siglongjmp_out_of_read, T_NOCORO),
+	C(c6_siglongjmp_out_of_write, T_NOCORO),
+	C(c6_restart_handler_sets_errno, T_NOCORO),
+	C(c6_50_signals_restart_read, T_NOCORO),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+/* ---- the Check side --------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	/* Up to six runs of a case, each bounded by t_run()'s 20 s. */
+	return t_cases_main(argc, argv, cases, "exact-signals", 150);
+}
