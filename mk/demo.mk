@@ -29,7 +29,7 @@ demo-progs: $(DEMO_PROGS)
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: all $(DEMO_PROGS) $(DEMO_BIN)/kvlookup-coro $(AB_SPAWN)
+demo-run: all $(DEMO_PROGS) $(DEMO_BIN)/kvlookup-coro $(AB_SPAWN) $(AB_MODULES)
 	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/asyncify-demo.XXXXXX") || exit 2; \
 	trap 'rm -rf "$$tmp"' EXIT; trap 'exit 130' INT TERM HUP; \
 	scripts/asyncify-ab --lib $(CURDIR)/$(LIB) --runs $(DEMO_RUNS) --warmup 1 \
