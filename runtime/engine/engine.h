@@ -181,6 +181,8 @@ struct asy_waiter {
 	unsigned char fired;   /* POLLSET on a ring: the first completion came */
 	unsigned char on_list; /* on the thread's parked list */
 	unsigned char kicked;  /* threads: a cancel sent the worker ASYNCIFY_SIGNAL */
+	unsigned char local;   /* threads: on its own thread's readiness list (ready.c);
+				* only that thread reads or writes it */
 	unsigned char detached;  /* the engine's own block (detach.c): may be abandoned */
 	unsigned char abandoned; /* its coroutine left at a deadline or cancel: whoever
 				  * sees it done frees it (wait.c) */

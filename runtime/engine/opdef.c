@@ -90,6 +90,7 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	w->res = 0;
 	w->sigxfsz = 0;
 	w->kicked = 0;
+	w->local = 0;
 	w->abandoned = 0;
 	w->on_list = 0;
 	w->thread = t;

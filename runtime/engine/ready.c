@@ -48,7 +48,7 @@ int asy__ready_submit(struct asy_thread *t, struct asy_waiter *w)
 	if ((w->io.op != ASY_OP_POLL && w->io.op != ASY_OP_POLLSET) ||
 	    t->be != &asy__backend_threads || t->ready_failed)
 		return 0;
-	w->be_priv = &t->ready; /* marks it as the thread's own */
+	w->local = 1; /* not be_priv: a worker writes that one */
 	w->next = t->ready;
 	t->ready = w;
 	t->ready_n++;
@@ -70,10 +70,10 @@ static void unlink_ready(struct asy_thread *t, struct asy_waiter *w)
 
 int asy__ready_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
-	if (w->be_priv != &t->ready)
+	if (!w->local)
 		return 0;
 	unlink_ready(t, w);
-	w->be_priv = NULL;
+	w->local = 0;
 	asy__complete(w, -ECANCELED); /* its own coroutine asks: no unpark */
 	return 1;
 }
@@ -82,7 +82,7 @@ struct asy_waiter *asy__ready_take_all(struct asy_thread *t)
 {
 	struct asy_waiter *all = t->ready;
 	for (struct asy_waiter *w = all; w; w = w->next)
-		w->be_priv = NULL;
+		w->local = 0;
 	t->ready = NULL;
 	t->ready_n = t->ready_fds = 0;
 	return all;
@@ -150,7 +150,7 @@ static long look(struct asy_thread *t, int64_t deadline)
 				for (unsigned i = 0; i < k; i++)
 					w->io.pfd[i].revents = p[at + i].revents;
 			unlink_ready(t, w);
-			w->be_priv = NULL;
+			w->local = 0;
 			asy__complete_local(t, w, res);
 		}
 		at += k;
