@@ -261,10 +261,11 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 
 /* read() of a socket is its recvmsg with flags 0 and no
  * name or ancillary data (sock_read_iter; O_NONBLOCK is the socket's own
- * either way): on the ring they take recv's path, whose op makes the try
+ * either way): on the ring it takes recv's path, whose op makes the try
  * in io_uring_enter and reads the socket's timeouts and low-water mark
- * with its start — one system call where the try, fstat and four looks
- * at the socket were six more.  A number that no longer holds a socket
+ * with its start.  A read that waits costs io_uring_enter and F_GETFL,
+ * where the usual way cost eight system calls (the try, fstat x2,
+ * getsockopt x3, F_GETFL, the try again).  A number that no longer holds a socket
  * gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */
 long asy__sock_read(struct asy_io *io)
 {
