@@ -126,6 +126,88 @@ static void c7_fd_table_full_thread_read(void)
 	t_res("full-again", open("/dev/null", O_RDONLY));
 }
 
+/* Another thread closes the number a coroutine waits on and the next
+ * open takes it: the kernel's call holds the file it started on, so the
+ * wait goes on and ends with the peer's bytes (or room) on that file,
+ * and the number then holds the new file. */
+struct swap { int fd, peer, drain; };
+
+static void *swap_then_feed(void *arg)
+{
+	struct swap *s = arg;
+	char b[65536];
+	t_msleep(50);
+	close(s->fd);
+	int n = open("/dev/null", O_RDONLY);
+	t_msleep(50);
+	if (s->drain) {
+		while (read(s->peer, b, sizeof b) > 0)
+			;
+	} else {
+		write(s->peer, "late", 4);
+	}
+	return (void *)(long)(n == s->fd);
+}
+
+static void swap_during(struct swap *s, int writing)
+{
+	char b[16];
+	pthread_t th = go(swap_then_feed, s);
+	if (writing) {
+		static char big[65536];
+		t_res("write", write(s->fd, big, sizeof big));
+	} else {
+		show_buf("read", b, read(s->fd, b, sizeof b));
+	}
+	void *same;
+	pthread_join(th, &same);
+	t_out("number-reused=%d\n", same != NULL);
+	t_res("read-after", read(s->fd, b, sizeof b));
+}
+
+static void c7_pipe_read_number_swapped(void)
+{
+	int p[2];
+	net(4);
+	pipe(p);
+	swap_during(&(struct swap){ p[0], p[1], 0 }, 0);
+}
+
+static void c7_socket_read_number_swapped(void)
+{
+	int sv[2];
+	net(4);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	swap_during(&(struct swap){ sv[0], sv[1], 0 }, 0);
+}
+
+/* The writer `w` is filled up; the other thread drains `r` (non-blocking). */
+static void write_when_full(int w, int r)
+{
+	fcntl(w, F_SETFL, O_NONBLOCK);
+	while (write(w, "xxxxxxxxxxxxxxxx", 16) > 0)
+		;
+	fcntl(w, F_SETFL, 0);
+	fcntl(r, F_SETFL, O_NONBLOCK);
+	swap_during(&(struct swap){ w, r, 1 }, 1);
+}
+
+static void c7_pipe_write_number_swapped(void)
+{
+	int p[2];
+	net(4);
+	pipe(p);
+	write_when_full(p[1], p[0]);
+}
+
+static void c7_socket_write_number_swapped(void)
+{
+	int sv[2];
+	net(4);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	write_when_full(sv[0], sv[1]);
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -198,6 +280,10 @@ static const struct t_case cases[] = {
 	C(c7_proc_self_fd_after_wait, T_BACKEND),
 	C(c7_close_range_after_wait, T_BACKEND),
 	C(c7_fork_child_lists_fds, T_NOCORO),
+	C(c7_pipe_read_number_swapped, T_BACKEND | T_BYNUMBER),
+	C(c7_socket_read_number_swapped, T_BACKEND | T_BYNUMBER),
+	C(c7_pipe_write_number_swapped, T_BACKEND | T_BYNUMBER),
+	C(c7_socket_write_number_swapped, T_BACKEND | T_BYNUMBER),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -189,6 +189,12 @@ static void prep(struct io_uring_sqe *sqe, const struct asy_io *io)
 	case ASY_OP_POLL:
 		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->events);
 		break;
+	case ASY_OP_PIPE_READ: /* a pipe has no position: off -1 reads it */
+		io_uring_prep_readv(sqe, io->fd, io->iov, (unsigned)io->iovcnt, (__u64)-1);
+		break;
+	case ASY_OP_PIPE_WRITE:
+		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned)io->iovcnt, (__u64)-1);
+		break;
 	case ASY_OP_RECV:
 		if (io->a[0])
 			io_uring_prep_recvmsg(sqe, io->fd, (struct msghdr *)io->a[0],

@@ -60,6 +60,8 @@ enum asy_op {
 			   * the MSG_ flags; io.a[1] a struct asy_sockopts * or 0 */
 	ASY_OP_CALL,      /* run io.fn(io.arg) on a worker: its result is the op's
 			   * (name resolution, file system calls) */
+	ASY_OP_PIPE_READ, /* readv / writev of a pipe or FIFO that waits in the kernel */
+	ASY_OP_PIPE_WRITE,/* (ring only): the op holds the file meanwhile */
 	ASY_OP_COUNT,
 	ASY_OP_NONE = ASY_OP_COUNT /* a call that is not one op (sockets, sleeps) */
 };
@@ -401,6 +403,15 @@ long asy__fs(struct asy_io *io);     /* fs.c */
  * anything moved when the number holds something else now; ASY_PASS when
  * the ring took nothing (no ring, a coroutine alone). */
 long asy__sock_read(struct asy_io *io);
+/* The wait and the rest of a read, readv, write or writev of a socket
+ * whose try found it would wait (*done bytes moved so far: a stream's
+ * write may have moved part), as recv/send with flags 0 on the thread's
+ * ring: the op holds the socket while it waits.  ASY_PASS: the ring
+ * took nothing more (*done says what moved). */
+long asy__sock_stream(struct asy_io *io, size_t *done);
+/* The thread's ring, when this coroutine's call of a pipe or socket may
+ * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
+struct asy_thread *asy__ring_thread(void);
 
 /* runtime/engine/iov.c: vectors. */
 /* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */

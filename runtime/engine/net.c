@@ -122,7 +122,7 @@ static size_t recv_target(const struct xfer *x, size_t total, int lowat)
  * NULL: the POLL path below.  A ring with a kernel polling thread would
  * move the data there (README: ASYNCIFY_SQPOLL), and a coroutine alone
  * makes its own calls. */
-static struct asy_thread *ring_thread(void)
+struct asy_thread *asy__ring_thread(void)
 {
 	if (asy__cfg.sqpoll || asy__backend() != &asy__backend_uring || asy__coro_alone())
 		return NULL;
@@ -269,7 +269,7 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
  * gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */
 long asy__sock_read(struct asy_io *io)
 {
-	struct asy_thread *ring = ring_thread();
+	struct asy_thread *ring = asy__ring_thread();
 	if (!ring)
 		return ASY_PASS;
 	struct msghdr m = { .msg_iov = (struct iovec *)io->iov, .msg_iovlen = (size_t)io->iovcnt };
@@ -311,6 +311,18 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	}
 }
 
+long asy__sock_stream(struct asy_io *io, size_t *done)
+{
+	struct asy_thread *ring = asy__ring_thread();
+	if (!ring)
+		return ASY_PASS;
+	struct msghdr m = { .msg_iov = (struct iovec *)io->iov, .msg_iovlen = (size_t)io->iovcnt };
+	struct xfer x = { .fd = io->fd, .reading = io->op == ASY_OP_READ, .msg = &m };
+	if (x.reading) /* part read under SO_RCVLOWAT: the POLL path goes on */
+		return *done ? ASY_PASS : recv_ring(io, ring, &x);
+	return send_ring(io, ring, &x, done);
+}
+
 /* ---- waiting with a POLL op ------------------------------------------- */
 
 /* Wait for the socket: 0 when it may be ready (*hup: it hung up or
@@ -337,7 +349,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) || (x->reading && (x->flags & MSG_OOB)) ||
 	    (x->reading && (x->flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL)))
 		return ASY_PASS;
-	struct asy_thread *ring = ring_thread();
+	struct asy_thread *ring = asy__ring_thread();
 	if (ring && x->reading) {
 		long r = recv_ring(io, ring, x);
 		if (r != ASY_PASS)

@@ -310,12 +310,14 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	int waited = 0, hup = 0;
+	int waited = 0, hup = 0, ring = 0;
 	for (;;) {
 		long r;
 		if (first != NOT_TRIED) {
 			r = first;
 			first = NOT_TRIED;
+		} else if (ring) {
+			r = op_rest(io, done, reading ? ASY_OP_PIPE_READ : ASY_OP_PIPE_WRITE, 0, -1);
 		} else if (done == 0) {
 			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		} else {
@@ -351,6 +353,23 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 		 * waits, as on a plain thread (a POLL op would only add to it). */
 		if (!done && !waited && asy__coro_alone())
 			return ASY_PASS;
+		/* On the ring the call itself waits, and its op holds the file
+		 * meanwhile, as the kernel's own call does: a number another
+		 * thread closes and reuses then is never read or written.  (A
+		 * POLL op waits on the file, but the call after it goes by
+		 * number.) */
+		if (!waited && !io->rwflags && asy__ring_thread()) {
+			if (k->timeo) {
+				size_t moved = (size_t)done;
+				r = asy__sock_stream(io, &moved);
+				if (r != ASY_PASS)
+					return r;
+				done = (long)moved;
+			} else {
+				ring = waited = 1;
+				continue;
+			}
+		}
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
 		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
