@@ -118,8 +118,13 @@ static inline long traced(long v)
 
 /* A plain thread's call with tracing off is the program's own call and
  * nothing else (engine.h) — two loads, then a jump to libc. */
-#define ASY_FAST(name) \
-	__builtin_expect(!asy__tracing && !asy__sched_running && real.name != NULL, 1)
+#define ASY_FAST(name)                                                            \
+	__builtin_expect(!asy__tracing && !asy__sched_running && real.name != NULL &&  \
+			 !(ASY_CLOSES(#name) && atomic_load_explicit(&asy__keeps,        \
+								    memory_order_seq_cst)), 1)
+/* close and close_range also look whether a coroutine's wait holds the
+ * number they close (runtime/engine/keep.c); the test folds away. */
+#define ASY_CLOSES(s) (!__builtin_strcmp(s, "close") || !__builtin_strcmp(s, "close_range"))
 
 /* hook_NAME is the whole hook; NAME, the exported symbol, is its fast
  * path. */

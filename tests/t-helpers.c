@@ -290,28 +290,9 @@ static const char *excerpt(char *buf, size_t cap, const char *s)
 
 /* Compare b (under v) with the reference a; append what differs to msg.
  * (Check carries at most 8 KiB of message: only excerpts go in.) */
-/* T_BYNUMBER under threads-coro: the first line of b must be plain
- * glibc's first line with its answer replaced by the documented one. */
-static void by_number(const struct t_case *c, const struct t_result *a,
-		      const struct t_result *b, char *msg, size_t cap)
-{
-	char want[256];
-	const char *eq = strchr(a->out, '=');
-	int len = eq ? (int)(eq - a->out) : 0;
-	snprintf(want, sizeof want, "%.*s=-1 EBADF\n", len, a->out);
-	if (!eq || strncmp(b->out, want, strlen(want)))
-		snprintf(msg + strlen(msg), cap - strlen(msg),
-			 "%s under threads-coro: first line should be %s--- threads-coro:\n%.300s---\n",
-			 c->name, want, b->out);
-}
-
 static void diff(const struct t_case *c, enum t_variant v, const struct t_result *a,
 		 const struct t_result *b, char *msg, size_t cap)
 {
-	if ((c->flags & T_BYNUMBER) && v == T_THREADS_CORO) {
-		by_number(c, a, b, msg, cap);
-		return;
-	}
 	char sa[32], sb[32], xa[600], xb[600];
 	size_t n = strlen(msg);
 	const char *vn = t_variant_name[v], *da, *db;

@@ -49,12 +49,6 @@ struct t_case {
 #define T_OWNCORO 8 /* the case runs coroutines itself: not run under the
 		     * coro variants, and under uring/threads T_BACKEND asks
 		     * that the backend named was reached */
-#define T_BYNUMBER 16 /* the case's first call waits while another thread
-		     * closes and reuses its fd number: under threads-coro,
-		     * whose waits poll by number, that call answers
-		     * -1 EBADF (README, Known differences) — checked, and
-		     * nothing after it (the file is no longer held: a pipe
-		     * then has no reader, and its writer gets SIGPIPE) */
 
 /* main() for a program of cases: runs a case when called with --case
  * (inside a coroutine when ASY_T_CORO=1 and the library is loaded). */

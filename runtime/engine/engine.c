@@ -264,6 +264,14 @@ long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
+	/* Any thread's close of a number a wait holds (keep.c); close_range
+	 * with UNSHARE or CLOEXEC closes nothing of the shared table. */
+	if (!asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst)) {
+		if (io->call == ASY_CALL_close)
+			asy__keep_closing((unsigned)io->fd, (unsigned)io->fd);
+		else if (io->call == ASY_CALL_close_range && !(io->a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+			asy__keep_closing((unsigned)io->a[0], (unsigned)io->a[1]);
+	}
 	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
@@ -295,6 +303,7 @@ static void atfork_child(void)
 	atomic_fetch_add(&asy__fork_gen, 1);
 	asy__backend_threads.fork_child();
 	asy__backend_uring.fork_child();
+	asy__keep_fork_child();
 	memset(&asy__count, 0, sizeof asy__count);
 }
 

@@ -244,6 +244,10 @@ struct asy_thread {
 	void *detach_trim;    /* detach.c: large blocks being given back */
 	unsigned detach_kept;
 	size_t detach_bytes;
+	/* rw.c: files whose call at the file position is half done (its try
+	 * moved part, a backend op moves the rest) */
+	unsigned spans;
+	struct { unsigned long dev, ino; } span[8];
 };
 
 struct asy_backend {
@@ -412,6 +416,21 @@ long asy__sock_stream(struct asy_io *io, size_t *done);
 /* The thread's ring, when this coroutine's call of a pipe or socket may
  * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
 struct asy_thread *asy__ring_thread(void);
+
+/* runtime/engine/keep.c: the file a wait on the threads backend goes on
+ * with when another thread closes its number (a copy made by the close). */
+struct asy_keep {
+	int fd;
+	_Atomic int held;  /* the copy, or -1 */
+	unsigned char on;  /* on the list (zero-initialise before use) */
+	struct asy_keep *next, *prev;
+};
+extern _Atomic int asy__keeps; /* waits on the list; the shim's fast path reads it */
+void asy__keep_begin(struct asy_keep *k, int fd); /* once it waits */
+void asy__keep_end(struct asy_keep *k);           /* at the call's end: closes the copy */
+int asy__keep_fd(struct asy_keep *k, int fd);     /* the copy once there is one, else fd */
+void asy__keep_closing(unsigned lo, unsigned hi); /* before close / close_range */
+void asy__keep_fork_child(void);
 
 /* runtime/engine/iov.c: vectors. */
 /* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */

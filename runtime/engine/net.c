@@ -50,12 +50,11 @@ struct xfer {
 	struct msghdr *msg;      /* recvmsg/sendmsg */
 };
 
-/* One non-waiting call for what is left after `done` bytes.  The first
- * one is the program's call as it made it; a continuation goes without
- * address and ancillary data (a stream takes them with its first bytes). */
-static long xfer_try(const struct xfer *x, size_t done, int flags)
+/* One call for what is left after `done` bytes.  The first one is the
+ * program's call as it made it; a continuation goes without address and
+ * ancillary data (a stream takes them with its first bytes). */
+static long xfer_sys(const struct xfer *x, size_t done, int flags)
 {
-	flags |= MSG_DONTWAIT;
 	if (!x->msg) {
 		if (x->reading)
 			return asy_sys(SYS_recvfrom, x->fd, x->buf + done, x->len - done, flags,
@@ -72,6 +71,12 @@ static long xfer_try(const struct xfer *x, size_t done, int flags)
 	long r = asy_sys(x->reading ? SYS_recvmsg : SYS_sendmsg, x->fd, &m, flags, 0, 0, 0);
 	asy__rest_free(&rest);
 	return r;
+}
+
+/* The same, never waiting. */
+static long xfer_try(const struct xfer *x, size_t done, int flags)
+{
+	return xfer_sys(x, done, flags | MSG_DONTWAIT);
 }
 
 static size_t xfer_total(const struct xfer *x)
@@ -326,10 +331,13 @@ long asy__sock_stream(struct asy_io *io, size_t *done)
 /* ---- waiting with a POLL op ------------------------------------------- */
 
 /* Wait for the socket: 0 when it may be ready (*hup: it hung up or
- * failed), else the call's answer. */
-static long wait_sock(struct asy_io *io, const struct xfer *x, const struct stat *id,
-		      int64_t deadline, long done, int *hup)
+ * failed), else the call's answer.  The number is kept meanwhile: if
+ * another thread closed it, x->fd becomes the copy of the socket the
+ * close left (keep.c). */
+static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
+		      int64_t deadline, long done, int *hup, struct asy_keep *keep)
 {
+	asy__keep_begin(keep, x->fd);
 	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
 	if (r == -ETIME)
 		return done ? done : -EAGAIN;
@@ -337,10 +345,52 @@ static long wait_sock(struct asy_io *io, const struct xfer *x, const struct stat
 		return done ? done : -ENOMEM;
 	if (r < 0)
 		return done ? done : r;
-	if (!asy__same_file(x->fd, id))
-		return done ? done : -EBADF;
 	*hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+	if (!asy__same_file(x->fd, id)) {
+		if (asy__keep_fd(keep, x->fd) == x->fd)
+			return done ? done : -EBADF;
+		x->fd = asy__keep_fd(keep, x->fd);
+		*hup = 0;
+	}
 	return 0;
+}
+
+/* The rest of xfer(): wait by number (no ring), then call again. */
+static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t want, size_t total,
+		      struct asy_keep *keep)
+{
+	struct stat id;
+	if (asy_sys(SYS_fstat, x->fd, &id, 0, 0, 0, 0) < 0)
+		return done ? (long)done : ASY_PASS;
+	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
+	for (;;) {
+		int hup = 0;
+		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
+		if (w)
+			return w;
+		/* Once bytes moved, a stream send raises no SIGPIPE (the
+		 * kernel's one call returns the count then). */
+		int more = done && !x->reading ? MSG_NOSIGNAL : 0;
+		x->fd = asy__keep_fd(keep, x->fd);
+		long r = xfer_try(x, done, x->flags | more);
+		/* Hung up, yet "would wait": a shut-down datagram socket, whose
+		 * blocking receive returns 0 at once.  The program's own call
+		 * answers (it does not wait). */
+		if (r == -EAGAIN && hup)
+			return done ? (long)done : ASY_PASS;
+		if (r == -EAGAIN)
+			continue;
+		if (r < 0)
+			return done ? (long)done : r;
+		if (!done && r > 0) {
+			total = xfer_total(x);
+			if ((size_t)r < total)
+				want = x->reading ? recv_target(x, total, -1) : total;
+		}
+		done += (size_t)r;
+		if (r == 0 || done >= want || done >= total)
+			return (long)done;
+	}
 }
 
 static long xfer(struct asy_io *io, struct xfer *x)
@@ -379,37 +429,14 @@ static long xfer(struct asy_io *io, struct xfer *x)
 		total = xfer_total(x);
 		want = total;
 	}
-	struct stat id;
-	if (asy_sys(SYS_fstat, x->fd, &id, 0, 0, 0, 0) < 0)
-		return done ? (long)done : ASY_PASS;
-	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
-	for (;;) {
-		int hup = 0;
-		long w = wait_sock(io, x, &id, deadline, (long)done, &hup);
-		if (w)
-			return w;
-		/* Once bytes moved, a stream send raises no SIGPIPE (the
-		 * kernel's one call returns the count then). */
-		int more = done && !x->reading ? MSG_NOSIGNAL : 0;
-		r = xfer_try(x, done, x->flags | more);
-		/* Hung up, yet "would wait": a shut-down datagram socket, whose
-		 * blocking receive returns 0 at once.  The program's own call
-		 * answers (it does not wait). */
-		if (r == -EAGAIN && hup)
-			return done ? (long)done : ASY_PASS;
-		if (r == -EAGAIN)
-			continue;
-		if (r < 0)
-			return done ? (long)done : r;
-		if (!done && r > 0) {
-			total = xfer_total(x);
-			if ((size_t)r < total)
-				want = x->reading ? recv_target(x, total, -1) : total;
-		}
-		done += (size_t)r;
-		if (r == 0 || done >= want || done >= total)
-			return (long)done;
-	}
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	int fd = x->fd;
+	r = poll_loop(io, x, done, want, total, &keep);
+	if (r == ASY_PASS && x->fd != fd) /* hung up: the call itself, on the copy */
+		r = xfer_sys(x, 0, x->flags);
+	x->fd = fd;
+	asy__keep_end(&keep);
+	return r;
 }
 
 /* ---- recvmmsg, sendmmsg --------------------------------------------------- */

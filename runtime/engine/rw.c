@@ -222,6 +222,70 @@ static long own_write(struct asy_io *io, const struct stat *id)
 
 /* A regular file or block device; `first` is the try's result, or
  * NOT_TRIED (a known O_DIRECT file); `id` its fstat. */
+/* ---- one call at the file position, in two parts ------------------------
+ * A read or write at the file position whose try moved part of it goes on
+ * in a backend op while its coroutine yields (rw_file).  Until that op
+ * ends, no other coroutine of the thread starts a read or write at the
+ * position of the same file (by inode, so a dup'd fd counts): the two
+ * parts then move as the kernel's one call would, with nothing of this
+ * thread's between them — two coroutines reading records from one shared
+ * fd never tear one.  Another thread or process can still come between
+ * (README). */
+
+#define SPAN_LOOK_NS 50000 /* a waiting coroutine looks again after 50 µs */
+
+/* The slot taken for the file, or -1 when all are in use. */
+static int span_begin(struct asy_thread *t, const struct stat *id)
+{
+	const unsigned n = sizeof t->span / sizeof t->span[0];
+	if (!t || t->spans >= n)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		if (!t->span[i].ino) {
+			t->span[i].dev = id->st_dev;
+			t->span[i].ino = id->st_ino;
+			t->spans++;
+			return (int)i;
+		}
+	return -1;
+}
+
+static void span_end(struct asy_thread *t, int i)
+{
+	t->span[i].ino = 0;
+	t->spans--;
+}
+
+static int span_busy(const struct asy_thread *t, const struct stat *st)
+{
+	for (unsigned i = 0; i < sizeof t->span / sizeof t->span[0]; i++)
+		if (t->span[i].ino == st->st_ino && t->span[i].dev == st->st_dev)
+			return 1;
+	return 0;
+}
+
+/* Before a call at the file position: wait while another coroutine's call
+ * on the same file is half done.  0, or the deadline's or cancel's error. */
+static long span_wait(const struct asy_io *io)
+{
+	struct asy_thread *t = asy__tls_thread;
+	struct stat st;
+	if (!t || !t->spans || asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0)
+		return 0;
+	int64_t io_deadline = asy__coro_io_deadline();
+	while (t->spans && span_busy(t, &st)) {
+		int64_t look = asy_now() + SPAN_LOOK_NS;
+		int r = asy__park(io_deadline >= 0 && io_deadline < look ? io_deadline : look);
+		if (r == -ECANCELED)
+			return r;
+		if (io_deadline >= 0 && asy_now() >= io_deadline)
+			return -ETIMEDOUT;
+		if (r < 0 && r != -ETIMEDOUT)
+			return 0; /* not a coroutine after all */
+	}
+	return 0;
+}
+
 static long rw_file(struct asy_io *io, long first, const struct stat *id)
 {
 	long r = first, done = 0;
@@ -271,7 +335,16 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 				io->flags |= ASY_F_COLD;
 		}
 	}
+	struct asy_thread *t = asy__thread();
+	int span = -1;
+	if (done && io->off < 0) {
+		span = t ? span_begin(t, id) : -1;
+		if (span < 0) /* no slot: the rest is the program's own call, here */
+			return done + pass_rest(io, done);
+	}
 	long more = op_rest(io, done, (enum asy_op)io->op, 0, -1);
+	if (span >= 0)
+		span_end(t, span);
 	if (more == ASY_PASS)
 		return done ? done + pass_rest(io, done) : ASY_PASS;
 	return more < 0 ? (done ? done : more) : done + more;
@@ -302,9 +375,9 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 
 static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
 
-/* A pipe or socket; `first` is the try's result. */
-static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
-		      long first)
+/* The loop of rw_stream() below. */
+static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
+			long first, struct asy_keep *keep)
 {
 	int reading = io->op == ASY_OP_READ;
 	size_t want = reading ? read_target(io, k) : 0;
@@ -318,7 +391,7 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 			first = NOT_TRIED;
 		} else if (ring) {
 			r = op_rest(io, done, reading ? ASY_OP_PIPE_READ : ASY_OP_PIPE_WRITE, 0, -1);
-		} else if (done == 0) {
+		} else if ((io->fd = asy__keep_fd(keep, io->fd)), done == 0) {
 			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		} else {
 			struct asy_rest rest;
@@ -372,16 +445,41 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 		}
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
+		asy__keep_begin(keep, io->fd);
 		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
 		if (r == -ETIME)
 			return done ? done : -EAGAIN;
 		if (r == ASY_PASS || r < 0)
 			return done ? done : r;
-		if (!asy__same_file(io->fd, id))
-			return done ? done : -EBADF;
 		hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 		waited = 1;
+		if (!asy__same_file(io->fd, id)) {
+			/* Closed meanwhile: the close left a copy of the file
+			 * (keep.c), or the call ends. */
+			if (asy__keep_fd(keep, io->fd) == io->fd)
+				return done ? done : -EBADF;
+			io->fd = asy__keep_fd(keep, io->fd);
+			hup = 0;
+		}
 	}
+}
+
+/* A pipe or socket; `first` is the try's result.  While it waits by
+ * number (not on a ring), the number is kept (keep.c): another thread's
+ * close leaves the call a copy of the file to go on with. */
+static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
+		      long first)
+{
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	int fd = io->fd;
+	long r = stream_loop(io, k, id, first, &keep);
+	if (r == ASY_PASS && io->fd != fd) /* hung up: the call itself, on the copy */
+		r = io->op == ASY_OP_READ ?
+			    asy_sys_preadv2(io->fd, io->iov, io->iovcnt, -1, io->rwflags) :
+			    asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, -1, io->rwflags);
+	io->fd = fd;
+	asy__keep_end(&keep);
+	return r;
 }
 
 /* ---- ttys, character devices, event fds -------------------------------- */
@@ -519,6 +617,11 @@ long asy__rw(struct asy_io *io)
 			return r;
 		/* tmpfs, kernels before 6.14, or another kind of fd now. */
 		atomic_store_explicit(&direct_fd[io->fd].no_probe, 1, memory_order_relaxed);
+	}
+	if (io->off < 0) {
+		long w = span_wait(io);
+		if (w)
+			return w;
 	}
 	if (direct_known(io->fd)) {
 		kind = asy__fd_kind(io->fd, &id);

@@ -1,0 +1,121 @@
+/* The files a coroutine's wait holds on the threads backend.
+ *
+ * A read or write of a pipe or socket that waits in the kernel holds its
+ * file: if another thread closes the number meanwhile, and perhaps the
+ * next open takes it, the call goes on with the old file (a pipe keeps
+ * its reader, the bytes that come are the call's).  On the uring backend
+ * the call's own op holds it (rw.c, net.c).  The threads backend waits by
+ * polling the number, which holds nothing, so while such a wait lasts its
+ * number is on the list here, and a close or close_range of that number
+ * made through the shim, from any thread, first copies it for the waiter
+ * (F_DUPFD_CLOEXEC near the top of the fd table, where the program's
+ * next open does not look).  The waiter goes on with the copy and closes
+ * it when its call ends.
+ *
+ * The list is empty unless such a wait is on, and a close looks at it
+ * only then (asy__keeps, read on the shim's fast path).  While a copy
+ * lives it is an fd of the process like any other: /proc/self/fd lists
+ * it and a fork copies it (README, Known blind spots). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+#include "engine.h"
+#include "sys.h"
+
+_Atomic int asy__keeps; /* waits on the list */
+
+static atomic_flag lock = ATOMIC_FLAG_INIT;
+static struct asy_keep *list;
+
+/* Under the lock no signal handler of this thread enters the engine
+ * (asy__depth), so none can wait for the lock this thread holds. */
+static void take(void)
+{
+	asy__depth++;
+	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
+		;
+}
+
+static void give(void)
+{
+	atomic_flag_clear_explicit(&lock, memory_order_release);
+	asy__depth--;
+}
+
+void asy__keep_begin(struct asy_keep *k, int fd)
+{
+	if (k->on)
+		return;
+	k->fd = fd;
+	atomic_store_explicit(&k->held, -1, memory_order_relaxed);
+	take();
+	k->prev = NULL;
+	k->next = list;
+	if (list)
+		list->prev = k;
+	list = k;
+	k->on = 1;
+	atomic_fetch_add_explicit(&asy__keeps, 1, memory_order_seq_cst);
+	give();
+}
+
+void asy__keep_end(struct asy_keep *k)
+{
+	if (!k->on)
+		return;
+	take();
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		list = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	k->on = 0;
+	atomic_fetch_sub_explicit(&asy__keeps, 1, memory_order_relaxed);
+	give();
+	int held = atomic_load_explicit(&k->held, memory_order_acquire);
+	if (held >= 0)
+		asy_sys(SYS_close, held, 0, 0, 0, 0, 0);
+}
+
+int asy__keep_fd(struct asy_keep *k, int fd)
+{
+	if (!k->on)
+		return fd;
+	int held = atomic_load_explicit(&k->held, memory_order_acquire);
+	return held >= 0 ? held : fd;
+}
+
+/* A copy of fd at one of the top numbers the fd table may hold (at most
+ * 4096: a table grown to a million entries for it would cost megabytes). */
+static int copy_high(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	long top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4096 ? 4096 : (long)rl.rlim_cur;
+	long from = top - 16 > 3 ? top - 16 : 3;
+	long r = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, from);
+	return r >= 0 && r < top ? (int)r : (r >= 0 ? (asy_sys(SYS_close, r, 0, 0, 0, 0, 0), -1) : -1);
+}
+
+void asy__keep_closing(unsigned lo, unsigned hi)
+{
+	take();
+	for (struct asy_keep *k = list; k; k = k->next)
+		if ((unsigned)k->fd >= lo && (unsigned)k->fd <= hi &&
+		    atomic_load_explicit(&k->held, memory_order_relaxed) < 0)
+			atomic_store_explicit(&k->held, copy_high(k->fd), memory_order_release);
+	give();
+}
+
+void asy__keep_fork_child(void)
+{
+	/* The waiters were other threads' or the forking thread's other
+	 * coroutines: none runs in the child. */
+	list = NULL;
+	atomic_store(&asy__keeps, 0);
+	atomic_flag_clear(&lock);
+}
