@@ -30,16 +30,20 @@ static atomic_flag lock = ATOMIC_FLAG_INIT;
 static struct asy_keep *list;
 
 /* Under the lock no signal handler of this thread enters the engine
- * (asy__depth), so none can wait for the lock this thread holds. */
+ * (asy__depth), so none can wait for the lock this thread holds.  The
+ * lock is also told to ThreadSanitizer: a coroutine's call runs inside its
+ * interceptor for that call, which records no atomics (engine.h). */
 static void take(void)
 {
 	asy__depth++;
 	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
 		;
+	asy_tsan_acquire(&lock);
 }
 
 static void give(void)
 {
+	asy_tsan_release(&lock);
 	atomic_flag_clear_explicit(&lock, memory_order_release);
 	asy__depth--;
 }
