@@ -244,10 +244,9 @@ struct asy_thread {
 	void *detach_trim;    /* detach.c: large blocks being given back */
 	unsigned detach_kept;
 	size_t detach_bytes;
-	/* rw.c: files whose call at the file position is half done (its try
-	 * moved part, a backend op moves the rest) */
+	/* rw.c: files with a call at the file position out on a backend */
 	unsigned spans;
-	struct { unsigned long dev, ino; } span[8];
+	struct { unsigned long dev, ino; int fd; } span[64];
 };
 
 struct asy_backend {

@@ -222,28 +222,34 @@ static long own_write(struct asy_io *io, const struct stat *id)
 
 /* A regular file or block device; `first` is the try's result, or
  * NOT_TRIED (a known O_DIRECT file); `id` its fstat. */
-/* ---- one call at the file position, in two parts ------------------------
- * A read or write at the file position whose try moved part of it goes on
- * in a backend op while its coroutine yields (rw_file).  Until that op
- * ends, no other coroutine of the thread starts a read or write at the
- * position of the same file (by inode, so a dup'd fd counts): the two
- * parts then move as the kernel's one call would, with nothing of this
- * thread's between them — two coroutines reading records from one shared
- * fd never tear one.  Another thread or process can still come between
- * (README). */
+/* ---- calls at the file position, one at a time per file ----------------
+ * A read or write at the file position that the try did not finish goes
+ * to a backend op while its coroutine yields (rw_file): the rest after a
+ * part the try moved, or the whole call.  Until that op ends, no other
+ * coroutine of the thread starts a read or write at the position of the
+ * same open file (the same fd, or one kcmp finds to share its file: a
+ * dup; the same file opened again has a position of its own), not even
+ * its try: the kernel
+ * makes such calls one after the other (the file's position lock), and a
+ * try made while an op waits would move the position under it — a record
+ * read by two coroutines from one shared fd came back torn, and every
+ * read after it misaligned.  Another thread or process can still come
+ * between the two parts of a call (README). */
 
 #define SPAN_LOOK_NS 50000 /* a waiting coroutine looks again after 50 µs */
 
+#define SPANS (sizeof ((struct asy_thread *)0)->span / sizeof ((struct asy_thread *)0)->span[0])
+
 /* The slot taken for the file, or -1 when all are in use. */
-static int span_begin(struct asy_thread *t, const struct stat *id)
+static int span_take(struct asy_thread *t, int fd, const struct stat *id)
 {
-	const unsigned n = sizeof t->span / sizeof t->span[0];
-	if (!t || t->spans >= n)
+	if (t->spans >= SPANS)
 		return -1;
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < SPANS; i++)
 		if (!t->span[i].ino) {
 			t->span[i].dev = id->st_dev;
 			t->span[i].ino = id->st_ino;
+			t->span[i].fd = fd;
 			t->spans++;
 			return (int)i;
 		}
@@ -256,24 +262,29 @@ static void span_end(struct asy_thread *t, int i)
 	t->spans--;
 }
 
-static int span_busy(const struct asy_thread *t, const struct stat *st)
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+
+/* fd's open file has an op out (st NULL: every slot is taken).  Where
+ * kcmp cannot tell, the same inode counts as the same open file. */
+static int span_busy(const struct asy_thread *t, int fd, const struct stat *st)
 {
-	for (unsigned i = 0; i < sizeof t->span / sizeof t->span[0]; i++)
-		if (t->span[i].ino == st->st_ino && t->span[i].dev == st->st_dev)
+	if (!st)
+		return t->spans >= SPANS;
+	for (unsigned i = 0; i < SPANS; i++)
+		if (t->span[i].ino == st->st_ino && t->span[i].dev == st->st_dev &&
+		    (t->span[i].fd == fd ||
+		     asy_sys(SYS_kcmp, asy__pid, asy__pid, KCMP_FILE, fd, t->span[i].fd, 0) <= 0))
 			return 1;
 	return 0;
 }
 
-/* Before a call at the file position: wait while another coroutine's call
- * on the same file is half done.  0, or the deadline's or cancel's error. */
-static long span_wait(const struct asy_io *io)
+/* Park while span_busy(); 0, or the deadline's or cancel's error. */
+static long span_park(const struct asy_thread *t, int fd, const struct stat *st)
 {
-	struct asy_thread *t = asy__tls_thread;
-	struct stat st;
-	if (!t || !t->spans || asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0)
-		return 0;
 	int64_t io_deadline = asy__coro_io_deadline();
-	while (t->spans && span_busy(t, &st)) {
+	while (t->spans && span_busy(t, fd, st)) {
 		int64_t look = asy_now() + SPAN_LOOK_NS;
 		int r = asy__park(io_deadline >= 0 && io_deadline < look ? io_deadline : look);
 		if (r == -ECANCELED)
@@ -284,6 +295,33 @@ static long span_wait(const struct asy_io *io)
 			return 0; /* not a coroutine after all */
 	}
 	return 0;
+}
+
+/* Before a call at the file position: wait while a call of another
+ * coroutine at the position of the same file is out. */
+static long span_wait(const struct asy_io *io)
+{
+	struct asy_thread *t = asy__tls_thread;
+	struct stat st;
+	if (!t || !t->spans || asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0)
+		return 0;
+	return span_park(t, io->fd, &st);
+}
+
+/* A slot for the op this call is about to send out: -1 when the call is
+ * not at the position, -2 - error when the wait for a slot ended. */
+static int span_begin(struct asy_thread *t, const struct asy_io *io, const struct stat *id)
+{
+	if (io->off >= 0 || !t)
+		return -1;
+	for (;;) {
+		int i = span_take(t, io->fd, id);
+		if (i >= 0)
+			return i;
+		long r = span_park(t, io->fd, NULL); /* every slot taken: rare */
+		if (r < 0)
+			return -2 + (int)r;
+	}
 }
 
 static long rw_file(struct asy_io *io, long first, const struct stat *id)
@@ -336,12 +374,9 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 		}
 	}
 	struct asy_thread *t = asy__thread();
-	int span = -1;
-	if (done && io->off < 0) {
-		span = t ? span_begin(t, id) : -1;
-		if (span < 0) /* no slot: the rest is the program's own call, here */
-			return done + pass_rest(io, done);
-	}
+	int span = span_begin(t, io, id);
+	if (span < -1)
+		return done ? done : span + 2;
 	long more = op_rest(io, done, (enum asy_op)io->op, 0, -1);
 	if (span >= 0)
 		span_end(t, span);
