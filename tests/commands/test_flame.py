@@ -231,7 +231,10 @@ class Wrapper(FlameTest):
         self.assertIn("asyncify: flame graph of where it blocked: " + out, r.stderr)
         fr = svg_frames(out)
         names = {n for n, _, _, _ in fr}
-        for n in ("all", "flameprog", "main", "wait_for_child", "child_side", "read", "write"):
+        # Not "write": the child's 1-byte pipe write takes a few µs, which
+        # in a 400 ms graph is narrower than the 0.1 px the renderer leaves
+        # out (8 µs here, 0.02 px); the folded cases above check it.
+        for n in ("all", "flameprog", "main", "wait_for_child", "child_side", "read", "usleep"):
             self.assertIn(n, names)
         read = [w for n, x, w, d in fr if n == "read"   # below wait_for_child
                 and any(m == "wait_for_child" and d > dd and mx <= x < mx + mw
@@ -244,16 +247,26 @@ class Wrapper(FlameTest):
 
     def test_processes_merge(self):
         out = self.path("out.svg")
-        cmd = "%s 50 && %s 50 && cat %s >/dev/null" % (self.prog, self.prog, self.prog)
+        # cat waits 50 ms for sleep's pipe: every program blocks long
+        # enough to be drawn (a frame under 0.1 px is left out).
+        cmd = "%s 50 && %s 50 && sleep 0.05 | cat >/dev/null" % (self.prog, self.prog)
         r = self.run_cmd([ASYNCIFY, "--flame", out, "--", "sh", "-c", cmd])
         self.assertEqual(r.returncode, 0, r.stderr)
         fr = svg_frames(out)
-        # The shell blocks too: its redirect opens /dev/null (open, fcntl,
-        # close are file calls the shim takes over, issue 11).
-        self.assertEqual(sorted(n for n, _, _, d in fr if d == 1), ["cat", "flameprog", "sh"])
-        sh = [n for n, x, _, d in fr if d > 1 and any(
-            m == "sh" and dd == 1 and mx <= x < mx + mw for m, mx, mw, dd in fr)]
-        self.assertTrue({"open", "openat", "close", "fcntl"} & set(sh), sh)
+        top = {n for n, _, _, d in fr if d == 1}
+        self.assertTrue({"cat", "flameprog", "sleep"} <= top <= {"cat", "flameprog", "sleep", "sh"},
+                        top)
+        cat = [n for n, x, _, d in fr if d > 1 and any(
+            m == "cat" and dd == 1 and mx <= x < mx + mw for m, mx, mw, dd in fr)]
+        self.assertIn("read", cat)
+        # The shell blocks too, in file calls the shim takes over (its
+        # redirect's open, fcntl and close, a stat of a command's path);
+        # whether they are wide enough to draw depends on the machine.
+        if "sh" in top:
+            sh = [n for n, x, _, d in fr if d > 1 and any(
+                m == "sh" and dd == 1 and mx <= x < mx + mw for m, mx, mw, dd in fr)]
+            self.assertTrue({"open", "openat", "close", "fcntl", "stat", "fstatat", "newfstatat",
+                             "statx", "access", "faccessat"} & set(sh), sh)
         read = [w for n, _, w, d in fr if n == "read" and d > 2]
         self.assertTrue(any(w >= 2 * 45000 for w in read), fr)   # two runs, one frame
         self.assertNoTempLeft()
