@@ -229,6 +229,48 @@ static void c7_send_number_swapped(void)
 	write_when_full(sv[0], sv[1], 1);
 }
 
+/* accept waits; another thread closes the listening number, the next
+ * open takes it, then a client connects: the kernel's accept holds the
+ * listening socket, so the connection is accepted (at the lowest free
+ * number, as ever). */
+struct lswap { int fd; struct sockaddr_in sa; };
+
+static void *lswap_then_connect(void *arg)
+{
+	struct lswap *s = arg;
+	t_msleep(50);
+	close(s->fd);
+	long same = open("/dev/null", O_RDONLY) == s->fd;
+	t_msleep(50);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(c, (struct sockaddr *)&s->sa, sizeof s->sa) < 0)
+		perror("connect");
+	t_msleep(50);
+	close(c);
+	return (void *)same;
+}
+
+static void c7_accept_number_swapped(void)
+{
+	struct lswap s = { .sa = { .sin_family = AF_INET } };
+	socklen_t len = sizeof s.sa;
+	char b[4];
+	net(4);
+	s.fd = socket(AF_INET, SOCK_STREAM, 0);
+	s.sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(s.fd, (struct sockaddr *)&s.sa, sizeof s.sa);
+	getsockname(s.fd, (struct sockaddr *)&s.sa, &len);
+	listen(s.fd, 4);
+	pthread_t th = go(lswap_then_connect, &s);
+	int a = accept(s.fd, NULL, NULL);
+	t_out("accept=%s fd-above-listener=%d\n", a >= 0 ? "ok" : t_errname(errno), a > s.fd);
+	void *same;
+	pthread_join(th, &same);
+	t_out("number-reused=%d\n", same != NULL);
+	t_res("read-accepted", read(a, b, sizeof b));
+	t_res("read-number", read(s.fd, b, sizeof b));
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -307,6 +349,7 @@ static const struct t_case cases[] = {
 	C(c7_socket_write_number_swapped, T_BACKEND),
 	C(c7_recv_number_swapped, T_BACKEND),
 	C(c7_send_number_swapped, T_BACKEND),
+	C(c7_accept_number_swapped, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

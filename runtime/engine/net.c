@@ -542,20 +542,34 @@ static long net_accept(struct asy_io *io, int fd)
 	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
 		return ASY_PASS;
 	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
+	/* The number is kept while it waits: another thread's close leaves
+	 * the listening socket to this accept, as the kernel's does (keep.c). */
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	long r;
 	for (;;) {
-		long r = asy__wait_ready(io, fd, POLLIN, deadline);
+		asy__keep_begin(&keep, fd);
+		r = asy__wait_ready(io, fd, POLLIN, deadline);
 		if (r == -ETIME)
-			return -EAGAIN;
+			r = -EAGAIN;
 		if (r < 0 || r == ASY_PASS)
-			return r;
-		if (!asy__same_file(fd, &id))
-			return -EBADF;
+			break;
+		if (!asy__same_file(fd, &id)) {
+			r = -EBADF;
+			if (asy__keep_fd(&keep, fd) == fd)
+				break;
+			fd = asy__keep_fd(&keep, fd);
+		}
 		/* Ready: the program's own accept4, in the calling thread
 		 * (another thread may take it first: this one then waits as the
 		 * kernel's would). */
-		if (asy_sys_poll(&p, 1, 0) != 0)
-			return asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+		p.fd = fd = asy__keep_fd(&keep, fd);
+		if (asy_sys_poll(&p, 1, 0) != 0) {
+			r = asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+			break;
+		}
 	}
+	asy__keep_end(&keep);
+	return r;
 }
 
 /* connect on the socket made non-blocking for the call. */
