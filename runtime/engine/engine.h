@@ -416,6 +416,15 @@ long asy__sock_stream(struct asy_io *io, size_t *done);
  * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
 struct asy_thread *asy__ring_thread(void);
 
+/* runtime/engine/position.c: a coroutine's call at the file position
+ * waits while another coroutine of the thread has one out on the same open
+ * file (asy__pos_wait: 0 or -errno), and holds a slot while its own op is
+ * out (asy__pos_begin: the slot, -1 when the call is not at the position,
+ * -2 + (-errno) when its wait for a slot ended; asy__pos_end frees it). */
+long asy__pos_wait(const struct asy_io *io);
+int asy__pos_begin(struct asy_thread *t, const struct asy_io *io, const struct stat *id);
+void asy__pos_end(struct asy_thread *t, int slot);
+
 /* runtime/engine/keep.c: the file a wait on the threads backend goes on
  * with when another thread closes its number (a copy made by the close). */
 struct asy_keep {
