@@ -92,15 +92,20 @@ int asy__keep_fd(struct asy_keep *k, int fd)
 	return held >= 0 ? held : fd;
 }
 
-/* A copy of fd at one of the top numbers the fd table may hold (at most
- * 4096: a table grown to a million entries for it would cost megabytes). */
+/* A copy of fd at one of the 16 top numbers the fd table may hold (at
+ * most 4096: a table grown to a million entries for it would cost
+ * megabytes).  Under a limit below 64 there is none: a copy would take a
+ * number the program's next open may want, and the wait ends with EBADF
+ * as before. */
 static int copy_high(int fd)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -1;
 	long top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4096 ? 4096 : (long)rl.rlim_cur;
-	long from = top - 16 > 3 ? top - 16 : 3;
+	if (top < 64)
+		return -1;
+	long from = top - 16;
 	long r = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, from);
 	return r >= 0 && r < top ? (int)r : (r >= 0 ? (asy_sys(SYS_close, r, 0, 0, 0, 0, 0), -1) : -1);
 }
