@@ -189,10 +189,7 @@ static void c7_socket_read_number_swapped(void)
 /* The writer `w` is filled up; the other thread drains `r` (non-blocking). */
 static void write_when_full(int w, int r, int sock)
 {
-	fcntl(w, F_SETFL, O_NONBLOCK);
-	while (write(w, "xxxxxxxxxxxxxxxx", 16) > 0)
-		;
-	fcntl(w, F_SETFL, 0);
+	fill_up(w);
 	fcntl(r, F_SETFL, O_NONBLOCK);
 	swap_during(&(struct swap){ w, r, 1, sock }, 1);
 }

@@ -262,16 +262,17 @@ static const unsigned char call_family[ASY_CALL_COUNT] = {
 
 long asy__io(struct asy_io *io)
 {
-	/* The rule (engine.h): only a coroutine's call is ours to route.  A
-	 * signal handler that interrupted the engine passes through too. */
 	/* Any thread's close of a number a wait holds (keep.c); close_range
 	 * with UNSHARE or CLOEXEC closes nothing of the shared table. */
 	if (!asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst)) {
 		if (io->call == ASY_CALL_close)
 			asy__keep_closing((unsigned)io->fd, (unsigned)io->fd);
-		else if (io->call == ASY_CALL_close_range && !(io->a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		else if (io->call == ASY_CALL_close_range &&
+			 !(io->a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
 			asy__keep_closing((unsigned)io->a[0], (unsigned)io->a[1]);
 	}
+	/* The rule (engine.h): only a coroutine's call is ours to route.  A
+	 * signal handler that interrupted the engine passes through too. */
 	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];

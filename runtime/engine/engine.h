@@ -244,7 +244,7 @@ struct asy_thread {
 	void *detach_trim;    /* detach.c: large blocks being given back */
 	unsigned detach_kept;
 	size_t detach_bytes;
-	/* rw.c: files with a call at the file position out on a backend */
+	/* position.c: files with a call at the file position out on a backend */
 	unsigned spans;
 	struct { unsigned long dev, ino; int fd; } span[64];
 };
@@ -425,8 +425,8 @@ long asy__pos_wait(const struct asy_io *io);
 int asy__pos_begin(struct asy_thread *t, const struct asy_io *io, const struct stat *id);
 void asy__pos_end(struct asy_thread *t, int slot);
 
-/* runtime/engine/keep.c: the file a wait on the threads backend goes on
- * with when another thread closes its number (a copy made by the close). */
+/* runtime/engine/keep.c: the file a wait by fd number goes on with when
+ * another thread closes the number (a copy made by the close). */
 struct asy_keep {
 	int fd;
 	_Atomic int held;  /* the copy, or -1 */
@@ -437,6 +437,9 @@ extern _Atomic int asy__keeps; /* waits on the list; the shim's fast path reads 
 void asy__keep_begin(struct asy_keep *k, int fd); /* once it waits */
 void asy__keep_end(struct asy_keep *k);           /* at the call's end: closes the copy */
 int asy__keep_fd(struct asy_keep *k, int fd);     /* the copy once there is one, else fd */
+/* After a wait on fd, whose file was id: fd while it still holds that
+ * file, else the copy its close left, else -1 (closed: EBADF). */
+int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id);
 void asy__keep_closing(unsigned lo, unsigned hi); /* before close / close_range */
 void asy__keep_fork_child(void);
 

@@ -1,11 +1,12 @@
-/* The files a coroutine's wait holds on the threads backend.
+/* The files a coroutine's wait by fd number holds.
  *
  * A read or write of a pipe or socket that waits in the kernel holds its
  * file: if another thread closes the number meanwhile, and perhaps the
  * next open takes it, the call goes on with the old file (a pipe keeps
  * its reader, the bytes that come are the call's).  On the uring backend
- * the call's own op holds it (rw.c, net.c).  The threads backend waits by
- * polling the number, which holds nothing, so while such a wait lasts its
+ * the call's own op holds it (rw.c, net.c).  The threads backend, and
+ * accept on both, wait by polling the number, which holds nothing, so
+ * while such a wait lasts its
  * number is on the list here, and a close or close_range of that number
  * made through the shim, from any thread, first copies it for the waiter
  * (F_DUPFD_CLOEXEC near the top of the fd table, where the program's
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "engine.h"
+#include "fdkind.h"
 #include "sys.h"
 
 _Atomic int asy__keeps; /* waits on the list */
@@ -92,6 +94,14 @@ int asy__keep_fd(struct asy_keep *k, int fd)
 	return held >= 0 ? held : fd;
 }
 
+int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id)
+{
+	if (asy__same_file(fd, id))
+		return fd;
+	int held = asy__keep_fd(k, fd);
+	return held != fd ? held : -1;
+}
+
 /* A copy of fd at one of the 16 top numbers the fd table may hold (at
  * most 4096: a table grown to a million entries for it would cost
  * megabytes).  Under a limit below 64 there is none: a copy would take a
@@ -105,9 +115,12 @@ static int copy_high(int fd)
 	long top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4096 ? 4096 : (long)rl.rlim_cur;
 	if (top < 64)
 		return -1;
-	long from = top - 16;
-	long r = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, from);
-	return r >= 0 && r < top ? (int)r : (r >= 0 ? (asy_sys(SYS_close, r, 0, 0, 0, 0, 0), -1) : -1);
+	long r = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, top - 16);
+	if (r >= top) { /* above the 4096 cap (a higher limit): not there */
+		asy_sys(SYS_close, r, 0, 0, 0, 0, 0);
+		r = -1;
+	}
+	return r < 0 ? -1 : (int)r;
 }
 
 void asy__keep_closing(unsigned lo, unsigned hi)

@@ -346,12 +346,11 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 	if (r < 0)
 		return done ? done : r;
 	*hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
-	if (!asy__same_file(x->fd, id)) {
-		if (asy__keep_fd(keep, x->fd) == x->fd)
-			return done ? done : -EBADF;
-		x->fd = asy__keep_fd(keep, x->fd);
-		*hup = 0;
-	}
+	int fd = asy__keep_after(keep, x->fd, id);
+	if (fd < 0)
+		return done ? done : -EBADF;
+	if (fd != x->fd)
+		x->fd = fd, *hup = 0;
 	return 0;
 }
 
@@ -553,11 +552,10 @@ static long net_accept(struct asy_io *io, int fd)
 			r = -EAGAIN;
 		if (r < 0 || r == ASY_PASS)
 			break;
-		if (!asy__same_file(fd, &id)) {
+		fd = asy__keep_after(&keep, fd, &id);
+		if (fd < 0) {
 			r = -EBADF;
-			if (asy__keep_fd(&keep, fd) == fd)
-				break;
-			fd = asy__keep_fd(&keep, fd);
+			break;
 		}
 		/* Ready: the program's own accept4, in the calling thread
 		 * (another thread may take it first: this one then waits as the

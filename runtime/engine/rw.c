@@ -320,12 +320,13 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	int waited = 0, hup = 0, ring = 0;
 	for (;;) {
 		long r;
+		io->fd = asy__keep_fd(keep, io->fd); /* closed meanwhile: its copy */
 		if (first != NOT_TRIED) {
 			r = first;
 			first = NOT_TRIED;
 		} else if (ring) {
 			r = op_rest(io, done, reading ? ASY_OP_PIPE_READ : ASY_OP_PIPE_WRITE, 0, -1);
-		} else if ((io->fd = asy__keep_fd(keep, io->fd)), done == 0) {
+		} else if (done == 0) {
 			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
 		} else {
 			struct asy_rest rest;
@@ -387,14 +388,13 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			return done ? done : r;
 		hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 		waited = 1;
-		if (!asy__same_file(io->fd, id)) {
-			/* Closed meanwhile: the close left a copy of the file
-			 * (keep.c), or the call ends. */
-			if (asy__keep_fd(keep, io->fd) == io->fd)
-				return done ? done : -EBADF;
-			io->fd = asy__keep_fd(keep, io->fd);
-			hup = 0;
-		}
+		/* Closed meanwhile: the close left a copy of the file, or
+		 * the call ends (keep.c). */
+		int fd = asy__keep_after(keep, io->fd, id);
+		if (fd < 0)
+			return done ? done : -EBADF;
+		if (fd != io->fd)
+			io->fd = fd, hup = 0;
 	}
 }
 
