@@ -547,6 +547,52 @@ static void k_cancel(void)
 	t_out("after=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
 }
 
+/* A receive's SO_RCVTIMEO runs from the call, not from when the engine
+ * gets to it: job 0 waits 100 ms on a TCP and then a unix socket (the
+ * ring reads the first one's timeout itself, the second's by
+ * getsockopt) while job 1 keeps the thread busy for 60 ms without
+ * yielding, twice.  Threads: the timeouts end at 100 ms; coroutines:
+ * they must too, not at 160. */
+static int tb_go[2];
+
+static void j_timeo_busy(int i)
+{
+	char b[8], c = 0;
+	if (i == 1) {
+		for (int k = 0; k < 2; k++) {
+			read(tb_go[0], &c, 1);
+			double t0 = t_ms();
+			while (t_ms() - t0 < 60)
+				;
+		}
+		t_jout(i, "spun\n");
+		return;
+	}
+	int fds[2][2];
+	t_sock_pair(AF_INET, SOCK_STREAM, fds[0]);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, fds[1]);
+	for (int k = 0; k < 2; k++) {
+		t_timeo(fds[k][0], SO_RCVTIMEO, 100);
+		write(tb_go[1], &c, 1);
+		double t0 = t_ms();
+		t_jres(i, k ? "unix" : "tcp", recv(fds[k][0], b, sizeof b, 0));
+		double el = t_ms() - t0;
+		t_jout(i, "100ms: %s ", yes(el >= 99 && el < 145));
+		close(fds[k][0]);
+		close(fds[k][1]);
+	}
+	t_jout(i, "\n");
+}
+
+static void k_timeo_busy(void)
+{
+	alarm(8);
+	pipe(tb_go);
+	t_spawn(j_timeo_busy, 0);
+	t_spawn(j_timeo_busy, 1);
+	t_finish();
+}
+
 static const struct t_case cases[] = {
 	{ "k_sleepers", k_sleepers, T_OWNCORO },
 	{ "k_recv_waits_send", k_recv_waits_send, T_BACKEND | T_OWNCORO },
@@ -555,12 +601,13 @@ static const struct t_case cases[] = {
 	{ "k_send_big", k_send_big, T_BACKEND | T_OWNCORO },
 	{ "k_reused_number", k_reused_number, T_BACKEND | T_OWNCORO },
 	{ "k_resolve", k_resolve, T_OWNCORO },
+	{ "k_timeo_busy", k_timeo_busy, T_BACKEND | T_OWNCORO },
 	/* engine only: */
 	{ "k_deadline", k_deadline, T_OWNCORO },
 	{ "k_cancel", k_cancel, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 7
+#define NLIKE 8
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 static enum t_variant variants[2];

@@ -45,6 +45,7 @@
 struct ring {
 	struct io_uring u;
 	int futex_armed;
+	struct asy_waiter *late; /* ops queued with learn() since the last wait */
 };
 
 static int futex_op = 1; /* cleared once the kernel refuses the op */
@@ -297,6 +298,11 @@ static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 	if (w->detached && w->io.op == ASY_OP_READ)
 		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, w);
+	if (w->learn) {
+		w->late = 1;
+		w->next = ring_of(t)->late;
+		ring_of(t)->late = w;
+	}
 	return 0;
 }
 
@@ -326,6 +332,36 @@ static void pollset_done(struct asy_thread *t, struct asy_waiter *w, long res)
 		asy__complete_local(t, w, w->first);
 }
 
+static void late_drop(struct ring *ring, struct asy_waiter *w)
+{
+	struct asy_waiter **pp = &ring->late;
+	while (*pp != w)
+		pp = &(*pp)->next;
+	*pp = w->next;
+	w->late = 0;
+}
+
+static void uring_reap(struct asy_thread *t);
+
+/* Submit what is queued; the late ops among it that still wait learn
+ * their deadlines (their coroutines are parked: each one's frame lives
+ * until its completion, which the reap here or later delivers). */
+static void late_submit(struct asy_thread *t, struct ring *ring)
+{
+	struct asy_waiter *late = ring->late, *w;
+	ring->late = NULL;
+	for (w = late; w; w = w->next)
+		w->late = 0;
+	if (IO_URING_READ_ONCE(*ring->u.sq.kflags) & IORING_SQ_TASKRUN)
+		io_uring_submit_and_get_events(&ring->u);
+	else
+		io_uring_submit(&ring->u);
+	uring_reap(t);
+	for (w = late; w; w = w->next)
+		if (!asy__waiter_done(w))
+			asy__learn(t, w);
+}
+
 static void uring_reap(struct asy_thread *t)
 {
 	struct ring *ring = ring_of(t);
@@ -342,6 +378,8 @@ static void uring_reap(struct asy_thread *t)
 				sockopt_op = 0;
 		} else if (cqe->user_data) {
 			struct asy_waiter *w = io_uring_cqe_get_data(cqe);
+			if (w->late) /* submitted early, by a full ring or a cancel */
+				late_drop(ring, w);
 			if (w->io.op != ASY_OP_POLLSET)
 				asy__complete_local(t, w, cqe->res);
 			else
@@ -376,6 +414,13 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
 	struct ring *ring = ring_of(t);
 	struct io_uring_cqe *cqe;
+	if (ring->late) {
+		/* Submitted apart from the wait: a late op's deadline must be
+		 * known before the thread sleeps. */
+		late_submit(t, ring);
+		if (t->unparked || deadline == 0)
+			return;
+	}
 	if (deadline == 0) {
 		/* Completions wait in the kernel until the thread asks. */
 		if (IO_URING_READ_ONCE(*ring->u.sq.kflags) & IORING_SQ_TASKRUN)

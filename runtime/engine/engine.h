@@ -193,7 +193,14 @@ struct asy_waiter {
 	void *coro;            /* the coroutine parked on this call */
 	const struct asy_backend *be; /* who runs it */
 	void *be_priv;         /* the backend's own (threads: the worker) */
-	struct asy_waiter *next;
+	/* Set by the caller: the ring submits the op with the thread's next
+	 * wait rather than at once, and then, if it still waits, asks this
+	 * until when it may (-1: no end); asy__wait() waits that long. */
+	int64_t (*learn)(struct asy_waiter *w);
+	int64_t learnt;        /* learn()'s answer once asked, else -2 */
+	unsigned char late;    /* ring: queued with learn, not yet submitted */
+	struct asy_waiter *next; /* the backend's lists: the pool's queue, a
+				  * thread's readiness waits, the ring's late ops */
 	struct asy_waiter *pnext, *pprev; /* the thread's parked waiters */
 };
 
@@ -214,6 +221,9 @@ void asy__complete(struct asy_waiter *w, long res);
 /* The same from w's own thread, while its coroutine is parked (a ring's
  * reap): the coroutine is made runnable at once. */
 void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res);
+/* A ring op queued with learn() is in the kernel and still waits: learn
+ * its deadline, and have its coroutine take it up. */
+void asy__learn(struct asy_thread *t, struct asy_waiter *w);
 
 /* Per-thread engine state, created on the first call of a coroutine that
  * has to wait; mmap'd, so creating it never calls malloc.  It holds no fd

@@ -1,9 +1,10 @@
 /* Socket calls inside coroutines: the recv and send families, accept,
  * connect.
  *
- * Under uring a receive is a RECV (RECVMSG) op submitted at once: the
- * kernel's own socket call, tried in this thread's io_uring_enter, which
- * when it has to wait holds the file as the kernel's blocking call does;
+ * Under uring a receive is a RECV (RECVMSG) op submitted with the
+ * thread's next wait: the kernel's own socket call, tried in this
+ * thread's io_uring_enter, which when it has to wait holds the file as
+ * the kernel's blocking call does;
  * a send whose try would wait goes on as SEND ops.  Otherwise the shape
  * is the one of pipes and sockets in rw.c: the program's own call, made
  * in the calling thread with MSG_DONTWAIT added, is the answer whenever
@@ -122,6 +123,8 @@ static size_t recv_target(const struct xfer *x, size_t total, int lowat)
 
 /* Not known yet: learnt when an op first has to wait. */
 #define DEADLINE_UNKNOWN (-2)
+/* A receive's socket is blocking; its timeout is not known yet. */
+#define DEADLINE_LATER (-3)
 
 /* The thread's ring, when this coroutine's socket call may wait there;
  * NULL: the POLL path below.  A ring with a kernel polling thread would
@@ -184,48 +187,81 @@ static int part_of(struct part *p, struct asy_io *o, const struct xfer *x, size_
 	return 0;
 }
 
-/* One receive or send of what is left after `done` bytes, as a ring op
- * submitted at once: the kernel makes the call there and then (in this
- * thread), and when it would wait the op holds the file until it ends,
- * as the kernel's own blocking call does — a number closed and reused
- * meanwhile is never read or written.  When it has to wait and
- * *deadline is DEADLINE_UNKNOWN, the socket says how long: 0 when it is
- * non-blocking (the op is ended at once), its timeout, or -1.  The op's
+/* A receive's op and what its socket says about waiting, read in the
+ * kernel just before the op starts. */
+struct recv_op {
+	struct asy_waiter w; /* first: learn() is handed the waiter */
+	struct asy_sockopts o;
+	int64_t start;
+};
+
+/* Until when a receive that waits in the kernel may: SO_RCVTIMEO from
+ * the call's start, or -1 (asy__learn, once the op is in). */
+static int64_t recv_deadline(struct asy_waiter *w)
+{
+	struct recv_op *r = (struct recv_op *)w;
+	if (r->o.timeo[0] < 0) /* the ring could not read it (AF_UNIX) */
+		return asy__sock_deadline(w->io.fd, 1, r->start);
+	if (r->o.timeo[0] || r->o.timeo[1])
+		return r->start + r->o.timeo[0] * 1000000000 + r->o.timeo[1] * 1000;
+	return -1;
+}
+
+/* One receive or send of what is left after `done` bytes, as a ring op:
+ * the kernel makes the call in this thread's io_uring_enter, and when it
+ * would wait the op holds the file until it ends, as the kernel's own
+ * blocking call does — a number closed and reused meanwhile is never
+ * read or written.
+ *
+ * A send is submitted at once (the caller's try found no room).  A
+ * receive is looked at first: on a non-blocking socket (F_GETFL, with
+ * the call, as the kernel reads it) it is the program's own call
+ * (ASY_PASS); else its op goes in with the thread's next wait, in one
+ * io_uring_enter with the other coroutines' ops, at most 16 coroutine
+ * switches later (sched.c), and if it then waits, its socket's timeout
+ * says for how long (recv_deadline).  *deadline is DEADLINE_UNKNOWN for
+ * a call's first op; a send that has to wait learns it then.  The op's
  * result; -ETIME when the deadline ended it; ASY_PASS when the ring took
  * nothing. */
 static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t done,
 		      int flags, int64_t start, int64_t *deadline, int *lowat)
 {
-	struct asy_waiter w = { .io = { .op = x->reading ? ASY_OP_RECV : ASY_OP_SEND,
-					.call = io->call, .fd = x->fd, .rwflags = flags } };
-	struct asy_sockopts o = { .timeo = { -1, 0 }, .lowat = -1 };
+	struct recv_op op = { .w.io = { .op = x->reading ? ASY_OP_RECV : ASY_OP_SEND,
+					.call = io->call, .fd = x->fd, .rwflags = flags },
+			      .o = { .timeo = { -1, 0 }, .lowat = -1 }, .start = start };
+	struct asy_waiter *w = &op.w;
 	struct part p;
-	if (part_of(&p, &w.io, x, done) < 0)
+	int late = x->reading && *deadline < -1; /* UNKNOWN or LATER */
+	if (x->reading && *deadline == DEADLINE_UNKNOWN && asy__nonblocking(x->fd))
 		return ASY_PASS;
-	if (*deadline == DEADLINE_UNKNOWN)
-		w.io.a[1] = (long)&o; /* read in the kernel with the op's start */
+	if (part_of(&p, &w->io, x, done) < 0)
+		return ASY_PASS;
+	if (*deadline == DEADLINE_UNKNOWN || late)
+		w->io.a[1] = (long)&op.o; /* read in the kernel with the op's start */
+	if (late)
+		w->learn = recv_deadline;
 	if (!x->reading)
-		w.io.flags = ASY_F_POLL_FIRST; /* the caller's try found no room */
-	long r = asy__op_start(t, &w, -1);
+		w->io.flags = ASY_F_POLL_FIRST; /* the caller's try found no room */
+	long r = asy__op_start(t, w, -1);
 	if (r < 0) {
 		asy__rest_free(&p.rest);
 		return ASY_PASS;
 	}
-	if (lowat && w.io.a[1])
-		*lowat = o.lowat;
-	if (!asy__waiter_done(&w) && *deadline == DEADLINE_UNKNOWN) {
-		/* It waits.  (A send's try has looked at O_NONBLOCK.) */
-		if (x->reading && asy__nonblocking(x->fd))
-			*deadline = 0;
-		else if (o.timeo[0] < 0)
-			*deadline = asy__sock_deadline(x->fd, x->reading, start);
-		else if (o.timeo[0] || o.timeo[1])
-			*deadline = start + o.timeo[0] * 1000000000 + o.timeo[1] * 1000;
+	if (!late && !asy__waiter_done(w) && *deadline == DEADLINE_UNKNOWN) {
+		/* A send waits.  (Its try has looked at O_NONBLOCK.) */
+		if (op.o.timeo[0] < 0)
+			*deadline = asy__sock_deadline(x->fd, 0, start);
+		else if (op.o.timeo[0] || op.o.timeo[1])
+			*deadline = start + op.o.timeo[0] * 1000000000 + op.o.timeo[1] * 1000;
 		else
 			*deadline = -1;
 	}
-	r = asy__op_finish(t, &w, *deadline);
-	io->via = w.io.via;
+	r = asy__op_finish(t, w, late ? -1 : *deadline);
+	if (late) /* a later op of the call waits as long (or learns it) */
+		*deadline = w->learnt >= -1 ? w->learnt : DEADLINE_LATER;
+	if (lowat && w->io.a[1])
+		*lowat = op.o.lowat;
+	io->via = w->io.via;
 	if (p.named && r >= 0 && copy_out((void *)x->alen, &p.m.msg_namelen, sizeof(socklen_t)) < 0)
 		r = -EFAULT; /* recvfrom's answer: the data is gone */
 	asy__rest_free(&p.rest);
@@ -268,7 +304,7 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
  * name or ancillary data (sock_read_iter; O_NONBLOCK is the socket's own
  * either way): on the ring it takes recv's path, whose op makes the try
  * in io_uring_enter and reads the socket's timeouts and low-water mark
- * with its start.  A read that waits costs io_uring_enter and F_GETFL,
+ * with its start.  A read costs F_GETFL and a share of io_uring_enter,
  * where the usual way cost eight system calls (the try, fstat x2,
  * getsockopt x3, F_GETFL, the try again).  A number that no longer holds a socket
  * gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */

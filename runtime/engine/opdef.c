@@ -31,7 +31,9 @@ struct asy_opdef {
 	unsigned char file_write;  /* a write to a file: RLIMIT_FSIZE applies */
 	unsigned char ring_only;   /* no other backend has it: the caller falls back */
 	unsigned char now;         /* submitted at once: the kernel tries it in the
-				    * calling coroutine's turn and takes the file then */
+				    * calling coroutine's turn and takes the file then
+				    * (unless the caller asks to learn its deadline
+				    * later: asy_waiter.learn) */
 };
 
 static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
@@ -95,6 +97,8 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	w->local = 0;
 	w->abandoned = 0;
 	w->on_list = 0;
+	w->late = 0;
+	w->learnt = -2;
 	w->thread = t;
 	w->coro = asy__coro_self();
 	w->deadline = asy__wait_deadline(deadline);
@@ -112,10 +116,12 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	if (r < 0)
 		return r;
 	w->io.via = w->be->via;
-	if (d->now) {
+	if (d->now && !w->learn) {
 		/* Submitted and reaped here: the op took its file in this
 		 * coroutine's turn, and an op the kernel finished at once
-		 * never parks.  Its completion unparked nobody. */
+		 * never parks.  Its completion unparked nobody.  (One with
+		 * learn goes in with the thread's next wait, in one system
+		 * call with the other coroutines' ops.) */
 		w->be->wait(t, 0, atomic_load(&t->wake_seq));
 		w->be->reap(t);
 		if (asy__waiter_done(w)) {

@@ -26,6 +26,15 @@ void asy__complete(struct asy_waiter *w, long res)
 
 static void parked_del(struct asy_thread *t, struct asy_waiter *w);
 
+void asy__learn(struct asy_thread *t, struct asy_waiter *w)
+{
+	w->learnt = w->learn(w);
+	if (w->learnt >= 0) {
+		asy__coro_unpark(w->coro);
+		t->unparked++;
+	}
+}
+
 void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res)
 {
 	asy__complete(w, res);
@@ -160,6 +169,12 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	parked_add(t, w);
 	while (!asy__waiter_done(w)) {
 		r = asy__coro_park(until, 1);
+		if (r == 0 && deadline < 0 && w->learnt >= 0) {
+			/* in the kernel now, and its end is known (asy__learn) */
+			deadline = w->learnt;
+			until = earliest(io_deadline, deadline);
+			continue;
+		}
 		if (r < 0 && !asy__waiter_done(w) && w->detached && !(w->io.flags & ASY_F_WAITS)) {
 			w->be->cancel(t, w); /* may end it sooner; nothing waits for it */
 			if (!asy__waiter_done(w))
