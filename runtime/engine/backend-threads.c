@@ -70,10 +70,11 @@ static struct {
 	struct asy_waiter *head, *tail;
 	struct worker *idle_top;
 	unsigned queued, nthreads, idle;
+	unsigned waking;        /* workers woken that have not taken a call yet */
 	unsigned busy_rw;       /* workers running a READ or WRITE */
 	_Atomic int deferred;   /* a call was queued without a wake; cleared when the queue empties */
 	_Atomic int64_t moved;  /* asy_now() when a worker last took a call */
-} pool = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 };
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* pool.lock, also for ThreadSanitizer (engine.h: asy_tsan_acquire). */
 static inline void pool_lock(void)
@@ -287,6 +288,28 @@ static int is_rw(const struct asy_waiter *w)
 	return w->io.op == ASY_OP_READ || w->io.op == ASY_OP_WRITE;
 }
 
+/* Pop an idle worker to wake, when queued calls outnumber the workers
+ * already woken for them; NULL if none.  Called with pool.lock held. */
+static struct worker *to_wake(void)
+{
+	struct worker *wk = pool.idle_top;
+	if (!wk || pool.queued <= pool.waking)
+		return NULL;
+	pool.idle_top = wk->next_idle;
+	pool.idle--;
+	pool.waking++;
+	atomic_store_explicit(&wk->go, 1, memory_order_release);
+	return wk;
+}
+
+/* A worker leaves only after a 10 s timeout that found go unset, so a
+ * worker popped by to_wake() is still there. */
+static void wake(struct worker *wk)
+{
+	if (wk)
+		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
 /* The next call to run, or NULL when this worker should exit.  `done_rw`:
  * the call this worker has just finished was a read or a write. */
 static struct asy_waiter *take(struct worker *wk, int done_rw)
@@ -305,7 +328,9 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
 		while (!atomic_load_explicit(&wk->go, memory_order_acquire) && r != -ETIMEDOUT)
 			r = asy_sys(SYS_futex, &wk->go, FUTEX_WAIT_PRIVATE, 0, &left, 0, 0);
 		pool_lock();
-		if (!atomic_load_explicit(&wk->go, memory_order_relaxed)) {
+		if (atomic_load_explicit(&wk->go, memory_order_relaxed))
+			pool.waking--;
+		else {
 			/* Timed out, still on the stack: leave it. */
 			struct worker **pp = &pool.idle_top;
 			while (*pp != wk)
@@ -329,7 +354,13 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
 		atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
 	w->be_priv = wk;
 	atomic_store(&wk->cur, w);
+	/* More queued than workers on their way: wake the next one here,
+	 * off the scheduler's thread (not for reads and writes left to busy
+	 * workers: pool_submit's defer). */
+	struct worker *next = atomic_load_explicit(&pool.deferred, memory_order_relaxed) ? NULL
+											: to_wake();
 	pool_unlock();
+	wake(next);
 	return w;
 }
 
@@ -390,6 +421,15 @@ static int spawn(void)
 	return 0;
 }
 
+void asy__pool_kick(struct asy_thread *t)
+{
+	t->pool_kick = 0;
+	pool_lock();
+	struct worker *wk = to_wake();
+	pool_unlock();
+	wake(wk);
+}
+
 void asy__pool_prepare(void)
 {
 	pool_lock();
@@ -434,21 +474,20 @@ static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 	else
 		pool.head = w;
 	pool.tail = w;
-	struct worker *wk = defer ? NULL : pool.idle_top;
+	/* A coroutine's call: its scheduler wakes a worker when it next looks
+	 * for completions (asy__engine_idle), once for the calls its other
+	 * coroutines queue meanwhile too, and the worker that takes the first
+	 * wakes the next (take) — a wake-up costs the waker ~10 µs of a VM's
+	 * inter-processor interrupt. */
+	int lazy = w->coro != NULL;
+	struct worker *wk = defer || lazy ? NULL : to_wake();
 	if (defer && !atomic_load_explicit(&pool.deferred, memory_order_relaxed)) {
 		atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
 		atomic_store_explicit(&pool.deferred, 1, memory_order_relaxed);
 	}
-	if (wk) {
-		pool.idle_top = wk->next_idle;
-		pool.idle--;
-		atomic_store_explicit(&wk->go, 1, memory_order_release);
-	}
+	t->pool_kick += lazy && !defer;
 	pool_unlock();
-	/* A worker leaves only after a 10 s timeout that found go unset, so
-	 * wk is still there. */
-	if (wk)
-		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	wake(wk);
 	return 0;
 }
 
@@ -499,21 +538,15 @@ static void pool_unstick(void)
 	    asy_now() - atomic_load_explicit(&pool.moved, memory_order_relaxed) < DEFER_NS)
 		return;
 	pool_lock();
-	struct worker *wk = pool.head ? pool.idle_top : NULL;
-	if (!pool.head) {
+	struct worker *wk = pool.head ? to_wake() : NULL;
+	if (!pool.head)
 		atomic_store_explicit(&pool.deferred, 0, memory_order_relaxed);
-	} else if (wk) {
-		pool.idle_top = wk->next_idle;
-		pool.idle--;
-		atomic_store_explicit(&wk->go, 1, memory_order_release);
-	} else if (pool.nthreads < asy__cfg.workers) {
+	else if (!wk && !pool.idle_top && pool.nthreads < asy__cfg.workers)
 		spawn();
-	}
 	/* Looked now: the next look (and the scheduler's wait) is DEFER_NS on. */
 	atomic_store_explicit(&pool.moved, asy_now(), memory_order_relaxed);
 	pool_unlock();
-	if (wk)
-		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	wake(wk);
 }
 
 static void threads_reap(struct asy_thread *t)
@@ -567,7 +600,7 @@ static void threads_fork_child(void)
 	pthread_mutex_init(&pool.lock, NULL);
 	pool.head = pool.tail = NULL;
 	pool.idle_top = NULL;
-	pool.nthreads = pool.idle = pool.queued = pool.busy_rw = 0;
+	pool.nthreads = pool.idle = pool.queued = pool.busy_rw = pool.waking = 0;
 	atomic_store(&pool.deferred, 0);
 }
 

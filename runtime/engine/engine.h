@@ -242,6 +242,8 @@ struct asy_thread {
 	_Atomic unsigned wake_seq;
 	_Atomic int sleeping;
 	unsigned pool_out;
+	unsigned pool_kick; /* calls queued for the pool without a wake-up: the
+			     * scheduler's next look wakes a worker (asy__pool_kick) */
 	unsigned unparked; /* coroutines a reap made runnable (asy__complete_local) */
 	/* threads backend: readiness waits the thread polls itself (ready.c) */
 	struct asy_waiter *ready; /* their list, through next */
@@ -287,6 +289,8 @@ extern const struct asy_backend asy__backend_uring;
 extern const struct asy_backend asy__backend_threads;
 /* Start the pool's first worker if there is none (backend-threads.c). */
 void asy__pool_prepare(void);
+/* Wake a worker for the calls this thread queued without one. */
+void asy__pool_kick(struct asy_thread *t);
 
 
 enum asy_backend_id { ASY_BE_URING, ASY_BE_THREADS, ASY_BE_OFF };

@@ -117,6 +117,8 @@ int asy__engine_idle(int64_t deadline)
 	}
 	int saved = errno;
 	asy__depth++;
+	if (t->pool_kick)
+		asy__pool_kick(t);
 	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
 	reap_all(t);
 	int n = unpark_done(t);
