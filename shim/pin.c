@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "engine.h"
@@ -41,21 +42,34 @@
 
 /* ---- the locks this thread's coroutines hold ---- */
 
-#define NHELD 64
+/* An open-addressing table (linear probing) keyed by the lock's address:
+ * 32 SQLite connections on one thread hold dozens of mutexes at once, and
+ * every lock and unlock looks here. */
+#define NHELD 128             /* slots, a power of two */
+#define MAX_HELD (NHELD * 3 / 4)
 struct held {
-	const void *lock;
+	const void *lock;     /* NULL: a free slot */
 	void *coro;
 	unsigned depth;
 };
 static ASY_TLS struct held held[NHELD];
 static ASY_TLS unsigned nheld;
 
+static unsigned slot_of(const void *l)
+{
+	return (unsigned)(((uintptr_t)l >> 3) * 0x9E3779B97F4A7C15ull >> 57) & (NHELD - 1);
+}
+
 static struct held *find(const void *l)
 {
-	for (unsigned i = 0; i < nheld; i++)
+	if (!nheld)
+		return NULL;
+	for (unsigned i = slot_of(l);; i = (i + 1) & (NHELD - 1)) {
 		if (held[i].lock == l)
 			return &held[i];
-	return NULL;
+		if (!held[i].lock)
+			return NULL;
+	}
 }
 
 /* Taken by the running coroutine.  A table already full leaves the lock
@@ -63,19 +77,39 @@ static struct held *find(const void *l)
 static void took(const void *l, void *self)
 {
 	struct held *h = find(l);
-	if (!h && nheld < NHELD) {
-		h = &held[nheld++];
+	if (!h && nheld < MAX_HELD) {
+		unsigned i = slot_of(l);
+		while (held[i].lock)
+			i = (i + 1) & (NHELD - 1);
+		h = &held[i];
 		*h = (struct held){ l, self, 0 };
+		nheld++;
 	}
 	if (h)
 		h->depth++;
+}
+
+/* Free slot i, moving back the entries after it that probed past it. */
+static void drop(unsigned i)
+{
+	for (unsigned j = (i + 1) & (NHELD - 1); held[j].lock; j = (j + 1) & (NHELD - 1)) {
+		unsigned home = slot_of(held[j].lock);
+		/* held[j] may move to i unless its home lies cyclically in (i, j] */
+		int stays = i < j ? home > i && home <= j : home > i || home <= j;
+		if (!stays) {
+			held[i] = held[j];
+			i = j;
+		}
+	}
+	held[i] = (struct held){ NULL, NULL, 0 };
+	nheld--;
 }
 
 static void gave(const void *l)
 {
 	struct held *h = find(l);
 	if (h && --h->depth == 0)
-		*h = held[--nheld];
+		drop((unsigned)(h - held));
 }
 
 /* The running coroutine, when this lock call is one the table follows. */

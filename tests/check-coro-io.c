@@ -465,6 +465,57 @@ static void c_locks(void)
 	      lk_overlap[2]);
 }
 
+/* Six jobs hold up to eight of 64 recursive mutexes each, at once, across
+ * calls that wait, taken in ascending order and given back in another
+ * order each round: the thread's table of held locks (shim/pin.c) is
+ * filled, collides and is emptied out of order.  A recursive mutex lets
+ * a sibling coroutine of its owner thread in unless the table knows it is
+ * held: an overlap shows a lost entry, a hang a stale one. */
+#define ML_LOCKS 64
+static pthread_mutex_t ml[ML_LOCKS];
+static int ml_in[ML_LOCKS], ml_overlap;
+
+static void j_many_locks(int i)
+{
+	for (int round = 0; round < 12; round++) {
+		int set[8], n = 0;
+		for (int k = 0; k < ML_LOCKS && n < 8; k++)
+			if ((k * 7 + i * 13 + round * 5) % 9 < 2)
+				set[n++] = k;
+		for (int k = 0; k < n; k++) {
+			pthread_mutex_lock(&ml[set[k]]);
+			if (ml_in[set[k]]++)
+				ml_overlap++;
+			struct stat st;
+			stat("/", &st); /* waits on a worker: a sibling runs */
+		}
+		for (int k = 0; k < n; k++) {
+			int j = (k * 3 + round) % n; /* a permutation when gcd(3, n) = 1 */
+			if (n % 3 == 0)
+				j = n - 1 - k;
+			ml_in[set[j]]--;
+			pthread_mutex_unlock(&ml[set[j]]);
+			if (k % 2)
+				usleep(50);
+		}
+	}
+	t_jout(i, "done\n");
+}
+
+static void c_many_locks(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	for (int k = 0; k < ML_LOCKS; k++)
+		pthread_mutex_init(&ml[k], &a);
+	alarm(20);
+	for (int i = 0; i < 6; i++)
+		t_spawn(j_many_locks, i);
+	t_finish();
+	t_out("overlaps=%d\n", ml_overlap);
+}
+
 static const struct t_case cases[] = {
 	{ "pingpong", c_pingpong, T_BACKEND | T_OWNCORO },
 	{ "cold_preads", c_cold_preads, T_BACKEND | T_OWNCORO },
@@ -474,13 +525,14 @@ static const struct t_case cases[] = {
 	{ "fork", c_fork, T_BACKEND | T_OWNCORO },
 	{ "locks", c_locks, T_BACKEND | T_OWNCORO },
 	{ "cold_again", c_cold_again, T_BACKEND | T_OWNCORO },
+	{ "many_locks", c_many_locks, T_BACKEND | T_OWNCORO },
 	/* engine only: */
 	{ "deadline", c_deadline, T_OWNCORO },
 	{ "cancel", c_cancel, T_OWNCORO },
 	{ "alone_threads", c_alone_threads, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 8
+#define NLIKE 9
 static const struct t_case *const engine_cases = cases + NLIKE;
 
 static enum t_variant variants[2];
