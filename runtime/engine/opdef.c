@@ -46,8 +46,8 @@ static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
 	[ASY_OP_RECV]      = { .name = "recv",      .uring = 1, .ring_only = 1, .now = 1 },
 	[ASY_OP_SEND]      = { .name = "send",      .uring = 1, .ring_only = 1, .now = 1 },
 	[ASY_OP_CALL]      = { .name = "call" },
-	[ASY_OP_PIPE_READ] = { .name = "pipe read", .uring = 1, .ring_only = 1, .now = 1 },
-	[ASY_OP_PIPE_WRITE]= { .name = "pipe write", .uring = 1, .ring_only = 1, .now = 1 },
+	[ASY_OP_PIPE_READ] = { .name = "pipe read", .uring = 1, .ring_only = 1 },
+	[ASY_OP_PIPE_WRITE]= { .name = "pipe write", .uring = 1, .ring_only = 1 },
 };
 
 /* RWF flags io_uring's READV/WRITEV take with the meaning preadv2 gives

@@ -363,7 +363,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			return ASY_PASS;
 		/* On the ring the call itself waits, and its op holds the file
 		 * meanwhile, as the kernel's own call does: a number another
-		 * thread closes and reuses then is never read or written.  (A
+		 * thread closes and reuses once the op is in (the thread's next
+		 * io_uring_enter) is never read or written.  (A
 		 * POLL op waits on the file, but the call after it goes by
 		 * number.) */
 		if (!waited && !io->rwflags && asy__ring_thread()) {
