@@ -122,9 +122,11 @@ static inline long traced(long v)
 	__builtin_expect(!asy__tracing && !asy__sched_running && real.name != NULL &&  \
 			 !(ASY_CLOSES(#name) && atomic_load_explicit(&asy__keeps,        \
 								    memory_order_seq_cst)), 1)
-/* close and close_range also look whether a coroutine's wait holds the
+/* close, close_range, dup2 and dup3 also look whether a coroutine's wait holds the
  * number they close (runtime/engine/keep.c); the test folds away. */
-#define ASY_CLOSES(s) (!__builtin_strcmp(s, "close") || !__builtin_strcmp(s, "close_range"))
+#define ASY_CLOSES(s)                                                              \
+	(!__builtin_strcmp(s, "close") || !__builtin_strcmp(s, "close_range") ||   \
+	 !__builtin_strcmp(s, "dup2") || !__builtin_strcmp(s, "dup3"))
 
 /* hook_NAME is the whole hook; NAME, the exported symbol, is its fast
  * path. */

@@ -130,15 +130,22 @@ static void c7_fd_table_full_thread_read(void)
  * open takes it: the kernel's call holds the file it started on, so the
  * wait goes on and ends with the peer's bytes (or room) on that file,
  * and the number then holds the new file. */
-struct swap { int fd, peer, drain, sock; };
+struct swap { int fd, peer, drain, sock, dup; };
 
 static void *swap_then_feed(void *arg)
 {
 	struct swap *s = arg;
 	char b[65536];
 	t_msleep(50);
-	close(s->fd);
-	int n = open("/dev/null", O_RDONLY);
+	int n;
+	if (s->dup) { /* dup2 or dup3 over the number: the same, in one call */
+		int o = open("/dev/null", O_RDONLY);
+		n = s->dup == 2 ? dup2(o, s->fd) : dup3(o, s->fd, O_CLOEXEC);
+		close(o);
+	} else {
+		close(s->fd);
+		n = open("/dev/null", O_RDONLY);
+	}
 	t_msleep(50);
 	if (s->drain) {
 		while (read(s->peer, b, sizeof b) > 0)
@@ -170,12 +177,22 @@ static void swap_during(struct swap *s, int writing)
 	t_res("read-after", read(s->fd, b, sizeof b));
 }
 
-static void c7_pipe_read_number_swapped(void)
+/* A pipe's reader, or a stream socket's receiver (sock: recv), swapped
+ * by close and open (dup 0), dup2 (2) or dup3 (3). */
+static void read_swapped(int sock, int dup)
 {
 	int p[2];
 	net(4);
-	pipe(p);
-	swap_during(&(struct swap){ p[0], p[1], 0, 0 }, 0);
+	if (sock)
+		socketpair(AF_UNIX, SOCK_STREAM, 0, p);
+	else
+		pipe(p);
+	swap_during(&(struct swap){ p[0], p[1], 0, sock, dup }, 0);
+}
+
+static void c7_pipe_read_number_swapped(void)
+{
+	read_swapped(0, 0);
 }
 
 static void c7_socket_read_number_swapped(void)
@@ -183,7 +200,7 @@ static void c7_socket_read_number_swapped(void)
 	int sv[2];
 	net(4);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	swap_during(&(struct swap){ sv[0], sv[1], 0, 0 }, 0);
+	swap_during(&(struct swap){ sv[0], sv[1], 0, 0, 0 }, 0);
 }
 
 /* The writer `w` is filled up; the other thread drains `r` (non-blocking). */
@@ -191,7 +208,7 @@ static void write_when_full(int w, int r, int sock)
 {
 	fill_up(w);
 	fcntl(r, F_SETFL, O_NONBLOCK);
-	swap_during(&(struct swap){ w, r, 1, sock }, 1);
+	swap_during(&(struct swap){ w, r, 1, sock, 0 }, 1);
 }
 
 static void c7_pipe_write_number_swapped(void)
@@ -210,12 +227,29 @@ static void c7_socket_write_number_swapped(void)
 	write_when_full(sv[0], sv[1], 0);
 }
 
-static void c7_recv_number_swapped(void)
+static void c7_pipe_read_number_dup2(void)
+{
+	read_swapped(0, 2);
+}
+
+static void c7_socket_write_number_dup3(void)
 {
 	int sv[2];
 	net(4);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	swap_during(&(struct swap){ sv[0], sv[1], 0, 1 }, 0);
+	fill_up(sv[0]);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	swap_during(&(struct swap){ sv[0], sv[1], 1, 0, 3 }, 1);
+}
+
+static void c7_recv_number_dup2(void)
+{
+	read_swapped(1, 2);
+}
+
+static void c7_recv_number_swapped(void)
+{
+	read_swapped(1, 0);
 }
 
 static void c7_send_number_swapped(void)
@@ -345,6 +379,9 @@ static const struct t_case cases[] = {
 	C(c7_pipe_write_number_swapped, T_BACKEND),
 	C(c7_socket_write_number_swapped, T_BACKEND),
 	C(c7_recv_number_swapped, T_BACKEND),
+	C(c7_pipe_read_number_dup2, T_BACKEND),
+	C(c7_socket_write_number_dup3, T_BACKEND),
+	C(c7_recv_number_dup2, T_BACKEND),
 	C(c7_send_number_swapped, T_BACKEND),
 	C(c7_accept_number_swapped, T_BACKEND),
 	{ NULL, NULL, 0 },

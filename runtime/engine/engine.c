@@ -262,7 +262,8 @@ static const unsigned char call_family[ASY_CALL_COUNT] = {
 
 long asy__io(struct asy_io *io)
 {
-	/* Any thread's close of a number a wait holds (keep.c); close_range
+	/* Any thread's close of a number a wait holds (keep.c) — by dup2 or
+	 * dup3 over it too; close_range
 	 * with UNSHARE or CLOEXEC closes nothing of the shared table. */
 	if (!asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst)) {
 		if (io->call == ASY_CALL_close)
@@ -270,6 +271,9 @@ long asy__io(struct asy_io *io)
 		else if (io->call == ASY_CALL_close_range &&
 			 !(io->a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
 			asy__keep_closing((unsigned)io->a[0], (unsigned)io->a[1]);
+		else if ((io->call == ASY_CALL_dup2 || io->call == ASY_CALL_dup3) &&
+			 io->a[0] != io->a[1])
+			asy__keep_closing((unsigned)io->a[1], (unsigned)io->a[1]);
 	}
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */

@@ -93,6 +93,7 @@ enum asy_op {
 	X(gethostbyname2, res, 0) X(gethostbyname_r, res, 0) X(gethostbyname2_r, res, 0) \
 	X(gethostbyaddr, res, 0) X(gethostbyaddr_r, res, 0) \
 	X(open, fs, 0) X(openat, fs, 0) X(creat, fs, 0) X(close, fs, 0) X(close_range, fs, 0) \
+	X(dup2, fs, 0) X(dup3, fs, 0) \
 	X(stat, fs, 0) X(lstat, fs, 0) X(fstat, fs, 0) X(fstatat, fs, 0) X(statx, fs, 0) \
 	X(access, fs, 0) X(faccessat, fs, 0) X(unlink, fs, 0) X(unlinkat, fs, 0) \
 	X(rename, fs, 0) X(renameat, fs, 0) X(renameat2, fs, 0) X(mkdir, fs, 0) \

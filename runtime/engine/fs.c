@@ -54,6 +54,7 @@ enum { INLINE, WORKER, WAITS, LOCK };
 static const unsigned char rows[ASY_CALL_COUNT] = {
 	[ASY_CALL_open] = WAITS,       [ASY_CALL_openat] = WAITS,     [ASY_CALL_creat] = WAITS,
 	[ASY_CALL_close] = INLINE,     [ASY_CALL_close_range] = INLINE,
+	[ASY_CALL_dup2] = INLINE,      [ASY_CALL_dup3] = INLINE,
 	[ASY_CALL_stat] = WORKER,      [ASY_CALL_lstat] = WORKER,     [ASY_CALL_fstat] = INLINE,
 	[ASY_CALL_fstatat] = WORKER,   [ASY_CALL_statx] = WORKER,     [ASY_CALL_access] = WORKER,
 	[ASY_CALL_faccessat] = WORKER, [ASY_CALL_unlink] = WORKER,    [ASY_CALL_unlinkat] = WORKER,

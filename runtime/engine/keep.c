@@ -6,9 +6,9 @@
  * its reader, the bytes that come are the call's).  On the uring backend
  * the call's own op holds it (rw.c, net.c).  The threads backend, and
  * accept on both, wait by polling the number, which holds nothing, so
- * while such a wait lasts its
- * number is on the list here, and a close or close_range of that number
- * made through the shim, from any thread, first copies it for the waiter
+ * while such a wait lasts its number is on the list here, and a close,
+ * close_range, dup2 or dup3 over that number made through the shim, from
+ * any thread, first copies it for the waiter
  * (F_DUPFD_CLOEXEC near the top of the fd table, where the program's
  * next open does not look).  The waiter goes on with the copy and closes
  * it when its call ends.

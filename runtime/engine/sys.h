@@ -106,5 +106,10 @@ static inline long asy_sys_nanosleep(long long ns)
 #else
 #define ASY_SYS_POLL ASY_NOSYS
 #endif
+#ifdef SYS_dup2
+#define ASY_SYS_DUP2 SYS_dup2
+#else
+#define ASY_SYS_DUP2 SYS_dup3
+#endif
 
 #endif

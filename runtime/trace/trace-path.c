@@ -179,7 +179,7 @@ void asy__fs_fds(const struct asy_io *io, long res)
 			break;
 		/* fall through */
 	case ASY_CALL_open: case ASY_CALL_openat: case ASY_CALL_creat:
-	case ASY_CALL_accept: case ASY_CALL_accept4:
+	case ASY_CALL_accept: case ASY_CALL_accept4: case ASY_CALL_dup2: case ASY_CALL_dup3:
 		if (res >= 0)
 			asy__file_forget((int)res);
 		break;
