@@ -242,6 +242,38 @@ static void c7_socket_write_number_dup3(void)
 	swap_during(&(struct swap){ sv[0], sv[1], 1, 0, 3 }, 1);
 }
 
+/* A vfork child replaces the number in its own fd table (dup2, then
+ * close): the parent's wait goes on on its own table's file, untouched. */
+static void *vfork_dup2_then_feed(void *arg)
+{
+	int *p = arg;
+	t_msleep(50);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		int o = open("/dev/null", O_RDONLY);
+		dup2(o, p[0]);
+		close(p[0]);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	t_msleep(50);
+	write(p[1], "late", 4);
+	close(p[1]);
+	return NULL;
+}
+
+static void c7_pipe_read_vfork_child_dup2(void)
+{
+	int p[2];
+	char b[16];
+	net(4);
+	pipe(p);
+	pthread_t th = go(vfork_dup2_then_feed, p);
+	show_buf("read", b, read(p[0], b, sizeof b));
+	join(th);
+	t_res("read-after", read(p[0], b, sizeof b));
+}
+
 static void c7_recv_number_dup2(void)
 {
 	read_swapped(1, 2);
@@ -382,6 +414,7 @@ static const struct t_case cases[] = {
 	C(c7_pipe_read_number_dup2, T_BACKEND),
 	C(c7_socket_write_number_dup3, T_BACKEND),
 	C(c7_recv_number_dup2, T_BACKEND),
+	C(c7_pipe_read_vfork_child_dup2, T_BACKEND),
 	C(c7_send_number_swapped, T_BACKEND),
 	C(c7_accept_number_swapped, T_BACKEND),
 	{ NULL, NULL, 0 },

@@ -263,9 +263,11 @@ static const unsigned char call_family[ASY_CALL_COUNT] = {
 long asy__io(struct asy_io *io)
 {
 	/* Any thread's close of a number a wait holds (keep.c) — by dup2 or
-	 * dup3 over it too; close_range
-	 * with UNSHARE or CLOEXEC closes nothing of the shared table. */
-	if (!asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst)) {
+	 * dup3 over it too; close_range with UNSHARE or CLOEXEC closes nothing
+	 * of the shared table.  A vfork child (or any clone sharing memory,
+	 * not the fd table) closes in a table of its own: not the waits'. */
+	if (!asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst) &&
+	    (pid_t)asy_sys_getpid() == asy__pid) {
 		if (io->call == ASY_CALL_close)
 			asy__keep_closing((unsigned)io->fd, (unsigned)io->fd);
 		else if (io->call == ASY_CALL_close_range &&
