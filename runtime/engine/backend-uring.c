@@ -332,6 +332,16 @@ static void pollset_done(struct asy_thread *t, struct asy_waiter *w, long res)
 		asy__complete_local(t, w, w->first);
 }
 
+/* Submit what is queued, and let the kernel finish what waits for the
+ * thread's entry (task work), without waiting. */
+static void submit_now(struct ring *ring)
+{
+	if (IO_URING_READ_ONCE(*ring->u.sq.kflags) & IORING_SQ_TASKRUN)
+		io_uring_submit_and_get_events(&ring->u);
+	else if (io_uring_sq_ready(&ring->u))
+		io_uring_submit(&ring->u);
+}
+
 static void late_drop(struct ring *ring, struct asy_waiter *w)
 {
 	struct asy_waiter **pp = &ring->late;
@@ -352,10 +362,7 @@ static void late_submit(struct asy_thread *t, struct ring *ring)
 	ring->late = NULL;
 	for (w = late; w; w = w->next)
 		w->late = 0;
-	if (IO_URING_READ_ONCE(*ring->u.sq.kflags) & IORING_SQ_TASKRUN)
-		io_uring_submit_and_get_events(&ring->u);
-	else
-		io_uring_submit(&ring->u);
+	submit_now(ring);
 	uring_reap(t);
 	for (w = late; w; w = w->next)
 		if (!asy__waiter_done(w))
@@ -423,10 +430,7 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	}
 	if (deadline == 0) {
 		/* Completions wait in the kernel until the thread asks. */
-		if (IO_URING_READ_ONCE(*ring->u.sq.kflags) & IORING_SQ_TASKRUN)
-			io_uring_submit_and_get_events(&ring->u);
-		else if (io_uring_sq_ready(&ring->u))
-			io_uring_submit(&ring->u);
+		submit_now(ring);
 		return;
 	}
 	int64_t cap = pool_listen(t, ring, seq);

@@ -187,24 +187,29 @@ static int part_of(struct part *p, struct asy_io *o, const struct xfer *x, size_
 	return 0;
 }
 
-/* A receive's op and what its socket says about waiting, read in the
- * kernel just before the op starts. */
-struct recv_op {
+/* A receive's or send's op and what its socket says about waiting, read
+ * in the kernel just before the op starts. */
+struct sock_op {
 	struct asy_waiter w; /* first: learn() is handed the waiter */
 	struct asy_sockopts o;
 	int64_t start;
 };
 
-/* Until when a receive that waits in the kernel may: SO_RCVTIMEO from
- * the call's start, or -1 (asy__learn, once the op is in). */
+/* Until when the op may wait in the kernel: its socket's SO_RCVTIMEO or
+ * SO_SNDTIMEO from the call's start, or -1. */
+static int64_t timeo_deadline(const struct sock_op *s)
+{
+	if (s->o.timeo[0] < 0) /* the ring could not read it (AF_UNIX) */
+		return asy__sock_deadline(s->w.io.fd, s->w.io.op == ASY_OP_RECV, s->start);
+	if (s->o.timeo[0] || s->o.timeo[1])
+		return s->start + s->o.timeo[0] * 1000000000 + s->o.timeo[1] * 1000;
+	return -1;
+}
+
+/* A receive's, once its op is in (asy__learn). */
 static int64_t recv_deadline(struct asy_waiter *w)
 {
-	struct recv_op *r = (struct recv_op *)w;
-	if (r->o.timeo[0] < 0) /* the ring could not read it (AF_UNIX) */
-		return asy__sock_deadline(w->io.fd, 1, r->start);
-	if (r->o.timeo[0] || r->o.timeo[1])
-		return r->start + r->o.timeo[0] * 1000000000 + r->o.timeo[1] * 1000;
-	return -1;
+	return timeo_deadline((const struct sock_op *)w);
 }
 
 /* One receive or send of what is left after `done` bytes, as a ring op:
@@ -226,7 +231,7 @@ static int64_t recv_deadline(struct asy_waiter *w)
 static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t done,
 		      int flags, int64_t start, int64_t *deadline, int *lowat)
 {
-	struct recv_op op = { .w.io = { .op = x->reading ? ASY_OP_RECV : ASY_OP_SEND,
+	struct sock_op op = { .w.io = { .op = x->reading ? ASY_OP_RECV : ASY_OP_SEND,
 					.call = io->call, .fd = x->fd, .rwflags = flags },
 			      .o = { .timeo = { -1, 0 }, .lowat = -1 }, .start = start };
 	struct asy_waiter *w = &op.w;
@@ -247,15 +252,9 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 		asy__rest_free(&p.rest);
 		return ASY_PASS;
 	}
-	if (!late && !asy__waiter_done(w) && *deadline == DEADLINE_UNKNOWN) {
-		/* A send waits.  (Its try has looked at O_NONBLOCK.) */
-		if (op.o.timeo[0] < 0)
-			*deadline = asy__sock_deadline(x->fd, 0, start);
-		else if (op.o.timeo[0] || op.o.timeo[1])
-			*deadline = start + op.o.timeo[0] * 1000000000 + op.o.timeo[1] * 1000;
-		else
-			*deadline = -1;
-	}
+	if (!late && !asy__waiter_done(w) && *deadline == DEADLINE_UNKNOWN)
+		*deadline = timeo_deadline(&op); /* a send waits (its try has
+						   * looked at O_NONBLOCK) */
 	r = asy__op_finish(t, w, late ? -1 : *deadline);
 	if (late) /* a later op of the call waits as long (or learns it) */
 		*deadline = w->learnt >= -1 ? w->learnt : DEADLINE_LATER;
