@@ -260,23 +260,38 @@ static const unsigned char call_family[ASY_CALL_COUNT] = {
 #undef X
 };
 
+/* Whether the call closes numbers of the shared fd table, lo..hi:
+ * close; dup2 or dup3 over another number; close_range, unless with
+ * UNSHARE or CLOEXEC (then it closes nothing of the shared table). */
+static int closes(const struct asy_io *io, unsigned *lo, unsigned *hi)
+{
+	switch (io->call) {
+	case ASY_CALL_close:
+		*lo = *hi = (unsigned)io->fd;
+		return 1;
+	case ASY_CALL_close_range:
+		*lo = (unsigned)io->a[0], *hi = (unsigned)io->a[1];
+		return !(io->a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC));
+	case ASY_CALL_dup2:
+	case ASY_CALL_dup3:
+		*lo = *hi = (unsigned)io->a[1];
+		return io->a[0] != io->a[1];
+	default:
+		return 0;
+	}
+}
+
 long asy__io(struct asy_io *io)
 {
-	/* Any thread's close of a number a wait holds (keep.c) — by dup2 or
-	 * dup3 over it too; close_range with UNSHARE or CLOEXEC closes nothing
-	 * of the shared table.  A vfork child (or any clone sharing memory,
-	 * not the fd table) closes in a table of its own: not the waits'. */
-	if (!asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst) &&
-	    (pid_t)asy_sys_getpid() == asy__pid) {
-		if (io->call == ASY_CALL_close)
-			asy__keep_closing((unsigned)io->fd, (unsigned)io->fd);
-		else if (io->call == ASY_CALL_close_range &&
-			 !(io->a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
-			asy__keep_closing((unsigned)io->a[0], (unsigned)io->a[1]);
-		else if ((io->call == ASY_CALL_dup2 || io->call == ASY_CALL_dup3) &&
-			 io->a[0] != io->a[1])
-			asy__keep_closing((unsigned)io->a[1], (unsigned)io->a[1]);
-	}
+	/* Any thread's close of a number a wait holds (keep.c).  A vfork
+	 * child (or any clone sharing memory, not the fd table) closes in a
+	 * table of its own: not the waits'.  getpid last: it is a system
+	 * call, and only closes pay it. */
+	unsigned lo, hi;
+	if (!asy__depth && closes(io, &lo, &hi) &&
+	    atomic_load_explicit(&asy__keeps, memory_order_seq_cst) &&
+	    (pid_t)asy_sys_getpid() == asy__pid)
+		asy__keep_closing(lo, hi);
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
 	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())
