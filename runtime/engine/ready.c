@@ -138,22 +138,28 @@ static long look(struct asy_thread *t, int64_t deadline)
 	long r = asy_sys(SYS_ppoll, p, n, tsp, NULL, 8, 0);
 	if (r <= 0)
 		return r == -EINTR ? 0 : r;
+	/* One pass: a ready op leaves the list where the walk is. */
 	unsigned at = 0;
-	for (struct asy_waiter *w = t->ready, *next; w; w = next) {
-		next = w->next;
+	struct asy_waiter **pp = &t->ready;
+	while (*pp) {
+		struct asy_waiter *w = *pp;
 		unsigned k = nfds_of(w), ready = 0;
 		for (unsigned i = 0; i < k; i++)
 			ready += p[at + i].revents != 0;
-		if (ready) {
-			long res = w->io.op == ASY_OP_POLL ? p[at].revents : (long)ready;
-			if (w->io.op == ASY_OP_POLLSET)
-				for (unsigned i = 0; i < k; i++)
-					w->io.pfd[i].revents = p[at + i].revents;
-			unlink_ready(t, w);
-			w->local = 0;
-			asy__complete_local(t, w, res);
-		}
 		at += k;
+		if (!ready) {
+			pp = &w->next;
+			continue;
+		}
+		long res = w->io.op == ASY_OP_POLL ? p[at - k].revents : (long)ready;
+		if (w->io.op == ASY_OP_POLLSET)
+			for (unsigned i = 0; i < k; i++)
+				w->io.pfd[i].revents = p[at - k + i].revents;
+		*pp = w->next;
+		t->ready_n--;
+		t->ready_fds -= k;
+		w->local = 0;
+		asy__complete_local(t, w, res);
 	}
 	return r;
 }
