@@ -19,8 +19,9 @@ journal.  A run that has not ended after S seconds (default 30) is
 killed and reported as HUNG, and that (point, way) is not run again.  In every round each (point, way) runs once, the ways in an order
 rotated round by round.  Reported: median wall time, the longest stall of
 the coroutines' thread (how late the ticker woke: median (worst) over the
-rounds) and whether every run's answers and final databases equal the
-threads'.  Goal (issue 11): stall <= 2 ms, wall no worse than the
+rounds), the CPU time of the coroutines' one thread (user + system; of
+the whole process for threads: medians) and whether every run's answers
+and final databases equal the threads'.  Goal (issue 11): stall <= 2 ms, wall no worse than the
 threads', identical results.  Once per round a plain loop of 1 ms
 nanosleeps (net-libs jitter, no shim) measures how late the machine
 itself wakes a sleeper.
@@ -58,8 +59,8 @@ def run(args, tmp, point, mode, backend):
     if r.returncode != 0:
         print("bench-sqlite: %s %s %s: exit %d" % (point, mode, backend, r.returncode))
         return None
-    res, wall, stall = r.stdout.split()
-    return res.decode(), float(wall), float(stall)
+    res, wall, stall, cpu = r.stdout.split()
+    return res.decode(), float(wall), float(stall), float(cpu)
 
 
 def jitter(args):
@@ -113,8 +114,9 @@ def report(args, points, got):
           "coroutines' thread in ms, median (worst)\n" % (args.workers, args.txns,
                                                           args.rows, args.runs))
     print("| journal, cache | " + " | ".join(c for c, _, _ in WAYS) +
-          " | stall, coro uring | stall, coro threads | results |")
-    print("|---" * (len(WAYS) + 4) + "|")
+          " | stall, coro uring | stall, coro threads | CPU: threads' process, "
+          "coro uring's thread, coro threads' thread | results |")
+    print("|---" * (len(WAYS) + 5) + "|")
     missed, failed = [], 0
     for p in points:
         runs = {c: [x for x in got[(p, c)] if x and x != "hung"] for c, _, _ in WAYS}
@@ -128,6 +130,8 @@ def report(args, points, got):
                  for c, _, _ in WAYS]
         cells += ["–" if worst[c] is None else "%.1f (%.1f)" % (smed[c], worst[c])
                   for c in ("coro uring", "coro threads")]
+        cpu = {c: statistics.median(x[3] for x in v) if v else None for c, v in runs.items()}
+        cells.append(" / ".join("–" if cpu[c] is None else "%.0f" % cpu[c] for c, _, _ in WAYS))
         cells.append("identical" if len(results) == 1 else "DIFFER (%d kinds)" % len(results))
         print("| %s | %s |" % (p.replace("-", ", "), " | ".join(cells)))
         if len(results) != 1:
@@ -140,6 +144,8 @@ def report(args, points, got):
                 missed.append("%s %s stall %s ms" % (p, c, worst[c]))
             if wall[c] is None or wall["threads"] is None or wall[c] > wall["threads"] * 1.05:
                 missed.append("%s %s wall %s ms vs threads %s" % (p, c, wall[c], wall["threads"]))
+    print("\nThe coroutines' wall time is at least their one thread's CPU time; 32 "
+          "threads spread theirs over every core.")
     jit = [x for x in got["jitter"] if x is not None]
     if jit:
         print("\nThe machine's own lateness: a plain loop of 1 ms nanosleeps for 1 s, without "

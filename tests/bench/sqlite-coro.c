@@ -20,11 +20,12 @@
  *          POSIX_FADV_DONTNEED, as tests/real/dropcache.c does); 0: they
  *          are read once instead, so that they are cached
  *
- * Prints "RESULT WALL_MS STALL_MS": RESULT sums a hash of everything read
- * and each database's final contents (equal in every mode when the
+ * Prints "RESULT WALL_MS STALL_MS CPU_MS": RESULT sums a hash of everything
+ * read and each database's final contents (equal in every mode when the
  * answers are), STALL_MS the longest the ticker woke past its 1 ms (how
- * long the thread stalled; -1 outside coroutines).  Exit 1 when a
- * statement failed. */
+ * long the thread stalled; -1 outside coroutines), CPU_MS the CPU time
+ * (user + system) of the coroutines' one thread, or of the whole process
+ * for threads.  Exit 1 when a statement failed. */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -301,8 +303,15 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return fprintf(stderr, "sqlite-coro: mode '%s' failed\n", argv[3]), 2;
 	double wall = (double)(now_ns() - t0) / 1e6;
-	printf("%016llx %.1f %.2f\n", (unsigned long long)result, wall,
-	       stall_ns < 0 ? -1.0 : (double)stall_ns / 1e6);
+	/* CPU time: of the thread that ran every coroutine (it ran main),
+	 * or of the whole process for threads — the wall time of coroutines
+	 * on one thread is at least the first. */
+	struct rusage ru;
+	getrusage(!strcmp(argv[3], "coro") ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
+	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	printf("%016llx %.1f %.2f %.1f\n", (unsigned long long)result, wall,
+	       stall_ns < 0 ? -1.0 : (double)stall_ns / 1e6, cpu);
 	if (failed)
 		fprintf(stderr, "sqlite-coro: %d workers failed\n", failed);
 	return failed ? 1 : 0;
