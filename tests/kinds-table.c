@@ -17,7 +17,8 @@ static const char *try_text(const struct asy_kind_def *k)
 		       k->lowat ? "short: the answer (a read below SO_RCVLOWAT reads on)" :
 				  "short: the answer";
 	case ASY_TRY_POLL:
-		return "short: its own call takes the rest; would wait: `poll(0)`, then its own call";
+		return k->topup ? "short: its own call takes the rest; would wait: `poll(0)`, then its own call" :
+				  "short: the answer; would wait: `poll(0)`, then its own call";
 	default:
 		return "its own call";
 	}
@@ -55,6 +56,8 @@ static const char *write_text(const struct asy_kind_def *k)
 		return "as read";
 	if (k->record)
 		return "one record or none; never continued";
+	if (k->try == ASY_TRY_POLL && k->write_op)
+		return "as read (POLLOUT); not ready: the whole write, as a backend op";
 	if (k->try == ASY_TRY_POLL)
 		return "as read (POLLOUT)";
 	return k->nosignal ? "continued until all moved; no SIGPIPE once bytes moved" :

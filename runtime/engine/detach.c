@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "sys.h"
@@ -239,6 +240,10 @@ long asy__detach_end(struct asy_thread *t, struct asy_waiter *w, long res,
 			left -= b->v[n].iov_len;
 		}
 		long c = asy_sys(SYS_process_vm_writev, asy__pid, b->v, n, user, cnt, 0);
+		/* At the file position, the kernel's read moves it by what it
+		 * copied: the rest goes back. */
+		if (w->io.off < 0 && (c > 0 ? c : 0) < res)
+			asy_sys(SYS_lseek, w->io.fd, -(res - (c > 0 ? c : 0)), SEEK_CUR, 0, 0, 0);
 		res = c > 0 ? c : -EFAULT;
 	}
 	asy__detach_free(t, w);

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 
 #include "engine.h"
@@ -45,8 +46,10 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 		.why = "one call is one record: never split, never continued"),
 	[ASY_K_TTY] = ROW("terminal, pty", POLL, READY, .vmin = 1,
 		.why = "no RWF_NOWAIT; VMIN 0 never waits; job control acts on the calling thread"),
-	[ASY_K_CHR] = ROW("other character device", POLL, READY,
-		.why = "RWF_NOWAIT changes what /dev/zero returns: poll, then the call itself"),
+	[ASY_K_MEM] = ROW("/dev/null, zero, full, random, urandom", POLL, READY, .topup = 1,
+		.why = "a stream of bytes that RWF_NOWAIT may stop early (/dev/zero): a short try gets the rest from the call itself"),
+	[ASY_K_CHR] = ROW("other character device", POLL, READY, .write_op = 1,
+		.why = "a short try is the answer (one packet or record: tun); poll, then the call itself; a write poll does not call ready is made whole by the backend (/dev/kmsg takes writes at once and never polls ready for them)"),
 	[ASY_K_EVENT] = ROW("eventfd, timerfd, inotify, pidfd", POLL, READY,
 		.why = "0-byte calls give EINVAL: poll, then the call itself"),
 	[ASY_K_SIGNALFD] = ROW("signalfd", LIBC, NONE,
@@ -84,9 +87,15 @@ static int socket_kind(int fd)
 	return type == SOCK_STREAM ? ASY_K_STREAM : ASY_K_RECORD;
 }
 
-static int chr_kind(int fd)
+/* The memory devices that are streams of bytes (drivers/char/mem.c:
+ * null 3, zero 5, full 7, random 8, urandom 9; not kmsg, whose reads are
+ * records), a terminal, or another character device. */
+static int chr_kind(int fd, const struct stat *st)
 {
 	struct termios tio;
+	unsigned mi = minor(st->st_rdev);
+	if (major(st->st_rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9))
+		return ASY_K_MEM;
 	return asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 ? ASY_K_TTY : ASY_K_CHR;
 }
 
@@ -137,7 +146,7 @@ static int classify(int fd, struct stat *st)
 	case S_IFSOCK:
 		return socket_kind(fd);
 	case S_IFCHR:
-		return chr_kind(fd);
+		return chr_kind(fd, st);
 	case 0:
 		return anon_kind(fd);
 	default:

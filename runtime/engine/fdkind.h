@@ -15,7 +15,8 @@ enum asy_kind {
 	ASY_K_STREAM,     /* socket: SOCK_STREAM (TCP, AF_UNIX, vsock, …) */
 	ASY_K_RECORD,     /* socket: SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW */
 	ASY_K_TTY,        /* terminal: tty, pty master or slave, serial */
-	ASY_K_CHR,        /* other character device (/dev/zero, /dev/urandom, …) */
+	ASY_K_MEM,        /* /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom */
+	ASY_K_CHR,        /* other character device (/dev/kmsg, /dev/net/tun, input, …) */
 	ASY_K_EVENT,      /* eventfd, timerfd, inotify, fanotify, pidfd, … */
 	ASY_K_SIGNALFD,   /* signalfd: reads the calling thread's signals */
 	ASY_K_EPOLL,      /* epoll fd (read/write: EINVAL) */
@@ -46,6 +47,12 @@ struct asy_kind_def {
 	unsigned char timeo;      /* SO_RCVTIMEO / SO_SNDTIMEO end the wait */
 	unsigned char lowat;      /* SO_RCVLOWAT decides when a read may return */
 	unsigned char vmin;       /* termios VMIN 0: a read never waits */
+	unsigned char topup;      /* a short try is not the answer: the
+				   * device stops early under RWF_NOWAIT where
+				   * its own call goes on (/dev/zero) */
+	unsigned char write_op;   /* a write poll does not call ready is made
+				   * whole by the backend (the device may
+				   * never poll ready for writes: /dev/kmsg) */
 	const char *why;          /* one line for the README table */
 };
 

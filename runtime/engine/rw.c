@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <termios.h>
@@ -220,6 +221,19 @@ static long own_write(struct asy_io *io, const struct stat *id)
 	return asy__inline(io, r);
 }
 
+/* A write to a regular file that stopped short at RLIMIT_FSIZE is the
+ * answer: the kernel's one call writes up to the limit and returns that
+ * count, where a continuation would start at the limit and raise
+ * SIGXFSZ. */
+static int at_fsize_limit(const struct asy_io *io, long done)
+{
+	struct rlimit rl;
+	if (done <= 0 || getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	long end = io->off >= 0 ? io->off + done : asy_sys(SYS_lseek, io->fd, 0, SEEK_CUR, 0, 0, 0);
+	return end >= 0 && (unsigned long)end >= rl.rlim_cur;
+}
+
 /* A regular file or block device; `first` is the try's result, or
  * NOT_TRIED (a known O_DIRECT file); `id` its fstat. */
 static long rw_file(struct asy_io *io, long first, const struct stat *id)
@@ -255,7 +269,8 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 			asy__rest_free(&rest);
 			done += r > 0 ? r : 0;
 		}
-		if ((size_t)done == total || r == 0 || (r < 0 && r != -EAGAIN))
+		if ((size_t)done == total || r == 0 || (r < 0 && r != -EAGAIN) ||
+		    (io->op == ASY_OP_WRITE && S_ISREG(id->st_mode) && at_fsize_limit(io, done)))
 			return asy__inline(io, done);
 	}
 	/* A buffered read that missed the page cache: the fd's next read
@@ -469,6 +484,10 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 				return ASY_PASS;
 			if (vtime > 0)
 				until = asy_now() + vtime;
+			/* Not ready, by a poll that may never say so: the write
+			 * itself, made by the backend, waits as the kernel's does. */
+			if (io->op == ASY_OP_WRITE && k->write_op)
+				return asy__coro_alone() ? ASY_PASS : op_rest(io, 0, ASY_OP_WRITE, 0, -1);
 		}
 		long r = asy__wait_ready(io, io->fd, ev, until);
 		if (r == -ETIME)
@@ -539,6 +558,11 @@ long asy__rw(struct asy_io *io)
 	struct stat id;
 	int kind = -1;
 	long first = NOT_TRIED;
+	/* Where the try is skipped (a known O_DIRECT fd, below), the kernel
+	 * has not looked at the vector yet: a bad one is the program's own
+	 * call's EFAULT, never read here. */
+	if (direct_known(io->fd) && vec_total_safe(io) < 0)
+		return ASY_PASS;
 	if (direct_known(io->fd) && io->op == ASY_OP_READ && io->off >= 0 && !io->rwflags &&
 	    !atomic_load_explicit(&direct_fd[io->fd].no_probe, memory_order_relaxed) &&
 	    !asy__coro_alone()) {
@@ -599,10 +623,12 @@ long asy__rw(struct asy_io *io)
 	case ASY_TRY_NOWAIT:
 		return k->wait == ASY_WAIT_OP ? rw_file(io, first, &id) : rw_stream(io, k, &id, first);
 	case ASY_TRY_POLL:
-		/* Bytes moved: a device of the /dev/zero kind that stopped
-		 * early under RWF_NOWAIT.  Its own call takes the rest. */
+		/* Bytes moved: the answer (one value of an eventfd, one
+		 * packet of tun) — but for a stream of bytes that stopped
+		 * early under RWF_NOWAIT (/dev/zero): its own call takes the
+		 * rest. */
 		if (first > 0)
-			return first + pass_rest(io, first);
+			return k->topup ? first + pass_rest(io, first) : asy__inline(io, first);
 		return rw_polled(io, k, &id);
 	default:
 		return first >= 0 ? first : ASY_PASS;
