@@ -519,6 +519,21 @@ extern __thread int64_t asy__inline_ns __attribute__((tls_model("initial-exec"))
  * `inline`. */
 #define asy__inline(io, r) ((io)->via = ASY_VIA_INLINE, ASY_COUNT(inline_done), (r))
 
+/* accept/accept4 and connect of a coroutine (net-conn.c). */
+long asy__accept(struct asy_io *io, int fd);
+long asy__connect(struct asy_io *io, int fd);
+
+/* A blocking send on socket fd (the program's flags) that waited, then
+ * made with MSG_NOSIGNAL, returned r after `done` bytes: its answer as
+ * the kernel's waiting sender gives it, SIGPIPE raised where that one
+ * raises it (net.c). */
+long asy__send_ended(int fd, int flags, long r, size_t done);
+
+/* A socket wait that poll calls ready while the call still would wait,
+ * again: pause (growing, within `deadline` and the coroutine's own).  0,
+ * or the call's answer after `done` bytes (net.c). */
+long asy__pause_again(int *again, int64_t deadline, long done);
+
 /* Raise sig in the calling thread exactly as the kernel's send_sig()
  * does for the calling task (SI_USER, our pid and uid). */
 void asy__raise_as_kernel(int sig);

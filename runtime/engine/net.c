@@ -21,10 +21,7 @@
  *    with MSG_NOSIGNAL once bytes moved, as the kernel's one call raises
  *    no SIGPIPE then); a datagram is one call or none;
  *  - recvmmsg/sendmmsg: message by message as the kernel's loop does;
- *  - accept: poll(0) says whether one is queued, then the program's own
- *    accept4 in the calling thread (the fd number is libc's);
- *  - connect: made non-blocking for the call (O_NONBLOCK set and put back
- *    around it), the wait for POLLOUT, then SO_ERROR says how it ended.
+ *  - accept and connect: net-conn.c.
  *
  * SO_RCVTIMEO / SO_SNDTIMEO end a wait as the kernel's timeout does
  * (EAGAIN, or the bytes that moved; connect: EINPROGRESS).  A call that
@@ -32,6 +29,7 @@
  * program's own call. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -317,6 +315,25 @@ long asy__sock_read(struct asy_io *io)
 	return recv_ring(io, ring, &x);
 }
 
+/* A blocking send that waited and then found the socket shut (its call
+ * made with MSG_NOSIGNAL): the error the kernel's waiting sender gives —
+ * the socket's pending one first (a unix peer gone with data unread:
+ * ECONNRESET) — and SIGPIPE where it raises one: the wait of TCP and the
+ * other stream protocols does (sk_stream_error); AF_UNIX's and the
+ * datagram protocols' do not. */
+long asy__send_ended(int fd, int flags, long r, size_t done)
+{
+	if (r != -EPIPE)
+		return r;
+	int e = sockopt_int(fd, SO_ERROR);
+	if (e > 0)
+		return -e;
+	if (!done && !(flags & MSG_NOSIGNAL) && sockopt_int(fd, SO_DOMAIN) != AF_UNIX &&
+	    sockopt_int(fd, SO_TYPE) == SOCK_STREAM)
+		asy__raise_as_kernel(SIGPIPE);
+	return -EPIPE;
+}
+
 /* The rest of a blocking send after the try moved *done bytes (or none,
  * and said it would wait).  A stream's send goes on until everything
  * moved.  io_uring's send never raises SIGPIPE: one that fails with
@@ -335,8 +352,7 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		long r = ring_part(io, t, x, *done, flags, start, &deadline, NULL);
 		if (r == ASY_PASS)
 			return ASY_PASS;
-		if (r == -EPIPE && !*done)
-			r = xfer_try(x, 0, x->flags);
+		r = asy__send_ended(x->fd, x->flags, r, *done);
 		if (r == -EAGAIN && deadline >= 0 && asy_now() >= deadline)
 			r = -ETIME;
 		if (r == -ETIME)
@@ -380,12 +396,38 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 		return done ? done : -ENOMEM;
 	if (r < 0)
 		return done ? done : r;
-	*hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+	/* POLLERR alone is no hang-up: an error would be the call's answer,
+	 * so it is the error queue, which keeps it up (asy__pause_again). */
+	*hup = (r & (POLLHUP | POLLRDHUP | POLLNVAL)) != 0;
 	int fd = asy__keep_after(keep, x->fd, id);
 	if (fd < 0)
 		return done ? done : -EBADF;
 	if (fd != x->fd)
 		x->fd = fd, *hup = 0;
+	return 0;
+}
+
+/* Called ready, yet the call would wait, a second time or more: a wait
+ * poll cannot express (an unconnected datagram socket whose receiver is
+ * full; a socket whose error queue keeps POLLERR up).  The next look
+ * comes after a pause growing from 50 µs to 3.2 ms, within the call's
+ * deadline and the coroutine's.  0, or the call's answer. */
+long asy__pause_again(int *again, int64_t deadline, long done)
+{
+	if (++*again < 2)
+		return 0;
+	int64_t until = asy_now() + (50000LL << (*again < 8 ? *again - 2 : 6));
+	int64_t io = asy__coro_io_deadline();
+	if (deadline >= 0 && deadline < until)
+		until = deadline;
+	if (io >= 0 && io < until)
+		until = io;
+	int r = asy__park(until); /* -ETIMEDOUT when `until` came */
+	int64_t now = asy_now();
+	if (deadline >= 0 && now >= deadline)
+		return done ? done : -EAGAIN;
+	if (r == -ECANCELED || (io >= 0 && now >= io))
+		return done ? done : r == -ECANCELED ? r : -ETIMEDOUT;
 	return 0;
 }
 
@@ -397,23 +439,27 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	if (asy_sys(SYS_fstat, x->fd, &id, 0, 0, 0, 0) < 0)
 		return done ? (long)done : ASY_PASS;
 	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
-	for (;;) {
+	for (int again = 0;;) {
 		int hup = 0;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
 		if (w)
 			return w;
 		/* Once bytes moved, a stream send raises no SIGPIPE (the
 		 * kernel's one call returns the count then). */
-		int more = done && !x->reading ? MSG_NOSIGNAL : 0;
 		x->fd = asy__keep_fd(keep, x->fd);
-		long r = xfer_try(x, done, x->flags | more);
+		long r = xfer_try(x, done, x->flags | (x->reading ? 0 : MSG_NOSIGNAL));
+		if (!x->reading)
+			r = asy__send_ended(x->fd, x->flags, r, done);
 		/* Hung up, yet "would wait": a shut-down datagram socket, whose
 		 * blocking receive returns 0 at once.  The program's own call
 		 * answers (it does not wait). */
 		if (r == -EAGAIN && hup)
 			return done ? (long)done : ASY_PASS;
+		if (r == -EAGAIN && (w = asy__pause_again(&again, deadline, (long)done)) != 0)
+			return w;
 		if (r == -EAGAIN)
 			continue;
+		again = 0;
 		if (r < 0)
 			return done ? (long)done : r;
 		if (!done && r > 0) {
@@ -456,7 +502,10 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	}
 	if (asy__nonblocking(x->fd))
 		return done ? (long)done : r;
-	if (ring && !x->reading) {
+	/* A stream's send waits in SEND ops; a datagram's does not: a unix
+	 * datagram send that the ring retries after "would wait" has its
+	 * bytes taken already and sends an empty datagram. */
+	if (ring && !x->reading && sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM) {
 		long s = send_ring(io, ring, x, &done);
 		if (s != ASY_PASS)
 			return s;
@@ -502,7 +551,11 @@ static long send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 		long s = one_msg(io, fd, &vec[i].msg_hdr, flags, 0);
 		if (s < 0)
 			return i ? (long)i : s;
-		vec[i].msg_len = (unsigned)s;
+		/* msg_len as the kernel writes it: a vector it cannot write
+		 * ends the loop with EFAULT, the message sent */
+		unsigned len = (unsigned)s;
+		if (copy_out(&vec[i].msg_len, &len, sizeof len) < 0)
+			return i ? (long)i : -EFAULT;
 	}
 	return (long)vlen;
 }
@@ -546,7 +599,12 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 		r = one_msg(io, fd, &vec[got].msg_hdr, flags & ~MSG_WAITFORONE, 1);
 		if (r < 0)
 			break;
-		vec[got++].msg_len = (unsigned)r;
+		unsigned len = (unsigned)r;
+		if (copy_out(&vec[got].msg_len, &len, sizeof len) < 0) {
+			r = -EFAULT; /* the datagram is gone, as the kernel's */
+			break;
+		}
+		got++;
 		if ((flags & MSG_WAITFORONE) || (end >= 0 && asy_now() >= end))
 			break;
 	}
@@ -556,102 +614,12 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 			left = 0;
 		ts.tv_sec = left / 1000000000;
 		ts.tv_nsec = left % 1000000000;
-		*tmo = ts;
+		/* a timeout the kernel cannot write back: EFAULT, the
+		 * datagrams received */
+		if (copy_out(tmo, &ts, sizeof ts) < 0)
+			return -EFAULT;
 	}
 	return got ? (long)got : r;
-}
-
-/* ---- accept, connect ----------------------------------------------------- */
-
-static long net_accept(struct asy_io *io, int fd)
-{
-	int flags = io->call == ASY_CALL_accept4 ? (int)io->a[2] : 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
-		return ASY_PASS; /* EINVAL at once */
-	if (asy_sys_poll(&p, 1, 0) != 0 || asy__coro_alone() || asy__nonblocking(fd) ||
-	    sockopt_int(fd, SO_ACCEPTCONN) != 1)
-		return ASY_PASS; /* queued, an error, or it never waits */
-	struct stat id;
-	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
-		return ASY_PASS;
-	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
-	/* The number is kept while it waits: another thread's close leaves
-	 * the listening socket to this accept, as the kernel's does (keep.c). */
-	struct asy_keep keep = { .fd = -1, .held = -1 };
-	long r;
-	for (;;) {
-		asy__keep_begin(&keep, fd);
-		r = asy__wait_ready(io, fd, POLLIN, deadline);
-		if (r == -ETIME)
-			r = -EAGAIN;
-		if (r < 0 || r == ASY_PASS)
-			break;
-		fd = asy__keep_after(&keep, fd, &id);
-		if (fd < 0) {
-			r = -EBADF;
-			break;
-		}
-		/* Ready: the program's own accept4, in the calling thread
-		 * (another thread may take it first: this one then waits as the
-		 * kernel's would). */
-		p.fd = fd = asy__keep_fd(&keep, fd);
-		if (asy_sys_poll(&p, 1, 0) != 0) {
-			r = asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
-			break;
-		}
-	}
-	asy__keep_end(&keep);
-	return r;
-}
-
-/* connect on the socket made non-blocking for the call. */
-static long connect_nb(int fd, long fl, const struct asy_io *io)
-{
-	if (asy_sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return ASY_PASS;
-	long r = asy_sys(SYS_connect, fd, io->a[0], io->a[1], 0, 0, 0);
-	asy_sys_fcntl(fd, F_SETFL, fl);
-	return r;
-}
-
-static long net_connect(struct asy_io *io, int fd)
-{
-	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
-	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
-		return ASY_PASS;
-	long r = connect_nb(fd, fl, io);
-	int64_t start = asy_now(), deadline = -1, pause = 1000000;
-	if (r == -EINPROGRESS || r == -EAGAIN)
-		deadline = asy__sock_deadline(fd, 0, start);
-	/* AF_UNIX with a full backlog: the kernel's call waits for room;
-	 * here the coroutine sleeps and tries again. */
-	while (r == -EAGAIN) {
-		int64_t now = asy_now(), until = now + pause;
-		if (deadline >= 0 && now >= deadline)
-			return -EAGAIN;
-		if (deadline >= 0 && until > deadline)
-			until = deadline;
-		int64_t io_deadline = asy__coro_io_deadline();
-		int p = asy__park(io_deadline >= 0 && io_deadline < until ? io_deadline : until);
-		if (p == -ECANCELED || (p == -ETIMEDOUT && io_deadline >= 0 && asy_now() >= io_deadline))
-			return p;
-		pause = pause < 16000000 ? pause * 2 : pause;
-		r = connect_nb(fd, fl, io);
-	}
-	if (r != -EINPROGRESS)
-		return r;
-	/* In progress: it goes on in the kernel whatever happens to the
-	 * wait (a later connect says EALREADY, then EISCONN). */
-	r = asy__wait_ready(io, fd, POLLOUT, deadline);
-	if (r == -ETIME)
-		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
-	if (r < 0 || r == ASY_PASS)
-		return r;
-	/* the kernel's own ending: connected (0) or the error, and the
-	 * socket's state as a blocking connect leaves it */
-	r = connect_nb(fd, fl, io);
-	return r == -EISCONN ? 0 : r;
 }
 
 long asy__net(struct asy_io *io)
@@ -687,9 +655,9 @@ long asy__net(struct asy_io *io)
 		return send_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2]);
 	case ASY_CALL_accept:
 	case ASY_CALL_accept4:
-		return net_accept(io, io->fd);
+		return asy__accept(io, io->fd);
 	case ASY_CALL_connect:
-		return net_connect(io, io->fd);
+		return asy__connect(io, io->fd);
 	}
 	return ASY_PASS;
 }

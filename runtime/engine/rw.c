@@ -332,9 +332,9 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	int waited = 0, hup = 0, ring = 0;
+	int waited = 0, hup = 0, ring = 0, again = 0;
 	for (;;) {
-		long r;
+		long r, paused;
 		io->fd = asy__keep_fd(keep, io->fd); /* closed meanwhile: its copy */
 		if (first != NOT_TRIED) {
 			r = first;
@@ -342,7 +342,12 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		} else if (ring) {
 			r = op_rest(io, done, reading ? ASY_OP_PIPE_READ : ASY_OP_PIPE_WRITE, 0, -1);
 		} else if (done == 0) {
-			r = nowait(io, io->iov, io->iovcnt, io->off, 0);
+			/* After a wait, a socket's SIGPIPE is raised where the
+			 * kernel's waiting sender raises it (asy__send_ended). */
+			int quiet = waited && !reading && k->nosignal;
+			r = nowait(io, io->iov, io->iovcnt, io->off, quiet);
+			if (quiet)
+				r = asy__send_ended(io->fd, 0, r, 0);
 		} else {
 			struct asy_rest rest;
 			if (asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done) < 0)
@@ -354,6 +359,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo && !io->rwflags)
 			return rw_polled(io, k, id);
 		if (r >= 0) {
+			again = 0;
 			if (!reading && !want)
 				want = asy__iov_total(io->iov, io->iovcnt);
 			done += r;
@@ -365,6 +371,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			/* poll() says hung up, the try says "would wait": the
 			 * program's own call answers (it will not wait). */
 			return done ? done : ASY_PASS;
+		} else if (waited && !ring && (paused = asy__pause_again(&again, deadline, done)) != 0) {
+			return paused; /* ready by poll, yet it would wait, again */
 		}
 		/* It would wait (or moved part): a non-blocking fd answers now,
 		 * as the kernel would. */
@@ -402,7 +410,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			return done ? done : -EAGAIN;
 		if (r == ASY_PASS || r < 0)
 			return done ? done : r;
-		hup = (r & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+		/* POLLERR alone: the error queue (an error is the call's answer) */
+		hup = (r & (POLLHUP | POLLRDHUP | POLLNVAL)) != 0;
 		waited = 1;
 		/* Closed meanwhile: the close left a copy of the file, or
 		 * the call ends (keep.c). */

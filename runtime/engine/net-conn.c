@@ -1,0 +1,116 @@
+/* accept and connect inside coroutines (net.c has the recv and send
+ * families).
+ *
+ *  - accept: poll(0) says whether one is queued, then the program's own
+ *    accept4 in the calling thread (the fd number is libc's); while it
+ *    waits, a POLL op on the listening socket, its number kept (keep.c);
+ *  - connect: made non-blocking for the call (O_NONBLOCK set and put back
+ *    around it), the wait for POLLOUT, then the call again says how it
+ *    ended, as a blocking connect leaves the socket.
+ *
+ * SO_RCVTIMEO ends an accept's wait (EAGAIN), SO_SNDTIMEO a connect's
+ * (EINPROGRESS), as the kernel's timeouts do. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+#include "coro.h"
+
+long asy__accept(struct asy_io *io, int fd)
+{
+	int flags = io->call == ASY_CALL_accept4 ? (int)io->a[2] : 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return ASY_PASS; /* EINVAL at once */
+	int listening = 0;
+	socklen_t len = sizeof listening;
+	if (asy_sys_poll(&p, 1, 0) != 0 || asy__coro_alone() || asy__nonblocking(fd) ||
+	    asy_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len, 0) < 0 ||
+	    listening != 1)
+		return ASY_PASS; /* queued, an error, or it never waits */
+	struct stat id;
+	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
+		return ASY_PASS;
+	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
+	/* The number is kept while it waits: another thread's close leaves
+	 * the listening socket to this accept, as the kernel's does (keep.c). */
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	long r;
+	for (;;) {
+		asy__keep_begin(&keep, fd);
+		r = asy__wait_ready(io, fd, POLLIN, deadline);
+		if (r == -ETIME)
+			r = -EAGAIN;
+		if (r < 0 || r == ASY_PASS)
+			break;
+		fd = asy__keep_after(&keep, fd, &id);
+		if (fd < 0) {
+			r = -EBADF;
+			break;
+		}
+		/* Ready: the program's own accept4, in the calling thread
+		 * (another thread may take it first: this one then waits as the
+		 * kernel's would). */
+		p.fd = fd = asy__keep_fd(&keep, fd);
+		if (asy_sys_poll(&p, 1, 0) != 0) {
+			r = asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+			break;
+		}
+	}
+	asy__keep_end(&keep);
+	return r;
+}
+
+/* connect on the socket made non-blocking for the call. */
+static long connect_nb(int fd, long fl, const struct asy_io *io)
+{
+	if (asy_sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return ASY_PASS;
+	long r = asy_sys(SYS_connect, fd, io->a[0], io->a[1], 0, 0, 0);
+	asy_sys_fcntl(fd, F_SETFL, fl);
+	return r;
+}
+
+long asy__connect(struct asy_io *io, int fd)
+{
+	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
+		return ASY_PASS;
+	long r = connect_nb(fd, fl, io);
+	int64_t start = asy_now(), deadline = -1, pause = 1000000;
+	if (r == -EINPROGRESS || r == -EAGAIN)
+		deadline = asy__sock_deadline(fd, 0, start);
+	/* AF_UNIX with a full backlog: the kernel's call waits for room;
+	 * here the coroutine sleeps and tries again. */
+	while (r == -EAGAIN) {
+		int64_t now = asy_now(), until = now + pause;
+		if (deadline >= 0 && now >= deadline)
+			return -EAGAIN;
+		if (deadline >= 0 && until > deadline)
+			until = deadline;
+		int64_t io_deadline = asy__coro_io_deadline();
+		int p = asy__park(io_deadline >= 0 && io_deadline < until ? io_deadline : until);
+		if (p == -ECANCELED || (p == -ETIMEDOUT && io_deadline >= 0 && asy_now() >= io_deadline))
+			return p;
+		pause = pause < 16000000 ? pause * 2 : pause;
+		r = connect_nb(fd, fl, io);
+	}
+	if (r != -EINPROGRESS)
+		return r;
+	/* In progress: it goes on in the kernel whatever happens to the
+	 * wait (a later connect says EALREADY, then EISCONN). */
+	r = asy__wait_ready(io, fd, POLLOUT, deadline);
+	if (r == -ETIME)
+		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
+	if (r < 0 || r == ASY_PASS)
+		return r;
+	/* the kernel's own ending: connected (0) or the error, and the
+	 * socket's state as a blocking connect leaves it */
+	r = connect_nb(fd, fl, io);
+	return r == -EISCONN ? 0 : r;
+}

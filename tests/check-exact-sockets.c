@@ -1,0 +1,217 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks class 9: a
+ * socket call that waits ends as the kernel's waiting call ends —
+ *
+ *  - a unix datagram sent to a full receiver waits for room and is then
+ *    sent whole (an op the ring retried sent an empty datagram, the
+ *    program's was lost);
+ *  - a unix stream send waiting when the peer goes away with data unread
+ *    gets ECONNRESET, with no SIGPIPE (it got EPIPE and SIGPIPE, which
+ *    killed a process that had not ignored it);
+ *  - a TCP send whose error queue holds a timestamp moves everything (the
+ *    error queue's POLLERR ended the wait with a short count);
+ *  - recvmmsg's timeout and sendmmsg's msg_len are written back where the
+ *    kernel writes them: into read-only memory that is EFAULT, not a crash.
+ *
+ * A case that could hang under a broken shim sets an alarm first, so that
+ * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
+#include <check.h>
+#include <errno.h>
+#include <linux/net_tstamp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "t-helpers.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int later_fd;
+static void close_later(void *arg)
+{
+	(void)arg;
+	close(later_fd);
+}
+
+static void recv_one_later(void *arg)
+{
+	char b[64];
+	(void)arg;
+	recv(later_fd, b, sizeof b, 0);
+}
+
+static long slow_got;
+static void slow_reader(void *arg)
+{
+	char b[65536];
+	long n, all = 0;
+	(void)arg;
+	while ((n = recv(later_fd, b, sizeof b, 0)) > 0) {
+		all += n;
+		t_msleep(1);
+	}
+	slow_got = all;
+}
+
+/* ==== class 9: a wait ends as the kernel's waiting call ends ========= */
+
+/* An unconnected unix datagram socket whose receiver's queue is full:
+ * another thread takes one datagram 50 ms later. */
+static void c9_unix_dgram_send_to_full_receiver(void)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	alarm(5);
+	int rx = t_bound(AF_UNIX, SOCK_DGRAM, -1, &a, &al);
+	int tx = socket(AF_UNIX, SOCK_DGRAM, 0);
+	int n = 0;
+	while (sendto(tx, "d", 1, MSG_DONTWAIT, (struct sockaddr *)&a, al) == 1)
+		n++;
+	for (int round = 0; round < 2; round++) {
+		later_fd = rx;
+		pthread_t th = t_later(recv_one_later, NULL, 50);
+		if (round == 0) {
+			t_res("sendto", sendto(tx, "e", 1, 0, (struct sockaddr *)&a, al));
+		} else {
+			struct iovec v = { "f", 1 };
+			struct msghdr m = { .msg_name = &a, .msg_namelen = al, .msg_iov = &v,
+					    .msg_iovlen = 1 };
+			t_res("sendmsg", sendmsg(tx, &m, 0));
+		}
+		pthread_join(th, NULL);
+	}
+	char c[4];
+	long r, queued = 0, empty = 0, last = 0;
+	while ((r = recv(rx, c, sizeof c, MSG_DONTWAIT)) >= 0) {
+		queued++;
+		empty += r == 0;
+		last = r > 0 ? c[0] : last;
+	}
+	t_out("queued=%s empty=%ld last=%c\n", queued == n ? "n" : "other", empty, (char)last);
+}
+
+/* A unix stream send that waits for room; the peer closes with data
+ * unread.  SIGPIPE: ignored (`quiet`) or at its default. */
+static void peer_gone(int quiet)
+{
+	int p[2];
+	alarm(5);
+	signal(SIGPIPE, quiet ? SIG_IGN : SIG_DFL);
+	for (int how = 0; how < 4; how++) {
+		t_pair(T_UNIX_STREAM, p);
+		t_fill(p[0]);
+		later_fd = p[1];
+		pthread_t th = t_later(close_later, NULL, 50);
+		struct iovec v = { "x", 1 };
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+		static const char *const what[] = { "send", "write", "sendmsg", "writev" };
+		long r = how == 0 ? send(p[0], "x", 1, 0) : how == 1 ? write(p[0], "x", 1) :
+			 how == 2 ? sendmsg(p[0], &m, 0) : writev(p[0], &v, 1);
+		t_res(what[how], r);
+		pthread_join(th, NULL);
+		int e = 0;
+		socklen_t el = sizeof e;
+		getsockopt(p[0], SOL_SOCKET, SO_ERROR, &e, &el);
+		t_out("so_error=%s\n", e ? t_errname(e) : "0");
+		close(p[0]);
+	}
+	t_out("alive\n");
+}
+
+static void c9_unix_send_peer_gone_sigpipe_ignored(void) { peer_gone(1); }
+static void c9_unix_send_peer_gone_sigpipe_default(void) { peer_gone(0); }
+
+/* A TCP socket with one transmit timestamp left on its error queue, then
+ * a 2 MiB send (or write) to a slow reader. */
+static void errqueue_send(int use_write)
+{
+	int p[2];
+	alarm(10);
+	t_pair(T_TCP, p);
+	int v = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+	setsockopt(p[0], SOL_SOCKET, SO_TIMESTAMPING, &v, sizeof v);
+	send(p[0], "a", 1, 0);
+	t_msleep(20);
+	v = 0;
+	setsockopt(p[0], SOL_SOCKET, SO_TIMESTAMPING, &v, sizeof v);
+	int sz = 65536;
+	setsockopt(p[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	size_t len = 2 << 20;
+	char *m = malloc(len);
+	memset(m, 't', len);
+	later_fd = p[1];
+	pthread_t th = t_later(slow_reader, NULL, 20);
+	t_res(use_write ? "write" : "send", use_write ? write(p[0], m, len) : send(p[0], m, len, 0));
+	shutdown(p[0], SHUT_WR);
+	pthread_join(th, NULL);
+	t_out("reader got %ld\n", slow_got);
+	free(m);
+}
+
+static void c9_tcp_send_with_error_queue(void) { errqueue_send(0); }
+static void c9_tcp_write_with_error_queue(void) { errqueue_send(1); }
+
+static const struct timespec read_only_timeout = { 1, 0 };
+static void c9_recvmmsg_read_only_timeout(void)
+{
+	int p[2];
+	char b[8];
+	alarm(5);
+	t_pair(T_UDP, p);
+	struct iovec v = { b, sizeof b };
+	struct mmsghdr mm = { .msg_hdr = { .msg_iov = &v, .msg_iovlen = 1 } };
+	pthread_t th = t_later_write(p[0], "x", 1, 50);
+	t_res("waited", recvmmsg(p[1], &mm, 1, 0, (struct timespec *)&read_only_timeout));
+	pthread_join(th, NULL);
+	t_res("left", t_drain(p[1]));
+	send(p[0], "y", 1, 0);
+	t_msleep(20);
+	t_res("queued", recvmmsg(p[1], &mm, 1, 0, (struct timespec *)&read_only_timeout));
+	t_res("left", t_drain(p[1]));
+}
+
+static const struct iovec read_only_iov = { (void *)"abc", 3 };
+static const struct mmsghdr read_only_vec[2] = {
+	{ .msg_hdr = { .msg_iov = (struct iovec *)&read_only_iov, .msg_iovlen = 1 } },
+	{ .msg_hdr = { .msg_iov = (struct iovec *)&read_only_iov, .msg_iovlen = 1 } },
+};
+static void c9_sendmmsg_read_only_vector(void)
+{
+	int p[2];
+	alarm(5);
+	t_pair(T_UDP, p);
+	t_res("sendmmsg", sendmmsg(p[0], (struct mmsghdr *)read_only_vec, 2, 0));
+	t_msleep(20);
+	t_res("arrived", t_drain(p[1]));
+}
+
+/* ---- the table ---------------------------------------------------------
+ * T_BACKEND: the coroutine really waits in a hooked call. */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c9_unix_dgram_send_to_full_receiver, T_BACKEND),
+	C(c9_unix_send_peer_gone_sigpipe_ignored, T_BACKEND),
+	C(c9_unix_send_peer_gone_sigpipe_default, T_BACKEND),
+	C(c9_tcp_send_with_error_queue, T_BACKEND),
+	C(c9_tcp_write_with_error_queue, T_BACKEND),
+	C(c9_recvmmsg_read_only_timeout, 0),
+	C(c9_sendmmsg_read_only_vector, 0),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+/* ---- the Check side --------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	/* Up to six runs of a case, each bounded by t_run()'s 20 s. */
+	return t_cases_main(argc, argv, cases, "exact-sockets", 150);
+}
