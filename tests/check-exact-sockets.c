@@ -13,7 +13,13 @@
  *  - a TCP send whose error queue holds a timestamp moves everything (the
  *    error queue's POLLERR ended the wait with a short count);
  *  - recvmmsg's timeout and sendmmsg's msg_len are written back where the
- *    kernel writes them: into read-only memory that is EFAULT, not a crash.
+ *    kernel writes them: into read-only memory that is EFAULT, not a crash;
+ *    MSG_WAITFORONE takes what else is queued after the first datagram;
+ *  - a MSG_FASTOPEN send connects and sends (MSG_DONTWAIT, added for the
+ *    try, left it in progress with the data unsent);
+ *  - timeouts of centuries (select's, SO_RCVTIMEO) do not overflow into
+ *    "now"; select ignores bits above the fd table, and a hang-up that
+ *    poll reports but select's sets do not ask for does not spin.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -26,6 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -193,6 +204,139 @@ static void c9_sendmmsg_read_only_vector(void)
 	t_res("arrived", t_drain(p[1]));
 }
 
+static void send_two_later(void *arg)
+{
+	struct mmsghdr two[2] = {
+		{ .msg_hdr = { .msg_iov = &(struct iovec){ "1", 1 }, .msg_iovlen = 1 } },
+		{ .msg_hdr = { .msg_iov = &(struct iovec){ "2", 1 }, .msg_iovlen = 1 } },
+	};
+	sendmmsg(*(int *)arg, two, 2, 0);
+}
+
+/* 20 rounds: recvmmsg(MSG_WAITFORONE) waits, a thread sends two
+ * datagrams in one call; the kernel's recvmmsg often takes both. */
+static void c9_recvmmsg_waitforone_takes_the_rest(void)
+{
+	int p[2], twos = 0;
+	alarm(15);
+	t_pair(T_UDP, p);
+	for (int round = 0; round < 20; round++) {
+		char b[4][8];
+		struct iovec v[4];
+		struct mmsghdr mm[4];
+		for (int i = 0; i < 4; i++) {
+			v[i] = (struct iovec){ b[i], sizeof b[i] };
+			mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &v[i], .msg_iovlen = 1 } };
+		}
+		pthread_t th = t_later(send_two_later, &p[0], 20);
+		twos += recvmmsg(p[1], mm, 4, MSG_WAITFORONE, NULL) == 2;
+		pthread_join(th, NULL);
+		t_msleep(5);
+		t_drain(p[1]);
+	}
+	t_out("some took both=%s\n", t_yes(twos > 0));
+}
+
+static void c9_tcp_fastopen_send(void)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	char b[8];
+	alarm(5);
+	int l = t_bound(AF_INET, SOCK_STREAM, 5, &a, &al);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	t_res("sendto", sendto(s, "hello", 5, MSG_FASTOPEN, (struct sockaddr *)&a, al));
+	int c = accept(l, NULL, NULL);
+	t_msleep(30);
+	t_show("got", b, recv(c, b, sizeof b, MSG_DONTWAIT));
+	int s2 = socket(AF_INET, SOCK_STREAM, 0);
+	struct iovec v = { "world", 5 };
+	struct msghdr m = { .msg_name = &a, .msg_namelen = al, .msg_iov = &v, .msg_iovlen = 1 };
+	t_res("sendmsg", sendmsg(s2, &m, MSG_FASTOPEN));
+	int c2 = accept(l, NULL, NULL);
+	t_msleep(30);
+	t_show("got", b, recv(c2, b, sizeof b, MSG_DONTWAIT));
+}
+
+static double cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* select with timeouts of centuries, ended by a byte 50 ms later: the
+ * byte's answer, and the time left written back. */
+static void c9_select_timeout_of_centuries(void)
+{
+	static const time_t secs[] = { 10000000000L, LONG_MAX / 2, LONG_MAX };
+	int p[2];
+	char c;
+	alarm(5);
+	pipe(p);
+	for (int i = 0; i < 3; i++) {
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(p[0], &r);
+		struct timeval tv = { secs[i], i == 2 ? 999999 : 0 };
+		pthread_t th = t_later_write(p[1], "x", 1, 50);
+		t_res("select", select(p[0] + 1, &r, NULL, NULL, &tv));
+		t_out("left over 1e9 s=%s\n", t_yes(tv.tv_sec > 1000000000L));
+		pthread_join(th, NULL);
+		read(p[0], &c, 1);
+	}
+}
+
+static void c9_rcvtimeo_of_centuries(void)
+{
+	int p[2];
+	char b[4];
+	alarm(5);
+	t_pair(T_TCP, p);
+	struct timeval tv = { 18446744073L, 0 };
+	t_res("set", setsockopt(p[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	pthread_t th = t_later_write(p[0], "ab", 2, 80);
+	t_res("recv", recv(p[1], b, sizeof b, 0));
+	pthread_join(th, NULL);
+}
+
+/* fd 1000 lies above the fd table: the kernel's select never looks. */
+static void c9_select_bit_above_fd_table(void)
+{
+	int p[2];
+	alarm(5);
+	pipe(p);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	FD_SET(1000, &r);
+	struct timeval tv = { 0, 500000 };
+	pthread_t th = t_later_write(p[1], "x", 1, 50);
+	double t0 = t_ms();
+	t_res("select", select(1024, &r, NULL, NULL, &tv));
+	t_out("ready=%s 1000=%s before the timeout=%s\n", t_yes(FD_ISSET(p[0], &r)),
+	      t_yes(FD_ISSET(1000, &r)), t_yes(t_ms() - t0 < 300));
+	pthread_join(th, NULL);
+}
+
+/* Only exceptfds, on a pipe whose writer is gone: poll reports the
+ * hang-up, select's sets do not ask for it — a 300 ms sleep. */
+static void c9_select_hangup_not_asked(void)
+{
+	int p[2];
+	alarm(5);
+	pipe(p);
+	close(p[1]);
+	fd_set e;
+	FD_ZERO(&e);
+	FD_SET(p[0], &e);
+	struct timeval tv = { 0, 300000 };
+	double c0 = cpu_ms(), t0 = t_ms();
+	t_res("select", select(p[0] + 1, NULL, NULL, &e, &tv));
+	t_out("slept=%s cpu under 100 ms=%s\n", t_yes(t_ms() - t0 >= 250), t_yes(cpu_ms() - c0 < 100));
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
 #define C(name, flags) { #name, name, flags }
@@ -204,6 +348,12 @@ static const struct t_case cases[] = {
 	C(c9_tcp_write_with_error_queue, T_BACKEND),
 	C(c9_recvmmsg_read_only_timeout, 0),
 	C(c9_sendmmsg_read_only_vector, 0),
+	C(c9_recvmmsg_waitforone_takes_the_rest, T_BACKEND),
+	C(c9_tcp_fastopen_send, 0),
+	C(c9_select_timeout_of_centuries, T_BACKEND),
+	C(c9_rcvtimeo_of_centuries, T_BACKEND),
+	C(c9_select_bit_above_fd_table, T_BACKEND),
+	C(c9_select_hangup_not_asked, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

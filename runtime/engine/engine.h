@@ -495,6 +495,9 @@ void asy__cold_forget(int fd);
 /* runtime/engine/fdkind.c, for the other families of a stream: */
 /* SO_RCVTIMEO (reading) or SO_SNDTIMEO as a deadline from `start`; -1 none. */
 int64_t asy__sock_deadline(int fd, int reading, int64_t start);
+/* The end of a socket timeout of sec s + usec µs read back from the
+ * kernel, from `start`: -1 for none ({0, 0}, or too far to count). */
+int64_t asy__timeo_end(int64_t start, int64_t sec, int64_t usec);
 /* fd still names the file *was describes (a wait may have let another
  * thread close the number and open something else there). */
 int asy__same_file(int fd, const struct stat *was);

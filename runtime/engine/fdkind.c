@@ -171,10 +171,18 @@ int64_t asy__sock_deadline(int fd, int reading, int64_t start)
 	struct timeval tv;
 	socklen_t len = sizeof tv;
 	int opt = reading ? SO_RCVTIMEO : SO_SNDTIMEO;
-	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, opt, &tv, &len, 0) < 0 ||
-	    (tv.tv_sec == 0 && tv.tv_usec == 0))
+	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, opt, &tv, &len, 0) < 0)
 		return -1;
-	return start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+	return asy__timeo_end(start, tv.tv_sec, tv.tv_usec);
+}
+
+int64_t asy__timeo_end(int64_t start, int64_t sec, int64_t usec)
+{
+	if (sec == 0 && usec == 0)
+		return -1;
+	if (sec < 0 || sec >= INT64_MAX / 1000000000 / 2) /* centuries: none */
+		return -1;
+	return start + sec * 1000000000 + usec * 1000;
 }
 
 int asy__same_file(int fd, const struct stat *was)

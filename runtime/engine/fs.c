@@ -328,13 +328,16 @@ static int thread_path(const struct asy_io *io)
 	return 0;
 }
 
-/* Calls after which workers no longer share this thread's fd table or
- * cwd: from then on, its calls are its own (asy__unshared). */
+/* Calls after which workers no longer share this thread's fd table,
+ * cwd or namespaces (a network namespace decides which interfaces an
+ * open of /dev/net/tun and a socket see): from then on, its calls are its
+ * own (asy__unshared). */
 static void note_unshare(const struct asy_io *io)
 {
 	if ((io->call == ASY_CALL_close_range && (io->a[2] & CLOSE_RANGE_UNSHARE)) ||
 	    (io->call == ASY_CALL_unshare &&
-	     (io->a[0] & (CLONE_FILES | CLONE_FS | CLONE_NEWNS | CLONE_NEWUSER))))
+	     (io->a[0] & (CLONE_FILES | CLONE_FS | CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWNET |
+			  CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_SYSVSEM))))
 		asy__unshared = 1;
 }
 

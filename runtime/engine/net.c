@@ -199,9 +199,7 @@ static int64_t timeo_deadline(const struct sock_op *s)
 {
 	if (s->o.timeo[0] < 0) /* the ring could not read it (AF_UNIX) */
 		return asy__sock_deadline(s->w.io.fd, s->w.io.op == ASY_OP_RECV, s->start);
-	if (s->o.timeo[0] || s->o.timeo[1])
-		return s->start + s->o.timeo[0] * 1000000000 + s->o.timeo[1] * 1000;
-	return -1;
+	return asy__timeo_end(s->start, s->o.timeo[0], s->o.timeo[1]);
 }
 
 /* A receive's, once its op is in (asy__learn). */
@@ -475,8 +473,11 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 
 static long xfer(struct asy_io *io, struct xfer *x)
 {
-	/* MSG_OOB receives never wait (no urgent byte: EINVAL/EAGAIN at once). */
+	/* MSG_OOB receives never wait (no urgent byte: EINVAL/EAGAIN at once);
+	 * a MSG_FASTOPEN send connects, which MSG_DONTWAIT would leave in
+	 * progress (EINPROGRESS, the data unsent): the program's own call. */
 	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) || (x->reading && (x->flags & MSG_OOB)) ||
+	    (!x->reading && (x->flags & MSG_FASTOPEN)) ||
 	    (x->reading && (x->flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL)))
 		return ASY_PASS;
 	struct asy_thread *ring = asy__ring_thread();
@@ -567,14 +568,17 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 		      struct timespec *tmo)
 {
 	struct timespec ts;
-	int64_t end = -1;
+	int64_t end = -1, start = asy_now();
 	if (flags & MSG_DONTWAIT)
 		return ASY_PASS;
 	if (tmo) {
 		if (asy__copy_in(&ts, tmo, sizeof ts) < 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 ||
 		    ts.tv_nsec >= 1000000000)
 			return ASY_PASS;
-		end = asy_now() + (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		/* a timeout of centuries is looked at, and counted down, all
+		 * the same, but never comes */
+		end = ts.tv_sec < INT64_MAX / 1000000000 / 2 ?
+			      start + (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : INT64_MAX;
 	}
 	if (vlen > MMSG_MAX)
 		vlen = MMSG_MAX;
@@ -587,7 +591,8 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 			    NULL, 0);
 		if (r > 0) {
 			got += (unsigned)r;
-			if ((flags & MSG_WAITFORONE) || (end >= 0 && asy_now() >= end))
+			/* without a timeout the call took all that was queued */
+			if ((end < 0 && (flags & MSG_WAITFORONE)) || (end >= 0 && asy_now() >= end))
 				break;
 			continue;
 		}
@@ -605,15 +610,20 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 			break;
 		}
 		got++;
-		if ((flags & MSG_WAITFORONE) || (end >= 0 && asy_now() >= end))
+		/* MSG_WAITFORONE: what else is queued, without waiting (the
+		 * loop's next call) */
+		if (end >= 0 && asy_now() >= end)
 			break;
 	}
 	if (tmo && got) {
-		int64_t left = end - asy_now();
-		if (left < 0)
-			left = 0;
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
+		/* what is left of it, counted down from the call's start */
+		int64_t el = asy_now() - start;
+		ts.tv_sec -= el / 1000000000;
+		ts.tv_nsec -= el % 1000000000;
+		if (ts.tv_nsec < 0)
+			ts.tv_nsec += 1000000000, ts.tv_sec--;
+		if (ts.tv_sec < 0)
+			ts.tv_sec = ts.tv_nsec = 0;
 		/* a timeout the kernel cannot write back: EFAULT, the
 		 * datagrams received */
 		if (copy_out(tmo, &ts, sizeof ts) < 0)

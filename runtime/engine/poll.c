@@ -87,7 +87,9 @@ static long wait_set(struct asy_io *io, struct pset *s, int64_t until)
 					.pfd = s->p, .npfd = s->n } };
 	long r = asy__op(t, &w, until);
 	io->via = w.io.via;
-	return r < 0 ? r : 0;
+	/* EBADF: a number not open (the ring's POLL op refuses it, poll()
+	 * says POLLNVAL): the look after the wait gives the kernel's answer */
+	return r < 0 && r != -EBADF ? r : 0;
 }
 
 /* An absolute end on the asy_now() clock from a timeout in ms (< 0 none,
@@ -211,7 +213,7 @@ static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 		if (ev)
 			pset_add(&ps, fd, ev);
 	}
-	for (;;) {
+	for (int again = 0;;) {
 		long w = wait_set(io, &ps, until);
 		r = do_select(n, &s, bytes);
 		if (r != 0 || w == -ETIME)
@@ -220,19 +222,29 @@ static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 			r = w;
 			break;
 		}
+		/* Ready by poll (a hang-up poll always reports), not in the
+		 * sets select asked for: look again after a pause. */
+		w = asy__pause_again(&again, until, 0);
+		if (w) {
+			r = w == -EAGAIN ? 0 : w; /* -EAGAIN: the timeout came */
+			break;
+		}
 	}
 	pset_free(&ps);
 	return r;
 }
 
 /* select() on Linux writes the time left into its timeval. */
-static void time_left(struct timeval *tv, int64_t until)
+static void time_left(struct timeval *tvp, const struct timeval *orig, int64_t start)
 {
-	int64_t left = until - asy_now();
-	if (left < 0)
-		left = 0;
-	tv->tv_sec = left / NS;
-	tv->tv_usec = left % NS / 1000;
+	int64_t el = asy_now() - start;
+	int64_t sec = orig->tv_sec + orig->tv_usec / 1000000, ns = orig->tv_usec % 1000000 * 1000;
+	sec -= el / NS;
+	ns -= el % NS;
+	if (ns < 0)
+		ns += NS, sec--;
+	/* glibc's select writes it itself: a read-only one faults there too */
+	*tvp = (struct timeval){ sec < 0 ? 0 : sec, sec < 0 ? 0 : ns / 1000 };
 }
 
 /* ---- epoll ----------------------------------------------------------------- */
@@ -272,18 +284,21 @@ long asy__poll(struct asy_io *io)
 		return poll_call(io, (struct pollfd *)a[0], (nfds_t)a[1], until);
 	case ASY_CALL_select: {
 		struct timeval tv, *tvp = (struct timeval *)a[4];
+		int64_t start = asy_now();
 		until = -1;
 		if (tvp) {
 			if (asy__copy_in(&tv, tvp, sizeof tv) < 0 || tv.tv_sec < 0 || tv.tv_usec < 0)
 				return ASY_PASS;
-			until = asy_now() + (int64_t)tv.tv_sec * NS + (int64_t)tv.tv_usec * 1000;
 			if (tv.tv_sec == 0 && tv.tv_usec == 0)
 				until = 0;
+			else if (tv.tv_sec < INT64_MAX / NS / 2) /* longer: no end in sight */
+				until = start + (int64_t)tv.tv_sec * NS + (int64_t)tv.tv_usec * 1000;
 		}
 		fd_set *sets[3] = { (fd_set *)a[1], (fd_set *)a[2], (fd_set *)a[3] };
 		long r = select_call(io, (int)a[0], sets, until);
-		if (tvp && r != ASY_PASS && (r >= 0 || r == -ETIMEDOUT || r == -ECANCELED))
-			time_left(tvp, until > 0 ? until : asy_now());
+		/* Linux writes what is left back, whatever the answer */
+		if (tvp && r != ASY_PASS)
+			time_left(tvp, &tv, start);
 		return r;
 	}
 	case ASY_CALL_pselect: {
