@@ -101,6 +101,7 @@ static inline long traced(long v)
 	uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;             \
 	long asy_r_ = ASY_PASS;                                             \
 	ret asy_v_;                                                         \
+	unsigned asy_c_ = ASY_CLOSES(#name) ? asy__closing(&asy_x_) : 0;   \
 	if (asy_t0_ && asy_x_.call == ASY_CALL_close)                       \
 		asy__trace_before(&asy_x_);                                 \
 	if (atomic_load_explicit(&asy__ready, memory_order_relaxed))        \
@@ -113,6 +114,8 @@ static inline long traced(long v)
 		asy_x_.via = ASY_VIA_LIBC;                                  \
 		asy_v_ = real.name ? (libc) : (ret)edge(asy_sys sc);        \
 	}                                                                   \
+	if (asy_c_)                                                         \
+		asy__trace_closed(asy_c_);                                  \
 	if (asy_t0_)                                                        \
 		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);
 
@@ -123,7 +126,8 @@ static inline long traced(long v)
 			 !(ASY_CLOSES(#name) && atomic_load_explicit(&asy__keeps,        \
 								    memory_order_seq_cst)), 1)
 /* close, close_range, dup2 and dup3 also look whether a coroutine's wait holds the
- * number they close (runtime/engine/keep.c); the test folds away. */
+ * number they close (runtime/engine/keep.c) or the trace writes to it
+ * (asy__closing); the test folds away. */
 #define ASY_CLOSES(s)                                                              \
 	(!__builtin_strcmp(s, "close") || !__builtin_strcmp(s, "close_range") ||   \
 	 !__builtin_strcmp(s, "dup2") || !__builtin_strcmp(s, "dup3"))

@@ -281,17 +281,27 @@ static int closes(const struct asy_io *io, unsigned *lo, unsigned *hi)
 	}
 }
 
+unsigned asy__closing(const struct asy_io *io)
+{
+	unsigned lo, hi;
+	if (!closes(io, &lo, &hi))
+		return 0;
+	int keep = !asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst);
+	int ours = asy__tracing && asy__trace_in(lo, hi);
+	/* Any thread's close of a number a wait holds or the trace writes
+	 * to.  A vfork child (or any clone sharing memory, not the fd
+	 * table) closes in a table of its own: neither the waits' nor the
+	 * trace's.  getpid last: it is a system call, and only such closes
+	 * pay it. */
+	if ((!keep && !ours) || (pid_t)asy_sys_getpid() != asy__pid)
+		return 0;
+	if (keep)
+		asy__keep_closing(lo, hi);
+	return ours ? asy__trace_closing(lo, hi) : 0;
+}
+
 long asy__io(struct asy_io *io)
 {
-	/* Any thread's close of a number a wait holds (keep.c).  A vfork
-	 * child (or any clone sharing memory, not the fd table) closes in a
-	 * table of its own: not the waits'.  getpid last: it is a system
-	 * call, and only closes pay it. */
-	unsigned lo, hi;
-	if (!asy__depth && closes(io, &lo, &hi) &&
-	    atomic_load_explicit(&asy__keeps, memory_order_seq_cst) &&
-	    (pid_t)asy_sys_getpid() == asy__pid)
-		asy__keep_closing(lo, hi);
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
 	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())

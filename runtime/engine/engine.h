@@ -331,6 +331,12 @@ void asy__config_read(void);
 void asy__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void asy__shim_resolve(void);
 long asy__io(struct asy_io *io);
+/* Before close, close_range, dup2 or dup3 (the hook, whatever the
+ * backend): the numbers the call closes that a wait holds (keep.c) or the
+ * trace writes to (trace-out.c) are moved out of its way, so that the
+ * call meets what it would meet without the shim.  Nonzero: pass it to
+ * asy__trace_closed() once the call returned.  errno preserved. */
+unsigned asy__closing(const struct asy_io *io);
 
 /* > 0 while the thread is inside the engine's own code: a hooked call
  * from a signal handler then passes through to libc. */
@@ -456,6 +462,9 @@ int asy__keep_fd(struct asy_keep *k, int fd);     /* the copy once there is one,
  * file, else the copy its close left, else -1 (closed: EBADF). */
 int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id);
 void asy__keep_closing(unsigned lo, unsigned hi); /* before close / close_range */
+/* A copy of fd (F_DUPFD_CLOEXEC) among the top numbers of the fd table,
+ * none of lo..hi (lo > hi: any); -1 when there is no room. */
+int asy__copy_high(int fd, unsigned lo, unsigned hi);
 void asy__keep_fork_child(void);
 
 /* runtime/engine/iov.c: vectors. */

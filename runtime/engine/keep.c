@@ -104,10 +104,11 @@ int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id)
 
 /* A copy of fd at one of the 16 top numbers the fd table may hold (at
  * most 4096: a table grown to a million entries for it would cost
- * megabytes).  Under a limit below 64 there is none: a copy would take a
- * number the program's next open may want, and the wait ends with EBADF
- * as before. */
-static int copy_high(int fd)
+ * megabytes), none of lo..hi (the numbers a call is about to close; lo >
+ * hi: none).  Under a limit below 64 there is none: a copy would take a
+ * number the program's next open may want, and a wait ends with EBADF as
+ * before.  The trace's outputs live there too (runtime/trace/trace-out.c). */
+int asy__copy_high(int fd, unsigned lo, unsigned hi)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -115,12 +116,20 @@ static int copy_high(int fd)
 	long top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4096 ? 4096 : (long)rl.rlim_cur;
 	if (top < 64)
 		return -1;
-	long r = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, top - 16);
-	if (r >= top) { /* above the 4096 cap (a higher limit): not there */
+	for (long base = top - 16; base < top;) {
+		long r = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, base);
+		if (r < 0)
+			return -1;
+		if (r < top && (r < lo || r > hi))
+			return (int)r;
+		/* Above the 4096 cap (a higher limit): not there.  In lo..hi
+		 * (so hi >= base): the call would close it; look above. */
 		asy_sys(SYS_close, r, 0, 0, 0, 0, 0);
-		r = -1;
+		if (r >= top)
+			return -1;
+		base = (long)hi + 1;
 	}
-	return r < 0 ? -1 : (int)r;
+	return -1;
 }
 
 void asy__keep_closing(unsigned lo, unsigned hi)
@@ -129,7 +138,8 @@ void asy__keep_closing(unsigned lo, unsigned hi)
 	for (struct asy_keep *k = list; k; k = k->next)
 		if ((unsigned)k->fd >= lo && (unsigned)k->fd <= hi &&
 		    atomic_load_explicit(&k->held, memory_order_relaxed) < 0)
-			atomic_store_explicit(&k->held, copy_high(k->fd), memory_order_release);
+			atomic_store_explicit(&k->held, asy__copy_high(k->fd, lo, hi),
+					      memory_order_release);
 	give();
 }
 

@@ -28,12 +28,12 @@
 struct folded {
 	char buf[1 << 16];
 	size_t n;
-	int fd, err;
+	int err;
 };
 
 static void flush(struct folded *o)
 {
-	int r = o->n ? asy__write_all(o->fd, o->buf, o->n) : 0;
+	int r = o->n ? asy__tout_write(ASY_TOUT_FLAME, o->buf, o->n) : 0;
 	if (r < 0 && !o->err)
 		o->err = r;
 	o->n = 0;
@@ -157,7 +157,7 @@ void asy__flame_write(void)
 	static struct folded o; /* 64 KiB: not on the exiting thread's stack */
 	char comm[64], path[4096];
 	int in_trace = asy__in_trace;
-	o.fd = asy__tcfg.flame_fd, o.n = 0, o.err = 0;
+	o.n = 0, o.err = 0;
 	asy__comm(comm, sizeof comm);
 	if (!comm[0])
 		strcpy(comm, "?");

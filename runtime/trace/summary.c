@@ -202,12 +202,11 @@ void asy__summary_account(const struct asy_trec *r)
 struct out {
 	char buf[8192];
 	size_t n;
-	int fd;
 };
 
 static void out_flush(struct out *o)
 {
-	asy__write_all(o->fd, o->buf, o->n);
+	asy__tout_write(ASY_TOUT_SUMMARY, o->buf, o->n);
 	o->n = 0;
 }
 
@@ -465,7 +464,6 @@ void asy__summary_write(void)
 {
 	static struct out o;
 	char name[64];
-	o.fd = asy__tcfg.summary_fd;
 	o.n = 0;
 	asy__comm(name, sizeof name);
 	uint64_t dropped = asy__tring ? atomic_load(&asy__tring->dropped) : 0;

@@ -1,5 +1,6 @@
 /* Tracing internals shared by runtime/trace/trace.c (settings, the hot path, the
- * record ring), trace-files.c (what an fd is), stacks.c (call stacks),
+ * record ring), trace-out.c (the outputs' fds), trace-files.c (what an fd
+ * is), stacks.c (call stacks),
  * trace-write.c (the writer thread and the three formats), summary.c
  * (the exit table) and flame.c (the folded stacks for flame graphs).
  *
@@ -29,9 +30,11 @@ struct asy_tcfg {
 	char trace_path[4096];   /* as given; "stderr" for fd 2 */
 	char summary_path[4096];
 	char flame_path[4096];
-	int trace_fd;     /* -1 when off */
-	int summary_fd;
-	int flame_fd;
+	/* The outputs' fds (trace-out.c), -1 when off.  Atomic: a close of
+	 * the program's moves them while the writer thread writes. */
+	_Atomic int trace_fd;
+	_Atomic int summary_fd;
+	_Atomic int flame_fd;
 	int trace_owner;  /* this process wrote the file's header */
 	uint64_t mono0;   /* CLOCK_MONOTONIC and CLOCK_REALTIME at start-up, */
 	uint64_t real0;   /* to print monotonic stamps as wall-clock time */
@@ -94,16 +97,31 @@ void asy__trace_flush(void);
 /* Names for enum asy_call and enum asy_via. */
 extern const char *const asy__call_name[ASY_CALL_COUNT];
 extern const char *const asy__via_name[ASY_NVIA];
+/* Expand %p in `pattern` into out (size n); 0, or -1 when it does not fit. */
+int asy__path_expand(const char *pattern, char *out, size_t n, pid_t pid);
+
+/* ---- trace-out.c: the outputs' fds --------------------------------------- */
+enum asy_tout { ASY_TOUT_TRACE, ASY_TOUT_SUMMARY, ASY_TOUT_FLAME, ASY_TOUTS };
+/* Open output i for this pid (its ASYNCIFY_* setting in asy__tcfg) at a
+ * top number of the fd table; fd, or -1 after one warning.  *owner: the
+ * trace file is new (write the header), or it is stderr. */
+int asy__tout_open(int i, int *owner);
+/* Write all of buf to output i, wherever a close of the program's moved
+ * it; 0 or -errno. */
+int asy__tout_write(int i, const char *buf, size_t n);
+/* Stop output i (a write failed) and close its fd. */
+void asy__tout_off(int i);
+/* In a fork child, first: the parent's writers are gone, and an output a
+ * close of the parent's had closed is open again. */
+void asy__tout_fork_child(void);
+/* Close output i's fd (a fork child, before it opens its own file). */
+void asy__tout_close(int i);
 /* Open a trace or summary file (path with %p already expanded): 0600,
  * O_APPEND, never through a symlink, only a file of our own; fd or -errno.
  * A file that starts with `hdr` is this pid's before an exec and is
  * appended to; any other is truncated and *fresh set (write the header).
  * hlen 0: always append (summaries). */
 int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh);
-/* Write all of buf to fd with raw system calls; 0 or -errno. */
-int asy__write_all(int fd, const char *buf, size_t n);
-/* Expand %p in `pattern` into out (size n); 0, or -1 when it does not fit. */
-int asy__path_expand(const char *pattern, char *out, size_t n, pid_t pid);
 
 /* ---- trace-files.c: what an fd is --------------------------------------- */
 #define ASY_FILES 4096

@@ -43,10 +43,10 @@ static struct {
 
 static void flush(void)
 {
-	if (w.n && asy__write_all(asy__tcfg.trace_fd, w.buf, w.n) < 0) {
+	if (w.n && asy__tcfg.trace_fd >= 0 && asy__tout_write(ASY_TOUT_TRACE, w.buf, w.n) < 0) {
 		/* Disk full, file gone: tracing stops, the program runs on. */
 		asy__warn("tracing: write to the trace file failed; tracing off");
-		asy__tcfg.trace_fd = -1;
+		asy__tout_off(ASY_TOUT_TRACE);
 	}
 	w.n = 0;
 }
@@ -68,7 +68,7 @@ static void put_raw(const char *s, size_t l)
 	if (w.n + l > OUTBUF)
 		flush();
 	if (l > OUTBUF) {
-		asy__write_all(asy__tcfg.trace_fd, s, l);
+		asy__tout_write(ASY_TOUT_TRACE, s, l);
 		return;
 	}
 	memcpy(w.buf + w.n, s, l);
@@ -115,7 +115,7 @@ void asy__writer_header(void)
 	if (!strcmp(asy__tcfg.trace_path, "stderr") && asy__tcfg.fmt != ASY_TFMT_CHROME)
 		return; /* plain lines on a terminal, like strace */
 	size_t l = asy__writer_header_text(b, sizeof b);
-	asy__write_all(asy__tcfg.trace_fd, b, l);
+	asy__tout_write(ASY_TOUT_TRACE, b, l);
 }
 
 /* The end of the file; nothing is written after it (a record another
@@ -124,7 +124,7 @@ void asy__writer_footer(void)
 {
 	asy__mutex_lock(&w.lock);
 	if (asy__tcfg.fmt == ASY_TFMT_CHROME && asy__tcfg.trace_fd >= 0)
-		asy__write_all(asy__tcfg.trace_fd, "\n]\n", 3);
+		asy__tout_write(ASY_TOUT_TRACE, "\n]\n", 3);
 	w.ended = 1;
 	asy__mutex_unlock(&w.lock);
 }

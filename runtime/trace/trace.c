@@ -223,68 +223,6 @@ int asy__path_expand(const char *pattern, char *out, size_t n, pid_t pid)
 	return 0;
 }
 
-int asy__write_all(int fd, const char *buf, size_t n)
-{
-	while (n) {
-		long w = asy_sys_write(fd, buf, n);
-		if (w == -EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? (int)w : -EIO;
-		buf += w, n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Refuse what a trace must never be written into: a symlink (O_NOFOLLOW
- * gives ELOOP), a directory, someone else's file. */
-static int tfile_check(int fd)
-{
-	struct stat st;
-	long r = asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0);
-	if (r < 0)
-		return (int)r;
-	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
-		return 0; /* /dev/null, a named pipe: nothing to truncate */
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (st.st_uid != geteuid())
-		return -EPERM;
-	return 1;
-}
-
-/* The file belongs to this pid already when it starts with our own header:
- * we are the same process after an exec, so append.  Anything else is
- * started afresh. */
-static int tfile_ours(int fd, const char *hdr, size_t hlen)
-{
-	char buf[256];
-	if (!hlen || hlen > sizeof buf)
-		return 0;
-	long r = asy_sys(SYS_pread64, fd, buf, hlen, 0, 0, 0);
-	return r == (long)hlen && !memcmp(buf, hdr, hlen);
-}
-
-int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh)
-{
-	/* O_RDWR: tfile_ours() reads the header back. */
-	int fl = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-	long fd = asy_sys(SYS_openat, AT_FDCWD, path, fl, 0600, 0, 0);
-	if (fd < 0)
-		return (int)fd;
-	int r = tfile_check((int)fd);
-	*fresh = r > 0 && hlen && !tfile_ours((int)fd, hdr, hlen);
-	if (r >= 0 && *fresh)
-		r = (int)asy_sys(SYS_ftruncate, fd, 0, 0, 0, 0, 0);
-	if (r >= 0)
-		r = (int)asy_sys_fcntl((int)fd, F_SETFL, O_APPEND);
-	if (r < 0) {
-		asy_sys_close((int)fd);
-		return r;
-	}
-	return (int)fd;
-}
-
 /* ---- settings ----------------------------------------------------------- */
 
 static int parse_uint(const char *s, unsigned long long hi, unsigned long long *out)
@@ -360,37 +298,6 @@ static int read_path(const char *name, char *out, size_t n)
 	return 1;
 }
 
-/* fd 2 as the program had it at start-up, kept even if it closes 2. */
-static int dup_stderr(void)
-{
-	long fd = asy_sys_fcntl(2, F_DUPFD_CLOEXEC, 500);
-	if (fd < 0)
-		fd = asy_sys_fcntl(2, F_DUPFD_CLOEXEC, 3);
-	return (int)fd;
-}
-
-/* Open one of the two outputs for this pid; fd, or -1 after one warning. */
-static int output_open(const char *name, const char *pattern, int with_header, int *owner)
-{
-	char path[4096], hdr[256];
-	/* A summary file is only ever appended to: every process of a tree
-	 * (and every program a shell runs) adds its table to it. */
-	size_t hlen = with_header ? asy__writer_header_text(hdr, sizeof hdr) : 0;
-	*owner = 0;
-	if (!strcmp(pattern, "stderr")) {
-		*owner = 1;
-		return dup_stderr();
-	}
-	if (asy__path_expand(pattern, path, sizeof path, asy__tcfg.pid) < 0) {
-		asy__warn("%s=%s: path too long; off", name, pattern);
-		return -1;
-	}
-	int fd = asy__tfile_open(path, hdr, hlen, owner);
-	if (fd < 0)
-		asy__warn("%s=%s: cannot write there (%s); off", name, path, strerror(-fd));
-	return fd;
-}
-
 static void *map(size_t n)
 {
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -418,7 +325,7 @@ static void open_outputs(void)
 {
 	int owner;
 	if (asy__tcfg.trace) {
-		asy__tcfg.trace_fd = output_open("ASYNCIFY_TRACE", asy__tcfg.trace_path, 1, &owner);
+		asy__tcfg.trace_fd = asy__tout_open(ASY_TOUT_TRACE, &owner);
 		if (asy__tcfg.trace_fd >= 0 && owner)
 			asy__writer_header();
 		/* A new image ends the file it writes: when it appends to its
@@ -426,11 +333,10 @@ static void open_outputs(void)
 		asy__tcfg.trace_owner = asy__tcfg.trace_fd >= 0;
 	}
 	if (asy__tcfg.summary)
-		asy__tcfg.summary_fd = output_open("ASYNCIFY_SUMMARY", asy__tcfg.summary_path, 0,
-						   &owner);
+		asy__tcfg.summary_fd = asy__tout_open(ASY_TOUT_SUMMARY, &owner);
 	asy__tcfg.summary = asy__tcfg.summary_fd >= 0;
 	if (asy__tcfg.flame)
-		asy__tcfg.flame_fd = output_open("ASYNCIFY_FLAME", asy__tcfg.flame_path, 0, &owner);
+		asy__tcfg.flame_fd = asy__tout_open(ASY_TOUT_FLAME, &owner);
 	asy__tcfg.flame = asy__tcfg.flame_fd >= 0;
 }
 
@@ -479,7 +385,10 @@ static void trace_fork_child(void)
 {
 	int owner;
 	atomic_fetch_add(&trace_gen, 1);
-	asy__tcfg.pid = (pid_t)asy_sys_getpid();
+	/* asy__pid too: the engine's handler that sets it is not installed
+	 * under ASYNCIFY_BACKEND=off (asy__closing compares it). */
+	asy__pid = asy__tcfg.pid = (pid_t)asy_sys_getpid();
+	asy__tout_fork_child();
 	if (asy__tring) {
 		uint64_t h = atomic_load(&asy__tring->head);
 		atomic_store(&asy__tring->tail, h);
@@ -487,8 +396,8 @@ static void trace_fork_child(void)
 	}
 	asy__summary_reset(1);
 	if (asy__tcfg.trace_fd >= 0 && strstr(asy__tcfg.trace_path, "%p")) {
-		asy_sys_close(asy__tcfg.trace_fd);
-		asy__tcfg.trace_fd = output_open("ASYNCIFY_TRACE", asy__tcfg.trace_path, 1, &owner);
+		asy__tout_close(ASY_TOUT_TRACE);
+		asy__tcfg.trace_fd = asy__tout_open(ASY_TOUT_TRACE, &owner);
 		asy__tcfg.trace_owner = owner;
 		if (asy__tcfg.trace_fd >= 0 && owner)
 			asy__writer_header();
@@ -496,14 +405,13 @@ static void trace_fork_child(void)
 		asy__tcfg.trace_owner = 0; /* shares the parent's file */
 	}
 	if (asy__tcfg.summary && strstr(asy__tcfg.summary_path, "%p")) {
-		asy_sys_close(asy__tcfg.summary_fd);
-		asy__tcfg.summary_fd = output_open("ASYNCIFY_SUMMARY", asy__tcfg.summary_path, 0,
-						   &owner);
+		asy__tout_close(ASY_TOUT_SUMMARY);
+		asy__tcfg.summary_fd = asy__tout_open(ASY_TOUT_SUMMARY, &owner);
 		asy__tcfg.summary = asy__tcfg.summary_fd >= 0;
 	}
 	if (asy__tcfg.flame && strstr(asy__tcfg.flame_path, "%p")) {
-		asy_sys_close(asy__tcfg.flame_fd);
-		asy__tcfg.flame_fd = output_open("ASYNCIFY_FLAME", asy__tcfg.flame_path, 0, &owner);
+		asy__tout_close(ASY_TOUT_FLAME);
+		asy__tcfg.flame_fd = asy__tout_open(ASY_TOUT_FLAME, &owner);
 		asy__tcfg.flame = asy__tcfg.flame_fd >= 0;
 	}
 	if (asy__tcfg.trace_fd >= 0 && asy__writer_start() < 0)

@@ -27,6 +27,16 @@ void asy__trace_call(const struct asy_io *io, long res, uint64_t t0);
  * into io->tfile.  Async-signal-safe, errno preserved. */
 void asy__trace_before(struct asy_io *io);
 
+/* The trace's outputs (trace-out.c) live at the top of the fd table; a
+ * close of the process's own over lo..hi (asy__closing) must not meet
+ * them.  asy__trace_in: whether one is in lo..hi (no system call).
+ * asy__trace_closing: move them out of lo..hi, or close those that
+ * cannot move; a mask of those, for asy__trace_closed() to reopen once the
+ * call returned.  Async-signal-safe, errno preserved. */
+int asy__trace_in(unsigned lo, unsigned hi);
+unsigned asy__trace_closing(unsigned lo, unsigned hi);
+void asy__trace_closed(unsigned lost);
+
 /* Write out pending records and the summary now (before exec).  Not
  * async-signal-safe; errno preserved. */
 void asy__trace_flush(void);
