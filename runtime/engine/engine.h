@@ -542,9 +542,13 @@ long asy__connect(struct asy_io *io, int fd);
 long asy__send_ended(int fd, int flags, long r, size_t done);
 
 /* A socket wait that poll calls ready while the call still would wait,
- * again: pause (growing, within `deadline` and the coroutine's own).  0,
- * or the call's answer after `done` bytes (net.c). */
-long asy__pause_again(int *again, int64_t deadline, long done);
+ * again and again: pause (growing, within `deadline` and the coroutine's
+ * own).  0, or the call's answer after `done` bytes (net.c). */
+struct asy_again {
+	int n;      /* such looks in a row */
+	int64_t at; /* when the last one was */
+};
+long asy__pause_again(struct asy_again *a, int64_t deadline, long done);
 
 /* Raise sig in the calling thread exactly as the kernel's send_sig()
  * does for the calling task (SI_USER, our pid and uid). */

@@ -213,7 +213,8 @@ static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 		if (ev)
 			pset_add(&ps, fd, ev);
 	}
-	for (int again = 0;;) {
+	struct asy_again again = { 0, 0 };
+	for (;;) {
 		long w = wait_set(io, &ps, until);
 		r = do_select(n, &s, bytes);
 		if (r != 0 || w == -ETIME)

@@ -332,7 +332,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	int waited = 0, hup = 0, ring = 0, again = 0;
+	int waited = 0, hup = 0, ring = 0;
+	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long r, paused;
 		io->fd = asy__keep_fd(keep, io->fd); /* closed meanwhile: its copy */
@@ -359,7 +360,6 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo && !io->rwflags)
 			return rw_polled(io, k, id);
 		if (r >= 0) {
-			again = 0;
 			if (!reading && !want)
 				want = asy__iov_total(io->iov, io->iovcnt);
 			done += r;
