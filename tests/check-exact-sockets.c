@@ -9,7 +9,10 @@
  *    program's was lost);
  *  - a unix stream send waiting when the peer goes away with data unread
  *    gets ECONNRESET, with no SIGPIPE (it got EPIPE and SIGPIPE, which
- *    killed a process that had not ignored it);
+ *    killed a process that had not ignored it); one whose peer shuts its
+ *    reading side, or whose own writing side another thread shuts, gets
+ *    EPIPE without SIGPIPE (it raised one, or waited forever: no poll bit
+ *    says so), and a TCP one gets EPIPE with SIGPIPE;
  *  - a TCP send whose error queue holds a timestamp moves everything (the
  *    error queue's POLLERR ended the wait with a short count);
  *  - recvmmsg's timeout and sendmmsg's msg_len are written back where the
@@ -139,6 +142,36 @@ static void peer_gone(int quiet)
 
 static void c9_unix_send_peer_gone_sigpipe_ignored(void) { peer_gone(1); }
 static void c9_unix_send_peer_gone_sigpipe_default(void) { peer_gone(0); }
+
+static void shut_later(void *arg)
+{
+	shutdown(later_fd, *(int *)arg);
+}
+
+/* A send (or write) waiting for room; 50 ms later another thread shuts
+ * the peer's reading side, or the sender's own writing side. */
+static void shut_while_waiting(int kind, int how)
+{
+	int p[2];
+	alarm(5);
+	t_handle(SIGPIPE, 0);
+	for (int use_write = 0; use_write < 2; use_write++) {
+		t_pair(kind, p);
+		t_fill(p[0]);
+		later_fd = how == SHUT_RD ? p[1] : p[0];
+		pthread_t th = t_later(shut_later, &how, 50);
+		t_res(use_write ? "write" : "send",
+		      use_write ? write(p[0], "x", 1) : send(p[0], "x", 1, 0));
+		pthread_join(th, NULL);
+		t_out("SIGPIPE handled=%d\n", t_handled);
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+static void c9_unix_send_peer_shuts_reading(void) { shut_while_waiting(T_UNIX_STREAM, SHUT_RD); }
+static void c9_unix_send_own_side_shut(void) { shut_while_waiting(T_UNIX_STREAM, SHUT_WR); }
+static void c9_tcp_send_own_side_shut(void) { shut_while_waiting(T_TCP, SHUT_WR); }
 
 /* A TCP socket with one transmit timestamp left on its error queue, then
  * a 2 MiB send (or write) to a slow reader. */
@@ -344,6 +377,9 @@ static const struct t_case cases[] = {
 	C(c9_unix_dgram_send_to_full_receiver, T_BACKEND),
 	C(c9_unix_send_peer_gone_sigpipe_ignored, T_BACKEND),
 	C(c9_unix_send_peer_gone_sigpipe_default, T_BACKEND),
+	C(c9_unix_send_peer_shuts_reading, T_BACKEND),
+	C(c9_unix_send_own_side_shut, T_BACKEND),
+	C(c9_tcp_send_own_side_shut, T_BACKEND),
 	C(c9_tcp_send_with_error_queue, T_BACKEND),
 	C(c9_tcp_write_with_error_queue, T_BACKEND),
 	C(c9_recvmmsg_read_only_timeout, 0),

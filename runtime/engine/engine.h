@@ -535,6 +535,13 @@ extern __thread int64_t asy__inline_ns __attribute__((tls_model("initial-exec"))
 long asy__accept(struct asy_io *io, int fd);
 long asy__connect(struct asy_io *io, int fd);
 
+/* A unix socket's send waits in slices of 50 ms: no poll bit says that
+ * the peer shut its reading side, which ends the kernel's wait (EPIPE);
+ * the call after each slice does.  asy__slice_end: the end of the next
+ * slice, or `deadline` when sooner (net.c). */
+int asy__unix_socket(int fd);
+int64_t asy__slice_end(int64_t deadline);
+
 /* A blocking send on socket fd (the program's flags) that waited, then
  * made with MSG_NOSIGNAL, returned r after `done` bytes: its answer as
  * the kernel's waiting sender gives it, SIGPIPE raised where that one

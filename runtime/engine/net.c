@@ -39,9 +39,12 @@
 #include "asyncify.h"
 #include "coro.h"
 
+#define UNIX_SEND_SLICE_NS 50000000LL /* 50 ms */
+
 /* The arguments of a recv or send call, whatever its entry point. */
 struct xfer {
 	int fd, flags, reading;
+	int unix_send;           /* waits in slices (wait_sock) */
 	char *buf;               /* recv/recvfrom/send/sendto */
 	size_t len;
 	struct sockaddr *addr;   /* recvfrom/sendto */
@@ -319,6 +322,17 @@ long asy__sock_read(struct asy_io *io)
  * ECONNRESET) — and SIGPIPE where it raises one: the wait of TCP and the
  * other stream protocols does (sk_stream_error); AF_UNIX's and the
  * datagram protocols' do not. */
+int asy__unix_socket(int fd)
+{
+	return sockopt_int(fd, SO_DOMAIN) == AF_UNIX;
+}
+
+int64_t asy__slice_end(int64_t deadline)
+{
+	int64_t slice = asy_now() + UNIX_SEND_SLICE_NS;
+	return deadline >= 0 && deadline < slice ? deadline : slice;
+}
+
 long asy__send_ended(int fd, int flags, long r, size_t done)
 {
 	if (r != -EPIPE)
@@ -387,8 +401,14 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 		      int64_t deadline, long done, int *hup, struct asy_keep *keep)
 {
 	asy__keep_begin(keep, x->fd);
-	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
-	if (r == -ETIME)
+	/* A unix send waits in slices: no poll bit says that the peer shut
+	 * its reading side, which ends the kernel's wait with EPIPE; the
+	 * call after each slice does. */
+	int64_t until = x->unix_send ? asy__slice_end(deadline) : deadline;
+	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, until);
+	if (r == -ETIME && until != deadline)
+		r = 0; /* the slice's end: look */
+	else if (r == -ETIME)
 		return done ? done : -EAGAIN;
 	if (r == ASY_PASS)
 		return done ? done : -ENOMEM;
@@ -444,6 +464,7 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		return done ? (long)done : ASY_PASS;
 	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
 	struct asy_again again = { 0, 0 };
+	x->unix_send = !x->reading && asy__unix_socket(x->fd);
 	for (;;) {
 		int hup = 0;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);

@@ -332,7 +332,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	int waited = 0, hup = 0, ring = 0;
+	int waited = 0, hup = 0, ring = 0, unix_send = -1;
 	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long r, paused;
@@ -405,8 +405,14 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
 		asy__keep_begin(keep, io->fd);
-		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, deadline);
-		if (r == -ETIME)
+		/* A unix socket's write waits in slices (net.c, wait_sock) */
+		if (unix_send < 0)
+			unix_send = !reading && k->timeo && asy__unix_socket(io->fd);
+		int64_t until = unix_send ? asy__slice_end(deadline) : deadline;
+		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, until);
+		if (r == -ETIME && until != deadline)
+			r = POLLOUT; /* the slice's end: the call again says */
+		else if (r == -ETIME)
 			return done ? done : -EAGAIN;
 		if (r == ASY_PASS || r < 0)
 			return done ? done : r;
