@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -507,6 +508,9 @@ int64_t asy__sock_deadline(int fd, int reading, int64_t start);
 /* The end of a socket timeout of sec s + usec µs read back from the
  * kernel, from `start`: -1 for none ({0, 0}, or too far to count). */
 int64_t asy__timeo_end(int64_t start, int64_t sec, int64_t usec);
+/* *ts, a timeout the program gave at `start`, becomes what is left of it
+ * now (0 once it passed), as the kernel writes it back (sleep.c). */
+void asy__time_left(struct timespec *ts, int64_t start);
 /* fd still names the file *was describes (a wait may have let another
  * thread close the number and open something else there). */
 int asy__same_file(int fd, const struct stat *was);

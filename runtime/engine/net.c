@@ -643,14 +643,7 @@ static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned v
 			break;
 	}
 	if (tmo && got) {
-		/* what is left of it, counted down from the call's start */
-		int64_t el = asy_now() - start;
-		ts.tv_sec -= el / 1000000000;
-		ts.tv_nsec -= el % 1000000000;
-		if (ts.tv_nsec < 0)
-			ts.tv_nsec += 1000000000, ts.tv_sec--;
-		if (ts.tv_sec < 0)
-			ts.tv_sec = ts.tv_nsec = 0;
+		asy__time_left(&ts, start);
 		/* a timeout the kernel cannot write back: EFAULT, the
 		 * datagrams received */
 		if (copy_out(tmo, &ts, sizeof ts) < 0)

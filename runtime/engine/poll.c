@@ -238,14 +238,11 @@ static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 /* select() on Linux writes the time left into its timeval. */
 static void time_left(struct timeval *tvp, const struct timeval *orig, int64_t start)
 {
-	int64_t el = asy_now() - start;
-	int64_t sec = orig->tv_sec + orig->tv_usec / 1000000, ns = orig->tv_usec % 1000000 * 1000;
-	sec -= el / NS;
-	ns -= el % NS;
-	if (ns < 0)
-		ns += NS, sec--;
+	struct timespec ts = { orig->tv_sec + orig->tv_usec / 1000000,
+			       orig->tv_usec % 1000000 * 1000 };
+	asy__time_left(&ts, start);
 	/* glibc's select writes it itself: a read-only one faults there too */
-	*tvp = (struct timeval){ sec < 0 ? 0 : sec, sec < 0 ? 0 : ns / 1000 };
+	*tvp = (struct timeval){ ts.tv_sec, ts.tv_nsec / 1000 };
 }
 
 /* ---- epoll ----------------------------------------------------------------- */
@@ -290,10 +287,8 @@ long asy__poll(struct asy_io *io)
 		if (tvp) {
 			if (asy__copy_in(&tv, tvp, sizeof tv) < 0 || tv.tv_sec < 0 || tv.tv_usec < 0)
 				return ASY_PASS;
-			if (tv.tv_sec == 0 && tv.tv_usec == 0)
-				until = 0;
-			else if (tv.tv_sec < INT64_MAX / NS / 2) /* longer: no end in sight */
-				until = start + (int64_t)tv.tv_sec * NS + (int64_t)tv.tv_usec * 1000;
+			until = tv.tv_sec == 0 && tv.tv_usec == 0 ?
+					0 : asy__timeo_end(start, tv.tv_sec, tv.tv_usec);
 		}
 		fd_set *sets[3] = { (fd_set *)a[1], (fd_set *)a[2], (fd_set *)a[3] };
 		long r = select_call(io, (int)a[0], sets, until);

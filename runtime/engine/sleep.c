@@ -49,6 +49,17 @@ static long fail(const struct asy_io *io, int err)
 	return io->call == ASY_CALL_clock_nanosleep ? err : -err;
 }
 
+void asy__time_left(struct timespec *ts, int64_t start)
+{
+	int64_t el = asy_now() - start;
+	ts->tv_sec -= el / NS;
+	ts->tv_nsec -= el % NS;
+	if (ts->tv_nsec < 0)
+		ts->tv_nsec += NS, ts->tv_sec--;
+	if (ts->tv_sec < 0)
+		ts->tv_sec = ts->tv_nsec = 0;
+}
+
 long asy__sleep(struct asy_io *io)
 {
 	clockid_t clk = (clockid_t)io->a[0];
