@@ -39,17 +39,23 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 	return 0;
 }
 
+void t_remove_tree(const char *dir)
+{
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Only the process that made the directory removes it (a forked child
  * that calls exit() must not take it away from its parent). */
 static void remove_scratch(void)
 {
 	if (scratch[0] && getpid() == scratch_owner)
-		nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		t_remove_tree(scratch);
 }
 
 const char *t_fs_dir(void)
 {
-	snprintf(scratch, sizeof scratch, "/tmp/asy-fs-XXXXXX");
+	const char *in = getenv("ASY_T_TMP");
+	snprintf(scratch, sizeof scratch, "%s/asy-fs-XXXXXX", in && *in ? in : "/tmp");
 	if (!mkdtemp(scratch) || chdir(scratch) < 0) {
 		fprintf(stderr, "t_fs_dir: %s\n", strerror(errno));
 		exit(3);

@@ -133,7 +133,7 @@ static void split_stats(struct t_result *r, const char *raw)
 	*o = 0;
 }
 
-static void child_exec(const char *name, enum t_variant v, int out, int err)
+static void child_exec(const char *name, enum t_variant v, int out, int err, const char *tmp)
 {
 	const char *lib = getenv("ASY_LIB"), *pre = getenv("ASY_PRELOAD_FIRST");
 	char preload[4096];
@@ -142,6 +142,8 @@ static void child_exec(const char *name, enum t_variant v, int out, int err)
 	unsetenv("LD_PRELOAD");
 	unsetenv("ASYNCIFY_BACKEND");
 	unsetenv("ASY_T_CORO");
+	if (tmp)
+		setenv("ASY_T_TMP", tmp, 1);
 	if (v != T_NONE) {
 		snprintf(preload, sizeof preload, "%s%s%s", pre && *pre ? pre : "",
 			 pre && *pre ? " " : "", lib ? lib : "lib/libasyncify.so");
@@ -190,11 +192,16 @@ int t_run(const char *name, enum t_variant v, struct t_result *r, int timeout_s)
 	memset(r, 0, sizeof *r);
 	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
 		return -1;
+	/* The case's scratch files go in a directory of this run, removed
+	 * here whatever way the case ended (a case that dies of a signal, as
+	 * plain glibc's does, never runs its atexit clean-up). */
+	char tmp[] = "/tmp/asy-case-XXXXXX";
+	const char *have_tmp = mkdtemp(tmp);
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
-		child_exec(name, v, po[1], pe[1]);
+		child_exec(name, v, po[1], pe[1], have_tmp);
 	close(po[1]);
 	close(pe[1]);
 	static char raw[sizeof r->out * 2];
@@ -225,6 +232,8 @@ int t_run(const char *name, enum t_variant v, struct t_result *r, int timeout_s)
 	waitpid(pid, &r->status, 0);
 	close(po[0]);
 	close(pe[0]);
+	if (have_tmp)
+		t_remove_tree(tmp);
 	split_stats(r, raw);
 	if (open_fds > 0)
 		snprintf(r->err + ne, sizeof r->err - ne, "[timed out after %d s]", timeout_s);

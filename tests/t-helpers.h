@@ -192,9 +192,13 @@ void t_jres(int i, const char *what, long r);
 
 /* ---- files (check-fs*.c, t-fs.c) --------------------------------------- */
 struct stat;
-/* A fresh directory under /tmp made the current directory, removed with
- * everything in it when the process that made it exits; its path. */
+/* A fresh directory made the current directory, removed with everything
+ * in it when the process that made it exits; its path.  It is made in
+ * $ASY_T_TMP (the directory t_run gives each case and removes after it)
+ * or else in /tmp. */
 const char *t_fs_dir(void);
+/* Remove a directory and everything under it (no symlink followed). */
+void t_remove_tree(const char *dir);
 /* Create (or truncate) file `name` holding `data`, mode 0644; 0 or -1. */
 int t_put(const char *name, const char *data);
 /* What a file holds (up to 255 bytes; "(ENOENT)" when it cannot be

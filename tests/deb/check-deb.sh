@@ -15,10 +15,6 @@ set -eu
 
 deb=$1
 src=$2
-tmp=${TMPDIR:-/tmp}
-case $tmp in /usr/*|/etc/*|/var/*) tmp=/tmp ;; esac	# not under the overlays
-work=$(mktemp -d "$tmp/asyncify-deb.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 
 fail() {
 	echo "check-deb: $*" >&2
@@ -93,12 +89,16 @@ in_namespace() {
 }
 
 case ${1-} in
---in-namespace)
+--in-namespace)	# the caller's work directory, which the caller removes
 	deb=$2 src=$3 work=$4
-	trap - EXIT
 	in_namespace
 	exit 0 ;;
 esac
+
+tmp=${TMPDIR:-/tmp}
+case $tmp in /usr/*|/etc/*|/var/*) tmp=/tmp ;; esac	# not under the overlays
+work=$(mktemp -d "$tmp/asyncify-deb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 
 rc=3
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
