@@ -1,0 +1,314 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks class 15: the
+ * socket calls' own timeouts, marks and families —
+ *
+ *  - a blocking connect that waits (a listener's full queue) ends at
+ *    SO_SNDTIMEO as the kernel's does: EAGAIN for unix, EINPROGRESS for TCP;
+ *  - urgent data (MSG_OOB) stops a receive at the mark and is read apart;
+ *  - SO_RCVLOWAT makes a blocking TCP receive wait for that many bytes;
+ *  - other families (netlink) answer as the kernel answers.
+ *
+ * A case that could hang under a broken shim sets an alarm first, so that
+ * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_alg.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "t-helpers.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* "waited about ms" as a yes/no a slow machine does not change: at least
+ * 80% of it, and less than 2 s more. */
+static void show_wait(double t0, int ms)
+{
+	double took = t_ms() - t0;
+	t_out("waited=%s\n", t_yes(took >= ms * 0.8 && took < ms + 2000));
+}
+
+/* A listener of family whose accept queue is full: connects that would
+ * wait.  Its fd; the address in *a, *al. */
+static int full_listener(int family, struct sockaddr_storage *a, socklen_t *al)
+{
+	int l = t_bound(family, SOCK_STREAM, 0, a, al);
+	for (int i = 0; i < 64; i++) {
+		int q = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		int r = connect(q, (struct sockaddr *)a, *al);
+		if (r < 0 && errno != EINPROGRESS) {
+			close(q);
+			break;
+		}
+		if (r < 0 && family != AF_UNIX) {
+			/* TCP: the handshake of a connect the queue cannot hold
+			 * is never answered; stop at the first that hangs. */
+			struct pollfd p = { q, POLLOUT, 0 };
+			if (poll(&p, 1, 200) == 0)
+				break;
+		}
+	}
+	return l;
+}
+
+/* ==== class 15 ========================================================= */
+
+/* A blocking unix connect to a full queue with SO_SNDTIMEO 100 ms. */
+static void c15_connect_sndtimeo_unix(void)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	alarm(5);
+	int l = full_listener(AF_UNIX, &a, &al);
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	t_timeo(c, SO_SNDTIMEO, 100);
+	double t0 = t_ms();
+	t_res("connect", connect(c, (struct sockaddr *)&a, al));
+	show_wait(t0, 100);
+	close(l);
+}
+
+/* The same on TCP: the SYN goes unanswered; the connect goes on in the
+ * kernel and says EINPROGRESS at the timeout. */
+static void c15_connect_sndtimeo_tcp(void)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	alarm(8);
+	int l = full_listener(AF_INET, &a, &al);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	t_timeo(c, SO_SNDTIMEO, 150);
+	double t0 = t_ms();
+	t_res("connect", connect(c, (struct sockaddr *)&a, al));
+	show_wait(t0, 150);
+	t_res("again", connect(c, (struct sockaddr *)&a, al));
+	close(l);
+}
+
+/* Urgent data: a receive stops at the mark; MSG_OOB reads the byte;
+ * SIOCATMARK-free: the next receive reads on. */
+static void c15_recv_oob(void)
+{
+	int s[2];
+	char b[16];
+	alarm(5);
+	t_pair(T_TCP, s);
+	send(s[0], "ab", 2, 0);
+	send(s[0], "c", 1, MSG_OOB);
+	send(s[0], "de", 2, 0);
+	t_msleep(50);
+	struct pollfd p = { s[1], POLLIN | POLLPRI, 0 };
+	t_res("poll", poll(&p, 1, 1000));
+	t_out("revents=%#x\n", p.revents);
+	t_show("recv", b, recv(s[1], b, sizeof b, 0));
+	t_show("oob", b, recv(s[1], b, sizeof b, MSG_OOB));
+	t_show("recv", b, recv(s[1], b, sizeof b, 0));
+	t_show("oob-again", b, recv(s[1], b, sizeof b, MSG_OOB));
+	/* a receive of urgent data that is not there yet does not wait */
+	t_show("oob-none", b, recv(s[1], b, sizeof b, MSG_OOB));
+}
+
+/* SO_RCVLOWAT 10: a blocking receive waits for 5 bytes sent at 40 ms and
+ * 5 more at 80 ms, and returns the 10.  (With part of it queued before
+ * the call, the kernel's receive waits for a wake-up that never comes:
+ * that is not tried.) */
+static void c15_recv_rcvlowat_tcp(void)
+{
+	int s[2], lowat = 10;
+	char b[64];
+	alarm(5);
+	t_pair(T_TCP, s);
+	setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+	for (int round = 0; round < 2; round++) {
+		pthread_t t1 = t_later_write(s[0], "12345", 5, 40);
+		pthread_t t2 = t_later_write(s[0], "67890", 5, 80);
+		double t0 = t_ms();
+		if (round == 0)
+			t_show("recv", b, recv(s[1], b, sizeof b, 0));
+		else
+			t_show("read", b, read(s[1], b, sizeof b));
+		show_wait(t0, 80);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+	}
+}
+
+/* A netlink route dump: every part until NLMSG_DONE, one message per
+ * receive, MSG_TRUNC's length of a part too big for the buffer. */
+static void c15_netlink_dump(void)
+{
+	alarm(5);
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0) {
+		t_out("no netlink\n");
+		return;
+	}
+	struct {
+		struct nlmsghdr h;
+		struct rtgenmsg g;
+	} req = { { sizeof req, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 }, { AF_UNSPEC } };
+	t_res("send", send(s, &req, sizeof req, 0));
+	static char buf[65536];
+	int parts = 0, done = 0, links = 0;
+	while (!done && parts < 100) {
+		long n = recv(s, buf, sizeof buf, 0);
+		if (n <= 0) {
+			t_res("recv", n);
+			break;
+		}
+		parts++;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				done = 1;
+			else if (h->nlmsg_type == RTM_NEWLINK)
+				links++;
+		}
+	}
+	t_out("done=%d links>0=%s\n", done, t_yes(links > 0));
+	/* a receive with nothing queued and MSG_DONTWAIT */
+	t_res("empty", recv(s, buf, sizeof buf, MSG_DONTWAIT));
+	/* MSG_TRUNC on a 1-byte buffer gives the part's full length */
+	t_res("send", send(s, &req, sizeof req, 0));
+	long n = recv(s, buf, 1, MSG_TRUNC);
+	t_out("trunc gives more than 1=%s\n", t_yes(n > 1));
+	close(s);
+}
+
+/* A send on a TCP socket that never connected: EPIPE and SIGPIPE; a
+ * receive: ENOTCONN. */
+static void c15_tcp_unconnected(void)
+{
+	char b[4];
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	signal(SIGPIPE, SIG_IGN);
+	t_res("send", send(c, "x", 1, 0));
+	t_res("write", write(c, "x", 1));
+	t_res("recv", recv(c, b, sizeof b, 0));
+	t_res("read", read(c, b, sizeof b));
+	signal(SIGPIPE, SIG_DFL);
+	t_res("send-nosignal", send(c, "x", 1, MSG_NOSIGNAL));
+	t_res("send-default", send(c, "x", 1, 0));
+}
+
+/* A connected UDP socket whose peer port is closed: the ICMP refusal
+ * comes back as ECONNREFUSED on the next receive, once. */
+static void c15_udp_refused(void)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	char b[4];
+	alarm(5);
+	int gone = t_bound(AF_INET, SOCK_DGRAM, -1, &a, &al);
+	close(gone);
+	int c = socket(AF_INET, SOCK_DGRAM, 0);
+	t_timeo(c, SO_RCVTIMEO, 200);
+	connect(c, (struct sockaddr *)&a, al);
+	t_res("send", send(c, "x", 1, 0));
+	t_msleep(50);
+	t_res("recv", recv(c, b, sizeof b, 0));
+	t_res("recv-again", recv(c, b, sizeof b, 0));
+}
+
+/* The kernel's crypto sockets: accept on the bound socket makes an
+ * operation socket at once (it never waits); a sha256 of "abc" through
+ * write and read, then send and recv. */
+static void c15_alg_hash(void)
+{
+	alarm(5);
+	int s = socket(AF_ALG, SOCK_SEQPACKET, 0);
+	if (s < 0) {
+		t_out("no AF_ALG\n");
+		return;
+	}
+	struct sockaddr_alg sa = { .salg_family = AF_ALG };
+	strcpy((char *)sa.salg_type, "hash");
+	strcpy((char *)sa.salg_name, "sha256");
+	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		t_out("no sha256\n");
+		return;
+	}
+	unsigned char d[32];
+	for (int round = 0; round < 2; round++) {
+		int op = round ? accept4(s, NULL, NULL, SOCK_CLOEXEC) : accept(s, NULL, 0);
+		t_out("accept>=0=%s\n", t_yes(op >= 0));
+		long w = round ? send(op, "abc", 3, 0) : write(op, "abc", 3);
+		long r = round ? recv(op, d, sizeof d, 0) : read(op, d, sizeof d);
+		t_out("w=%ld r=%ld d=%02x%02x..%02x\n", w, r, d[0], d[1], d[31]);
+		close(op);
+	}
+	close(s);
+}
+
+/* A raw ICMP socket: an echo request to 127.0.0.1 and its reply (with
+ * the IP header) read back; then a receive that times out. */
+static void c15_raw_icmp_echo(void)
+{
+	alarm(5);
+	int s = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (s < 0) {
+		t_out("no raw socket\n");
+		return;
+	}
+	unsigned char pkt[16] = { 8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g' };
+	unsigned sum = 0;
+	for (int i = 0; i < 16; i += 2)
+		sum += (unsigned)(pkt[i] << 8 | pkt[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	pkt[2] = (unsigned char)(sum >> 8);
+	pkt[3] = (unsigned char)sum;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	t_res("sendto", sendto(s, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to));
+	unsigned char b[128];
+	int replies = 0;
+	t_timeo(s, SO_RCVTIMEO, 100);
+	for (int i = 0; i < 4; i++) {
+		long n = recv(s, b, sizeof b, 0);
+		if (n < 0) {
+			t_res("recv", n);
+			break;
+		}
+		/* the request itself comes back too; count the reply */
+		replies += n == 36 && b[20] == 0;
+	}
+	t_out("replies=%d\n", replies);
+}
+
+/* ---- the table ---------------------------------------------------------
+ * T_BACKEND: the coroutine really waits in a hooked call. */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c15_connect_sndtimeo_unix, 0),
+	C(c15_connect_sndtimeo_tcp, 0),
+	C(c15_recv_oob, 0),
+	C(c15_recv_rcvlowat_tcp, 0),
+	C(c15_netlink_dump, 0),
+	C(c15_tcp_unconnected, 0),
+	C(c15_udp_refused, 0),
+	C(c15_alg_hash, 0),
+	C(c15_raw_icmp_echo, 0),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+/* ---- the Check side --------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	return t_cases_main(argc, argv, cases, "exact-conn", 150);
+}
