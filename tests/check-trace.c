@@ -612,6 +612,24 @@ START_TEST(test_symlink)
 }
 END_TEST
 
+/* The names a shell gives fd 2 mean "stderr": the trace and the summary
+ * come on the program's stderr, with no warning. */
+START_TEST(test_stderr_names)
+{
+	static const char *const names[] = { "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2" };
+	struct run r;
+	char e3[64], e4[64];
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s", names[_i]);
+	snprintf(e4, sizeof e4, "ASYNCIFY_SUMMARY=%s", names[(_i + 1) % 3]);
+	const char *env[] = { e3, e4, NULL };
+	run("calls", env, &r);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(!strstr(r.err, "cannot write"), "%s: %.300s", names[_i], r.err);
+	ck_assert_msg(strstr(r.err, "asyncify summary"), "%s: no summary: %.300s", names[_i], r.err);
+	ck_assert_msg(strstr(r.err, " write("), "%s: no trace lines: %.300s", names[_i], r.err);
+}
+END_TEST
+
 /* Trace files are 0600 whatever the umask, and hold no data. */
 START_TEST(test_file_mode)
 {
@@ -638,6 +656,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_formats, 0, 9);
+	tcase_add_loop_test(tc, test_stderr_names, 0, 3);
 	tcase_add_loop_test(tc, test_coro, 0, 9);
 	tcase_add_test(tc, test_min_us);
 	tcase_add_test(tc, test_reuse);

@@ -221,8 +221,10 @@ static int out_open(int i, const char *hdr, size_t hlen, int *owner)
 			continue;
 		}
 		if (fd < 0) {
-			asy__warn("%s=%s: cannot write there (%s); off", name, path,
-				  strerror(-fd));
+			asy__warn("%s=%s: cannot write there (%s%s); off", name, path,
+				  strerror(-fd),
+				  fd == -ELOOP ? ": a symlink is not followed, give the file's own path" :
+						 "");
 			return -1;
 		}
 		fd = place_high(fd, path);

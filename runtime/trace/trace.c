@@ -290,6 +290,13 @@ static int read_path(const char *name, char *out, size_t n)
 		asy__warn("%s is longer than %zu bytes; tracing off", name, n - 1);
 		return 0;
 	}
+	/* The names a shell user gives fd 2 are fd 2 itself ("stderr"): a
+	 * path through the symlink would be refused (outputs are opened with
+	 * O_NOFOLLOW), or reopen and truncate a file stderr is redirected to. */
+	static const char *const fd2[] = { "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2" };
+	for (size_t i = 0; i < sizeof fd2 / sizeof fd2[0]; i++)
+		if (!strcmp(s, fd2[i]))
+			s = "stderr";
 	if (strcmp(s, "stderr") && getauxval(AT_SECURE)) {
 		asy__warn("%s: no trace files in secure-execution mode (setuid); off", name);
 		return 0;
