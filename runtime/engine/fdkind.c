@@ -38,7 +38,7 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 	[ASY_K_KERNFS] = ROW("/proc, /sys, cgroupfs file", LIBC, NONE,
 		.why = "made up by the kernel: never waits for a device, refuses RWF_NOWAIT"),
 	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY,
-		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does; under uring the wait is the read or write op itself, which holds the pipe"),
+		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does; under uring the wait is the read or write op itself, which holds the pipe; a FIFO opened by name refuses RWF_NOWAIT: poll(0), and a read it does not call ready is the call itself on a worker (with no writer yet it reads EOF, yet never polls ready)"),
 	[ASY_K_STREAM] = ROW("stream socket", NOWAIT, READY, .nosignal = 1, .timeo = 1, .lowat = 1,
 		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold; under uring the wait is a RECVMSG or SENDMSG op, which holds the socket, and a read where a socket was found before is that op from the start"),
 	[ASY_K_RECORD] = ROW("datagram, seqpacket, raw socket", NOWAIT, READY, .record = 1,

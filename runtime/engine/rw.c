@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <termios.h>
 
@@ -324,6 +325,15 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 
 static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
 
+#define PIPEFS_MAGIC 0x50495045
+
+/* A pipe made by pipe(), not a FIFO opened by name. */
+static int made_by_pipe(int fd)
+{
+	struct statfs sf;
+	return asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) == 0 && sf.f_type == PIPEFS_MAGIC;
+}
+
 /* The loop of rw_stream() below. */
 static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
 			long first, struct asy_keep *keep)
@@ -356,8 +366,11 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			r = nowait(io, rest.v, rest.cnt, -1, !reading && k->nosignal);
 			asy__rest_free(&rest);
 		}
-		/* A FIFO opened by name takes no RWF_NOWAIT: poll it instead. */
-		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo && !io->rwflags)
+		/* A FIFO opened by name takes no RWF_NOWAIT, whatever the
+		 * program's flags: poll it instead.  (A pipe made by pipe()
+		 * takes it: the program's flags were refused.) */
+		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo &&
+		    (!io->rwflags || !made_by_pipe(io->fd)))
 			return rw_polled(io, k, id);
 		if (r >= 0) {
 			if (!reading && !want)
@@ -480,6 +493,32 @@ static int64_t tty_vtime(int fd)
 	return (int64_t)tio.c_cc[VTIME] * 100000000;
 }
 
+/* On a worker: the program's own read, at the file position. */
+static long own_read(void *arg)
+{
+	const struct asy_io *io = arg;
+	return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, -1, io->rwflags);
+}
+
+/* A pipe's read that the try could not make (a FIFO opened by name
+ * refuses RWF_NOWAIT) and poll() does not call ready: poll() cannot say
+ * when it ends — a FIFO no writer has opened yet reads EOF at once, yet
+ * never polls ready — so the read itself waits, on a worker of its own,
+ * as a call that waits for another call of the program: a deadline or
+ * asy_cancel() interrupts it before a byte moved.  A pipe's read raises
+ * no signal. */
+static long pipe_read_call(struct asy_io *io)
+{
+	struct asy_thread *t = asy__thread();
+	if (!t)
+		return ASY_PASS;
+	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .flags = ASY_F_WAITS,
+					.fn = own_read, .arg = io } };
+	long r = asy__op(t, &w, -1);
+	io->via = w.io.via;
+	return r;
+}
+
 static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
 {
 	short ev = io->op == ASY_OP_READ ? POLLIN : POLLOUT;
@@ -503,6 +542,8 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 			 * itself, made by the backend, waits as the kernel's does. */
 			if (io->op == ASY_OP_WRITE && k->write_op)
 				return asy__coro_alone() ? ASY_PASS : op_rest(io, 0, ASY_OP_WRITE, 0, -1);
+			if (io->op == ASY_OP_READ && k == &asy__kinds[ASY_K_FIFO])
+				return asy__coro_alone() ? ASY_PASS : pipe_read_call(io);
 		}
 		long r = asy__wait_ready(io, io->fd, ev, until);
 		if (r == -ETIME)
@@ -544,8 +585,11 @@ static int final_answer(const struct asy_io *io, long r)
 long asy__rw(struct asy_io *io)
 {
 	/* Calls that never wait, or that the kernel refuses before looking
-	 * at the fd, get libc's own answer. */
-	if ((io->rwflags & RWF_NOWAIT) || ((io->flags & ASY_F_EXPLICIT) && io->off < 0))
+	 * at the fd, get libc's own answer: an offset below 0 — below -1
+	 * for preadv2/pwritev2, where -1 is the file position — is EINVAL
+	 * (never "the position", where the try would be skipped: a cold or
+	 * O_DIRECT file). */
+	if ((io->rwflags & RWF_NOWAIT) || io->off < ((io->flags & ASY_F_EXPLICIT) ? 0 : -1))
 		return ASY_PASS;
 	if (io->iov == NULL && io->iovcnt == 1 && !(io->flags & ASY_F_VEC)) {
 		/* 0 bytes: read()/write() reach the file (a socket sends an

@@ -1,0 +1,612 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks class 14: file
+ * I/O, vectors, limits and fd reuse —
+ *
+ *  - an offset the kernel refuses (below -1 for preadv2/pwritev2) is
+ *    EINVAL even where the engine skips the try (a cold or O_DIRECT
+ *    file): it never reads or writes at the file position;
+ *  - a FIFO opened by name refuses RWF_NOWAIT: a read with no writer
+ *    yet is EOF at once though poll() never calls it ready, and the
+ *    program's own RWF flags are the kernel's to take or refuse;
+ *  - and what held already: RWF flags and O_APPEND, offsets near
+ *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
+ *    read-only vectors and buffers on files, pipes and sockets, a
+ *    buffer that is the file's own mapping, RLIMIT_NOFILE at its edge,
+ *    RLIMIT_FSIZE on the copying and sizing calls.
+ *
+ * A case that could hang under a broken shim sets an alarm first, so that
+ * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "t-helpers.h"
+#include "t-exact.h"
+#undef now /* t_api.now */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static long pos(int fd)
+{
+	return (long)lseek(fd, 0, SEEK_CUR);
+}
+
+/* A file of n bytes 'a'..'z' repeated, at the position 0. */
+static int abc_file(const char *name, size_t n, int flags)
+{
+	char buf[4096];
+	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	for (size_t done = 0; done < n; done += sizeof buf) {
+		for (size_t i = 0; i < sizeof buf; i++)
+			buf[i] = (char)('a' + (done + i) % 26);
+		if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
+			t_out("short write\n");
+	}
+	if (!flags) {
+		lseek(fd, 0, SEEK_SET);
+		return fd;
+	}
+	close(fd);
+	return open(name, O_RDWR | flags);
+}
+
+static volatile sig_atomic_t xfsz;
+static void on_xfsz(int sig)
+{
+	(void)sig;
+	xfsz++;
+}
+
+/* ---- offsets the kernel refuses ---------------------------------------- */
+
+/* preadv2/pwritev2 with an offset below -1: EINVAL before the file is
+ * looked at, whatever the engine knows of the fd. */
+static void minus2_calls(int fd, const char *what)
+{
+	char b[64];
+	struct iovec v = { b, sizeof b };
+	memset(b, 0, sizeof b);
+	t_res(what, preadv2(fd, &v, 1, -2, 0));
+	t_out("pos=%ld b=%.4s\n", pos(fd), b);
+	t_res("preadv-minus2", preadv(fd, &v, 1, -2));
+	t_res("pread-minus1", pread(fd, b, sizeof b, -1));
+	t_res("pwritev2-minus2", pwritev2(fd, &v, 1, -2, 0));
+	t_res("pwritev2-min", pwritev2(fd, &v, 1, LLONG_MIN, 0));
+	t_out("pos=%ld\n", pos(fd));
+}
+
+/* A buffered file whose read missed the page cache (the engine then
+ * skips the try of its next reads where the cache is empty). */
+static void c14_preadv2_minus2_cold(void)
+{
+	static char b[256 * 1024];
+	alarm(10);
+	t_fs_dir();
+	int fd = abc_file("f", 1024 * 1024, 0);
+	t_evict(fd);
+	t_res("read", read(fd, b, sizeof b));
+	t_evict(fd);
+	minus2_calls(fd, "preadv2-minus2");
+}
+
+/* An O_DIRECT file read slowly enough for the engine to know it. */
+static void c14_preadv2_minus2_direct(void)
+{
+	static char b[65536] __attribute__((aligned(4096)));
+	alarm(10);
+	t_fs_dir();
+	int fd = abc_file("f", 1024 * 1024, O_DIRECT);
+	if (fd < 0) {
+		t_out("no O_DIRECT here\n");
+		return;
+	}
+	int ok = 0;
+	for (int i = 0; i < 16; i++)
+		ok += pread(fd, b, 65536, (off_t)i * 65536) == 65536;
+	t_out("direct reads=%d\n", ok);
+	lseek(fd, 4096, SEEK_SET);
+	minus2_calls(fd, "preadv2-minus2");
+}
+
+static void c14_offsets_near_max(void)
+{
+	char b[64];
+	alarm(10);
+	t_fs_dir();
+	int fd = abc_file("f", 8192, 0);
+	t_res("pread-llmax", pread(fd, b, sizeof b, LLONG_MAX));
+	t_res("pread-llmax-10", pread(fd, b, sizeof b, LLONG_MAX - 10));
+	t_res("pwrite-llmax-10", pwrite(fd, b, sizeof b, LLONG_MAX - 10));
+	t_res("pwrite-llmax", pwrite(fd, b, 1, LLONG_MAX));
+	t_res("pwrite-maxbytes", pwrite(fd, b, sizeof b, (off_t)1 << 44));
+	t_res("pwrite-1tb", pwrite(fd, b, 1, (off_t)1 << 40));
+	t_res("pread-1tb", pread(fd, b, sizeof b, (off_t)1 << 40));
+	t_res("lseek", lseek(fd, LLONG_MAX - 10, SEEK_SET));
+	t_res("read-at-max", read(fd, b, sizeof b));
+	t_res("write-at-max", write(fd, b, sizeof b));
+	t_out("pos=%ld\n", pos(fd));
+}
+
+/* ---- RWF flags, O_APPEND ----------------------------------------------- */
+
+static void rwf_flags_on(int fd)
+{
+	char b[16] = "0123456789abcdef";
+	struct iovec v = { b, 4 };
+	t_res("pwritev2-append-at-0", pwritev2(fd, &v, 1, 0, RWF_APPEND));
+	t_out("pos=%ld size=%ld\n", pos(fd), (long)lseek(fd, 0, SEEK_END));
+	lseek(fd, 2, SEEK_SET);
+	t_res("pwritev2-append-at-pos", pwritev2(fd, &v, 1, -1, RWF_APPEND));
+	t_out("pos=%ld\n", pos(fd));
+	t_res("pwritev2-dsync", pwritev2(fd, &v, 1, 1, RWF_DSYNC));
+	t_res("pwritev2-sync-pos", pwritev2(fd, &v, 1, -1, RWF_SYNC));
+	t_out("pos=%ld\n", pos(fd));
+	t_res("preadv2-hipri", preadv2(fd, &v, 1, 0, RWF_HIPRI));
+	t_res("preadv2-hipri-pos", preadv2(fd, &v, 1, -1, RWF_HIPRI));
+	t_out("pos=%ld\n", pos(fd));
+	t_res("pwritev2-noappend", pwritev2(fd, &v, 1, 0, RWF_NOAPPEND));
+	t_res("preadv2-append", preadv2(fd, &v, 1, 0, RWF_APPEND));
+	t_res("preadv2-nowait", preadv2(fd, &v, 1, 0, RWF_NOWAIT));
+	t_res("preadv2-bit30", preadv2(fd, &v, 1, 0, 1 << 30));
+	t_res("pwritev2-bit30", pwritev2(fd, &v, 1, 0, 1 << 30));
+	t_out("pos=%ld size=%ld\n", pos(fd), (long)lseek(fd, 0, SEEK_END));
+	char r[64] = { 0 };
+	t_res("pread-all", pread(fd, r, sizeof r - 1, 0));
+	t_out("'%s'\n", r);
+}
+
+static void c14_rwf_flags_file(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	write(fd, "xxxxxxxx", 8);
+	rwf_flags_on(fd);
+}
+
+static void c14_rwf_flags_o_append(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	write(fd, "xxxxxxxx", 8);
+	t_res("pwrite-at-0", pwrite(fd, "P", 1, 0));
+	t_out("pos=%ld\n", pos(fd));
+	rwf_flags_on(fd);
+}
+
+static void c14_rwf_flags_memfd(void)
+{
+	alarm(10);
+	int fd = memfd_create("m", 0);
+	write(fd, "xxxxxxxx", 8);
+	rwf_flags_on(fd);
+	int a = open("/proc/self/fd/3", O_RDWR); /* placeholder, replaced below */
+	if (a >= 0)
+		close(a);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	a = open(path, O_RDWR | O_APPEND);
+	t_res("pwrite-append-memfd", pwrite(a, "Q", 1, 0));
+	rwf_flags_on(a);
+}
+
+/* RLIMIT_FSIZE on an appending fd where the write can be tried (tmpfs):
+ * the kernel's one write stops at the limit, whatever offset it named. */
+static void fsize_append(int handled)
+{
+	static char b[16384];
+	alarm(10);
+	memset(b, 'q', sizeof b);
+	int m = memfd_create("m", 0);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", m);
+	int fd = open(path, O_RDWR | O_APPEND);
+	if (handled)
+		signal(SIGXFSZ, on_xfsz);
+	t_res("write-6000", write(fd, b, 6000));
+	struct rlimit rl = { 8192, 8192 };
+	setrlimit(RLIMIT_FSIZE, &rl);
+	t_res("pwrite-4096-at-0", pwrite(fd, b, 4096, 0));
+	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
+	ftruncate(fd, 6000);
+	struct iovec v[2] = { { b, 2048 }, { b + 2048, 2048 } };
+	t_res("pwritev-4096-at-0", pwritev(fd, v, 2, 0));
+	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
+	ftruncate(fd, 6000);
+	t_res("pwritev2-append-4096-at-0", pwritev2(m, v, 2, 0, RWF_APPEND));
+	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(m));
+	ftruncate(fd, 6000);
+	lseek(fd, 0, SEEK_SET);
+	t_res("write-4096", write(fd, b, 4096));
+	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
+	t_res("write-at-limit", write(fd, b, 1));
+	t_out("xfsz=%d\n", (int)xfsz);
+}
+
+static void c14_fsize_append_handled(void) { fsize_append(1); }
+static void c14_fsize_append_default(void) { fsize_append(0); }
+
+/* ---- file kinds -------------------------------------------------------- */
+
+/* A FIFO opened for reading with no writer, ever: its read is EOF at
+ * once (no writer), though poll() never calls it ready (no writer has
+ * come and gone). */
+static void c14_fifo_no_writer_blocking(void)
+{
+	char b[8];
+	alarm(4);
+	t_fs_dir();
+	mkfifo("fifo", 0600);
+	mkfifo("lonely", 0600);
+	int fd = open("fifo", O_RDONLY | O_NONBLOCK);
+	t_res("open-rd-nb", fd);
+	t_res("open-wr-nb-no-reader", open("lonely", O_WRONLY | O_NONBLOCK));
+	t_res("read-nb", read(fd, b, sizeof b));
+	fcntl(fd, F_SETFL, 0);
+	t_res("read-blocking", read(fd, b, sizeof b));
+	t_res("readv-blocking", readv(fd, &(struct iovec){ b, sizeof b }, 1));
+	t_res("pread", pread(fd, b, sizeof b, 0));
+	t_res("preadv2-pos", preadv2(fd, &(struct iovec){ b, sizeof b }, 1, -1, 0));
+	t_res("preadv2-hipri", preadv2(fd, &(struct iovec){ b, sizeof b }, 1, -1, RWF_HIPRI));
+}
+
+/* A FIFO opened by name refuses RWF_NOWAIT: calls with RWF flags of
+ * the program's, and a read that waits for another thread's write. */
+static void c14_fifo_flags(void)
+{
+	char b[16];
+	alarm(4);
+	t_fs_dir();
+	mkfifo("fifo", 0600);
+	int r = open("fifo", O_RDONLY | O_NONBLOCK);
+	int w = open("fifo", O_WRONLY);
+	fcntl(r, F_SETFL, 0);
+	struct iovec v = { b, sizeof b };
+	memcpy(b, "abcdefgh", 8);
+	t_res("pwritev2-dsync", pwritev2(w, &(struct iovec){ b, 4 }, 1, -1, RWF_DSYNC));
+	t_res("pwritev2-hipri", pwritev2(w, &(struct iovec){ b + 4, 4 }, 1, -1, RWF_HIPRI));
+	t_res("pwritev2-bit30", pwritev2(w, &(struct iovec){ b, 4 }, 1, -1, 1 << 30));
+	t_res("preadv2-hipri", preadv2(r, &(struct iovec){ b, 3 }, 1, -1, RWF_HIPRI));
+	t_res("preadv2-dsync", preadv2(r, &(struct iovec){ b, 3 }, 1, -1, RWF_DSYNC));
+	t_res("preadv2-bit30", preadv2(r, &v, 1, -1, 1 << 30));
+	show_buf("read", b, read(r, b, sizeof b));
+	t_res("preadv2-bit30-empty", preadv2(r, &v, 1, -1, 1 << 30));
+	pthread_t th = later_str(w, "later", 50);
+	show_buf("read-waits", b, read(r, b, sizeof b));
+	join(th);
+	th = later_str(w, "hipri", 50);
+	show_buf("preadv2-hipri-waits", b, preadv2(r, &v, 1, -1, RWF_HIPRI));
+	join(th);
+	close(w);
+	t_res("read-eof", read(r, b, sizeof b));
+}
+
+static void c14_kinds_misc(void)
+{
+	char b[64];
+	alarm(4);
+	t_fs_dir();
+	int d = open(".", O_RDONLY | O_DIRECTORY);
+	t_res("dir-read", read(d, b, sizeof b));
+	t_res("dir-readv", readv(d, &(struct iovec){ b, sizeof b }, 1));
+	t_res("dir-preadv2", preadv2(d, &(struct iovec){ b, sizeof b }, 1, 0, 0));
+	t_res("dir-write", write(d, b, 1));
+	int f = abc_file("f", 4096, 0);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", f);
+	int p = open("f", O_PATH);
+	t_res("opath-read", read(p, b, sizeof b));
+	t_res("opath-pread", pread(p, b, sizeof b, 0));
+	t_res("opath-write", write(p, b, 1));
+	t_res("opath-fsync", fsync(p));
+	int e = eventfd(0, 0);
+	uint64_t all = ~0ULL;
+	t_res("eventfd-write-max", write(e, &all, 8));
+	t_res("eventfd-pread", pread(e, b, 8, 0));
+	int pp[2];
+	pipe(pp);
+	t_res("pipe-pread", pread(pp[0], b, sizeof b, 0));
+	t_res("pipe-pwrite", pwrite(pp[1], b, 1, 0));
+	t_res("pipe-preadv2-nowait", preadv2(pp[0], &(struct iovec){ b, 8 }, 1, -1, RWF_NOWAIT));
+	int s[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	t_res("sock-pread", pread(s[0], b, sizeof b, 0));
+	t_res("sock-pwrite", pwrite(s[0], b, 1, 0));
+	t_res("sock-preadv2-nowait", preadv2(s[0], &(struct iovec){ b, 8 }, 1, -1, RWF_NOWAIT));
+	t_res("sock-preadv2-hipri", preadv2(s[0], &(struct iovec){ b, 8 }, 1, -1, RWF_HIPRI | RWF_NOWAIT));
+	t_res("pipe-fsync", fsync(pp[0]));
+	t_res("sock-fdatasync", fdatasync(s[0]));
+	t_res("bad-fsync", fsync(-1));
+	t_res("dir-fsync", fsync(d));
+}
+
+static void c14_memfd_seals(void)
+{
+	char b[64];
+	alarm(4);
+	memset(b, 'z', sizeof b);
+	int m = memfd_create("m", MFD_ALLOW_SEALING);
+	write(m, "0123456789", 10);
+	fcntl(m, F_ADD_SEALS, F_SEAL_GROW);
+	t_res("grow-write-end", write(m, b, 4));
+	lseek(m, 0, SEEK_SET);
+	t_res("grow-write-inside", write(m, b, 4));
+	t_res("grow-write-across", write(m, b, 20));
+	t_out("pos=%ld\n", pos(m));
+	t_res("grow-pwrite-across", pwrite(m, b, 8, 6));
+	t_res("grow-pwritev-across", pwritev(m, &(struct iovec){ b, 8 }, 1, 6));
+	fcntl(m, F_ADD_SEALS, F_SEAL_WRITE);
+	t_res("sealed-write", write(m, b, 1));
+	t_res("sealed-pwrite", pwrite(m, b, 1, 0));
+	t_res("sealed-read", pread(m, b, 64, 0));
+	t_res("sealed-fsync", fsync(m));
+}
+
+static void c14_proc_files(void)
+{
+	char b[4096];
+	alarm(4);
+	int fd = open("/proc/self/maps", O_RDONLY);
+	long total = 0, n, calls = 0;
+	while ((n = read(fd, b, 7)) > 0)
+		total += n, calls++;
+	t_out("maps read in 7s: %s calls=%s\n", yes(total > 0), yes(calls > 10));
+	t_res("maps-pread", pread(fd, b, 16, 3) > 0);
+	close(fd);
+	fd = open("/proc/self/mem", O_RDWR);
+	static char secret[16] = "secret-value";
+	memset(b, 0, 32);
+	t_res("mem-pread", pread(fd, b, 12, (off_t)(uintptr_t)secret));
+	t_out("'%s'\n", b);
+	t_res("mem-pwrite", pwrite(fd, "SECRET", 6, (off_t)(uintptr_t)secret));
+	t_out("'%s'\n", secret);
+	t_res("mem-pread-bad", pread(fd, b, 12, 4096));
+	lseek(fd, (off_t)(uintptr_t)secret, SEEK_SET);
+	t_res("mem-read", read(fd, b, 6));
+	t_out("pos-moved=%ld\n", pos(fd) - (long)(uintptr_t)secret);
+	int sys = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+	if (sys >= 0) {
+		t_res("sysfs-read", read(sys, b, 1) == 1);
+		t_res("sysfs-read2", read(sys, b, sizeof b) > 0);
+		t_res("sysfs-read-eof", read(sys, b, sizeof b));
+	}
+	int st = open("/proc/self/status", O_RDONLY);
+	t_res("status-readv", readv(st, (struct iovec[]){ { b, 3 }, { b + 3, 5 } }, 2));
+	t_res("status-preadv2", preadv2(st, &(struct iovec){ b, 5 }, 1, -1, 0));
+	t_out("pos=%ld\n", pos(st));
+}
+
+/* ---- vectors and buffers ----------------------------------------------- */
+
+static void vec_cases(int rfd, int wfd, const char *what)
+{
+	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(m + 4096, 4096, PROT_NONE);
+	memset(m, 'w', 4096);
+	t_out("%s\n", what);
+	t_res("write-2nd-page-bad", write(wfd, m, 8192));
+	t_res("writev-null-base-0", writev(wfd, (struct iovec[]){ { m, 3 }, { NULL, 0 }, { m, 2 } }, 3));
+	t_res("writev-null-0", writev(wfd, NULL, 0));
+	t_res("readv-null-base-0", readv(rfd, (struct iovec[]){ { NULL, 0 }, { m, 3 } }, 2));
+	t_res("read-2nd-page-bad", read(rfd, m + 4096 - 2, 64));
+	mprotect(m + 8192, 4096, PROT_READ);
+	t_res("read-into-ro", read(rfd, m + 8192, 16));
+	t_res("writev-iov-huge", writev(wfd, (struct iovec[]){ { m, 1 }, { m, SSIZE_MAX } }, 2));
+	t_res("readv-iov-neg", readv(rfd, (struct iovec[]){ { m, 1 }, { m, (size_t)-1 } }, 2));
+	t_res("readv-iov-overflow", readv(rfd, (struct iovec[]){ { m, SSIZE_MAX / 2 + 1 }, { m, SSIZE_MAX / 2 + 1 } }, 2));
+	struct iovec *rov = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	rov[0] = (struct iovec){ m, 3 };
+	mprotect(rov, 4096, PROT_READ);
+	t_res("writev-ro-vector", writev(wfd, rov, 1));
+	t_res("readv-ro-vector", readv(rfd, rov, 1));
+	t_res("read-rest", read(rfd, m, 4096));
+}
+
+static void c14_vectors_file(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int r = open("f", O_RDONLY);
+	vec_cases(r, fd, "file");
+	t_out("pos=%ld %ld\n", pos(fd), pos(r));
+}
+
+static void c14_vectors_pipe(void)
+{
+	int p[2];
+	alarm(10);
+	pipe(p);
+	vec_cases(p[0], p[1], "pipe");
+}
+
+static void c14_vectors_socket(void)
+{
+	int s[2];
+	alarm(10);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	write(s[1], "0123456789abcdefghijklmnopqrstuvwxyz", 36);
+	vec_cases(s[0], s[1], "socket");
+}
+
+/* The buffer is the file's own mapping, followed by a page that is not
+ * there. */
+static void c14_buffer_is_own_mmap(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = abc_file("f", 64 * 1024, 0);
+	char *m = mmap(NULL, 68 * 1024, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mmap(m, 64 * 1024, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	t_res("pwrite-from-own-map", pwrite(fd, m, 8192, 4096));
+	t_res("pread-into-own-map", pread(fd, m + 100, 8192, 0));
+	t_out("%.8s %.8s\n", m + 100, m + 4096);
+	t_evict(fd);
+	t_res("read-into-own-map-cold", read(fd, m + 200, 30000));
+	t_out("pos=%ld %.8s\n", pos(fd), m + 200);
+	t_res("write-beyond-map", pwrite(fd, m, 70000, 0));
+	t_evict(fd);
+	t_res("read-beyond-map", pread(fd, m + 4096, 65536, 0));
+	t_res("write-at-end-from-map", pwrite(fd, m, 70000, 65536));
+	t_out("size=%ld\n", (long)lseek(fd, 0, SEEK_END));
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+static void c14_nofile_edge(void)
+{
+	alarm(20);
+	struct rlimit rl = { 64, 64 };
+	setrlimit(RLIMIT_NOFILE, &rl);
+	int n = 0, last = -1;
+	for (int i = 0; i < 100; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd < 0) {
+			t_out("stopped: %s\n", t_errname(errno));
+			break;
+		}
+		n++, last = fd;
+	}
+	t_out("opened=%d last=%d\n", n, last);
+	close(17);
+	t_res("again", open("/dev/null", O_RDONLY));
+	t_res("full", open("/dev/null", O_RDONLY));
+	t_res("dup", dup(0));
+	t_res("pipe", pipe((int[2]){ 0, 0 }));
+	t_res("stat", stat("/dev/null", &(struct stat){ 0 }));
+	t_res("read-stdin-fd", read(5, &(char){ 0 }, 1));
+	close(40);
+	close(41);
+	int pp[2];
+	t_res("pipe-2", pipe(pp));
+	t_out("pipe fds %d %d\n", pp[0], pp[1]);
+	t_res("write", write(pp[1], "x", 1));
+	t_res("read", read(pp[0], &(char){ 0 }, 1));
+}
+
+static void fsize_calls(int handled)
+{
+	static char b[16384];
+	alarm(10);
+	t_fs_dir();
+	memset(b, 'q', sizeof b);
+	int src = abc_file("src", 16384, 0);
+	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (handled)
+		signal(SIGXFSZ, on_xfsz);
+	struct rlimit rl = { 8192, 8192 };
+	setrlimit(RLIMIT_FSIZE, &rl);
+	t_res("ftruncate-limit", ftruncate(fd, 8192));
+	t_res("ftruncate-over", ftruncate(fd, 8193));
+	t_out("xfsz=%d\n", (int)xfsz);
+	t_res("truncate-over", truncate("limited", 9000));
+	t_out("xfsz=%d\n", (int)xfsz);
+	ftruncate(fd, 0);
+	t_res("fallocate-over", fallocate(fd, 0, 4096, 8192));
+	t_out("xfsz=%d\n", (int)xfsz);
+	t_res("posix_fallocate-over", posix_fallocate(fd, 0, 9000));
+	t_out("xfsz=%d\n", (int)xfsz);
+	ftruncate(fd, 0);
+	off_t in = 0, out = 4096;
+	t_res("copy_file_range-across", copy_file_range(src, &in, fd, &out, 8192, 0));
+	t_out("xfsz=%d in=%ld out=%ld\n", (int)xfsz, (long)in, (long)out);
+	t_res("copy_file_range-at", copy_file_range(src, &in, fd, &out, 100, 0));
+	t_out("xfsz=%d in=%ld out=%ld\n", (int)xfsz, (long)in, (long)out);
+	ftruncate(fd, 0);
+	lseek(fd, 6000, SEEK_SET);
+	in = 0;
+	t_res("sendfile-across", sendfile(fd, src, &in, 8192));
+	t_out("xfsz=%d in=%ld pos=%ld\n", (int)xfsz, (long)in, pos(fd));
+	t_res("sendfile-at", sendfile(fd, src, &in, 8192));
+	t_out("xfsz=%d in=%ld pos=%ld\n", (int)xfsz, (long)in, pos(fd));
+	int p[2];
+	pipe(p);
+	write(p[1], b, 8192);
+	ftruncate(fd, 0);
+	loff_t o = 4096;
+	t_res("splice-across", splice(p[0], NULL, fd, &o, 8192, 0));
+	t_out("xfsz=%d o=%ld left=%ld\n", (int)xfsz, (long)o, drain_nb(p[0]));
+}
+
+static void c14_fsize_calls_handled(void) { fsize_calls(1); }
+static void c14_fsize_calls_ignored(void)
+{
+	signal(SIGXFSZ, SIG_IGN);
+	fsize_calls(0);
+}
+static void c14_fsize_ftruncate_default(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	struct rlimit rl = { 8192, 8192 };
+	setrlimit(RLIMIT_FSIZE, &rl);
+	t_res("ftruncate-over", ftruncate(fd, 8193));
+	t_out("not reached\n");
+}
+static void c14_fsize_copy_default(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int src = abc_file("src", 16384, 0);
+	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	struct rlimit rl = { 8192, 8192 };
+	setrlimit(RLIMIT_FSIZE, &rl);
+	off_t in = 0, out = 4096;
+	t_res("copy_file_range-across", copy_file_range(src, &in, fd, &out, 8192, 0));
+	t_res("copy_file_range-at", copy_file_range(src, &in, fd, &out, 100, 0));
+	t_out("not reached\n");
+}
+
+/* ---- the table --------------------------------------------------------- */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c14_preadv2_minus2_cold, T_BACKEND),
+	C(c14_preadv2_minus2_direct, 0),
+	C(c14_offsets_near_max, 0),
+	C(c14_rwf_flags_file, 0),
+	C(c14_rwf_flags_o_append, 0),
+	C(c14_rwf_flags_memfd, 0),
+	C(c14_fsize_append_handled, 0),
+	C(c14_fsize_append_default, 0),
+	C(c14_fifo_no_writer_blocking, T_BACKEND),
+	C(c14_fifo_flags, T_BACKEND),
+	C(c14_kinds_misc, 0),
+	C(c14_memfd_seals, 0),
+	C(c14_proc_files, 0),
+	C(c14_vectors_file, 0),
+	C(c14_vectors_pipe, 0),
+	C(c14_vectors_socket, 0),
+	C(c14_buffer_is_own_mmap, 0),
+	C(c14_nofile_edge, 0),
+	C(c14_fsize_calls_handled, 0),
+	C(c14_fsize_calls_ignored, 0),
+	C(c14_fsize_ftruncate_default, 0),
+	C(c14_fsize_copy_default, 0),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+int main(int argc, char **argv)
+{
+	return t_cases_main(argc, argv, cases, "exact-files", 150);
+}
