@@ -10,6 +10,10 @@
  *  - a FIFO opened by name refuses RWF_NOWAIT: a read with no writer
  *    yet is EOF at once though poll() never calls it ready, and the
  *    program's own RWF flags are the kernel's to take or refuse;
+ *  - a coroutine's close or dup2 over a number that another coroutine's
+ *    file read, begun before it, has out on a backend: the read reads
+ *    the old file, as the kernel's call does (it read the new one, or
+ *    failed with EBADF);
  *  - and what held already: RWF flags and O_APPEND, offsets near
  *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
  *    read-only vectors and buffers on files, pipes and sockets, a
@@ -577,6 +581,63 @@ static void c14_fsize_copy_default(void)
 	t_out("not reached\n");
 }
 
+/* ---- fd reuse ---------------------------------------------------------- */
+
+/* Job 0 reads a cold file (a backend op, in a coroutine); job 1, once
+ * job 0's read has begun, closes its number or dup2s another file over
+ * it.  The read began first: it reads the old file, as the kernel's
+ * call, which took its file when it was made (it read the other file,
+ * or failed with EBADF, when the op took the number later). */
+static int reuse_fd, reuse_other, reuse_how;
+static _Atomic pid_t reuse_tid;
+static char *reuse_buf;
+
+static void reuse_reader(int i)
+{
+	reuse_tid = t_gettid();
+	long n = reuse_how & 4 ? read(reuse_fd, reuse_buf, 1 << 20) :
+				 pread(reuse_fd, reuse_buf, 1 << 20, 0);
+	t_jres(i, "read", n);
+	t_jout(i, "first=%c\n", n > 0 ? reuse_buf[0] : '-');
+	t_msleep(100); /* asleep: the other job's look ends */
+}
+
+static void reuse_closer(int i)
+{
+	while (!reuse_tid)
+		t_msleep(1);
+	if (reuse_tid != t_gettid())
+		t_wait_blocked(reuse_tid); /* threads: in its read, or done */
+	if (reuse_how & 1)
+		t_jres(i, "dup2", dup2(reuse_other, reuse_fd) == reuse_fd);
+	else
+		t_jres(i, "close", close(reuse_fd));
+	t_jout(i, "\n");
+}
+
+static void number_reused_under_read(int how)
+{
+	alarm(20);
+	t_fs_dir();
+	t_load_api();
+	reuse_how = how;
+	reuse_buf = malloc(1 << 20);
+	reuse_other = abc_file("other", 1 << 20, 0);
+	int fd = open("orig", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	memset(reuse_buf, 'X', 1 << 20);
+	write(fd, reuse_buf, 1 << 20);
+	lseek(fd, 0, SEEK_SET);
+	t_evict(fd);
+	reuse_fd = fd;
+	t_spawn(reuse_reader, 0);
+	t_spawn(reuse_closer, 1);
+	t_finish();
+}
+
+static void c14_dup2_over_cold_pread(void) { number_reused_under_read(1); }
+static void c14_close_under_cold_pread(void) { number_reused_under_read(0); }
+static void c14_dup2_over_cold_read(void) { number_reused_under_read(5); }
+
 /* ---- the table --------------------------------------------------------- */
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
@@ -602,6 +663,9 @@ static const struct t_case cases[] = {
 	C(c14_fsize_calls_ignored, 0),
 	C(c14_fsize_ftruncate_default, 0),
 	C(c14_fsize_copy_default, 0),
+	C(c14_dup2_over_cold_pread, T_OWNCORO | T_BACKEND),
+	C(c14_close_under_cold_pread, T_OWNCORO | T_BACKEND),
+	C(c14_dup2_over_cold_read, T_OWNCORO | T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -47,6 +47,7 @@
 
 #include "engine.h"
 #include "sys.h"
+#include "asyncify.h"
 #include "coro.h"
 
 enum { INLINE, WORKER, WAITS, LOCK };
@@ -341,10 +342,67 @@ static void note_unshare(const struct asy_io *io)
 		asy__unshared = 1;
 }
 
+/* The numbers a close, close_range, dup2 or dup3 closes or replaces:
+ * [*lo, *hi], or 0 when it replaces none. */
+static int replaces(const struct asy_io *io, unsigned long *lo, unsigned long *hi)
+{
+	const unsigned long *a = (const unsigned long *)io->a;
+	switch (io->call) {
+	case ASY_CALL_close_range:
+		*lo = (unsigned)a[0], *hi = (unsigned)a[1];
+		return !(a[2] & CLOSE_RANGE_CLOEXEC);
+	case ASY_CALL_dup2:
+	case ASY_CALL_dup3:
+		*lo = *hi = (unsigned)a[1];
+		return a[0] != a[1];
+	default:
+		*lo = *hi = (unsigned)a[0];
+		return io->call == ASY_CALL_close;
+	}
+}
+
+/* An op that takes its file by number when it starts, and ends by
+ * itself: a file's read or write, an fsync. */
+static int file_op(const struct asy_waiter *w)
+{
+	return w->io.op == ASY_OP_READ || w->io.op == ASY_OP_WRITE || w->io.op == ASY_OP_FSYNC ||
+	       w->io.op == ASY_OP_FDATASYNC;
+}
+
+/* Before a coroutine closes or replaces a number, the file ops its
+ * thread's other coroutines have out on it end.  Such an op was handed
+ * over when its coroutine yielded, and takes its file by number only
+ * when the ring's next submit, or a worker, starts it — after this
+ * close: a read the program made before the close read the file a dup2
+ * put there, or failed with EBADF, where the kernel's own call took its
+ * file when it was made.  A file op ends without help from the thread;
+ * a pipe's or socket's wait is kept by keep.c instead. */
+static long file_ops_first(const struct asy_io *io)
+{
+	struct asy_thread *t = asy__tls_thread;
+	unsigned long lo, hi;
+	if (!t || !t->parked || !replaces(io, &lo, &hi))
+		return 0;
+	for (;;) {
+		const struct asy_waiter *w = t->parked;
+		while (w && (w->abandoned || !file_op(w) || (unsigned long)w->io.fd < lo ||
+			     (unsigned long)w->io.fd > hi))
+			w = w->pnext;
+		if (!w)
+			return 0;
+		int r = asy__park(asy_now() + 50000);
+		if (r == -ECANCELED || r == -EINVAL)
+			return r == -ECANCELED ? r : 0;
+	}
+}
+
 long asy__fs(struct asy_io *io)
 {
 	unsigned char how = rows[io->call];
 	note_unshare(io);
+	long first = file_ops_first(io);
+	if (first < 0)
+		return first;
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
 	    (how == LOCK && !lock_waits(io)) || asy__coro_alone())
 		return ASY_PASS;
