@@ -13,7 +13,7 @@
  *  - a coroutine's close or dup2 over a number that another coroutine's
  *    file read, begun before it, has out on a backend: the read reads
  *    the old file, as the kernel's call does (it read the new one, or
- *    failed with EBADF);
+ *    failed with EBADF), and an ftruncate truncates the old file;
  *  - and what held already: RWF flags and O_APPEND, offsets near
  *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
  *    read-only vectors and buffers on files, pipes and sockets, a
@@ -595,6 +595,12 @@ static char *reuse_buf;
 static void reuse_reader(int i)
 {
 	reuse_tid = t_gettid();
+	if (reuse_how & 8) {
+		t_jres(i, "ftruncate", ftruncate(reuse_fd, 10));
+		t_jout(i, "\n");
+		t_msleep(100);
+		return;
+	}
 	long n = reuse_how & 4 ? read(reuse_fd, reuse_buf, 1 << 20) :
 				 pread(reuse_fd, reuse_buf, 1 << 20, 0);
 	t_jres(i, "read", n);
@@ -632,11 +638,16 @@ static void number_reused_under_read(int how)
 	t_spawn(reuse_reader, 0);
 	t_spawn(reuse_closer, 1);
 	t_finish();
+	struct stat a, b;
+	stat("orig", &a);
+	stat("other", &b);
+	t_out("sizes: orig=%ld other=%ld\n", (long)a.st_size, (long)b.st_size);
 }
 
 static void c14_dup2_over_cold_pread(void) { number_reused_under_read(1); }
 static void c14_close_under_cold_pread(void) { number_reused_under_read(0); }
 static void c14_dup2_over_cold_read(void) { number_reused_under_read(5); }
+static void c14_dup2_over_ftruncate(void) { number_reused_under_read(9); }
 
 /* ---- the table --------------------------------------------------------- */
 #define C(name, flags) { #name, name, flags }
@@ -666,6 +677,7 @@ static const struct t_case cases[] = {
 	C(c14_dup2_over_cold_pread, T_OWNCORO | T_BACKEND),
 	C(c14_close_under_cold_pread, T_OWNCORO | T_BACKEND),
 	C(c14_dup2_over_cold_read, T_OWNCORO | T_BACKEND),
+	C(c14_dup2_over_ftruncate, T_OWNCORO | T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

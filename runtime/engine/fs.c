@@ -128,7 +128,8 @@ static long offload(struct asy_io *io, const long *a, int waits)
 		return ASY_PASS;
 	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
 			 .none = io->rwflags == 1, .err_in = errno };
-	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fn = run, .arg = &j } };
+	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fd = io->fd, .fn = run,
+					.arg = &j } };
 	if (waits)
 		w.io.flags = ASY_F_WAITS;
 	long r = asy__op(t, &w, -1);
@@ -210,7 +211,7 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 		long n = mem[io->call].outlen ? (int)a[p + mem[io->call].outlen] : mem[io->call].size;
 		outn = n <= 0 ? 0 : n < PATH_MAX ? (size_t)n : PATH_MAX;
 	}
-	struct asy_io cio = { .op = ASY_OP_CALL, .call = io->call, .fn = run,
+	struct asy_io cio = { .op = ASY_OP_CALL, .call = io->call, .fd = io->fd, .fn = run,
 			      .flags = waits ? ASY_F_WAITS : 0 };
 	void *m;
 	struct asy_waiter *w = asy__detach_call(t, &cio, sizeof(struct dcall) + outn, &m);
@@ -362,15 +363,21 @@ static int replaces(const struct asy_io *io, unsigned long *lo, unsigned long *h
 }
 
 /* An op that takes its file by number when it starts, and ends by
- * itself: a file's read or write, an fsync. */
+ * itself: a file's read or write, an fsync, a call of this file's on a
+ * worker (ftruncate, fallocate …; not one that may wait for another
+ * call of the program, a FIFO's open or a copy through a pipe, which
+ * the close may be what ends). */
 static int file_op(const struct asy_waiter *w)
 {
+	if (w->io.op == ASY_OP_CALL)
+		return w->io.fn == run && !(w->io.flags & ASY_F_WAITS) && w->io.fd >= 0;
 	return w->io.op == ASY_OP_READ || w->io.op == ASY_OP_WRITE || w->io.op == ASY_OP_FSYNC ||
 	       w->io.op == ASY_OP_FDATASYNC;
 }
 
 /* Before a coroutine closes or replaces a number, the file ops its
- * thread's other coroutines have out on it end.  Such an op was handed
+ * thread's other coroutines have out on it end (an ftruncate queued for
+ * a worker truncated the file dup2 put there).  Such an op was handed
  * over when its coroutine yielded, and takes its file by number only
  * when the ring's next submit, or a worker, starts it — after this
  * close: a read the program made before the close read the file a dup2
