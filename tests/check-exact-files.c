@@ -13,7 +13,9 @@
  *  - a coroutine's close or dup2 over a number that another coroutine's
  *    file read, begun before it, has out on a backend: the read reads
  *    the old file, as the kernel's call does (it read the new one, or
- *    failed with EBADF), and an ftruncate truncates the old file;
+ *    failed with EBADF), an ftruncate truncates the old file, and a
+ *    write made before another coroutine's F_SETFL O_APPEND writes at
+ *    the position (it appended);
  *  - and what held already: RWF flags and O_APPEND, offsets near
  *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
  *    read-only vectors and buffers on files, pipes and sockets, a
@@ -34,7 +36,9 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -79,6 +83,15 @@ static void on_xfsz(int sig)
 	xfsz++;
 }
 
+/* Inside a coroutine, an I/O deadline far away: the engine's file calls
+ * then go to a backend.  Elsewhere nothing. */
+static void far_deadline(int on)
+{
+	t_load_api();
+	if (t_api.io_deadline && t_api.now)
+		t_api.io_deadline(on ? t_api.now() + 20LL * 1000000000LL : -1);
+}
+
 /* ---- offsets the kernel refuses ---------------------------------------- */
 
 /* preadv2/pwritev2 with an offset below -1: EINVAL before the file is
@@ -111,8 +124,9 @@ static void c14_preadv2_minus2_cold(void)
 	minus2_calls(fd, "preadv2-minus2");
 }
 
-/* An O_DIRECT file read slowly enough for the engine to know it. */
-static void c14_preadv2_minus2_direct(void)
+/* An O_DIRECT file of 1 MiB, read slowly enough for the engine to know
+ * it (its next calls skip the try); -1 where there is no O_DIRECT. */
+static int known_direct_file(void)
 {
 	static char b[65536] __attribute__((aligned(4096)));
 	alarm(10);
@@ -120,12 +134,20 @@ static void c14_preadv2_minus2_direct(void)
 	int fd = abc_file("f", 1024 * 1024, O_DIRECT);
 	if (fd < 0) {
 		t_out("no O_DIRECT here\n");
-		return;
+		return -1;
 	}
 	int ok = 0;
 	for (int i = 0; i < 16; i++)
 		ok += pread(fd, b, 65536, (off_t)i * 65536) == 65536;
 	t_out("direct reads=%d\n", ok);
+	return fd;
+}
+
+static void c14_preadv2_minus2_direct(void)
+{
+	int fd = known_direct_file();
+	if (fd < 0)
+		return;
 	lseek(fd, 4096, SEEK_SET);
 	minus2_calls(fd, "preadv2-minus2");
 }
@@ -581,6 +603,129 @@ static void c14_fsize_copy_default(void)
 	t_out("not reached\n");
 }
 
+/* Writes from a buffer whose second page is not there, or a vector
+ * whose second buffer is not: the kernel writes the first page and
+ * returns its count.  With an I/O deadline the engine copies a write's
+ * bytes before the backend writes them (detach.c). */
+static void bad_buffer_writes(int deadline)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(m, 'w', 3 * 4096);
+	mprotect(m + 4096, 4096, PROT_NONE);
+	far_deadline(deadline);
+	t_res("write-second-page-bad", write(fd, m, 8192));
+	t_out("pos=%ld\n", pos(fd));
+	t_res("pwrite-second-page-bad", pwrite(fd, m + 100, 8192, 10000));
+	t_res("pwrite-bad", pwrite(fd, m + 4096, 100, 0));
+	struct iovec v[3] = { { m, 100 }, { m + 4096, 100 }, { m + 8192, 100 } };
+	t_res("writev-second-bad", writev(fd, v, 3));
+	t_res("pwritev-second-bad", pwritev(fd, v, 3, 20000));
+	t_res("pwritev2-dsync-second-bad", pwritev2(fd, v, 3, 30000, RWF_DSYNC));
+	t_out("pos=%ld size=%ld\n", pos(fd), (long)lseek(fd, 0, SEEK_END));
+	far_deadline(0);
+}
+
+static void c14_write_bad_buffer(void) { bad_buffer_writes(0); }
+static void c14_write_bad_buffer_deadline(void) { bad_buffer_writes(1); }
+
+/* O_DIRECT wants the buffer aligned: a buffer off by one is EINVAL,
+ * also where the engine reads into a block of its own and copies back
+ * (an I/O deadline, detach.c). */
+static void direct_misaligned(int deadline)
+{
+	static char b[3 * 65536] __attribute__((aligned(4096)));
+	int fd = known_direct_file();
+	if (fd < 0)
+		return;
+	far_deadline(deadline);
+	t_res("pread-aligned", pread(fd, b, 65536, 0));
+	t_res("pread-buf+1", pread(fd, b + 1, 65536, 0));
+	t_res("pread-buf+512", pread(fd, b + 512, 65536, 0));
+	t_res("pread-len-100", pread(fd, b, 100, 0));
+	t_res("pread-off-100", pread(fd, b, 4096, 100));
+	t_res("read-buf+1", read(fd, b + 1, 4096));
+	t_out("pos=%ld\n", pos(fd));
+	t_res("readv-second-buf+1", readv(fd, (struct iovec[]){ { b, 4096 }, { b + 8193, 4096 } }, 2));
+	t_out("pos=%ld\n", pos(fd));
+	t_res("pwrite-buf+1", pwrite(fd, b + 1, 4096, 0));
+	t_res("pwrite-aligned", pwrite(fd, b, 4096, 0));
+	t_res("pwrite-buf+512", pwrite(fd, b + 512, 4096, 8192));
+	t_res("write-buf+1", write(fd, b + 1, 4096));
+	t_out("pos=%ld\n", pos(fd));
+	far_deadline(0);
+}
+
+static void c14_direct_misaligned(void) { direct_misaligned(0); }
+static void c14_direct_misaligned_deadline(void) { direct_misaligned(1); }
+
+/* ---- ENOSPC ------------------------------------------------------------- */
+
+/* A 256 KiB tmpfs, mounted by a child in a mount namespace of its own
+ * and reached through its /proc/PID/root; the child's pid, or -1. */
+static pid_t small_fs(char *dir, size_t len)
+{
+	int p[2];
+	char c;
+	pipe(p);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("none", "/mnt", "tmpfs", 0, "size=256k") < 0)
+			_exit(1);
+		write(p[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(p[0]);
+	snprintf(dir, len, "/proc/%d/root/mnt", (int)pid);
+	return pid;
+}
+
+static void enospc(int deadline)
+{
+	static char b[100000];
+	char dir[64], path[96];
+	alarm(20);
+	pid_t pid = small_fs(dir, sizeof dir);
+	if (pid < 0) {
+		t_out("no small tmpfs here\n");
+		return;
+	}
+	memset(b, 'n', sizeof b);
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	far_deadline(deadline);
+	long n, total = 0;
+	while ((n = write(fd, b, sizeof b)) > 0)
+		total += n;
+	t_res("write-end", n);
+	t_out("total=%ld pos=%ld\n", total, pos(fd));
+	t_res("pwrite-past", pwrite(fd, b, 10, total + 100000));
+	t_res("pwrite-inside", pwrite(fd, b, 10, 0));
+	t_res("writev", writev(fd, (struct iovec[]){ { b, 10 }, { b, 10 } }, 2));
+	t_res("fallocate", fallocate(fd, 0, 0, 1 << 20));
+	t_res("posix_fallocate", posix_fallocate(fd, 0, 1 << 20));
+	t_res("ftruncate-up", ftruncate(fd, 1 << 20));
+	t_res("fsync", fsync(fd));
+	ftruncate(fd, 0);
+	lseek(fd, 0, SEEK_SET);
+	t_res("write-again", write(fd, b, 1000));
+	far_deadline(0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void c14_enospc_tmpfs(void) { enospc(0); }
+static void c14_enospc_tmpfs_deadline(void) { enospc(1); }
+
 /* ---- fd reuse ---------------------------------------------------------- */
 
 /* Job 0 reads a cold file (a backend op, in a coroutine); job 1, once
@@ -595,6 +740,14 @@ static char *reuse_buf;
 static void reuse_reader(int i)
 {
 	reuse_tid = t_gettid();
+	if (reuse_how & 16) {
+		far_deadline(1); /* the write goes to a backend */
+		t_jres(i, "write", write(reuse_fd, "HELLO", 5));
+		far_deadline(0);
+		t_jout(i, "\n");
+		t_msleep(100);
+		return;
+	}
 	if (reuse_how & 8) {
 		t_jres(i, "ftruncate", ftruncate(reuse_fd, 10));
 		t_jout(i, "\n");
@@ -614,7 +767,9 @@ static void reuse_closer(int i)
 		t_msleep(1);
 	if (reuse_tid != t_gettid())
 		t_wait_blocked(reuse_tid); /* threads: in its read, or done */
-	if (reuse_how & 1)
+	if (reuse_how & 16)
+		t_jres(i, "setfl-append", fcntl(reuse_fd, F_SETFL, O_APPEND));
+	else if (reuse_how & 1)
 		t_jres(i, "dup2", dup2(reuse_other, reuse_fd) == reuse_fd);
 	else
 		t_jres(i, "close", close(reuse_fd));
@@ -642,12 +797,16 @@ static void number_reused_under_read(int how)
 	stat("orig", &a);
 	stat("other", &b);
 	t_out("sizes: orig=%ld other=%ld\n", (long)a.st_size, (long)b.st_size);
+	char head[8] = { 0 };
+	pread(open("orig", O_RDONLY), head, 5, 0);
+	t_out("orig starts '%s'\n", head);
 }
 
 static void c14_dup2_over_cold_pread(void) { number_reused_under_read(1); }
 static void c14_close_under_cold_pread(void) { number_reused_under_read(0); }
 static void c14_dup2_over_cold_read(void) { number_reused_under_read(5); }
 static void c14_dup2_over_ftruncate(void) { number_reused_under_read(9); }
+static void c14_setfl_append_over_write(void) { number_reused_under_read(16); }
 
 /* ---- the table --------------------------------------------------------- */
 #define C(name, flags) { #name, name, flags }
@@ -674,10 +833,17 @@ static const struct t_case cases[] = {
 	C(c14_fsize_calls_ignored, 0),
 	C(c14_fsize_ftruncate_default, 0),
 	C(c14_fsize_copy_default, 0),
+	C(c14_direct_misaligned, 0),
+	C(c14_direct_misaligned_deadline, T_BACKEND),
+	C(c14_write_bad_buffer, 0),
+	C(c14_write_bad_buffer_deadline, T_BACKEND),
+	C(c14_enospc_tmpfs, 0),
+	C(c14_enospc_tmpfs_deadline, T_BACKEND),
 	C(c14_dup2_over_cold_pread, T_OWNCORO | T_BACKEND),
 	C(c14_close_under_cold_pread, T_OWNCORO | T_BACKEND),
 	C(c14_dup2_over_cold_read, T_OWNCORO | T_BACKEND),
 	C(c14_dup2_over_ftruncate, T_OWNCORO | T_BACKEND),
+	C(c14_setfl_append_over_write, T_OWNCORO | T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -343,12 +343,16 @@ static void note_unshare(const struct asy_io *io)
 		asy__unshared = 1;
 }
 
-/* The numbers a close, close_range, dup2 or dup3 closes or replaces:
- * [*lo, *hi], or 0 when it replaces none. */
+/* The numbers a close, close_range, dup2 or dup3 closes or replaces, or
+ * whose open file an fcntl(F_SETFL) changes (O_APPEND, O_DIRECT):
+ * [*lo, *hi], or 0 when there are none. */
 static int replaces(const struct asy_io *io, unsigned long *lo, unsigned long *hi)
 {
 	const unsigned long *a = (const unsigned long *)io->a;
 	switch (io->call) {
+	case ASY_CALL_fcntl:
+		*lo = *hi = (unsigned)a[0];
+		return (int)a[1] == F_SETFL;
 	case ASY_CALL_close_range:
 		*lo = (unsigned)a[0], *hi = (unsigned)a[1];
 		return !(a[2] & CLOSE_RANGE_CLOEXEC);
@@ -375,15 +379,31 @@ static int file_op(const struct asy_waiter *w)
 	       w->io.op == ASY_OP_FDATASYNC;
 }
 
-/* Before a coroutine closes or replaces a number, the file ops its
- * thread's other coroutines have out on it end (an ftruncate queued for
- * a worker truncated the file dup2 put there).  Such an op was handed
- * over when its coroutine yielded, and takes its file by number only
- * when the ring's next submit, or a worker, starts it — after this
- * close: a read the program made before the close read the file a dup2
- * put there, or failed with EBADF, where the kernel's own call took its
- * file when it was made.  A file op ends without help from the thread;
- * a pipe's or socket's wait is kept by keep.c instead. */
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+
+/* Does w's op use a number in [lo, hi] — or for F_SETFL, the open file
+ * of that number (a dup's op too)? */
+static int touches(const struct asy_io *io, const struct asy_waiter *w, unsigned long lo,
+		   unsigned long hi)
+{
+	if ((unsigned long)w->io.fd >= lo && (unsigned long)w->io.fd <= hi)
+		return 1;
+	return io->call == ASY_CALL_fcntl &&
+	       asy_sys(SYS_kcmp, asy__pid, asy__pid, KCMP_FILE, w->io.fd, lo, 0) == 0;
+}
+
+/* Before a coroutine closes or replaces a number, or changes its
+ * file's flags, the file ops its thread's other coroutines have out on
+ * it end.  Such an op was handed over when its coroutine yielded, and
+ * takes its file (and flags) by number only when the ring's next submit
+ * or a worker starts it — after this call: a read the program made
+ * before a dup2 read the file dup2 put there (before a close: EBADF),
+ * an ftruncate truncated it, a write made before F_SETFL added O_APPEND
+ * appended, where the kernel's own call took its file when it was made.
+ * A file op ends without help from the thread; a pipe's or socket's wait
+ * is kept by keep.c instead. */
 static long file_ops_first(const struct asy_io *io)
 {
 	struct asy_thread *t = asy__tls_thread;
@@ -392,8 +412,7 @@ static long file_ops_first(const struct asy_io *io)
 		return 0;
 	for (;;) {
 		const struct asy_waiter *w = t->parked;
-		while (w && (w->abandoned || !file_op(w) || (unsigned long)w->io.fd < lo ||
-			     (unsigned long)w->io.fd > hi))
+		while (w && (w->abandoned || !file_op(w) || !touches(io, w, lo, hi)))
 			w = w->pnext;
 		if (!w)
 			return 0;
