@@ -15,7 +15,9 @@
  *    the old file, as the kernel's call does (it read the new one, or
  *    failed with EBADF), an ftruncate truncates the old file, and a
  *    write made before another coroutine's F_SETFL O_APPEND writes at
- *    the position (it appended);
+ *    the position (it appended), and an ftruncate after a pwrite another
+ *    coroutine made first truncates what it wrote (the write landed
+ *    after it);
  *  - and what held already: RWF flags and O_APPEND, offsets near
  *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
  *    read-only vectors and buffers on files, pipes and sockets, a
@@ -742,7 +744,8 @@ static void reuse_reader(int i)
 	reuse_tid = t_gettid();
 	if (reuse_how & 16) {
 		far_deadline(1); /* the write goes to a backend */
-		t_jres(i, "write", write(reuse_fd, "HELLO", 5));
+		t_jres(i, "write", reuse_how & 32 ? pwrite(reuse_fd, reuse_buf, 1 << 20, 0) :
+						    write(reuse_fd, "HELLO", 5));
 		far_deadline(0);
 		t_jout(i, "\n");
 		t_msleep(100);
@@ -767,7 +770,9 @@ static void reuse_closer(int i)
 		t_msleep(1);
 	if (reuse_tid != t_gettid())
 		t_wait_blocked(reuse_tid); /* threads: in its read, or done */
-	if (reuse_how & 16)
+	if (reuse_how & 32)
+		t_jres(i, "ftruncate", ftruncate(reuse_fd, 0));
+	else if (reuse_how & 16)
 		t_jres(i, "setfl-append", fcntl(reuse_fd, F_SETFL, O_APPEND));
 	else if (reuse_how & 1)
 		t_jres(i, "dup2", dup2(reuse_other, reuse_fd) == reuse_fd);
@@ -807,6 +812,7 @@ static void c14_close_under_cold_pread(void) { number_reused_under_read(0); }
 static void c14_dup2_over_cold_read(void) { number_reused_under_read(5); }
 static void c14_dup2_over_ftruncate(void) { number_reused_under_read(9); }
 static void c14_setfl_append_over_write(void) { number_reused_under_read(16); }
+static void c14_ftruncate_after_pwrite(void) { number_reused_under_read(48); }
 
 /* ---- the table --------------------------------------------------------- */
 #define C(name, flags) { #name, name, flags }
@@ -844,6 +850,7 @@ static const struct t_case cases[] = {
 	C(c14_dup2_over_cold_read, T_OWNCORO | T_BACKEND),
 	C(c14_dup2_over_ftruncate, T_OWNCORO | T_BACKEND),
 	C(c14_setfl_append_over_write, T_OWNCORO | T_BACKEND),
+	C(c14_ftruncate_after_pwrite, T_OWNCORO | T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

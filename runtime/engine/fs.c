@@ -344,8 +344,8 @@ static void note_unshare(const struct asy_io *io)
 }
 
 /* The numbers a close, close_range, dup2 or dup3 closes or replaces, or
- * whose open file an fcntl(F_SETFL) changes (O_APPEND, O_DIRECT):
- * [*lo, *hi], or 0 when there are none. */
+ * whose open file an fcntl(F_SETFL) changes (O_APPEND, O_DIRECT) or an
+ * ftruncate or fallocate resizes: [*lo, *hi], or 0 when there are none. */
 static int replaces(const struct asy_io *io, unsigned long *lo, unsigned long *hi)
 {
 	const unsigned long *a = (const unsigned long *)io->a;
@@ -353,6 +353,11 @@ static int replaces(const struct asy_io *io, unsigned long *lo, unsigned long *h
 	case ASY_CALL_fcntl:
 		*lo = *hi = (unsigned)a[0];
 		return (int)a[1] == F_SETFL;
+	case ASY_CALL_ftruncate:
+	case ASY_CALL_fallocate:
+	case ASY_CALL_posix_fallocate:
+		*lo = *hi = (unsigned)a[0];
+		return 1;
 	case ASY_CALL_close_range:
 		*lo = (unsigned)a[0], *hi = (unsigned)a[1];
 		return !(a[2] & CLOSE_RANGE_CLOEXEC);
@@ -383,14 +388,16 @@ static int file_op(const struct asy_waiter *w)
 #define KCMP_FILE 0
 #endif
 
-/* Does w's op use a number in [lo, hi] — or for F_SETFL, the open file
- * of that number (a dup's op too)? */
+/* Does w's op use a number in [lo, hi] — or, for a call that changes
+ * the open file rather than the number, that number's open file (a
+ * dup's op too)? */
 static int touches(const struct asy_io *io, const struct asy_waiter *w, unsigned long lo,
 		   unsigned long hi)
 {
 	if ((unsigned long)w->io.fd >= lo && (unsigned long)w->io.fd <= hi)
 		return 1;
-	return io->call == ASY_CALL_fcntl &&
+	return io->call != ASY_CALL_close && io->call != ASY_CALL_close_range &&
+	       io->call != ASY_CALL_dup2 && io->call != ASY_CALL_dup3 &&
 	       asy_sys(SYS_kcmp, asy__pid, asy__pid, KCMP_FILE, w->io.fd, lo, 0) == 0;
 }
 
@@ -401,24 +408,27 @@ static int touches(const struct asy_io *io, const struct asy_waiter *w, unsigned
  * or a worker starts it — after this call: a read the program made
  * before a dup2 read the file dup2 put there (before a close: EBADF),
  * an ftruncate truncated it, a write made before F_SETFL added O_APPEND
- * appended, where the kernel's own call took its file when it was made.
+ * appended, where the kernel's own call took its file when it was made;
+ * and a write made before an ftruncate landed after it (the kernel's
+ * write holds the inode until it is done).
  * A file op ends without help from the thread; a pipe's or socket's wait
  * is kept by keep.c instead. */
-static long file_ops_first(const struct asy_io *io)
+static void file_ops_first(const struct asy_io *io)
 {
 	struct asy_thread *t = asy__tls_thread;
 	unsigned long lo, hi;
 	if (!t || !t->parked || !replaces(io, &lo, &hi))
-		return 0;
+		return;
 	for (;;) {
 		const struct asy_waiter *w = t->parked;
 		while (w && (w->abandoned || !file_op(w) || !touches(io, w, lo, hi)))
 			w = w->pnext;
-		if (!w)
-			return 0;
+		int64_t io_deadline = asy__coro_io_deadline();
+		if (!w || (io_deadline >= 0 && asy_now() >= io_deadline))
+			return; /* the call itself meets its deadline */
 		int r = asy__park(asy_now() + 50000);
 		if (r == -ECANCELED || r == -EINVAL)
-			return r == -ECANCELED ? r : 0;
+			return; /* cancelled (the call itself says so), or not a coroutine */
 	}
 }
 
@@ -426,9 +436,7 @@ long asy__fs(struct asy_io *io)
 {
 	unsigned char how = rows[io->call];
 	note_unshare(io);
-	long first = file_ops_first(io);
-	if (first < 0)
-		return first;
+	file_ops_first(io);
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
 	    (how == LOCK && !lock_waits(io)) || asy__coro_alone())
 		return ASY_PASS;
