@@ -17,7 +17,8 @@
  *    write made before another coroutine's F_SETFL O_APPEND writes at
  *    the position (it appended), and an ftruncate after a pwrite another
  *    coroutine made first truncates what it wrote (the write landed
- *    after it);
+ *    after it), and a write after another coroutine's ftruncate or
+ *    pwrite, made first, lands after it (it was overtaken);
  *  - and what held already: RWF flags and O_APPEND, offsets near
  *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
  *    read-only vectors and buffers on files, pipes and sockets, a
@@ -663,6 +664,31 @@ static void direct_misaligned(int deadline)
 static void c14_direct_misaligned(void) { direct_misaligned(0); }
 static void c14_direct_misaligned_deadline(void) { direct_misaligned(1); }
 
+/* O_NONBLOCK means nothing to a regular file: a cold read waits for
+ * the disk and returns the data, never EAGAIN — also for the ring's op,
+ * which honours O_NONBLOCK on files it cannot try. */
+static void c14_nonblock_cold_file(void)
+{
+	static char b[256 * 1024];
+	alarm(10);
+	t_fs_dir();
+	int fd = abc_file("f", 1024 * 1024, O_NONBLOCK);
+	t_evict(fd);
+	t_res("pread", pread(fd, b, sizeof b, 0));
+	t_evict(fd);
+	t_res("read", read(fd, b, sizeof b));
+	t_evict(fd);
+	t_res("preadv2", preadv2(fd, &(struct iovec){ b, sizeof b }, 1, 512 * 1024, 0));
+	t_res("pwrite", pwrite(fd, b, sizeof b, 4096));
+	t_out("pos=%ld\n", pos(fd));
+	int m = memfd_create("m", 0);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	t_res("memfd-write", write(m, b, sizeof b));
+	t_res("memfd-pread", pread(m, b, sizeof b, 0));
+	int d = open("/proc/self/status", O_RDONLY | O_NONBLOCK);
+	t_res("proc-read", read(d, b, 4) );
+}
+
 /* ---- ENOSPC ------------------------------------------------------------- */
 
 /* A 256 KiB tmpfs, mounted by a child in a mount namespace of its own
@@ -742,6 +768,12 @@ static char *reuse_buf;
 static void reuse_reader(int i)
 {
 	reuse_tid = t_gettid();
+	if (reuse_how & 64) {
+		t_jres(i, "ftruncate", ftruncate(reuse_fd, 0));
+		t_jout(i, "\n");
+		t_msleep(100);
+		return;
+	}
 	if (reuse_how & 16) {
 		far_deadline(1); /* the write goes to a backend */
 		t_jres(i, "write", reuse_how & 32 ? pwrite(reuse_fd, reuse_buf, 1 << 20, 0) :
@@ -770,7 +802,9 @@ static void reuse_closer(int i)
 		t_msleep(1);
 	if (reuse_tid != t_gettid())
 		t_wait_blocked(reuse_tid); /* threads: in its read, or done */
-	if (reuse_how & 32)
+	if (reuse_how & (64 | 128))
+		t_jres(i, "pwrite", pwrite(reuse_fd, "BBBB", 4, 0));
+	else if (reuse_how & 32)
 		t_jres(i, "ftruncate", ftruncate(reuse_fd, 0));
 	else if (reuse_how & 16)
 		t_jres(i, "setfl-append", fcntl(reuse_fd, F_SETFL, O_APPEND));
@@ -813,6 +847,8 @@ static void c14_dup2_over_cold_read(void) { number_reused_under_read(5); }
 static void c14_dup2_over_ftruncate(void) { number_reused_under_read(9); }
 static void c14_setfl_append_over_write(void) { number_reused_under_read(16); }
 static void c14_ftruncate_after_pwrite(void) { number_reused_under_read(48); }
+static void c14_pwrite_after_ftruncate(void) { number_reused_under_read(64); }
+static void c14_pwrite_after_pwrite(void) { number_reused_under_read(16 | 32 | 128); }
 
 /* ---- the table --------------------------------------------------------- */
 #define C(name, flags) { #name, name, flags }
@@ -841,6 +877,7 @@ static const struct t_case cases[] = {
 	C(c14_fsize_copy_default, 0),
 	C(c14_direct_misaligned, 0),
 	C(c14_direct_misaligned_deadline, T_BACKEND),
+	C(c14_nonblock_cold_file, T_BACKEND),
 	C(c14_write_bad_buffer, 0),
 	C(c14_write_bad_buffer_deadline, T_BACKEND),
 	C(c14_enospc_tmpfs, 0),
@@ -851,6 +888,8 @@ static const struct t_case cases[] = {
 	C(c14_dup2_over_ftruncate, T_OWNCORO | T_BACKEND),
 	C(c14_setfl_append_over_write, T_OWNCORO | T_BACKEND),
 	C(c14_ftruncate_after_pwrite, T_OWNCORO | T_BACKEND),
+	C(c14_pwrite_after_ftruncate, T_OWNCORO | T_BACKEND),
+	C(c14_pwrite_after_pwrite, T_OWNCORO | T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

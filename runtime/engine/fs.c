@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "order.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"
@@ -349,6 +350,10 @@ static void note_unshare(const struct asy_io *io)
 static int replaces(const struct asy_io *io, unsigned long *lo, unsigned long *hi)
 {
 	const unsigned long *a = (const unsigned long *)io->a;
+	if (io->op == ASY_OP_WRITE) {
+		*lo = *hi = (unsigned)io->fd;
+		return asy__changing > 0;
+	}
 	switch (io->call) {
 	case ASY_CALL_fcntl:
 		*lo = *hi = (unsigned)a[0];
@@ -388,6 +393,13 @@ static int file_op(const struct asy_waiter *w)
 #define KCMP_FILE 0
 #endif
 
+/* A resizing call, on a worker. */
+static int resizes(const struct asy_io *io)
+{
+	return io->call == ASY_CALL_ftruncate || io->call == ASY_CALL_fallocate ||
+	       io->call == ASY_CALL_posix_fallocate;
+}
+
 /* Does w's op use a number in [lo, hi] — or, for a call that changes
  * the open file rather than the number, that number's open file (a
  * dup's op too)? */
@@ -413,7 +425,27 @@ static int touches(const struct asy_io *io, const struct asy_waiter *w, unsigned
  * write holds the inode until it is done).
  * A file op ends without help from the thread; a pipe's or socket's wait
  * is kept by keep.c instead. */
-static void file_ops_first(const struct asy_io *io)
+ASY_TLS unsigned asy__changing;
+
+/* Does the call wait for w?  A write of `len` bytes only for what
+ * changes the file where it writes: a resize, a write to bytes it
+ * writes too (at the position or appending: anywhere).  Writes to other
+ * bytes of the file stay side by side, as the kernel's direct writes. */
+static int waits_for(const struct asy_io *io, long len, const struct asy_waiter *w,
+		     unsigned long lo, unsigned long hi)
+{
+	if (w->abandoned || !file_op(w) || !touches(io, w, lo, hi))
+		return 0;
+	if (io->op != ASY_OP_WRITE || resizes(&w->io))
+		return 1;
+	if (w->io.op != ASY_OP_WRITE)
+		return 0;
+	off_t wend = w->io.off + (off_t)asy__iov_total(w->io.iov, w->io.iovcnt);
+	return io->off < 0 || w->io.off < 0 || len < 0 ||
+	       (io->off < wend && w->io.off < io->off + len);
+}
+
+void asy__ops_first(const struct asy_io *io, long len)
 {
 	struct asy_thread *t = asy__tls_thread;
 	unsigned long lo, hi;
@@ -421,7 +453,7 @@ static void file_ops_first(const struct asy_io *io)
 		return;
 	for (;;) {
 		const struct asy_waiter *w = t->parked;
-		while (w && (w->abandoned || !file_op(w) || !touches(io, w, lo, hi)))
+		while (w && !waits_for(io, len, w, lo, hi))
 			w = w->pnext;
 		int64_t io_deadline = asy__coro_io_deadline();
 		if (!w || (io_deadline >= 0 && asy_now() >= io_deadline))
@@ -436,16 +468,19 @@ long asy__fs(struct asy_io *io)
 {
 	unsigned char how = rows[io->call];
 	note_unshare(io);
-	file_ops_first(io);
+	asy__ops_first(io, -1);
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
 	    (how == LOCK && !lock_waits(io)) || asy__coro_alone())
 		return ASY_PASS;
 	if (how == WORKER || io->call == ASY_CALL_open || io->call == ASY_CALL_openat ||
 	    io->call == ASY_CALL_creat) {
 		/* On copies of its names: one read of each, which also says
-		 * whether the call must stay on this thread. */
+		 * whether the call must stay on this thread.  A resizing
+		 * call is counted while out: writes wait for it. */
 		struct asy_thread *t = asy__thread();
+		asy__changing += resizes(io);
 		long r = t ? offload_detached(t, io, how != WORKER) : NOT_DETACHED;
+		asy__changing -= resizes(io);
 		if (r != NOT_DETACHED)
 			return r;
 	}
@@ -456,5 +491,8 @@ long asy__fs(struct asy_io *io)
 		if (r <= 0)
 			return asy__inline(io, r);
 	}
-	return offload(io, io->a, how != WORKER);
+	asy__changing += resizes(io);
+	long r = offload(io, io->a, how != WORKER);
+	asy__changing -= resizes(io);
+	return r;
 }

@@ -31,6 +31,7 @@
 
 #include "engine.h"
 #include "fdkind.h"
+#include "order.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"
@@ -78,7 +79,9 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
 	 * engine's own (detach.c). */
 	struct asy_waiter *d = op != ASY_OP_POLL && asy__detach_wanted(&w.io) ?
 				       asy__detach_new(t, &w.io) : NULL;
+	asy__changing += op == ASY_OP_WRITE;
 	long r = asy__op(t, d ? d : &w, deadline);
+	asy__changing -= op == ASY_OP_WRITE;
 	io->via = (d ? d : &w)->io.via;
 	if (d)
 		r = asy__detach_end(t, d, r, rest.v, rest.cnt);
@@ -325,13 +328,11 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 
 static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
 
-#define PIPEFS_MAGIC 0x50495045
-
-/* A pipe made by pipe(), not a FIFO opened by name. */
+/* A pipe made by pipe() (pipefs), not a FIFO opened by name. */
 static int made_by_pipe(int fd)
 {
 	struct statfs sf;
-	return asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) == 0 && sf.f_type == PIPEFS_MAGIC;
+	return asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) == 0 && sf.f_type == 0x50495045;
 }
 
 /* The loop of rw_stream() below. */
@@ -493,8 +494,7 @@ static int64_t tty_vtime(int fd)
 	return (int64_t)tio.c_cc[VTIME] * 100000000;
 }
 
-/* On a worker: the program's own read, at the file position. */
-static long own_read(void *arg)
+static long own_read(void *arg) /* on a worker, at the file position */
 {
 	const struct asy_io *io = arg;
 	return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, -1, io->rwflags);
@@ -603,6 +603,10 @@ long asy__rw(struct asy_io *io)
 	}
 	if (!io->iov || io->iovcnt <= 0 || io->iovcnt > IOV_MAX)
 		return ASY_PASS;
+	/* After what other coroutines of the thread sent out first to
+	 * change the same file (order.h). */
+	if (io->op == ASY_OP_WRITE && asy__changing)
+		asy__ops_first(io, vec_total_safe(io));
 	if (io->op == ASY_OP_READ && io->iov == &io->one && io->off < 0 && !io->rwflags &&
 	    asy__fd_was_socket(io->fd)) {
 		/* A socket, last time: read on the ring as recv (net.c).  One
