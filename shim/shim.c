@@ -120,9 +120,11 @@ static inline long traced(long v)
 		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);
 
 /* A plain thread's call with tracing off is the program's own call and
- * nothing else (engine.h) — two loads, then a jump to libc. */
+ * nothing else (engine.h) — two loads, then a jump to libc.  unshare
+ * always reaches the engine: it marks the thread (asy__own_calls). */
 #define ASY_FAST(name)                                                            \
 	__builtin_expect(!asy__tracing && !asy__sched_running && real.name != NULL &&  \
+			 __builtin_strcmp(#name, "unshare") &&                           \
 			 !(ASY_CLOSES(#name) && atomic_load_explicit(&asy__keeps,        \
 								    memory_order_seq_cst)), 1)
 /* close, close_range, dup2 and dup3 also look whether a coroutine's wait holds the

@@ -36,12 +36,51 @@ ASY_TLS struct asy_thread *asy__tls_thread;
 ASY_TLS int asy__depth;
 ASY_TLS int asy__forked;
 ASY_TLS int asy__unshared;
+/* Sticky: the thread took a state no worker shares (asy__own_calls). */
+static ASY_TLS int own_task;
+
+void asy__own_calls(void)
+{
+	own_task = asy__unshared = 1;
+}
+
+/* The thread's filesystem ids are not its effective ids (setfsuid and
+ * setfsgid change one thread; glibc's setuid family sets them to the
+ * effective ids in every thread), or its capabilities are not the main
+ * thread's: it got them from the thread that created it, which changed
+ * its own. */
+static int creds_own(long pid, long tid)
+{
+	unsigned r, e, s;
+	asy_sys(SYS_getresuid, &r, &e, &s, 0, 0, 0);
+	if ((unsigned)asy_sys(SYS_setfsuid, -1, 0, 0, 0, 0, 0) != e) /* -1 only asks */
+		return 1;
+	asy_sys(SYS_getresgid, &r, &e, &s, 0, 0, 0);
+	if ((unsigned)asy_sys(SYS_setfsgid, -1, 0, 0, 0, 0, 0) != e)
+		return 1;
+	if (pid == tid)
+		return 0;
+	struct {
+		unsigned version;
+		int pid;
+	} hdr = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+	unsigned mine[6] = { 0 }, lead[6] = { 0 };
+	if (asy_sys(SYS_capget, &hdr, mine, 0, 0, 0, 0) < 0)
+		return 1;
+	hdr.pid = (int)pid;
+	if (asy_sys(SYS_capget, &hdr, lead, 0, 0, 0, 0) < 0)
+		return 1;
+	return memcmp(mine, lead, sizeof mine) != 0;
+}
 
 /* The calling thread's fd table or fs struct (cwd, root, umask) is not
- * the main thread's: it unshared them before this scheduler run. */
+ * the main thread's: it unshared them before this scheduler run; or its
+ * credentials are its own. */
 static int task_unshared(void)
 {
 	long pid = asy_sys_getpid(), tid = asy_sys_gettid();
+	if (own_task || creds_own(pid, tid))
+		return 1;
 	if (pid == tid)
 		return 0;
 	return asy_sys(SYS_kcmp, pid, tid, 2 /* KCMP_FILES */, 0, 0, 0) > 0 ||
@@ -200,7 +239,9 @@ void asy__engine_prepare(void)
 		return;
 	int saved = errno;
 	asy__depth++;
-	if (asy__thread())
+	/* Not by a thread whose state is its own: the workers it started
+	 * would have it too. */
+	if (asy__thread() && !asy__unshared)
 		asy__pool_prepare();
 	asy__depth--;
 	errno = saved;
@@ -304,6 +345,8 @@ long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
 	 * signal handler that interrupted the engine passes through too. */
+	if (io->call == ASY_CALL_unshare && io->a[0])
+		asy__own_calls(); /* a table, cwd or namespace of its own */
 	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
@@ -345,6 +388,7 @@ __attribute__((constructor)) void asy__init(void)
 	int saved = errno;
 	asy__pid = (pid_t)asy_sys_getpid();
 	asy__shim_resolve();
+	asy__task_resolve();
 	asy__config_read();
 	asy__trace_init();
 	if (asy__cfg.backend != ASY_BE_OFF &&

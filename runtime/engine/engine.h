@@ -347,9 +347,15 @@ extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("ini
  * until that run ends (engine.c, atfork_child). */
 extern __thread int asy__forked __attribute__((tls_model("initial-exec")));
 /* This thread's fd table or cwd/root is not the process's (close_range
- * with CLOSE_RANGE_UNSHARE, unshare): a worker could not make its calls,
- * so none of them yields (engine.c, fs.c). */
+ * with CLOSE_RANGE_UNSHARE, unshare), or its credentials, capabilities,
+ * seccomp filter or namespaces may not be the workers' (shim/task.c): a
+ * worker could not make its calls, so none of them yields (engine.c,
+ * fs.c). */
 extern __thread int asy__unshared __attribute__((tls_model("initial-exec")));
+/* The calling thread is about to take a state of its own (shim/task.c,
+ * unshare): its calls are its own from now on, in every scheduler run. */
+void asy__own_calls(void);
+void asy__task_resolve(void);
 /* The library's own mutexes: libc's lock and unlock, never the wrappers
  * that make coroutines of one thread wait for each other (shim/pin.c). */
 int asy__mutex_lock(pthread_mutex_t *m);

@@ -1,0 +1,146 @@
+/* Calls that give the calling thread a state of its own that no worker
+ * and no other thread shares: its filesystem ids (setfsuid, setfsgid —
+ * glibc changes them in the calling thread only), its capabilities
+ * (capset, prctl's bounding and ambient sets, securebits), its seccomp
+ * filter and no_new_privs bit, a namespace (setns), and any credential a
+ * raw system call changes (syscall(SYS_setresuid, …) changes one thread,
+ * where glibc's setresuid changes all of them).  A worker making such a
+ * thread's open or stat would make it with the process's credentials:
+ * root's EACCES would become a success.  So each of them marks the
+ * thread (asy__own_calls): from then on its calls are its own, whatever
+ * the state turns back to, as after an unshare.
+ *
+ * Nothing else changes: each calls the real function with the same
+ * arguments and returns what it returns.  A thread that got such a state
+ * from the thread that created it is found when it starts a scheduler
+ * (engine.c, task_unshared). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "sys.h"
+
+typedef long syscall_fn(long, ...);
+typedef int prctl_fn(int, ...);
+
+static struct {
+	syscall_fn *syscall;
+	prctl_fn *prctl;
+	int (*setfsuid)(uid_t);
+	int (*setfsgid)(gid_t);
+	int (*capset)(void *, const void *);
+	int (*setns)(int, int);
+} real;
+
+void asy__task_resolve(void)
+{
+	real.syscall = (syscall_fn *)dlsym(RTLD_NEXT, "syscall");
+	real.prctl = (prctl_fn *)dlsym(RTLD_NEXT, "prctl");
+	real.setfsuid = (int (*)(uid_t))dlsym(RTLD_NEXT, "setfsuid");
+	real.setfsgid = (int (*)(gid_t))dlsym(RTLD_NEXT, "setfsgid");
+	real.capset = (int (*)(void *, const void *))dlsym(RTLD_NEXT, "capset");
+	real.setns = (int (*)(int, int))dlsym(RTLD_NEXT, "setns");
+}
+
+/* Before resolution (another library's constructor): the system call
+ * itself, with libc's convention. */
+static long raw(long n, long a, long b, long c, long d, long e, long f)
+{
+	long r = asy_sys(n, a, b, c, d, e, f);
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* prctl options that change what the thread's calls may do. */
+static int prctl_own(long option, long arg2)
+{
+	switch (option) {
+	case PR_CAPBSET_DROP:
+	case PR_SET_SECUREBITS:
+	case PR_SET_NO_NEW_PRIVS:
+	case PR_SET_SECCOMP:
+		return 1;
+	case PR_CAP_AMBIENT:
+		return arg2 != PR_CAP_AMBIENT_IS_SET;
+	default:
+		return 0;
+	}
+}
+
+/* System calls that change the calling thread's credentials, filter or
+ * namespaces when made raw. */
+static int syscall_own(long n, long a1, long a2)
+{
+	switch (n) {
+	case SYS_setuid: case SYS_setgid: case SYS_setreuid: case SYS_setregid:
+	case SYS_setresuid: case SYS_setresgid: case SYS_setgroups: case SYS_capset:
+	case SYS_setns: case SYS_unshare: case SYS_seccomp:
+		return 1;
+	case SYS_setfsuid: case SYS_setfsgid:
+		return (int)a1 != -1; /* -1 asks, changes nothing */
+	case SYS_prctl:
+		return prctl_own(a1, a2);
+	default:
+		return 0;
+	}
+}
+
+ASY_EXPORT long syscall(long n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	if (__builtin_expect(syscall_own(n, a, b), 0))
+		asy__own_calls();
+	return real.syscall ? real.syscall(n, a, b, c, d, e, f) : raw(n, a, b, c, d, e, f);
+}
+
+ASY_EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long b = va_arg(ap, unsigned long), c = va_arg(ap, unsigned long);
+	unsigned long d = va_arg(ap, unsigned long), e = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (prctl_own(option, (long)b))
+		asy__own_calls();
+	return real.prctl ? real.prctl(option, b, c, d, e)
+			  : (int)raw(SYS_prctl, option, (long)b, (long)c, (long)d, (long)e, 0);
+}
+
+ASY_EXPORT int setfsuid(uid_t uid)
+{
+	if (uid != (uid_t)-1)
+		asy__own_calls();
+	return real.setfsuid ? real.setfsuid(uid) : (int)asy_sys(SYS_setfsuid, uid, 0, 0, 0, 0, 0);
+}
+
+ASY_EXPORT int setfsgid(gid_t gid)
+{
+	if (gid != (gid_t)-1)
+		asy__own_calls();
+	return real.setfsgid ? real.setfsgid(gid) : (int)asy_sys(SYS_setfsgid, gid, 0, 0, 0, 0, 0);
+}
+
+ASY_EXPORT int capset(void *hdr, const void *data)
+{
+	asy__own_calls();
+	return real.capset ? real.capset(hdr, data)
+			   : (int)raw(SYS_capset, (long)hdr, (long)data, 0, 0, 0, 0);
+}
+
+ASY_EXPORT int setns(int fd, int nstype)
+{
+	asy__own_calls();
+	return real.setns ? real.setns(fd, nstype) : (int)raw(SYS_setns, fd, nstype, 0, 0, 0, 0);
+}

@@ -1,0 +1,240 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks processes and
+ * per-thread state: credentials a thread holds alone (setfsuid,
+ * setfsgid, capset, a raw setuid system call) decide what its calls may
+ * do wherever they run; cancellation of a thread blocked in a hooked
+ * call; fork, exec and what the exec'd program inherits.
+ *
+ * The credential cases need root (the machine's tests run as root); as
+ * any other user they print "not root" everywhere. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/file.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "t-helpers.h"
+#include "t-exact.h"
+
+/* glibc exports capset but declares it nowhere. */
+extern int capset(cap_user_header_t hdr, const cap_user_data_t data);
+extern int capget(cap_user_header_t hdr, cap_user_data_t data);
+
+#define NOBODY 65534
+
+/* ==== class 12: processes and per-thread state ========================= */
+
+/* A directory only root may enter, holding a file only root may read:
+ * dir and dir/f.  0, or -1 when not root. */
+static int root_only(char dir[static 32], char f[static 40])
+{
+	if (geteuid() != 0) {
+		t_out("not root\n");
+		return -1;
+	}
+	strcpy(dir, "/tmp/asy-c12-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(f, 40, "%s/f", dir);
+	int fd = open(f, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	write(fd, "secret", 6);
+	close(fd);
+	return 0;
+}
+
+static void root_only_done(const char *dir, const char *f)
+{
+	char sub[48];
+	snprintf(sub, sizeof sub, "%s/d", dir);
+	rmdir(sub);
+	unlink(f);
+	rmdir(dir);
+}
+
+/* What a thread with the given credentials may do there. */
+static void try_root_only(const char *dir, const char *f)
+{
+	struct stat st;
+	char sub[48], b[8];
+	snprintf(sub, sizeof sub, "%s/d", dir);
+	t_res("stat", stat(f, &st));
+	int fd = open(f, O_RDONLY);
+	t_res("open", fd >= 0 ? 0 : -1);
+	if (fd >= 0) {
+		show_buf("read", b, read(fd, b, sizeof b));
+		close(fd);
+	}
+	t_res("mkdir", mkdir(sub, 0700));
+	t_res("unlink", unlink(f));
+	fd = open(f, O_RDONLY);
+	t_res("still-there", fd >= 0 ? 0 : -1);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* setfsuid is the calling thread's alone (glibc does not broadcast it):
+ * its stat, open, mkdir and unlink of root's files must fail with EACCES
+ * wherever they are made. */
+static void c12_setfsuid_root_only(void)
+{
+	char dir[32], f[40];
+	if (root_only(dir, f) < 0)
+		return;
+	int old = setfsuid(NOBODY);
+	try_root_only(dir, f);
+	/* and a file it creates is nobody's */
+	char mine[] = "/tmp/asy-c12-mine-XXXXXX";
+	int fd = mkstemp(mine);
+	struct stat st;
+	fstat(fd, &st);
+	t_out("created-by=%u\n", (unsigned)st.st_uid);
+	setfsuid(old);
+	close(fd);
+	unlink(mine);
+	try_root_only(dir, f);
+	root_only_done(dir, f);
+}
+
+/* The same with setfsgid and a group-only directory. */
+static void c12_setfsgid_group_only(void)
+{
+	char dir[32], f[40];
+	if (root_only(dir, f) < 0)
+		return;
+	chmod(dir, 0070);
+	chown(dir, 0, 4242);
+	chmod(f, 0060);
+	chown(f, 0, 4242);
+	int olduid = setfsuid(NOBODY);
+	int oldgid = setfsgid(4243);
+	try_root_only(dir, f);
+	setfsgid(4242);
+	try_root_only(dir, f);
+	setfsgid(oldgid);
+	setfsuid(olduid);
+	root_only_done(dir, f);
+}
+
+/* A raw setresuid system call changes the calling thread only (glibc's
+ * setresuid changes every thread). */
+static void c12_raw_setresuid_syscall(void)
+{
+	char dir[32], f[40];
+	if (root_only(dir, f) < 0)
+		return;
+	t_res("setresuid", syscall(SYS_setresuid, -1, NOBODY, 0));
+	try_root_only(dir, f);
+	t_res("back", syscall(SYS_setresuid, -1, 0, 0));
+	try_root_only(dir, f);
+	root_only_done(dir, f);
+}
+
+/* capset changes the calling thread's capabilities only: without
+ * CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH root is refused a file that
+ * is another user's, 0600. */
+static void c12_capset_drops_dac_override(void)
+{
+	char dir[32], f[40];
+	if (root_only(dir, f) < 0)
+		return;
+	chown(dir, NOBODY, NOBODY);
+	chown(f, NOBODY, NOBODY);
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2], old[2];
+	capget(&h, old);
+	memcpy(d, old, sizeof d);
+	d[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH) |
+			    (1u << CAP_FOWNER));
+	t_res("capset", capset(&h, d));
+	try_root_only(dir, f);
+	t_res("back", capset(&h, old));
+	try_root_only(dir, f);
+	root_only_done(dir, f);
+}
+
+static char inherit_dir[32], inherit_f[40];
+
+static void j_inherit(int i)
+{
+	struct stat st;
+	if (i == 1) { /* keeps the other from being alone on its thread */
+		t_msleep(1);
+		t_jout(i, "slept\n");
+		return;
+	}
+	t_jres(i, "stat", stat(inherit_f, &st));
+	int fd = open(inherit_f, O_RDONLY);
+	t_jres(i, "open", fd >= 0 ? 0 : -1);
+	if (fd >= 0)
+		close(fd);
+	t_jout(i, "\n");
+}
+
+static void *inheriting_thread(void *arg)
+{
+	t_spawn(j_inherit, 0);
+	t_spawn(j_inherit, 1);
+	t_finish();
+	return NULL;
+}
+
+static void *fsuid_thread(void *arg)
+{
+	setfsuid(NOBODY);
+	join(go(inheriting_thread, NULL));
+	return NULL;
+}
+
+/* A thread created by a thread with filesystem ids of its own has them
+ * too: its coroutines' stat and open are refused as its own would be.
+ * The pool's workers were started first, by a root thread. */
+static void c12_thread_inherits_fsuid(void)
+{
+	if (root_only(inherit_dir, inherit_f) < 0)
+		return;
+	t_load_api();
+	t_spawn(j_inherit, 0);
+	t_spawn(j_inherit, 1);
+	t_finish();
+	join(go(fsuid_thread, NULL));
+	root_only_done(inherit_dir, inherit_f);
+}
+
+/* ---- the table ---------------------------------------------------------
+ * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
+ * signal interrupt one.  T_BACKEND: the coroutine really waits in a hooked
+ * call. */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c12_setfsuid_root_only, 0),
+	C(c12_setfsgid_group_only, 0),
+	C(c12_raw_setresuid_syscall, 0),
+	C(c12_capset_drops_dac_override, 0),
+	C(c12_thread_inherits_fsuid, T_BACKEND | T_OWNCORO),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+int main(int argc, char **argv)
+{
+	return t_cases_main(argc, argv, cases, "exact-process", 150);
+}
