@@ -2,9 +2,11 @@
  * and no other thread shares: its filesystem ids (setfsuid, setfsgid —
  * glibc changes them in the calling thread only), its capabilities
  * (capset, prctl's bounding and ambient sets, securebits), its seccomp
- * filter and no_new_privs bit, a namespace (setns), and any credential a
- * raw system call changes (syscall(SYS_setresuid, …) changes one thread,
- * where glibc's setresuid changes all of them).  A worker making such a
+ * filter and no_new_privs bit, a namespace (setns), a personality with
+ * STICKY_TIMEOUTS (the kernel's select then leaves the timeout alone,
+ * where a coroutine's select writes back the time left), and any
+ * credential a raw system call changes (syscall(SYS_setresuid, …)
+ * changes one thread, where glibc's setresuid changes all of them).  A worker making such a
  * thread's open or stat would make it with the process's credentials:
  * root's EACCES would become a success.  So each of them marks the
  * thread (asy__own_calls): from then on its calls are its own, whatever
@@ -19,6 +21,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/fsuid.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 
@@ -35,6 +38,7 @@ static struct {
 	int (*setfsgid)(gid_t);
 	int (*capset)(void *, const void *);
 	int (*setns)(int, int);
+	int (*personality)(unsigned long);
 } real;
 
 void asy__task_resolve(void)
@@ -45,6 +49,7 @@ void asy__task_resolve(void)
 	real.setfsgid = (int (*)(gid_t))dlsym(RTLD_NEXT, "setfsgid");
 	real.capset = (int (*)(void *, const void *))dlsym(RTLD_NEXT, "capset");
 	real.setns = (int (*)(int, int))dlsym(RTLD_NEXT, "setns");
+	real.personality = (int (*)(unsigned long))dlsym(RTLD_NEXT, "personality");
 }
 
 /* Before resolution (another library's constructor): the system call
@@ -75,6 +80,13 @@ static int prctl_own(long option, long arg2)
 	}
 }
 
+/* A persona whose timeouts the engine's calls would not treat as the
+ * kernel does (0xffffffff only asks). */
+static int persona_own(unsigned long persona)
+{
+	return persona != 0xffffffff && (persona & STICKY_TIMEOUTS);
+}
+
 /* System calls that change the calling thread's credentials, filter or
  * namespaces when made raw. */
 static int syscall_own(long n, long a1, long a2)
@@ -88,6 +100,8 @@ static int syscall_own(long n, long a1, long a2)
 		return (int)a1 != -1; /* -1 asks, changes nothing */
 	case SYS_prctl:
 		return prctl_own(a1, a2);
+	case SYS_personality:
+		return persona_own((unsigned long)a1);
 	default:
 		return 0;
 	}
@@ -143,4 +157,12 @@ ASY_EXPORT int setns(int fd, int nstype)
 {
 	asy__own_calls();
 	return real.setns ? real.setns(fd, nstype) : (int)raw(SYS_setns, fd, nstype, 0, 0, 0, 0);
+}
+
+ASY_EXPORT int personality(unsigned long persona)
+{
+	if (persona_own(persona))
+		asy__own_calls();
+	return real.personality ? real.personality(persona)
+				: (int)raw(SYS_personality, (long)persona, 0, 0, 0, 0, 0);
 }

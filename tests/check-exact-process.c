@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@
 #include <linux/capability.h>
 #include <sys/file.h>
 #include <sys/fsuid.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -219,6 +222,70 @@ static void c12_thread_inherits_fsuid(void)
 	root_only_done(inherit_dir, inherit_f);
 }
 
+/* select on an empty pipe for 20 ms: what it leaves in its timeout. */
+static void select_20ms(void (*out)(int, const char *, ...), int i)
+{
+	int p[2];
+	pipe(p);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	struct timeval tv = { 0, 20000 };
+	int n = select(p[0] + 1, &r, NULL, NULL, &tv);
+	out(i, "select=%d timeout-left=%ld.%06ld\n", n, (long)tv.tv_sec, (long)tv.tv_usec);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void case_out(int i, const char *fmt, ...)
+{
+	char line[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	t_out("%s", line);
+}
+
+/* With STICKY_TIMEOUTS in the thread's personality the kernel's select
+ * leaves the timeout as it was. */
+static void c12_sticky_timeouts_select(void)
+{
+	int old = personality(0xffffffff);
+	personality(PER_LINUX | STICKY_TIMEOUTS);
+	select_20ms(case_out, 0);
+	personality(old);
+	select_20ms(case_out, 0);
+}
+
+static void j_sticky(int i)
+{
+	if (i == 1) {
+		t_msleep(1);
+		t_jout(i, "slept\n");
+	} else
+		select_20ms(t_jout, i);
+}
+
+static void *sticky_thread(void *arg)
+{
+	t_spawn(j_sticky, 0);
+	t_spawn(j_sticky, 1);
+	t_finish();
+	return NULL;
+}
+
+/* The same in coroutines of a thread that got the personality from the
+ * thread that created it. */
+static void c12_thread_inherits_sticky_timeouts(void)
+{
+	t_load_api();
+	int old = personality(0xffffffff);
+	personality(PER_LINUX | STICKY_TIMEOUTS);
+	join(go(sticky_thread, NULL));
+	personality(old);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one.  T_BACKEND: the coroutine really waits in a hooked
@@ -230,6 +297,8 @@ static const struct t_case cases[] = {
 	C(c12_raw_setresuid_syscall, 0),
 	C(c12_capset_drops_dac_override, 0),
 	C(c12_thread_inherits_fsuid, T_BACKEND | T_OWNCORO),
+	C(c12_sticky_timeouts_select, 0),
+	C(c12_thread_inherits_sticky_timeouts, T_OWNCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -187,7 +187,7 @@ START_TEST(exports_only_hooks_and_asy)
 		"execve", "execv", "execvp", "execvpe", "execl", "execlp",
 		"execle", "fexecve", "_exit", "_Exit",
 		/* shim/task.c */
-		"syscall", "prctl", "setfsuid", "setfsgid", "capset", "setns",
+		"syscall", "prctl", "setfsuid", "setfsgid", "capset", "setns", "personality",
 		/* shim/pin.c */
 		"pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock",
 		"pthread_mutex_clocklock", "pthread_mutex_unlock", "pthread_rwlock_rdlock",

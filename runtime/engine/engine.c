@@ -46,11 +46,13 @@ void asy__own_calls(void)
 
 /* The thread's filesystem ids are not its effective ids (setfsuid and
  * setfsgid change one thread; glibc's setuid family sets them to the
- * effective ids in every thread), or its capabilities are not the main
- * thread's: it got them from the thread that created it, which changed
- * its own. */
-static int creds_own(long pid, long tid)
+ * effective ids in every thread), its capabilities are not the main
+ * thread's, or its personality has STICKY_TIMEOUTS: it got them from the
+ * thread that created it, which changed its own (shim/task.c). */
+static int state_own(long pid, long tid)
 {
+	if (asy_sys(SYS_personality, 0xffffffff, 0, 0, 0, 0, 0) & 0x4000000 /* STICKY_TIMEOUTS */)
+		return 1;
 	unsigned r, e, s;
 	asy_sys(SYS_getresuid, &r, &e, &s, 0, 0, 0);
 	if ((unsigned)asy_sys(SYS_setfsuid, -1, 0, 0, 0, 0, 0) != e) /* -1 only asks */
@@ -79,7 +81,7 @@ static int creds_own(long pid, long tid)
 static int task_unshared(void)
 {
 	long pid = asy_sys_getpid(), tid = asy_sys_gettid();
-	if (own_task || creds_own(pid, tid))
+	if (own_task || state_own(pid, tid))
 		return 1;
 	if (pid == tid)
 		return 0;
