@@ -2,7 +2,7 @@
  * and no other thread shares: its filesystem ids (setfsuid, setfsgid —
  * glibc changes them in the calling thread only), its capabilities
  * (capset, prctl's bounding and ambient sets, securebits), its seccomp
- * filter and no_new_privs bit, a namespace (setns), a personality with
+ * filter, Landlock domain and no_new_privs bit, a namespace (setns), a personality with
  * STICKY_TIMEOUTS (the kernel's select then leaves the timeout alone,
  * where a coroutine's select writes back the time left), and any
  * credential a raw system call changes (syscall(SYS_setresuid, …)
@@ -95,6 +95,9 @@ static int syscall_own(long n, long a1, long a2)
 	case SYS_setuid: case SYS_setgid: case SYS_setreuid: case SYS_setregid:
 	case SYS_setresuid: case SYS_setresgid: case SYS_setgroups: case SYS_capset:
 	case SYS_setns: case SYS_unshare: case SYS_seccomp:
+#ifdef SYS_landlock_restrict_self
+	case SYS_landlock_restrict_self:
+#endif
 		return 1;
 	case SYS_setfsuid: case SYS_setfsgid:
 		return (int)a1 != -1; /* -1 asks, changes nothing */

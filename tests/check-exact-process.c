@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/landlock.h>
 #include <sys/file.h>
 #include <sys/fsuid.h>
 #include <sys/personality.h>
@@ -222,6 +223,58 @@ static void c12_thread_inherits_fsuid(void)
 	root_only_done(inherit_dir, inherit_f);
 }
 
+static int cleaner_pipe[2];
+static char cleaner_dir[32];
+
+/* Started before the case's thread restricts itself, so that it can
+ * remove what a wrong answer created. */
+static void *cleaner(void *arg)
+{
+	char b, path[48];
+	read(cleaner_pipe[0], &b, 1);
+	snprintf(path, sizeof path, "%s/d", cleaner_dir);
+	rmdir(path);
+	snprintf(path, sizeof path, "%s/f", cleaner_dir);
+	unlink(path);
+	rmdir(cleaner_dir);
+	return NULL;
+}
+
+/* A Landlock domain is the thread's own (landlock_restrict_self has no
+ * glibc wrapper: a raw syscall()): once it handles reading files and
+ * making entries, with no rule that allows them, the thread's open,
+ * mkdir and creat are refused everywhere. */
+static void c12_landlock_thread(void)
+{
+	struct landlock_ruleset_attr attr = {
+		.handled_access_fs = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |
+				     LANDLOCK_ACCESS_FS_MAKE_REG,
+	};
+	char sub[48], f[48];
+	strcpy(cleaner_dir, "/tmp/asy-c12-XXXXXX");
+	mkdtemp(cleaner_dir);
+	pipe(cleaner_pipe);
+	pthread_t th = go(cleaner, NULL);
+	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+	if (rs < 0) {
+		t_out("no landlock\n");
+	} else {
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		t_res("restrict", syscall(SYS_landlock_restrict_self, rs, 0));
+		snprintf(sub, sizeof sub, "%s/d", cleaner_dir);
+		snprintf(f, sizeof f, "%s/f", cleaner_dir);
+		int fd = open("/etc/passwd", O_RDONLY);
+		t_res("open", fd >= 0 ? 0 : -1);
+		t_res("mkdir", mkdir(sub, 0700));
+		fd = open(f, O_CREAT | O_WRONLY, 0600);
+		t_res("creat", fd >= 0 ? 0 : -1);
+		struct stat st;
+		t_res("stat", stat("/etc/passwd", &st));
+	}
+	write(cleaner_pipe[1], "x", 1);
+	join(th);
+}
+
 /* select on an empty pipe for 20 ms: what it leaves in its timeout. */
 static void select_20ms(void (*out)(int, const char *, ...), int i)
 {
@@ -297,6 +350,7 @@ static const struct t_case cases[] = {
 	C(c12_raw_setresuid_syscall, 0),
 	C(c12_capset_drops_dac_override, 0),
 	C(c12_thread_inherits_fsuid, T_BACKEND | T_OWNCORO),
+	C(c12_landlock_thread, 0),
 	C(c12_sticky_timeouts_select, 0),
 	C(c12_thread_inherits_sticky_timeouts, T_OWNCORO),
 	{ NULL, NULL, 0 },
