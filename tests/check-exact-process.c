@@ -339,6 +339,46 @@ static void c12_thread_inherits_sticky_timeouts(void)
 	personality(old);
 }
 
+static int fork_pipe[2];
+static pid_t fork_parent;
+
+/* A sibling of the forking job: it waits across the fork and tells,
+ * through the pipe, if a copy of it ran in the child. */
+static void j_fork(int i)
+{
+	if (i == 0) {
+		usleep(30000);
+		if (getpid() != fork_parent)
+			write(fork_pipe[1], "sibling's copy ran in the child\n", 32);
+		t_jout(i, "sibling done\n");
+		return;
+	}
+	usleep(5000);
+	pid_t c = fork();
+	if (c == 0) {
+		write(fork_pipe[1], "child's job returns\n", 20);
+		return; /* the child's only thread of control ends */
+	}
+	close(fork_pipe[1]);
+	int st;
+	waitpid(c, &st, 0);
+	t_jout(i, "child: %s\n", WIFEXITED(st) ? (WEXITSTATUS(st) ? "exit !0" : "exit 0") : "killed");
+}
+
+/* A child forked by a job has that job only: when it returns, the child
+ * ends (exit 0), and the copies of the other jobs never run there. */
+static void c12_fork_child_has_forker_only(void)
+{
+	net(6);
+	t_load_api();
+	pipe(fork_pipe);
+	fork_parent = getpid();
+	t_spawn(j_fork, 0);
+	t_spawn(j_fork, 1);
+	t_finish();
+	child_line(fork_pipe[0]);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one.  T_BACKEND: the coroutine really waits in a hooked
@@ -352,6 +392,7 @@ static const struct t_case cases[] = {
 	C(c12_thread_inherits_fsuid, T_BACKEND | T_OWNCORO),
 	C(c12_landlock_thread, 0),
 	C(c12_sticky_timeouts_select, 0),
+	C(c12_fork_child_has_forker_only, T_OWNCORO),
 	C(c12_thread_inherits_sticky_timeouts, T_OWNCORO),
 	{ NULL, NULL, 0 },
 };

@@ -120,6 +120,7 @@ struct sched {
 	volatile int crit;          /* > 0 while the structures are changing */
 	struct asy_coro *dead;      /* finished; stack to free once off it */
 	struct asy_coro *prev;      /* the context we last switched from */
+	struct asy_coro *forker;    /* in a child forked by a coroutine: it */
 	struct asy_stack cache[ASY_STACK_CACHE];
 	unsigned ncache;
 };

@@ -5,6 +5,7 @@
  * coroutine is parked.  Nothing here calls malloc: asy_go() is safe in a
  * signal handler as long as it does not interrupt the scheduler itself. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -75,6 +76,8 @@ static void slot_release(struct sched *s, struct asy_coro *c)
  * good (the next context unmaps the stack we are standing on). */
 static __attribute__((noreturn)) void coro_exit(struct sched *s, struct asy_coro *c)
 {
+	if (c == s->forker)
+		exit(0); /* the forked child's only thread of control (sched.c) */
 	asy__sched_crit_enter(s);
 	c->state = CO_DONE;
 	s->live--;

@@ -45,6 +45,9 @@ void asy__coro_unpark(struct asy_coro *c);
  * is not cancelled.  Blocking the thread in that call then keeps nothing
  * from running.  0 outside coroutines. */
 int asy__coro_alone(void);
+/* In a child forked inside a scheduler run (engine.c's atfork handler):
+ * only the forking coroutine is the program's (sched.c). */
+void asy__coro_fork_child(void);
 
 /* The deadline for hooked calls set in the running coroutine with
  * asy_io_deadline(), -1 when none (or outside coroutines). */

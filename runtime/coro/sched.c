@@ -389,6 +389,46 @@ int asy__coro_alone(void)
 	       s->cur->io_deadline < 0 && !s->cur->cancelled;
 }
 
+/* A child forked by one of many threads has that thread only; a child
+ * forked by a coroutine has copies of every coroutine of its thread, and
+ * only the forking one is the program's.  The others are parked for
+ * good: off the run queue and the timers, never woken by an op (the
+ * child's engine starts empty) nor by a cancel, and a join of one of
+ * them waits as a join of a thread the child does not have.  The root
+ * (the asy_run caller) keeps its place; when the forking coroutine ends,
+ * the child ends with it, as a process does when its last thread
+ * returns (coro.c, coro_exit). */
+void asy__coro_fork_child(void)
+{
+	struct sched *s = tls_sched;
+	if (!s || !s->running || !s->cur)
+		return;
+	struct asy_coro *self = s->cur, *root = &s->root;
+	for (unsigned h = 1; h < s->nslots; h++) {
+		struct asy_coro *c = &s->chunks[h >> CHUNK_SHIFT][h & (CHUNK_LEN - 1)];
+		if (c == self || (c->state != CO_READY && c->state != CO_PARKED))
+			continue;
+		c->state = CO_PARKED;
+		c->cancellable = 0;
+		c->heap_idx = -1;
+	}
+	int root_ready = root->state == CO_READY, root_timer = root->heap_idx >= 0;
+	s->rq_head = s->rq_tail = NULL;
+	s->heap_len = 0;
+	if (root_timer) {
+		s->heap[0] = root;
+		root->heap_idx = 0;
+		s->heap_len = 1;
+	}
+	if (root_ready)
+		rq_push(s, root);
+	if (self->joiner && self->joiner != root)
+		self->joiner = NULL;
+	s->live = self != root;
+	s->engine_parked = 0;
+	s->forker = self != root ? self : NULL;
+}
+
 int64_t asy__coro_io_deadline(void)
 {
 	struct sched *s = tls_sched;

@@ -370,9 +370,10 @@ long asy__io(struct asy_io *io)
 
 /* A child forked by a coroutine has copies of every coroutine of that
  * thread, but only the forking one is the program's: as in a child forked
- * by one of many threads, nothing else may run there.  Until that
- * scheduler run ends, the child's calls are its own calls, and none of
- * them yields to the copies. */
+ * by one of many threads, nothing else may run there.  The copies are
+ * parked for good (asy__coro_fork_child, under every backend: the child
+ * ends when the forking coroutine returns), and until that scheduler run
+ * ends the child's calls are its own calls. */
 static void atfork_child(void)
 {
 	asy__forked = asy__sched_running;
@@ -393,6 +394,7 @@ __attribute__((constructor)) void asy__init(void)
 	asy__task_resolve();
 	asy__config_read();
 	asy__trace_init();
+	pthread_atfork(NULL, NULL, asy__coro_fork_child);
 	if (asy__cfg.backend != ASY_BE_OFF &&
 	    pthread_key_create(&thread_key, thread_key_dtor) == 0 &&
 	    pthread_atfork(NULL, NULL, atfork_child) == 0) {
