@@ -393,8 +393,8 @@ int asy__coro_alone(void)
  * forked by a coroutine has copies of every coroutine of its thread, and
  * only the forking one is the program's.  The others are parked for
  * good: off the run queue and the timers, never woken by an op (the
- * child's engine starts empty) nor by a cancel, and a join of one of
- * them waits as a join of a thread the child does not have.  The root
+ * child's engine starts empty) nor by a cancel: a join of one of them
+ * never returns (asy_run reports EDEADLK, as for any deadlock).  The root
  * (the asy_run caller) keeps its place; when the forking coroutine ends,
  * the child ends with it, as a process does when its last thread
  * returns (coro.c, coro_exit). */
