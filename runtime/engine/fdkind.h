@@ -69,6 +69,13 @@ int asy__fd_kind(int fd, struct stat *st);
 int asy__fd_was_socket(int fd);
 void asy__fd_forget(int fd);
 
+/* How long a terminal's read or write that poll does not call ready may
+ * wait: -1 as long as it takes; 0 not at all, it is the program's own
+ * call (a read with VMIN 0 and VTIME 0, or a background process group's
+ * read, or write with TOSTOP, of its controlling tty); else VTIME's
+ * nanoseconds (VMIN 0: the read returns what is there then, maybe 0). */
+int64_t asy__tty_wait(int fd, int writing);
+
 /* 1 when a regular file is made up by the kernel (ASY_K_KERNFS). */
 int asy__kernel_fs(int fd);
 

@@ -482,18 +482,6 @@ static long vec_total_safe(const struct asy_io *io)
 	return total;
 }
 
-/* A tty read in non-canonical mode with VMIN 0 returns at once, or after
- * VTIME tenths of a second, with what is there (0 if nothing): -1 when
- * it waits for bytes as usual, else how long it may wait (ns). */
-static int64_t tty_vtime(int fd)
-{
-	struct termios tio;
-	if (asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) < 0 || (tio.c_lflag & ICANON) ||
-	    tio.c_cc[VMIN] != 0)
-		return -1;
-	return (int64_t)tio.c_cc[VTIME] * 100000000;
-}
-
 static long own_read(void *arg) /* on a worker, at the file position */
 {
 	const struct asy_io *io = arg;
@@ -533,7 +521,7 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 			long fl = file_flags(io->fd);
 			if (fl < 0 || (fl & O_NONBLOCK) || vec_total_safe(io) <= 0)
 				return ASY_PASS;
-			int64_t vtime = io->op == ASY_OP_READ && k->vmin ? tty_vtime(io->fd) : -1;
+			int64_t vtime = k->vmin ? asy__tty_wait(io->fd, io->op == ASY_OP_WRITE) : -1;
 			if (vtime == 0)
 				return ASY_PASS;
 			if (vtime > 0)
