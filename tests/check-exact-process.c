@@ -473,6 +473,47 @@ static void c12_tty_background_write_tostop(void)
 	background_tty(2);
 }
 
+static void j_stat(int i)
+{
+	struct stat st;
+	for (int n = 0; n < 10; n++)
+		stat("/", &st);
+	usleep(1000);
+	t_jout(i, "stat done\n");
+}
+
+static void *late_line(void *arg)
+{
+	(void)arg;
+	t_msleep(50);
+	t_out("last thread done\n");
+	return NULL;
+}
+
+/* After jobs whose calls went to the worker pool, the main thread ends
+ * with pthread_exit while another thread works: the process ends with
+ * status 0 when that thread returns (the idle workers kept it alive,
+ * every signal blocked, until the alarm). */
+static void c12_main_pthread_exit_after_workers(void)
+{
+	net(8);
+	t_load_api();
+	pid_t c = fork();
+	if (c == 0) {
+		net(4);
+		t_spawn(j_stat, 0);
+		t_spawn(j_stat, 1);
+		t_finish();
+		pthread_t th;
+		pthread_create(&th, NULL, late_line, NULL);
+		pthread_exit(NULL);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	t_out("child: %s\n", WIFEXITED(st) ? (WEXITSTATUS(st) ? "exit !0" : "exit 0") :
+	      WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? "lived on (SIGALRM)" : "killed");
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one.  T_BACKEND: the coroutine really waits in a hooked
@@ -491,6 +532,7 @@ static const struct t_case cases[] = {
 	C(c12_tty_background_read_ignored, T_OWNCORO),
 	C(c12_tty_background_read_orphaned, T_OWNCORO),
 	C(c12_tty_background_write_tostop, T_OWNCORO),
+	C(c12_main_pthread_exit_after_workers, T_OWNCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C

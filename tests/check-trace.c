@@ -243,6 +243,23 @@ __attribute__((noinline)) static void work_errno(void)
 		exit(13);
 }
 
+static void *late_writer(void *arg)
+{
+	(void)arg;
+	usleep(50000);
+	write(2, "thread done\n", 12);
+	return NULL;
+}
+
+/* The main thread ends with pthread_exit while another thread still
+ * works: the process ends (exit 0) when that thread returns. */
+static void work_main_exits(void)
+{
+	pthread_t th;
+	pthread_create(&th, NULL, late_writer, NULL);
+	pthread_exit(NULL);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -250,7 +267,7 @@ static const struct {
 	{ "errno", work_errno },
 	{ "calls", work_calls },     { "signal", work_signal }, { "fork", work_fork },
 	{ "threads", work_threads }, { "exec", work_exec },     { "exec2", work_exec2 },
-	{ "coro", work_coro },       { "reuse", work_reuse },
+	{ "coro", work_coro },       { "reuse", work_reuse },   { "main-exits", work_main_exits },
 	{ NULL, NULL },
 };
 
@@ -630,6 +647,25 @@ START_TEST(test_stderr_names)
 }
 END_TEST
 
+/* The trace's writer thread does not keep a process alive: its main
+ * thread's pthread_exit ends it once its other thread returns, with the
+ * trace complete (it had lived on, SIGTERM pending, until the alarm). */
+START_TEST(test_main_pthread_exit)
+{
+	struct run r;
+	char e3[PATH_MAX + 64], path[PATH_MAX + 32], buf[4096];
+	snprintf(path, sizeof path, "%s/t", dir);
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s", path);
+	const char *env[] = { e3, NULL };
+	run("main-exits", env, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %#x: %.300s",
+		      r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "thread done"));
+	slurp(path, buf, sizeof buf);
+	ck_assert_msg(strstr(buf, "write(2"), "the thread's write is not in the trace: %.300s", buf);
+}
+END_TEST
+
 /* Trace files are 0600 whatever the umask, and hold no data. */
 START_TEST(test_file_mode)
 {
@@ -657,6 +693,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_formats, 0, 9);
 	tcase_add_loop_test(tc, test_stderr_names, 0, 3);
+	tcase_add_test(tc, test_main_pthread_exit);
 	tcase_add_loop_test(tc, test_coro, 0, 9);
 	tcase_add_test(tc, test_min_us);
 	tcase_add_test(tc, test_reuse);

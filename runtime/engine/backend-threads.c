@@ -398,6 +398,7 @@ static void *worker_main(void *arg)
 		atomic_store(&wk.cur, NULL);
 		finish(w, res);
 	}
+	asy__thread_counted(1);
 	return NULL;
 }
 
@@ -417,6 +418,7 @@ static int spawn(void)
 	pthread_attr_destroy(&attr);
 	if (r)
 		return -r;
+	asy__thread_counted(0);
 	pool.nthreads++;
 	return 0;
 }

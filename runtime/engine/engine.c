@@ -385,6 +385,29 @@ static void atfork_child(void)
 	memset(&asy__count, 0, sizeof asy__count);
 }
 
+/* glibc counts the process's threads (__nptl_nthreads, GLIBC_PRIVATE,
+ * kept for libthread_db) and ends the process with exit(0) when the last
+ * one returns or calls pthread_exit.  The engine's own threads (workers,
+ * the trace writer) must not count: a program whose main thread calls
+ * pthread_exit ends when its last thread does, as without the shim; with
+ * them counted it lived on with only the engine's threads, which block
+ * every signal (a SIGTERM stayed pending for good).  Where the counter
+ * cannot be found nothing changes. */
+static unsigned *nthreads;
+static pthread_once_t nthreads_once = PTHREAD_ONCE_INIT;
+
+static void nthreads_find(void)
+{
+	nthreads = (unsigned *)dlsym(RTLD_DEFAULT, "__nptl_nthreads");
+}
+
+void asy__thread_counted(int counted)
+{
+	pthread_once(&nthreads_once, nthreads_find);
+	if (nthreads)
+		__atomic_fetch_add(nthreads, counted ? 1u : -1u, __ATOMIC_RELAXED);
+}
+
 /* Runs before main(); errno is left as it was found. */
 __attribute__((constructor)) void asy__init(void)
 {

@@ -355,6 +355,12 @@ extern __thread int asy__unshared __attribute__((tls_model("initial-exec")));
 /* The calling thread is about to take a state of its own (shim/task.c,
  * unshare): its calls are its own from now on, in every scheduler run. */
 void asy__own_calls(void);
+
+/* An engine thread leaves glibc's count of the process's threads
+ * (counted 0: called by its creator once pthread_create succeeded), or
+ * comes back into it (1: called by the thread itself just before it
+ * returns, since glibc takes it out again then). */
+void asy__thread_counted(int counted);
 void asy__task_resolve(void);
 /* The library's own mutexes: libc's lock and unlock, never the wrappers
  * that make coroutines of one thread wait for each other (shim/pin.c). */

@@ -503,6 +503,8 @@ int asy__writer_start(void)
 	int r = pthread_create(&th, &attr, writer_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	if (!r)
+		asy__thread_counted(0); /* it never returns */
 	/* Return once the thread runs: a thread still starting up (in its
 	 * libc or sanitizer set-up, which allocates) when the program forks or
 	 * exits right away left a forked child's allocator locked (seen under
