@@ -53,8 +53,15 @@ static int pset_init(struct pset *s, unsigned n)
 	return 0;
 }
 
+/* io_uring's POLL_ADD lets a wake-up through only when its key shares a
+ * bit with the events other than POLLPRI, so a wait for POLLPRI alone
+ * never ends (TCP's urgent data, select's exceptfds); POLLRDBAND, which
+ * the same wake-ups carry, lets them through.  The answer is the
+ * program's own call's. */
 static void pset_add(struct pset *s, int fd, short events)
 {
+	if (events & POLLPRI)
+		events |= POLLRDBAND;
 	s->p[s->n].fd = fd;
 	s->p[s->n].events = events;
 	s->p[s->n].revents = 0;
@@ -168,9 +175,15 @@ static long poll_call(struct asy_io *io, struct pollfd *fds, nfds_t n, int64_t u
 
 #define SET_BYTES(n) ((((size_t)(n) + 63) / 64) * 8)
 
+/* The program's three sets, and copies of what it asked, to ask again
+ * (and to give back when the wait ends early, as the kernel leaves the
+ * sets of a select that a signal ended): on the stack up to FD_SETSIZE,
+ * else in a mapping (glibc's callers may pass larger sets). */
 struct sets {
 	fd_set *p[3];
-	unsigned char *copy[3]; /* what the program asked, to ask again */
+	unsigned char *copy[3];
+	size_t bytes, mapped;
+	unsigned char *buf;
 	unsigned char small[3][SET_BYTES(FD_SETSIZE)];
 };
 
@@ -179,59 +192,99 @@ static int in_set(const unsigned char *set, int fd)
 	return set && (set[fd / 8] >> (fd % 8)) & 1;
 }
 
-static long do_select(int n, struct sets *s, size_t bytes)
+/* Copy in what the program asked; -EFAULT as the kernel would say. */
+static int sets_init(struct sets *s, int n, fd_set **sets)
 {
-	static const struct timespec zero = { 0, 0 };
+	s->bytes = n > 0 ? SET_BYTES(n) : 0;
+	s->mapped = 0;
+	s->buf = s->small[0];
+	if (s->bytes > sizeof s->small[0]) {
+		void *m = mmap(NULL, 3 * s->bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return -ENOMEM;
+		s->buf = m;
+		s->mapped = 3 * s->bytes;
+	}
+	for (int i = 0; i < 3; i++) {
+		s->p[i] = sets[i];
+		s->copy[i] = sets[i] ? s->buf + i * s->bytes : NULL;
+		if (sets[i] && asy__copy_in(s->copy[i], sets[i], s->bytes) < 0)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static void sets_free(struct sets *s)
+{
+	if (s->mapped)
+		munmap(s->buf, s->mapped);
+}
+
+/* The program's sets as it gave them. */
+static void sets_restore(struct sets *s)
+{
 	for (int i = 0; i < 3; i++)
 		if (s->p[i])
-			memcpy(s->p[i], s->copy[i], bytes);
+			memcpy(s->p[i], s->copy[i], s->bytes);
+}
+
+static long do_select(int n, struct sets *s)
+{
+	static const struct timespec zero = { 0, 0 };
+	sets_restore(s);
 	return asy_sys(SYS_pselect6, n, s->p[0], s->p[1], s->p[2], &zero, NULL);
 }
 
-static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
+static long select_wait(struct asy_io *io, int n, struct sets *s, int64_t until)
 {
 	static const struct timespec zero = { 0, 0 };
-	size_t bytes = n > 0 ? SET_BYTES(n) : 0;
-	struct sets s;
-	if (n < 0 || bytes > sizeof s.small[0])
-		return ASY_PASS; /* EINVAL, or sets larger than FD_SETSIZE */
-	for (int i = 0; i < 3; i++) {
-		s.p[i] = sets[i];
-		s.copy[i] = sets[i] ? s.small[i] : NULL;
-		if (sets[i] && asy__copy_in(s.small[i], sets[i], bytes) < 0)
-			return ASY_PASS; /* EFAULT */
-	}
-	long r = asy_sys(SYS_pselect6, n, s.p[0], s.p[1], s.p[2], &zero, NULL);
+	long r = asy_sys(SYS_pselect6, n, s->p[0], s->p[1], s->p[2], &zero, NULL);
 	if (r != 0 || until == 0)
 		return r > 0 ? asy__inline(io, r) : r;
 	struct pset ps;
 	if (pset_init(&ps, (unsigned)n) < 0)
 		return ASY_PASS;
 	for (int fd = 0; fd < n; fd++) {
-		short ev = (in_set(s.copy[0], fd) ? POLLIN : 0) |
-			   (in_set(s.copy[1], fd) ? POLLOUT : 0) | (in_set(s.copy[2], fd) ? POLLPRI : 0);
+		short ev = (in_set(s->copy[0], fd) ? POLLIN : 0) |
+			   (in_set(s->copy[1], fd) ? POLLOUT : 0) | (in_set(s->copy[2], fd) ? POLLPRI : 0);
 		if (ev)
 			pset_add(&ps, fd, ev);
 	}
 	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long w = wait_set(io, &ps, until);
-		r = do_select(n, &s, bytes);
+		r = do_select(n, s);
 		if (r != 0 || w == -ETIME)
 			break;
-		if (w < 0) {
-			r = w;
-			break;
-		}
 		/* Ready by poll (a hang-up poll always reports), not in the
-		 * sets select asked for: look again after a pause. */
-		w = asy__pause_again(&again, until, 0);
-		if (w) {
-			r = w == -EAGAIN ? 0 : w; /* -EAGAIN: the timeout came */
+		 * sets select asked for: look again after a pause.
+		 * -EAGAIN from the pause: the timeout came. */
+		if (w >= 0 && (w = asy__pause_again(&again, until, 0)) == -EAGAIN)
+			break;
+		if (w < 0) {
+			/* ended early: the sets stay as the program gave them,
+			 * as after a signal */
+			sets_restore(s);
+			r = w;
 			break;
 		}
 	}
 	pset_free(&ps);
+	return r;
+}
+
+static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
+{
+	struct sets s;
+	if (n < 0)
+		return ASY_PASS; /* EINVAL */
+	long r = sets_init(&s, n, sets);
+	if (r == 0)
+		r = select_wait(io, n, &s, until);
+	else
+		r = ASY_PASS; /* EFAULT, or no memory */
+	sets_free(&s);
 	return r;
 }
 

@@ -2,8 +2,9 @@
  * The coroutine parks on its scheduler's timer heap until the time comes
  * (no system call, no worker); the others run meanwhile.  Its I/O
  * deadline or asy_cancel() ends the sleep early: ETIMEDOUT / ECANCELED,
- * with the time left in *rem (nanosleep, relative clock_nanosleep) or
- * sleep()'s return value, as a signal's EINTR would.  A sleep of zero
+ * with the time left in *rem (nanosleep, relative clock_nanosleep; a *rem
+ * that cannot be written is EFAULT) or sleep()'s return value and errno,
+ * as a signal's EINTR would.  A sleep of zero
  * lets the other coroutines run once (asy_yield).
  *
  * What the kernel checks (a bad pointer, tv_nsec out of range, a clock
@@ -12,8 +13,10 @@
  * and a signal then interrupts it as it would without the shim. */
 #include <errno.h>
 #include <time.h>
+#include <sys/uio.h>
 
 #include "engine.h"
+#include "sys.h"
 #include "asyncify.h"
 #include "coro.h"
 
@@ -47,6 +50,14 @@ static int clock_ok(clockid_t clk)
 static long fail(const struct asy_io *io, int err)
 {
 	return io->call == ASY_CALL_clock_nanosleep ? err : -err;
+}
+
+/* Write n bytes to the program's memory, or -EFAULT where it cannot be
+ * written (the kernel's put_user fails there; a store would crash). */
+static int copy_out(void *dst, const void *src, size_t n)
+{
+	struct iovec l = { (void *)src, n }, r = { dst, n };
+	return asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
 }
 
 void asy__time_left(struct timespec *ts, int64_t start)
@@ -105,12 +116,17 @@ long asy__sleep(struct asy_io *io)
 	int64_t left = end - asy_now();
 	if (left < 0)
 		left = 0;
-	if (io->call == ASY_CALL_sleep) /* seconds left, rounded as glibc does */
-		return (left + NS / 2) / NS;
+	if (io->call == ASY_CALL_sleep) {
+		/* glibc's sleep returns the whole seconds its nanosleep left
+		 * (not rounded), errno as that nanosleep set it */
+		io->errnum = -r;
+		return left / NS;
+	}
 	if (rem && !abs) {
 		struct timespec t;
 		ns_ts(left, &t);
-		*rem = t;
+		if (copy_out(rem, &t, sizeof t) < 0)
+			return fail(io, EFAULT); /* the kernel's answer too */
 	}
 	return fail(io, -r);
 }
