@@ -711,6 +711,64 @@ static void c13_poll_odd_sets(void)
 	pthread_join(th, NULL);
 }
 
+
+/* The number is closed by another thread while the call waits: the
+ * kernel's poll notices at its timeout (or at the next wake-up of its
+ * set) and says POLLNVAL; its select never looks at the number again (no
+ * EBADF: that is checked at the start); epoll_wait goes on with the epoll
+ * set it holds. */
+static int closed_fd;
+
+static void close_later(void *arg)
+{
+	(void)arg;
+	close(closed_fd);
+}
+
+static void c13_closed_while_waiting(void)
+{
+	int p[2];
+	alarm(10);
+	for (int how = 0; how < 3; how++) {
+		pipe(p);
+		closed_fd = p[0];
+		struct pollfd pf = { p[0], POLLIN, 0 };
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(p[0], &r);
+		struct timeval tv = { 0, 300000 };
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 5 };
+		int ep = epoll_create1(0);
+		epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+		if (how == 2)
+			closed_fd = ep;
+		double t0 = t_ms();
+		pthread_t th = t_later(close_later, NULL, 20);
+		pthread_t wr = how == 2 ? t_later_write(p[1], "x", 1, 100) : 0;
+		long n = how == 0 ? poll(&pf, 1, 300) :
+			 how == 1 ? select(p[0] + 1, &r, NULL, NULL, &tv) :
+				    epoll_wait(ep, &ev, 1, 300);
+		int e = errno;
+		double el = t_ms() - t0;
+		pthread_join(th, NULL);
+		if (wr)
+			pthread_join(wr, NULL);
+		t_out("%s=%ld %s", how == 0 ? "poll" : how == 1 ? "select" : "epoll_wait", n,
+		      n < 0 ? t_errname(e) : "");
+		if (how == 0)
+			t_out(" revents=%#x at the timeout=%s\n", (unsigned short)pf.revents,
+			      t_yes(el >= 250));
+		else if (how == 1)
+			t_out(" bit=%d at the timeout=%s\n", FD_ISSET(p[0], &r), t_yes(el >= 250));
+		else
+			t_out(" data=%llu\n", n > 0 ? (unsigned long long)ev.data.u64 : 0ULL);
+		close(p[0]);
+		close(p[1]);
+		close(ep);
+	}
+}
+
+
 /* select's timeval with tv_usec above a second: glibc normalizes it, the
  * time left comes back normalized. */
 static void c13_select_usec_over_a_second(void)
@@ -790,6 +848,7 @@ static const struct t_case cases[] = {
 	C(c13_epoll_edge_and_oneshot, T_BACKEND),
 	C(c13_epoll_ctl_while_waiting, T_BACKEND),
 	C(c13_poll_odd_sets, T_BACKEND),
+	C(c13_closed_while_waiting, T_BACKEND),
 	C(c13_select_usec_over_a_second, T_BACKEND),
 	C(c13_clock_nanosleep_clocks, 0),
 	{ NULL, NULL, 0 },

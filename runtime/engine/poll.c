@@ -74,6 +74,36 @@ static void pset_free(struct pset *s)
 		munmap(s->p, s->mapped);
 }
 
+/* A number of the set closed while the call waited (by another thread):
+ * the kernel's call holds the files it waits on, and sees the number
+ * closed only at its next pass — a wake-up of the set or the timeout.
+ * Take such numbers out of the wait (as ~fd: poll ignores a negative fd,
+ * and the number stays known) and wait on; the pass after the next
+ * wake-up says they are closed, as the kernel's would.  How many were
+ * taken out. */
+static unsigned drop_closed(struct pset *s)
+{
+	static const struct timespec zero = { 0, 0 };
+	unsigned dropped = 0;
+	if (asy_sys(SYS_ppoll, s->p, s->n, &zero, NULL, 8, 0) <= 0)
+		return 0;
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->p[i].fd >= 0 && (s->p[i].revents & POLLNVAL)) {
+			s->p[i].fd = ~s->p[i].fd;
+			dropped++;
+		}
+	return dropped;
+}
+
+/* Did the program's poll find nothing but numbers closed meanwhile? */
+static int only_closed(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (fds[i].revents && fds[i].revents != POLLNVAL)
+			return 0;
+	return 1;
+}
+
 /* Park until one of s is ready or `until`: 0 woken, -ETIME the timeout,
  * -ETIMEDOUT / -ECANCELED the coroutine's deadline or a cancel. */
 static long wait_set(struct asy_io *io, struct pset *s, int64_t until)
@@ -160,6 +190,8 @@ static long poll_call(struct asy_io *io, struct pollfd *fds, nfds_t n, int64_t u
 	for (;;) {
 		long w = wait_set(io, &s, until);
 		r = do_poll(fds, n, &zero);
+		if (r > 0 && w >= 0 && only_closed(fds, n) && drop_closed(&s))
+			continue; /* POLLNVAL at the next pass */
 		if (r != 0 || w == -ETIME)
 			break;
 		if (w < 0) {
@@ -229,11 +261,35 @@ static void sets_restore(struct sets *s)
 			memcpy(s->p[i], s->copy[i], s->bytes);
 }
 
-static long do_select(int n, struct sets *s)
+static void set_bit(fd_set *set, int fd, int on)
+{
+	unsigned char *b = (unsigned char *)set;
+	if (set)
+		b[fd / 8] = (unsigned char)(on ? b[fd / 8] | 1 << (fd % 8) : b[fd / 8] & ~(1 << (fd % 8)));
+}
+
+/* Ask again what the program asked.  A number closed while the call
+ * waited (drop_closed) is no EBADF there — the kernel checks the sets'
+ * numbers at the start only — but reported in every set that asks for
+ * it, as the kernel's pass reports a number it finds closed. */
+static long do_select(int n, struct sets *s, const struct pset *ps, long *closed)
 {
 	static const struct timespec zero = { 0, 0 };
+	*closed = 0;
 	sets_restore(s);
-	return asy_sys(SYS_pselect6, n, s->p[0], s->p[1], s->p[2], &zero, NULL);
+	for (unsigned i = 0; i < ps->n; i++)
+		if (ps->p[i].fd < 0)
+			for (int k = 0; k < 3; k++)
+				set_bit(s->p[k], ~ps->p[i].fd, 0);
+	long r = asy_sys(SYS_pselect6, n, s->p[0], s->p[1], s->p[2], &zero, NULL);
+	for (unsigned i = 0; r >= 0 && i < ps->n; i++)
+		for (int k = 0; ps->p[i].fd < 0 && k < 3; k++)
+			if (in_set(s->copy[k], ~ps->p[i].fd)) {
+				set_bit(s->p[k], ~ps->p[i].fd, 1);
+				r++;
+				(*closed)++;
+			}
+	return r;
 }
 
 static long select_wait(struct asy_io *io, int n, struct sets *s, int64_t until)
@@ -254,7 +310,12 @@ static long select_wait(struct asy_io *io, int n, struct sets *s, int64_t until)
 	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long w = wait_set(io, &ps, until);
-		r = do_select(n, s);
+		long closed;
+		r = do_select(n, s, &ps, &closed);
+		if (r == -EBADF && (w >= 0 || w == -ETIME) && drop_closed(&ps))
+			r = do_select(n, s, &ps, &closed);
+		if (r > 0 && r == closed && w >= 0)
+			continue; /* closed ones only: at the timeout, or with others */
 		if (r != 0 || w == -ETIME)
 			break;
 		/* Ready by poll (a hang-up poll always reports), not in the
@@ -300,22 +361,32 @@ static void time_left(struct timeval *tvp, const struct timeval *orig, int64_t s
 
 /* ---- epoll ----------------------------------------------------------------- */
 
+/* The epoll set is held while the call waits, as the kernel's call holds
+ * it: another thread's close of its number leaves the set to this call
+ * (keep.c). */
 static long epoll_call(struct asy_io *io, int ep, struct epoll_event *ev, int max, int64_t until)
 {
 	long r = asy_sys(SYS_epoll_pwait, ep, ev, max, 0, NULL, 8);
 	if (r != 0 || until == 0)
 		return r > 0 ? asy__inline(io, r) : r;
+	struct asy_keep keep = { .fd = -1, .held = -1 };
 	struct pset s;
 	pset_init(&s, 1);
-	pset_add(&s, ep, POLLIN);
+	asy__keep_begin(&keep, ep);
 	for (;;) {
+		s.n = 0;
+		pset_add(&s, asy__keep_fd(&keep, ep), POLLIN);
 		long w = wait_set(io, &s, until);
-		r = asy_sys(SYS_epoll_pwait, ep, ev, max, 0, NULL, 8);
+		r = asy_sys(SYS_epoll_pwait, asy__keep_fd(&keep, ep), ev, max, 0, NULL, 8);
 		if (r != 0 || w == -ETIME)
-			return r;
-		if (w < 0)
-			return w;
+			break;
+		if (w < 0) {
+			r = w;
+			break;
+		}
 	}
+	asy__keep_end(&keep);
+	return r;
 }
 
 long asy__poll(struct asy_io *io)
