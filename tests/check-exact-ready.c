@@ -506,6 +506,27 @@ static void c13_nanosleep_ended_bad_rem(void)
 }
 
 
+
+/* nanosleep of centuries ended early: *rem is what is left of the
+ * kernel's timer, which ends at now + req saturated at its maximum
+ * (about 292 years of uptime), not of a shorter one. */
+static void c13_nanosleep_of_centuries_rem(void)
+{
+	static const time_t secs[] = { LONG_MAX, 5000000000L };
+	alarm(10);
+	for (int i = 0; i < 2; i++) {
+		struct timespec req = { secs[i], 0 }, rem = { 0, 0 }, up;
+		clock_gettime(CLOCK_MONOTONIC, &up);
+		interrupt(100);
+		int r = nanosleep(&req, &rem);
+		int e = errno;
+		interrupt_done();
+		long want = i == 0 ? 9223372036L - (long)up.tv_sec : secs[i];
+		t_out("nanosleep=%d %s rem within 2 s of %s=%s\n", r, ended(r, e),
+		      i == 0 ? "KTIME_MAX - uptime" : "req", t_yes(rem.tv_sec <= want && rem.tv_sec >= want - 2));
+	}
+}
+
 /* ---- other coroutines of the same thread -------------------------------
  * T_OWNCORO: the jobs are coroutines of one thread under the library,
  * threads without it; the one that waits must let the other run. */
@@ -841,6 +862,7 @@ static const struct t_case cases[] = {
 	C(c13_select_ended_keeps_sets, 0),
 	C(c13_sleep_ended_seconds_left, 0),
 	C(c13_nanosleep_ended_bad_rem, 0),
+	C(c13_nanosleep_of_centuries_rem, 0),
 	C(c13_select_big_set_same_thread, T_OWNCORO | T_BACKEND),
 	C(c13_poll_every_event_bit, T_OWNCORO | T_BACKEND),
 	C(c13_sleepers_wake_in_order, T_OWNCORO),

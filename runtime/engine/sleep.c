@@ -22,10 +22,11 @@
 
 #define NS 1000000000LL
 
+/* Nanoseconds, saturated at INT64_MAX as the kernel's ktime is. */
 static int64_t ts_ns(const struct timespec *ts)
 {
-	if (ts->tv_sec >= INT64_MAX / NS - 1)
-		return INT64_MAX / 2;
+	if (ts->tv_sec >= INT64_MAX / NS)
+		return INT64_MAX;
 	return (int64_t)ts->tv_sec * NS + ts->tv_nsec;
 }
 
@@ -99,11 +100,16 @@ long asy__sleep(struct asy_io *io)
 			return 0;
 		return asy_yield() < 0 ? fail(io, ECANCELED) : 0;
 	}
-	int64_t end = asy_now() + ns, io_deadline = asy__coro_io_deadline();
+	/* The kernel's timer ends at now + req, saturated at KTIME_MAX: its
+	 * *rem when ended early is what is left of that. */
+	int64_t start = asy_now(), io_deadline = asy__coro_io_deadline();
+	int64_t end = ns > INT64_MAX - start ? INT64_MAX : start + ns;
 	io->via = ASY_VIA_TIMER;
 	int r;
 	for (;;) {
 		int64_t until = io_deadline >= 0 && io_deadline < end ? io_deadline : end;
+		if (until > INT64_MAX / 2)
+			until = INT64_MAX / 2; /* the timer heap's far end */
 		r = asy__park(until);
 		if (asy_now() >= end)
 			return 0;
