@@ -595,6 +595,55 @@ static void c13_poll_every_event_bit(void)
 	t_finish();
 }
 
+
+/* ppoll, pselect and epoll_pwait with a full mask, by a thread that
+ * blocked every signal it could: the mask of the wait is the thread's
+ * own (the kernel drops SIGKILL and SIGSTOP), so it waits like any
+ * other — job 1 writes what job 0 waits for. */
+static int fm[2], fm_ep;
+
+static void j_full_mask(int i)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	for (int how = 0; how < 3; how++) {
+		if (i == 1) {
+			t_msleep(20);
+			t_jres(i, "write", write(fm[1], "x", 1));
+			t_msleep(20);
+			continue;
+		}
+		struct pollfd pf = { fm[0], POLLIN, 0 };
+		struct timespec ts = { 2, 0 };
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(fm[0], &r);
+		struct epoll_event ev;
+		double t0 = t_ms();
+		long n = how == 0 ? ppoll(&pf, 1, &ts, &all) :
+			 how == 1 ? pselect(fm[0] + 1, &r, NULL, NULL, &ts, &all) :
+				    epoll_pwait(fm_ep, &ev, 1, 2000, &all);
+		t_jout(i, "%s=%ld early=%s ", how == 0 ? "ppoll" : how == 1 ? "pselect" : "epoll_pwait",
+		       n, t_yes(t_ms() - t0 < 1500));
+		char c;
+		read(fm[0], &c, 1);
+	}
+	t_jout(i, "\n");
+}
+
+static void c13_full_mask_is_the_threads_own(void)
+{
+	alarm(20);
+	pipe(fm);
+	fm_ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+	epoll_ctl(fm_ep, EPOLL_CTL_ADD, fm[0], &ev);
+	t_spawn(j_full_mask, 0);
+	t_spawn(j_full_mask, 1);
+	t_finish();
+}
+
 /* Sleepers of different lengths wake in the order of their times. */
 #define SLEEPERS 50
 static _Atomic int woke_seq;
@@ -866,6 +915,7 @@ static const struct t_case cases[] = {
 	C(c13_select_big_set_same_thread, T_OWNCORO | T_BACKEND),
 	C(c13_poll_every_event_bit, T_OWNCORO | T_BACKEND),
 	C(c13_sleepers_wake_in_order, T_OWNCORO),
+	C(c13_full_mask_is_the_threads_own, T_OWNCORO | T_BACKEND),
 	C(c13_epoll_two_waiters_one_edge, T_OWNCORO | T_BACKEND),
 	C(c13_epoll_edge_and_oneshot, T_BACKEND),
 	C(c13_epoll_ctl_while_waiting, T_BACKEND),
