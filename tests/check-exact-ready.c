@@ -839,6 +839,56 @@ static void c13_closed_while_waiting(void)
 }
 
 
+
+/* events 0 asks for nothing, yet a hang-up or an error ends the wait. */
+static void c13_poll_events_zero_hangup(void)
+{
+	int p[2];
+	alarm(10);
+	for (int side = 0; side < 2; side++) {
+		pipe(p);
+		closed_fd = p[!side];
+		struct pollfd pf = { p[side], 0, 0 };
+		double t0 = t_ms();
+		pthread_t th = t_later(close_later, NULL, 20);
+		t_res(side ? "writer's poll" : "reader's poll", poll(&pf, 1, 2000));
+		t_out("revents=%#x early=%s\n", (unsigned short)pf.revents, t_yes(t_ms() - t0 < 1500));
+		pthread_join(th, NULL);
+		close(p[side]);
+	}
+}
+
+
+/* select's tv_usec may be any size: glibc carries it into tv_sec (and
+ * saturates), the kernel's end saturates; the time left comes back as
+ * the kernel counts it. */
+static void c13_select_huge_usec(void)
+{
+	static const struct timeval tvs[] = { { 0, LONG_MAX }, { LONG_MAX, 1500000 },
+					      { LONG_MAX - 1, 999999 } };
+	int p[2];
+	char c;
+	alarm(10);
+	pipe(p);
+	struct timespec up;
+	clock_gettime(CLOCK_MONOTONIC, &up);
+	for (int i = 0; i < 3; i++) {
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(p[0], &r);
+		struct timeval tv = tvs[i];
+		pthread_t th = t_later_write(p[1], "x", 1, 50);
+		double t0 = t_ms();
+		t_res("select", select(p[0] + 1, &r, NULL, NULL, &tv));
+		long want = i == 0 ? LONG_MAX / 1000000 : LONG_MAX - up.tv_sec;
+		t_out("waited=%s left within 5 s of %s=%s usec<1e6=%s\n", t_yes(t_ms() - t0 >= 40),
+		      i == 0 ? "tv_usec/1e6" : "TIME64_MAX - uptime",
+		      t_yes(tv.tv_sec <= want && tv.tv_sec >= want - 5), t_yes(tv.tv_usec < 1000000));
+		pthread_join(th, NULL);
+		read(p[0], &c, 1);
+	}
+}
+
 /* select's timeval with tv_usec above a second: glibc normalizes it, the
  * time left comes back normalized. */
 static void c13_select_usec_over_a_second(void)
@@ -922,6 +972,8 @@ static const struct t_case cases[] = {
 	C(c13_poll_odd_sets, T_BACKEND),
 	C(c13_closed_while_waiting, T_BACKEND),
 	C(c13_select_usec_over_a_second, T_BACKEND),
+	C(c13_select_huge_usec, T_BACKEND),
+	C(c13_poll_events_zero_hangup, T_BACKEND),
 	C(c13_clock_nanosleep_clocks, 0),
 	{ NULL, NULL, 0 },
 };

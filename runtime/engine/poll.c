@@ -353,11 +353,27 @@ static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 	return r;
 }
 
-/* select() on Linux writes the time left into its timeval. */
-static void time_left(struct timeval *tvp, const struct timeval *orig, int64_t start)
+/* select's timeval as glibc reads it: tv_usec as a 32-bit int (a
+ * negative one, or tv_sec: EINVAL), carried into tv_sec, saturated at
+ * INT64_MAX s + 999999999 ns.  0, or -EINVAL. */
+static int select_timeout(const struct timeval *tv, struct timespec *ts)
 {
-	struct timespec ts = { orig->tv_sec + orig->tv_usec / 1000000,
-			       orig->tv_usec % 1000000 * 1000 };
+	int32_t us = (int32_t)tv->tv_usec;
+	if (tv->tv_sec < 0 || us < 0)
+		return -EINVAL;
+	if (us / 1000000 > INT64_MAX - tv->tv_sec) {
+		*ts = (struct timespec){ INT64_MAX, NS - 1 };
+	} else {
+		ts->tv_sec = tv->tv_sec + us / 1000000;
+		ts->tv_nsec = us % 1000000 * 1000;
+	}
+	return 0;
+}
+
+/* select() on Linux writes the time left into its timeval (glibc from
+ * the kernel's timespec, as it counts it). */
+static void time_left(struct timeval *tvp, struct timespec ts, int64_t start)
+{
 	asy__time_left(&ts, start);
 	/* glibc's select writes it itself: a read-only one faults there too */
 	*tvp = (struct timeval){ ts.tv_sec, ts.tv_nsec / 1000 };
@@ -410,19 +426,20 @@ long asy__poll(struct asy_io *io)
 		return poll_call(io, (struct pollfd *)a[0], (nfds_t)a[1], until);
 	case ASY_CALL_select: {
 		struct timeval tv, *tvp = (struct timeval *)a[4];
+		struct timespec ts;
 		int64_t start = asy_now();
 		until = -1;
 		if (tvp) {
-			if (asy__copy_in(&tv, tvp, sizeof tv) < 0 || tv.tv_sec < 0 || tv.tv_usec < 0)
-				return ASY_PASS;
-			until = tv.tv_sec == 0 && tv.tv_usec == 0 ?
-					0 : asy__timeo_end(start, tv.tv_sec, tv.tv_usec);
+			if (asy__copy_in(&tv, tvp, sizeof tv) < 0 || select_timeout(&tv, &ts) < 0)
+				return ASY_PASS; /* glibc's EFAULT or EINVAL */
+			until = ts.tv_sec == 0 && ts.tv_nsec == 0 ?
+					0 : asy__timeo_end(start, ts.tv_sec, ts.tv_nsec / 1000);
 		}
 		fd_set *sets[3] = { (fd_set *)a[1], (fd_set *)a[2], (fd_set *)a[3] };
 		long r = select_call(io, (int)a[0], sets, until);
 		/* Linux writes what is left back, whatever the answer */
 		if (tvp && r != ASY_PASS)
-			time_left(tvp, &tv, start);
+			time_left(tvp, ts, start);
 		return r;
 	}
 	case ASY_CALL_pselect: {

@@ -61,15 +61,25 @@ static int copy_out(void *dst, const void *src, size_t n)
 	return asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
 }
 
+/* As the kernel counts it (poll_select_finish): the end is the start
+ * plus the timeout, saturated at TIME64_MAX seconds (timespec64_add_safe),
+ * and what is left is the end less now. */
 void asy__time_left(struct timespec *ts, int64_t start)
 {
-	int64_t el = asy_now() - start;
-	ts->tv_sec -= el / NS;
-	ts->tv_nsec -= el % NS;
-	if (ts->tv_nsec < 0)
-		ts->tv_nsec += NS, ts->tv_sec--;
-	if (ts->tv_sec < 0)
-		ts->tv_sec = ts->tv_nsec = 0;
+	int64_t sec = start / NS + ts->tv_sec, nsec = start % NS + ts->tv_nsec;
+	if (sec < ts->tv_sec) /* wrapped */
+		sec = INT64_MAX, nsec = 0;
+	else if (nsec >= NS && sec < INT64_MAX)
+		sec++, nsec -= NS;
+	int64_t now = asy_now();
+	sec -= now / NS;
+	nsec -= now % NS;
+	if (nsec < 0)
+		nsec += NS, sec--;
+	if (sec < 0)
+		sec = nsec = 0;
+	ts->tv_sec = sec;
+	ts->tv_nsec = nsec;
 }
 
 long asy__sleep(struct asy_io *io)
