@@ -644,6 +644,85 @@ static void c13_full_mask_is_the_threads_own(void)
 	t_finish();
 }
 
+
+/* clock_nanosleep on the process's CPU clock: it ends once the process
+ * has used that much more CPU time — here job 1's, which computes and
+ * lets the others run now and then (a zero sleep). */
+static _Atomic int cpu_done;
+
+static void j_cpu_sleep(int i)
+{
+	if (i == 0) {
+		struct timespec req = { 0, 20000000 }, rem = { 7, 7 };
+		double t0 = t_ms();
+		int r = clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &req, &rem);
+		cpu_done = 1;
+		t_jout(i, "clock_nanosleep=%s ended before 3 s=%s rem kept=%s\n", r ? t_errname(r) : "0",
+		       t_yes(t_ms() - t0 < 3000), t_yes(rem.tv_sec == 7));
+		return;
+	}
+	double t0 = t_ms();
+	struct timespec zero = { 0, 0 };
+	while (!cpu_done && t_ms() - t0 < 3000) {
+		for (volatile long k = 0; k < 200000; k++)
+			;
+		nanosleep(&zero, NULL);
+	}
+	t_jout(i, "computed\n");
+}
+
+static void c13_sleep_on_process_cpu_clock(void)
+{
+	alarm(10);
+	t_spawn(j_cpu_sleep, 0);
+	t_spawn(j_cpu_sleep, 1);
+	t_finish();
+}
+
+
+/* Zero sleeps in a loop (usleep(0), sleep(0), nanosleep and
+ * clock_nanosleep of 0) leave the other jobs going: job 0 sleeps 1 ms at
+ * a time for 200 ms meanwhile.  (A zero sleep once left the thread's
+ * engine depth wrong: from then on every hooked call of the thread was
+ * the program's own, and job 1 never let job 0 run again.) */
+static _Atomic int zs_done;
+
+static void j_zero_sleeps(int i)
+{
+	double t0 = t_ms();
+	if (i == 0) {
+		int n = 0;
+		while (t_ms() - t0 < 200) {
+			usleep(1000);
+			n++;
+		}
+		zs_done = 1;
+		t_jout(i, "woke more than 20 times=%s ended in 1 s=%s\n", t_yes(n > 20),
+		       t_yes(t_ms() - t0 < 1000));
+		return;
+	}
+	struct timespec zero = { 0, 0 };
+	for (unsigned k = 0; !zs_done && t_ms() - t0 < 2000; k++) {
+		for (volatile long b = 0; b < 20000; b++)
+			;
+		switch (k % 4) {
+		case 0: usleep(0); break;
+		case 1: sleep(0); break;
+		case 2: nanosleep(&zero, NULL); break;
+		case 3: clock_nanosleep(CLOCK_MONOTONIC, 0, &zero, NULL); break;
+		}
+	}
+	t_jout(i, "stopped\n");
+}
+
+static void c13_zero_sleeps_let_the_others_run(void)
+{
+	alarm(10);
+	t_spawn(j_zero_sleeps, 0);
+	t_spawn(j_zero_sleeps, 1);
+	t_finish();
+}
+
 /* Sleepers of different lengths wake in the order of their times. */
 #define SLEEPERS 50
 static _Atomic int woke_seq;
@@ -965,6 +1044,8 @@ static const struct t_case cases[] = {
 	C(c13_select_big_set_same_thread, T_OWNCORO | T_BACKEND),
 	C(c13_poll_every_event_bit, T_OWNCORO | T_BACKEND),
 	C(c13_sleepers_wake_in_order, T_OWNCORO),
+	C(c13_zero_sleeps_let_the_others_run, T_OWNCORO),
+	C(c13_sleep_on_process_cpu_clock, T_OWNCORO),
 	C(c13_full_mask_is_the_threads_own, T_OWNCORO | T_BACKEND),
 	C(c13_epoll_two_waiters_one_edge, T_OWNCORO | T_BACKEND),
 	C(c13_epoll_edge_and_oneshot, T_BACKEND),

@@ -7,6 +7,9 @@
  * as a signal's EINTR would.  A sleep of zero
  * lets the other coroutines run once (asy_yield).
  *
+ * A sleep on the process's CPU clock looks at that clock while it parks
+ * (cpu_sleep).
+ *
  * What the kernel checks (a bad pointer, tv_nsec out of range, a clock
  * that cannot sleep) is answered by the program's own call, as is a sleep
  * of a coroutine alone on its thread: nothing else could run meanwhile,
@@ -82,6 +85,76 @@ void asy__time_left(struct timespec *ts, int64_t start)
 	ts->tv_nsec = nsec;
 }
 
+/* A sleep of zero lets the others run once.  They use the engine
+ * meanwhile, as while this one parks (asy__park): the thread's depth is
+ * theirs until it comes back (else a coroutine that returned from the
+ * engine in between left it at 0 for this one, whose return made it -1,
+ * and every hooked call of the thread was the program's own from then
+ * on). */
+static int yield_once(void)
+{
+	int depth = asy__depth;
+	asy__depth = 0;
+	int r = asy_yield();
+	asy__depth = depth;
+	return r;
+}
+
+/* What is left of the wait for *rem, or EFAULT; then the error. */
+static long ended_early(struct asy_io *io, int err, int64_t left, struct timespec *rem)
+{
+	ASY_COUNT(interrupted);
+	if (left < 0)
+		left = 0;
+	if (io->call == ASY_CALL_sleep) {
+		/* glibc's sleep returns the whole seconds its nanosleep left
+		 * (not rounded), errno as that nanosleep set it */
+		io->errnum = err;
+		return left / NS;
+	}
+	if (rem) {
+		struct timespec t;
+		ns_ts(left, &t);
+		if (copy_out(rem, &t, sizeof t) < 0)
+			return fail(io, EFAULT); /* the kernel's answer too */
+	}
+	return fail(io, err);
+}
+
+/* A sleep on the process's CPU clock ends once the process has used
+ * that much CPU time — other coroutines of this thread among them, so
+ * the coroutine parks and looks at the clock every CPU_LOOK_NS at most
+ * (the program's own call would hold the thread, and a process whose
+ * CPU time is its coroutines' would never reach the end). */
+#define CPU_LOOK_NS 1000000
+
+static long cpu_sleep(struct asy_io *io, const struct timespec *req, int abs, struct timespec *rem)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) < 0)
+		return ASY_PASS;
+	int64_t target = ts_ns(req);
+	if (!abs)
+		target = target > INT64_MAX - ts_ns(&now) ? INT64_MAX : target + ts_ns(&now);
+	int64_t io_deadline = asy__coro_io_deadline();
+	io->via = ASY_VIA_TIMER;
+	for (;;) {
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+		int64_t left = target - ts_ns(&now);
+		if (left <= 0)
+			return 0;
+		int64_t until = asy_now() + (left < CPU_LOOK_NS ? left : CPU_LOOK_NS);
+		int by_deadline = io_deadline >= 0 && io_deadline <= until;
+		int r = asy__park(by_deadline ? io_deadline : until);
+		if (r == -ECANCELED || (r == -ETIMEDOUT && by_deadline)) {
+			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+			return ended_early(io, -r, target - ts_ns(&now), abs ? NULL : rem);
+		}
+		if (r < 0 && r != -ETIMEDOUT)
+			return ASY_PASS; /* not a coroutine after all */
+	}
+}
+
 long asy__sleep(struct asy_io *io)
 {
 	clockid_t clk = (clockid_t)io->a[0];
@@ -93,9 +166,12 @@ long asy__sleep(struct asy_io *io)
 		ns = io->a[4] * 1000;
 	} else {
 		struct timespec ts;
-		if (!clock_ok(clk) || asy__copy_in(&ts, req, sizeof ts) < 0 || ts.tv_sec < 0 ||
-		    ts.tv_nsec < 0 || ts.tv_nsec >= NS)
+		int cpu = io->call == ASY_CALL_clock_nanosleep && clk == CLOCK_PROCESS_CPUTIME_ID;
+		if ((!clock_ok(clk) && !cpu) || asy__copy_in(&ts, req, sizeof ts) < 0 ||
+		    ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NS)
 			return ASY_PASS;
+		if (cpu)
+			return asy__coro_alone() ? ASY_PASS : cpu_sleep(io, &ts, abs, rem);
 		ns = ts_ns(&ts);
 		if (abs) {
 			struct timespec now;
@@ -108,7 +184,7 @@ long asy__sleep(struct asy_io *io)
 	if (ns <= 0) {
 		if (abs)
 			return 0;
-		return asy_yield() < 0 ? fail(io, ECANCELED) : 0;
+		return yield_once() < 0 ? fail(io, ECANCELED) : 0;
 	}
 	/* The kernel's timer ends at now + req, saturated at KTIME_MAX: its
 	 * *rem when ended early is what is left of that. */
@@ -128,21 +204,5 @@ long asy__sleep(struct asy_io *io)
 		if (r < 0)
 			return ASY_PASS; /* not a coroutine after all */
 	}
-	ASY_COUNT(interrupted);
-	int64_t left = end - asy_now();
-	if (left < 0)
-		left = 0;
-	if (io->call == ASY_CALL_sleep) {
-		/* glibc's sleep returns the whole seconds its nanosleep left
-		 * (not rounded), errno as that nanosleep set it */
-		io->errnum = -r;
-		return left / NS;
-	}
-	if (rem && !abs) {
-		struct timespec t;
-		ns_ts(left, &t);
-		if (copy_out(rem, &t, sizeof t) < 0)
-			return fail(io, EFAULT); /* the kernel's answer too */
-	}
-	return fail(io, -r);
+	return ended_early(io, -r, end - asy_now(), abs ? NULL : rem);
 }
