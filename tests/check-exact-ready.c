@@ -968,6 +968,46 @@ static void c13_select_huge_usec(void)
 	}
 }
 
+
+/* Sets larger than the ring holds at once: 300 entries over 60 pipes,
+ * one of them written while poll, select and epoll wait. */
+static void c13_large_sets(void)
+{
+	enum { PIPES = 60, ENTRIES = 300 };
+	int p[PIPES][2];
+	static struct pollfd pf[ENTRIES];
+	alarm(20);
+	struct rlimit rl = { 1024, 1024 };
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < PIPES; i++)
+		pipe(p[i]);
+	for (int how = 0; how < 2; how++) {
+		for (int i = 0; i < ENTRIES; i++)
+			pf[i] = (struct pollfd){ p[i % PIPES][0], POLLIN, 0 };
+		fd_set r;
+		FD_ZERO(&r);
+		int top = 0;
+		for (int i = 0; i < PIPES; i++) {
+			FD_SET(p[i][0], &r);
+			top = p[i][0] > top ? p[i][0] : top;
+		}
+		struct timeval tv = { 2, 0 };
+		pthread_t th = t_later_write(p[37][1], "x", 1, 20);
+		double t0 = t_ms();
+		long n = how ? select(top + 1, &r, NULL, NULL, &tv) : poll(pf, ENTRIES, 2000);
+		int ready = 0;
+		for (int i = 0; i < ENTRIES && !how; i++)
+			ready += pf[i].revents == POLLIN;
+		for (int i = 0; i < PIPES && how; i++)
+			ready += FD_ISSET(p[i][0], &r);
+		t_out("%s=%ld entries ready=%d early=%s\n", how ? "select" : "poll", n, ready,
+		      t_yes(t_ms() - t0 < 1500));
+		pthread_join(th, NULL);
+		char c;
+		read(p[37][0], &c, 1);
+	}
+}
+
 /* select's timeval with tv_usec above a second: glibc normalizes it, the
  * time left comes back normalized. */
 static void c13_select_usec_over_a_second(void)
@@ -1053,6 +1093,7 @@ static const struct t_case cases[] = {
 	C(c13_poll_odd_sets, T_BACKEND),
 	C(c13_closed_while_waiting, T_BACKEND),
 	C(c13_select_usec_over_a_second, T_BACKEND),
+	C(c13_large_sets, T_BACKEND),
 	C(c13_select_huge_usec, T_BACKEND),
 	C(c13_poll_events_zero_hangup, T_BACKEND),
 	C(c13_clock_nanosleep_clocks, 0),
