@@ -1008,6 +1008,44 @@ static void c13_large_sets(void)
 	}
 }
 
+
+/* select with n far above the fd table and an ordinary fd_set: the
+ * kernel reads and writes only as many bits as the table has, so the
+ * memory after the set is the program's — here another thread changes
+ * it while select waits, and the change stays. */
+static struct {
+	fd_set set;
+	unsigned char after[512];
+} above;
+
+static void change_after(void *arg)
+{
+	int fd = *(int *)arg;
+	above.after[100] = 0x55;
+	if (write(fd, "x", 1) != 1)
+		perror("write");
+}
+
+static void c13_select_n_above_the_table(void)
+{
+	int p[2];
+	alarm(10);
+	pipe(p);
+	memset(above.after, 0xab, sizeof above.after);
+	FD_ZERO(&above.set);
+	FD_SET(p[0], &above.set);
+	struct timeval tv = { 2, 0 };
+	pthread_t th = t_later(change_after, &p[1], 30);
+	double t0 = t_ms();
+	t_res("select", select(4000, &above.set, NULL, NULL, &tv));
+	pthread_join(th, NULL);
+	int kept = 1;
+	for (unsigned i = 0; i < sizeof above.after; i++)
+		kept &= above.after[i] == (i == 100 ? 0x55 : 0xab);
+	t_out("ready=%d memory after the set as the program left it=%s early=%s\n",
+	      FD_ISSET(p[0], &above.set), t_yes(kept), t_yes(t_ms() - t0 < 1500));
+}
+
 /* select's timeval with tv_usec above a second: glibc normalizes it, the
  * time left comes back normalized. */
 static void c13_select_usec_over_a_second(void)
@@ -1093,6 +1131,7 @@ static const struct t_case cases[] = {
 	C(c13_poll_odd_sets, T_BACKEND),
 	C(c13_closed_while_waiting, T_BACKEND),
 	C(c13_select_usec_over_a_second, T_BACKEND),
+	C(c13_select_n_above_the_table, T_BACKEND),
 	C(c13_large_sets, T_BACKEND),
 	C(c13_select_huge_usec, T_BACKEND),
 	C(c13_poll_events_zero_hangup, T_BACKEND),

@@ -16,6 +16,7 @@
  * mask for exactly the length of a wait.  So is a call of a coroutine
  * alone on its thread, as for files. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -218,6 +219,7 @@ static long poll_call(struct asy_io *io, struct pollfd *fds, nfds_t n, int64_t u
 struct sets {
 	fd_set *p[3];
 	unsigned char *copy[3];
+	int bits; /* of each set the kernel reads and writes */
 	size_t bytes, mapped;
 	unsigned char *buf;
 	unsigned char small[3][SET_BYTES(FD_SETSIZE)];
@@ -231,6 +233,7 @@ static int in_set(const unsigned char *set, int fd)
 /* Copy in what the program asked; -EFAULT as the kernel would say. */
 static int sets_init(struct sets *s, int n, fd_set **sets)
 {
+	s->bits = n;
 	s->bytes = n > 0 ? SET_BYTES(n) : 0;
 	s->mapped = 0;
 	s->buf = s->small[0];
@@ -303,9 +306,9 @@ static long select_wait(struct asy_io *io, int n, struct sets *s, int64_t until)
 	if (r != 0 || until == 0)
 		return r > 0 ? asy__inline(io, r) : r;
 	struct pset ps;
-	if (pset_init(&ps, (unsigned)n) < 0)
+	if (pset_init(&ps, (unsigned)s->bits) < 0)
 		return ASY_PASS;
-	for (int fd = 0; fd < n; fd++) {
+	for (int fd = 0; fd < s->bits; fd++) {
 		short ev = (in_set(s->copy[0], fd) ? POLLIN : 0) |
 			   (in_set(s->copy[1], fd) ? POLLOUT : 0) | (in_set(s->copy[2], fd) ? POLLPRI : 0);
 		if (ev)
@@ -339,12 +342,46 @@ static long select_wait(struct asy_io *io, int n, struct sets *s, int64_t until)
 	return r;
 }
 
+/* min(n, the size of the fd table): the kernel reads and writes that
+ * many bits of each set, whatever the program's n (a program may pass a
+ * larger n than its sets hold).  Is b below the size?  When it is open,
+ * or when a select that asks for it alone says EBADF (at or above the
+ * size it is ignored).  -1: no memory to ask. */
+static int table_bits(int n)
+{
+	static const struct timespec zero = { 0, 0 };
+	size_t bytes = SET_BYTES(n);
+	unsigned char *one = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				  -1, 0);
+	if (one == MAP_FAILED)
+		return -1;
+	int lo = 0, hi = n;
+	while (lo < hi) {
+		int b = lo + (hi - lo) / 2, below = asy_sys_fcntl(b, F_GETFD, 0) >= 0;
+		if (!below) {
+			one[b / 8] = (unsigned char)(1 << (b % 8));
+			below = asy_sys(SYS_pselect6, b + 1, one, NULL, NULL, &zero, NULL) == -EBADF;
+			one[b / 8] = 0;
+		}
+		if (below)
+			lo = b + 1;
+		else
+			hi = b;
+	}
+	munmap(one, bytes);
+	return lo;
+}
+
 static long select_call(struct asy_io *io, int n, fd_set **sets, int64_t until)
 {
 	struct sets s;
 	if (n < 0)
 		return ASY_PASS; /* EINVAL */
-	long r = sets_init(&s, n, sets);
+	/* Up to FD_SETSIZE every fd_set holds the bits */
+	int bits = n > FD_SETSIZE ? table_bits(n) : n;
+	if (bits < 0)
+		return ASY_PASS;
+	long r = sets_init(&s, bits, sets);
 	if (r == 0)
 		r = select_wait(io, n, &s, until);
 	else
