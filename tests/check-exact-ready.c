@@ -1046,6 +1046,36 @@ static void c13_select_n_above_the_table(void)
 	      FD_ISSET(p[0], &above.set), t_yes(kept), t_yes(t_ms() - t0 < 1500));
 }
 
+
+/* What the kernel checks when the wait ends: events in read-only memory
+ * is EFAULT once an event comes (and the event stays for the next call);
+ * a poll array in read-only memory too. */
+static void c13_bad_buffers_found_at_the_end(void)
+{
+	int p[2];
+	alarm(10);
+	pipe(p);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 9 };
+	epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+	void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t th = t_later_write(p[1], "x", 1, 20);
+	t_res("epoll_wait into read-only", epoll_wait(ep, ro, 4, 2000));
+	pthread_join(th, NULL);
+	t_res("epoll_wait again", epoll_wait(ep, &ev, 1, 0));
+	t_out("data=%llu\n", (unsigned long long)ev.data.u64);
+	char c;
+	read(p[0], &c, 1);
+	struct pollfd *rp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	rp[0] = (struct pollfd){ p[0], POLLIN, 0 };
+	mprotect(rp, 4096, PROT_READ);
+	th = t_later_write(p[1], "x", 1, 20);
+	t_res("poll of read-only", poll(rp, 1, 2000));
+	pthread_join(th, NULL);
+	t_res("epoll_pwait2 maxevents 0", epoll_pwait2(ep, &ev, 0, NULL, NULL));
+	t_res("epoll_wait of a pipe", epoll_wait(p[0], &ev, 1, 100));
+}
+
 /* select's timeval with tv_usec above a second: glibc normalizes it, the
  * time left comes back normalized. */
 static void c13_select_usec_over_a_second(void)
@@ -1131,6 +1161,7 @@ static const struct t_case cases[] = {
 	C(c13_poll_odd_sets, T_BACKEND),
 	C(c13_closed_while_waiting, T_BACKEND),
 	C(c13_select_usec_over_a_second, T_BACKEND),
+	C(c13_bad_buffers_found_at_the_end, T_BACKEND),
 	C(c13_select_n_above_the_table, T_BACKEND),
 	C(c13_large_sets, T_BACKEND),
 	C(c13_select_huge_usec, T_BACKEND),
