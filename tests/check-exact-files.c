@@ -271,6 +271,36 @@ static void fsize_append(int handled)
 	t_out("xfsz=%d\n", (int)xfsz);
 }
 
+/* The same on ext4 with the file already at the limit, under an I/O
+ * deadline (the write goes to a backend): an append named at offset 0
+ * starts at the limit — EFBIG and SIGXFSZ (the ring's write gave EFBIG
+ * alone: the signal was judged by the offset named). */
+static void fsize_append_full(int handled)
+{
+	static char b[8192];
+	alarm(10);
+	memset(b, 'q', sizeof b);
+	char path[64];
+	int fd = empty_tmp(O_RDWR | O_APPEND);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	write(fd, b, sizeof b);
+	if (handled)
+		signal(SIGXFSZ, on_xfsz);
+	struct rlimit rl = { 8192, 8192 };
+	setrlimit(RLIMIT_FSIZE, &rl);
+	far_deadline(1);
+	t_res("pwrite-10-at-0", pwrite(fd, b, 10, 0));
+	t_out("xfsz=%d\n", (int)xfsz);
+	int plain = open(path, O_RDWR);
+	struct iovec v = { b, 10 };
+	t_res("pwritev2-append-10-at-0", pwritev2(plain, &v, 1, 0, RWF_APPEND));
+	t_out("xfsz=%d\n", (int)xfsz);
+	far_deadline(0);
+}
+
+static void c14_fsize_append_full_handled(void) { fsize_append_full(1); }
+static void c14_fsize_append_full_default(void) { fsize_append_full(0); }
+
 static void c14_fsize_append_handled(void) { fsize_append(1); }
 static void c14_fsize_append_default(void) { fsize_append(0); }
 
@@ -859,6 +889,8 @@ static const struct t_case cases[] = {
 	C(c14_rwf_flags_file, 0),
 	C(c14_rwf_flags_o_append, 0),
 	C(c14_rwf_flags_memfd, 0),
+	C(c14_fsize_append_full_handled, 0),
+	C(c14_fsize_append_full_default, 0),
 	C(c14_fsize_append_handled, 0),
 	C(c14_fsize_append_default, 0),
 	C(c14_fifo_no_writer_blocking, T_BACKEND),

@@ -450,6 +450,12 @@ long asy__sock_stream(struct asy_io *io, size_t *done);
  * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
 struct asy_thread *asy__ring_thread(void);
 
+/* Where a write that moved `done` bytes ends in its file (position.c):
+ * an append (O_APPEND, or RWF_APPEND without RWF_NOAPPEND) at the
+ * file's end whatever offset it named, else at its offset plus done, or
+ * at the file position; -1 when unknown.  What RLIMIT_FSIZE is held
+ * against. */
+long asy__write_end(const struct asy_io *io, long done);
 /* runtime/engine/position.c: a coroutine's call at the file position
  * waits while another coroutine of the thread has one out on the same open
  * file (asy__pos_wait: 0 or -errno), and holds a slot while its own op is

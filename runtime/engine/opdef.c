@@ -81,7 +81,7 @@ static void fsize_signal(const struct asy_waiter *w, long res)
 	if (w->be != &asy__backend_uring || getrlimit(RLIMIT_FSIZE, &rl) < 0 ||
 	    rl.rlim_cur == RLIM_INFINITY)
 		return;
-	off_t pos = w->io.off >= 0 ? w->io.off : lseek(w->io.fd, 0, SEEK_CUR);
+	long pos = asy__write_end(&w->io, 0);
 	if (pos >= 0 && (unsigned long long)pos >= rl.rlim_cur)
 		asy__raise_as_kernel(SIGXFSZ);
 }

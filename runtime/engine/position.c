@@ -12,7 +12,9 @@
  * came back torn, and every read after it misaligned.  Another thread or
  * process can still come between the two parts of a call (README). */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "engine.h"
 #include "sys.h"
@@ -105,4 +107,15 @@ int asy__pos_begin(struct asy_thread *t, const struct asy_io *io, const struct s
 		if (r < 0)
 			return -2 + (int)r;
 	}
+}
+
+long asy__write_end(const struct asy_io *io, long done)
+{
+	struct stat st;
+	long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
+	int append = ((fl >= 0 && (fl & O_APPEND)) || (io->rwflags & RWF_APPEND)) &&
+		     !(io->rwflags & RWF_NOAPPEND);
+	if (append)
+		return asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) == 0 ? (long)st.st_size : -1;
+	return io->off >= 0 ? io->off + done : asy_sys(SYS_lseek, io->fd, 0, SEEK_CUR, 0, 0, 0);
 }

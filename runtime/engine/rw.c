@@ -234,7 +234,7 @@ static int at_fsize_limit(const struct asy_io *io, long done)
 	struct rlimit rl;
 	if (done <= 0 || getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 0;
-	long end = io->off >= 0 ? io->off + done : asy_sys(SYS_lseek, io->fd, 0, SEEK_CUR, 0, 0, 0);
+	long end = asy__write_end(io, done);
 	return end >= 0 && (unsigned long)end >= rl.rlim_cur;
 }
 
