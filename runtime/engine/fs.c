@@ -434,15 +434,18 @@ ASY_TLS unsigned asy__changing;
 static int waits_for(const struct asy_io *io, long len, const struct asy_waiter *w,
 		     unsigned long lo, unsigned long hi)
 {
-	if (w->abandoned || !file_op(w) || !touches(io, w, lo, hi))
+	if (w->abandoned || !file_op(w))
 		return 0;
-	if (io->op != ASY_OP_WRITE || resizes(&w->io))
-		return 1;
-	if (w->io.op != ASY_OP_WRITE)
-		return 0;
-	off_t wend = w->io.off + (off_t)asy__iov_total(w->io.iov, w->io.iovcnt);
-	return io->off < 0 || w->io.off < 0 || len < 0 ||
-	       (io->off < wend && w->io.off < io->off + len);
+	if (io->op == ASY_OP_WRITE && !resizes(&w->io)) {
+		/* the cheap looks first: touches() may ask the kernel */
+		if (w->io.op != ASY_OP_WRITE)
+			return 0;
+		off_t wend = w->io.off + (off_t)asy__iov_total(w->io.iov, w->io.iovcnt);
+		if (io->off >= 0 && w->io.off >= 0 && len >= 0 &&
+		    (io->off >= wend || w->io.off >= io->off + len))
+			return 0;
+	}
+	return touches(io, w, lo, hi);
 }
 
 void asy__ops_first(const struct asy_io *io, long len)
