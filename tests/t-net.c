@@ -304,6 +304,12 @@ static void *job_thread(void *arg)
 
 void t_load_api(void)
 {
+	/* Once: a job thread that calls it again while the case's thread
+	 * reads t_api would race with it (ThreadSanitizer says so). */
+	static int loaded;
+	if (loaded)
+		return;
+	loaded = 1;
 	t_api.go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
 	t_api.run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
 	t_api.cancel = (int (*)(int))dlsym(RTLD_DEFAULT, "asy_cancel");
