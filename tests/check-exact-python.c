@@ -24,7 +24,13 @@
  *    what pass_fds does not keep: test_subprocess's test_close_fds,
  *    test_pass_fds, test_pass_fds_redirected) gets its fd opened by a
  *    worker in the parent's fd table: the child has no such fd (its
- *    fds are left open across exec) and the parent leaks one.
+ *    fds are left open across exec) and the parent leaks one;
+ *  - c11_open_vfork_child_spawns_worker: when no worker is idle, that
+ *    open starts one from the vfork child — a thread of the child, gone
+ *    at its exit, that the parent's pool goes on counting as idle: the
+ *    parent's next worker call waits forever (test_concurrent_futures
+ *    hung under threads-coro, its process holding ~110 leaked fds of
+ *    /proc/PID/fd).
  *
  * A case that could hang under a broken shim bounds its wait, so that a
  * hang shows as "still running" next to plain glibc's clean exit. */
@@ -38,6 +44,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "t-helpers.h"
@@ -198,6 +206,68 @@ static void c11_open_vfork_child_open(void)
 	t_out("parent got an fd: %s\n", yes(fcntl(lowest, F_GETFD) >= 0));
 }
 
+/* Jobs 0 and 1 wait in a FIFO's open (a worker each) while job 2's vfork
+ * child opens a file: no idle worker, so the pool started one from the
+ * child — a thread of the child, gone at its exit, that the parent's
+ * pool still counts as idle: the parent's next worker call was handed to
+ * it and waited forever (test_concurrent_futures under threads-coro, after
+ * ~110 subprocesses).  Without the library the jobs are threads. */
+static char fifo_path[64];
+
+static void j_fifo_reader(int i)
+{
+	usleep(20000 * (useconds_t)i); /* one at a time: every worker busy */
+	int fd = open(fifo_path, O_RDONLY);
+	t_jout(i, "fifo open: %s\n", yes(fd >= 0));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void j_vfork_then_open(int i)
+{
+	usleep(100000); /* jobs 0 and 1 are in their opens by then */
+	pid_t pid = vfork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		/* A raw sleep (no hook): the worker goes idle meanwhile, as
+		 * it had by the time CPython's child got to exec. */
+		struct timespec ts = { 0, 20000000 };
+		syscall(SYS_nanosleep, &ts, NULL);
+		_exit(fd < 0 ? 2 : 0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	t_jout(i, "vfork child: exit %d; ", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	t_jout(i, "open after it: %s; ", yes(fd >= 0));
+	if (fd >= 0)
+		close(fd);
+	fd = open(fifo_path, O_WRONLY);
+	t_jout(i, "fifo writer: %s\n", yes(fd >= 0));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void c11_open_vfork_child_spawns_worker(void)
+{
+	net(10);
+	snprintf(fifo_path, sizeof fifo_path, "/tmp/t-py-fifo-%d", (int)getpid());
+	unlink(fifo_path);
+	if (mkfifo(fifo_path, 0600) < 0) {
+		t_out("mkfifo: %s\n", t_errname(errno));
+		return;
+	}
+	t_load_api();
+	const char *be = getenv("ASYNCIFY_BACKEND");
+	if (be && !strcmp(be, "off")) /* no engine to wait in: threads, as plain */
+		memset(&t_api, 0, sizeof t_api);
+	t_spawn(j_fifo_reader, 0);
+	t_spawn(j_fifo_reader, 1);
+	t_spawn(j_vfork_then_open, 2);
+	t_finish();
+	unlink(fifo_path);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks (a fork child of a coroutine runs none). */
 #define C(name, flags) { #name, name, flags }
@@ -208,6 +278,7 @@ static const struct t_case fixed_cases[] = {
 };
 static const struct t_case open_cases[] = {
 	C(c11_open_vfork_child_open, T_BACKEND),
+	C(c11_open_vfork_child_spawns_worker, T_BACKEND | T_OWNCORO),
 };
 #undef C
 
