@@ -451,8 +451,35 @@ static void threads_thread_fini(struct asy_thread *t)
 	asy__ready_fini(t);
 }
 
+/* w's call made by the calling thread, as its own call: a waiting one
+ * waits there, a write past RLIMIT_FSIZE raises SIGXFSZ there. */
+static long run_here(struct asy_waiter *w)
+{
+	const struct asy_io *io = &w->io;
+	if (io->op == ASY_OP_CALL)
+		return io->fn(io->arg);
+	if (io->op == ASY_OP_WRITE)
+		return asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
+	return run(NULL, w);
+}
+
 static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 {
+	/* A vfork child of a coroutine (a process of its own that shares our
+	 * memory: CPython's subprocess child opening /proc/self/fd) is not
+	 * the pool's: a worker would open in the parent's fd table, and a
+	 * worker started from here would be a thread of the child, gone at
+	 * its exec or exit while the pool went on counting it idle (the
+	 * parent's next call handed to it waited forever).  Its call is made
+	 * here and now, done before its coroutine would park, so no other
+	 * coroutine runs in the child for it.  One getpid per handoff to a
+	 * worker, against the ~10 µs of the handoff. */
+	if ((pid_t)asy_sys_getpid() != asy__pid) {
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+		w->be_priv = NULL;
+		finish(w, run_here(w));
+		return 0;
+	}
 	pool_lock();
 	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
 					 (w->io.flags & ASY_F_WAITS) ? MAX_THREADS : asy__cfg.workers;
