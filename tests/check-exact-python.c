@@ -27,9 +27,11 @@
  *    call waited forever (test_concurrent_futures hung under threads-coro,
  *    its process holding ~110 leaked fds of /proc/PID/fd).
  *
- * With ASY_T_OPEN=1 only the open report runs instead (sleep.c's, not
- * fixed here): c11_open_zero_sleep_yields_engine, usleep(0) in a
- * coroutine yields with the engine's depth still counted.
+ * With ASY_T_OPEN=1 only the open reports run instead, not fixed here:
+ * c11_open_zero_sleep_yields_engine (sleep.c's: usleep(0) in a coroutine
+ * yields with the engine's depth still counted) and
+ * c11_open_killed_reader_leaves_pipe (uring: a killed process's waiting
+ * pipe read keeps the pipe open for milliseconds after it is reaped).
  *
  * A case that could hang under a broken shim bounds its wait, so that a
  * hang shows as "still running" next to plain glibc's clean exit. */
@@ -304,6 +306,56 @@ static void c11_open_zero_sleep_yields_engine(void)
 	t_finish();
 }
 
+/* A process killed while its coroutine's pipe read waits: once it is
+ * reaped the pipe has no reader, and a write gets EPIPE at once (a
+ * writer's check that a reader lives: CPython's resource tracker,
+ * test_multiprocessing_fork's test_resource_tracker_sigkill and
+ * _sigterm under uring-coro).  Under uring the read's ring op held the
+ * pipe's file for some milliseconds after the reaping, and the writes
+ * went in. */
+static int kpipe[2];
+
+static void j_read_kpipe(int i)
+{
+	char b[4];
+	read(kpipe[0], b, sizeof b);
+	(void)i;
+}
+
+static void j_idle(int i)
+{
+	sleep(30);
+	(void)i;
+}
+
+static void c11_open_killed_reader_leaves_pipe(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe(kpipe) < 0)
+		return;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(kpipe[1]);
+		t_load_api();
+		const char *be = getenv("ASYNCIFY_BACKEND");
+		if (be && !strcmp(be, "off"))
+			memset(&t_api, 0, sizeof t_api);
+		t_spawn(j_read_kpipe, 0);
+		t_spawn(j_idle, 1);
+		t_finish();
+		_exit(0);
+	}
+	close(kpipe[0]);
+	usleep(200000); /* the child waits in its read */
+	kill(pid, SIGKILL);
+	int st;
+	waitpid(pid, &st, 0);
+	show_status("reader", st);
+	t_res("write after the reader was reaped", write(kpipe[1], "x", 1));
+	close(kpipe[1]);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks (a fork child of a coroutine runs none). */
 #define C(name, flags) { #name, name, flags }
@@ -317,6 +369,7 @@ static const struct t_case cases[] = {
 };
 static const struct t_case open_cases[] = {
 	C(c11_open_zero_sleep_yields_engine, T_BACKEND | T_OWNCORO),
+	C(c11_open_killed_reader_leaves_pipe, T_NOCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C
