@@ -69,8 +69,8 @@ static int copy_out(void *dst, const void *src, size_t n)
  * and what is left is the end less now. */
 void asy__time_left(struct timespec *ts, int64_t start)
 {
-	int64_t sec = start / NS + ts->tv_sec, nsec = start % NS + ts->tv_nsec;
-	if (sec < ts->tv_sec) /* wrapped */
+	int64_t sec, nsec = start % NS + ts->tv_nsec;
+	if (__builtin_add_overflow(start / NS, (int64_t)ts->tv_sec, &sec))
 		sec = INT64_MAX, nsec = 0;
 	else if (nsec >= NS && sec < INT64_MAX)
 		sec++, nsec -= NS;
