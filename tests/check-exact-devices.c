@@ -53,26 +53,6 @@ static void far_deadline(int on)
 		t_api.io_deadline(on ? t_api.now() + 20LL * 1000000000LL : -1);
 }
 
-/* A file of n bytes 'a'..'z' repeated, dropped from the page cache. */
-static int cold_file(const char *name, size_t n, int flags)
-{
-	char buf[4096];
-	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	for (size_t done = 0; done < n; done += sizeof buf) {
-		for (size_t i = 0; i < sizeof buf; i++)
-			buf[i] = (char)('a' + (done + i) % 26);
-		if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
-			t_out("short write\n");
-	}
-	t_evict(fd);
-	if (!flags) {
-		lseek(fd, 0, SEEK_SET);
-		return fd;
-	}
-	close(fd);
-	return open(name, O_RDWR | flags);
-}
-
 /* Values left in a semaphore eventfd, read one by one without waiting. */
 static int values_left(int e)
 {
@@ -157,7 +137,7 @@ static void c8_direct_bad_iovec(void)
 {
 	alarm(10);
 	t_fs_dir();
-	int fd = cold_file("direct", 1 << 20, O_DIRECT);
+	int fd = t_abc_file("direct", 1 << 20, O_DIRECT, 1);
 	void *b;
 	if (fd < 0 || posix_memalign(&b, 4096, 65536)) {
 		t_out("no O_DIRECT here\n");
@@ -186,7 +166,7 @@ static void bad_buffer_reads(int deadline)
 {
 	alarm(10);
 	t_fs_dir();
-	int fd = cold_file("f", 64 * 1024, 0);
+	int fd = t_abc_file("f", 64 * 1024, 0, 1);
 	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	mprotect(m + 4096, 4096, PROT_NONE);
 	mprotect(m + 8192, 4096, PROT_READ);

@@ -60,25 +60,6 @@ static long pos(int fd)
 	return (long)lseek(fd, 0, SEEK_CUR);
 }
 
-/* A file of n bytes 'a'..'z' repeated, at the position 0. */
-static int abc_file(const char *name, size_t n, int flags)
-{
-	char buf[4096];
-	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	for (size_t done = 0; done < n; done += sizeof buf) {
-		for (size_t i = 0; i < sizeof buf; i++)
-			buf[i] = (char)('a' + (done + i) % 26);
-		if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
-			t_out("short write\n");
-	}
-	if (!flags) {
-		lseek(fd, 0, SEEK_SET);
-		return fd;
-	}
-	close(fd);
-	return open(name, O_RDWR | flags);
-}
-
 static volatile sig_atomic_t xfsz;
 static void on_xfsz(int sig)
 {
@@ -120,7 +101,7 @@ static void c14_preadv2_minus2_cold(void)
 	static char b[256 * 1024];
 	alarm(10);
 	t_fs_dir();
-	int fd = abc_file("f", 1024 * 1024, 0);
+	int fd = t_abc_file("f", 1024 * 1024, 0, 0);
 	t_evict(fd);
 	t_res("read", read(fd, b, sizeof b));
 	t_evict(fd);
@@ -134,7 +115,7 @@ static int known_direct_file(void)
 	static char b[65536] __attribute__((aligned(4096)));
 	alarm(10);
 	t_fs_dir();
-	int fd = abc_file("f", 1024 * 1024, O_DIRECT);
+	int fd = t_abc_file("f", 1024 * 1024, O_DIRECT, 0);
 	if (fd < 0) {
 		t_out("no O_DIRECT here\n");
 		return -1;
@@ -160,7 +141,7 @@ static void c14_offsets_near_max(void)
 	char b[64];
 	alarm(10);
 	t_fs_dir();
-	int fd = abc_file("f", 8192, 0);
+	int fd = t_abc_file("f", 8192, 0, 0);
 	t_res("pread-llmax", pread(fd, b, sizeof b, LLONG_MAX));
 	t_res("pread-llmax-10", pread(fd, b, sizeof b, LLONG_MAX - 10));
 	t_res("pwrite-llmax-10", pwrite(fd, b, sizeof b, LLONG_MAX - 10));
@@ -369,7 +350,7 @@ static void c14_kinds_misc(void)
 	t_res("dir-readv", readv(d, &(struct iovec){ b, sizeof b }, 1));
 	t_res("dir-preadv2", preadv2(d, &(struct iovec){ b, sizeof b }, 1, 0, 0));
 	t_res("dir-write", write(d, b, 1));
-	int f = abc_file("f", 4096, 0);
+	int f = t_abc_file("f", 4096, 0, 0);
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", f);
 	int p = open("f", O_PATH);
@@ -513,7 +494,7 @@ static void c14_buffer_is_own_mmap(void)
 {
 	alarm(10);
 	t_fs_dir();
-	int fd = abc_file("f", 64 * 1024, 0);
+	int fd = t_abc_file("f", 64 * 1024, 0, 0);
 	char *m = mmap(NULL, 68 * 1024, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	mmap(m, 64 * 1024, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	t_res("pwrite-from-own-map", pwrite(fd, m, 8192, 4096));
@@ -568,7 +549,7 @@ static void fsize_calls(int handled)
 	alarm(10);
 	t_fs_dir();
 	memset(b, 'q', sizeof b);
-	int src = abc_file("src", 16384, 0);
+	int src = t_abc_file("src", 16384, 0, 0);
 	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (handled)
 		signal(SIGXFSZ, on_xfsz);
@@ -626,7 +607,7 @@ static void c14_fsize_copy_default(void)
 {
 	alarm(10);
 	t_fs_dir();
-	int src = abc_file("src", 16384, 0);
+	int src = t_abc_file("src", 16384, 0, 0);
 	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	struct rlimit rl = { 8192, 8192 };
 	setrlimit(RLIMIT_FSIZE, &rl);
@@ -702,7 +683,7 @@ static void c14_nonblock_cold_file(void)
 	static char b[256 * 1024];
 	alarm(10);
 	t_fs_dir();
-	int fd = abc_file("f", 1024 * 1024, O_NONBLOCK);
+	int fd = t_abc_file("f", 1024 * 1024, O_NONBLOCK, 0);
 	t_evict(fd);
 	t_res("pread", pread(fd, b, sizeof b, 0));
 	t_evict(fd);
@@ -852,7 +833,7 @@ static void number_reused_under_read(int how)
 	t_load_api();
 	reuse_how = how;
 	reuse_buf = malloc(1 << 20);
-	reuse_other = abc_file("other", 1 << 20, 0);
+	reuse_other = t_abc_file("other", 1 << 20, 0, 0);
 	int fd = open("orig", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	memset(reuse_buf, 'X', 1 << 20);
 	write(fd, reuse_buf, 1 << 20);

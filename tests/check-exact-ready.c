@@ -140,10 +140,15 @@ static void trig_tgkill(struct kind *k)
 	syscall(SYS_tgkill, getpid(), case_tid, SIGUSR2);
 }
 
+/* The directory case 18 watches: the case's own scratch directory. */
+static char inotify_dir[PATH_MAX];
+
 static void trig_touch(struct kind *k)
 {
 	(void)k;
-	int fd = open("/tmp/asy-c13-inotify/f", O_CREAT | O_WRONLY, 0600);
+	char f[PATH_MAX + 2];
+	snprintf(f, sizeof f, "%s/f", inotify_dir);
+	int fd = open(f, O_CREAT | O_WRONLY, 0600);
 	close(fd);
 }
 
@@ -284,10 +289,9 @@ static int make_kind(int i, struct kind *k)
 	}
 	case 18:
 		k->name = "inotify";
-		mkdir("/tmp/asy-c13-inotify", 0700);
-		unlink("/tmp/asy-c13-inotify/f");
+		snprintf(inotify_dir, sizeof inotify_dir, "%s", t_fs_dir());
 		k->fd = inotify_init();
-		inotify_add_watch(k->fd, "/tmp/asy-c13-inotify", IN_CREATE);
+		inotify_add_watch(k->fd, inotify_dir, IN_CREATE);
 		k->trigger = trig_touch;
 		return 0;
 	case 19: {

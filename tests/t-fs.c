@@ -65,6 +65,26 @@ const char *t_fs_dir(void)
 	return scratch;
 }
 
+int t_abc_file(const char *name, size_t n, int flags, int evict)
+{
+	char buf[4096];
+	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	for (size_t done = 0; done < n; done += sizeof buf) {
+		for (size_t i = 0; i < sizeof buf; i++)
+			buf[i] = (char)('a' + (done + i) % 26);
+		if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
+			t_out("short write\n");
+	}
+	if (evict)
+		t_evict(fd);
+	if (!flags) {
+		lseek(fd, 0, SEEK_SET);
+		return fd;
+	}
+	close(fd);
+	return open(name, O_RDWR | flags);
+}
+
 int t_put(const char *name, const char *data)
 {
 	int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);

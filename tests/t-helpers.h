@@ -199,6 +199,10 @@ struct stat;
 const char *t_fs_dir(void);
 /* Remove a directory and everything under it (no symlink followed). */
 void t_remove_tree(const char *dir);
+/* File `name` (created or truncated) holding n bytes 'a'..'z' repeated (n
+ * a multiple of 4096), dropped from the page cache when evict is set; its
+ * fd at the position 0, reopened with O_RDWR | flags when flags are given. */
+int t_abc_file(const char *name, size_t n, int flags, int evict);
 /* Create (or truncate) file `name` holding `data`, mode 0644; 0 or -1. */
 int t_put(const char *name, const char *data);
 /* What a file holds (up to 255 bytes; "(ENOENT)" when it cannot be
