@@ -1,0 +1,419 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks class 13, the
+ * ends of a wait and sleeps (nanosleep, clock_nanosleep, usleep, sleep,
+ * and select's timeval):
+ *
+ *  - a wait that a coroutine's I/O deadline ends is what a signal's EINTR
+ *    leaves: select's sets as the program gave them, sleep's seconds left
+ *    as glibc counts them (and errno saying why), nanosleep's bad *rem an
+ *    EFAULT, not a crash;
+ *  - sleepers wake in order, zero sleeps let the others run, a sleep on
+ *    the process's CPU clock ends;
+ *  - timeouts of centuries, and select's microseconds over a second.
+ *
+ * Where the kernel ends a wait with EINTR, a coroutine's wait is ended by
+ * its I/O deadline instead (signals do not interrupt a coroutine's call:
+ * README, Known blind spots): interrupt() arms whichever applies, and the
+ * cases print what both must agree on.  A case that could hang sets an
+ * alarm first. */
+
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+
+#include "t-helpers.h"
+
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* End the case's next wait in about ms: a handler without SA_RESTART
+ * (EINTR) on a plain thread, the I/O deadline inside a coroutine. */
+static pthread_t interrupter;
+static int interrupt_by_deadline;
+
+static void interrupt(int ms)
+{
+	t_load_api();
+	interrupt_by_deadline =
+		t_api.io_deadline && t_api.io_deadline(t_api.now() + (int64_t)ms * 1000000) == 0;
+	if (!interrupt_by_deadline) {
+		t_handle(SIGUSR1, 0);
+		interrupter = t_later_signal(SIGUSR1, ms);
+	}
+}
+
+static void interrupt_done(void)
+{
+	if (interrupt_by_deadline)
+		t_api.io_deadline(-1);
+	else
+		pthread_join(interrupter, NULL);
+}
+
+/* EINTR, or the deadline's ETIMEDOUT: the wait was ended early. */
+static const char *ended(long r, int err)
+{
+	return r == -1 && (err == EINTR || err == ETIMEDOUT) ? "ended" : t_errname(err);
+}
+
+
+/* ---- the ends of a wait ------------------------------------------------ */
+
+/* select ended early keeps the program's sets as it gave them (the kernel
+ * writes them back only when it did not end by a signal), and writes the
+ * time left. */
+static void c13_select_ended_keeps_sets(void)
+{
+	int p[2];
+	alarm(10);
+	pipe(p);
+	fd_set r, w;
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(p[0], &r);
+	struct timeval tv = { 3, 0 };
+	interrupt(100);
+	errno = 0;
+	long n = select(p[0] + 1, &r, &w, NULL, &tv);
+	int e = errno;
+	interrupt_done();
+	t_out("select=%ld %s read bit kept=%s left<3s=%s left>1s=%s\n", n, ended(n, e),
+	      t_yes(FD_ISSET(p[0], &r)), t_yes(tv.tv_sec < 3), t_yes(tv.tv_sec >= 1));
+	struct timespec ts = { 3, 0 };
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	interrupt(100);
+	errno = 0;
+	n = pselect(p[0] + 1, &r, NULL, NULL, &ts, NULL);
+	e = errno;
+	interrupt_done();
+	t_out("pselect=%ld %s read bit kept=%s ts kept=%s\n", n, ended(n, e),
+	      t_yes(FD_ISSET(p[0], &r)), t_yes(ts.tv_sec == 3 && ts.tv_nsec == 0));
+}
+
+/* sleep() ended early: the seconds it did not sleep as glibc counts them
+ * (whole seconds, not rounded), with errno saying why. */
+static void c13_sleep_ended_seconds_left(void)
+{
+	alarm(10);
+	interrupt(300);
+	errno = 0;
+	unsigned left = sleep(3);
+	int e = errno;
+	interrupt_done();
+	t_out("sleep(3) ended after 0.3 s=%u errno=%s\n", left,
+	      e == EINTR || e == ETIMEDOUT ? "set" : t_errname(e));
+}
+
+/* nanosleep ended early with a *rem it cannot write: EFAULT. */
+static void c13_nanosleep_ended_bad_rem(void)
+{
+	alarm(10);
+	struct timespec req = { 3, 0 };
+	interrupt(100);
+	errno = 0;
+	int r = nanosleep(&req, (struct timespec *)8);
+	int e = errno;
+	interrupt_done();
+	t_out("nanosleep=%d %s\n", r, t_errname(e));
+	req.tv_sec = 3;
+	interrupt(100);
+	r = clock_nanosleep(CLOCK_MONOTONIC, 0, &req, (struct timespec *)8);
+	interrupt_done();
+	t_out("clock_nanosleep=%s\n", t_errname(r));
+}
+
+
+
+/* nanosleep of centuries ended early: *rem is what is left of the
+ * kernel's timer, which ends at now + req saturated at its maximum
+ * (about 292 years of uptime), not of a shorter one. */
+static void c13_nanosleep_of_centuries_rem(void)
+{
+	static const time_t secs[] = { LONG_MAX, 5000000000L };
+	alarm(10);
+	for (int i = 0; i < 2; i++) {
+		struct timespec req = { secs[i], 0 }, rem = { 0, 0 }, up;
+		clock_gettime(CLOCK_MONOTONIC, &up);
+		interrupt(100);
+		int r = nanosleep(&req, &rem);
+		int e = errno;
+		interrupt_done();
+		long want = i == 0 ? 9223372036L - (long)up.tv_sec : secs[i];
+		t_out("nanosleep=%d %s rem within 2 s of %s=%s\n", r, ended(r, e),
+		      i == 0 ? "KTIME_MAX - uptime" : "req", t_yes(rem.tv_sec <= want && rem.tv_sec >= want - 2));
+	}
+}
+
+
+/* ---- sleeps of coroutines of one thread --------------------------------
+ * T_OWNCORO: the jobs are coroutines of one thread under the library,
+ * threads without it; the one that sleeps must let the other run. */
+
+static _Atomic int cpu_done;
+
+static void j_cpu_sleep(int i)
+{
+	if (i == 0) {
+		struct timespec req = { 0, 20000000 }, rem = { 7, 7 };
+		double t0 = t_ms();
+		int r = clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &req, &rem);
+		cpu_done = 1;
+		t_jout(i, "clock_nanosleep=%s ended before 3 s=%s rem kept=%s\n", r ? t_errname(r) : "0",
+		       t_yes(t_ms() - t0 < 3000), t_yes(rem.tv_sec == 7));
+		return;
+	}
+	double t0 = t_ms();
+	struct timespec zero = { 0, 0 };
+	while (!cpu_done && t_ms() - t0 < 3000) {
+		for (volatile long k = 0; k < 200000; k++)
+			;
+		nanosleep(&zero, NULL);
+	}
+	t_jout(i, "computed\n");
+}
+
+static void c13_sleep_on_process_cpu_clock(void)
+{
+	alarm(10);
+	t_spawn(j_cpu_sleep, 0);
+	t_spawn(j_cpu_sleep, 1);
+	t_finish();
+}
+
+
+/* Zero sleeps in a loop (usleep(0), sleep(0), nanosleep and
+ * clock_nanosleep of 0) leave the other jobs going: job 0 sleeps 1 ms at
+ * a time for 200 ms meanwhile.  (A zero sleep once left the thread's
+ * engine depth wrong: from then on every hooked call of the thread was
+ * the program's own, and job 1 never let job 0 run again.) */
+static _Atomic int zs_done;
+
+static void j_zero_sleeps(int i)
+{
+	double t0 = t_ms();
+	if (i == 0) {
+		int n = 0;
+		while (t_ms() - t0 < 200) {
+			usleep(1000);
+			n++;
+		}
+		zs_done = 1;
+		t_jout(i, "woke more than 20 times=%s ended in 1 s=%s\n", t_yes(n > 20),
+		       t_yes(t_ms() - t0 < 1000));
+		return;
+	}
+	struct timespec zero = { 0, 0 };
+	for (unsigned k = 0; !zs_done && t_ms() - t0 < 2000; k++) {
+		for (volatile long b = 0; b < 20000; b++)
+			;
+		switch (k % 4) {
+		case 0: usleep(0); break;
+		case 1: sleep(0); break;
+		case 2: nanosleep(&zero, NULL); break;
+		case 3: clock_nanosleep(CLOCK_MONOTONIC, 0, &zero, NULL); break;
+		}
+	}
+	t_jout(i, "stopped\n");
+}
+
+static void c13_zero_sleeps_let_the_others_run(void)
+{
+	alarm(10);
+	t_spawn(j_zero_sleeps, 0);
+	t_spawn(j_zero_sleeps, 1);
+	t_finish();
+}
+
+/* Sleepers of different lengths wake in the order of their times. */
+#define SLEEPERS 50
+static _Atomic int woke_seq;
+static int woke_at[SLEEPERS];
+static double sleep_t0;
+
+static void j_sleeper(int i)
+{
+	/* Each sleep ends at its time from the common start, however late
+	 * its job started (threads under ThreadSanitizer start slowly). */
+	int ms = 300 + (i * 37) % SLEEPERS * 10;
+	double left = ms - (t_ms() - sleep_t0);
+	usleep(left > 0 ? (useconds_t)(left * 1000) : 0);
+	woke_at[i] = woke_seq++;
+	double late = t_ms() - sleep_t0 - ms;
+	if (late > 200)
+		t_jout(i, "late %.1f ms\n", late);
+}
+
+static void c13_sleepers_wake_in_order(void)
+{
+	alarm(20);
+	sleep_t0 = t_ms();
+	for (int i = 0; i < SLEEPERS; i++)
+		t_spawn(j_sleeper, i);
+	t_finish();
+	int bad = 0;
+	for (int i = 0; i < SLEEPERS; i++)
+		for (int j = 0; j < SLEEPERS; j++)
+			bad += (i * 37) % SLEEPERS < (j * 37) % SLEEPERS && woke_at[i] > woke_at[j];
+	/* Wake-ups 10 ms apart: a loaded machine may wake a thread that
+	 * late now and then; more than 3 swapped pairs of 1225 is disorder. */
+	t_out("in order=%s\n", t_yes(bad <= 3));
+}
+
+/* Two jobs wait on one epoll set for one edge-triggered pipe; one byte
+ * wakes one of them with it. */
+
+/* ---- timeouts ---------------------------------------------------------- */
+
+static void c13_select_huge_usec(void)
+{
+	static const struct timeval tvs[] = { { 0, LONG_MAX }, { LONG_MAX, 1500000 },
+					      { LONG_MAX - 1, 999999 } };
+	int p[2];
+	char c;
+	alarm(10);
+	pipe(p);
+	struct timespec up;
+	clock_gettime(CLOCK_MONOTONIC, &up);
+	for (int i = 0; i < 3; i++) {
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(p[0], &r);
+		struct timeval tv = tvs[i];
+		pthread_t th = t_later_write(p[1], "x", 1, 50);
+		double t0 = t_ms();
+		t_res("select", select(p[0] + 1, &r, NULL, NULL, &tv));
+		long want = i == 0 ? LONG_MAX / 1000000 : LONG_MAX - up.tv_sec;
+		t_out("waited=%s left within 5 s of %s=%s usec<1e6=%s\n", t_yes(t_ms() - t0 >= 40),
+		      i == 0 ? "tv_usec/1e6" : "TIME64_MAX - uptime",
+		      t_yes(tv.tv_sec <= want && tv.tv_sec >= want - 5), t_yes(tv.tv_usec < 1000000));
+		pthread_join(th, NULL);
+		read(p[0], &c, 1);
+	}
+}
+
+
+/* Sets larger than the ring holds at once: 300 entries over 60 pipes,
+ * one of them written while poll, select and epoll wait. */
+
+static void c13_select_usec_over_a_second(void)
+{
+	int p[2];
+	alarm(10);
+	pipe(p);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	struct timeval tv = { 0, 2500000 };
+	pthread_t th = t_later_write(p[1], "x", 1, 20);
+	t_res("select", select(p[0] + 1, &r, NULL, NULL, &tv));
+	t_out("left sec=%ld usec<1e6=%s usec>4e5=%s\n", (long)tv.tv_sec, t_yes(tv.tv_usec < 1000000),
+	      t_yes(tv.tv_usec > 400000));
+	pthread_join(th, NULL);
+	char c;
+	read(p[0], &c, 1);
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	tv = (struct timeval){ 0, 1200000 };
+	double t0 = t_ms();
+	t_res("select", select(p[0] + 1, &r, NULL, NULL, &tv));
+	t_out("waited 1.2 s=%s left=%ld.%06ld\n", t_yes(t_ms() - t0 >= 1150), (long)tv.tv_sec,
+	      (long)tv.tv_usec);
+}
+
+/* The clocks clock_nanosleep takes, relative and absolute. */
+static void c13_clock_nanosleep_clocks(void)
+{
+	static const struct {
+		clockid_t id;
+		const char *name;
+	} clocks[] = { { CLOCK_REALTIME, "realtime" }, { CLOCK_MONOTONIC, "monotonic" },
+		       { CLOCK_BOOTTIME, "boottime" }, { CLOCK_TAI, "tai" },
+		       { CLOCK_MONOTONIC_RAW, "monotonic-raw" },
+		       { CLOCK_REALTIME_COARSE, "realtime-coarse" },
+		       { CLOCK_THREAD_CPUTIME_ID, "thread-cputime" }, { 99, "99" },
+		       { -1, "-1" } };
+	alarm(10);
+	for (unsigned i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
+		for (int abs = 0; abs < 2; abs++) {
+			struct timespec t = { 0, 20000000 }, rem = { 7, 7 };
+			if (abs && clock_gettime(clocks[i].id, &t) == 0) {
+				t.tv_nsec += 20000000;
+				if (t.tv_nsec >= 1000000000)
+					t.tv_nsec -= 1000000000, t.tv_sec++;
+			}
+			double t0 = t_ms();
+			int r = clock_nanosleep(clocks[i].id, abs ? TIMER_ABSTIME : 0, &t, &rem);
+			double el = t_ms() - t0;
+			t_out("%s %s: %s slept=%s rem kept=%s\n", clocks[i].name, abs ? "abs" : "rel",
+			      r ? t_errname(r) : "0", t_yes(el >= 19), t_yes(rem.tv_sec == 7));
+		}
+	}
+	struct timespec past = { 1, 0 };
+	t_out("abs in the past=%d\n", clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL));
+}
+
+
+/* ---- the table ---------------------------------------------------------
+ * T_BACKEND: the coroutine really waits in a hooked call. */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c13_select_ended_keeps_sets, 0),
+	C(c13_sleep_ended_seconds_left, 0),
+	C(c13_nanosleep_ended_bad_rem, 0),
+	C(c13_nanosleep_of_centuries_rem, 0),
+	C(c13_sleepers_wake_in_order, T_OWNCORO),
+	C(c13_zero_sleeps_let_the_others_run, T_OWNCORO),
+	C(c13_sleep_on_process_cpu_clock, T_OWNCORO),
+	C(c13_select_usec_over_a_second, T_BACKEND),
+	C(c13_select_huge_usec, T_BACKEND),
+	C(c13_clock_nanosleep_clocks, 0),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+/* ---- the Check side --------------------------------------------------- */
+
+/* ---- the Check side --------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	/* Under off a coroutine's calls never yield: the jobs are threads
+	 * there, as without the library. */
+	t_load_api();
+	const char *(*backend)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
+	if (backend && !strcmp(backend(), "off"))
+		t_api.go = NULL;
+	return t_cases_main(argc, argv, cases, "exact-sleeps", 150);
+}
