@@ -38,21 +38,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static long pos(int fd)
-{
-	return (long)lseek(fd, 0, SEEK_CUR);
-}
-
-/* Inside a coroutine, an I/O deadline far away: the engine's reads then
- * land in a block of its own and are copied back (detach.c).  Elsewhere
- * nothing. */
-static void far_deadline(int on)
-{
-	t_load_api();
-	if (t_api.io_deadline && t_api.now)
-		t_api.io_deadline(on ? t_api.now() + 20LL * 1000000000LL : -1);
-}
-
 /* Values left in a semaphore eventfd, read one by one without waiting. */
 static int values_left(int e)
 {
@@ -158,7 +143,7 @@ static void c8_direct_bad_iovec(void)
 	struct iovec *v = (struct iovec *)(m + 4096 - sizeof *v);
 	v[0] = (struct iovec){ b, 4096 };
 	t_res("preadv-vector-straddles", preadv(fd, v, 2, 0));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 }
 
 /* Cold reads at the file position into buffers with a bad part. */
@@ -170,24 +155,24 @@ static void bad_buffer_reads(int deadline)
 	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	mprotect(m + 4096, 4096, PROT_NONE);
 	mprotect(m + 8192, 4096, PROT_READ);
-	far_deadline(deadline);
+	t_far_deadline(deadline);
 	t_evict(fd);
 	t_res("read-second-page-bad", read(fd, m, 8192));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_evict(fd);
 	t_res("read-bad", read(fd, m + 4096, 4096));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_evict(fd);
 	t_res("read-read-only", read(fd, m + 8192, 4096));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_evict(fd);
 	struct iovec v[2] = { { m, 100 }, { m + 4096, 100 } };
 	t_res("readv-second-bad", readv(fd, v, 2));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_evict(fd);
 	t_res("preadv2-at-position-bad", preadv2(fd, v + 1, 1, -1, 0));
-	t_out("pos=%ld first bytes=%.4s\n", pos(fd), m);
-	far_deadline(0);
+	t_out("pos=%ld first bytes=%.4s\n", t_pos(fd), m);
+	t_far_deadline(0);
 }
 
 static void c8_cold_read_bad_buffer(void) { bad_buffer_reads(0); }
@@ -227,7 +212,7 @@ static void fsize_straddle(int flags, int handled)
 	t_out("xfsz=%d\n", (int)xfsz);
 	lseek(fd, 4096, SEEK_SET);
 	t_res("write-8192-at-4096", write(fd, b, 8192));
-	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
+	t_out("xfsz=%d pos=%ld\n", (int)xfsz, t_pos(fd));
 	t_res("write-at-limit", write(fd, b, 4096));
 	t_out("xfsz=%d\n", (int)xfsz);
 }

@@ -2,7 +2,7 @@
  * program: each runs without the shim, under off, uring and threads, and
  * inside a coroutine (uring-coro, threads-coro), and must print what plain
  * glibc prints and end the same way.  This program checks class 14: file
- * I/O, vectors, limits and fd reuse —
+ * I/O, vectors and fd reuse (its limits are in check-exact-limits.c) —
  *
  *  - an offset the kernel refuses (below -1 for preadv2/pwritev2) is
  *    EINVAL even where the engine skips the try (a cold or O_DIRECT
@@ -22,8 +22,7 @@
  *  - and what held already: RWF flags and O_APPEND, offsets near
  *    LLONG_MAX, memfd seals, /proc and sysfs files, O_PATH fds, bad and
  *    read-only vectors and buffers on files, pipes and sockets, a
- *    buffer that is the file's own mapping, RLIMIT_NOFILE at its edge,
- *    RLIMIT_FSIZE on the copying and sizing calls.
+ *    buffer that is the file's own mapping.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -53,29 +52,6 @@
 #include "t-exact.h"
 #undef now /* t_api.now */
 
-/* ---- helpers ---------------------------------------------------------- */
-
-static long pos(int fd)
-{
-	return (long)lseek(fd, 0, SEEK_CUR);
-}
-
-static volatile sig_atomic_t xfsz;
-static void on_xfsz(int sig)
-{
-	(void)sig;
-	xfsz++;
-}
-
-/* Inside a coroutine, an I/O deadline far away: the engine's file calls
- * then go to a backend.  Elsewhere nothing. */
-static void far_deadline(int on)
-{
-	t_load_api();
-	if (t_api.io_deadline && t_api.now)
-		t_api.io_deadline(on ? t_api.now() + 20LL * 1000000000LL : -1);
-}
-
 /* ---- offsets the kernel refuses ---------------------------------------- */
 
 /* preadv2/pwritev2 with an offset below -1: EINVAL before the file is
@@ -86,12 +62,12 @@ static void minus2_calls(int fd, const char *what)
 	struct iovec v = { b, sizeof b };
 	memset(b, 0, sizeof b);
 	t_res(what, preadv2(fd, &v, 1, -2, 0));
-	t_out("pos=%ld b=%.4s\n", pos(fd), b);
+	t_out("pos=%ld b=%.4s\n", t_pos(fd), b);
 	t_res("preadv-minus2", preadv(fd, &v, 1, -2));
 	t_res("pread-minus1", pread(fd, b, sizeof b, -1));
 	t_res("pwritev2-minus2", pwritev2(fd, &v, 1, -2, 0));
 	t_res("pwritev2-min", pwritev2(fd, &v, 1, LLONG_MIN, 0));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 }
 
 /* A buffered file whose read missed the page cache (the engine then
@@ -108,28 +84,10 @@ static void c14_preadv2_minus2_cold(void)
 	minus2_calls(fd, "preadv2-minus2");
 }
 
-/* An O_DIRECT file of 1 MiB, read slowly enough for the engine to know
- * it (its next calls skip the try); -1 where there is no O_DIRECT. */
-static int known_direct_file(void)
-{
-	static char b[65536] __attribute__((aligned(4096)));
-	alarm(10);
-	t_fs_dir();
-	int fd = t_abc_file("f", 1024 * 1024, O_DIRECT, 0);
-	if (fd < 0) {
-		t_out("no O_DIRECT here\n");
-		return -1;
-	}
-	int ok = 0;
-	for (int i = 0; i < 16; i++)
-		ok += pread(fd, b, 65536, (off_t)i * 65536) == 65536;
-	t_out("direct reads=%d\n", ok);
-	return fd;
-}
 
 static void c14_preadv2_minus2_direct(void)
 {
-	int fd = known_direct_file();
+	int fd = t_known_direct_file();
 	if (fd < 0)
 		return;
 	lseek(fd, 4096, SEEK_SET);
@@ -152,7 +110,7 @@ static void c14_offsets_near_max(void)
 	t_res("lseek", lseek(fd, LLONG_MAX - 10, SEEK_SET));
 	t_res("read-at-max", read(fd, b, sizeof b));
 	t_res("write-at-max", write(fd, b, sizeof b));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 }
 
 /* ---- RWF flags, O_APPEND ----------------------------------------------- */
@@ -162,22 +120,22 @@ static void rwf_flags_on(int fd)
 	char b[16] = "0123456789abcdef";
 	struct iovec v = { b, 4 };
 	t_res("pwritev2-append-at-0", pwritev2(fd, &v, 1, 0, RWF_APPEND));
-	t_out("pos=%ld size=%ld\n", pos(fd), (long)lseek(fd, 0, SEEK_END));
+	t_out("pos=%ld size=%ld\n", t_pos(fd), (long)lseek(fd, 0, SEEK_END));
 	lseek(fd, 2, SEEK_SET);
 	t_res("pwritev2-append-at-pos", pwritev2(fd, &v, 1, -1, RWF_APPEND));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_res("pwritev2-dsync", pwritev2(fd, &v, 1, 1, RWF_DSYNC));
 	t_res("pwritev2-sync-pos", pwritev2(fd, &v, 1, -1, RWF_SYNC));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_res("preadv2-hipri", preadv2(fd, &v, 1, 0, RWF_HIPRI));
 	t_res("preadv2-hipri-pos", preadv2(fd, &v, 1, -1, RWF_HIPRI));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	t_res("pwritev2-noappend", pwritev2(fd, &v, 1, 0, RWF_NOAPPEND));
 	t_res("preadv2-append", preadv2(fd, &v, 1, 0, RWF_APPEND));
 	t_res("preadv2-nowait", preadv2(fd, &v, 1, 0, RWF_NOWAIT));
 	t_res("preadv2-bit30", preadv2(fd, &v, 1, 0, 1 << 30));
 	t_res("pwritev2-bit30", pwritev2(fd, &v, 1, 0, 1 << 30));
-	t_out("pos=%ld size=%ld\n", pos(fd), (long)lseek(fd, 0, SEEK_END));
+	t_out("pos=%ld size=%ld\n", t_pos(fd), (long)lseek(fd, 0, SEEK_END));
 	char r[64] = { 0 };
 	t_res("pread-all", pread(fd, r, sizeof r - 1, 0));
 	t_out("'%s'\n", r);
@@ -199,7 +157,7 @@ static void c14_rwf_flags_o_append(void)
 	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644);
 	write(fd, "xxxxxxxx", 8);
 	t_res("pwrite-at-0", pwrite(fd, "P", 1, 0));
-	t_out("pos=%ld\n", pos(fd));
+	t_out("pos=%ld\n", t_pos(fd));
 	rwf_flags_on(fd);
 }
 
@@ -209,81 +167,12 @@ static void c14_rwf_flags_memfd(void)
 	int fd = memfd_create("m", 0);
 	write(fd, "xxxxxxxx", 8);
 	rwf_flags_on(fd);
-	int a = open("/proc/self/fd/3", O_RDWR); /* placeholder, replaced below */
-	if (a >= 0)
-		close(a);
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	a = open(path, O_RDWR | O_APPEND);
+	int a = open(path, O_RDWR | O_APPEND);
 	t_res("pwrite-append-memfd", pwrite(a, "Q", 1, 0));
 	rwf_flags_on(a);
 }
-
-/* RLIMIT_FSIZE on an appending fd where the write can be tried (tmpfs):
- * the kernel's one write stops at the limit, whatever offset it named. */
-static void fsize_append(int handled)
-{
-	static char b[16384];
-	alarm(10);
-	memset(b, 'q', sizeof b);
-	int m = memfd_create("m", 0);
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", m);
-	int fd = open(path, O_RDWR | O_APPEND);
-	if (handled)
-		signal(SIGXFSZ, on_xfsz);
-	t_res("write-6000", write(fd, b, 6000));
-	struct rlimit rl = { 8192, 8192 };
-	setrlimit(RLIMIT_FSIZE, &rl);
-	t_res("pwrite-4096-at-0", pwrite(fd, b, 4096, 0));
-	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
-	ftruncate(fd, 6000);
-	struct iovec v[2] = { { b, 2048 }, { b + 2048, 2048 } };
-	t_res("pwritev-4096-at-0", pwritev(fd, v, 2, 0));
-	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
-	ftruncate(fd, 6000);
-	t_res("pwritev2-append-4096-at-0", pwritev2(m, v, 2, 0, RWF_APPEND));
-	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(m));
-	ftruncate(fd, 6000);
-	lseek(fd, 0, SEEK_SET);
-	t_res("write-4096", write(fd, b, 4096));
-	t_out("xfsz=%d pos=%ld\n", (int)xfsz, pos(fd));
-	t_res("write-at-limit", write(fd, b, 1));
-	t_out("xfsz=%d\n", (int)xfsz);
-}
-
-/* The same on ext4 with the file already at the limit, under an I/O
- * deadline (the write goes to a backend): an append named at offset 0
- * starts at the limit — EFBIG and SIGXFSZ (the ring's write gave EFBIG
- * alone: the signal was judged by the offset named). */
-static void fsize_append_full(int handled)
-{
-	static char b[8192];
-	alarm(10);
-	memset(b, 'q', sizeof b);
-	char path[64];
-	int fd = empty_tmp(O_RDWR | O_APPEND);
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	write(fd, b, sizeof b);
-	if (handled)
-		signal(SIGXFSZ, on_xfsz);
-	struct rlimit rl = { 8192, 8192 };
-	setrlimit(RLIMIT_FSIZE, &rl);
-	far_deadline(1);
-	t_res("pwrite-10-at-0", pwrite(fd, b, 10, 0));
-	t_out("xfsz=%d\n", (int)xfsz);
-	int plain = open(path, O_RDWR);
-	struct iovec v = { b, 10 };
-	t_res("pwritev2-append-10-at-0", pwritev2(plain, &v, 1, 0, RWF_APPEND));
-	t_out("xfsz=%d\n", (int)xfsz);
-	far_deadline(0);
-}
-
-static void c14_fsize_append_full_handled(void) { fsize_append_full(1); }
-static void c14_fsize_append_full_default(void) { fsize_append_full(0); }
-
-static void c14_fsize_append_handled(void) { fsize_append(1); }
-static void c14_fsize_append_default(void) { fsize_append(0); }
 
 /* ---- file kinds -------------------------------------------------------- */
 
@@ -391,7 +280,7 @@ static void c14_memfd_seals(void)
 	lseek(m, 0, SEEK_SET);
 	t_res("grow-write-inside", write(m, b, 4));
 	t_res("grow-write-across", write(m, b, 20));
-	t_out("pos=%ld\n", pos(m));
+	t_out("pos=%ld\n", t_pos(m));
 	t_res("grow-pwrite-across", pwrite(m, b, 8, 6));
 	t_res("grow-pwritev-across", pwritev(m, &(struct iovec){ b, 8 }, 1, 6));
 	fcntl(m, F_ADD_SEALS, F_SEAL_WRITE);
@@ -422,7 +311,7 @@ static void c14_proc_files(void)
 	t_res("mem-pread-bad", pread(fd, b, 12, 4096));
 	lseek(fd, (off_t)(uintptr_t)secret, SEEK_SET);
 	t_res("mem-read", read(fd, b, 6));
-	t_out("pos-moved=%ld\n", pos(fd) - (long)(uintptr_t)secret);
+	t_out("pos-moved=%ld\n", t_pos(fd) - (long)(uintptr_t)secret);
 	int sys = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
 	if (sys >= 0) {
 		t_res("sysfs-read", read(sys, b, 1) == 1);
@@ -432,7 +321,7 @@ static void c14_proc_files(void)
 	int st = open("/proc/self/status", O_RDONLY);
 	t_res("status-readv", readv(st, (struct iovec[]){ { b, 3 }, { b + 3, 5 } }, 2));
 	t_res("status-preadv2", preadv2(st, &(struct iovec){ b, 5 }, 1, -1, 0));
-	t_out("pos=%ld\n", pos(st));
+	t_out("pos=%ld\n", t_pos(st));
 }
 
 /* ---- vectors and buffers ----------------------------------------------- */
@@ -468,7 +357,7 @@ static void c14_vectors_file(void)
 	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	int r = open("f", O_RDONLY);
 	vec_cases(r, fd, "file");
-	t_out("pos=%ld %ld\n", pos(fd), pos(r));
+	t_out("pos=%ld %ld\n", t_pos(fd), t_pos(r));
 }
 
 static void c14_vectors_pipe(void)
@@ -502,268 +391,13 @@ static void c14_buffer_is_own_mmap(void)
 	t_out("%.8s %.8s\n", m + 100, m + 4096);
 	t_evict(fd);
 	t_res("read-into-own-map-cold", read(fd, m + 200, 30000));
-	t_out("pos=%ld %.8s\n", pos(fd), m + 200);
+	t_out("pos=%ld %.8s\n", t_pos(fd), m + 200);
 	t_res("write-beyond-map", pwrite(fd, m, 70000, 0));
 	t_evict(fd);
 	t_res("read-beyond-map", pread(fd, m + 4096, 65536, 0));
 	t_res("write-at-end-from-map", pwrite(fd, m, 70000, 65536));
 	t_out("size=%ld\n", (long)lseek(fd, 0, SEEK_END));
 }
-
-/* ---- limits ------------------------------------------------------------ */
-
-static void c14_nofile_edge(void)
-{
-	alarm(20);
-	struct rlimit rl = { 64, 64 };
-	setrlimit(RLIMIT_NOFILE, &rl);
-	int n = 0, last = -1;
-	for (int i = 0; i < 100; i++) {
-		int fd = open("/dev/null", O_RDONLY);
-		if (fd < 0) {
-			t_out("stopped: %s\n", t_errname(errno));
-			break;
-		}
-		n++, last = fd;
-	}
-	t_out("opened=%d last=%d\n", n, last);
-	close(17);
-	t_res("again", open("/dev/null", O_RDONLY));
-	t_res("full", open("/dev/null", O_RDONLY));
-	t_res("dup", dup(0));
-	t_res("pipe", pipe((int[2]){ 0, 0 }));
-	t_res("stat", stat("/dev/null", &(struct stat){ 0 }));
-	t_res("read-stdin-fd", read(5, &(char){ 0 }, 1));
-	close(40);
-	close(41);
-	int pp[2];
-	t_res("pipe-2", pipe(pp));
-	t_out("pipe fds %d %d\n", pp[0], pp[1]);
-	t_res("write", write(pp[1], "x", 1));
-	t_res("read", read(pp[0], &(char){ 0 }, 1));
-}
-
-static void fsize_calls(int handled)
-{
-	static char b[16384];
-	alarm(10);
-	t_fs_dir();
-	memset(b, 'q', sizeof b);
-	int src = t_abc_file("src", 16384, 0, 0);
-	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (handled)
-		signal(SIGXFSZ, on_xfsz);
-	struct rlimit rl = { 8192, 8192 };
-	setrlimit(RLIMIT_FSIZE, &rl);
-	t_res("ftruncate-limit", ftruncate(fd, 8192));
-	t_res("ftruncate-over", ftruncate(fd, 8193));
-	t_out("xfsz=%d\n", (int)xfsz);
-	t_res("truncate-over", truncate("limited", 9000));
-	t_out("xfsz=%d\n", (int)xfsz);
-	ftruncate(fd, 0);
-	t_res("fallocate-over", fallocate(fd, 0, 4096, 8192));
-	t_out("xfsz=%d\n", (int)xfsz);
-	t_res("posix_fallocate-over", posix_fallocate(fd, 0, 9000));
-	t_out("xfsz=%d\n", (int)xfsz);
-	ftruncate(fd, 0);
-	off_t in = 0, out = 4096;
-	t_res("copy_file_range-across", copy_file_range(src, &in, fd, &out, 8192, 0));
-	t_out("xfsz=%d in=%ld out=%ld\n", (int)xfsz, (long)in, (long)out);
-	t_res("copy_file_range-at", copy_file_range(src, &in, fd, &out, 100, 0));
-	t_out("xfsz=%d in=%ld out=%ld\n", (int)xfsz, (long)in, (long)out);
-	ftruncate(fd, 0);
-	lseek(fd, 6000, SEEK_SET);
-	in = 0;
-	t_res("sendfile-across", sendfile(fd, src, &in, 8192));
-	t_out("xfsz=%d in=%ld pos=%ld\n", (int)xfsz, (long)in, pos(fd));
-	t_res("sendfile-at", sendfile(fd, src, &in, 8192));
-	t_out("xfsz=%d in=%ld pos=%ld\n", (int)xfsz, (long)in, pos(fd));
-	int p[2];
-	pipe(p);
-	write(p[1], b, 8192);
-	ftruncate(fd, 0);
-	loff_t o = 4096;
-	t_res("splice-across", splice(p[0], NULL, fd, &o, 8192, 0));
-	t_out("xfsz=%d o=%ld left=%ld\n", (int)xfsz, (long)o, drain_nb(p[0]));
-}
-
-static void c14_fsize_calls_handled(void) { fsize_calls(1); }
-static void c14_fsize_calls_ignored(void)
-{
-	signal(SIGXFSZ, SIG_IGN);
-	fsize_calls(0);
-}
-static void c14_fsize_ftruncate_default(void)
-{
-	alarm(10);
-	t_fs_dir();
-	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
-	struct rlimit rl = { 8192, 8192 };
-	setrlimit(RLIMIT_FSIZE, &rl);
-	t_res("ftruncate-over", ftruncate(fd, 8193));
-	t_out("not reached\n");
-}
-static void c14_fsize_copy_default(void)
-{
-	alarm(10);
-	t_fs_dir();
-	int src = t_abc_file("src", 16384, 0, 0);
-	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
-	struct rlimit rl = { 8192, 8192 };
-	setrlimit(RLIMIT_FSIZE, &rl);
-	off_t in = 0, out = 4096;
-	t_res("copy_file_range-across", copy_file_range(src, &in, fd, &out, 8192, 0));
-	t_res("copy_file_range-at", copy_file_range(src, &in, fd, &out, 100, 0));
-	t_out("not reached\n");
-}
-
-/* Writes from a buffer whose second page is not there, or a vector
- * whose second buffer is not: the kernel writes the first page and
- * returns its count.  With an I/O deadline the engine copies a write's
- * bytes before the backend writes them (detach.c). */
-static void bad_buffer_writes(int deadline)
-{
-	alarm(10);
-	t_fs_dir();
-	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
-	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	memset(m, 'w', 3 * 4096);
-	mprotect(m + 4096, 4096, PROT_NONE);
-	far_deadline(deadline);
-	t_res("write-second-page-bad", write(fd, m, 8192));
-	t_out("pos=%ld\n", pos(fd));
-	t_res("pwrite-second-page-bad", pwrite(fd, m + 100, 8192, 10000));
-	t_res("pwrite-bad", pwrite(fd, m + 4096, 100, 0));
-	struct iovec v[3] = { { m, 100 }, { m + 4096, 100 }, { m + 8192, 100 } };
-	t_res("writev-second-bad", writev(fd, v, 3));
-	t_res("pwritev-second-bad", pwritev(fd, v, 3, 20000));
-	t_res("pwritev2-dsync-second-bad", pwritev2(fd, v, 3, 30000, RWF_DSYNC));
-	t_out("pos=%ld size=%ld\n", pos(fd), (long)lseek(fd, 0, SEEK_END));
-	far_deadline(0);
-}
-
-static void c14_write_bad_buffer(void) { bad_buffer_writes(0); }
-static void c14_write_bad_buffer_deadline(void) { bad_buffer_writes(1); }
-
-/* O_DIRECT wants the buffer aligned: a buffer off by one is EINVAL,
- * also where the engine reads into a block of its own and copies back
- * (an I/O deadline, detach.c). */
-static void direct_misaligned(int deadline)
-{
-	static char b[3 * 65536] __attribute__((aligned(4096)));
-	int fd = known_direct_file();
-	if (fd < 0)
-		return;
-	far_deadline(deadline);
-	t_res("pread-aligned", pread(fd, b, 65536, 0));
-	t_res("pread-buf+1", pread(fd, b + 1, 65536, 0));
-	t_res("pread-buf+512", pread(fd, b + 512, 65536, 0));
-	t_res("pread-len-100", pread(fd, b, 100, 0));
-	t_res("pread-off-100", pread(fd, b, 4096, 100));
-	t_res("read-buf+1", read(fd, b + 1, 4096));
-	t_out("pos=%ld\n", pos(fd));
-	t_res("readv-second-buf+1", readv(fd, (struct iovec[]){ { b, 4096 }, { b + 8193, 4096 } }, 2));
-	t_out("pos=%ld\n", pos(fd));
-	t_res("pwrite-buf+1", pwrite(fd, b + 1, 4096, 0));
-	t_res("pwrite-aligned", pwrite(fd, b, 4096, 0));
-	t_res("pwrite-buf+512", pwrite(fd, b + 512, 4096, 8192));
-	t_res("write-buf+1", write(fd, b + 1, 4096));
-	t_out("pos=%ld\n", pos(fd));
-	far_deadline(0);
-}
-
-static void c14_direct_misaligned(void) { direct_misaligned(0); }
-static void c14_direct_misaligned_deadline(void) { direct_misaligned(1); }
-
-/* O_NONBLOCK means nothing to a regular file: a cold read waits for
- * the disk and returns the data, never EAGAIN — also for the ring's op,
- * which honours O_NONBLOCK on files it cannot try. */
-static void c14_nonblock_cold_file(void)
-{
-	static char b[256 * 1024];
-	alarm(10);
-	t_fs_dir();
-	int fd = t_abc_file("f", 1024 * 1024, O_NONBLOCK, 0);
-	t_evict(fd);
-	t_res("pread", pread(fd, b, sizeof b, 0));
-	t_evict(fd);
-	t_res("read", read(fd, b, sizeof b));
-	t_evict(fd);
-	t_res("preadv2", preadv2(fd, &(struct iovec){ b, sizeof b }, 1, 512 * 1024, 0));
-	t_res("pwrite", pwrite(fd, b, sizeof b, 4096));
-	t_out("pos=%ld\n", pos(fd));
-	int m = memfd_create("m", 0);
-	fcntl(m, F_SETFL, O_NONBLOCK);
-	t_res("memfd-write", write(m, b, sizeof b));
-	t_res("memfd-pread", pread(m, b, sizeof b, 0));
-	int d = open("/proc/self/status", O_RDONLY | O_NONBLOCK);
-	t_res("proc-read", read(d, b, 4) );
-}
-
-/* ---- ENOSPC ------------------------------------------------------------- */
-
-/* A 256 KiB tmpfs, mounted by a child in a mount namespace of its own
- * and reached through its /proc/PID/root; the child's pid, or -1. */
-static pid_t small_fs(char *dir, size_t len)
-{
-	int p[2];
-	char c;
-	pipe(p);
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount("none", "/mnt", "tmpfs", 0, "size=256k") < 0)
-			_exit(1);
-		write(p[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &c, 1) != 1) {
-		waitpid(pid, NULL, 0);
-		return -1;
-	}
-	close(p[0]);
-	snprintf(dir, len, "/proc/%d/root/mnt", (int)pid);
-	return pid;
-}
-
-static void enospc(int deadline)
-{
-	static char b[100000];
-	char dir[64], path[96];
-	alarm(20);
-	pid_t pid = small_fs(dir, sizeof dir);
-	if (pid < 0) {
-		t_out("no small tmpfs here\n");
-		return;
-	}
-	memset(b, 'n', sizeof b);
-	snprintf(path, sizeof path, "%s/f", dir);
-	int fd = open(path, O_RDWR | O_CREAT, 0600);
-	far_deadline(deadline);
-	long n, total = 0;
-	while ((n = write(fd, b, sizeof b)) > 0)
-		total += n;
-	t_res("write-end", n);
-	t_out("total=%ld pos=%ld\n", total, pos(fd));
-	t_res("pwrite-past", pwrite(fd, b, 10, total + 100000));
-	t_res("pwrite-inside", pwrite(fd, b, 10, 0));
-	t_res("writev", writev(fd, (struct iovec[]){ { b, 10 }, { b, 10 } }, 2));
-	t_res("fallocate", fallocate(fd, 0, 0, 1 << 20));
-	t_res("posix_fallocate", posix_fallocate(fd, 0, 1 << 20));
-	t_res("ftruncate-up", ftruncate(fd, 1 << 20));
-	t_res("fsync", fsync(fd));
-	ftruncate(fd, 0);
-	lseek(fd, 0, SEEK_SET);
-	t_res("write-again", write(fd, b, 1000));
-	far_deadline(0);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
-static void c14_enospc_tmpfs(void) { enospc(0); }
-static void c14_enospc_tmpfs_deadline(void) { enospc(1); }
 
 /* ---- fd reuse ---------------------------------------------------------- */
 
@@ -786,10 +420,10 @@ static void reuse_reader(int i)
 		return;
 	}
 	if (reuse_how & 16) {
-		far_deadline(1); /* the write goes to a backend */
+		t_far_deadline(1); /* the write goes to a backend */
 		t_jres(i, "write", reuse_how & 32 ? pwrite(reuse_fd, reuse_buf, 1 << 20, 0) :
 						    write(reuse_fd, "HELLO", 5));
-		far_deadline(0);
+		t_far_deadline(0);
 		t_jout(i, "\n");
 		t_msleep(100);
 		return;
@@ -861,6 +495,7 @@ static void c14_ftruncate_after_pwrite(void) { number_reused_under_read(48); }
 static void c14_pwrite_after_ftruncate(void) { number_reused_under_read(64); }
 static void c14_pwrite_after_pwrite(void) { number_reused_under_read(16 | 32 | 128); }
 
+
 /* ---- the table --------------------------------------------------------- */
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
@@ -870,10 +505,6 @@ static const struct t_case cases[] = {
 	C(c14_rwf_flags_file, 0),
 	C(c14_rwf_flags_o_append, 0),
 	C(c14_rwf_flags_memfd, 0),
-	C(c14_fsize_append_full_handled, 0),
-	C(c14_fsize_append_full_default, 0),
-	C(c14_fsize_append_handled, 0),
-	C(c14_fsize_append_default, 0),
 	C(c14_fifo_no_writer_blocking, T_BACKEND),
 	C(c14_fifo_flags, T_BACKEND),
 	C(c14_kinds_misc, 0),
@@ -883,18 +514,6 @@ static const struct t_case cases[] = {
 	C(c14_vectors_pipe, 0),
 	C(c14_vectors_socket, 0),
 	C(c14_buffer_is_own_mmap, 0),
-	C(c14_nofile_edge, 0),
-	C(c14_fsize_calls_handled, 0),
-	C(c14_fsize_calls_ignored, 0),
-	C(c14_fsize_ftruncate_default, 0),
-	C(c14_fsize_copy_default, 0),
-	C(c14_direct_misaligned, 0),
-	C(c14_direct_misaligned_deadline, T_BACKEND),
-	C(c14_nonblock_cold_file, T_BACKEND),
-	C(c14_write_bad_buffer, 0),
-	C(c14_write_bad_buffer_deadline, T_BACKEND),
-	C(c14_enospc_tmpfs, 0),
-	C(c14_enospc_tmpfs_deadline, T_BACKEND),
 	C(c14_dup2_over_cold_pread, T_OWNCORO | T_BACKEND),
 	C(c14_close_under_cold_pread, T_OWNCORO | T_BACKEND),
 	C(c14_dup2_over_cold_read, T_OWNCORO | T_BACKEND),

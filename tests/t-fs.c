@@ -65,6 +65,11 @@ const char *t_fs_dir(void)
 	return scratch;
 }
 
+long t_pos(int fd)
+{
+	return (long)lseek(fd, 0, SEEK_CUR);
+}
+
 int t_abc_file(const char *name, size_t n, int flags, int evict)
 {
 	char buf[4096];
@@ -83,6 +88,23 @@ int t_abc_file(const char *name, size_t n, int flags, int evict)
 	}
 	close(fd);
 	return open(name, O_RDWR | flags);
+}
+
+int t_known_direct_file(void)
+{
+	static char b[65536] __attribute__((aligned(4096)));
+	alarm(10);
+	t_fs_dir();
+	int fd = t_abc_file("f", 1024 * 1024, O_DIRECT, 0);
+	if (fd < 0) {
+		t_out("no O_DIRECT here\n");
+		return -1;
+	}
+	int ok = 0;
+	for (int i = 0; i < 16; i++)
+		ok += pread(fd, b, 65536, (off_t)i * 65536) == 65536;
+	t_out("direct reads=%d\n", ok);
+	return fd;
 }
 
 int t_put(const char *name, const char *data)

@@ -180,6 +180,10 @@ struct t_api {
 /* The library's API, looked up by t_load_api(); all NULL without it. */
 extern struct t_api t_api;
 void t_load_api(void);
+/* Inside a coroutine, an I/O deadline 20 s away (on) or none: with one set
+ * the engine sends its file calls to a backend and lands reads in a block
+ * of its own (detach.c).  Without the library nothing. */
+void t_far_deadline(int on);
 /* Spawn job fn(i); returns the coroutine's handle (or the job's index + 1
  * with threads). */
 int t_spawn(void (*fn)(int), int i);
@@ -203,6 +207,12 @@ void t_remove_tree(const char *dir);
  * a multiple of 4096), dropped from the page cache when evict is set; its
  * fd at the position 0, reopened with O_RDWR | flags when flags are given. */
 int t_abc_file(const char *name, size_t n, int flags, int evict);
+/* An O_DIRECT file "f" of 1 MiB in a fresh t_fs_dir(), read slowly enough
+ * for the engine to know it (its next calls skip the try), with an alarm
+ * of 10 s set; -1 (and a line saying so) where there is no O_DIRECT. */
+int t_known_direct_file(void);
+/* fd's file position. */
+long t_pos(int fd);
 /* Create (or truncate) file `name` holding `data`, mode 0644; 0 or -1. */
 int t_put(const char *name, const char *data);
 /* What a file holds (up to 255 bytes; "(ENOENT)" when it cannot be
