@@ -53,6 +53,13 @@ void asy__coro_fork_child(void);
  * asy_io_deadline(), -1 when none (or outside coroutines). */
 int64_t asy__coro_io_deadline(void);
 
+/* The stack a coroutine other than the asy_run() caller's own runs on,
+ * when `sp` (an address on the caller's stack) lies on it: its usable
+ * bytes [*lo, *lo + *size) and the guard below them (*guard bytes).
+ * Returns 1, or 0 on the thread's own stack (outside coroutines, in the
+ * asy_run() caller's context, in a signal handler between two). */
+int asy__coro_stack(const void *sp, void **lo, size_t *size, size_t *guard);
+
 /* Provided by the engine, called by the scheduler: reap this thread's
  * completions and unpark their coroutines.  Blocks until at least one
  * arrives or `deadline` (ns, asy_now() clock; -1 forever, 0 don't block)

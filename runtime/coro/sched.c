@@ -376,6 +376,21 @@ struct asy_coro *asy__coro_self(void)
 	return s && !s->crit ? s->cur : NULL;
 }
 
+int asy__coro_stack(const void *sp, void **lo, size_t *size, size_t *guard)
+{
+	struct sched *s = tls_sched;
+	struct asy_coro *c = s ? s->cur : NULL;
+	/* cur may be on its way in or out (a handler mid-switch): the address
+	 * decides, never the bookkeeping. */
+	if (!c || !c->stk.map || (const char *)sp < (const char *)c->stk.lo ||
+	    (const char *)sp >= (const char *)c->stk.lo + c->stk.size)
+		return 0;
+	*lo = c->stk.lo;
+	*size = c->stk.size;
+	*guard = (size_t)((char *)c->stk.lo - (char *)c->stk.map);
+	return 1;
+}
+
 uint64_t asy__coro_id(void)
 {
 	struct sched *s = tls_sched;
