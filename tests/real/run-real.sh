@@ -282,10 +282,20 @@ case_closefds() {
 }
 meta_closefds() { :; }
 
+# Node.js, a large program on libuv: an epoll loop, a thread pool making
+# the file calls, child processes with pipes and IPC over socketpairs that
+# pass a server and a socket (SCM_RIGHTS), inotify, a signal's self-pipe,
+# TCP, unix and UDP sockets, http (also against python3's http.server,
+# stopped by pid), worker threads waiting in Atomics.wait, zlib.
+case_node() {
+	node "$HERE/nodeio.js" "$DATA"
+}
+meta_node() { NEED="node"; IGNORE='^srv/'; }
+
 . "$HERE/net-cases.sh"
 . "$HERE/fs-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds $NET_CASES $FS_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds node $NET_CASES $FS_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
