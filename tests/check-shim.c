@@ -169,7 +169,7 @@ static int lines(const char *s)
 START_TEST(exports_only_hooks_and_asy)
 {
 	/* Every name of the one list (shim/hooks.def), and shim/process.c's,
-	 * shim/task.c's and shim/pin.c's. */
+	 * shim/task.c's, shim/pin.c's and shim/stack.c's. */
 	static const char *const hooks[] = {
 #define HOOK(ret, name, ...) #name,
 #define VHOOK(ret, name, ...) #name,
@@ -194,6 +194,8 @@ START_TEST(exports_only_hooks_and_asy)
 		"pthread_rwlock_wrlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_trywrlock",
 		"pthread_rwlock_timedrdlock", "pthread_rwlock_timedwrlock",
 		"pthread_rwlock_clockrdlock", "pthread_rwlock_clockwrlock", "pthread_rwlock_unlock",
+		/* shim/stack.c */
+		"pthread_getattr_np",
 		NULL,
 	};
 	char cmd[4200], sym[256], type[8];
