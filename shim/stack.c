@@ -21,7 +21,11 @@
 typedef int getattr_fn(pthread_t, pthread_attr_t *);
 static getattr_fn *_Atomic real_getattr;
 
-ASY_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
+/* A sanitizer's runtime asks too, for a thread it is starting, before
+ * the thread can run instrumented code: nothing here is instrumented, and
+ * a thread without a scheduler returns before calling what is. */
+ASY_EXPORT __attribute__((no_sanitize("address", "thread", "undefined")))
+int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 {
 	getattr_fn *f = atomic_load_explicit(&real_getattr, memory_order_relaxed);
 	if (!f) { /* a library's constructor may ask before ours runs */
