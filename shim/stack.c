@@ -7,7 +7,7 @@
  * glibc describes the thread's own stack, which the code is not on: a
  * scan from the coroutine's stack pointer up to the thread stack's top
  * walks through unmapped memory (node, with main() in a coroutine, died
- * of SIGSEGV in its first garbage collection that scanned the stack).  So
+ * of SIGSEGV in a garbage collection that scanned its stack).  So
  * for the calling thread, on a coroutine's stack, the answer describes
  * that stack: its usable bytes and the guard page below them.  Everything
  * else in the attributes, and every other thread's, is glibc's. */
