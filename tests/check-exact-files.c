@@ -27,6 +27,7 @@
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,6 +46,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -196,6 +198,116 @@ static void c14_fifo_no_writer_blocking(void)
 	t_res("pread", pread(fd, b, sizeof b, 0));
 	t_res("preadv2-pos", preadv2(fd, &(struct iovec){ b, sizeof b }, 1, -1, 0));
 	t_res("preadv2-hipri", preadv2(fd, &(struct iovec){ b, sizeof b }, 1, -1, RWF_HIPRI));
+}
+
+/* A FIFO open that a signal (plain) or the I/O deadline (a coroutine) ends
+ * while the thread making it cannot get a CPU: it is runnable only once a
+ * busy thread on its CPU lets go, 40 ms later.  The kernel's open then
+ * fails with EINTR and leaves no reader behind; the engine left its
+ * worker's open behind 2 ms after the kick, a reader in the FIFO that a
+ * writer's open found and wrote to. */
+static _Atomic int hog_go, hog_ready;
+
+/* Thread tid on CPU cpu only, as SCHED_IDLE or not; cpu -1: anywhere,
+ * as SCHED_OTHER. */
+static void pin(pid_t tid, int cpu, int idle)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (cpu < 0 || c == cpu)
+			CPU_SET(c, &set);
+	sched_setaffinity(tid, sizeof set, &set);
+	sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &(struct sched_param){ 0 });
+}
+
+/* The threads of the process waiting in openat(2) right now. */
+static int openers(pid_t *tids, int max)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d)) && n < max;) {
+		char path[64], line[64];
+		snprintf(path, sizeof path, "/proc/self/task/%.20s/syscall", e->d_name);
+		int fd = open(path, O_RDONLY);
+		ssize_t r = fd < 0 ? -1 : read(fd, line, sizeof line - 1);
+		if (fd >= 0)
+			close(fd);
+		if (r > 0 && atoi(line) == SYS_openat)
+			tids[n++] = atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void *fifo_hog(void *arg)
+{
+	(void)arg;
+	pin(0, 0, 0);
+	hog_ready = 1;
+	while (!hog_go)
+		usleep(1000);
+	pid_t tids[8];
+	int n = openers(tids, 8);
+	for (int i = 0; i < n; i++)
+		pin(tids[i], 0, 1);
+	/* a real-time thread keeps the others off its CPU (root; else
+	 * SCHED_IDLE leaves them a sliver) */
+	int rt = sched_setscheduler(0, SCHED_FIFO, &(struct sched_param){ 1 }) == 0;
+	double end = t_ex_now() + 0.06;
+	while (t_ex_now() < end)
+		;
+	if (rt)
+		sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){ 0 });
+	for (int i = 0; i < n; i++)
+		pin(tids[i], -1, 0);
+	return NULL;
+}
+
+static void start_hog(void *arg)
+{
+	(void)arg;
+	hog_go = 1;
+}
+
+static void c14_fifo_open_ended_off_cpu(void)
+{
+	alarm(6);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		t_out("one CPU: nothing to show\n");
+		return;
+	}
+	t_fs_dir();
+	mkfifo("fifo", 0600);
+	pin(0, 1, 0);
+	pthread_t hog = go(fifo_hog, NULL);
+	while (!hog_ready)
+		usleep(1000);
+	t_load_api();
+	int by_deadline = t_api.io_deadline && t_api.io_deadline(t_api.now() + 30000000) == 0;
+	pthread_t sig;
+	if (!by_deadline) {
+		t_handle(SIGUSR1, 0);
+		sig = t_later_signal(SIGUSR1, 30);
+	}
+	pthread_t starter = t_later(start_hog, NULL, 10);
+	int fd = open("fifo", O_RDONLY);
+	int err = errno;
+	if (by_deadline)
+		t_api.io_deadline(-1);
+	t_out("open=%s\n", fd >= 0 ? "fd" : err == EINTR || err == ETIMEDOUT ? "ended" : t_errname(err));
+	for (int k = 0; k < 2; k++) {
+		int probe = open("fifo", O_WRONLY | O_NONBLOCK);
+		t_out("left-open=%s\n", probe < 0 && errno == ENXIO ? "none" : "reader");
+		if (probe >= 0)
+			close(probe);
+		usleep(30000);
+	}
+	join(hog);
+	pthread_join(starter, NULL);
+	if (!by_deadline)
+		pthread_join(sig, NULL);
 }
 
 /* A FIFO opened by name refuses RWF_NOWAIT: calls with RWF flags of
@@ -507,6 +619,7 @@ static const struct t_case cases[] = {
 	C(c14_rwf_flags_memfd, 0),
 	C(c14_fifo_no_writer_blocking, T_BACKEND),
 	C(c14_fifo_flags, T_BACKEND),
+	C(c14_fifo_open_ended_off_cpu, T_BACKEND),
 	C(c14_kinds_misc, 0),
 	C(c14_memfd_seals, 0),
 	C(c14_proc_files, 0),

@@ -148,8 +148,11 @@ int64_t asy__wait_deadline(int64_t deadline)
 
 #define KICK_FIRST_NS 200000LL
 #define KICK_MAX_NS 16000000LL
-#define GIVE_UP_NS 2000000LL /* a detached waiting call the signal did not end:
-				* kicked 4 times by then */
+/* A detached waiting call the signal has not ended this long after the
+ * first kick is one the disk holds, and is left behind.  Not sooner: a
+ * worker the signal woke may wait that long for a CPU on a busy machine,
+ * and an open of a FIFO left behind is a reader a writer's open finds. */
+#define GIVE_UP_NS 200000000LL
 
 /* The coroutine goes on without its detached op: the op stays on the
  * parked list, and whoever sees it done frees it (above). */
