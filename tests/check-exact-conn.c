@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/icmp.h>
 #include <linux/if_alg.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -126,6 +127,16 @@ static void c15_recv_oob(void)
  * 5 more at 80 ms, and returns the 10.  (With part of it queued before
  * the call, the kernel's receive waits for a wake-up that never comes:
  * that is not tried.) */
+/* 5 bytes, and 40 ms later 5 more, from one thread: in that order however
+ * late it runs. */
+static void two_writes(void *arg)
+{
+	int fd = *(int *)arg;
+	write(fd, "12345", 5);
+	t_msleep(40);
+	write(fd, "67890", 5);
+}
+
 static void c15_recv_rcvlowat_tcp(void)
 {
 	int s[2], lowat = 10;
@@ -134,16 +145,14 @@ static void c15_recv_rcvlowat_tcp(void)
 	t_pair(T_TCP, s);
 	setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
 	for (int round = 0; round < 2; round++) {
-		pthread_t t1 = t_later_write(s[0], "12345", 5, 40);
-		pthread_t t2 = t_later_write(s[0], "67890", 5, 80);
+		pthread_t th = t_later(two_writes, &s[0], 40);
 		double t0 = t_ms();
 		if (round == 0)
 			t_show("recv", b, recv(s[1], b, sizeof b, 0));
 		else
 			t_show("read", b, read(s[1], b, sizeof b));
 		show_wait(t0, 80);
-		pthread_join(t1, NULL);
-		pthread_join(t2, NULL);
+		pthread_join(th, NULL);
 	}
 }
 
@@ -273,6 +282,10 @@ static void c15_raw_icmp_echo(void)
 	pkt[2] = (unsigned char)(sum >> 8);
 	pkt[3] = (unsigned char)sum;
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	/* echo requests and replies only: the host's other ICMP traffic
+	 * (port unreachables of other programs' datagrams) stays out */
+	struct icmp_filter only_echo = { ~(1U << ICMP_ECHO | 1U << ICMP_ECHOREPLY) };
+	setsockopt(s, SOL_RAW, ICMP_FILTER, &only_echo, sizeof only_echo);
 	t_res("sendto", sendto(s, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to));
 	unsigned char b[128];
 	int replies = 0;
