@@ -25,7 +25,7 @@ FS_GIT_FILES ?= 20000
 FS_ONLY     ?= git,tar,cp,find,make
 
 FS_DEB_DEPS      := libsqlite3-dev sqlite3 git make
-REAL_FS_DEB_DEPS := lighttpd sqlite3 util-linux
+REAL_FS_DEB_DEPS := lighttpd sqlite3 libsqlite3-dev util-linux
 
 BENCH_TARGETS += bench-sqlite bench-fs bench-fs-percall
 

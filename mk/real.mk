@@ -23,6 +23,13 @@ $(REAL_BIN)/uring-probe: tests/real/uring-probe.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -luring
 
+# sqlkill links Debian's libsqlite3 (libsqlite3-dev): built by check-real,
+# not as a prerequisite, so that without the header its case is skipped.
+$(REAL_BIN)/sqlkill: tests/real/sqlkill.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lsqlite3 -ldl
+
 $(REAL_BIN)/%: tests/real/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
@@ -32,6 +39,7 @@ uring-probe: $(REAL_BIN)/uring-probe
 	@$(REAL_BIN)/uring-probe
 
 check-real: $(LIB) $(REAL_HELPERS)
+	$(Q)pkg-config --exists sqlite3 && $(MAKE) --no-print-directory -s $(REAL_BIN)/sqlkill || true
 	$(Q)ASY_SANITIZE=$(SANITIZE) bash tests/real/run-real.sh $(CURDIR)/$(LIB) \
 		$(CURDIR)/$(REAL_BIN) $(REAL_CASES)
 
