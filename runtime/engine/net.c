@@ -327,6 +327,11 @@ int asy__unix_socket(int fd)
 	return sockopt_int(fd, SO_DOMAIN) == AF_UNIX;
 }
 
+int asy__send_stops(int revents, size_t done, int unix_sock)
+{
+	return done && !unix_sock && (revents & POLLHUP);
+}
+
 int64_t asy__slice_end(int64_t deadline)
 {
 	int64_t slice = asy_now() + UNIX_SEND_SLICE_NS;
@@ -351,13 +356,20 @@ long asy__send_ended(int fd, int flags, long r, size_t done)
  * moved.  io_uring's send never raises SIGPIPE: one that fails with
  * EPIPE before a byte moved is made again as the program's own call,
  * whose EPIPE raises it exactly when the kernel's would (once bytes
- * moved, the kernel's one call raises none).  ASY_PASS: the ring took
- * no more (*done says what moved). */
+ * moved, the kernel's one call raises none).  Once bytes moved, only
+ * an AF_UNIX send goes on in SEND ops: another socket's goes on by
+ * POLL op and try, which stop at a hang-up (asy__send_stops).  ASY_PASS:
+ * the ring took no more (*done says what moved). */
 static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done)
 {
 	size_t total = xfer_total(x);
 	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
+	int unix_sock = -1;
 	for (;;) {
+		if (*done && unix_sock < 0)
+			unix_sock = asy__unix_socket(x->fd);
+		if (*done && !unix_sock)
+			return ASY_PASS;
 		/* No MSG_WAITALL on an op (see recv_ring); a blocking stream
 		 * send moves everything anyway. */
 		int flags = (x->flags & ~MSG_WAITALL) | (*done ? MSG_NOSIGNAL : 0);
@@ -470,6 +482,8 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
 		if (w)
 			return w;
+		if (!x->reading && asy__send_stops(hup ? POLLHUP : 0, done, x->unix_send))
+			return (long)done;
 		/* Once bytes moved, a stream send raises no SIGPIPE (the
 		 * kernel's one call returns the count then). */
 		x->fd = asy__keep_fd(keep, x->fd);

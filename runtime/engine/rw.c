@@ -433,6 +433,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		/* POLLERR alone: the error queue (an error is the call's answer) */
 		hup = (r & (POLLHUP | POLLRDHUP | POLLNVAL)) != 0;
 		waited = 1;
+		if (!reading && k->timeo && asy__send_stops((int)r, (size_t)done, unix_send))
+			return done;
 		/* Closed meanwhile: the close left a copy of the file, or
 		 * the call ends (keep.c). */
 		int fd = asy__keep_after(keep, io->fd, id);

@@ -1,0 +1,124 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program holds the calls real
+ * libraries make, cut down to what the library does with them: libpq and
+ * OpenSSL under a server that resets the connection in the middle of a
+ * large send (libpq blocks SIGPIPE around its send and takes a pending
+ * one back with sigtimedwait; it tells a reset from a close by the error
+ * of its next call).
+ *
+ * Times are never compared, only buckets or yes/no.  A case that could
+ * hang under a broken shim sets an alarm first, so that a hang shows as
+ * "signal SIGALRM" next to plain glibc's clean exit. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "t-helpers.h"
+#include "t-exact.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static const char *count_bucket(long n, long all)
+{
+	return n < 0 ? "failed" : n == 0 ? "0" : n < all ? "partial" : n == all ? "all" : "more";
+}
+
+/* The server's side: read 200 KiB, then close with more unread, which
+ * resets the connection (RST) while the client's send waits for room. */
+static void *reset_after_200k(void *arg)
+{
+	int fd = *(int *)arg;
+	read_n(fd, 200 * KiB);
+	close(fd);
+	return NULL;
+}
+
+enum how { SEND, WRITE, WRITEV, SENDMSG };
+
+/* One blocking call writing len bytes of big to fd, by `how`. */
+static long put(enum how how, int fd, const char *big, size_t len)
+{
+	struct iovec v[2] = { { (void *)big, len / 2 }, { (void *)(big + len / 2), len - len / 2 } };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+	switch (how) {
+	case SEND:
+		return send(fd, big, len, 0);
+	case WRITE:
+		return write(fd, big, len);
+	case WRITEV:
+		return writev(fd, v, 2);
+	default:
+		return sendmsg(fd, &m, 0);
+	}
+}
+
+/* libpq's send with SIGPIPE blocked (pq_block_sigpipe): 1 MiB to a server
+ * that resets the connection after 200 KiB.  The kernel's one call returns
+ * its count and leaves the reset for the next call: that one fails with
+ * ECONNRESET, raises no SIGPIPE, and a read after it sees EOF.  Then
+ * libpq's pq_reset_sigpipe: take back a SIGPIPE raised meanwhile. */
+static void reset_in_send(enum how how, int then_read)
+{
+	static char big[MiB];
+	int c, s;
+	net(8);
+	if (tcp_pair(&c, &s, 32768) < 0) {
+		t_out("no loopback TCP here\n");
+		return;
+	}
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	pthread_t th = go(reset_after_200k, &s);
+	t_out("first=%s\n", count_bucket(put(how, c, big, MiB), MiB));
+	join(th);
+	t_msleep(50); /* the reset has come, whatever the sender did */
+	char b[16];
+	if (then_read)
+		t_res("recv", recv(c, b, sizeof b, 0));
+	t_res("second", put(how, c, big, 1000));
+	t_res("recv", recv(c, b, sizeof b, 0));
+	t_out("sigpipe pending=%d\n", pending(SIGPIPE));
+	struct timespec zero = { 0, 0 };
+	t_out("taken back=%s\n", yes(sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(c);
+}
+
+static void c1_tcp_send_reset_after_part(void) { reset_in_send(SEND, 0); }
+static void c1_tcp_write_reset_after_part(void) { reset_in_send(WRITE, 0); }
+static void c1_tcp_writev_reset_after_part(void) { reset_in_send(WRITEV, 0); }
+static void c1_tcp_sendmsg_reset_after_part(void) { reset_in_send(SENDMSG, 0); }
+static void c1_tcp_recv_after_reset_part(void) { reset_in_send(SEND, 1); }
+
+/* ---- the table ---------------------------------------------------------
+ * T_BACKEND: the coroutine really waits in a hooked call. */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c1_tcp_send_reset_after_part, T_BACKEND),
+	C(c1_tcp_write_reset_after_part, T_BACKEND),
+	C(c1_tcp_writev_reset_after_part, T_BACKEND),
+	C(c1_tcp_sendmsg_reset_after_part, T_BACKEND),
+	C(c1_tcp_recv_after_reset_part, T_BACKEND),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+/* ---- the Check side --------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	/* Up to six runs of a case, each bounded by t_run()'s 20 s. */
+	return t_cases_main(argc, argv, cases, "exact-libs", 150);
+}
