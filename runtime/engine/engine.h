@@ -446,17 +446,20 @@ long asy__sock_read(struct asy_io *io);
  * ring: the op holds the socket while it waits.  ASY_PASS: the ring
  * took nothing more (*done says what moved). */
 long asy__sock_stream(struct asy_io *io, size_t *done);
-/* Whether a send on a stream socket that moved `done` bytes ends at a
- * wait that gave `revents` (net.c): once bytes moved, a send on a socket
- * other than AF_UNIX is not made again after the socket hung up (a
- * reset, a time-out, both directions shut).  The kernel's one call
- * returns its count there and leaves the socket's error to the next call
- * (tcp_sendmsg_locked after sk_stream_wait_memory); a try made then
- * would take the error (sk_stream_wait_connect), and the next send would
- * fail with EPIPE and SIGPIPE, a read see EOF, where the kernel's give
- * ECONNRESET.  AF_UNIX's one call takes the error itself
- * (sock_alloc_send_pskb), as a try does. */
-int asy__send_stops(int revents, size_t done, int unix_sock);
+/* Whether a receive or send on stream socket fd that has moved `done`
+ * bytes and waited ends now, without another try (net.c): once bytes
+ * moved, a call on a socket other than AF_UNIX is not made again after
+ * the socket hung up (a reset, a time-out, both directions shut), once a
+ * receive has taken what came before.  The kernel's one call returns its
+ * count there and leaves the socket's error to the next call
+ * (tcp_sendmsg_locked after sk_stream_wait_memory, tcp_recvmsg once it
+ * copied); a try made then would take the error (sk_stream_wait_connect,
+ * sock_error): the next send would fail with EPIPE and SIGPIPE, the next
+ * read see EOF, where the kernel's give ECONNRESET.  AF_UNIX's one call
+ * takes the error itself (sock_alloc_send_pskb,
+ * unix_stream_read_generic), as a try does.  *unix_sock caches whether
+ * fd is AF_UNIX (-1: not asked yet). */
+int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock);
 /* The thread's ring, when this coroutine's call of a pipe or socket may
  * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
 struct asy_thread *asy__ring_thread(void);

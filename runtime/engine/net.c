@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -266,6 +267,19 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 	return r;
 }
 
+/* Before the rest of a receive that moved `done` bytes on a socket
+ * other than AF_UNIX: wait for it by POLL op, since a RECV op's retry in
+ * the kernel would take the socket's error after a hang-up
+ * (asy__rest_stops).  1: go on; 0: the receive ends with `done`. */
+static int recv_rest_ready(struct asy_io *io, const struct xfer *x, size_t done, int64_t start,
+			   int64_t *deadline, int *unix_sock)
+{
+	if (*deadline < -1)
+		*deadline = asy__sock_deadline(x->fd, 1, start);
+	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline);
+	return r >= 0 && !asy__rest_stops(x->fd, 1, done, unix_sock);
+}
+
 /* A receive on the ring, the kernel's own try included.  MSG_WAITALL
  * and SO_RCVLOWAT on a stream go on into the rest of the buffer, op by
  * op, as the kernel's call does (an op never takes MSG_WAITALL: a cancel
@@ -274,8 +288,12 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 {
 	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
 	size_t done = 0, want = 0, total = 0;
-	int lowat = -1;
+	int lowat = -1, unix_sock = -1;
 	for (;;) {
+		if (done && unix_sock < 0)
+			unix_sock = asy__unix_socket(x->fd);
+		if (done && !unix_sock && !recv_rest_ready(io, x, done, start, &deadline, &unix_sock))
+			return (long)done;
 		long r = ring_part(io, t, x, done, x->flags & ~MSG_WAITALL, start, &deadline,
 				   done ? NULL : &lowat);
 		if (r == ASY_PASS && !done)
@@ -327,9 +345,19 @@ int asy__unix_socket(int fd)
 	return sockopt_int(fd, SO_DOMAIN) == AF_UNIX;
 }
 
-int asy__send_stops(int revents, size_t done, int unix_sock)
+int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock)
 {
-	return done && !unix_sock && (revents & POLLHUP);
+	if (!done)
+		return 0;
+	if (*unix_sock < 0)
+		*unix_sock = asy__unix_socket(fd);
+	/* Asked now, not from the wait: the reset may come while other
+	 * coroutines run. */
+	struct pollfd p = { .fd = fd, .events = reading ? POLLIN : POLLOUT };
+	if (*unix_sock || asy_sys(SYS_poll, &p, 1, 0, 0, 0, 0) != 1 || !(p.revents & POLLHUP))
+		return 0;
+	int queued = 0; /* a receive takes what came before the hang-up */
+	return !reading || (asy_sys(SYS_ioctl, fd, FIONREAD, &queued, 0, 0, 0) == 0 && !queued);
 }
 
 int64_t asy__slice_end(int64_t deadline)
@@ -358,7 +386,7 @@ long asy__send_ended(int fd, int flags, long r, size_t done)
  * whose EPIPE raises it exactly when the kernel's would (once bytes
  * moved, the kernel's one call raises none).  Once bytes moved, only
  * an AF_UNIX send goes on in SEND ops: another socket's goes on by
- * POLL op and try, which stop at a hang-up (asy__send_stops).  ASY_PASS:
+ * POLL op and try, which stop at a hang-up (asy__rest_stops).  ASY_PASS:
  * the ring took no more (*done says what moved). */
 static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done)
 {
@@ -477,12 +505,13 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
 	struct asy_again again = { 0, 0 };
 	x->unix_send = !x->reading && asy__unix_socket(x->fd);
+	int unix_sock = x->reading ? -1 : x->unix_send;
 	for (;;) {
 		int hup = 0;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
 		if (w)
 			return w;
-		if (!x->reading && asy__send_stops(hup ? POLLHUP : 0, done, x->unix_send))
+		if (asy__rest_stops(x->fd, x->reading, done, &unix_sock))
 			return (long)done;
 		/* Once bytes moved, a stream send raises no SIGPIPE (the
 		 * kernel's one call returns the count then). */

@@ -343,7 +343,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	int waited = 0, hup = 0, ring = 0, unix_send = -1;
+	int waited = 0, hup = 0, ring = 0, unix_send = -1, unix_sock = -1;
 	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long r, paused;
@@ -433,8 +433,6 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		/* POLLERR alone: the error queue (an error is the call's answer) */
 		hup = (r & (POLLHUP | POLLRDHUP | POLLNVAL)) != 0;
 		waited = 1;
-		if (!reading && k->timeo && asy__send_stops((int)r, (size_t)done, unix_send))
-			return done;
 		/* Closed meanwhile: the close left a copy of the file, or
 		 * the call ends (keep.c). */
 		int fd = asy__keep_after(keep, io->fd, id);
@@ -442,6 +440,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			return done ? done : -EBADF;
 		if (fd != io->fd)
 			io->fd = fd, hup = 0;
+		if (k->timeo && asy__rest_stops(io->fd, reading, (size_t)done, &unix_sock))
+			return done;
 	}
 }
 
