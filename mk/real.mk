@@ -30,6 +30,12 @@ $(REAL_BIN)/sqlkill: tests/real/sqlkill.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lsqlite3 -ldl
 
+# pqload links Debian's libpq (libpq-dev), likewise built by check-real.
+$(REAL_BIN)/pqload: tests/real/pqload.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) $(shell pkg-config --cflags libpq 2>/dev/null) -o $@ $< -lpq -ldl -lpthread
+
 $(REAL_BIN)/%: tests/real/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
@@ -40,7 +46,18 @@ uring-probe: $(REAL_BIN)/uring-probe
 
 check-real: $(LIB) $(REAL_HELPERS)
 	$(Q)pkg-config --exists sqlite3 && $(MAKE) --no-print-directory -s $(REAL_BIN)/sqlkill || true
+	$(Q)pkg-config --exists libpq && $(MAKE) --no-print-directory -s $(REAL_BIN)/pqload || true
 	$(Q)ASY_SANITIZE=$(SANITIZE) bash tests/real/run-real.sh $(CURDIR)/$(LIB) \
 		$(CURDIR)/$(REAL_BIN) $(REAL_CASES)
 
-.PHONY: check-real uring-probe
+# The libpq case's packages (tests/real/pq-cases.sh): the client library
+# and a server to run a throw-away cluster of.  Installed as `make deps`
+# does; while one is missing the case is skipped.
+REAL_PQ_DEB_DEPS := libpq-dev postgresql
+
+real-pq-deps:
+	$(call net_deps,$(REAL_PQ_DEB_DEPS))
+
+check-real: real-pq-deps
+
+.PHONY: check-real uring-probe real-pq-deps

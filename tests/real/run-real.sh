@@ -81,6 +81,8 @@ slowly() { sleep 0.2; "$@"; }
 # NEED: programs the case needs; it is skipped when one is not installed.
 # NOSAN: why the case cannot run with a sanitizer's runtime preloaded (it
 # is skipped then with that reason).
+# CORO=1: the case runs a program of coroutines, whose calls must reach
+# the backend under uring and threads instead (check_submitted).
 
 case_cat() {
 	cold "$DATA/big"
@@ -300,8 +302,9 @@ meta_node() {
 . "$HERE/net-cases.sh"
 . "$HERE/fs-cases.sh"
 . "$HERE/kill-cases.sh"
+. "$HERE/pq-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds node $NET_CASES $FS_CASES $KILL_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds node $NET_CASES $FS_CASES $KILL_CASES $PQ_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
@@ -367,13 +370,18 @@ counter() { sed -n "s/.*\<$2=\([0-9]*\).*/\1/p" "$1"; }
 check_submitted() {
 	local c=$1 v=$2 f=$T/$1/$2/counters sub
 	sub=$(counter "$f" submitted)
+	if [ "$CORO" = 1 ]; then
+		[ "$v" = off ] || [ "${sub:-0}" -gt 0 ] ||
+			{ fail "$c [$v]: the coroutines' calls never reached the backend"; return 1; }
+		return 0
+	fi
 	[ "${sub:-0}" = 0 ] || { fail "$c [$v]: $sub calls of a plain program were handed to a backend"; return 1; }
 	return 0
 }
 
 run_case() {
 	local c=$1 v ok t
-	NOERR=0 IGNORE= NEED= NOSAN=
+	NOERR=0 IGNORE= NEED= NOSAN= CORO=0
 	"meta_$c"
 	if [ -n "$NOSAN" ] && [ -n "$REF_PRE" ]; then skip "$c: $NOSAN"; return; fi
 	for t in $NEED; do
