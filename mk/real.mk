@@ -30,11 +30,22 @@ $(REAL_BIN)/sqlkill: tests/real/sqlkill.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lsqlite3 -ldl
 
-# pqload links Debian's libpq (libpq-dev), likewise built by check-real.
+# pqload, zload and curlload link Debian's libpq, zlib and libcurl,
+# likewise built by check-real.
 $(REAL_BIN)/pqload: tests/real/pqload.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) $(shell pkg-config --cflags libpq 2>/dev/null) -o $@ $< -lpq -ldl -lpthread
+
+$(REAL_BIN)/zload: tests/real/zload.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lz -ldl -lpthread
+
+$(REAL_BIN)/curlload: tests/real/curlload.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lcurl -ldl -lpthread
 
 $(REAL_BIN)/%: tests/real/%.c
 	$(call msg,CC,$@)
@@ -47,17 +58,19 @@ uring-probe: $(REAL_BIN)/uring-probe
 check-real: $(LIB) $(REAL_HELPERS)
 	$(Q)pkg-config --exists sqlite3 && $(MAKE) --no-print-directory -s $(REAL_BIN)/sqlkill || true
 	$(Q)pkg-config --exists libpq && $(MAKE) --no-print-directory -s $(REAL_BIN)/pqload || true
+	$(Q)pkg-config --exists zlib && $(MAKE) --no-print-directory -s $(REAL_BIN)/zload || true
+	$(Q)pkg-config --exists libcurl && $(MAKE) --no-print-directory -s $(REAL_BIN)/curlload || true
 	$(Q)ASY_SANITIZE=$(SANITIZE) bash tests/real/run-real.sh $(CURDIR)/$(LIB) \
 		$(CURDIR)/$(REAL_BIN) $(REAL_CASES)
 
-# The libpq case's packages (tests/real/pq-cases.sh): the client library
-# and a server to run a throw-away cluster of.  Installed as `make deps`
-# does; while one is missing the case is skipped.
-REAL_PQ_DEB_DEPS := libpq-dev postgresql
+# The library cases' packages (tests/real/lib-cases.sh): libpq and a
+# server to run a throw-away cluster of, zlib, libcurl.  Installed as
+# `make deps` does; while one is missing its case is skipped.
+REAL_LIB_DEB_DEPS := libpq-dev postgresql zlib1g-dev libcurl4-openssl-dev
 
-real-pq-deps:
-	$(call net_deps,$(REAL_PQ_DEB_DEPS))
+real-lib-deps:
+	$(call net_deps,$(REAL_LIB_DEB_DEPS))
 
-check-real: real-pq-deps
+check-real: real-lib-deps
 
-.PHONY: check-real uring-probe real-pq-deps
+.PHONY: check-real uring-probe real-lib-deps

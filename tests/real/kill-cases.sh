@@ -30,8 +30,8 @@ case_rediskill() {
 	unshimmed redis-check-aof srv/appendonlydir/appendonly.aof.manifest > srv/check 2>&1
 	echo "redis-check-aof: $?"
 	# env itself, not a function: $! must be the server's pid.
-	env -u LD_PRELOAD -u ASYNCIFY_BACKEND redis-server --port 0 --unixsocket "$PWD/srv/sock" --save '' --appendonly yes \
-		--dir "$PWD/srv" > srv/log2 2>&1 &
+	env -u LD_PRELOAD -u ASYNCIFY_BACKEND redis-server --port 0 --unixsocket "$PWD/srv/sock" \
+		--save '' --appendonly yes --dir "$PWD/srv" > srv/log2 2>&1 &
 	pid=$!
 	wait_sock srv/sock || { stop_pid $pid; return 1; }
 	incrs=$(sed -n 1p srv/acked)

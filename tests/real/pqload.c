@@ -1,5 +1,5 @@
 /* pqload MODE CONNINFO: libpq (Debian's, unchanged) from coroutines, for
- * the libpq case of pq-cases.sh.  Under the shim every connection is a
+ * the libpq case of lib-cases.sh.  Under the shim every connection is a
  * coroutine on the main thread (the API looked up with dlsym); without it
  * they run one after the other.  Prints only what must be the same both
  * ways.

@@ -302,9 +302,9 @@ meta_node() {
 . "$HERE/net-cases.sh"
 . "$HERE/fs-cases.sh"
 . "$HERE/kill-cases.sh"
-. "$HERE/pq-cases.sh"
+. "$HERE/lib-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds node $NET_CASES $FS_CASES $KILL_CASES $PQ_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"

@@ -1,8 +1,9 @@
-# pq-cases.sh — libpq called from coroutines (sourced by run-real.sh):
-# tests/real/pqload.c against a throw-away PostgreSQL cluster of the
-# case's own, run without the shim (the server is not what is tested).
-# Under the shim the client's connections are coroutines on one thread;
-# the reference runs them one after the other.
+# lib-cases.sh — real libraries called unchanged from coroutines
+# (sourced by run-real.sh): libpq, zlib and libcurl, each driven by a
+# small program of tests/real/ that runs its jobs as coroutines on one
+# thread under the shim and one after the other without it, ends calls
+# with asy_io_deadline or asy_cancel, and prints only what must be the
+# same both ways (the reference ends them by the library's own means).
 
 # pg CMD...: a PostgreSQL program without the shim, as user postgres when
 # root (the server refuses to run as root).
@@ -23,6 +24,8 @@ pg_stop() {
 	kill -KILL "$2" 2> /dev/null
 }
 
+# libpq: tests/real/pqload.c against a throw-away PostgreSQL cluster of
+# the case's own, run without the shim (the server is not what is tested).
 # 64 connections of 20 queries each (one hash of every value), a query
 # ended by asy_io_deadline (PQcancel without the shim) then PQreset, and
 # a backend terminated mid-query.  The cluster lives in a directory of
@@ -50,4 +53,20 @@ case_libpq() {
 }
 meta_libpq() { NEED="$BIN/pqload runuser"; CORO=1; }
 
-PQ_CASES="libpq"
+# zlib: tests/real/zload.c — 32 gzip files written at once (compared
+# byte for byte by the runner), a gzip stream through a pipe in odd
+# pieces, gzopen of a FIFO with no writer ended after 200 ms.
+case_zlib() {
+	"$BIN/zload" .
+}
+meta_zlib() { NEED="$BIN/zload"; CORO=1; }
+
+# libcurl: tests/real/curlload.c — a transfer of a 64 MiB body from a
+# loopback server ended after 4 MiB (asy_cancel, then asy_io_deadline),
+# the next on a new handle whole, no fd left open.
+case_curl() {
+	"$BIN/curlload"
+}
+meta_curl() { NEED="$BIN/curlload"; CORO=1; }
+
+LIB_CASES="libpq zlib curl"
