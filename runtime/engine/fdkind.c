@@ -40,7 +40,9 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY,
 		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does; under uring the wait is the read or write op itself, which holds the pipe; a FIFO opened by name refuses RWF_NOWAIT: poll(0), and a read it does not call ready is the call itself on a worker (with no writer yet it reads EOF, yet never polls ready)"),
 	[ASY_K_STREAM] = ROW("stream socket", NOWAIT, READY, .nosignal = 1, .timeo = 1, .lowat = 1,
-		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold; under uring the wait is a RECVMSG or SENDMSG op, which holds the socket, and a read where a socket was found before is that op from the start"),
+		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold; under uring the wait is a RECVMSG or SENDMSG op, which holds the socket, and a read where a socket was found before is that op from the start; "
+			"once bytes moved, a call on a socket other than AF_UNIX goes on by POLL op and try, and stops where "
+			"the socket hung up, its error left to the next call as the kernel's one call leaves it"),
 	[ASY_K_RECORD] = ROW("datagram, seqpacket, raw socket", NOWAIT, READY, .record = 1,
 		.nosignal = 1, .timeo = 1,
 		.why = "one call is one record: never split, never continued"),
