@@ -138,6 +138,12 @@ int asy__copy_in(void *dst, const void *src, size_t n)
 	return asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
 }
 
+int asy__copy_out(void *dst, const void *src, size_t n)
+{
+	struct iovec l = { (void *)src, n }, r = { dst, n };
+	return asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
+}
+
 int asy__park(int64_t deadline)
 {
 	int depth = asy__depth;

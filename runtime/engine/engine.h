@@ -555,6 +555,9 @@ int asy__nonblocking(int fd);
 /* Copy n bytes the program passed by pointer without trusting the
  * pointer: 0, or -EFAULT where the kernel would say so. */
 int asy__copy_in(void *dst, const void *src, size_t n);
+/* Write n bytes to where the program pointed, as the kernel's put_user
+ * does: 0, or -EFAULT. */
+int asy__copy_out(void *dst, const void *src, size_t n);
 /* Park the calling coroutine (asy__coro_park, cancellable) with the
  * engine open to the other coroutines meanwhile. */
 int asy__park(int64_t deadline);
@@ -570,6 +573,15 @@ extern __thread int64_t asy__inline_ns __attribute__((tls_model("initial-exec"))
 /* accept/accept4 and connect of a coroutine (net-conn.c). */
 long asy__accept(struct asy_io *io, int fd);
 long asy__connect(struct asy_io *io, int fd);
+struct msghdr;
+struct mmsghdr;
+struct timespec;
+/* recvmmsg and sendmmsg of a coroutine (net-mmsg.c), each message that
+ * would wait as one blocking recvmsg / sendmsg (asy__sock_msg, net.c). */
+long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+		    struct timespec *tmo);
+long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags);
+long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading);
 
 /* A unix socket's send waits in slices of 50 ms: no poll bit says that
  * the peer shut its reading side, which ends the kernel's wait (EPIPE);

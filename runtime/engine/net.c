@@ -20,7 +20,8 @@
  *  - send: a stream moves everything before it returns (the rest goes
  *    with MSG_NOSIGNAL once bytes moved, as the kernel's one call raises
  *    no SIGPIPE then); a datagram is one call or none;
- *  - recvmmsg/sendmmsg: message by message as the kernel's loop does;
+ *  - recvmmsg/sendmmsg: message by message as the kernel's loop does
+ *    (net-mmsg.c);
  *  - accept and connect: net-conn.c.
  *
  * SO_RCVTIMEO / SO_SNDTIMEO end a wait as the kernel's timeout does
@@ -140,14 +141,6 @@ struct asy_thread *asy__ring_thread(void)
 	return t && t->be == &asy__backend_uring ? t : NULL;
 }
 
-/* Write n bytes to where the program pointed, as the kernel's put_user
- * does: 0, or -EFAULT. */
-static int copy_out(void *dst, const void *src, size_t n)
-{
-	struct iovec l = { (void *)src, n }, r = { dst, n };
-	return asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
-}
-
 /* The arguments of one RECV or SEND op: what is left after `done`
  * bytes.  recvfrom and sendto with an address are a recvmsg / sendmsg of
  * the same buffer (the name goes with the first bytes only). */
@@ -261,7 +254,7 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 	if (lowat && w->io.a[1])
 		*lowat = op.o.lowat;
 	io->via = w->io.via;
-	if (p.named && r >= 0 && copy_out((void *)x->alen, &p.m.msg_namelen, sizeof(socklen_t)) < 0)
+	if (p.named && r >= 0 && asy__copy_out((void *)x->alen, &p.m.msg_namelen, sizeof(socklen_t)) < 0)
 		r = -EFAULT; /* recvfrom's answer: the data is gone */
 	asy__rest_free(&p.rest);
 	return r;
@@ -593,106 +586,15 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	return r;
 }
 
-/* ---- recvmmsg, sendmmsg --------------------------------------------------- */
-
-#define MMSG_MAX 1024 /* the kernel's UIO_MAXIOV cap on vlen */
-
-static long one_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading)
+/* One message of recvmmsg or sendmmsg (net-mmsg.c), as a blocking
+ * recvmsg / sendmsg. */
+long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading)
 {
 	struct xfer x = { .fd = fd, .flags = flags, .reading = reading, .msg = m };
 	long r = xfer(io, &x);
 	if (r == ASY_PASS)
 		r = asy_sys(reading ? SYS_recvmsg : SYS_sendmsg, fd, m, flags, 0, 0, 0);
 	return r;
-}
-
-/* sendmmsg: each message as a blocking sendmsg (a stream's whole), as
- * the kernel's loop does; how many went, or the first one's error.  One
- * call per message, so an error (and its SIGPIPE) comes exactly once. */
-static long send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags)
-{
-	if ((flags & MSG_DONTWAIT) || asy__coro_alone())
-		return ASY_PASS;
-	if (vlen > MMSG_MAX)
-		vlen = MMSG_MAX;
-	for (unsigned i = 0; i < vlen; i++) {
-		struct mmsghdr m;
-		if (asy__copy_in(&m, &vec[i], sizeof m) < 0)
-			return i ? (long)i : -EFAULT;
-		long s = one_msg(io, fd, &vec[i].msg_hdr, flags, 0);
-		if (s < 0)
-			return i ? (long)i : s;
-		/* msg_len as the kernel writes it: a vector it cannot write
-		 * ends the loop with EFAULT, the message sent */
-		unsigned len = (unsigned)s;
-		if (copy_out(&vec[i].msg_len, &len, sizeof len) < 0)
-			return i ? (long)i : -EFAULT;
-	}
-	return (long)vlen;
-}
-
-/* recvmmsg: the kernel's loop — block for each datagram until vlen
- * arrived, MSG_WAITFORONE after the first, or the timeout, which it looks
- * at only after each datagram, and writes back what is left of. */
-static long recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags,
-		      struct timespec *tmo)
-{
-	struct timespec ts;
-	int64_t end = -1, start = asy_now();
-	if (flags & MSG_DONTWAIT)
-		return ASY_PASS;
-	if (tmo) {
-		if (asy__copy_in(&ts, tmo, sizeof ts) < 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 ||
-		    ts.tv_nsec >= 1000000000)
-			return ASY_PASS;
-		/* a timeout of centuries is looked at, and counted down, all
-		 * the same, but never comes */
-		end = ts.tv_sec < INT64_MAX / 1000000000 / 2 ?
-			      start + (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : INT64_MAX;
-	}
-	if (vlen > MMSG_MAX)
-		vlen = MMSG_MAX;
-	unsigned got = 0;
-	long r = 0;
-	while (got < vlen) {
-		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
-		/* with a timeout, the kernel looks at it after each datagram */
-		r = asy_sys(SYS_recvmmsg, fd, vec + got, end >= 0 ? 1 : vlen - got, f | MSG_DONTWAIT,
-			    NULL, 0);
-		if (r > 0) {
-			got += (unsigned)r;
-			/* without a timeout the call took all that was queued */
-			if ((end < 0 && (flags & MSG_WAITFORONE)) || (end >= 0 && asy_now() >= end))
-				break;
-			continue;
-		}
-		if (r != -EAGAIN || (f & MSG_DONTWAIT))
-			break;
-		if (!got && asy__coro_alone())
-			return ASY_PASS;
-		/* Would wait: the next datagram as one blocking recvmsg. */
-		r = one_msg(io, fd, &vec[got].msg_hdr, flags & ~MSG_WAITFORONE, 1);
-		if (r < 0)
-			break;
-		unsigned len = (unsigned)r;
-		if (copy_out(&vec[got].msg_len, &len, sizeof len) < 0) {
-			r = -EFAULT; /* the datagram is gone, as the kernel's */
-			break;
-		}
-		got++;
-		/* MSG_WAITFORONE: what else is queued, without waiting (the
-		 * loop's next call) */
-		if (end >= 0 && asy_now() >= end)
-			break;
-	}
-	if (tmo && got) {
-		asy__time_left(&ts, start);
-		/* a timeout the kernel cannot write back: EFAULT, the
-		 * datagrams received */
-		if (copy_out(tmo, &ts, sizeof ts) < 0)
-			return -EFAULT;
-	}
-	return got ? (long)got : r;
 }
 
 long asy__net(struct asy_io *io)
@@ -722,10 +624,10 @@ long asy__net(struct asy_io *io)
 			return ASY_PASS; /* EFAULT: NULL means "no msghdr", not a buffer call */
 		return xfer(io, &x);
 	case ASY_CALL_recvmmsg:
-		return recv_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2],
+		return asy__recv_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2],
 				 (struct timespec *)a[3]);
 	case ASY_CALL_sendmmsg:
-		return send_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2]);
+		return asy__send_mmsg(io, io->fd, (struct mmsghdr *)a[0], (unsigned)a[1], (int)a[2]);
 	case ASY_CALL_accept:
 	case ASY_CALL_accept4:
 		return asy__accept(io, io->fd);

@@ -1,0 +1,106 @@
+/* recvmmsg and sendmmsg inside coroutines: message by message, as the
+ * kernel's own loop goes, each message that would wait made as one
+ * blocking recvmsg / sendmsg of net.c (asy__sock_msg) — so its data,
+ * SIGPIPE and errors are the kernel's, exactly once — and the count, the
+ * msg_len of each and recvmmsg's time left written back where the
+ * kernel writes them. */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+#include "coro.h"
+
+#define MMSG_MAX 1024 /* the kernel's UIO_MAXIOV cap on vlen */
+
+/* sendmmsg: each message as a blocking sendmsg (a stream's whole), as
+ * the kernel's loop does; how many went, or the first one's error.  One
+ * call per message, so an error (and its SIGPIPE) comes exactly once. */
+long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags)
+{
+	if ((flags & MSG_DONTWAIT) || asy__coro_alone())
+		return ASY_PASS;
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	for (unsigned i = 0; i < vlen; i++) {
+		struct mmsghdr m;
+		if (asy__copy_in(&m, &vec[i], sizeof m) < 0)
+			return i ? (long)i : -EFAULT;
+		long s = asy__sock_msg(io, fd, &vec[i].msg_hdr, flags, 0);
+		if (s < 0)
+			return i ? (long)i : s;
+		/* msg_len as the kernel writes it: a vector it cannot write
+		 * ends the loop with EFAULT, the message sent */
+		unsigned len = (unsigned)s;
+		if (asy__copy_out(&vec[i].msg_len, &len, sizeof len) < 0)
+			return i ? (long)i : -EFAULT;
+	}
+	return (long)vlen;
+}
+
+/* recvmmsg: the kernel's loop — block for each datagram until vlen
+ * arrived, MSG_WAITFORONE after the first, or the timeout, which it looks
+ * at only after each datagram, and writes back what is left of. */
+long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+		      struct timespec *tmo)
+{
+	struct timespec ts;
+	int64_t end = -1, start = asy_now();
+	if (flags & MSG_DONTWAIT)
+		return ASY_PASS;
+	if (tmo) {
+		if (asy__copy_in(&ts, tmo, sizeof ts) < 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 ||
+		    ts.tv_nsec >= 1000000000)
+			return ASY_PASS;
+		/* a timeout of centuries is looked at, and counted down, all
+		 * the same, but never comes */
+		end = ts.tv_sec < INT64_MAX / 1000000000 / 2 ?
+			      start + (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : INT64_MAX;
+	}
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	unsigned got = 0;
+	long r = 0;
+	while (got < vlen) {
+		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
+		/* with a timeout, the kernel looks at it after each datagram */
+		r = asy_sys(SYS_recvmmsg, fd, vec + got, end >= 0 ? 1 : vlen - got, f | MSG_DONTWAIT,
+			    NULL, 0);
+		if (r > 0) {
+			got += (unsigned)r;
+			/* without a timeout the call took all that was queued */
+			if ((end < 0 && (flags & MSG_WAITFORONE)) || (end >= 0 && asy_now() >= end))
+				break;
+			continue;
+		}
+		if (r != -EAGAIN || (f & MSG_DONTWAIT))
+			break;
+		if (!got && asy__coro_alone())
+			return ASY_PASS;
+		/* Would wait: the next datagram as one blocking recvmsg. */
+		r = asy__sock_msg(io, fd, &vec[got].msg_hdr, flags & ~MSG_WAITFORONE, 1);
+		if (r < 0)
+			break;
+		unsigned len = (unsigned)r;
+		if (asy__copy_out(&vec[got].msg_len, &len, sizeof len) < 0) {
+			r = -EFAULT; /* the datagram is gone, as the kernel's */
+			break;
+		}
+		got++;
+		/* MSG_WAITFORONE: what else is queued, without waiting (the
+		 * loop's next call) */
+		if (end >= 0 && asy_now() >= end)
+			break;
+	}
+	if (tmo && got) {
+		asy__time_left(&ts, start);
+		/* a timeout the kernel cannot write back: EFAULT, the
+		 * datagrams received */
+		if (asy__copy_out(tmo, &ts, sizeof ts) < 0)
+			return -EFAULT;
+	}
+	return got ? (long)got : r;
+}
