@@ -7,13 +7,18 @@
 
 REAL_BIN    := tests/bin/real
 REAL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude
-REAL_HELPERS := $(REAL_BIN)/statsdump.so $(REAL_BIN)/dropcache \
+REAL_HELPERS := $(REAL_BIN)/statsdump.so $(REAL_BIN)/coromain.so $(REAL_BIN)/dropcache \
 	$(REAL_BIN)/uring-probe $(REAL_BIN)/seccomp-run $(REAL_BIN)/corocat
 REAL_CASES  ?=
 
 CHECK_TARGETS += check-real
 
 $(REAL_BIN)/statsdump.so: tests/real/statsdump.c include/asyncify.h
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+$(REAL_BIN)/coromain.so: tests/real/coromain.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -shared -fPIC -o $@ $< -ldl

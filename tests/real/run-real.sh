@@ -284,6 +284,23 @@ case_closefds() {
 }
 meta_closefds() { :; }
 
+# Unmodified programs with main() inside a coroutine (coromain.so, beside
+# a 1 ms ticker): every blocking call of theirs goes through the engine
+# and yields, and what they write is what they write without the shim.
+# Without the shim coromain.so runs main() as it is.
+in_coro() { LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$BIN/coromain.so" "$@"; }
+case_coromain() {
+	cold "$DATA/big"
+	in_coro sort -k2,2n -k1,1 "$DATA/text" > sorted &&
+	in_coro sh "$HERE/sqlite-script.sh" wal 5000 > script.sql &&
+	in_coro sqlite3 wal.db < script.sql &&
+	in_coro sqlite3 wal.db 'PRAGMA integrity_check; SELECT count(*) FROM t;' &&
+	in_coro "$PYTHON" "$HERE/pyio.py" "$DATA/big" &&
+	in_coro gzip -c "$DATA/big" | in_coro gzip -dc | in_coro sha256sum &&
+	slowly in_coro cat "$DATA/small" | in_coro cat > small
+}
+meta_coromain() { NEED="sqlite3 gzip"; CORO=1; }
+
 # Node.js, a large program on libuv: an epoll loop, a thread pool making
 # the file calls, child processes with pipes and IPC over socketpairs that
 # pass a server and a socket (SCM_RIGHTS), inotify, a signal's self-pipe,
@@ -304,7 +321,7 @@ meta_node() {
 . "$HERE/kill-cases.sh"
 . "$HERE/lib-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds coromain node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
