@@ -489,15 +489,8 @@ static const struct t_case cases[] = {
 
 /* ---- the Check side --------------------------------------------------- */
 
-/* ---- the Check side --------------------------------------------------- */
-
 int main(int argc, char **argv)
 {
-	/* Under off a coroutine's calls never yield: the jobs are threads
-	 * there, as without the library. */
-	t_load_api();
-	const char *(*backend)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
-	if (backend && !strcmp(backend(), "off"))
-		t_api.go = NULL;
+	t_jobs_threads_under_off();
 	return t_cases_main(argc, argv, cases, "exact-sets", 150);
 }

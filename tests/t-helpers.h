@@ -184,6 +184,10 @@ void t_load_api(void);
  * the engine sends its file calls to a backend and lands reads in a block
  * of its own (detach.c).  Without the library nothing. */
 void t_far_deadline(int on);
+/* Under the off backend a coroutine's calls never yield: make the jobs
+ * threads there, as without the library (a case's main, before
+ * t_cases_main). */
+void t_jobs_threads_under_off(void);
 /* Spawn job fn(i); returns the coroutine's handle (or the job's index + 1
  * with threads). */
 int t_spawn(void (*fn)(int), int i);

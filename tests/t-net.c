@@ -319,6 +319,14 @@ void t_load_api(void)
 	t_api.yield = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_yield");
 }
 
+void t_jobs_threads_under_off(void)
+{
+	t_load_api();
+	const char *(*backend)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
+	if (backend && !strcmp(backend(), "off"))
+		t_api.go = NULL;
+}
+
 void t_far_deadline(int on)
 {
 	t_load_api();
