@@ -52,6 +52,9 @@ $(REAL_BIN)/curlload: tests/real/curlload.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lcurl -ldl -lpthread
 
+# The programs that look the coroutine API up share tests/real/coapi.h.
+$(addprefix $(REAL_BIN)/,corocat sqlkill pqload zload curlload): tests/real/coapi.h
+
 $(REAL_BIN)/%: tests/real/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)

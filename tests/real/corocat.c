@@ -5,17 +5,13 @@
  * with dlsym: without the library the same reads run on the main thread.
  * Used by run-real.sh to show the engine's mechanism from outside
  * (strace) and the io_uring fallback under seccomp. */
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static int (*go)(void (*)(void *), void *);
-static int (*run)(void);
-static int (*sleep_until)(int64_t);
-static int64_t (*now)(void);
+#include "coapi.h"
 
 static char **files;
 static int nfiles, status, finished;
@@ -61,23 +57,20 @@ static void ticker(void *arg)
 {
 	(void)arg;
 	while (!finished)
-		sleep_until(now() + 1000000);
+		co_sleep(co_now() + 1000000);
 }
 
 int main(int argc, char **argv)
 {
 	files = argv + 1;
 	nfiles = argc - 1;
-	go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
-	run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	sleep_until = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
-	now = (int64_t(*)(void))dlsym(RTLD_DEFAULT, "asy_now");
-	if (!go || !run || !sleep_until || !now) {
+	co_api();
+	if (!co_go || !co_run || !co_sleep || !co_now) {
 		reader(NULL);
 		return status;
 	}
-	go(reader, NULL);
-	go(ticker, NULL);
-	run();
+	co_go(reader, NULL);
+	co_go(ticker, NULL);
+	co_run();
 	return status;
 }

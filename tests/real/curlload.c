@@ -7,8 +7,6 @@
  * be the same both ways. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <dirent.h>
-#include <dlfcn.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -17,27 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "coapi.h"
+
 #define BODY (64L << 20)
 
 static int port, listener, victim, by_deadline;
 static long got;
-static int (*co_go)(void (*)(void *), void *);
-static int (*co_run)(void);
-static int (*co_cancel)(int);
-static int (*co_io_deadline)(int64_t);
-static int (*co_sleep)(int64_t);
-static int64_t (*co_now)(void);
-
-static int nfds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 /* The server: each connection gets the body in 64 KiB pieces. */
 static void *serve(void *arg)
@@ -126,14 +109,7 @@ static void run_first(void)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	co_go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
-	co_run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	co_cancel = (int (*)(int))dlsym(RTLD_DEFAULT, "asy_cancel");
-	co_io_deadline = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_io_deadline");
-	co_sleep = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
-	co_now = (int64_t (*)(void))dlsym(RTLD_DEFAULT, "asy_now");
-	const char *(*backend)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
-	if (backend && !strcmp(backend(), "off")) /* every call the program's own */
+	if (co_api()) /* every call the program's own */
 		co_go = NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

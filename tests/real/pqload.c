@@ -11,8 +11,6 @@
  *                   then PQreset and a query; no fd left open
  *       terminate   a query whose backend another connection terminates
  *                   (pg_terminate_backend): the errors libpq reports */
-#include <dirent.h>
-#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -22,25 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coapi.h"
+
 #define MAXW 64
 
 static const char *conninfo;
 static uint64_t hashes[MAXW];
-static int (*co_go)(void (*)(void *), void *);
-static int (*co_run)(void);
-static int (*co_io_deadline)(int64_t);
-static int64_t (*co_now)(void);
-
-static int nfds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static double secs(void)
 {
@@ -165,14 +150,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: pqload work N|deadline|terminate CONNINFO\n");
 		return 2;
 	}
-	co_go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
-	co_run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	co_io_deadline = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_io_deadline");
-	co_now = (int64_t (*)(void))dlsym(RTLD_DEFAULT, "asy_now");
 	/* ASYNCIFY_BACKEND=off makes the program's own calls, deadline or
 	 * not: the query is cancelled as without the shim. */
-	const char *(*backend)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
-	if (backend && !strcmp(backend(), "off"))
+	if (co_api())
 		co_io_deadline = NULL;
 	conninfo = argv[argc - 1];
 	if (!strcmp(argv[1], "work") && argc == 4) {

@@ -7,13 +7,14 @@
  * are coroutines on one thread (the API looked up with dlsym), without it
  * they take turns on the main thread, a transaction each.  Runs until
  * killed, or 100 000 transactions. */
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "coapi.h"
 
 #define MAXW 64
 #define ROWS 5
@@ -84,13 +85,12 @@ int main(int argc, char **argv)
 	}
 	for (int w = 0; w < n; w++)
 		open_db(argv[1], argv[2], w);
-	int (*go)(void (*)(void *), void *) = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
-	int (*run)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	if (go && run) {
+	co_api();
+	if (co_go && co_run) {
 		for (int w = 0; w < n; w++)
-			if (go(writer, (void *)(long)w) < 0)
+			if (co_go(writer, (void *)(long)w) < 0)
 				return 1;
-		return run() < 0;
+		return co_run() < 0;
 	}
 	for (int txn = 1; txn <= TXNS; txn++)
 		for (int w = 0; w < n; w++)

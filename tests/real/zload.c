@@ -11,8 +11,6 @@
  *   gzopen of a FIFO with no writer, ended after 200 ms — by
  *   asy_io_deadline under the shim, by SIGALRM without it — then the
  *   fds left open. */
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,27 +23,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "coapi.h"
+
 #define JOBS 32
 #define PIPED (1 << 20)
 
 static const char *dir;
 static int pipefd[2];
 static unsigned char piped[PIPED];
-static int (*co_go)(void (*)(void *), void *);
-static int (*co_run)(void);
-static int (*co_io_deadline)(int64_t);
-static int64_t (*co_now)(void);
-
-static int nfds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static void compress_one(void *arg)
 {
@@ -156,14 +141,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	co_go = (int (*)(void (*)(void *), void *))dlsym(RTLD_DEFAULT, "asy_go");
-	co_run = (int (*)(void))dlsym(RTLD_DEFAULT, "asy_run");
-	co_io_deadline = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_io_deadline");
-	co_now = (int64_t (*)(void))dlsym(RTLD_DEFAULT, "asy_now");
-	const char *(*backend)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "asy_backend_name");
 	/* ASYNCIFY_BACKEND=off: every call is the program's own, and a
 	 * coroutine's pipe read would hold the thread its writer needs. */
-	if (backend && !strcmp(backend(), "off"))
+	if (co_api())
 		co_go = NULL, co_io_deadline = NULL;
 	for (long i = 0; i < PIPED; i++)
 		piped[i] = (unsigned char)((i * 31 + (i >> 9)) % 61);
