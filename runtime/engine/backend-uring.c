@@ -256,6 +256,9 @@ static void prep_getsockopt(struct io_uring_sqe *sqe, int fd, int opt, void *val
 	sqe->file_index = len;
 	sqe->addr3 = (__u64)(uintptr_t)val;
 	sqe->user_data = SOCKOPT_TAG;
+	/* Its answer is in val; only a failure posts a completion (a
+	 * kernel before 5.17 fails the flag itself: EINVAL, as below). */
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
 /* A RECV or SEND reads the socket's options first, in the same submit:
