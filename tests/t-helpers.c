@@ -58,11 +58,21 @@ static void coro_main(void *arg)
 static int (*coro_sleep)(int64_t);
 static int64_t (*coro_now)(void);
 
+static _Atomic int64_t ticker_quiet_until;
+
 static void ticker_main(void *arg)
 {
 	(void)arg;
-	while (!coro_case_done)
-		coro_sleep(coro_now() + 1000000);
+	while (!coro_case_done) {
+		int64_t next = coro_now() + 1000000, quiet = ticker_quiet_until;
+		coro_sleep(quiet > next ? quiet : next);
+	}
+}
+
+void t_ticker_quiet(int ms)
+{
+	if (coro_now)
+		ticker_quiet_until = coro_now() + ms * 1000000LL;
 }
 
 /* Under a coro variant (ASY_T_CORO=1, the library loaded): run c in a

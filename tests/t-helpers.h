@@ -53,6 +53,10 @@ struct t_case {
 /* main() for a program of cases: runs a case when called with --case
  * (inside a coroutine when ASY_T_CORO=1 and the library is loaded). */
 int t_case_main(int argc, char **argv, const struct t_case *cases);
+/* Under a coro variant: the ticker coroutine beside the case sleeps for
+ * the next ms instead of waking every millisecond, so that the scheduler
+ * really sleeps until the case's own deadline. */
+void t_ticker_quiet(int ms);
 
 /* Run case `name` under variant v; 0, or -1 when the process could not
  * run.  The case gets `timeout_s` seconds. */

@@ -42,6 +42,7 @@ struct worker {
 	pid_t tid;
 	_Atomic unsigned go;            /* futex: set when handed work */
 	struct worker *next_idle;
+	struct asy_ro_ts poll_ts; /* a POLL op's timeout (asy__ppoll_until) */
 };
 
 #define CANCEL_POLL_MS 20
@@ -135,20 +136,19 @@ static void spin_while(_Atomic unsigned *word, unsigned value, int64_t ns)
  * how many are ready), -ECANCELED, -ETIME, or the poll's own error.  The
  * deadline is the poll's own timeout, so it ends the wait on time; a
  * cancel is seen within CANCEL_POLL_MS. */
-static long run_poll(struct asy_waiter *w, struct pollfd *p, unsigned n)
+static long run_poll(struct worker *wk, struct asy_waiter *w, struct pollfd *p, unsigned n)
 {
 	for (;;) {
 		if (atomic_load(&w->cancel))
 			return -ECANCELED;
-		int ms = CANCEL_POLL_MS;
+		int64_t now = asy_now(), until = now + CANCEL_POLL_MS * 1000000LL;
 		if (w->deadline >= 0) {
-			int64_t left = w->deadline - asy_now();
-			if (left <= 0)
+			if (w->deadline <= now)
 				return -ETIME;
-			if (left < (int64_t)ms * 1000000)
-				ms = (int)((left + 999999) / 1000000);
+			if (w->deadline < until)
+				until = w->deadline;
 		}
-		long r = asy_sys_poll(p, n, ms);
+		long r = asy__ppoll_until(&wk->poll_ts, p, n, until);
 		if (r < 0 && r != -EINTR)
 			return r;
 		if (r > 0)
@@ -265,10 +265,10 @@ static long run(struct worker *wk, struct asy_waiter *w)
 		return asy_sys(SYS_fdatasync, io->fd, 0, 0, 0, 0, 0);
 	case ASY_OP_POLL: {
 		struct pollfd p = { .fd = io->fd, .events = io->events };
-		return run_poll(w, &p, 1);
+		return run_poll(wk, w, &p, 1);
 	}
 	case ASY_OP_POLLSET:
-		return run_poll(w, io->pfd, io->npfd);
+		return run_poll(wk, w, io->pfd, io->npfd);
 	case ASY_OP_CALL:
 		return io->flags & ASY_F_WAITS ? run_waiting(wk, w) : io->fn(io->arg);
 	case ASY_OP_READ:
@@ -389,7 +389,7 @@ static void finish(struct asy_waiter *w, long res)
 
 static void *worker_main(void *arg)
 {
-	struct worker wk = { NULL, (pid_t)asy_sys_gettid(), 0, NULL };
+	struct worker wk = { .tid = (pid_t)asy_sys_gettid() };
 	struct asy_waiter *w;
 	int rw = 0;
 	while ((w = take(&wk, rw))) {
@@ -398,6 +398,7 @@ static void *worker_main(void *arg)
 		atomic_store(&wk.cur, NULL);
 		finish(w, res);
 	}
+	asy__ro_ts_fini(&wk.poll_ts);
 	asy__thread_counted(1);
 	return NULL;
 }

@@ -231,6 +231,12 @@ void asy__learn(struct asy_thread *t, struct asy_waiter *w);
  * has to wait; mmap'd, so creating it never calls malloc.  It holds no fd
  * in steady state: the ring's fd is registered and closed (io_uring needs
  * only the registered index), and workers wake the thread with a futex. */
+/* A timeout the kernel reads but cannot write back (ready.c). */
+struct asy_ro_ts {
+	struct timespec *rw;
+	const struct timespec *ro;
+};
+
 struct asy_thread {
 	pid_t tid;
 	_Atomic int refs; /* workers that still have to touch this struct */
@@ -251,6 +257,7 @@ struct asy_thread {
 	struct asy_waiter *ready; /* their list, through next */
 	unsigned ready_n, ready_fds; /* ops and fds on it */
 	struct pollfd *ready_pfd; /* the poll array, mapped */
+	struct asy_ro_ts ready_ts; /* its timeout (asy__ppoll_until) */
 	size_t ready_cap;         /* its bytes */
 	int64_t ready_look;       /* asy_now() of the last poll */
 	int ready_failed;         /* poll refused the set: workers wait from now on */
@@ -424,6 +431,14 @@ void asy__ready_look(struct asy_thread *t);
 int asy__ready_sleep(struct asy_thread *t, int64_t deadline);
 struct asy_waiter *asy__ready_take_all(struct asy_thread *t);
 void asy__ready_fini(struct asy_thread *t);
+
+/* Every wait of the engine's own for readiness (ready.c, a worker's POLL
+ * op) is a ppoll until an absolute deadline (-1 none, 0 do not wait)
+ * that a stop cannot stretch: its timeout is handed to the kernel from a
+ * read-only view of a page the thread writes through `rw` (struct
+ * asy_ro_ts, above).  The ppoll's answer, or -EINTR when a signal or a stop and continue ended it. */
+long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline);
+void asy__ro_ts_fini(struct asy_ro_ts *t);
 
 /* The earliest of `deadline` and the running coroutine's I/O deadline. */
 int64_t asy__wait_deadline(int64_t deadline);

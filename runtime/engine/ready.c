@@ -24,7 +24,19 @@
  * The answer is the one a worker's poll() gives: the revents of a POLL
  * op's fd (POLLNVAL for a number closed meanwhile), how many fds of a
  * POLLSET are ready, with their revents written into its set.  A
- * deadline or cancel takes the op off the list (wait.c). */
+ * deadline or cancel takes the op off the list (wait.c).
+ *
+ * A stop does not stretch a deadline.  The kernel's ppoll, stopped
+ * (SIGSTOP, SIGTSTP) and continued with no handler to run, writes the
+ * time left back into its timeout and starts again with that: the time
+ * the process stood still is added to the wait, so an op's deadline would
+ * pass unseen and an fd that became ready after it would still answer it
+ * (a poll() of the program's own keeps its end, a select() adds the
+ * stop, an epoll_wait() says EINTR: each the kernel's own call, only the
+ * engine's wait must not move the end).  So the timeout reaches the
+ * kernel read-only (asy__ppoll_until): it cannot be written back, the
+ * kernel ends the ppoll with EINTR instead (poll_select_finish), and the
+ * scheduler measures again from its absolute deadlines. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -125,17 +137,8 @@ static long look(struct asy_thread *t, int64_t deadline)
 			n += w->io.npfd;
 		}
 	}
-	struct timespec ts, *tsp = NULL;
-	if (deadline >= 0) {
-		int64_t left = deadline > 0 ? deadline - asy_now() : 0;
-		if (left < 0)
-			left = 0;
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
-		tsp = &ts;
-	}
 	t->ready_look = asy_now();
-	long r = asy_sys(SYS_ppoll, p, n, tsp, NULL, 8, 0);
+	long r = asy__ppoll_until(&t->ready_ts, p, n, deadline);
 	if (r <= 0)
 		return r == -EINTR ? 0 : r;
 	/* One pass: a ready op leaves the list where the walk is. */
@@ -181,8 +184,62 @@ int asy__ready_sleep(struct asy_thread *t, int64_t deadline)
 	return 1;
 }
 
+/* The page the timeout is written to and its read-only view: one shared
+ * anonymous page mapped twice (no fd).  A fork child shares it, but its
+ * copy of the thread is stale and freed before the engine runs there. */
+static int ro_ts_init(struct asy_ro_ts *t)
+{
+	size_t len = sizeof(struct timespec);
+	void *rw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rw == MAP_FAILED)
+		return -1;
+	void *ro = mremap(rw, 0, len, MREMAP_MAYMOVE);
+	if (ro != MAP_FAILED && mprotect(ro, len, PROT_READ) == 0) {
+		t->rw = rw;
+		t->ro = ro;
+		return 0;
+	}
+	if (ro != MAP_FAILED)
+		munmap(ro, len);
+	munmap(rw, len);
+	return -1;
+}
+
+long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline)
+{
+	struct timespec own, *ts = NULL;
+	const struct timespec *arg = NULL;
+	if (deadline >= 0) {
+		int64_t left = deadline > 0 ? deadline - asy_now() : 0;
+		if (left < 0)
+			left = 0;
+		/* A zero timeout is never written back; nor is a stop waited through. */
+		if (left > 0 && (t->ro || ro_ts_init(t) == 0)) {
+			ts = t->rw;
+			arg = t->ro;
+		} else {
+			ts = &own; /* no mapping to be had: as before, a stop stretches it */
+			arg = ts;
+		}
+		ts->tv_sec = left / 1000000000;
+		ts->tv_nsec = left % 1000000000;
+	}
+	return asy_sys(SYS_ppoll, p, n, arg, NULL, 8, 0);
+}
+
+void asy__ro_ts_fini(struct asy_ro_ts *t)
+{
+	if (t->ro) {
+		munmap((void *)t->ro, sizeof *t->ro);
+		munmap(t->rw, sizeof *t->rw);
+	}
+	t->rw = NULL;
+	t->ro = NULL;
+}
+
 void asy__ready_fini(struct asy_thread *t)
 {
+	asy__ro_ts_fini(&t->ready_ts);
 	if (t->ready_pfd)
 		munmap(t->ready_pfd, t->ready_cap);
 	t->ready_pfd = NULL;
