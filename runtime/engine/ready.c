@@ -31,9 +31,10 @@
  * time left back into its timeout and starts again with that: the time
  * the process stood still is added to the wait, so an op's deadline would
  * pass unseen and an fd that became ready after it would still answer it
- * (a poll() of the program's own keeps its end, a select() adds the
- * stop, an epoll_wait() says EINTR: each the kernel's own call, only the
- * engine's wait must not move the end).  So the timeout reaches the
+ * (the program's own calls differ: glibc's poll() on x86-64 keeps its
+ * end, a select() or ppoll() adds the stop, an epoll_wait() says EINTR;
+ * README, Known blind spots — but the engine's own wait must never move
+ * the end it was given).  So the timeout reaches the
  * kernel read-only (asy__ppoll_until): it cannot be written back, the
  * kernel ends the ppoll with EINTR instead (poll_select_finish), and the
  * scheduler measures again from its absolute deadlines. */
