@@ -227,16 +227,16 @@ void asy__complete_local(struct asy_thread *t, struct asy_waiter *w, long res);
  * its deadline, and have its coroutine take it up. */
 void asy__learn(struct asy_thread *t, struct asy_waiter *w);
 
-/* Per-thread engine state, created on the first call of a coroutine that
- * has to wait; mmap'd, so creating it never calls malloc.  It holds no fd
- * in steady state: the ring's fd is registered and closed (io_uring needs
- * only the registered index), and workers wake the thread with a futex. */
 /* A timeout the kernel reads but cannot write back (ready.c). */
 struct asy_ro_ts {
 	struct timespec *rw;
 	const struct timespec *ro;
 };
 
+/* Per-thread engine state, created on the first call of a coroutine that
+ * has to wait; mmap'd, so creating it never calls malloc.  It holds no fd
+ * in steady state: the ring's fd is registered and closed (io_uring needs
+ * only the registered index), and workers wake the thread with a futex. */
 struct asy_thread {
 	pid_t tid;
 	_Atomic int refs; /* workers that still have to touch this struct */
@@ -436,7 +436,8 @@ void asy__ready_fini(struct asy_thread *t);
  * op) is a ppoll until an absolute deadline (-1 none, 0 do not wait)
  * that a stop cannot stretch: its timeout is handed to the kernel from a
  * read-only view of a page the thread writes through `rw` (struct
- * asy_ro_ts, above).  The ppoll's answer, or -EINTR when a signal or a stop and continue ended it. */
+ * asy_ro_ts, above).  The ppoll's answer, or -EINTR when a signal, or a
+ * stop and continue, ended it. */
 long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline);
 void asy__ro_ts_fini(struct asy_ro_ts *t);
 

@@ -34,10 +34,10 @@
  * (the program's own calls differ: glibc's poll() on x86-64 keeps its
  * end, a select() or ppoll() adds the stop, an epoll_wait() says EINTR;
  * README, Known blind spots — but the engine's own wait must never move
- * the end it was given).  So the timeout reaches the
- * kernel read-only (asy__ppoll_until): it cannot be written back, the
- * kernel ends the ppoll with EINTR instead (poll_select_finish), and the
- * scheduler measures again from its absolute deadlines. */
+ * the end it was given).  So the timeout reaches the kernel read-only
+ * (asy__ppoll_until): it cannot be written back, the kernel ends the
+ * ppoll with EINTR instead (poll_select_finish), and the scheduler
+ * measures again from its absolute deadlines. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -214,7 +214,7 @@ long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t
 		int64_t left = deadline > 0 ? deadline - asy_now() : 0;
 		if (left < 0)
 			left = 0;
-		/* A zero timeout is never written back; nor is a stop waited through. */
+		/* A zero timeout is never written back: no view needed. */
 		if (left > 0 && (t->ro || ro_ts_init(t) == 0)) {
 			ts = t->rw;
 			arg = t->ro;
