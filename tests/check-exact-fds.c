@@ -4,7 +4,8 @@
  * glibc prints and end the same way.  This program checks that the
  * engine's own fds are the program's business: dup2 over any number,
  * RLIMIT_NOFILE, a full fd table, /proc/self/fd, close_range and a forked
- * child see only the program's fds.
+ * child see only the program's fds; a wait whose number another thread
+ * closes or dup2s a socket over goes on with its own file.
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -130,7 +131,10 @@ static void c7_fd_table_full_thread_read(void)
  * open takes it: the kernel's call holds the file it started on, so the
  * wait goes on and ends with the peer's bytes (or room) on that file,
  * and the number then holds the new file. */
-struct swap { int fd, peer, drain, sock, dup; };
+struct swap { int fd, peer, drain, sock, dup, over_socket; };
+/* The peer of the socket dup2'd over the number (over_socket), kept open
+ * so that the socket that took the number never hangs up or gets data. */
+static int swap_over_peer = -1;
 
 static void *swap_then_feed(void *arg)
 {
@@ -139,7 +143,11 @@ static void *swap_then_feed(void *arg)
 	t_msleep(50);
 	int n;
 	if (s->dup) { /* dup2 or dup3 over the number: the same, in one call */
-		int o = open("/dev/null", O_RDONLY);
+		int o, sp[2];
+		if (s->over_socket && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0)
+			o = sp[0], swap_over_peer = sp[1];
+		else
+			o = open("/dev/null", O_RDONLY);
 		n = s->dup == 2 ? dup2(o, s->fd) : dup3(o, s->fd, O_CLOEXEC);
 		close(o);
 	} else {
@@ -174,7 +182,12 @@ static void swap_during(struct swap *s, int writing)
 	void *same;
 	pthread_join(th, &same);
 	t_out("number-reused=%d\n", same != NULL);
-	t_res("read-after", read(s->fd, b, sizeof b));
+	if (s->over_socket)
+		t_res("recv-after", recv(s->fd, b, sizeof b, MSG_DONTWAIT));
+	else
+		t_res("read-after", read(s->fd, b, sizeof b));
+	if (swap_over_peer >= 0)
+		close(swap_over_peer);
 }
 
 /* A pipe's reader, or a stream socket's receiver (sock: recv), swapped
@@ -187,7 +200,7 @@ static void read_swapped(int sock, int dup)
 		socketpair(AF_UNIX, SOCK_STREAM, 0, p);
 	else
 		pipe(p);
-	swap_during(&(struct swap){ p[0], p[1], 0, sock, dup }, 0);
+	swap_during(&(struct swap){ p[0], p[1], 0, sock, dup, 0 }, 0);
 }
 
 static void c7_pipe_read_number_swapped(void)
@@ -200,7 +213,7 @@ static void c7_socket_read_number_swapped(void)
 	int sv[2];
 	net(4);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	swap_during(&(struct swap){ sv[0], sv[1], 0, 0, 0 }, 0);
+	swap_during(&(struct swap){ sv[0], sv[1], 0, 0, 0, 0 }, 0);
 }
 
 /* The writer `w` is filled up; the other thread drains `r` (non-blocking). */
@@ -208,7 +221,7 @@ static void write_when_full(int w, int r, int sock)
 {
 	fill_up(w);
 	fcntl(r, F_SETFL, O_NONBLOCK);
-	swap_during(&(struct swap){ w, r, 1, sock, 0 }, 1);
+	swap_during(&(struct swap){ w, r, 1, sock, 0, 0 }, 1);
 }
 
 static void c7_pipe_write_number_swapped(void)
@@ -232,6 +245,25 @@ static void c7_pipe_read_number_dup2(void)
 	read_swapped(0, 2);
 }
 
+/* The same with an idle socket dup2'd over the receiver's number: a wait
+ * that polled the number went on with that socket (under threads), which
+ * never becomes readable, and missed the bytes of its own. */
+static void c7_recv_number_dup2_socket(void)
+{
+	int sv[2];
+	net(4);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	swap_during(&(struct swap){ sv[0], sv[1], 0, 1, 2, 1 }, 0);
+}
+
+static void c7_socket_read_number_dup2_socket(void)
+{
+	int sv[2];
+	net(4);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	swap_during(&(struct swap){ sv[0], sv[1], 0, 0, 2, 1 }, 0);
+}
+
 static void c7_socket_write_number_dup3(void)
 {
 	int sv[2];
@@ -239,7 +271,7 @@ static void c7_socket_write_number_dup3(void)
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	fill_up(sv[0]);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	swap_during(&(struct swap){ sv[0], sv[1], 1, 0, 3 }, 1);
+	swap_during(&(struct swap){ sv[0], sv[1], 1, 0, 3, 0 }, 1);
 }
 
 /* A vfork child replaces the number in its own fd table (dup2, then
@@ -296,14 +328,25 @@ static void c7_send_number_swapped(void)
  * open takes it, then a client connects: the kernel's accept holds the
  * listening socket, so the connection is accepted (at the lowest free
  * number, as ever). */
-struct lswap { int fd; struct sockaddr_in sa; };
+struct lswap { int fd, over_listener; struct sockaddr_in sa; };
 
 static void *lswap_then_connect(void *arg)
 {
 	struct lswap *s = arg;
 	t_msleep(50);
-	close(s->fd);
-	long same = open("/dev/null", O_RDONLY) == s->fd;
+	long same;
+	if (s->over_listener) { /* an idle listener of its own over it */
+		struct sockaddr_in any = { .sin_family = AF_INET,
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int o = socket(AF_INET, SOCK_STREAM, 0);
+		bind(o, (struct sockaddr *)&any, sizeof any);
+		listen(o, 4);
+		same = dup2(o, s->fd) == s->fd;
+		close(o);
+	} else {
+		close(s->fd);
+		same = open("/dev/null", O_RDONLY) == s->fd;
+	}
 	t_msleep(50);
 	int c = socket(AF_INET, SOCK_STREAM, 0);
 	if (connect(c, (struct sockaddr *)&s->sa, sizeof s->sa) < 0)
@@ -313,9 +356,9 @@ static void *lswap_then_connect(void *arg)
 	return (void *)same;
 }
 
-static void c7_accept_number_swapped(void)
+static void accept_swapped(int over_listener)
 {
-	struct lswap s = { .sa = { .sin_family = AF_INET } };
+	struct lswap s = { .over_listener = over_listener, .sa = { .sin_family = AF_INET } };
 	socklen_t len = sizeof s.sa;
 	char b[4];
 	net(4);
@@ -332,6 +375,19 @@ static void c7_accept_number_swapped(void)
 	t_out("number-reused=%d\n", same != NULL);
 	t_res("read-accepted", read(a, b, sizeof b));
 	t_res("read-number", read(s.fd, b, sizeof b));
+}
+
+static void c7_accept_number_swapped(void)
+{
+	accept_swapped(0);
+}
+
+/* The same with another listener dup2'd over the number: a wait that
+ * polled the number went on with that one (under threads) and never saw
+ * the connection. */
+static void c7_accept_number_dup2_listener(void)
+{
+	accept_swapped(1);
 }
 
 static int count_fds(void)
@@ -414,9 +470,12 @@ static const struct t_case cases[] = {
 	C(c7_pipe_read_number_dup2, T_BACKEND),
 	C(c7_socket_write_number_dup3, T_BACKEND),
 	C(c7_recv_number_dup2, T_BACKEND),
+	C(c7_recv_number_dup2_socket, T_BACKEND),
+	C(c7_socket_read_number_dup2_socket, T_BACKEND),
 	C(c7_pipe_read_vfork_child_dup2, T_BACKEND),
 	C(c7_send_number_swapped, T_BACKEND),
 	C(c7_accept_number_swapped, T_BACKEND),
+	C(c7_accept_number_dup2_listener, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -141,6 +141,8 @@ static long run_poll(struct worker *wk, struct asy_waiter *w, struct pollfd *p, 
 	for (;;) {
 		if (atomic_load(&w->cancel))
 			return -ECANCELED;
+		if (w->io.op == ASY_OP_POLL)
+			p->fd = asy__poll_fd(&w->io); /* a kept number's copy */
 		int64_t now = asy_now(), until = now + CANCEL_POLL_MS * 1000000LL;
 		if (w->deadline >= 0) {
 			if (w->deadline <= now)

@@ -188,7 +188,7 @@ static void prep(struct io_uring_sqe *sqe, const struct asy_io *io)
 		sqe->rw_flags = io->rwflags;
 		break;
 	case ASY_OP_POLL:
-		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->events);
+		io_uring_prep_poll_add(sqe, asy__poll_fd(io), (unsigned)io->events);
 		break;
 	case ASY_OP_PIPE_READ: /* a pipe has no position: off -1 reads it */
 		io_uring_prep_readv(sqe, io->fd, io->iov, (unsigned)io->iovcnt, (__u64)-1);

@@ -144,6 +144,7 @@ struct asy_io {
 	struct iovec one;  /* read/write: the buffer; others: iov_len = bytes asked */
 	unsigned npfd;     /* ASY_OP_POLLSET */
 	struct pollfd *pfd;
+	_Atomic int *held; /* ASY_OP_POLL of a kept number: the copy once made (keep.c) */
 	long (*fn)(void *); /* ASY_OP_CALL */
 	void *arg;          /* ASY_OP_CALL: fn's argument; fs family: the real function */
 	long a[6];         /* families other than rw/sync: the call's own arguments */
@@ -510,6 +511,10 @@ int asy__keep_fd(struct asy_keep *k, int fd);     /* the copy once there is one,
 /* After a wait on fd, whose file was id: fd while it still holds that
  * file, else the copy its close left, else -1 (closed: EBADF). */
 int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id);
+/* The number a POLL op polls now: its kept number's copy once there is
+ * one, else its fd (read at every look, so that a wait by number never
+ * goes on with the file a close or dup2 put there). */
+int asy__poll_fd(const struct asy_io *io);
 void asy__keep_closing(unsigned lo, unsigned hi); /* before close / close_range */
 /* A copy of fd (F_DUPFD_CLOEXEC) among the top numbers of the fd table,
  * none of lo..hi (lo > hi: any); -1 when there is no room. */
@@ -564,7 +569,10 @@ void asy__time_left(struct timespec *ts, int64_t start);
 int asy__same_file(int fd, const struct stat *was);
 /* runtime/engine/opdef.c: wait until fd is ready for `events`: its revents, or
  * -ETIME when `deadline` passed, or the coroutine's -ETIMEDOUT/-ECANCELED. */
-long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline);
+/* A POLL op for fd; with keep (on its list), the op waits on the copy
+ * a close or dup2 of the number leaves, from the moment it is made. */
+long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
+		     struct asy_keep *keep);
 /* 1 when fd's file is O_NONBLOCK (or cannot be asked: the call answers). */
 int asy__nonblocking(int fd);
 

@@ -11,7 +11,11 @@
  * any thread, first copies it for the waiter
  * (F_DUPFD_CLOEXEC near the top of the fd table, where the program's
  * next open does not look).  The waiter goes on with the copy and closes
- * it when its call ends.
+ * it when its call ends; its POLL op polls the copy from the moment it is
+ * made (asy__poll_fd, read at every look of the scheduler, a worker or
+ * the ring's submit), so the wait never goes on with the file a dup2 put
+ * at the number — one that never becomes ready held it until its
+ * timeout, and the bytes of its own file were missed.
  *
  * The list is empty unless such a wait is on, and a close looks at it
  * only then (asy__keeps, read on the shim's fast path).  While a copy
@@ -100,6 +104,12 @@ int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id)
 		return fd;
 	int held = asy__keep_fd(k, fd);
 	return held != fd ? held : -1;
+}
+
+int asy__poll_fd(const struct asy_io *io)
+{
+	int held = io->held ? atomic_load_explicit(io->held, memory_order_acquire) : -1;
+	return held >= 0 ? held : io->fd;
 }
 
 /* A copy of fd at one of the 16 top numbers the fd table may hold (at

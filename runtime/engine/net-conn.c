@@ -43,7 +43,7 @@ long asy__accept(struct asy_io *io, int fd)
 	long r;
 	for (;;) {
 		asy__keep_begin(&keep, fd);
-		r = asy__wait_ready(io, fd, POLLIN, deadline);
+		r = asy__wait_ready(io, fd, POLLIN, deadline, &keep);
 		if (r == -ETIME)
 			r = -EAGAIN;
 		if (r < 0 || r == ASY_PASS)
@@ -104,7 +104,7 @@ long asy__connect(struct asy_io *io, int fd)
 		return r;
 	/* In progress: it goes on in the kernel whatever happens to the
 	 * wait (a later connect says EALREADY, then EISCONN). */
-	r = asy__wait_ready(io, fd, POLLOUT, deadline);
+	r = asy__wait_ready(io, fd, POLLOUT, deadline, NULL);
 	if (r == -ETIME)
 		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
 	if (r < 0 || r == ASY_PASS)

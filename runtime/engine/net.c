@@ -269,7 +269,7 @@ static int recv_rest_ready(struct asy_io *io, const struct xfer *x, size_t done,
 {
 	if (*deadline < -1)
 		*deadline = asy__sock_deadline(x->fd, 1, start);
-	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline);
+	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline, NULL);
 	return r >= 0 && !asy__rest_stops(x->fd, 1, done, unix_sock);
 }
 
@@ -438,7 +438,8 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 	 * its reading side, which ends the kernel's wait with EPIPE; the
 	 * call after each slice does. */
 	int64_t until = x->unix_send ? asy__slice_end(deadline) : deadline;
-	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, until);
+	long r = asy__wait_ready(io, x->fd, x->reading ? POLLIN | POLLRDHUP : POLLOUT, until,
+				 keep);
 	if (r == -ETIME && until != deadline)
 		r = 0; /* the slice's end: look */
 	else if (r == -ETIME)

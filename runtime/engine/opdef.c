@@ -156,13 +156,15 @@ long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	return r < 0 ? r : asy__op_finish(t, w, deadline);
 }
 
-long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline)
+long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
+		     struct asy_keep *keep)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
 		return ASY_PASS; /* no memory for the thread's state */
 	struct asy_waiter w = { .io = { .op = ASY_OP_POLL, .call = io->call, .fd = fd,
-					.events = events } };
+					.events = events,
+					.held = keep && keep->on ? &keep->held : NULL } };
 	long r = asy__op(t, &w, deadline);
 	io->via = w.io.via;
 	return r;

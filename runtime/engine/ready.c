@@ -131,7 +131,7 @@ static long look(struct asy_thread *t, int64_t deadline)
 	unsigned n = 0;
 	for (struct asy_waiter *w = t->ready; w; w = w->next) {
 		if (w->io.op == ASY_OP_POLL) {
-			p[n] = (struct pollfd){ .fd = w->io.fd, .events = w->io.events };
+			p[n] = (struct pollfd){ .fd = asy__poll_fd(&w->io), .events = w->io.events };
 			n++;
 		} else {
 			memcpy(p + n, w->io.pfd, w->io.npfd * sizeof *p);

@@ -423,7 +423,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (unix_send < 0)
 			unix_send = !reading && k->timeo && asy__unix_socket(io->fd);
 		int64_t until = unix_send ? asy__slice_end(deadline) : deadline;
-		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, until);
+		r = asy__wait_ready(io, io->fd, reading ? POLLIN | POLLRDHUP : POLLOUT, until,
+				     keep);
 		if (r == -ETIME && until != deadline)
 			r = POLLOUT; /* the slice's end: the call again says */
 		else if (r == -ETIME)
@@ -535,7 +536,7 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 			if (io->op == ASY_OP_READ && k == &asy__kinds[ASY_K_FIFO])
 				return asy__coro_alone() ? ASY_PASS : pipe_read_call(io);
 		}
-		long r = asy__wait_ready(io, io->fd, ev, until);
+		long r = asy__wait_ready(io, io->fd, ev, until, NULL);
 		if (r == -ETIME)
 			return 0; /* VTIME passed without a byte: read() gives 0 */
 		if (r == ASY_PASS || r < 0)
