@@ -66,13 +66,21 @@ long asy__accept(struct asy_io *io, int fd)
 	return r;
 }
 
-/* connect on the socket made non-blocking for the call. */
-static long connect_nb(int fd, long fl, const struct asy_io *io)
+/* connect on the socket made non-blocking for the call.  The status
+ * flags are the program's: read just before, and only the O_NONBLOCK the
+ * engine added taken back just after, so that what another thread set
+ * while the call waited (O_NONBLOCK, O_ASYNC) stays as it set it. */
+static long connect_nb(int fd, const struct asy_io *io)
 {
-	if (asy_sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
+	if (fl < 0)
+		return fl;
+	if (!(fl & O_NONBLOCK) && asy_sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return ASY_PASS;
 	long r = asy_sys(SYS_connect, fd, io->a[0], io->a[1], 0, 0, 0);
-	asy_sys_fcntl(fd, F_SETFL, fl);
+	long now = asy_sys_fcntl(fd, F_GETFL, 0);
+	if (!(fl & O_NONBLOCK) && now >= 0)
+		asy_sys_fcntl(fd, F_SETFL, now & ~O_NONBLOCK);
 	return r;
 }
 
@@ -81,7 +89,7 @@ long asy__connect(struct asy_io *io, int fd)
 	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
 	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
 		return ASY_PASS;
-	long r = connect_nb(fd, fl, io);
+	long r = connect_nb(fd, io);
 	int64_t start = asy_now(), deadline = -1, pause = 1000000;
 	if (r == -EINPROGRESS || r == -EAGAIN)
 		deadline = asy__sock_deadline(fd, 0, start);
@@ -98,7 +106,7 @@ long asy__connect(struct asy_io *io, int fd)
 		if (p == -ECANCELED || (p == -ETIMEDOUT && io_deadline >= 0 && asy_now() >= io_deadline))
 			return p;
 		pause = pause < 16000000 ? pause * 2 : pause;
-		r = connect_nb(fd, fl, io);
+		r = connect_nb(fd, io);
 	}
 	if (r != -EINPROGRESS)
 		return r;
@@ -111,6 +119,6 @@ long asy__connect(struct asy_io *io, int fd)
 		return r;
 	/* the kernel's own ending: connected (0) or the error, and the
 	 * socket's state as a blocking connect leaves it */
-	r = connect_nb(fd, fl, io);
+	r = connect_nb(fd, io);
 	return r == -EISCONN ? 0 : r;
 }
