@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -316,6 +317,42 @@ static void c7_recv_number_swapped(void)
 	read_swapped(1, 0);
 }
 
+/* epoll_wait waits for a socket of its set; another thread dup2s an idle
+ * socket over the epoll fd's number, then the socket of the set gets
+ * data: the kernel's call holds its epoll set and returns the event.  A
+ * wait that polled the number went on with the idle socket (under
+ * threads) until the timeout. */
+static int ep_over[2];
+static void *dup2_over_epoll_then_feed(void *arg)
+{
+	int *fds = arg; /* the epoll fd, the writing end of its socket */
+	t_msleep(50);
+	dup2(ep_over[0], fds[0]);
+	t_msleep(50);
+	write(fds[1], "x", 1);
+	return NULL;
+}
+
+static void c7_epoll_number_dup2_socket(void)
+{
+	int sv[2];
+	net(4);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, ep_over);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = sv[1] };
+	epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &ev);
+	int fds[2] = { ep, sv[0] };
+	pthread_t th = go(dup2_over_epoll_then_feed, fds);
+	double t0 = now();
+	memset(&ev, 0, sizeof ev);
+	t_res("epoll_wait", epoll_wait(ep, &ev, 1, 2500));
+	t_out("events=%#x fd-of-set=%d before-timeout=%s\n", ev.events, ev.data.fd == sv[1],
+	      yes(now() - t0 < 2.0));
+	join(th);
+	t_res("number-now", epoll_wait(ep, &ev, 1, 0));
+}
+
 static void c7_send_number_swapped(void)
 {
 	int sv[2];
@@ -476,6 +513,7 @@ static const struct t_case cases[] = {
 	C(c7_send_number_swapped, T_BACKEND),
 	C(c7_accept_number_swapped, T_BACKEND),
 	C(c7_accept_number_dup2_listener, T_BACKEND),
+	C(c7_epoll_number_dup2_socket, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

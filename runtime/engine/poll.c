@@ -419,7 +419,8 @@ static void time_left(struct timeval *tvp, struct timespec ts, int64_t start)
 /* ---- epoll ----------------------------------------------------------------- */
 
 /* The epoll set is held while the call waits, as the kernel's call holds
- * it: another thread's close of its number leaves the set to this call
+ * it: another thread's close of its number, or a dup2 over it, leaves the
+ * set to this call, whose POLL op waits on that copy from then on
  * (keep.c). */
 static long epoll_call(struct asy_io *io, int ep, struct epoll_event *ev, int max, int64_t until)
 {
@@ -427,13 +428,15 @@ static long epoll_call(struct asy_io *io, int ep, struct epoll_event *ev, int ma
 	if (r != 0 || until == 0)
 		return r > 0 ? asy__inline(io, r) : r;
 	struct asy_keep keep = { .fd = -1, .held = -1 };
-	struct pset s;
-	pset_init(&s, 1);
 	asy__keep_begin(&keep, ep);
 	for (;;) {
-		s.n = 0;
-		pset_add(&s, asy__keep_fd(&keep, ep), POLLIN);
-		long w = wait_set(io, &s, until);
+		/* woken (revents, or EBADF: the look after says), -ETIME,
+		 * or the coroutine's deadline or cancel */
+		long w = asy__wait_ready(io, asy__keep_fd(&keep, ep), POLLIN, until, &keep);
+		if (w == ASY_PASS)
+			w = -ENOMEM;
+		else if (w > 0 || w == -EBADF)
+			w = 0;
 		r = asy_sys(SYS_epoll_pwait, asy__keep_fd(&keep, ep), ev, max, 0, NULL, 8);
 		if (r != 0 || w == -ETIME)
 			break;
