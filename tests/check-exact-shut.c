@@ -275,7 +275,6 @@ static void c16_recv_own_shutdown(void)
 	}
 }
 
-
 /* A stream receive waits; at 100 ms the peer resets (SO_LINGER 0 and
  * close), half-closes, or shuts its reading side. */
 static void c16_recv_peer_events(void)
@@ -352,9 +351,8 @@ static void c16_recv_rcvtimeo_changed(void)
 			t_pair(kinds[k], s);
 			if (way)
 				t_timeo(s[1], SO_RCVTIMEO, 400);
-			struct later_act x;
+			struct later_act x, y;
 			pthread_t th = act_at(&x, way ? CLEAR_RCVTIMEO : SET_RCVTIMEO, s[1], 100);
-			struct later_act y;
 			pthread_t th2 = act_at(&y, SEND_DATA, s[0], way ? 800 : 400);
 			double t0 = mark();
 			t_out("%s %s: ", kname(kinds[k]),
@@ -378,9 +376,8 @@ static void c16_recv_nonblock_set(void)
 		char b[16];
 		t_pair(recv_kinds[k], s);
 		t_timeo(s[1], SO_RCVTIMEO, 1500);
-		struct later_act x;
+		struct later_act x, y;
 		pthread_t th = act_at(&x, SET_NONBLOCK, s[1], 100);
-		struct later_act y;
 		pthread_t th2 = act_at(&y, SEND_DATA, s[0], 400);
 		double t0 = mark();
 		t_out("%s: ", kname(recv_kinds[k]));
@@ -402,9 +399,8 @@ static void c16_recv_rcvlowat_raised(void)
 	alarm(10);
 	t_pair(T_TCP, s);
 	t_timeo(s[1], SO_RCVTIMEO, 1500);
-	struct later_act x;
+	struct later_act x, y;
 	pthread_t th = act_at(&x, RCVLOWAT10, s[1], 100);
-	struct later_act y;
 	pthread_t th2 = act_at(&y, FIVE_AND_FIVE, s[0], 200);
 	double t0 = mark();
 	t_show("r", b, recv(s[1], b, sizeof b, 0));

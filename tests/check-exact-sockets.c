@@ -157,6 +157,11 @@ static void shut_while_waiting(int kind, int how)
 	t_handle(SIGPIPE, 0);
 	for (int use_write = 0; use_write < 2; use_write++) {
 		t_pair(kind, p);
+		/* TCP moves the send queue to the peer's receive queue
+		 * after the fill: fill again once it did, or the send
+		 * finds room */
+		t_fill(p[0]);
+		t_msleep(50);
 		t_fill(p[0]);
 		later_fd = how == SHUT_RD ? p[1] : p[0];
 		pthread_t th = t_later(shut_later, &how, 50);
