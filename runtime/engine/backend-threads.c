@@ -41,7 +41,8 @@ struct worker {
 	struct asy_waiter *_Atomic cur; /* what it runs now */
 	pid_t tid;
 	_Atomic unsigned go;            /* futex: set when handed work */
-	struct worker *next_idle;
+	int leave;                      /* exits at its next take (asy__pool_retire) */
+	struct worker *next_idle, *next_all;
 	struct asy_ro_ts poll_ts; /* a POLL op's timeout (asy__ppoll_until) */
 };
 
@@ -70,6 +71,9 @@ static struct {
 	pthread_mutex_t lock;
 	struct asy_waiter *head, *tail;
 	struct worker *idle_top;
+	struct worker *all;     /* every worker that has started */
+	unsigned starting;      /* spawned, not yet in all */
+	unsigned gen;           /* asy__pool_retire's count: workers spawned before it leave */
 	unsigned queued, nthreads, idle;
 	unsigned waking;        /* workers woken that have not taken a call yet */
 	unsigned busy_rw;       /* workers running a READ or WRITE */
@@ -312,12 +316,31 @@ static void wake(struct worker *wk)
 		asy_sys(SYS_futex, &wk->go, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 }
 
+static int spawn(void);
+
+/* wk exits (NULL for take); queued calls no worker will take get a new
+ * one.  Called with pool.lock held; releases it. */
+static struct asy_waiter *quit(struct worker *wk)
+{
+	struct worker **pp = &pool.all;
+	while (*pp != wk)
+		pp = &(*pp)->next_all;
+	*pp = wk->next_all;
+	pool.nthreads--;
+	if (pool.queued > pool.waking && !pool.idle_top)
+		spawn();
+	pool_unlock();
+	return NULL;
+}
+
 /* The next call to run, or NULL when this worker should exit.  `done_rw`:
  * the call this worker has just finished was a read or a write. */
 static struct asy_waiter *take(struct worker *wk, int done_rw)
 {
 	pool_lock();
 	pool.busy_rw -= (unsigned)done_rw;
+	if (wk->leave)
+		return quit(wk);
 	while (!pool.head) {
 		atomic_store_explicit(&pool.deferred, 0, memory_order_relaxed);
 		atomic_store_explicit(&wk->go, 0, memory_order_relaxed);
@@ -330,20 +353,19 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
 		while (!atomic_load_explicit(&wk->go, memory_order_acquire) && r != -ETIMEDOUT)
 			r = asy_sys(SYS_futex, &wk->go, FUTEX_WAIT_PRIVATE, 0, &left, 0, 0);
 		pool_lock();
-		if (atomic_load_explicit(&wk->go, memory_order_relaxed))
+		if (atomic_load_explicit(&wk->go, memory_order_relaxed)) {
 			pool.waking--;
-		else {
+			if (wk->leave)
+				return quit(wk);
+		} else {
 			/* Timed out, still on the stack: leave it. */
 			struct worker **pp = &pool.idle_top;
 			while (*pp != wk)
 				pp = &(*pp)->next_idle;
 			*pp = wk->next_idle;
 			pool.idle--;
-			if (!pool.head && pool.nthreads > 1) {
-				pool.nthreads--;
-				pool_unlock();
-				return NULL;
-			}
+			if (!pool.head && pool.nthreads > 1)
+				return quit(wk);
 		}
 	}
 	struct asy_waiter *w = pool.head;
@@ -394,6 +416,12 @@ static void *worker_main(void *arg)
 	struct worker wk = { .tid = (pid_t)asy_sys_gettid() };
 	struct asy_waiter *w;
 	int rw = 0;
+	pool_lock();
+	pool.starting--;
+	wk.leave = (unsigned)(uintptr_t)arg != pool.gen;
+	wk.next_all = pool.all;
+	pool.all = &wk;
+	pool_unlock();
 	while ((w = take(&wk, rw))) {
 		rw = is_rw(w);
 		long res = run(&wk, w);
@@ -416,13 +444,14 @@ static int spawn(void)
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&th, &attr, worker_main, NULL);
+	int r = pthread_create(&th, &attr, worker_main, (void *)(uintptr_t)pool.gen);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (r)
 		return -r;
 	asy__thread_counted(0);
 	pool.nthreads++;
+	pool.starting++;
 	return 0;
 }
 
@@ -441,6 +470,44 @@ void asy__pool_prepare(void)
 	if (pool.nthreads == 0)
 		spawn();
 	pool_unlock();
+}
+
+/* Every worker exits (an idle one now, a busy one after its call, one
+ * starting as it starts) and the caller returns once their threads are
+ * gone, or after 1 s: glibc's setuid family makes its change in every
+ * thread and aborts when one's result differs from the caller's, as a
+ * worker's does once the caller took capabilities of its own (engine.c:
+ * asy__own_calls).  Calls queued meanwhile get new workers (quit). */
+void asy__pool_retire(void)
+{
+	struct timespec pause = { 0, 100000 };
+	int64_t until = asy_now() + 1000000000LL;
+	pid_t tids[64];
+	unsigned n = 0;
+	pool_lock();
+	pool.gen++; /* a worker still starting sees it and leaves */
+	for (struct worker *wk = pool.all; wk; wk = wk->next_all)
+		wk->leave = 1;
+	while (pool.idle_top) {
+		struct worker *wk = pool.idle_top;
+		pool.idle_top = wk->next_idle;
+		pool.idle--;
+		pool.waking++; /* as to_wake(); the worker takes it back */
+		atomic_store_explicit(&wk->go, 1, memory_order_release);
+		wake(wk);
+	}
+	while (pool.starting && asy_now() < until) {
+		pool_unlock();
+		asy_sys(SYS_nanosleep, &pause, 0, 0, 0, 0, 0);
+		pool_lock();
+	}
+	for (struct worker *wk = pool.all; wk && n < 64; wk = wk->next_all)
+		if (wk->leave)
+			tids[n++] = wk->tid;
+	pool_unlock();
+	for (unsigned i = 0; i < n; i++)
+		while (asy_sys(SYS_tgkill, asy__pid, tids[i], 0, 0, 0, 0) == 0 && asy_now() < until)
+			asy_sys(SYS_nanosleep, &pause, 0, 0, 0, 0, 0);
 }
 
 /* Nothing per thread: completions come through t->wake_seq. */
@@ -632,6 +699,8 @@ static void threads_fork_child(void)
 	pthread_mutex_init(&pool.lock, NULL);
 	pool.head = pool.tail = NULL;
 	pool.idle_top = NULL;
+	pool.all = NULL;
+	pool.starting = 0;
 	pool.nthreads = pool.idle = pool.queued = pool.busy_rw = pool.waking = 0;
 	atomic_store(&pool.deferred, 0);
 }

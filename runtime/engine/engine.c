@@ -39,9 +39,18 @@ ASY_TLS int asy__unshared;
 /* Sticky: the thread took a state no worker shares (asy__own_calls). */
 static ASY_TLS int own_task;
 
+/* The first time: no idle worker outlives the change either, so that
+ * glibc's setuid family, which makes its change in every thread of the
+ * process, meets only the program's threads (backend-threads.c:
+ * asy__pool_retire).  Not in a vfork child, whose workers are its
+ * parent's, nor in a signal handler that interrupted the engine (which
+ * may hold the pool's lock). */
 void asy__own_calls(void)
 {
+	int first = !own_task;
 	own_task = asy__unshared = 1;
+	if (first && !asy__depth && asy_sys_getpid() == asy__pid)
+		asy__pool_retire();
 }
 
 /* The thread's filesystem ids are not its effective ids (setfsuid and

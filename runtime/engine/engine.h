@@ -301,6 +301,8 @@ extern const struct asy_backend asy__backend_threads;
 void asy__pool_prepare(void);
 /* Wake a worker for the calls this thread queued without one. */
 void asy__pool_kick(struct asy_thread *t);
+/* The idle workers exit; returns when their threads are gone. */
+void asy__pool_retire(void);
 
 
 enum asy_backend_id { ASY_BE_URING, ASY_BE_THREADS, ASY_BE_OFF };
