@@ -39,7 +39,7 @@ ASY_TLS int asy__unshared;
 /* Sticky: the thread took a state no worker shares (asy__own_calls). */
 static ASY_TLS int own_task;
 
-/* The first time: no idle worker outlives the change either, so that
+/* The first time: no worker outlives the change either, so that
  * glibc's setuid family, which makes its change in every thread of the
  * process, meets only the program's threads (backend-threads.c:
  * asy__pool_retire).  Not in a vfork child, whose workers are its

@@ -301,7 +301,8 @@ extern const struct asy_backend asy__backend_threads;
 void asy__pool_prepare(void);
 /* Wake a worker for the calls this thread queued without one. */
 void asy__pool_kick(struct asy_thread *t);
-/* The idle workers exit; returns when their threads are gone. */
+/* Every worker exits (a busy one after its call); returns when their
+ * threads are gone, or after 1 s. */
 void asy__pool_retire(void);
 
 
