@@ -24,7 +24,7 @@
  * what it had done when it could not stop (a count, an fd, a lock).  The
  * coroutine's wait sends it again until the call has returned
  * (runtime/engine/wait.c), which closes the window between unblocking and
- * entering the system call. */
+ * entering the system call.  The handler's coming and going: pool-intr.c. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "pool-intr.h"
 #include "sys.h"
 #include "asyncify.h"
 
@@ -173,89 +174,19 @@ static int take_sigxfsz(void)
 	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == SIGXFSZ;
 }
 
-/* ---- interrupting a worker's waiting call ----
- *
- * The handler is there only while a cancel needs it: installed by the
- * first cancel of a waiting call (when the program has none of its own
- * there), put back to SIG_DFL when the last such call has returned.  So
- * outside that moment the program sees the disposition it set, and a
- * raise() of the signal does what it would without the shim.  A worker
- * lets the signal in only for a waiting call's length; a cancelled call's
- * worker takes any kick still pending before the handler is removed, so
- * none can reach SIG_DFL later. */
-
-static void intr_handler(int sig)
-{
-	(void)sig;
-}
-
-static unsigned intr_armed; /* cancelled waiting calls not returned yet; pool.lock */
-
-/* With pool.lock held: make the handler ours for one more cancelled
- * call; 0 when the program handles the signal itself (no interrupt). */
-static int intr_arm(void)
-{
-	int sig = asy__cfg.intr_signal;
-	struct sigaction cur;
-	if (sig <= 0 || sigaction(sig, NULL, &cur) < 0)
-		return 0;
-	if (!intr_armed) {
-		if (cur.sa_handler != SIG_DFL || (cur.sa_flags & SA_SIGINFO))
-			return 0;
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = intr_handler;
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(sig, &sa, NULL) < 0)
-			return 0;
-	} else if (cur.sa_handler != intr_handler || (cur.sa_flags & SA_SIGINFO)) {
-		return 0; /* the program took it meanwhile */
-	}
-	intr_armed++;
-	return sig;
-}
-
-/* With pool.lock held, on the worker of a cancelled call that returned. */
-static void intr_disarm(void)
-{
-	int sig = asy__cfg.intr_signal;
-	sigset_t set;
-	struct timespec zero = { 0, 0 };
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	while (asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == sig)
-		; /* a kick that came after the call: taken here */
-	if (--intr_armed)
-		return;
-	struct sigaction cur, dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == intr_handler &&
-	    !(cur.sa_flags & SA_SIGINFO))
-		sigaction(sig, &dfl, NULL);
-}
-
-static void intr_mask(int how)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, asy__cfg.intr_signal);
-	asy_sys(SYS_rt_sigprocmask, how, &set, NULL, 8, 0, 0);
-}
-
 /* A waiting call, with the interrupt signal let in for its length only.
  * Under pool.lock the worker lets go of w, so no kick aims at w after. */
 static long run_waiting(struct worker *wk, struct asy_waiter *w)
 {
 	if (asy__cfg.intr_signal <= 0)
 		return w->io.fn(w->io.arg);
-	intr_mask(SIG_UNBLOCK);
+	asy__intr_mask(SIG_UNBLOCK);
 	long r = w->io.fn(w->io.arg);
-	intr_mask(SIG_BLOCK);
+	asy__intr_mask(SIG_BLOCK);
 	pool_lock();
 	atomic_store(&wk->cur, NULL);
 	if (w->kicked)
-		intr_disarm();
+		asy__intr_disarm();
 	pool_unlock();
 	return r;
 }
@@ -620,7 +551,7 @@ static void threads_cancel(struct asy_thread *t, struct asy_waiter *w)
 		 * (run_waiting), so the kick reaches w's call or is taken
 		 * off by that worker before the handler goes. */
 		struct worker *wk = w->be_priv;
-		if (atomic_load(&wk->cur) == w && (w->kicked || intr_arm())) {
+		if (atomic_load(&wk->cur) == w && (w->kicked || asy__intr_arm())) {
 			w->kicked = 1;
 			asy_sys(SYS_tgkill, asy__pid, wk->tid, asy__cfg.intr_signal, 0, 0, 0);
 		}
