@@ -356,6 +356,18 @@ static pid_t set_up(struct waiter *w, const char *path, int entry)
 	return h;
 }
 
+/* After a waiter's call ended: let its lock holder go, and for a lock
+ * call show that the lock is free again. */
+static void wind_down(struct waiter *w, pid_t h, const char *path)
+{
+	if (h)
+		release_holder(h);
+	if (w->what <= W_LOCKF) {
+		close(w->fd);
+		show_lock(path);
+	}
+}
+
 /* Cancel a plain thread waiting in each call (or calling it with a cancel
  * pending): a cancellation point ends the thread in the call with its
  * cleanup run; flock is none (glibc makes it a plain system call), so
@@ -386,12 +398,7 @@ static void cancel_each(int entry)
 		}
 		t_out("%s: cancelled=%s cleanup=%s ended-in-call=%s returned=%s\n", w_name[i],
 		      yes(ret == PTHREAD_CANCELED), yes(w.cleaned), yes(!late), yes(w.r != -2));
-		if (h)
-			release_holder(h);
-		if (i <= W_LOCKF) {
-			close(w.fd);
-			show_lock(path);
-		}
+		wind_down(&w, h, path);
 	}
 	close(fd);
 }
@@ -427,12 +434,7 @@ static void ci_siglongjmp_out_of_each_wait(void)
 			t_res(w_name[i], wait_call(&w));
 		else
 			t_out("%s: jumped\n", w_name[i]);
-		if (h)
-			release_holder(h);
-		if (i <= W_LOCKF) {
-			close(w.fd);
-			show_lock(path);
-		}
+		wind_down(&w, h, path);
 	}
 	close(fd);
 	net(15);
