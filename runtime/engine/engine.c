@@ -397,6 +397,8 @@ static void atfork_child(void)
 	asy__backend_threads.fork_child();
 	asy__backend_uring.fork_child();
 	asy__keep_fork_child();
+	if (asy__tls_thread)
+		asy__ro_ts_forget(&asy__tls_thread->ready_ts);
 	memset(&asy__count, 0, sizeof asy__count);
 }
 

@@ -444,6 +444,8 @@ void asy__ready_fini(struct asy_thread *t);
  * stop and continue, ended it. */
 long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline);
 void asy__ro_ts_fini(struct asy_ro_ts *t);
+/* In a fork child: the pages are the parent's (not mapped here). */
+void asy__ro_ts_forget(struct asy_ro_ts *t);
 
 /* The earliest of `deadline` and the running coroutine's I/O deadline. */
 int64_t asy__wait_deadline(int64_t deadline);

@@ -186,8 +186,10 @@ int asy__ready_sleep(struct asy_thread *t, int64_t deadline)
 }
 
 /* The page the timeout is written to and its read-only view: one shared
- * anonymous page mapped twice (no fd).  A fork child shares it, but its
- * copy of the thread is stale and freed before the engine runs there. */
+ * anonymous page mapped twice (no fd).  A fork child does not get it
+ * (MADV_DONTFORK: a shared page would carry one process's timeouts into
+ * the other's waits); its thread forgets it (asy__ro_ts_forget) and maps
+ * its own at its first wait. */
 static int ro_ts_init(struct asy_ro_ts *t)
 {
 	size_t len = sizeof(struct timespec);
@@ -195,7 +197,8 @@ static int ro_ts_init(struct asy_ro_ts *t)
 	if (rw == MAP_FAILED)
 		return -1;
 	void *ro = mremap(rw, 0, len, MREMAP_MAYMOVE);
-	if (ro != MAP_FAILED && mprotect(ro, len, PROT_READ) == 0) {
+	if (ro != MAP_FAILED && mprotect(ro, len, PROT_READ) == 0 &&
+	    madvise(rw, len, MADV_DONTFORK) == 0 && madvise(ro, len, MADV_DONTFORK) == 0) {
 		t->rw = rw;
 		t->ro = ro;
 		return 0;
@@ -226,6 +229,12 @@ long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t
 		ts->tv_nsec = left % 1000000000;
 	}
 	return asy_sys(SYS_ppoll, p, n, arg, NULL, 8, 0);
+}
+
+void asy__ro_ts_forget(struct asy_ro_ts *t)
+{
+	t->rw = NULL;
+	t->ro = NULL;
 }
 
 void asy__ro_ts_fini(struct asy_ro_ts *t)
