@@ -35,8 +35,8 @@ $(REAL_BIN)/sqlkill: tests/real/sqlkill.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lsqlite3 -ldl
 
-# pqload, zload and curlload link Debian's libpq, zlib and libcurl,
-# likewise built by check-real.
+# pqload, zload, curlload and redisload link Debian's libpq, zlib, libcurl
+# and hiredis, likewise built by check-real.
 $(REAL_BIN)/pqload: tests/real/pqload.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
@@ -52,8 +52,13 @@ $(REAL_BIN)/curlload: tests/real/curlload.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lcurl -ldl -lpthread
 
+$(REAL_BIN)/redisload: tests/real/redisload.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -o $@ $< -lhiredis -ldl -lpthread
+
 # The programs that look the coroutine API up share tests/real/coapi.h.
-$(addprefix $(REAL_BIN)/,corocat sqlkill pqload zload curlload): tests/real/coapi.h
+$(addprefix $(REAL_BIN)/,corocat sqlkill pqload zload curlload redisload): tests/real/coapi.h
 
 $(REAL_BIN)/%: tests/real/%.c
 	$(call msg,CC,$@)
@@ -68,13 +73,15 @@ check-real: $(LIB) $(REAL_HELPERS)
 	$(Q)pkg-config --exists libpq && $(MAKE) --no-print-directory -s $(REAL_BIN)/pqload || true
 	$(Q)pkg-config --exists zlib && $(MAKE) --no-print-directory -s $(REAL_BIN)/zload || true
 	$(Q)pkg-config --exists libcurl && $(MAKE) --no-print-directory -s $(REAL_BIN)/curlload || true
+	$(Q)pkg-config --exists hiredis && $(MAKE) --no-print-directory -s $(REAL_BIN)/redisload || true
 	$(Q)ASY_SANITIZE=$(SANITIZE) bash tests/real/run-real.sh $(CURDIR)/$(LIB) \
 		$(CURDIR)/$(REAL_BIN) $(REAL_CASES)
 
 # The library cases' packages (tests/real/lib-cases.sh): libpq and a
-# server to run a throw-away cluster of, zlib, libcurl.  Installed as
-# `make deps` does; while one is missing its case is skipped.
-REAL_LIB_DEB_DEPS := libpq-dev postgresql zlib1g-dev libcurl4-openssl-dev
+# server to run a throw-away cluster of, zlib, libcurl, hiredis and a redis
+# server for it.  Installed as `make deps` does; while one is missing its
+# case is skipped.
+REAL_LIB_DEB_DEPS := libpq-dev postgresql zlib1g-dev libcurl4-openssl-dev libhiredis-dev redis-server
 
 real-lib-deps:
 	$(call net_deps,$(REAL_LIB_DEB_DEPS))

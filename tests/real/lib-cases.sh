@@ -1,5 +1,5 @@
 # lib-cases.sh — real libraries called unchanged from coroutines
-# (sourced by run-real.sh): libpq, zlib and libcurl, each driven by a
+# (sourced by run-real.sh): libpq, zlib, libcurl and hiredis, each driven by a
 # small program of tests/real/ that runs its jobs as coroutines on one
 # thread under the shim and one after the other without it, ends calls
 # with asy_io_deadline or asy_cancel, and prints only what must be the
@@ -69,4 +69,31 @@ case_curl() {
 }
 meta_curl() { NEED="$BIN/curlload"; CORO=1; }
 
-LIB_CASES="libpq zlib curl"
+# hiredis: tests/real/redisload.c against a redis-server of the case's own
+# on a free loopback port, run without the shim (the server is not what is
+# tested): 64 connections of 200 commands, half of them pipelined (one
+# hash of every reply); a BLPOP ended by redisSetTimeout's SO_RCVTIMEO
+# (the same error text both ways), by asy_io_deadline and by asy_cancel
+# (a shutdown from a thread without the shim), then redisReconnect; a
+# connect to a listener whose accept queue is full, ended by
+# redisConnectWithTimeout; a BLPOP answered by another connection's push.
+case_hiredis() {
+	mkdir srv
+	local pid p m rc=0
+	p=$(free_port)
+	env -u LD_PRELOAD -u ASYNCIFY_BACKEND redis-server --port "$p" --bind 127.0.0.1 \
+		--save '' --appendonly no --dir "$PWD/srv" > srv/log 2>&1 &
+	pid=$!
+	log_port srv/log "s/.*Ready to accept connections.*/$p/p" > /dev/null ||
+		{ stop_pid $pid; return 1; }
+	"$BIN/redisload" work 64 127.0.0.1 "$p" || rc=1
+	for m in timeout deadline cancel full blpop; do
+		echo "== $m"
+		"$BIN/redisload" $m 127.0.0.1 "$p" || rc=1
+	done
+	stop_pid $pid
+	return $rc
+}
+meta_hiredis() { NEED="$BIN/redisload redis-server"; IGNORE='^srv/'; CORO=1; }
+
+LIB_CASES="libpq zlib curl hiredis"
