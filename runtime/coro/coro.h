@@ -35,6 +35,10 @@ uint64_t asy__coro_id(void);
  * coroutine's cancellable park returns -ECANCELED at once, without
  * switching; deadline 0 returns -ETIMEDOUT at once.) */
 int asy__coro_park(int64_t deadline, int cancellable);
+/* How a cancellable park of the running coroutine would end at once:
+ * -ECANCELED (cancelled), -ETIMEDOUT (its I/O deadline has come), else 0
+ * (also outside coroutines). */
+int asy__coro_ended(void);
 
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);

@@ -450,6 +450,16 @@ int64_t asy__coro_io_deadline(void)
 	return s && s->cur ? s->cur->io_deadline : -1;
 }
 
+int asy__coro_ended(void)
+{
+	struct sched *s = tls_sched;
+	if (!s || !s->cur)
+		return 0;
+	if (s->cur->cancelled)
+		return -ECANCELED;
+	return s->cur->io_deadline >= 0 && asy_now() >= s->cur->io_deadline ? -ETIMEDOUT : 0;
+}
+
 int asy__coro_park(int64_t deadline, int cancellable)
 {
 	struct sched *s = tls_sched;

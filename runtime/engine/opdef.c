@@ -150,9 +150,21 @@ long asy__op_finish(struct asy_thread *t, struct asy_waiter *w, int64_t deadline
 	return res;
 }
 
+/* An op made by a coroutine already cancelled, or past its I/O
+ * deadline, is not started: its wait would end at once, and whether a
+ * worker took the op in that instant would decide whether it ran (a
+ * cancelled coroutine's name lookup ran, or failed, by chance).  It ends
+ * as an op cancelled before it started does.  (A RECV or SEND op, the
+ * kernel's try in the coroutine's turn, is started by net.c itself, as
+ * the try of the threads backend is made.) */
 long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
-	int r = asy__op_start(t, w, deadline);
+	int r = asy__coro_ended();
+	if (r < 0) {
+		ASY_COUNT(interrupted);
+		return r;
+	}
+	r = asy__op_start(t, w, deadline);
 	return r < 0 ? r : asy__op_finish(t, w, deadline);
 }
 
