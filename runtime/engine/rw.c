@@ -548,13 +548,24 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 
 /* A short read of a pipe, or of a socket with no low-water mark, is the
  * answer (the usual case of a stream: one look instead of the whole kind
- * of fd).  A short write is never final: a blocking stream writes on. */
+ * of fd).  A short write is never final: a blocking stream writes on.
+ * A number that held a socket last time (fdkind.h) is asked for its
+ * SO_RCVLOWAT first, which also says that it is a socket now: one
+ * system call instead of fstat and getsockopt; ENOTSOCK sends it the
+ * usual way. */
 static int short_is_final(const struct asy_io *io)
 {
 	struct stat st;
 	int lowat = 1;
 	socklen_t len = sizeof lowat;
-	if (io->op != ASY_OP_READ || asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0)
+	if (io->op != ASY_OP_READ)
+		return 0;
+	if (asy__fd_was_socket(io->fd)) {
+		long r = asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0);
+		if (r != -ENOTSOCK)
+			return r == 0 && lowat <= 1;
+	}
+	if (asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0)
 		return 0;
 	if (S_ISFIFO(st.st_mode))
 		return 1;
