@@ -78,7 +78,8 @@ check-real: $(LIB) $(REAL_HELPERS)
 		$(CURDIR)/$(REAL_BIN) $(REAL_CASES)
 
 # The library cases' packages (tests/real/lib-cases.sh): libpq and a
-# server to run a throw-away cluster of, zlib, libcurl, hiredis and a redis
+# server to run a throw-away cluster of (also the server pgkill of
+# kill-cases.sh runs under the shim), zlib, libcurl, hiredis and a redis
 # server for it.  Installed as `make deps` does; while one is missing its
 # case is skipped.
 REAL_LIB_DEB_DEPS := libpq-dev postgresql zlib1g-dev libcurl4-openssl-dev libhiredis-dev redis-server

@@ -82,4 +82,138 @@ case_sqlitekill() {
 }
 meta_sqlitekill() { NEED="sqlite3 $BIN/sqlkill"; IGNORE='.'; }
 
-KILL_CASES="rediskill sqlitekill"
+# pg_bin: the directory of the newest PostgreSQL server's programs, with
+# a slash ("" when there is none).
+pg_bin() {
+	local b
+	b=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+	[ -n "$b" ] && echo "$b/"
+}
+
+# as_pg DIR CMD...: run CMD as user postgres when root (the server refuses
+# root), with the run's preload and backend, its counters written in DIR
+# (the runner's own directory is root's alone; they are copied there).
+# Only in the background (as_pg … &): the shell execs setpriv, which execs
+# CMD, so that $! is CMD's pid (runuser would wait in a process of its
+# own, and stop itself when CMD is stopped).
+as_pg() {
+	local d=$1
+	shift
+	set -- env ${LD_PRELOAD+"LD_PRELOAD=$LD_PRELOAD"} ${ASYNCIFY_BACKEND+"ASYNCIFY_BACKEND=$ASYNCIFY_BACKEND"} \
+		ASY_STATS_DIR="$d" "$@"
+	[ "$(id -u)" = 0 ] && set -- setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
+	exec "$@"
+}
+
+# gone PID...: wait (at most 10 s) until every one of the processes has
+# ended (a zombie has); SIGKILL then, and say which were left.
+gone() {
+	local i p left
+	for i in $(seq 200); do
+		left=
+		for p in "$@"; do ps -o stat= -p "$p" | grep -qv Z && left="$left $p"; done
+		[ -z "$left" ] && return 0
+		sleep 0.05
+	done
+	echo "still running after 10 s:$left" >&2
+	kill -KILL $left 2> /dev/null
+	return 1
+}
+
+# A PostgreSQL server (Debian's) under the shim with fsync and
+# synchronous_commit on, its clients too: pgbench -i, then pgbench's
+# TPC-B-like load (6 clients) beside 3 psql writers, each inserting
+# numbered rows one transaction at a time and printing each number once
+# its COMMIT returned.  Once 1 500 rows are in, the postmaster is stopped
+# (SIGSTOP: it forks no more), then it and every backend get SIGKILL.
+# Then, without the shim: crash recovery, pgbench's invariant (the sums
+# of the accounts', tellers' and branches' balances and of the history's
+# deltas agree), every acknowledged row there, at most one beyond per
+# writer (the COMMIT the kill cut off before its reply), pg_amcheck
+# clean.  The cluster lives in a directory of its own under /tmp (the
+# server's user must reach it), removed after; pg and pg_stop are
+# lib-cases.sh's.
+case_pgkill() {
+	local bin pgd pm rc=0
+	bin=$(pg_bin)
+	pgd=$(mktemp -d /tmp/asy-pgkill.XXXXXX) || return 1
+	chmod 755 "$pgd"
+	mkdir "$pgd/stats"
+	[ "$(id -u)" = 0 ] && chown postgres "$pgd" "$pgd/stats"
+	export PGHOST=$pgd PGUSER=postgres PGDATABASE=postgres
+	if pg "${bin}initdb" -D "$pgd/data" -A trust -U postgres --no-sync > "$pgd/initdb.log" 2>&1; then
+		pgkill_run "$bin" "$pgd" || rc=1
+	else
+		cat "$pgd/initdb.log" >&2; rc=1
+	fi
+	pm=$(head -1 "$pgd/data/postmaster.pid" 2> /dev/null)
+	[ -n "$pm" ] && pg_stop "$pgd" "$pm" && echo "server stopped"
+	[ -n "${ASY_STATS_DIR:-}" ] && cp "$pgd"/stats/* "$ASY_STATS_DIR/" 2> /dev/null
+	rm -rf "$pgd"
+	return $rc
+}
+meta_pgkill() { NEED="runuser setpriv $(pg_bin)postgres $(pg_bin)pgbench $(pg_bin)pg_amcheck"; IGNORE='.'; }
+
+# pgkill_run BIN DIR: the shimmed server loaded and killed, the checks on
+# a restart without the shim (case_pgkill).
+pgkill_run() {
+	local bin=$1 pgd=$2 pm kids bp w wp i n max lib=0 have=0
+	as_pg "$pgd/stats" "${bin}postgres" -D "$pgd/data" -k "$pgd" -c listen_addresses= \
+		-c max_connections=30 -c fsync=on -c synchronous_commit=on > "$pgd/log" 2>&1 &
+	# Still reaped by the shell, but no job of it: bash reports no kill.
+	disown $!
+	for i in $(seq 200); do unshimmed "${bin}pg_isready" -q && break; sleep 0.05; done
+	pm=$(head -1 "$pgd/data/postmaster.pid" 2> /dev/null)
+	[ -n "$pm" ] || { echo "the server did not start" >&2; cat "$pgd/log" >&2; return 1; }
+	case ${LD_PRELOAD:-} in *libasyncify*) lib=1 ;; esac
+	grep -q libasyncify "/proc/$pm/maps" && have=1
+	echo "the server has the run's preload: $([ $lib = $have ] && echo yes || echo no)"
+	"${bin}pgbench" -i -s 2 -q > "$pgd/init.log" 2>&1; echo "pgbench -i: $?"
+	"${bin}psql" -X -q -c 'CREATE TABLE acks(w int, i int, PRIMARY KEY (w, i))'; echo "create: $?"
+	"${bin}pgbench" -n -c 6 -j 2 -T 40 > "$pgd/bench.out" 2> "$pgd/bench.err" &
+	bp=$!
+	wp=
+	for w in 1 2 3; do
+		awk -v w=$w 'BEGIN { for (i = 1; i <= 20000; i++)
+			printf "INSERT INTO acks VALUES (%d, %d);\n\\echo %d\n", w, i, i }' > "$pgd/w$w.sql"
+		"${bin}psql" -X -q -v ON_ERROR_STOP=1 -f "$pgd/w$w.sql" > "$pgd/acked$w" 2> "$pgd/w$w.err" &
+		wp="$wp $!"
+	done
+	for i in $(seq 600); do
+		n=$(unshimmed "${bin}psql" -X -At -c 'SELECT count(*) FROM acks' 2> /dev/null)
+		[ "${n:-0}" -ge 1500 ] && break
+		sleep 0.05
+	done
+	echo "rows in before the kill: $([ "${n:-0}" -ge 1500 ] && echo 'over 1500' || echo "only $n")"
+	kill -STOP "$pm"
+	kids=$(ps -o pid= --ppid "$pm")
+	kill -KILL "$pm" $kids
+	gone "$pm" $kids $bp $wp
+	wait $bp; echo "pgbench: $?"
+	for w in 1 2 3; do
+		wait "$(echo $wp | cut -d' ' -f$w)"; echo "writer $w: $?"
+	done
+	# The restart and every check without the shim.
+	(unset LD_PRELOAD ASYNCIFY_BACKEND
+	 as_pg "$pgd/stats" "${bin}postgres" -D "$pgd/data" -k "$pgd" -c listen_addresses=) > "$pgd/log2" 2>&1 &
+	disown $!
+	for i in $(seq 400); do unshimmed "${bin}pg_isready" -q && break; sleep 0.05; done
+	echo "recovery: $(grep -q 'automatic recovery in progress' "$pgd/log2" &&
+		grep -q 'ready to accept connections' "$pgd/log2" && echo done || echo "not done")"
+	unshimmed "${bin}psql" -X -At -c 'SELECT count(DISTINCT s) FROM (SELECT sum(abalance) AS s FROM pgbench_accounts
+		UNION ALL SELECT sum(bbalance) FROM pgbench_branches UNION ALL SELECT sum(tbalance) FROM pgbench_tellers
+		UNION ALL SELECT sum(delta) FROM pgbench_history) x' | sed 's/^/distinct balance sums: /'
+	for w in 1 2 3; do
+		max=$(tail -1 "$pgd/acked$w")
+		unshimmed "${bin}psql" -X -At -c "SELECT 'writer $w: acknowledged present: ' ||
+			(count(*) FILTER (WHERE i <= ${max:-0}) = ${max:-0} AND ${max:-0} = $(wc -l < "$pgd/acked$w"))
+			|| ', beyond: ' || (count(*) FILTER (WHERE i > ${max:-0}) <= 1) FROM acks WHERE w = $w"
+	done
+	unshimmed "${bin}psql" -X -q -c 'CREATE EXTENSION amcheck'
+	unshimmed "${bin}pg_amcheck" --heapallindexed --parent-check -d postgres > "$pgd/amcheck" 2>&1
+	echo "pg_amcheck: $?"
+	[ -s "$pgd/amcheck" ] && cat "$pgd/amcheck" >&2
+	return 0
+}
+
+KILL_CASES="rediskill sqlitekill pgkill"
