@@ -152,7 +152,14 @@ case_pgkill() {
 	rm -rf "$pgd"
 	return $rc
 }
-meta_pgkill() { NEED="runuser setpriv $(pg_bin)postgres $(pg_bin)pgbench $(pg_bin)pg_amcheck"; IGNORE='.'; }
+# With AddressSanitizer's or ThreadSanitizer's runtime preloaded the
+# server does not come up (it hangs silently), even without the shim.
+meta_pgkill() {
+	NEED="runuser setpriv $(pg_bin)postgres $(pg_bin)pgbench $(pg_bin)pg_amcheck"; IGNORE='.'
+	case ${ASY_SANITIZE:-} in
+	address | thread) NOSAN="postgres does not start with the $ASY_SANITIZE sanitizer's runtime preloaded, even without the shim" ;;
+	esac
+}
 
 # pgkill_run BIN DIR: the shimmed server loaded and killed, the checks on
 # a restart without the shim (case_pgkill).
