@@ -161,6 +161,16 @@ meta_pgkill() {
 	esac
 }
 
+# pgkill with main() of the server and of every client inside a
+# coroutine (coromain.so, run-real.sh): the postmaster forks its backends
+# from a coroutine, and every blocking call of theirs (WAL writes and
+# fsyncs, the latch waits, the socket reads) goes through the engine.
+case_pgcorokill() {
+	export LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$BIN/coromain.so"
+	case_pgkill
+}
+meta_pgcorokill() { meta_pgkill; NEED="$NEED $BIN/coromain.so"; CORO=1; }
+
 # pgkill_run BIN DIR: the shimmed server loaded and killed, the checks on
 # a restart without the shim (case_pgkill).
 pgkill_run() {
@@ -223,4 +233,4 @@ pgkill_run() {
 	return 0
 }
 
-KILL_CASES="rediskill sqlitekill pgkill"
+KILL_CASES="rediskill sqlitekill pgkill pgcorokill"
