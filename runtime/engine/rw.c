@@ -549,10 +549,8 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 /* A short read of a pipe, or of a socket with no low-water mark, is the
  * answer (the usual case of a stream: one look instead of the whole kind
  * of fd).  A short write is never final: a blocking stream writes on.
- * A number that held a socket last time (fdkind.h) is asked for its
- * SO_RCVLOWAT first, which also says that it is a socket now: one
- * system call instead of fstat and getsockopt; ENOTSOCK sends it the
- * usual way. */
+ * A number that held a socket (fdkind.h) is asked SO_RCVLOWAT first: its
+ * answer also says "a socket now", with no fstat (ENOTSOCK: as before). */
 static int short_is_final(const struct asy_io *io)
 {
 	struct stat st;

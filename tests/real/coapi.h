@@ -7,14 +7,17 @@
  * co_api() fills the pointers and says whether ASYNCIFY_BACKEND=off is in
  * force: then every call is the program's own, and each program decides
  * what of its coroutine plan still makes sense.  nfds() counts the open
- * fds, for the "nothing left open" checks. */
+ * fds, for the "nothing left open" checks; co_secs() is CLOCK_MONOTONIC in
+ * seconds, co_fnv() hashes n bytes into h (the answers both runs compare). */
 #ifndef ASY_REAL_COAPI_H
 #define ASY_REAL_COAPI_H
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define CO_UNUSED __attribute__((unused))
 
@@ -48,6 +51,20 @@ static CO_UNUSED int nfds(void)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+static CO_UNUSED double co_secs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static CO_UNUSED uint64_t co_fnv(uint64_t h, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
 }
 
 #endif

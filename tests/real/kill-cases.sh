@@ -82,14 +82,6 @@ case_sqlitekill() {
 }
 meta_sqlitekill() { NEED="sqlite3 $BIN/sqlkill"; IGNORE='.'; }
 
-# pg_bin: the directory of the newest PostgreSQL server's programs, with
-# a slash ("" when there is none).
-pg_bin() {
-	local b
-	b=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
-	[ -n "$b" ] && echo "$b/"
-}
-
 # as_pg DIR CMD...: run CMD as user postgres when root (the server refuses
 # root), with the run's preload and backend, its counters written in DIR
 # (the runner's own directory is root's alone; they are copied there).
@@ -132,7 +124,7 @@ gone() {
 # writer (the COMMIT the kill cut off before its reply), pg_amcheck
 # clean.  The cluster lives in a directory of its own under /tmp (the
 # server's user must reach it), removed after; pg and pg_stop are
-# lib-cases.sh's.
+# lib-cases.sh's, and pg_bin.
 case_pgkill() {
 	local bin pgd pm rc=0
 	bin=$(pg_bin)

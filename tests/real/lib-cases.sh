@@ -15,6 +15,14 @@ pg() {
 	fi
 }
 
+# pg_bin: the directory of the newest PostgreSQL server's programs, with
+# a slash ("" when there is none).
+pg_bin() {
+	local b
+	b=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+	[ -n "$b" ] && echo "$b/"
+}
+
 # pg_stop DIR PID: fast shutdown of the server by its pid; wait (at most
 # 10 s) until it is gone.
 pg_stop() {
@@ -32,13 +40,13 @@ pg_stop() {
 # its own under /tmp (the server's user must reach it), removed after.
 case_libpq() {
 	local bin pgd pid ci m rc=0
-	bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
-	[ -x "$bin/initdb" ] || { echo "no PostgreSQL server programs" >&2; return 1; }
+	bin=$(pg_bin)
+	[ -x "${bin}initdb" ] || { echo "no PostgreSQL server programs" >&2; return 1; }
 	pgd=$(mktemp -d /tmp/asy-pg.XXXXXX) || return 1
 	chmod 755 "$pgd"
 	[ "$(id -u)" = 0 ] && chown postgres "$pgd"
-	if pg "$bin/initdb" -D "$pgd/data" -A trust -U postgres --no-sync > "$pgd/initdb.log" 2>&1 &&
-	   pg "$bin/pg_ctl" -D "$pgd/data" -l "$pgd/log" -w -t 20 -o "-k $pgd -c listen_addresses= \
+	if pg "${bin}initdb" -D "$pgd/data" -A trust -U postgres --no-sync > "$pgd/initdb.log" 2>&1 &&
+	   pg "${bin}pg_ctl" -D "$pgd/data" -l "$pgd/log" -w -t 20 -o "-k $pgd -c listen_addresses= \
 		-c fsync=off -c max_connections=80" start > /dev/null 2>&1; then
 		pid=$(head -1 "$pgd/data/postmaster.pid")
 		ci="host=$pgd user=postgres dbname=postgres"

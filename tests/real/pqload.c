@@ -27,20 +27,6 @@
 static const char *conninfo;
 static uint64_t hashes[MAXW];
 
-static double secs(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (h ^ 0xff) * 1099511628211ULL;
-}
-
 static PGconn *connect_or_die(void)
 {
 	PGconn *c = PQconnectdb(conninfo);
@@ -64,8 +50,10 @@ static void work(void *arg)
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			printf("worker %d query %d: %s", w, k, PQerrorMessage(c));
 		for (int i = 0; i < PQntuples(r); i++)
-			for (int j = 0; j < PQnfields(r); j++)
-				h = fnv(h, PQgetvalue(r, i, j));
+			for (int j = 0; j < PQnfields(r); j++) {
+				const char *v = PQgetvalue(r, i, j);
+				h = co_fnv(h, v, strlen(v));
+			}
 		PQclear(r);
 	}
 	PQfinish(c);
@@ -88,14 +76,14 @@ static void deadline(void *arg)
 	int before = nfds();
 	PGconn *c = connect_or_die();
 	pthread_t th;
-	double t0 = secs();
+	double t0 = co_secs();
 	if (co_io_deadline)
 		co_io_deadline(co_now() + 300000000);
 	else
 		pthread_create(&th, NULL, cancel_later, c);
 	PGresult *r = PQexec(c, "SELECT pg_sleep(5)");
 	printf("long query failed: %s\n", PQresultStatus(r) == PGRES_FATAL_ERROR ? "yes" : "no");
-	printf("ended within 3 s: %s\n", secs() - t0 < 3 ? "yes" : "no");
+	printf("ended within 3 s: %s\n", co_secs() - t0 < 3 ? "yes" : "no");
 	PQclear(r);
 	if (co_io_deadline)
 		co_io_deadline(-1);

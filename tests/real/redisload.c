@@ -43,34 +43,20 @@ static const char *host;
 static int port;
 static uint64_t hashes[MAXW];
 
-static double secs(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return (h ^ 0xff) * 1099511628211ULL;
-}
-
 static uint64_t hash_reply(uint64_t h, const redisReply *r)
 {
 	if (!r)
-		return fnv(h, "(null)", 6);
-	h = fnv(h, (const char *)&r->type, sizeof r->type);
+		return co_fnv(h, "(null)", 6);
+	h = co_fnv(h, &r->type, sizeof r->type);
 	switch (r->type) {
 	case REDIS_REPLY_INTEGER:
-		return fnv(h, (const char *)&r->integer, sizeof r->integer);
+		return co_fnv(h, &r->integer, sizeof r->integer);
 	case REDIS_REPLY_ARRAY:
 		for (size_t i = 0; i < r->elements; i++)
 			h = hash_reply(h, r->element[i]);
 		return h;
 	default:
-		return r->str ? fnv(h, r->str, r->len) : h;
+		return r->str ? co_fnv(h, r->str, r->len) : h;
 	}
 }
 
@@ -129,7 +115,7 @@ static void blpop_fails(redisContext *c, double t0, int show_err)
 	printf("blpop failed: %s\n", !r && c->err ? "yes" : "no");
 	if (show_err)
 		printf("error: %s\n", c->errstr);
-	printf("ended within 3 s: %s\n", secs() - t0 < 3 ? "yes" : "no");
+	printf("ended within 3 s: %s\n", co_secs() - t0 < 3 ? "yes" : "no");
 	freeReplyObject(r);
 }
 
@@ -150,7 +136,7 @@ static void timeout(void *arg)
 	redisContext *c = connect_or_die();
 	struct timeval tv = { 0, 300000 };
 	redisSetTimeout(c, tv);
-	blpop_fails(c, secs(), 1);
+	blpop_fails(c, co_secs(), 1);
 	ping_after_reconnect(c);
 	redisFree(c);
 }
@@ -169,7 +155,7 @@ static void ended(void *arg)
 	int before = nfds();
 	redisContext *c = connect_or_die();
 	pthread_t th;
-	double t0 = secs();
+	double t0 = co_secs();
 	if (!co_go)
 		pthread_create(&th, NULL, shut_later, c);
 	else if (!arg)
@@ -210,12 +196,12 @@ static void full(void *arg)
 	}
 	int before = nfds();
 	struct timeval tv = { 0, 300000 };
-	double t0 = secs();
+	double t0 = co_secs();
 	redisContext *c = redisConnectWithTimeout("127.0.0.1", ntohs(a.sin_port), tv);
 	printf("connect failed: %s\n", !c || c->err ? "yes" : "no");
 	if (c)
 		printf("error: %s\n", c->errstr);
-	printf("ended within 3 s: %s\n", secs() - t0 < 3 ? "yes" : "no");
+	printf("ended within 3 s: %s\n", co_secs() - t0 < 3 ? "yes" : "no");
 	redisFree(c);
 	printf("fds left open: %d\n", nfds() - before);
 	close(q);
