@@ -6,9 +6,8 @@
  * the same lines both ways.  Several of them would deadlock or take the
  * sum of their waits if a call blocked the thread: a recv waiting for a
  * send of another coroutine, accept and connect on one thread, 16 sleeps
- * at once.  Then the cases only the engine can answer: asy_io_deadline
- * and asy_cancel end each kind of wait with ETIMEDOUT / ECANCELED, and
- * nothing is lost. */
+ * at once.  What only the engine can answer (asy_io_deadline and
+ * asy_cancel ending each kind of wait) is in check-net-deadline.c. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -408,147 +407,6 @@ static void k_resolve(void)
 	t_finish();
 }
 
-/* ---- engine only: deadlines and cancel ------------------------------- */
-
-/* Each kind of wait, on fds nothing will make ready. */
-enum { W_RECV, W_RECVFROM, W_RECVMSG, W_ACCEPT, W_CONNECT, W_SEND, W_POLL, W_SELECT, W_EPOLL,
-       W_NANOSLEEP, W_USLEEP, W_CLOCK_NANOSLEEP, W_N };
-static const char *const wname[W_N] = {
-	"recv", "recvfrom", "recvmsg", "accept", "connect", "send", "poll", "select", "epoll_wait",
-	"nanosleep", "usleep", "clock_nanosleep",
-};
-static int wdgram[2], wlisten, wfull, wstream[2], wpipe[2];
-static struct sockaddr_storage wfull_addr;
-static socklen_t wfull_len;
-
-static void waits_setup(void)
-{
-	struct sockaddr_storage a;
-	socklen_t len;
-	socketpair(AF_UNIX, SOCK_DGRAM, 0, wdgram);
-	wlisten = t_bound(AF_INET, SOCK_STREAM, 4, &a, &len);
-	/* a unix listener whose queue is full: connect waits */
-	wfull = t_bound(AF_UNIX, SOCK_STREAM, 0, &wfull_addr, &wfull_len);
-	connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&wfull_addr, wfull_len);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, wstream);
-	t_fill(wstream[0]);
-	pipe(wpipe);
-}
-
-/* One wait of kind w; prints "name=result" on job line i. */
-static void wait_one(int i, int w)
-{
-	static char b[4096];
-	struct iovec v = { b, 16 };
-	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
-	struct pollfd pf = { wpipe[0], POLLIN, 0 };
-	struct timespec ts = { 5, 0 };
-	fd_set r;
-	FD_ZERO(&r);
-	FD_SET(wpipe[0], &r);
-	int ep = epoll_create1(0), c = -1;
-	struct epoll_event a = { .events = EPOLLIN }, ev;
-	epoll_ctl(ep, EPOLL_CTL_ADD, wpipe[0], &a);
-	long res = 0;
-	switch (w) {
-	case W_RECV: res = recv(wdgram[1], b, 16, 0); break;
-	case W_RECVFROM: res = recvfrom(wdgram[1], b, 16, 0, NULL, NULL); break;
-	case W_RECVMSG: res = recvmsg(wdgram[1], &m, 0); break;
-	case W_ACCEPT: res = accept(wlisten, NULL, NULL); break;
-	case W_CONNECT:
-		c = socket(AF_UNIX, SOCK_STREAM, 0);
-		res = connect(c, (struct sockaddr *)&wfull_addr, wfull_len);
-		break;
-	case W_SEND: res = send(wstream[0], b, sizeof b, 0); break;
-	case W_POLL: res = poll(&pf, 1, 5000); break;
-	case W_SELECT: res = select(wpipe[0] + 1, &r, NULL, NULL, NULL); break;
-	case W_EPOLL: res = epoll_wait(ep, &ev, 1, 5000); break;
-	case W_NANOSLEEP: res = nanosleep(&ts, NULL); break;
-	case W_USLEEP: res = usleep(5000000); break;
-	case W_CLOCK_NANOSLEEP:
-		res = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-		if (res)
-			errno = (int)res, res = -1;
-		break;
-	}
-	t_jres(i, wname[w], res);
-	close(ep);
-	if (c >= 0)
-		close(c);
-}
-
-/* A deadline 30 ms ahead ends each wait with ETIMEDOUT, soon; then, with
- * no deadline, a datagram sent is received whole (the timed-out recv
- * consumed nothing) and bytes a send moved before its deadline are
- * reported as its count. */
-static void j_deadline(int i)
-{
-	for (int w = 0; w < W_N; w++) {
-		int64_t t0 = t_api.now();
-		t_api.io_deadline(t0 + 30 * 1000000L);
-		wait_one(i, w);
-		int64_t el = t_api.now() - t0;
-		t_jout(i, "%s", el >= 29 * 1000000L && el < 1000 * 1000000L ? "" : "(not ~30 ms) ");
-	}
-	t_api.io_deadline(-1);
-	send(wdgram[0], "whole", 5, 0);
-	char b[16];
-	long n = recv(wdgram[1], b, sizeof b, 0);
-	t_jout(i, "\nthen=%ld '%.*s' ", n, (int)(n > 0 ? n : 0), b);
-	static char big[1 << 20];
-	int s[2];
-	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
-	t_api.io_deadline(t_api.now() + 30 * 1000000L);
-	n = send(s[0], big, sizeof big, 0);
-	t_api.io_deadline(-1);
-	t_jout(i, "partial send=%s all drained=%s\n", yes(n > 0 && n < (long)sizeof big),
-	       yes(t_drain(s[1]) == n));
-}
-
-static void k_deadline(void)
-{
-	alarm(8);
-	waits_setup();
-	t_spawn(j_deadline, 0);
-	t_finish();
-}
-
-/* asy_cancel ends each kind of wait with ECANCELED at once; a datagram
- * sent afterwards is still there for the next recv. */
-static int victims[W_N];
-
-static void j_victim(int w)
-{
-	wait_one(w, w);
-	t_jout(w, "\n");
-}
-
-static void j_canceller(int i)
-{
-	t_api.sleep(t_api.now() + 30 * 1000000L);
-	int ok = 0;
-	for (int w = 0; w < W_N; w++)
-		ok += t_api.cancel(victims[w]) == 0;
-	t_jout(i, "cancelled=%d\n", ok);
-	t_api.sleep(t_api.now() + 10 * 1000000L);
-	send(wdgram[0], "left", 4, 0);
-}
-
-static void k_cancel(void)
-{
-	alarm(8);
-	waits_setup();
-	for (int w = 0; w < W_N; w++)
-		victims[w] = t_spawn(j_victim, w);
-	t_spawn(j_canceller, W_N);
-	double t0 = t_ms();
-	t_finish();
-	t_out("soon: %s\n", yes(t_ms() - t0 < 1000));
-	char b[16];
-	long n = recv(wdgram[1], b, sizeof b, MSG_DONTWAIT);
-	t_out("after=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
-}
-
 /* A receive's SO_RCVTIMEO runs from the call, not from when the engine
  * gets to it: job 0 waits 100 ms on a TCP and then a unix socket (the
  * ring reads the first one's timeout itself, the second's by
@@ -595,60 +453,6 @@ static void k_timeo_busy(void)
 	t_finish();
 }
 
-/* A coroutine already past its I/O deadline (job 0) or cancelled (job
- * 1) starts no call that a worker or the ring would make: each fails at
- * once, and none is started — a name lookup once ran and once failed, by
- * whether a worker took it before the wait saw the cancel.  A call
- * answered without waiting still is (a pipe's bytes). */
-static int ended_jobs[2];
-
-static void j_ended(int i)
-{
-	int p[2], fails[3] = { 0, 0, 0 }, want = i ? ECANCELED : ETIMEDOUT;
-	pipe(p);
-	write(p[1], "ab", 2);
-	int f = t_abc_file(i ? "f1" : "f0", 4096, 0, 0);
-	if (i)
-		t_api.cancel(ended_jobs[i]);
-	else
-		t_api.io_deadline(t_api.now() - 1);
-	unsigned long before = t_stats().submitted;
-	for (int k = 0; k < 20; k++) {
-		struct addrinfo h = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
-		errno = 0;
-		int r = getaddrinfo(k % 2 ? "127.0.0.1" : "localhost", "80", &h, &res);
-		fails[0] += r == EAI_SYSTEM && errno == want;
-		if (!r)
-			freeaddrinfo(res);
-	}
-	for (int k = 0; k < 20; k++) {
-		errno = 0;
-		fails[1] += fsync(f) == -1 && errno == want;
-	}
-	for (int k = 0; k < 20; k++) {
-		struct stat st;
-		errno = 0;
-		fails[2] += stat("/", &st) == -1 && errno == want;
-	}
-	unsigned long started = t_stats().submitted - before;
-	char b[4];
-	long n = read(p[0], b, sizeof b);
-	t_jout(i, "lookups=%d fsyncs=%d stats=%d failed, %lu started; read=%ld\n", fails[0],
-	       fails[1], fails[2], started, n);
-	close(p[0]);
-	close(p[1]);
-	close(f);
-}
-
-static void k_ended(void)
-{
-	alarm(8);
-	t_fs_dir();
-	for (int i = 0; i < 2; i++)
-		ended_jobs[i] = t_spawn(j_ended, i);
-	t_finish();
-}
-
 static const struct t_case cases[] = {
 	{ "k_sleepers", k_sleepers, T_OWNCORO },
 	{ "k_recv_waits_send", k_recv_waits_send, T_BACKEND | T_OWNCORO },
@@ -658,14 +462,9 @@ static const struct t_case cases[] = {
 	{ "k_reused_number", k_reused_number, T_BACKEND | T_OWNCORO },
 	{ "k_resolve", k_resolve, T_OWNCORO },
 	{ "k_timeo_busy", k_timeo_busy, T_BACKEND | T_OWNCORO },
-	/* engine only: */
-	{ "k_deadline", k_deadline, T_OWNCORO },
-	{ "k_cancel", k_cancel, T_OWNCORO },
-	{ "k_ended", k_ended, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NLIKE 8
-static const struct t_case *const engine_cases = cases + NLIKE;
+#define NCASES ((int)(sizeof cases / sizeof *cases) - 1)
 
 static enum t_variant variants[2];
 static int nvariants;
@@ -673,39 +472,6 @@ static int nvariants;
 START_TEST(like_threads)
 {
 	t_compare_all(&cases[_i], variants, nvariants);
-}
-END_TEST
-
-/* What the engine-only cases must print, exactly. */
-static const char *engine_want(int c, char *buf, size_t cap)
-{
-	size_t n = 0;
-	if (c == 0) {
-		n += (size_t)snprintf(buf + n, cap - n, "0: ");
-		for (int w = 0; w < W_N; w++)
-			n += (size_t)snprintf(buf + n, cap - n, "%s=-1 ETIMEDOUT ", wname[w]);
-		snprintf(buf + n, cap - n, "\nthen=5 'whole' partial send=yes all drained=yes\n");
-		return buf;
-	}
-	if (c == 2)
-		return "0: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n"
-		       "1: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n";
-	for (int w = 0; w < W_N; w++)
-		n += (size_t)snprintf(buf + n, cap - n, "%d: %s=-1 ECANCELED \n", w, wname[w]);
-	snprintf(buf + n, cap - n, "%d: cancelled=%d\nsoon: yes\nafter=4 'left'\n", W_N, W_N);
-	return buf;
-}
-
-START_TEST(deadline_and_cancel)
-{
-	static struct t_result r;
-	char buf[2048];
-	const char *want = engine_want(_i, buf, sizeof buf);
-	for (int v = 0; v < nvariants; v++) {
-		ck_assert_int_eq(t_run(engine_cases[_i].name, variants[v], &r, 20), 0);
-		ck_assert_msg(!strcmp(r.out, want), "%s under %s:\n--- want:\n%s--- got:\n%s\n%.300s",
-			      engine_cases[_i].name, t_variant_name[variants[v]], want, r.out, r.err);
-	}
 }
 END_TEST
 
@@ -718,8 +484,7 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("net-coro");
 	TCase *tc = tcase_create("net-coro");
 	tcase_set_timeout(tc, 90);
-	tcase_add_loop_test(tc, like_threads, 0, NLIKE);
-	tcase_add_loop_test(tc, deadline_and_cancel, 0, 3);
+	tcase_add_loop_test(tc, like_threads, 0, NCASES);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);
 }
