@@ -115,6 +115,7 @@ struct sched {
 	unsigned live;              /* spawned and not finished */
 	unsigned engine_parked;     /* parked through asy__coro_park() */
 	unsigned tick;              /* switches since the last engine poll */
+	unsigned switches;          /* every switch: a coroutine's run begins */
 	int running;                /* scheduler mode: inside asy_run() & co */
 	int run_all;                /* asy_run() is waiting for live == 0 */
 	volatile int crit;          /* > 0 while the structures are changing */

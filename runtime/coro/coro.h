@@ -49,6 +49,10 @@ void asy__coro_unpark(struct asy_coro *c);
  * is not cancelled.  Blocking the thread in that call then keeps nothing
  * from running.  0 outside coroutines. */
 int asy__coro_alone(void);
+/* How many times the thread's scheduler has switched coroutines: a
+ * change tells the engine that the running coroutine's run began anew
+ * (engine.c, fair_share). */
+unsigned asy__coro_switches(void);
 /* In a child forked inside a scheduler run (engine.c's atfork handler):
  * only the forking coroutine is the program's (sched.c). */
 void asy__coro_fork_child(void);

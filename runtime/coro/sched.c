@@ -259,6 +259,7 @@ static void switch_to(struct sched *s, struct asy_coro *from, struct asy_coro *t
 		s->dead = from;
 	s->prev = from;
 	s->cur = to;
+	s->switches++;
 	to->state = CO_RUNNING;
 	san_start(s, from, to);
 	asy__ctx_switch(&from->ctx, &to->ctx);
@@ -395,6 +396,12 @@ uint64_t asy__coro_id(void)
 {
 	struct sched *s = tls_sched;
 	return s && s->cur ? s->cur->id : 0;
+}
+
+unsigned asy__coro_switches(void)
+{
+	struct sched *s = tls_sched;
+	return s ? s->switches : 0;
 }
 
 int asy__coro_alone(void)
