@@ -25,7 +25,7 @@ LIBS_ONLY  ?= curl,redis,sleep
 PROGS_RUNS ?= 7
 
 NET_DEB_DEPS  := libcurl4-openssl-dev libhiredis-dev redis-server redis-tools curl
-REAL_DEB_DEPS := curl netcat-openbsd socat redis-server redis-tools openssl
+REAL_DEB_DEPS := curl netcat-openbsd socat redis-server redis-tools openssl openssh-server openssh-client
 
 BENCH_TARGETS += bench-echo bench-libs bench-progs
 
