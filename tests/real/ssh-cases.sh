@@ -49,7 +49,7 @@ ssh_conf() {
 
 case_ssh() {
 	mkdir srv srv/home keys rdir
-	local pid p hp hpid mpid lp i
+	local pid p hp hpid mpid lp rp i
 	unset SSH_AUTH_SOCK
 	umask 077
 	ssh-keygen -q -t ed25519 -N '' -C host -f srv/host_key &&
@@ -117,11 +117,26 @@ case_ssh() {
 	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$lp/small" && break; sleep 0.05; done
 	curl -sS "http://127.0.0.1:$lp/small" | cmp - "$DATA/small" && echo "through the tunnel: same bytes"
 	curl -sS "http://127.0.0.1:$lp/big" | sha256sum
+	# A remote forward: sshd's session listens on rp and connects back.
+	rp=$(free_port)
+	s -o ControlPath="$PWD/srv/ctl" -O forward -R "$rp:127.0.0.1:$hp" $h; echo "remote forward: $?"
+	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$rp/small" && break; sleep 0.05; done
+	curl -sS "http://127.0.0.1:$rp/text" | cmp - "$DATA/text" && echo "through sshd: same bytes"
 	s -o ControlPath="$PWD/srv/ctl" -O exit $h; echo "exit request: $?"
 	wait $mpid; echo "master: $?"
 	stop_pid $hpid
 	ssh "${o[@]/keys\/id/keys/wrong}" -p "$p" root@127.0.0.1 true; echo "wrong key: $?"
-	stop_pid $pid; echo "server stopped"
+	# Each connection's child logs its end when it sees the client go: wait
+	# (at most 10 s) for every one of them before the log is read.
+	for i in $(seq 200); do
+		grep -q 'Connection closed by authenticating user' srv/log &&
+			[ "$(grep -c '^Accepted' srv/log)" = "$(grep -c '^Disconnected' srv/log)" ] && break
+		sleep 0.05
+	done
+	kill $pid; wait $pid; echo "sshd: $?"
+	# sshd's log, ports and key fingerprints masked; sorted, as a connection's
+	# last lines may come after the next one's first.
+	sed -E 's/port [0-9]+/port P/g; s/SHA256:[^ ]+/SHA256:K/' srv/log | sort | uniq -c
 }
 meta_ssh() {
 	NEED="/usr/sbin/sshd ssh scp sftp ssh-keygen curl"; IGNORE='^(srv|keys)/'
