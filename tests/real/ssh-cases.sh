@@ -47,6 +47,13 @@ ssh_conf() {
 	echo "SetEnv$env"
 }
 
+# fetch PORT/PATH: an http GET on loopback, the body to stdout (python3,
+# not curl, which hangs with a sanitizer's runtime preloaded).
+fetch() {
+	"$PYTHON" -c 'import sys, urllib.request
+sys.stdout.buffer.write(urllib.request.urlopen("http://127.0.0.1:" + sys.argv[1], timeout=20).read())' "$1"
+}
+
 case_ssh() {
 	mkdir srv srv/home keys rdir
 	local pid p hp hpid mpid lp rp i
@@ -60,8 +67,9 @@ case_ssh() {
 	ssh-keygen -y -f keys/id | cut -d' ' -f1,2 | cmp - <(cut -d' ' -f1,2 keys/id.pub) && echo "-y: same key"
 	cp keys/id.pub srv/authorized_keys
 	# Privilege separation chroots sshd's pre-auth child to /run/sshd,
-	# which Debian's service creates at boot (tmpfiles.d); without systemd
-	# nothing does, and sshd refuses to start without it.
+	# which Debian's ssh.service has systemd make (RuntimeDirectory=sshd)
+	# when it starts the service; without systemd nothing makes it, and
+	# sshd refuses to start without it.
 	[ -d /run/sshd ] || mkdir -m 755 /run/sshd || return 1
 	p=$(free_port)
 	ssh_conf "$p" > srv/sshd_config
@@ -114,14 +122,14 @@ case_ssh() {
 	s -o ControlPath="$PWD/srv/ctl" -O check $h 2>&1 | sed 's/pid=[0-9]*/pid=N/'
 	lp=$(free_port)
 	s -o ControlPath="$PWD/srv/ctl" -O forward -L "$lp:127.0.0.1:$hp" $h; echo "forward: $?"
-	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$lp/small" && break; sleep 0.05; done
-	curl -sS "http://127.0.0.1:$lp/small" | cmp - "$DATA/small" && echo "through the tunnel: same bytes"
-	curl -sS "http://127.0.0.1:$lp/big" | sha256sum
+	for i in $(seq 100); do fetch "$lp/small" > /dev/null 2>&1 && break; sleep 0.05; done
+	fetch "$lp/small" | cmp - "$DATA/small" && echo "through the tunnel: same bytes"
+	fetch "$lp/big" | sha256sum
 	# A remote forward: sshd's session listens on rp and connects back.
 	rp=$(free_port)
 	s -o ControlPath="$PWD/srv/ctl" -O forward -R "$rp:127.0.0.1:$hp" $h; echo "remote forward: $?"
-	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$rp/small" && break; sleep 0.05; done
-	curl -sS "http://127.0.0.1:$rp/text" | cmp - "$DATA/text" && echo "through sshd: same bytes"
+	for i in $(seq 100); do fetch "$rp/small" > /dev/null 2>&1 && break; sleep 0.05; done
+	fetch "$rp/text" | cmp - "$DATA/text" && echo "through sshd: same bytes"
 	s -o ControlPath="$PWD/srv/ctl" -O exit $h; echo "exit request: $?"
 	wait $mpid; echo "master: $?"
 	stop_pid $hpid
@@ -139,7 +147,9 @@ case_ssh() {
 	sed -E 's/port [0-9]+/port P/g; s/SHA256:[^ ]+/SHA256:K/' srv/log | sort | uniq -c
 }
 meta_ssh() {
-	NEED="/usr/sbin/sshd ssh scp sftp ssh-keygen curl"; IGNORE='^(srv|keys)/'
+	NEED="/usr/sbin/sshd ssh scp sftp ssh-keygen"; IGNORE='^(srv|keys)/'
+	# sshd with privilege separation runs as root only; otherwise the
+	# runner skips the case, saying "root is not installed".
 	[ "$(id -u)" = 0 ] || NEED="$NEED root"
 }
 
