@@ -89,4 +89,14 @@ real-lib-deps:
 
 check-real: real-lib-deps
 
-.PHONY: check-real uring-probe real-lib-deps
+# The sync cases' packages (tests/real/sync-cases.sh): rsync, for its
+# local copies and its daemon on loopback; util-linux, for script (always
+# there on Debian: essential).
+REAL_SYNC_DEB_DEPS := rsync util-linux
+
+real-sync-deps:
+	$(call net_deps,$(REAL_SYNC_DEB_DEPS))
+
+check-real: real-sync-deps
+
+.PHONY: check-real uring-probe real-lib-deps real-sync-deps

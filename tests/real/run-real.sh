@@ -321,8 +321,9 @@ meta_node() {
 . "$HERE/kill-cases.sh"
 . "$HERE/lib-cases.sh"
 . "$HERE/ssh-cases.sh"
+. "$HERE/sync-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds coromain node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES $SSH_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds coromain node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES $SSH_CASES $SYNC_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
