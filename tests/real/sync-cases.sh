@@ -53,6 +53,9 @@ sync_edit() {
 # their leading slash: a daemon without chroot sanitizes them, its manual
 # says), a pull with --partial cut by SIGTERM and finished by a second
 # run, a missing module (exit 5); locally a missing source (exit 23).
+# Also a "remote" rsync started through a remote shell of two lines (the
+# host dropped), and --files-from read from a slow pipe.  The daemon
+# counts its connections with fcntl locks (max connections, lock file).
 case_rsync() {
 	mkdir srv
 	local p pid
@@ -70,7 +73,12 @@ case_rsync() {
 	printf ZZ | dd of=src/d004/f00161 bs=1 seek=3 conv=notrunc status=none &&
 	touch -d @$SYNC_T src/d004/f00161 &&
 	rsync -a -i src/ dst/ && echo "without -c: nothing" &&
-	rsync -a -c -i src/ dst/ && cmp src/d004/f00161 dst/d004/f00161 || return 1
+	rsync -a -c -i src/ dst/ && cmp src/d004/f00161 dst/d004/f00161 &&
+	printf '#!/bin/sh\nshift\nexec "$@"\n' > srv/rsh && chmod +x srv/rsh &&
+	rsync -aHS --timeout=30 -e srv/rsh src/ "host:$PWD/viarsh/" &&
+	diff <(tree_list src) <(tree_list viarsh) && echo "remote shell: same" &&
+	{ sleep 0.2; printf 'd000/f00000\nd004/f00161\n'; sleep 0.2; echo fifo; } |
+		rsync -a -i --files-from=- src/ listed/ || return 1
 
 	p=$(free_port)
 	# The log exists before the daemon starts: log_port reads it at once.
@@ -81,6 +89,8 @@ case_rsync() {
 	numeric ids = yes
 	munge symlinks = no
 	log file = $PWD/srv/log
+	lock file = $PWD/srv/lock
+	max connections = 4
 	[mod]
 	path = $PWD/mod
 	comment = the case's module
