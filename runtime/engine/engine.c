@@ -286,8 +286,9 @@ static long sync_or_pass(struct asy_io *io)
 
 /* A coroutine whose calls never wait would never let the others run (a
  * server whose every read finds data; SQLite reading cached pages, with
- * its own work between the reads): once it has run FAIR_NS since it last
- * got the thread, or made FAIR_RUN calls answered inline in a row, or
+ * its own work between the reads): once FAIR_NS have passed since its
+ * first call answered inline after it last got the thread (the clock is
+ * read there, not at every switch), or it made FAIR_RUN such calls, or
  * once the inline calls that measured themselves (asy__fair_charge: a
  * file write made in the calling thread) took FAIR_NS, the thread's
  * finished calls are reaped and the coroutine yields once — at a call
