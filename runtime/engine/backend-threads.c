@@ -80,6 +80,8 @@ static struct {
 	unsigned busy_rw;       /* workers running a READ or WRITE */
 	_Atomic int deferred;   /* a call was queued without a wake; cleared when the queue empties */
 	_Atomic int64_t moved;  /* asy_now() when a worker last took a call */
+	pid_t gone[64];         /* leaving workers off `all`, their threads still exiting */
+	unsigned ngone;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* pool.lock, also for ThreadSanitizer (engine.h: asy_tsan_acquire). */
@@ -257,6 +259,8 @@ static struct asy_waiter *quit(struct worker *wk)
 	while (*pp != wk)
 		pp = &(*pp)->next_all;
 	*pp = wk->next_all;
+	if (wk->leave && pool.ngone < sizeof pool.gone / sizeof *pool.gone)
+		pool.gone[pool.ngone++] = wk->tid; /* asy__pool_retire waits for it */
 	pool.nthreads--;
 	if (pool.queued > pool.waking && !pool.idle_top)
 		spawn();
@@ -416,6 +420,7 @@ void asy__pool_retire(void)
 	pid_t tids[64];
 	unsigned n = 0;
 	pool_lock();
+	pool.ngone = 0;
 	pool.gen++; /* a worker still starting sees it and leaves */
 	for (struct worker *wk = pool.all; wk; wk = wk->next_all)
 		wk->leave = 1;
@@ -435,6 +440,12 @@ void asy__pool_retire(void)
 	for (struct worker *wk = pool.all; wk && n < 64; wk = wk->next_all)
 		if (wk->leave)
 			tids[n++] = wk->tid;
+	/* Those that left meanwhile (while the lock was free for a starting
+	 * one) are off `all`, but their threads may not have ended: glibc's
+	 * setuid family would still signal one of them. */
+	for (unsigned i = 0; i < pool.ngone && n < 64; i++)
+		tids[n++] = pool.gone[i];
+	pool.ngone = 0;
 	pool_unlock();
 	for (unsigned i = 0; i < n; i++)
 		while (asy_sys(SYS_tgkill, asy__pid, tids[i], 0, 0, 0, 0) == 0 && asy_now() < until)
@@ -632,7 +643,7 @@ static void threads_fork_child(void)
 	pool.idle_top = NULL;
 	pool.all = NULL;
 	pool.starting = 0;
-	pool.nthreads = pool.idle = pool.queued = pool.busy_rw = pool.waking = 0;
+	pool.nthreads = pool.idle = pool.queued = pool.busy_rw = pool.waking = pool.ngone = 0;
 	atomic_store(&pool.deferred, 0);
 }
 
