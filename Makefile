@@ -81,11 +81,14 @@ TPROGS    := $(TSRCS:tests/%.c=$(TBIN)/%)
 TLIBS     := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -luring -ldl -lpthread
 
 THELPERS  := tests/t-helpers.c tests/t-net.c tests/t-fs.c tests/t-exact.c tests/t-semantics.c
+# Sources of one test program only: TEXTRA_<program>.
+TEXTRA_check-trace := tests/trace/work.c
+$(TBIN)/check-trace: $(TEXTRA_check-trace) tests/trace/work.h
 
 $(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h tests/t-exact.h tests/t-semantics.h $(LIB)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(THELPERS) $(LDSAN) $(TLIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(TEXTRA_$*) $(THELPERS) $(LDSAN) $(TLIBS)
 
 $(TBIN)/libearly.so: tests/t-early.c
 	$(call msg,CC,$@)
