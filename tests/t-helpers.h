@@ -49,6 +49,8 @@ struct t_case {
 #define T_OWNCORO 8 /* the case runs coroutines itself: not run under the
 		     * coro variants, and under uring/threads T_BACKEND asks
 		     * that the backend named was reached */
+#define T_NOTSAN 16 /* not run under ThreadSanitizer (said on stdout):
+		     * the case measures the sanitizer, not the shim */
 
 /* main() for a program of cases: runs a case when called with --case
  * (inside a coroutine when ASY_T_CORO=1 and the library is loaded). */
