@@ -262,10 +262,15 @@ static _Atomic int woke_seq;
 static int woke_at[SLEEPERS];
 static double sleep_t0;
 
+static _Atomic int sleepers_go;
+
 static void j_sleeper(int i)
 {
-	/* Each sleep ends at its time from the common start, however late
-	 * its job started (threads under ThreadSanitizer start slowly). */
+	/* The common start is when the last job has been spawned (50 threads
+	 * under ThreadSanitizer take longer to start than the first sleep
+	 * lasts); each sleep then ends at its time from that start. */
+	while (!sleepers_go)
+		usleep(1000);
 	int ms = 300 + (i * 37) % SLEEPERS * 10;
 	double left = ms - (t_ms() - sleep_t0);
 	usleep(left > 0 ? (useconds_t)(left * 1000) : 0);
@@ -278,9 +283,10 @@ static void j_sleeper(int i)
 static void c13_sleepers_wake_in_order(void)
 {
 	alarm(20);
-	sleep_t0 = t_ms();
 	for (int i = 0; i < SLEEPERS; i++)
 		t_spawn(j_sleeper, i);
+	sleep_t0 = t_ms();
+	sleepers_go = 1;
 	t_finish();
 	int bad = 0;
 	for (int i = 0; i < SLEEPERS; i++)
