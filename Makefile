@@ -111,8 +111,9 @@ TENV := ASY_LIB=$(CURDIR)/$(LIB) ASY_EARLY_LIB=$(CURDIR)/$(TBIN)/libearly.so \
 
 check-unit: tests
 	$(Q)fail=0; for t in $(TPROGS); do \
-	  echo "  TEST    $$t"; \
+	  echo "  TEST    $$t"; start=$$(date +%s); \
 	  $(TENV) $$t || { rc=$$?; [ $$rc = 77 ] || fail=1; }; \
+	  echo "  TIME    $$t $$(( $$(date +%s) - start )) s"; \
 	done; exit $$fail
 
 check: deps
