@@ -184,7 +184,8 @@ static int make_kind(int i, struct kind *k)
 		return 0;
 	case 3: {
 		k->name = "fifo";
-		char path[] = "/tmp/asy-c13-fifo";
+		char path[64];
+		snprintf(path, sizeof path, "/tmp/asy-c13-fifo-%d", (int)getpid());
 		unlink(path);
 		mkfifo(path, 0600);
 		k->fd = open(path, O_RDONLY | O_NONBLOCK);
