@@ -331,6 +331,30 @@ static void c1_bad_iovec_odirect(void)
 	t_out("pos=%ld size=%ld\n", (long)lseek(fd, 0, SEEK_CUR), (long)st.st_size);
 }
 
+/* A file whose last read missed the page cache: its next read, where
+ * the cache still has nothing, skips the try in a coroutine — yet a
+ * vector the kernel refuses is still refused: a length negative as a
+ * ssize_t is EINVAL, a range past user memory EFAULT (a coroutine's read
+ * went to the backend with the vector cut short, and read bytes). */
+static void c1_bad_iovec_cold_file(void)
+{
+	static char b[4096];
+	const char *path = t_tmpfile(8 * MiB, 1);
+	int fd = tmp_open(path, O_RDONLY);
+	net(4);
+	t_res("first", pread(fd, b, 4096, 0));
+	struct iovec wraps[3] = { { b, 100 }, { b, SIZE_MAX }, { b, 200 } };
+	struct iovec past[2] = { { b, 100 }, { (void *)(1ULL << 48), 100 } };
+	struct iovec whole[2] = { { b, SSIZE_MAX }, { b, 1 } };
+	t_res("preadv wraps", preadv(fd, wraps, 3, 4 * MiB));
+	t_res("preadv2 wraps", preadv2(fd, wraps, 3, 5 * MiB, 0));
+	t_res("preadv past", preadv(fd, past, 2, 6 * MiB));
+	t_res("preadv whole", preadv(fd, whole, 2, 7 * MiB));
+	lseek(fd, 3 * MiB, SEEK_SET);
+	t_res("readv wraps", readv(fd, wraps, 3));
+	t_out("pos=%ld\n", (long)lseek(fd, 0, SEEK_CUR));
+}
+
 /* RWF_HIPRI means nothing to a pipe or a socket: the read waits. */
 static void c1_preadv2_hipri_pipe(void)
 {
@@ -470,6 +494,7 @@ static const struct t_case cases[] = {
 	C(c1_read_count_over_ssize_max, 0),
 	C(c1_bad_iovec_file, 0),
 	C(c1_bad_iovec_pipe, 0),
+	C(c1_bad_iovec_cold_file, 0),
 	C(c1_bad_iovec_odirect, 0),
 	C(c1_preadv2_hipri_pipe, T_BACKEND),
 	C(c1_preadv2_hipri_socket, T_BACKEND),

@@ -541,6 +541,9 @@ struct asy_rest {
 /* What one call of this vector moves at most (the kernel stops a call
  * at MAX_RW_COUNT bytes). */
 size_t asy__iov_total(const struct iovec *iov, int cnt);
+/* The total of a call's vector the kernel has not seen yet (read
+ * safely); below 0 when the kernel could refuse the vector. */
+long asy__vec_total_safe(const struct asy_io *io);
 int asy__rest_of(struct asy_rest *r, const struct iovec *iov, int cnt, size_t done);
 void asy__rest_free(struct asy_rest *r);
 

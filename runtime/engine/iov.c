@@ -1,17 +1,25 @@
-/* Vectors: what one call of a vector moves at most, and what is left of
- * it after `done` bytes (a call continued after a partial transfer). */
+/* Vectors: what one call of a vector moves at most, what is left of it
+ * after `done` bytes (a call continued after a partial transfer), and
+ * whether the kernel would take a vector it has not seen yet. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "engine.h"
+#include "sys.h"
+
+#define PART 8 /* entries read at a time */
 
 size_t asy__iov_total(const struct iovec *iov, int cnt)
 {
 	size_t n = 0;
-	for (int i = 0; i < cnt && n < MAX_RW_COUNT; i++)
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len >= MAX_RW_COUNT - n)
+			return MAX_RW_COUNT; /* never wraps, whatever a length says */
 		n += iov[i].iov_len;
-	return n < MAX_RW_COUNT ? n : MAX_RW_COUNT;
+	}
+	return n;
 }
 
 int asy__rest_of(struct asy_rest *r, const struct iovec *v, int cnt, size_t done)
@@ -50,4 +58,42 @@ void asy__rest_free(struct asy_rest *r)
 {
 	if (r->mapped)
 		munmap(r->v, r->mapped);
+}
+
+/* The lowest top of user memory of the architectures (47 bits): a range
+ * past it may be one the kernel refuses (access_ok). */
+#define USER_TOP (1ULL << 47)
+
+/* The total length of a vector the kernel has not seen yet, read without
+ * trusting the pointer (process_vm_readv reports EFAULT); below 0 when
+ * the kernel could refuse it before a byte moves — a length that is
+ * negative as a ssize_t (EINVAL), a range that wraps or leaves user
+ * memory (EFAULT) — so that the program's own call, which then never
+ * waits, gives the kernel's answer in the kernel's order.  Never a vector
+ * the backend would take where the program's call is refused. */
+long asy__vec_total_safe(const struct asy_io *io)
+{
+	if (!io->iov || io->iov == &io->one)
+		return (long)io->one.iov_len;
+	size_t total = 0;
+	for (int i = 0; i < io->iovcnt; i += PART) {
+		struct iovec part[PART];
+		int n = io->iovcnt - i < PART ? io->iovcnt - i : PART;
+		struct iovec l = { part, (size_t)n * sizeof *part };
+		struct iovec rm = { (void *)(io->iov + i), l.iov_len };
+		if (asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &rm, 1, 0) != (long)l.iov_len)
+			return -EFAULT;
+		for (int k = 0; k < n; k++) {
+			uintptr_t base = (uintptr_t)part[k].iov_base;
+			size_t len = part[k].iov_len;
+			if ((ssize_t)len < 0)
+				return -EINVAL;
+			if (len && (base + len < base || base + len > USER_TOP))
+				return -EFAULT;
+		}
+		total += asy__iov_total(part, n);
+		if (total > MAX_RW_COUNT)
+			total = MAX_RW_COUNT;
+	}
+	return (long)total;
 }

@@ -36,8 +36,6 @@
 #include "asyncify.h"
 #include "coro.h"
 
-#define SMALL_VEC 8
-
 static long file_flags(int fd)
 {
 	return asy_sys_fcntl(fd, F_GETFL, 0);
@@ -305,7 +303,6 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 
 /* ---- pipes and sockets ------------------------------------------------ */
 
-static long vec_total_safe(const struct asy_io *io);
 
 /* How many bytes a blocking read waits for before it returns: 1, or on a
  * stream socket min(SO_RCVLOWAT, count).  The kernel's read takes what
@@ -320,7 +317,7 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 	    asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0) < 0 ||
 	    lowat <= 1)
 		return 1;
-	long total = vec_total_safe(io);
+	long total = asy__vec_total_safe(io);
 	if (total <= 0)
 		return 1;
 	return (size_t)total < (size_t)lowat ? (size_t)total : (size_t)lowat;
@@ -466,24 +463,6 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 
 /* ---- ttys, character devices, event fds -------------------------------- */
 
-/* The total length of a vector the kernel has not seen yet, read without
- * trusting the pointer (process_vm_readv reports EFAULT). */
-static long vec_total_safe(const struct asy_io *io)
-{
-	if (!io->iov || io->iov == &io->one)
-		return (long)io->one.iov_len;
-	long total = 0;
-	for (int i = 0; i < io->iovcnt; i += SMALL_VEC) {
-		struct iovec part[SMALL_VEC];
-		int n = io->iovcnt - i < SMALL_VEC ? io->iovcnt - i : SMALL_VEC;
-		struct iovec l = { part, (size_t)n * sizeof *part };
-		struct iovec rm = { (void *)(io->iov + i), l.iov_len };
-		if (asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &rm, 1, 0) != (long)l.iov_len)
-			return -EFAULT;
-		total += (long)asy__iov_total(part, n);
-	}
-	return total;
-}
 
 static long own_read(void *arg) /* on a worker, at the file position */
 {
@@ -522,7 +501,7 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 			return ASY_PASS;
 		if (first) {
 			long fl = file_flags(io->fd);
-			if (fl < 0 || (fl & O_NONBLOCK) || vec_total_safe(io) <= 0)
+			if (fl < 0 || (fl & O_NONBLOCK) || asy__vec_total_safe(io) <= 0)
 				return ASY_PASS;
 			int64_t vtime = k->vmin ? asy__tty_wait(io->fd, io->op == ASY_OP_WRITE) : -1;
 			if (vtime == 0)
@@ -606,7 +585,7 @@ long asy__rw(struct asy_io *io)
 	/* After what other coroutines of the thread sent out first to
 	 * change the same file (order.h). */
 	if (io->op == ASY_OP_WRITE && asy__changing)
-		asy__ops_first(io, vec_total_safe(io));
+		asy__ops_first(io, asy__vec_total_safe(io));
 	if (io->op == ASY_OP_READ && io->iov == &io->one && io->off < 0 && !io->rwflags &&
 	    asy__fd_was_socket(io->fd)) {
 		/* A socket, last time: read on the ring as recv (net.c).  One
@@ -624,7 +603,7 @@ long asy__rw(struct asy_io *io)
 	/* Where the try is skipped (a known O_DIRECT fd, below), the kernel
 	 * has not looked at the vector yet: a bad one is the program's own
 	 * call's EFAULT, never read here. */
-	if (direct_known(io->fd) && vec_total_safe(io) < 0)
+	if (direct_known(io->fd) && asy__vec_total_safe(io) < 0)
 		return ASY_PASS;
 	if (direct_known(io->fd) && io->op == ASY_OP_READ && io->off >= 0 && !io->rwflags &&
 	    !atomic_load_explicit(&direct_fd[io->fd].no_probe, memory_order_relaxed) &&
@@ -659,7 +638,7 @@ long asy__rw(struct asy_io *io)
 	 * this thread; the backend op reads it (cold.c). */
 	int cold = io->op == ASY_OP_READ && asy__cold_known(io->fd);
 	if (cold && kind < 0 && !io->rwflags && !asy__coro_alone()) {
-		kind = asy__cold_skip(io, vec_total_safe(io), &id);
+		kind = asy__cold_skip(io, asy__vec_total_safe(io), &id);
 		if (kind >= 0)
 			first = -EAGAIN; /* what the try would have said */
 	}
