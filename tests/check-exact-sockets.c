@@ -22,7 +22,14 @@
  *    try, left it in progress with the data unsent);
  *  - timeouts of centuries (select's, SO_RCVTIMEO) do not overflow into
  *    "now"; select ignores bits above the fd table, and a hang-up that
- *    poll reports but select's sets do not ask for does not spin.
+ *    poll reports but select's sets do not ask for does not spin;
+ *  - the kernel looks at the fd before the message: recvmmsg and sendmmsg
+ *    of no message, or of a vector it cannot read, and recvmsg of a bad
+ *    message on a number that holds no socket say ENOTSOCK (in a
+ *    coroutine they returned 0, EFAULT, EINVAL or EMSGSIZE — found by
+ *    check-exact-fuzz); a socket's pending error is recvmmsg's answer even
+ *    for no message; a sendmmsg message sent in part (SO_SNDTIMEO) ends the
+ *    loop, counted.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -31,6 +38,7 @@
 #include <linux/net_tstamp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +46,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -45,6 +54,7 @@
 #include <sys/un.h>
 
 #include "t-helpers.h"
+#include "t-exact.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -377,6 +387,112 @@ static void c9_select_hangup_not_asked(void)
 
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
+/* ---- the fd before the message ---------------------------------------- */
+
+static void c9_mmsg_of_nothing_on_no_socket(void)
+{
+	int p[2];
+	struct mmsghdr mm[1];
+	alarm(5);
+	if (pipe(p) < 0)
+		return;
+	memset(mm, 0, sizeof mm);
+	t_res("recvmmsg pipe 0", recvmmsg(p[0], mm, 0, 0, NULL));
+	t_res("sendmmsg pipe 0", sendmmsg(p[1], mm, 0, 0));
+	t_res("sendmmsg pipe NULL", sendmmsg(p[1], NULL, 1, 0));
+	t_res("recvmmsg pipe NULL", recvmmsg(p[0], NULL, 1, 0, NULL));
+	t_res("sendmmsg closed 0", sendmmsg(minus_one + 900, mm, 0, 0));
+	int s[2];
+	t_pair(T_UDP, s);
+	t_res("recvmmsg udp 0", recvmmsg(s[1], mm, 0, 0, NULL));
+	t_res("sendmmsg udp 0", sendmmsg(s[0], mm, 0, 0));
+	t_res("sendmmsg udp NULL", sendmmsg(s[0], NULL, 1, 0));
+}
+
+/* A connected UDP socket whose peer is gone: the refusal is its pending
+ * error, recvmmsg's answer before it looks for a message. */
+static void c9_recvmmsg_of_nothing_pending_error(void)
+{
+	int s[2];
+	struct mmsghdr mm[1];
+	alarm(5);
+	t_pair(T_UDP, s);
+	close(s[1]);
+	t_res("send", send(s[0], "x", 1, 0));
+	t_msleep(20);
+	memset(mm, 0, sizeof mm);
+	t_res("recvmmsg 0", recvmmsg(s[0], mm, 0, 0, NULL));
+	t_res("recvmmsg 0 again", recvmmsg(s[0], mm, 0, MSG_DONTWAIT, NULL));
+}
+
+static void c9_recvmsg_bad_message_on_no_socket(void)
+{
+	int p[2];
+	char b[16];
+	alarm(5);
+	if (pipe(p) < 0)
+		return;
+	int e = eventfd(0, 0);
+	struct iovec huge = { b, SIZE_MAX }, many[2000];
+	for (int i = 0; i < 2000; i++)
+		many[i] = (struct iovec){ b, 1 };
+	struct msghdr m = { .msg_iov = &huge, .msg_iovlen = 1 };
+	t_res("pipe huge", recvmsg(p[0], &m, 0));
+	m.msg_iov = many;
+	m.msg_iovlen = 2000;
+	t_res("eventfd 2000", recvmsg(e, &m, 0));
+	m.msg_iov = (struct iovec *)(uintptr_t)16;
+	m.msg_iovlen = 1;
+	t_res("pipe bad iov", recvmsg(p[0], &m, 0));
+	write(p[1], "abc", 3);
+	t_res("pipe huge, data", (m.msg_iov = &huge, recvmsg(p[0], &m, 0)));
+	int s[2];
+	t_pair(T_UNIX_STREAM, s);
+	send(s[0], "abc", 3, 0);
+	t_res("socket huge", recvmsg(s[1], &m, 0));
+	t_res("left", t_drain(s[1]));
+}
+
+/* sendmmsg of two messages on a unix stream socket with room for part of
+ * the first: SO_SNDTIMEO ends its send at 300 ms with the bytes that
+ * moved, and the loop with that message counted.  A reader that starts
+ * at 450 ms makes room for the second, which a loop that went on would
+ * have sent. */
+static long drained;
+static void drain_from(void *arg)
+{
+	int fd = *(int *)arg;
+	double end = t_ms() + 300;
+	while (t_ms() < end) {
+		long n = t_drain(fd);
+		drained += n;
+		if (!n)
+			t_msleep(5);
+	}
+}
+
+static void c9_sendmmsg_part_sent_ends_loop(void)
+{
+	int s[2];
+	alarm(5);
+	t_pair(T_UNIX_STREAM, s);
+	t_timeo(s[0], SO_SNDTIMEO, 300);
+	size_t big = 4 << 20;
+	char *b = calloc(1, big);
+	struct mmsghdr mm[2] = {
+		{ .msg_hdr = { .msg_iov = &(struct iovec){ b, big }, .msg_iovlen = 1 } },
+		{ .msg_hdr = { .msg_iov = &(struct iovec){ b, 10 }, .msg_iovlen = 1 } },
+	};
+	pthread_t th = t_later(drain_from, &s[1], 450);
+	t_res("sendmmsg", sendmmsg(s[0], mm, 2, 0));
+	pthread_join(th, NULL);
+	drained += t_drain(s[1]);
+	t_out("first part: %s, second: %u\n", t_yes(mm[0].msg_len > 0 && mm[0].msg_len < big),
+	      mm[1].msg_len);
+	t_out("all sent arrived: %s\n", t_yes(drained == (long)mm[0].msg_len + mm[1].msg_len));
+	free(b);
+}
+
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c9_unix_dgram_send_to_full_receiver, T_BACKEND),
@@ -395,6 +511,10 @@ static const struct t_case cases[] = {
 	C(c9_rcvtimeo_of_centuries, T_BACKEND),
 	C(c9_select_bit_above_fd_table, T_BACKEND),
 	C(c9_select_hangup_not_asked, T_BACKEND),
+	C(c9_mmsg_of_nothing_on_no_socket, 0),
+	C(c9_recvmmsg_of_nothing_pending_error, 0),
+	C(c9_recvmsg_bad_message_on_no_socket, 0),
+	C(c9_sendmmsg_part_sent_ends_loop, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -21,14 +21,16 @@
  * call per message, so an error (and its SIGPIPE) comes exactly once. */
 long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags)
 {
-	if ((flags & MSG_DONTWAIT) || asy__coro_alone())
+	/* No message, or a first one it cannot read: the kernel answers
+	 * at once, after its own look at the fd (EBADF, ENOTSOCK first). */
+	if ((flags & MSG_DONTWAIT) || asy__coro_alone() || !vlen)
 		return ASY_PASS;
 	if (vlen > MMSG_MAX)
 		vlen = MMSG_MAX;
 	for (unsigned i = 0; i < vlen; i++) {
 		struct mmsghdr m;
 		if (asy__copy_in(&m, &vec[i], sizeof m) < 0)
-			return i ? (long)i : -EFAULT;
+			return i ? (long)i : ASY_PASS;
 		long s = asy__sock_msg(io, fd, &vec[i].msg_hdr, flags, 0);
 		if (s < 0)
 			return i ? (long)i : s;
@@ -37,6 +39,10 @@ long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		unsigned len = (unsigned)s;
 		if (asy__copy_out(&vec[i].msg_len, &len, sizeof len) < 0)
 			return i ? (long)i : -EFAULT;
+		/* A message sent in part (its socket's SO_SNDTIMEO) ends the
+		 * loop, counted. */
+		if ((size_t)s < asy__iov_total(m.msg_hdr.msg_iov, (int)m.msg_hdr.msg_iovlen))
+			return (long)i + 1;
 	}
 	return (long)vlen;
 }
@@ -49,7 +55,7 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 {
 	struct timespec ts;
 	int64_t end = -1, start = asy_now();
-	if (flags & MSG_DONTWAIT)
+	if ((flags & MSG_DONTWAIT) || !vlen) /* no datagram: the kernel's answer at once */
 		return ASY_PASS;
 	if (tmo) {
 		if (asy__copy_in(&ts, tmo, sizeof ts) < 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 ||

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "engine.h"
@@ -273,6 +274,19 @@ static int recv_rest_ready(struct asy_io *io, const struct xfer *x, size_t done,
 	return r >= 0 && !asy__rest_stops(x->fd, 1, done, unix_sock);
 }
 
+/* The ring reads the message and its vector when the op is made, before
+ * it looks at the fd; the kernel's recvmsg looks at the fd first.  A
+ * refusal of the message (EFAULT, EINVAL, EMSGSIZE) on a number that
+ * holds no socket is then not the program's answer (ENOTSOCK): its own
+ * call, which never waits there, gives that.  On a socket the order is
+ * the kernel's, and the op may have taken the socket's pending error. */
+static int refused_before_fd(int fd, long r)
+{
+	struct stat st;
+	return (r == -EFAULT || r == -EINVAL || r == -EMSGSIZE) &&
+	       (asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) < 0 || !S_ISSOCK(st.st_mode));
+}
+
 /* A receive on the ring, the kernel's own try included.  MSG_WAITALL
  * and SO_RCVLOWAT on a stream go on into the rest of the buffer, op by
  * op, as the kernel's call does (an op never takes MSG_WAITALL: a cancel
@@ -295,6 +309,8 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		 * call blocking (io-wq) */
 		if (r == -ETIME || r == -EAGAIN || r == ASY_PASS)
 			return done ? (long)done : -EAGAIN;
+		if (r < 0 && !done && refused_before_fd(x->fd, r))
+			return ASY_PASS;
 		if (r < 0)
 			return done ? (long)done : r;
 		if (!done && r > 0) {
