@@ -6,7 +6,11 @@
  * epoll_wait and epoll_pwait2 wait for each kind of fd a wait can be for
  * (pipes, sockets of several families, ttys, eventfd, signalfd, timerfd,
  * inotify, pidfd ...) while another thread makes it ready, and the answer
- * is the kernel's (revents, sets, events).  The other cases of class 13
+ * is the kernel's (revents, sets, events).  A file with no poll of its
+ * own (/dev/zero, /dev/null) asked for what it never is (POLLPRI, an
+ * exceptfds bit) is never ready: the wait lasts its timeout, or ends with
+ * another fd of the set (under uring a coroutine's wait said EINVAL at
+ * once — found by check-exact-fuzz).  The other cases of class 13
  * are in check-exact-sets.c (sets, epoll's modes, coroutines of one
  * thread) and check-exact-sleeps.c (the ends of a wait, sleeps). */
 
@@ -404,6 +408,33 @@ static void c13_pselect_kinds(void) { kinds(W_PSELECT); }
 static void c13_epoll_wait_kinds(void) { kinds(W_EPOLL); }
 static void c13_epoll_pwait2_kinds(void) { kinds(W_EPOLL_PWAIT2); }
 
+/* A file with no poll of its own, asked for POLLPRI: its answer never
+ * changes.  Alone the wait lasts its timeout; with a pipe it ends when
+ * the pipe is written. */
+static void c13_poll_file_without_poll(void)
+{
+	int z = open("/dev/zero", O_RDONLY), n = open("/dev/null", O_WRONLY), p[2];
+	alarm(5);
+	if (z < 0 || n < 0 || pipe(p) < 0)
+		return;
+	struct pollfd one[2] = { { z, POLLPRI, 0 }, { n, POLLPRI | POLLRDBAND, 0 } };
+	double t0 = t_ms();
+	t_res("poll", poll(one, 2, 60));
+	t_out("waited: %s revents=%x,%x\n", t_yes(t_ms() - t0 >= 55), one[0].revents,
+	      one[1].revents);
+	struct pollfd two[2] = { { z, POLLPRI, 0 }, { p[0], POLLIN, 0 } };
+	pthread_t th = t_later_write(p[1], "x", 1, 50);
+	t_res("poll with pipe", poll(two, 2, 3000));
+	pthread_join(th, NULL);
+	t_out("revents=%x,%x\n", two[0].revents, two[1].revents);
+	fd_set ex;
+	FD_ZERO(&ex);
+	FD_SET(z, &ex);
+	struct timeval tv = { 0, 60000 };
+	t0 = t_ms();
+	t_res("select", select(z + 1, NULL, NULL, &ex, &tv));
+	t_out("waited: %s set=%d\n", t_yes(t_ms() - t0 >= 55), FD_ISSET(z, &ex));
+}
 
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
@@ -415,6 +446,7 @@ static const struct t_case cases[] = {
 	C(c13_pselect_kinds, T_BACKEND),
 	C(c13_epoll_wait_kinds, T_BACKEND),
 	C(c13_epoll_pwait2_kinds, T_BACKEND),
+	C(c13_poll_file_without_poll, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -109,22 +109,27 @@ static int only_closed(const struct pollfd *fds, nfds_t n)
  * -ETIMEDOUT / -ECANCELED the coroutine's deadline or a cancel. */
 static long wait_set(struct asy_io *io, struct pset *s, int64_t until)
 {
-	if (s->n == 0) { /* nothing to wait for: a sleep */
+	long r = 0;
+	if (s->n > 0) {
+		struct asy_thread *t = asy__thread();
+		if (!t)
+			return -ENOMEM;
+		struct asy_waiter w = { .io = { .op = ASY_OP_POLLSET, .call = io->call, .fd = -1,
+						.pfd = s->p, .npfd = s->n } };
+		r = asy__op(t, &w, until);
+		io->via = w.io.via;
+	}
+	/* Nothing to wait for, or only files whose readiness never changes
+	 * (the ring's POLL ops say EINVAL): a sleep to the end. */
+	if (s->n == 0 || r == -EINVAL) {
 		io->via = ASY_VIA_TIMER;
 		int64_t io_deadline = asy__coro_io_deadline();
 		int64_t t = io_deadline >= 0 && (until < 0 || io_deadline < until) ? io_deadline : until;
-		int r = asy__park(t);
-		if (r == -ETIMEDOUT && t == until)
+		int e = asy__park(t);
+		if (e == -ETIMEDOUT && t == until)
 			return -ETIME;
-		return r < 0 ? r : 0;
+		return e < 0 ? e : 0;
 	}
-	struct asy_thread *t = asy__thread();
-	if (!t)
-		return -ENOMEM;
-	struct asy_waiter w = { .io = { .op = ASY_OP_POLLSET, .call = io->call, .fd = -1,
-					.pfd = s->p, .npfd = s->n } };
-	long r = asy__op(t, &w, until);
-	io->via = w.io.via;
 	/* EBADF: a number not open (the ring's POLL op refuses it, poll()
 	 * says POLLNVAL): the look after the wait gives the kernel's answer */
 	return r < 0 && r != -EBADF ? r : 0;
