@@ -84,6 +84,8 @@ THELPERS  := tests/t-helpers.c tests/t-net.c tests/t-fs.c tests/t-exact.c tests/
 # Sources of one test program only: TEXTRA_<program>.
 TEXTRA_check-trace := tests/trace/work.c
 $(TBIN)/check-trace: $(TEXTRA_check-trace) tests/trace/work.h
+TEXTRA_check-exact-fuzz := tests/fuzz/fds.c tests/fuzz/calls.c tests/fuzz/files.c
+$(TBIN)/check-exact-fuzz: $(TEXTRA_check-exact-fuzz) tests/fuzz/fuzz.h
 
 $(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h tests/t-exact.h tests/t-semantics.h $(LIB)
 	$(call msg,CC,$@)
