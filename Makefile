@@ -84,7 +84,7 @@ THELPERS  := tests/t-helpers.c tests/t-net.c tests/t-fs.c tests/t-exact.c tests/
 # Sources of one test program only: TEXTRA_<program>.
 TEXTRA_check-trace := tests/trace/work.c
 $(TBIN)/check-trace: $(TEXTRA_check-trace) tests/trace/work.h
-TEXTRA_check-exact-fuzz := tests/fuzz/fds.c tests/fuzz/calls.c tests/fuzz/files.c
+TEXTRA_check-exact-fuzz := tests/fuzz/fds.c tests/fuzz/calls.c tests/fuzz/files.c tests/fuzz/waits.c
 $(TBIN)/check-exact-fuzz: $(TEXTRA_check-exact-fuzz) tests/fuzz/fuzz.h
 
 $(TBIN)/%: tests/%.c $(THELPERS) tests/t-helpers.h tests/t-exact.h tests/t-semantics.h $(LIB)

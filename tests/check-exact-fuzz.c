@@ -18,7 +18,8 @@
  * access, link, rename, unlink, mkdir, readlink, FIFOs …, with bad and
  * long names and bad directory fds), sizes, locks and syncs, and
  * readiness (poll, ppoll, select, epoll_wait over a few fds, accept and
- * connect).  Each call prints its result, errno, a hash of what it read
+ * connect), and reads and readiness waits that another thread ends 3 ms
+ * later by writing, so that a coroutine's call takes the engine's wait.  Each call prints its result, errno, a hash of what it read
  * and the file position after it.
  *
  * Nothing may wait for ever: before a call that could block, a look with
@@ -116,8 +117,15 @@ static void fuzz(uint64_t seed, int nops)
 			fz_names(i);
 			continue;
 		}
-		if (p < 18) {
+		if (p < 16) {
 			fz_ready(i);
+			continue;
+		}
+		if (p < 20) {
+			if (fz_chance(60))
+				fz_wait_read(i);
+			else
+				fz_wait_ready(i);
 			continue;
 		}
 		int s = fz_any_slot();
@@ -125,7 +133,7 @@ static void fuzz(uint64_t seed, int nops)
 			fz_make((enum kind)fz_below(K_NKINDS));
 			continue;
 		}
-		if (p < 30)
+		if (p < 31)
 			fz_rw(i, s, (int)fz_below(4));
 		else if (p < 43)
 			fz_rwv(i, s, (int)fz_below(6));

@@ -81,12 +81,16 @@ static int send_flags(void)
 	return fz_chance(50) ? 0 : f[fz_below(sizeof f / sizeof *f)];
 }
 
-/* MSG_MORE leaves TCP's bytes in the sender until a timer: never on TCP,
- * where when they arrive would decide what the next look sees. */
+/* Never on TCP MSG_MORE, which leaves the bytes in the sender until a
+ * timer (when they arrive would decide what the next look sees); never on
+ * a stream MSG_OOB, whose urgent byte FIONREAD counts and a receive skips
+ * (it would wait where the look said it would not). */
 static int send_flags_for(int s)
 {
 	int f = send_flags();
-	return fz_slot[s].k == K_TCP ? f & ~MSG_MORE : f;
+	if (fz_slot[s].k == K_TCP)
+		f &= ~MSG_MORE;
+	return fz_is_stream(fz_slot[s].k) ? f & ~MSG_OOB : f;
 }
 
 /* A vector of cnt entries (some odd), or NULL; its total in *total. */
@@ -142,6 +146,8 @@ void fz_rw(int i, int s, int which)
 		 which == 2 ? pread(fz_slot[s].fd, p, n, off) :
 			      pwrite(fz_slot[s].fd, p, n, off);
 	fz_result(i, name[which], s, args, r, writing ? NULL : p, r);
+	if (writing)
+		fz_settle(s);
 }
 
 void fz_rwv(int i, int s, int which)
@@ -182,6 +188,8 @@ void fz_rwv(int i, int s, int which)
 		}
 	}
 	fz_result(i, name[which], s, args, r, &h, writing ? 0 : sizeof h);
+	if (writing)
+		fz_settle(s);
 }
 
 void fz_recv(int i, int s, int which)

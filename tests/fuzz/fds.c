@@ -258,6 +258,27 @@ void fz_settle(int s)
 	}
 }
 
+static ino_t shut[NSLOT * 2];
+static int nshut;
+
+void fz_shut_wr(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && nshut < NSLOT * 2)
+		shut[nshut++] = st.st_ino;
+}
+
+int fz_was_shut_wr(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return 1;
+	for (int k = 0; k < nshut; k++)
+		if (shut[k] == st.st_ino)
+			return 1;
+	return 0;
+}
+
 /* ---- printing ---------------------------------------------------------- */
 
 uint32_t fz_hash(const void *p, long n)

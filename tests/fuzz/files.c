@@ -48,6 +48,8 @@ void fz_change(int i, int s)
 	case 3: {
 		int how = (int)fz_below(3);
 		r = shutdown(fd, how);
+		if (r == 0 && how != SHUT_RD)
+			fz_shut_wr(fd);
 		snprintf(what, sizeof what, "shutdown=%d", how);
 		break;
 	}
@@ -67,6 +69,10 @@ void fz_change(int i, int s)
 		}
 		r = dup2(fd, fz_slot[t].fd);
 		if (r >= 0) {
+			/* t's old file is gone: no one's other end any more */
+			for (int k = 0; k < NSLOT; k++)
+				if (fz_slot[k].peer == t)
+					fz_slot[k].peer = -1;
 			fz_slot[t].k = fz_slot[s].k;
 			fz_slot[t].peer = fz_slot[s].peer;
 		}
@@ -207,9 +213,13 @@ void fz_names(int i)
 		return;
 	}
 	case 2:
-		r = n1 && !rel ? creat(n1, 0600) : -2;
-		if (r == -2)
+		if (!n1 || rel)
 			return;
+		if (stat(n1, &st) == 0 && S_ISFIFO(st.st_mode)) { /* it waits for a reader */
+			t_out("%d creat skip\n", i);
+			return;
+		}
+		r = creat(n1, 0600);
 		fz_result(i, "creat", r >= 0 ? fz_add((int)r, K_FILE) : -1, "", r, NULL, 0);
 		return;
 	case 3:
@@ -311,17 +321,18 @@ void fz_file(int i, int s)
 		break;
 	}
 	case 4: {
-		/* POSIX locks of one process never wait for each other; OFD
-		 * locks do, so the blocking kind only where F_OFD_GETLK says
-		 * it would not */
+		/* A blocking lock only where the matching GETLK says it
+		 * would not wait: OFD locks of other open files of the process
+		 * stop both kinds */
 		static const int cmds[] = { F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_GETLK };
 		int cmd = cmds[fz_below(5)];
 		struct flock fl = { .l_type = (short)(fz_chance(50) ? F_WRLCK : fz_chance(50) ? F_RDLCK : F_UNLCK),
 				    .l_whence = SEEK_SET, .l_start = fz_below(100), .l_len = fz_below(100) };
-		if (cmd == F_OFD_SETLKW) {
+		if (cmd == F_SETLKW || cmd == F_OFD_SETLKW) {
 			struct flock probe = fl;
-			if (fcntl(fd, F_OFD_GETLK, &probe) < 0 || probe.l_type != F_UNLCK)
-				cmd = F_OFD_SETLK;
+			if (fcntl(fd, cmd == F_SETLKW ? F_GETLK : F_OFD_GETLK, &probe) < 0 ||
+			    probe.l_type != F_UNLCK)
+				cmd = cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK;
 		}
 		r = fcntl(fd, cmd, &fl);
 		snprintf(what, sizeof what, "lock cmd=%d type=%d", cmd, fl.l_type);
@@ -330,7 +341,11 @@ void fz_file(int i, int s)
 	case 5: {
 		static const int cmds[] = { F_LOCK, F_TLOCK, F_ULOCK, F_TEST };
 		int cmd = cmds[fz_below(4)];
-		r = lockf(fd, cmd, fz_below(100));
+		off_t len = fz_below(100);
+		struct flock probe = { .l_type = F_WRLCK, .l_whence = SEEK_CUR, .l_len = len };
+		if (cmd == F_LOCK && (fcntl(fd, F_GETLK, &probe) < 0 || probe.l_type != F_UNLCK))
+			cmd = F_TLOCK; /* it would wait */
+		r = lockf(fd, cmd, len);
 		snprintf(what, sizeof what, "lockf %d", cmd);
 		break;
 	}

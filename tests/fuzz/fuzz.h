@@ -48,6 +48,10 @@ void fz_result(int i, const char *op, int s, const char *args, long r, const voi
 	       long hn);
 void fz_settle(int s);
 uint32_t fz_hash(const void *p, long n);
+/* The sockets whose sending side was shut, by inode: a datagram socket's
+ * reader cannot tell, and a write there says EPIPE. */
+void fz_shut_wr(int fd);
+int fz_was_shut_wr(int fd);
 
 /* calls.c: arguments from the edges and the data calls */
 size_t fz_count(void);
@@ -66,5 +70,9 @@ void fz_names(int i);
 void fz_file(int i, int s);
 void fz_ready(int i);
 void fz_poll(int i, int s);
+
+/* waits.c: calls that wait for another thread */
+void fz_wait_read(int i);
+void fz_wait_ready(int i);
 
 #endif
