@@ -18,8 +18,9 @@
  * access, link, rename, unlink, mkdir, readlink, FIFOs …, with bad and
  * long names and bad directory fds), sizes, locks and syncs, and
  * readiness (poll, ppoll, select, epoll_wait over a few fds, accept and
- * connect), and reads and readiness waits that another thread ends 3 ms
- * later by writing, so that a coroutine's call takes the engine's wait.  Each call prints its result, errno, a hash of what it read
+ * connect), and reads, writes and readiness waits that another thread
+ * ends 3 ms later by writing or reading, so that a coroutine's call takes
+ * the engine's wait.  Each call prints its result, errno, a hash of what it read
  * and the file position after it.
  *
  * Nothing may wait for ever: before a call that could block, a look with
@@ -122,10 +123,13 @@ static void fuzz(uint64_t seed, int nops)
 			continue;
 		}
 		if (p < 20) {
-			if (fz_chance(60))
+			long w = fz_below(10);
+			if (w < 5)
 				fz_wait_read(i);
-			else
+			else if (w < 8)
 				fz_wait_ready(i);
+			else
+				fz_wait_write(i);
 			continue;
 		}
 		int s = fz_any_slot();

@@ -146,6 +146,8 @@ void fz_rw(int i, int s, int which)
 		 which == 2 ? pread(fz_slot[s].fd, p, n, off) :
 			      pwrite(fz_slot[s].fd, p, n, off);
 	fz_result(i, name[which], s, args, r, writing ? NULL : p, r);
+	if (!writing)
+		fz_scrub(s, &(struct iovec){ p, n }, 1, r);
 	if (writing)
 		fz_settle(s);
 }
@@ -188,6 +190,8 @@ void fz_rwv(int i, int s, int which)
 		}
 	}
 	fz_result(i, name[which], s, args, r, &h, writing ? 0 : sizeof h);
+	if (!writing && cnt > 0 && cnt < NIOV)
+		fz_scrub(s, fz_iov, cnt, r);
 	if (writing)
 		fz_settle(s);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -241,20 +242,40 @@ int fz_could_wait(int s, int writing, size_t n, int dontwait, int all)
 	return 0;
 }
 
-/* On loopback TCP the bytes reach the peer within the send; wait for them
- * to settle anyway, so that the next look sees the same in every run. */
+/* On loopback TCP the bytes usually reach the peer within the send; wait
+ * until the sender has nothing unacknowledged (SIOCOUTQ), so that the
+ * next look at the peer sees the same in every run. */
+static void settle_one(int fd)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int out = 0;
+		if (ioctl(fd, SIOCOUTQ, &out) < 0 || out == 0)
+			return;
+		t_msleep(1);
+	}
+}
+
+/* Both ways: a read makes room for what the peer still holds. */
 void fz_settle(int s)
 {
-	if (fz_slot[s].k != K_TCP || fz_slot[s].peer < 0 || fz_slot[fz_slot[s].peer].fd < 0)
+	if (s < 0 || fz_slot[s].k != K_TCP)
 		return;
-	int fd = fz_slot[fz_slot[s].peer].fd;
-	long was = -1;
-	for (int tries = 0; tries < 40; tries++) {
-		long now = fz_queued(fd);
-		if (now == was)
-			return;
-		was = now;
-		t_msleep(1);
+	settle_one(fz_slot[s].fd);
+	int peer = fz_slot[s].peer;
+	if (peer >= 0 && fz_slot[peer].fd >= 0 && fz_slot[peer].k == K_TCP)
+		settle_one(fz_slot[peer].fd);
+}
+
+void fz_scrub(int s, const struct iovec *v, int cnt, long r)
+{
+	if (fz_slot[s].k != K_SIGNALFD)
+		return;
+	for (int k = 0; k < cnt && r > 0; k++) {
+		char *b = v[k].iov_base;
+		long n = (long)v[k].iov_len < r ? (long)v[k].iov_len : r;
+		if (b >= fz_buf && b + n <= fz_buf + BUF)
+			memcpy(b, fz_pattern + (b - fz_buf), (size_t)n);
+		r -= n;
 	}
 }
 
@@ -310,4 +331,5 @@ void fz_result(int i, const char *op, int s, const char *args, long r, const voi
 	if (fz_sigpipes != seen_pipe || fz_sigxfszs != seen_xfsz)
 		t_out(" sigpipe=%d sigxfsz=%d", seen_pipe = fz_sigpipes, seen_xfsz = fz_sigxfszs);
 	t_out("\n");
+	fz_settle(s); /* after every call on TCP, whichever way it went */
 }

@@ -51,6 +51,10 @@ uint32_t fz_hash(const void *p, long n);
 /* The sockets whose sending side was shut, by inode: a datagram socket's
  * reader cannot tell, and a write there says EPIPE. */
 void fz_shut_wr(int fd);
+/* After a read of slot s into v: a signalfd's records carry the sender's
+ * pid, which differs run by run; put the buffer's first bytes back, so
+ * that no later write sends them. */
+void fz_scrub(int s, const struct iovec *v, int cnt, long r);
 int fz_was_shut_wr(int fd);
 
 /* calls.c: arguments from the edges and the data calls */
@@ -74,5 +78,6 @@ void fz_poll(int i, int s);
 /* waits.c: calls that wait for another thread */
 void fz_wait_read(int i);
 void fz_wait_ready(int i);
+void fz_wait_write(int i);
 
 #endif

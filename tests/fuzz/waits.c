@@ -127,6 +127,10 @@ void fz_wait_read(int i)
 	uint32_t h = which == 1 || which == 3 ? fz_hash(v[0].iov_base, r < (long)v[0].iov_len ? r : (long)v[0].iov_len) : fz_hash(p, r);
 	errno = e;
 	fz_result(i, which == 0 ? "wait-read" : name[which], s, args, r, &h, sizeof h);
+	if (which == 1)
+		fz_scrub(s, v, 2, r);
+	else
+		fz_scrub(s, &(struct iovec){ p, n }, 1, r);
 	if (which == 3)
 		t_out("  flags=%x\n", m.msg_flags);
 	fz_settle(s);
@@ -205,4 +209,94 @@ void fz_wait_ready(int i)
 	fz_result(i, how == 0 ? "wait-poll" : how == 1 ? "wait-select" : "wait-epoll", s, what, r,
 		  NULL, 0);
 	fz_settle(s);
+}
+
+/* ---- a write that waits for room ---------------------------------------- */
+
+struct drain {
+	int fd;
+	_Atomic int done; /* the write returned */
+	long got;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	t_msleep(3);
+	for (;;) {
+		int last = d->done;
+		struct pollfd p = { d->fd, POLLIN, 0 };
+		while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+			long r = recv(d->fd, fz_buf + BUF - 65536, 65536, MSG_DONTWAIT);
+			if (r < 0 && errno == ENOTSOCK)
+				r = read(d->fd, fz_buf + BUF - 65536, 65536);
+			if (r <= 0)
+				break;
+			d->got += r;
+		}
+		if (last)
+			return NULL;
+		t_msleep(1);
+	}
+}
+
+/* Fill fd without waiting: the bytes that went. */
+static long fill(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	long total = 0, r;
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	while ((r = write(fd, fz_pattern, 4096)) > 0)
+		total += r;
+	fcntl(fd, F_SETFL, fl);
+	return total;
+}
+
+/* write, writev, send or sendmsg of a pipe or socket that is full, drained
+ * by another thread from 3 ms on: a blocking stream write moves
+ * everything before it returns, a datagram goes whole. */
+void fz_wait_write(int i)
+{
+	int s = fz_any_slot();
+	if (s < 0)
+		return;
+	enum kind k = fz_slot[s].k;
+	int peer = fz_slot[s].peer;
+	if (!(k == K_PIPE_W || k == K_USTREAM || k == K_UDGRAM || k == K_USEQ) || peer < 0 ||
+	    fz_slot[peer].fd < 0 || fz_was_shut_wr(fz_slot[s].fd) || fz_could_wait(peer, 0, 1, 0, 0) == 0)
+		return; /* a reader with data queued already, or none */
+	int fl = fcntl(fz_slot[s].fd, F_GETFL);
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof tv;
+	getsockopt(fz_slot[s].fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len);
+	if (fl < 0 || (fl & O_NONBLOCK) || tv.tv_sec || tv.tv_usec)
+		return;
+	size_t n = k == K_PIPE_W || k == K_USTREAM ? 1 + (size_t)fz_below(100000) : 1 + (size_t)fz_below(2000);
+	static const char *const name[] = { "write", "writev", "send", "sendmsg" };
+	int which = (int)fz_below(k == K_PIPE_W ? 2 : 4);
+	long filled = fill(fz_slot[s].fd);
+	struct drain d = { .fd = fz_slot[peer].fd };
+	pthread_t th;
+	if (pthread_create(&th, NULL, drain_main, &d) != 0)
+		return;
+	char *p = fz_pattern + fz_below(BUF - 100000);
+	struct iovec v[2] = { { p, n / 3 }, { p + n / 3, n - n / 3 } };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+	long r;
+	int fd = fz_slot[s].fd;
+	switch (which) {
+	case 0: r = write(fd, p, n); break;
+	case 1: r = writev(fd, v, 2); break;
+	case 2: r = send(fd, p, n, 0); break;
+	default: r = sendmsg(fd, &m, MSG_NOSIGNAL); break;
+	}
+	int e = errno;
+	d.done = 1;
+	pthread_join(th, NULL);
+	int dgram = k == K_UDGRAM || k == K_USEQ;
+	char args[96];
+	snprintf(args, sizeof args, "n=%zu all-drained=%s", n,
+		 dgram ? "-" : t_yes(filled > 0 && d.got == filled + (r > 0 ? r : 0)));
+	errno = e;
+	fz_result(i, which == 0 ? "wait-write" : name[which], s, args, r, NULL, 0);
 }
