@@ -95,6 +95,7 @@ static void fuzz(uint64_t seed, int nops)
 {
 	fz_seed(seed);
 	fz_dir = getenv("ASY_T_TMP") ? getenv("ASY_T_TMP") : "/tmp";
+	fz_tame = getenv("ASY_SANITIZE") && *getenv("ASY_SANITIZE");
 	if (buffers() < 0) {
 		t_out("no memory\n");
 		return;

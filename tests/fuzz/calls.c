@@ -26,7 +26,7 @@ size_t fz_count(void)
 		return 1 + (size_t)fz_below(16);
 	if (p < 65)
 		return 17 + (size_t)fz_below(4096 - 16);
-	if (p < 88)
+	if (p < 88 || fz_tame)
 		return 4097 + (size_t)fz_below(70000);
 	return huge[fz_below(sizeof huge / sizeof *huge)];
 }
@@ -35,7 +35,7 @@ size_t fz_count(void)
  * read-only, unmapped or running into the unmapped page. */
 char *fz_where(size_t n)
 {
-	long p = fz_below(100);
+	long p = fz_tame ? 100 : fz_below(100);
 	if (p < 4)
 		return NULL;
 	if (p < 7)
@@ -105,7 +105,7 @@ static struct iovec *vector(int *cnt, size_t *total, int writing)
 	for (int i = 0; i < n; i++) {
 		size_t len = fz_chance(20) ? 0 : fz_chance(85) ? 1 + (size_t)fz_below(3000) : fz_count();
 		fz_iov[i].iov_len = len;
-		fz_iov[i].iov_base = fz_chance(90) ? fz_buf + fz_below(BUF - 3000) : fz_where(len);
+		fz_iov[i].iov_base = fz_chance(90) && len <= 3000 ? fz_buf + fz_below(BUF - 3000) : fz_where(len);
 		if (writing && fz_iov[i].iov_base == fz_rdonly)
 			fz_iov[i].iov_base = fz_buf;
 		*total += len;

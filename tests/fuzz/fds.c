@@ -29,6 +29,7 @@ char *fz_buf, *fz_rdonly, *fz_pattern;
 struct iovec fz_iov[NIOV];
 const char *fz_dir;
 int fz_sigpipes, fz_sigxfszs;
+int fz_tame;
 
 /* ---- the random source (xorshift64*) ------------------------------------ */
 

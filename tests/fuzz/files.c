@@ -132,7 +132,7 @@ static const char *name(char *out, size_t cap, int relative)
 {
 	static const char *const names[] = { "a", "b", "c", "d/e", "d", "f", "l", "q" };
 	long p = fz_below(100);
-	if (p < 3)
+	if (p < 3 && !fz_tame) /* UBSan reports a NULL for libc's nonnull paths */
 		return NULL;
 	if (p < 6)
 		return "";

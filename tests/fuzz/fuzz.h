@@ -32,6 +32,11 @@ extern char *fz_buf, *fz_rdonly, *fz_pattern;
 extern struct iovec fz_iov[NIOV];
 extern const char *fz_dir; /* where files and names go */
 extern int fz_sigpipes, fz_sigxfszs;
+/* Under a sanitizer: buffers and counts inside the buffer only.  Its
+ * interceptors check a call's range against their own idea of memory and
+ * report where the kernel says EFAULT, or where a device (/dev/null) takes
+ * bytes without reading them: the case would test the sanitizer. */
+extern int fz_tame;
 
 /* fds.c: the random source, the fds, would-it-wait, printing */
 void fz_seed(uint64_t seed);
