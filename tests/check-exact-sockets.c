@@ -29,7 +29,10 @@
  *    coroutine they returned 0, EFAULT, EINVAL or EMSGSIZE — found by
  *    check-exact-fuzz); a socket's pending error is recvmmsg's answer even
  *    for no message; a sendmmsg message sent in part (SO_SNDTIMEO) ends the
- *    loop, counted.
+ *    loop, counted;
+ *  - a MSG_PEEK of TCP under SO_RCVLOWAT waits for the mark, and at its
+ *    SO_RCVTIMEO returns what it saw; a unix stream's peek never waits
+ *    (a coroutine's TCP peek returned what was queued at once).
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -493,6 +496,36 @@ static void c9_sendmmsg_part_sent_ends_loop(void)
 	free(b);
 }
 
+/* ---- MSG_PEEK under SO_RCVLOWAT ---------------------------------------- */
+
+static void peek_lowat(int kind)
+{
+	int s[2];
+	char b[256];
+	alarm(5);
+	t_pair(kind, s);
+	int lowat = 50;
+	setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+	send(s[0], b, 16, 0);
+	t_msleep(20);
+	memset(b, 'x', sizeof b);
+	pthread_t th = t_later_write(s[0], b, 93, 50);
+	double t0 = t_ms();
+	t_res("peek", recv(s[1], b, 128, MSG_PEEK));
+	t_out("waited: %s\n", t_yes(t_ms() - t0 >= 40));
+	pthread_join(th, NULL);
+	t_res("read", recv(s[1], b, sizeof b, 0));
+	send(s[0], b, 16, 0);
+	t_msleep(20);
+	t_timeo(s[1], SO_RCVTIMEO, 100);
+	t0 = t_ms();
+	t_res("peek at timeout", recv(s[1], b, 128, MSG_PEEK));
+	t_out("waited: %s\n", t_yes(t_ms() - t0 >= 90));
+}
+
+static void c9_tcp_peek_waits_for_lowat(void) { peek_lowat(T_TCP); }
+static void c9_unix_peek_never_waits_for_lowat(void) { peek_lowat(T_UNIX_STREAM); }
+
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c9_unix_dgram_send_to_full_receiver, T_BACKEND),
@@ -515,6 +548,8 @@ static const struct t_case cases[] = {
 	C(c9_recvmmsg_of_nothing_pending_error, 0),
 	C(c9_recvmsg_bad_message_on_no_socket, 0),
 	C(c9_sendmmsg_part_sent_ends_loop, T_BACKEND),
+	C(c9_tcp_peek_waits_for_lowat, T_BACKEND),
+	C(c9_unix_peek_never_waits_for_lowat, 0),
 	{ NULL, NULL, 0 },
 };
 #undef C

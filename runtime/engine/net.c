@@ -123,6 +123,20 @@ static size_t recv_target(const struct xfer *x, size_t total, int lowat)
 	return sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
 }
 
+/* A MSG_PEEK of TCP that saw `got` < min(SO_RCVLOWAT, total) bytes: the
+ * kernel's peek waits for the mark (TCP wakes its reader, and polls it
+ * ready, only once that much is queued); a unix stream's never waits for
+ * more.  The size to wait for, or 0. */
+static size_t peek_target(const struct xfer *x, size_t total, long got, int lowat)
+{
+	if (!(x->flags & MSG_PEEK) || got <= 0 || (size_t)got >= total ||
+	    (lowat = lowat < 0 ? sockopt_int(x->fd, SO_RCVLOWAT) : lowat) <= 1)
+		return 0;
+	size_t want = (size_t)lowat < total ? (size_t)lowat : total;
+	return (size_t)got < want && !asy__unix_socket(x->fd) &&
+			       sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
+}
+
 /* ---- waiting in the kernel: RECV and SEND ops on the thread's ring ------ */
 
 /* Not known yet: learnt when an op first has to wait. */
@@ -316,6 +330,8 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		if (!done && r > 0) {
 			/* the program's msghdr is known to be readable now */
 			total = xfer_total(x);
+			if (peek_target(x, total, r, lowat))
+				return ASY_PASS; /* nothing taken: the POLL path waits */
 			if ((size_t)r < total)
 				want = recv_target(x, total, lowat);
 		}
@@ -551,6 +567,30 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	}
 }
 
+/* The rest of a peek short of its mark (peek_target): wait until TCP
+ * calls it readable (the mark queued), then peek again; the socket's
+ * timeout ends it with what the last peek saw, as the kernel's does. */
+static long peek_wait(struct asy_io *io, struct xfer *x, long seen, size_t want)
+{
+	int64_t deadline = asy__sock_deadline(x->fd, 1, asy_now());
+	struct asy_again again = { 0, 0 };
+	for (;;) {
+		long w = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, deadline, NULL);
+		if (w == -ETIME)
+			return seen;
+		if (w < 0)
+			return w == ASY_PASS ? seen : w; /* a deadline or cancel */
+		long r = xfer_try(x, 0, x->flags);
+		if (r > 0)
+			seen = r;
+		if (r == 0 || (r < 0 && r != -EAGAIN) || (size_t)seen >= want ||
+		    (w & (POLLHUP | POLLRDHUP | POLLERR)))
+			return r > 0 || r == -EAGAIN ? seen : r;
+		if ((w = asy__pause_again(&again, deadline, seen)) != 0)
+			return w;
+	}
+}
+
 static long xfer(struct asy_io *io, struct xfer *x)
 {
 	/* MSG_OOB receives never wait (no urgent byte: EINVAL/EAGAIN at once);
@@ -568,6 +608,11 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	}
 	long r = xfer_try(x, 0, x->flags);
 	size_t done = 0, want = 0, total = 0;
+	if (r > 0 && x->reading) {
+		size_t peek = peek_target(x, xfer_total(x), r, -1);
+		if (peek && !asy__nonblocking(x->fd))
+			return asy__coro_alone() ? ASY_PASS : peek_wait(io, x, r, peek);
+	}
 	if (r > 0) {
 		total = xfer_total(x);
 		done = (size_t)r;
