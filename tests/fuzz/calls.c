@@ -106,14 +106,25 @@ static struct iovec *vector(int *cnt, size_t *total, int writing)
 		size_t len = fz_chance(20) ? 0 : fz_chance(85) ? 1 + (size_t)fz_below(3000) : fz_count();
 		fz_iov[i].iov_len = len;
 		fz_iov[i].iov_base = fz_chance(90) && len <= 3000 ? fz_buf + fz_below(BUF - 3000) : fz_where(len);
-		if (writing && fz_iov[i].iov_base == fz_rdonly)
-			fz_iov[i].iov_base = fz_buf;
 		*total += len;
 	}
 	return fz_iov;
 }
 
 /* ---- the calls --------------------------------------------------------- */
+
+/* A stream socket's send that runs into an unmapped page moves what its
+ * copies of whole chunks took before the fault: how much depends on where
+ * its chunks start, which an engine's try before the call moves.  There
+ * the bytes stop where the memory does. */
+static size_t within(int s, const char *p, size_t n)
+{
+	if (!fz_is_stream(fz_slot[s].k) || !p)
+		return n;
+	const char *end = p >= fz_buf && p < fz_buf + BUF ? fz_buf + BUF :
+			  p >= fz_rdonly && p < fz_rdonly + 4096 ? fz_rdonly + 4096 : NULL;
+	return end && (size_t)(end - p) < n ? (size_t)(end - p) : n; /* else EFAULT at once */
+}
 
 static void eventfd_value(char *p, size_t n)
 {
@@ -131,8 +142,8 @@ void fz_rw(int i, int s, int which)
 	size_t n = fz_count();
 	char *p = fz_where(n);
 	off_t off = fz_offset();
-	if (writing && p == fz_rdonly)
-		p = fz_pattern;
+	if (writing)
+		n = within(s, p, n);
 	if (writing && fz_slot[s].k == K_EVENTFD)
 		eventfd_value(p, n);
 	char args[96];
@@ -162,6 +173,12 @@ void fz_rwv(int i, int s, int which)
 	struct iovec *v = vector(&cnt, &total, writing);
 	off_t off = which >= 2 ? fz_offset() : 0;
 	int f = which >= 4 ? rwf() : 0;
+	if (writing && v && cnt > 0 && cnt < NIOV)
+		for (int k = 0; k < cnt; k++) {
+			size_t kept = within(s, v[k].iov_base, v[k].iov_len);
+			total -= v[k].iov_len - kept;
+			v[k].iov_len = kept;
+		}
 	if (writing && fz_slot[s].k == K_EVENTFD && v && cnt > 0 && cnt < NIOV)
 		eventfd_value(v[0].iov_base, v[0].iov_len);
 	char args[96];
@@ -242,8 +259,7 @@ void fz_send(int i, int s, int which)
 	static const char *const name[] = { "send", "sendto", "sendmsg" };
 	size_t n = fz_chance(80) ? (size_t)fz_below(5000) : fz_count();
 	char *p = fz_where(n);
-	if (p == fz_rdonly)
-		p = fz_pattern;
+	n = within(s, p, n);
 	int f = send_flags_for(s);
 	char args[96];
 	snprintf(args, sizeof args, "n=%zu f=%x", n, f);
