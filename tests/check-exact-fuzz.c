@@ -78,13 +78,16 @@ static void process_state(uint64_t seed)
 
 static int buffers(void)
 {
-	fz_buf = mmap(NULL, BUF + 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* the buffer, an unmapped page, a read-only one and another unmapped
+	 * one: what lies past the mapping differs with and without the shim */
+	fz_buf = mmap(NULL, BUF + 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fz_pattern = malloc(BUF);
 	if (fz_buf == MAP_FAILED || !fz_pattern)
 		return -1;
 	mprotect(fz_buf + BUF, 4096, PROT_NONE);
 	fz_rdonly = fz_buf + BUF + 4096;
 	mprotect(fz_rdonly, 4096, PROT_READ);
+	mprotect(fz_rdonly + 4096, 4096, PROT_NONE);
 	for (long k = 0; k < BUF; k++)
 		fz_pattern[k] = (char)('a' + (k * 7 + k / 4096) % 26);
 	memcpy(fz_buf, fz_pattern, BUF);

@@ -26,8 +26,8 @@ struct slot {
 	int peer; /* the slot of the other end, or -1 */
 };
 extern struct slot fz_slot[NSLOT];
-/* The data buffer (an unmapped page after it, then a read-only one), a
- * copy of its first contents to write from, and vectors. */
+/* The data buffer (an unmapped page after it, then a read-only one and
+ * another unmapped one), a copy of its first contents, and vectors. */
 extern char *fz_buf, *fz_rdonly, *fz_pattern;
 extern struct iovec fz_iov[NIOV];
 extern const char *fz_dir; /* where files and names go */
