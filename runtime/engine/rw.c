@@ -303,7 +303,6 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 
 /* ---- pipes and sockets ------------------------------------------------ */
 
-
 /* How many bytes a blocking read waits for before it returns: 1, or on a
  * stream socket min(SO_RCVLOWAT, count).  The kernel's read takes what
  * is there and waits for more until it has that many (tcp_recvmsg,
@@ -462,7 +461,6 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 }
 
 /* ---- ttys, character devices, event fds -------------------------------- */
-
 
 static long own_read(void *arg) /* on a worker, at the file position */
 {
