@@ -159,8 +159,6 @@ void fz_rw(int i, int s, int which)
 	fz_result(i, name[which], s, args, r, writing ? NULL : p, r);
 	if (!writing)
 		fz_scrub(s, &(struct iovec){ p, n }, 1, r);
-	if (writing)
-		fz_settle(s);
 }
 
 void fz_rwv(int i, int s, int which)
@@ -209,8 +207,6 @@ void fz_rwv(int i, int s, int which)
 	fz_result(i, name[which], s, args, r, &h, writing ? 0 : sizeof h);
 	if (!writing && cnt > 0 && cnt < NIOV)
 		fz_scrub(s, fz_iov, cnt, r);
-	if (writing)
-		fz_settle(s);
 }
 
 void fz_recv(int i, int s, int which)
@@ -279,7 +275,6 @@ void fz_send(int i, int s, int which)
 		r = sendmsg(fd, &m, f);
 	}
 	fz_result(i, name[which], s, args, r, NULL, 0);
-	fz_settle(s);
 }
 
 void fz_mmsg(int i, int s, int sending)
@@ -314,8 +309,6 @@ void fz_mmsg(int i, int s, int sending)
 		h = h * 31 + (sending ? mm[k].msg_len : fz_hash(v[k].iov_base, mm[k].msg_len)) +
 		    mm[k].msg_hdr.msg_flags;
 	fz_result(i, sending ? "sendmmsg" : "recvmmsg", s, args, r, &h, sizeof h);
-	if (sending)
-		fz_settle(s);
 }
 
 /* The copying calls between two fds. */

@@ -133,7 +133,6 @@ void fz_wait_read(int i)
 		fz_scrub(s, &(struct iovec){ p, n }, 1, r);
 	if (which == 3)
 		t_out("  flags=%x\n", m.msg_flags);
-	fz_settle(s);
 }
 
 /* Another number of the same file: the one write wakes both, and the
@@ -208,7 +207,6 @@ void fz_wait_ready(int i)
 	errno = e;
 	fz_result(i, how == 0 ? "wait-poll" : how == 1 ? "wait-select" : "wait-epoll", s, what, r,
 		  NULL, 0);
-	fz_settle(s);
 }
 
 /* ---- a write that waits for room ---------------------------------------- */
