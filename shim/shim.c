@@ -117,7 +117,9 @@ static inline long traced(long v)
 	if (asy_c_)                                                         \
 		asy__trace_closed(asy_c_);                                  \
 	if (asy_t0_)                                                        \
-		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);
+		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);          \
+	if (__builtin_expect(asy__jump_pending, 0))                         \
+		asy__jump_due();
 
 /* A plain thread's call with tracing off is the program's own call and
  * nothing else (engine.h) — two loads, then a jump to libc.  unshare

@@ -78,6 +78,11 @@ struct asy_coro {
 	unsigned char state;    /* enum coro_state */
 	unsigned char cancelled;
 	unsigned char cancellable; /* the current park may end with ECANCELED */
+	unsigned char jump;     /* a handler's longjmp waits for its call (jump.c) */
+	unsigned short in_call; /* inside a hooked call's engine part */
+	int jump_val;
+	void *jump_env;
+	uint64_t jump_mask;     /* the handler's signal mask */
 	int err;                /* errno while switched out */
 	int wake;               /* how the last park ended: 0 or -errno */
 	int heap_idx;           /* position in the timer heap, -1 if none */
@@ -122,6 +127,8 @@ struct sched {
 	struct asy_coro *dead;      /* finished; stack to free once off it */
 	struct asy_coro *prev;      /* the context we last switched from */
 	struct asy_coro *forker;    /* in a child forked by a coroutine: it */
+	struct asy_coro *jump_to;   /* a longjmp's coroutine to end the wait of */
+	const char *root_top;       /* above the root's frames in a run (jump.c) */
 	struct asy_stack cache[ASY_STACK_CACHE];
 	unsigned ncache;
 };
@@ -138,6 +145,8 @@ int asy__sched_suspend(struct sched *s);
 int asy__sched_heap_reserve(struct sched *s, unsigned n);
 void asy__sched_ready(struct sched *s, struct asy_coro *c, int wake);
 int asy__sched_park(struct sched *s, int64_t deadline, int cancellable);
+/* jump.c: a longjmp's coroutine whose wait the scheduler is to end */
+void asy__sched_jumps(struct sched *s);
 void asy__sched_after_switch(struct sched *s);
 void asy__sched_crit_enter(struct sched *s);
 void asy__sched_crit_leave(struct sched *s);

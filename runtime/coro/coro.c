@@ -179,8 +179,10 @@ static int with_sched(int (*op)(struct sched *, void *), void *arg)
 		return -EBUSY;
 	asy__sched_crit_enter(s);
 	int entered = !s->running, r = 0;
-	if (entered)
+	if (entered) {
+		s->root_top = __builtin_frame_address(0);
 		r = asy__sched_enter(s);
+	}
 	if (r == 0) {
 		r = op(s, arg);
 		if (entered)

@@ -40,6 +40,24 @@ int asy__coro_park(int64_t deadline, int cancellable);
  * (also outside coroutines). */
 int asy__coro_ended(void);
 
+/* A signal handler's longjmp into a coroutine inside a hooked call
+ * (jump.c, shim/jump.c).  The engine counts a coroutine's hooked calls
+ * (asy__coro_in_call).  asy__coro_calling_at(): the coroutine whose
+ * stack holds sp, if it is inside one.  asy__coro_jump_defer(), from the
+ * handler: that coroutine's wait ends as by a cancel and it owns the jump
+ * from then on.  asy__jump_pending says that some coroutine of the
+ * thread has one; asy__coro_jump_take() gives the running coroutine's
+ * once its call is back in the hook.  asy__coro_stack_top(): the top of
+ * the stack sp is on during a scheduler run, or NULL. */
+extern __thread int asy__jump_pending __attribute__((tls_model("initial-exec")));
+void asy__coro_in_call(struct asy_coro *c, int delta);
+struct asy_coro *asy__coro_calling_at(const void *sp);
+void asy__coro_jump_defer(struct asy_coro *c, void *env, int val, uint64_t mask);
+int asy__coro_jump_take(void **env, int *val, uint64_t *mask);
+const char *asy__coro_stack_top(const void *sp);
+/* shim/jump.c: the running coroutine's put-off jump, at its hook's end */
+void asy__jump_due(void);
+
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);
 

@@ -296,6 +296,8 @@ int asy__sched_suspend(struct sched *s)
 {
 	struct asy_coro *self = s->cur;
 	for (;;) {
+		if (s->jump_to)
+			asy__sched_jumps(s);
 		if (s->heap_len)
 			fire_timers(s);
 		/* Busy coroutines must not starve I/O waiters: look at the
@@ -324,7 +326,7 @@ int asy__sched_suspend(struct sched *s)
 int asy__sched_park(struct sched *s, int64_t deadline, int cancellable)
 {
 	struct asy_coro *self = s->cur;
-	if (cancellable && self->cancelled)
+	if (cancellable && (self->cancelled || self->jump))
 		return -ECANCELED;
 	if (deadline == 0 || (deadline > 0 && deadline <= asy_now()))
 		return -ETIMEDOUT; /* already due: do not even yield */
@@ -408,7 +410,7 @@ int asy__coro_alone(void)
 {
 	struct sched *s = tls_sched;
 	return s && s->cur && !s->crit && !s->rq_head && !s->heap_len && !s->engine_parked &&
-	       s->cur->io_deadline < 0 && !s->cur->cancelled;
+	       s->cur->io_deadline < 0 && !s->cur->cancelled && !s->cur->jump;
 }
 
 /* A child forked by one of many threads has that thread only; a child
@@ -462,7 +464,7 @@ int asy__coro_ended(void)
 	struct sched *s = tls_sched;
 	if (!s || !s->cur)
 		return 0;
-	if (s->cur->cancelled)
+	if (s->cur->cancelled || s->cur->jump)
 		return -ECANCELED;
 	return s->cur->io_deadline >= 0 && asy_now() >= s->cur->io_deadline ? -ETIMEDOUT : 0;
 }

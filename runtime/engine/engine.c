@@ -384,14 +384,17 @@ long asy__io(struct asy_io *io)
 	 * signal handler that interrupted the engine passes through too. */
 	if (io->call == ASY_CALL_unshare && io->a[0])
 		asy__own_calls(); /* a table, cwd or namespace of its own */
-	if (asy__depth || asy__forked || asy__unshared || !asy__coro_self())
+	struct asy_coro *self;
+	if (asy__depth || asy__forked || asy__unshared || !(self = asy__coro_self()))
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
 	if (!fn)
 		return ASY_PASS;
 	int saved = errno;
 	asy__depth++;
+	asy__coro_in_call(self, 1);
 	long r = fn(io);
+	asy__coro_in_call(self, -1);
 	asy__depth--;
 	if (r == ASY_PASS)
 		ASY_COUNT(passed);

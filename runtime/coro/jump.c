@@ -1,0 +1,111 @@
+/* A signal handler's longjmp into a coroutine that is inside a hooked
+ * call — the alarm()-and-siglongjmp timeout of old code, called from a
+ * coroutine.
+ *
+ * Without the shim the handler runs on the caller's stack, the kernel's
+ * call has returned EINTR, and the jump unwinds frames of the program
+ * only.  In a coroutine the call is an op the engine waits for: the
+ * handler runs on whatever stack the thread is on (the scheduler's wait,
+ * another coroutine), and a jump from there would leave the op in flight
+ * in freed frames and the scheduler half-way through its loop.  So the
+ * jump is put off (shim/jump.c finds the handler's signal frame and
+ * returns from the handler instead): the coroutine's wait ends as a
+ * cancel ends it — nothing lost, a result that won the race kept — and
+ * when its call is back in the hook, on its own stack, the jump is made
+ * there, with the handler's signal mask, as the program asked. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "coro-int.h"
+#include "coro.h"
+
+ASY_TLS int asy__jump_pending;
+
+/* The live coroutine whose stack holds sp, or NULL (the root's stack):
+ * the running one first, the one a jump within a coroutine names. */
+static int holds(const struct asy_coro *c, const void *sp)
+{
+	return c->state != CO_FREE && c->state != CO_DONE && c->stk.map &&
+	       (const char *)sp >= (const char *)c->stk.lo &&
+	       (const char *)sp < (const char *)c->stk.lo + c->stk.size;
+}
+
+static struct asy_coro *owner_of(struct sched *s, const void *sp)
+{
+	if (s->cur && holds(s->cur, sp))
+		return s->cur;
+	for (unsigned h = 1; h < s->nslots; h++) {
+		struct asy_coro *c = &s->chunks[h >> CHUNK_SHIFT][h & (CHUNK_LEN - 1)];
+		if (holds(c, sp))
+			return c;
+	}
+	return NULL;
+}
+
+void asy__coro_in_call(struct asy_coro *c, int delta)
+{
+	c->in_call = (unsigned short)(c->in_call + delta);
+}
+
+const char *asy__coro_stack_top(const void *sp)
+{
+	struct sched *s = asy__sched(0);
+	if (!s || !s->running)
+		return NULL;
+	struct asy_coro *c = owner_of(s, sp);
+	if (c)
+		return (const char *)c->stk.lo + c->stk.size;
+	return s->root_top && (const char *)sp < s->root_top ? s->root_top : NULL;
+}
+
+struct asy_coro *asy__coro_calling_at(const void *sp)
+{
+	struct sched *s = asy__sched(0);
+	if (!s || !s->running)
+		return NULL;
+	struct asy_coro *c = owner_of(s, sp);
+	return c && c->in_call ? c : NULL;
+}
+
+void asy__coro_jump_defer(struct asy_coro *c, void *env, int val, uint64_t mask)
+{
+	struct sched *s = c->s;
+	if (!c->jump)
+		asy__jump_pending++;
+	c->jump = 1;
+	c->jump_env = env;
+	c->jump_val = val;
+	c->jump_mask = mask;
+	atomic_signal_fence(memory_order_seq_cst);
+	/* As asy_cancel() from a handler: only while nothing is half-changed;
+	 * else the scheduler's loop does it (asy__sched_jumps). */
+	if (!s->crit && c->state == CO_PARKED && c->cancellable)
+		asy__sched_ready(s, c, -ECANCELED);
+	else
+		s->jump_to = c;
+}
+
+void asy__sched_jumps(struct sched *s)
+{
+	/* taken atomically: a handler may set it again meanwhile */
+	struct asy_coro *c = __atomic_exchange_n(&s->jump_to, NULL, __ATOMIC_SEQ_CST);
+	/* not parked, or not cancellably: its next cancellable park ends at
+	 * once (asy__sched_park) */
+	if (c && c->jump && c->state == CO_PARKED && c->cancellable)
+		asy__sched_ready(s, c, -ECANCELED);
+}
+
+int asy__coro_jump_take(void **env, int *val, uint64_t *mask)
+{
+	struct sched *s = asy__sched(0);
+	struct asy_coro *c = s && s->running ? s->cur : NULL;
+	if (!c || !c->jump || c->in_call || s->crit)
+		return 0;
+	c->jump = 0;
+	asy__jump_pending--;
+	*env = c->jump_env;
+	*val = c->jump_val;
+	*mask = c->jump_mask;
+	return 1;
+}

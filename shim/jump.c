@@ -1,0 +1,166 @@
+/* longjmp, _longjmp, siglongjmp and __longjmp_chk: a signal handler's
+ * jump into a coroutine that is inside a hooked call is put off until
+ * that call is back in its hook (runtime/coro/jump.c says why).  The
+ * handler is left by returning from it, through the signal frame the
+ * kernel built: the code it interrupted (the scheduler's wait, another
+ * coroutine) goes on as after any handler.
+ *
+ * Every other jump is glibc's, untouched: outside a scheduler run (one
+ * TLS load), within the coroutine that was interrupted outside the
+ * engine, and wherever the signal frame cannot be found.  x86-64 only:
+ * the target's stack pointer is read from the jmp_buf (glibc mangles it
+ * with the thread's pointer guard) and the frame is x86-64's rt_sigframe;
+ * elsewhere every jump is glibc's (README, Known blind spots). */
+#include <dlfcn.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "coro.h"
+
+/* Under AddressSanitizer (this library's build, or only the program's),
+ * the frames a jump leaves behind must lose their poison, as its own
+ * longjmp interceptor does; the put-off jump bypasses that interceptor. */
+extern void __asan_handle_no_return(void) __attribute__((weak));
+/* Nor may these functions' own frames keep poison: they never return. */
+#define NOPOISON __attribute__((no_sanitize_address))
+
+typedef void (*jump_fn)(void *, int);
+
+enum { J_LONGJMP, J_UNDER, J_SIG, J_CHK, J_N };
+static const char *const names[J_N] = { "longjmp", "_longjmp", "siglongjmp", "__longjmp_chk" };
+static jump_fn real[J_N];
+
+__attribute__((constructor)) static void resolve(void)
+{
+	for (int i = 0; i < J_N; i++)
+		real[i] = (jump_fn)dlsym(RTLD_NEXT, names[i]);
+}
+
+#if defined(__x86_64__)
+/* The kernel's rt_sigframe: the handler's return address (the
+ * restorer), then struct ucontext: flags, link, stack_t, then the
+ * sigcontext, whose pointer to the saved FPU state (filled in for every
+ * handler, unlike siginfo) points past the frame, and the mask. */
+#define UC_SIZE 304
+#define FPSTATE_AT (8 + 8 + 8 + 24 + 184)
+
+/* Where the jump would put the stack pointer: JB_RSP, mangled as glibc's
+ * PTR_MANGLE does (xor with the guard at %fs:0x30, rotate left 17). */
+NOPOISON static const char *target_sp(const void *env)
+{
+	uintptr_t v = ((const uintptr_t *)env)[6], guard;
+	__asm__("mov %%fs:0x30, %0" : "=r"(guard));
+	return (const char *)(((v >> 17) | (v << 47)) ^ guard);
+}
+
+/* glibc's restorer, which the kernel keeps for every handler glibc set
+ * (the same one for all: looked up once). */
+NOPOISON static void *restorer(void)
+{
+	static void *found;
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} ka;
+	for (long sig = 1; !found && sig <= 64; sig++)
+		if (asy_sys(SYS_rt_sigaction, sig, 0, &ka, 8, 0, 0) == 0 &&
+		    (ka.flags & 0x04000000 /* SA_RESTORER */) && ka.restorer)
+			found = ka.restorer;
+	return found;
+}
+
+/* The innermost signal frame between sp and the top of its stack: the
+ * restorer's address where a handler's return address sits (8 bytes
+ * past a 16-byte boundary), a ucontext with known flags and no link, and
+ * its FPU state's pointer past it, within the stack. */
+NOPOISON /* it reads across frames */
+static char *signal_frame(const char *sp, const char *top, const void *rest)
+{
+	const char *p = (const char *)(((uintptr_t)sp + 15) & ~(uintptr_t)15) + 8;
+	for (; p + 8 + UC_SIZE <= top; p += 16) {
+		const unsigned long *uc = (const unsigned long *)(p + 8);
+		const char *fp = *(const char *const *)(p + FPSTATE_AT);
+		if (*(void *const *)p == rest && uc[0] <= 15 && uc[1] == 0 && fp >= p + 8 + UC_SIZE &&
+		    fp < top)
+			return (char *)p;
+	}
+	return NULL;
+}
+
+/* Return from the handler whose frame is at f: as its `ret` would. */
+NOPOISON static _Noreturn void leave_handler(char *f, void *rest)
+{
+	if (__asan_handle_no_return)
+		__asan_handle_no_return();
+	__asm__ volatile("mov %0, %%rsp\n\tjmp *%1" : : "r"(f + 8), "r"(rest) : "memory");
+	__builtin_unreachable();
+}
+
+/* Put the jump off if it goes into a coroutine inside a hooked call;
+ * returns only when it does not. */
+NOPOISON static void maybe_defer(void *env, int val)
+{
+	char here;
+	struct asy_coro *c = asy__coro_calling_at(target_sp(env));
+	if (!c)
+		return; /* the common jump: within a coroutine's own code */
+	const char *top;
+	stack_t ss;
+	if (asy_sys(SYS_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK))
+		top = (const char *)ss.ss_sp + ss.ss_size;
+	else
+		top = asy__coro_stack_top(&here);
+	void *rest = restorer();
+	char *f = top && rest ? signal_frame(&here, top, rest) : NULL;
+	uint64_t mask = 0;
+	if (!f || asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &mask, 8, 0, 0) < 0)
+		return; /* not from a handler: the jump as it is */
+	asy__coro_jump_defer(c, env, val, mask);
+	leave_handler(f, rest);
+}
+#else
+static void maybe_defer(void *env, int val)
+{
+	(void)env;
+	(void)val;
+}
+#endif
+
+NOPOISON static _Noreturn void jump(int which, void *env, int val)
+{
+	if (asy__sched_running)
+		maybe_defer(env, val);
+	if (!real[which])
+		resolve();
+	real[which](env, val);
+	__builtin_unreachable();
+}
+
+NOPOISON ASY_EXPORT void longjmp(void *env, int val) { jump(J_LONGJMP, env, val); }
+NOPOISON ASY_EXPORT void _longjmp(void *env, int val) { jump(J_UNDER, env, val); }
+NOPOISON ASY_EXPORT void siglongjmp(void *env, int val) { jump(J_SIG, env, val); }
+NOPOISON ASY_EXPORT void __longjmp_chk(void *env, int val) { jump(J_CHK, env, val); }
+
+/* At a hooked call's end (shim.c): the running coroutine's jump, if a
+ * handler left one, with the handler's signal mask; the jmp_buf's own
+ * mask, if it saved one, then wins as it does in glibc's jump. */
+NOPOISON void asy__jump_due(void)
+{
+	void *env;
+	int val;
+	uint64_t mask;
+	if (!asy__coro_jump_take(&env, &val, &mask))
+		return;
+	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &mask, 0, 8, 0, 0);
+	if (__asan_handle_no_return)
+		__asan_handle_no_return();
+	if (!real[J_SIG])
+		resolve();
+	real[J_SIG](env, val);
+}
