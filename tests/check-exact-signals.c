@@ -239,6 +239,74 @@ static void c6_siglongjmp_out_of_write(void)
 static void c6_siglongjmp_coro_out_of_read(void) { c6_siglongjmp_out_of_read(); }
 static void c6_siglongjmp_coro_out_of_write(void) { c6_siglongjmp_out_of_write(); }
 
+/* Job 0 waits in a read with a timer of its thread's own due in 50 ms,
+ * whose handler jumps back out; job 1 computes meanwhile, yielding now
+ * and then.  Inside coroutines the handler runs while the thread is in
+ * job 1 or in the scheduler's wait (on an alternate stack when `alt`),
+ * and the jump lands in job 0 all the same.  The jmp_buf keeps no mask:
+ * SIGALRM stays blocked after the jump, as the handler left it. */
+static sigjmp_buf job_env;
+static _Atomic int job_done;
+static int job_pipe[2], job_alt;
+
+static void on_job_alarm(int sig)
+{
+	(void)sig;
+	siglongjmp(job_env, 1);
+}
+
+static void j_jump(int i)
+{
+	char b[8];
+	if (i == 1) {
+		for (unsigned long n = 1; !job_done; n++)
+			if (!(n & 0x3ffff) && t_api.yield)
+				t_api.yield();
+		t_jout(i, "computed until job 0 was done\n");
+		return;
+	}
+	static char alt[65536];
+	if (job_alt)
+		sigaltstack(&(stack_t){ .ss_sp = alt, .ss_size = sizeof alt }, NULL);
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM };
+	ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	timer_t tm;
+	timer_create(CLOCK_MONOTONIC, &ev, &tm);
+	timer_settime(tm, 0, &(struct itimerspec){ .it_value = { 0, 50000000 } }, NULL);
+	if (sigsetjmp(job_env, 0) == 0)
+		t_jres(i, "read", read(job_pipe[0], b, sizeof b));
+	else
+		t_jout(i, "jumped");
+	sigset_t m;
+	pthread_sigmask(SIG_BLOCK, NULL, &m);
+	t_jout(i, " alrm-blocked=%d", sigismember(&m, SIGALRM));
+	pthread_sigmask(SIG_UNBLOCK, &(sigset_t){ { 1UL << (SIGALRM - 1) } }, NULL);
+	job_done = 1;
+	timer_delete(tm);
+	write(job_pipe[1], "ab", 2);
+	t_jres(i, " read-after", read(job_pipe[0], b, sizeof b));
+	t_jout(i, "\n");
+	if (job_alt)
+		sigaltstack(&(stack_t){ .ss_flags = SS_DISABLE }, NULL);
+}
+
+static void jump_between_jobs(int on_alt)
+{
+	net_kill(5);
+	t_load_api();
+	job_alt = on_alt;
+	pipe(job_pipe);
+	struct sigaction sa = { .sa_handler = on_job_alarm, .sa_flags = on_alt ? SA_ONSTACK : 0 };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	t_spawn(j_jump, 0);
+	t_spawn(j_jump, 1);
+	t_finish();
+}
+
+static void c6_siglongjmp_between_jobs(void) { jump_between_jobs(0); }
+static void c6_siglongjmp_between_jobs_altstack(void) { jump_between_jobs(1); }
+
 static void on_set_errno(int sig)
 {
 	(void)sig;
@@ -340,6 +408,8 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_out_of_write, T_NOCORO),
 	C(c6_siglongjmp_coro_out_of_read, T_BACKEND | T_NOTSAN),
 	C(c6_siglongjmp_coro_out_of_write, T_BACKEND | T_NOTSAN),
+	C(c6_siglongjmp_between_jobs, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_between_jobs_altstack, T_OWNCORO | T_NOTSAN),
 	C(c6_restart_handler_sets_errno, T_NOCORO),
 	C(c6_50_signals_restart_read, T_NOCORO),
 	{ NULL, NULL, 0 },
