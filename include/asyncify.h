@@ -67,7 +67,11 @@ const char *asy_version(void);
  * (try again later, e.g. from the next coroutine).  The calls that wait
  * (asy_join, asy_yield, asy_sleep, asy_run) must not be used from a signal
  * handler.  The first asy_* call on a thread sets up its scheduler and
- * should not itself be made from a signal handler.
+ * should not itself be made from a signal handler.  A handler may
+ * siglongjmp() or longjmp() into a coroutine waiting in a hooked call or
+ * in asy_join/asy_yield/asy_sleep (x86-64): that wait ends as a cancel
+ * ends it and the jump is made when the call returns, on the coroutine's
+ * own stack (README, Known blind spots).
  *
  * errno belongs to each coroutine: a coroutine never sees a value set by
  * another one, whatever happens between two of its statements. */

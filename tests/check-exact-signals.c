@@ -247,7 +247,15 @@ static void c6_siglongjmp_coro_out_of_write(void) { c6_siglongjmp_out_of_write()
  * SIGALRM stays blocked after the jump, as the handler left it. */
 static sigjmp_buf job_env;
 static _Atomic int job_done;
-static int job_pipe[2], job_alt;
+static int job_pipe[2], job_alt, job_sleep;
+
+/* asy_sleep()'s deadline 5 s away (t-exact.h names another `now`) */
+static int64_t asleep_until(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + 5000000000LL;
+}
 
 static void on_job_alarm(int sig)
 {
@@ -273,7 +281,9 @@ static void j_jump(int i)
 	timer_t tm;
 	timer_create(CLOCK_MONOTONIC, &ev, &tm);
 	timer_settime(tm, 0, &(struct itimerspec){ .it_value = { 0, 50000000 } }, NULL);
-	if (sigsetjmp(job_env, 0) == 0)
+	if (sigsetjmp(job_env, 0) == 0 && job_sleep)
+		t_jres(i, "sleep", t_api.sleep ? t_api.sleep(asleep_until()) : (int)sleep(5));
+	else if (!job_sleep && sigsetjmp(job_env, 0) == 0)
 		t_jres(i, "read", read(job_pipe[0], b, sizeof b));
 	else
 		t_jout(i, "jumped");
@@ -290,11 +300,12 @@ static void j_jump(int i)
 		sigaltstack(&(stack_t){ .ss_flags = SS_DISABLE }, NULL);
 }
 
-static void jump_between_jobs(int on_alt)
+static void jump_between_jobs(int on_alt, int in_sleep)
 {
 	net_kill(5);
 	t_load_api();
 	job_alt = on_alt;
+	job_sleep = in_sleep;
 	pipe(job_pipe);
 	struct sigaction sa = { .sa_handler = on_job_alarm, .sa_flags = on_alt ? SA_ONSTACK : 0 };
 	sigemptyset(&sa.sa_mask);
@@ -304,8 +315,11 @@ static void jump_between_jobs(int on_alt)
 	t_finish();
 }
 
-static void c6_siglongjmp_between_jobs(void) { jump_between_jobs(0); }
-static void c6_siglongjmp_between_jobs_altstack(void) { jump_between_jobs(1); }
+static void c6_siglongjmp_between_jobs(void) { jump_between_jobs(0, 0); }
+static void c6_siglongjmp_between_jobs_altstack(void) { jump_between_jobs(1, 0); }
+/* The same out of the library's own asy_sleep() (plain sleep() without
+ * the library). */
+static void c6_siglongjmp_between_jobs_asy_sleep(void) { jump_between_jobs(0, 1); }
 
 static void on_set_errno(int sig)
 {
@@ -410,6 +424,7 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_coro_out_of_write, T_BACKEND | T_NOTSAN),
 	C(c6_siglongjmp_between_jobs, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_between_jobs_altstack, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_between_jobs_asy_sleep, T_OWNCORO | T_NOTSAN),
 	C(c6_restart_handler_sets_errno, T_NOCORO),
 	C(c6_50_signals_restart_read, T_NOCORO),
 	{ NULL, NULL, 0 },

@@ -179,16 +179,25 @@ static int with_sched(int (*op)(struct sched *, void *), void *arg)
 		return -EBUSY;
 	asy__sched_crit_enter(s);
 	int entered = !s->running, r = 0;
+	/* a coroutine waiting here is inside a call, as in a hooked one: a
+	 * handler's jump into it is made when the call returns (jump.c) */
+	struct asy_coro *self = entered ? NULL : s->cur;
 	if (entered) {
 		s->root_top = __builtin_frame_address(0);
 		r = asy__sched_enter(s);
 	}
+	if (self)
+		asy__coro_in_call(self, 1);
 	if (r == 0) {
 		r = op(s, arg);
 		if (entered)
 			asy__sched_leave(s);
 	}
+	if (self)
+		asy__coro_in_call(self, -1);
 	asy__sched_crit_leave(s);
+	if (self && asy__jump_pending)
+		asy__jump_due();
 	return r;
 }
 

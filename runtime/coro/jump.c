@@ -12,7 +12,9 @@
  * returns from the handler instead): the coroutine's wait ends as a
  * cancel ends it — nothing lost, a result that won the race kept — and
  * when its call is back in the hook, on its own stack, the jump is made
- * there, with the handler's signal mask, as the program asked. */
+ * there, with the handler's signal mask, as the program asked.  A wait
+ * in the API (asy_sleep, asy_join, asy_yield: coro.c's with_sched) counts
+ * as a call too, and its return makes the jump. */
 #include <errno.h>
 #include <stdint.h>
 
