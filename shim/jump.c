@@ -107,7 +107,8 @@ NOPOISON static _Noreturn void leave_handler(char *f, void *rest)
 NOPOISON static void maybe_defer(void *env, int val)
 {
 	char here;
-	struct asy_coro *c = asy__coro_calling_at(target_sp(env));
+	const char *to = target_sp(env);
+	struct asy_coro *c = asy__coro_calling_at(to);
 	if (!c)
 		return; /* the common jump: within a coroutine's own code */
 	const char *top;
@@ -119,8 +120,11 @@ NOPOISON static void maybe_defer(void *env, int val)
 	void *rest = restorer();
 	char *f = top && rest ? signal_frame(&here, top, rest) : NULL;
 	uint64_t mask = 0;
-	if (!f || asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &mask, 8, 0, 0) < 0)
-		return; /* not from a handler: the jump as it is */
+	/* not from a handler, or within the handler's own frames (below its
+	 * signal frame on the same stack): the jump as it is */
+	if (!f || (to > &here && to < f) ||
+	    asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &mask, 8, 0, 0) < 0)
+		return;
 	asy__coro_jump_defer(c, env, val, mask);
 	leave_handler(f, rest);
 }

@@ -321,6 +321,43 @@ static void c6_siglongjmp_between_jobs_altstack(void) { jump_between_jobs(1, 0);
  * the library). */
 static void c6_siglongjmp_between_jobs_asy_sleep(void) { jump_between_jobs(0, 1); }
 
+/* A handler that jumps within its own frames (a library's error
+ * handling) while a read waits: that jump stays the handler's, which
+ * returns, and the read goes on to its data (SA_RESTART). */
+static volatile sig_atomic_t inner_jumps;
+
+static void on_inner_jump(int sig)
+{
+	(void)sig;
+	sigjmp_buf here;
+	if (sigsetjmp(here, 0) == 0)
+		siglongjmp(here, 1);
+	inner_jumps++;
+}
+
+static void *write_later(void *arg)
+{
+	t_msleep(150);
+	write((int)(intptr_t)arg, "abc", 3);
+	return NULL;
+}
+
+static void c6_handler_jumps_within_itself(void)
+{
+	int p[2];
+	char b[16];
+	net_kill(5);
+	pipe(p);
+	struct sigaction sa = { .sa_handler = on_inner_jump, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	pthread_t th = go(write_later, (void *)(intptr_t)p[1]);
+	setitimer(ITIMER_REAL, &(struct itimerval){ { 0, 0 }, { 0, 40000 } }, NULL);
+	show_buf("read", b, read(p[0], b, sizeof b));
+	join(th);
+	t_out("handler's own jumps=%d\n", (int)inner_jumps);
+}
+
 static void on_set_errno(int sig)
 {
 	(void)sig;
@@ -425,6 +462,7 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_between_jobs, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_between_jobs_altstack, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_between_jobs_asy_sleep, T_OWNCORO | T_NOTSAN),
+	C(c6_handler_jumps_within_itself, T_BACKEND),
 	C(c6_restart_handler_sets_errno, T_NOCORO),
 	C(c6_50_signals_restart_read, T_NOCORO),
 	{ NULL, NULL, 0 },
