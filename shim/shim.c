@@ -208,6 +208,8 @@ static inline long traced(long v)
 			x.via = asy__res_via();                             \
 			asy__trace_call(&x, 0, t0);                         \
 		}                                                           \
+		if (__builtin_expect(asy__jump_pending, 0))                 \
+			asy__jump_due();                                    \
 		return v;                                                   \
 	}
 #include "hooks.def"

@@ -55,10 +55,13 @@ static int offload(struct job *j)
 		return 0;
 	asy__depth++;
 	struct asy_thread *t = asy__thread();
+	struct asy_coro *self = asy__coro_self();
 	long r = 0;
 	if (t) {
 		struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .fn = run_job, .arg = j } };
+		asy__coro_in_call(self, 1); /* a handler's jump waits for it (coro/jump.c) */
 		r = asy__op(t, &w, -1);
+		asy__coro_in_call(self, -1);
 		last_via = ASY_VIA_THREADS;
 	}
 	asy__depth--;
