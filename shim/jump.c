@@ -6,8 +6,9 @@
  * coroutine) goes on as after any handler.
  *
  * Every other jump is glibc's, untouched: outside a scheduler run (one
- * TLS load), within the coroutine that was interrupted outside the
- * engine, and wherever the signal frame cannot be found.  x86-64 only:
+ * TLS load), into a coroutine that is in no call (a jump within its own
+ * code), within the handler's own frames, and wherever the signal frame
+ * cannot be found.  x86-64 only:
  * the target's stack pointer is read from the jmp_buf (glibc mangles it
  * with the thread's pointer guard) and the frame is x86-64's rt_sigframe;
  * elsewhere every jump is glibc's (README, Known blind spots). */
@@ -42,11 +43,12 @@ __attribute__((constructor)) static void resolve(void)
 
 #if defined(__x86_64__)
 /* The kernel's rt_sigframe: the handler's return address (the
- * restorer), then struct ucontext: flags, link, stack_t, then the
- * sigcontext, whose pointer to the saved FPU state (filled in for every
- * handler, unlike siginfo) points past the frame, and the mask. */
+ * restorer), then struct ucontext (304 bytes): flags, link, stack_t,
+ * then the sigcontext, whose pointer to the saved FPU state (filled in
+ * for every handler, unlike the siginfo after the ucontext) lies 184
+ * bytes into it and points past the frame, and the mask. */
 #define UC_SIZE 304
-#define FPSTATE_AT (8 + 8 + 8 + 24 + 184)
+#define FPSTATE_AT (8 /* restorer */ + 8 + 8 + 24 + 184)
 
 /* Where the jump would put the stack pointer: JB_RSP, mangled as glibc's
  * PTR_MANGLE does (xor with the guard at %fs:0x30, rotate left 17). */

@@ -10,8 +10,10 @@
  * in freed frames and the scheduler half-way through its loop.  So the
  * jump is put off (shim/jump.c finds the handler's signal frame and
  * returns from the handler instead): the coroutine's wait ends as a
- * cancel ends it — nothing lost, a result that won the race kept — and
- * when its call is back in the hook, on its own stack, the jump is made
+ * cancel ends it — nothing lost; a result that won the race comes back
+ * to the hook and is dropped by the jump, as a kernel call's result is
+ * when its handler jumps — and when its call is back in the hook, on its
+ * own stack, the jump is made
  * there, with the handler's signal mask, as the program asked.  A wait
  * in the API (asy_sleep, asy_join, asy_yield: coro.c's with_sched) counts
  * as a call too, and its return makes the jump. */
