@@ -16,7 +16,7 @@
 CORO_TBIN  := tests/bin$(if $(SANITIZE),-$(SANITIZE))
 CORO_CHECK := $(shell pkg-config --cflags --libs check 2>/dev/null || echo -lcheck)
 CORO_OBJS  := $(addprefix $(BUILD)/runtime/coro/,coro.o coro-switch.o sched.o stack.o \
-	sched-idle.o) $(BUILD)/runtime/engine/config.o
+	sched-idle.o jump.o) $(BUILD)/runtime/engine/config.o
 
 CHECK_TARGETS += check-coro check-coro-park check-coro-install
 BENCH_TARGETS += bench-coro

@@ -26,6 +26,12 @@
 
 ASY_TLS int asy__jump_pending;
 
+/* The shim's (shim/jump.c) makes the jump; without it — the scheduler's
+ * own tests, linked with a fake engine — no jump is ever put off. */
+__attribute__((weak)) void asy__jump_due(void)
+{
+}
+
 /* The live coroutine whose stack holds sp, or NULL (the root's stack):
  * the running one first, the one a jump within a coroutine names. */
 static int holds(const struct asy_coro *c, const void *sp)
