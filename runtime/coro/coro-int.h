@@ -99,6 +99,21 @@ struct asy_coro {
 #endif
 };
 
+/* Whether sp lies on c's stack.  The address decides, never the state:
+ * a signal handler may look while c is on its way in or out. */
+static inline int asy__coro_holds_sp(const struct asy_coro *c, const void *sp)
+{
+	return c->stk.map && (const char *)sp >= (const char *)c->stk.lo &&
+	       (const char *)sp < (const char *)c->stk.lo + c->stk.size;
+}
+
+/* Whether c's waits are being ended: asy_cancel(), or a handler's jump
+ * into its call (jump.c); both end a cancellable park with ECANCELED. */
+static inline int asy__coro_ending(const struct asy_coro *c)
+{
+	return c->cancelled || c->jump;
+}
+
 /* Stacks kept for reuse per thread (libdill keeps 64 too).  A fresh
  * stack costs a mmap, a page fault and a munmap: ≈ 60 µs on this machine,
  * against ≈ 1 µs for a cached one; a cached stack holds only the pages

@@ -36,9 +36,7 @@ __attribute__((weak)) void asy__jump_due(void)
  * the running one first, the one a jump within a coroutine names. */
 static int holds(const struct asy_coro *c, const void *sp)
 {
-	return c->state != CO_FREE && c->state != CO_DONE && c->stk.map &&
-	       (const char *)sp >= (const char *)c->stk.lo &&
-	       (const char *)sp < (const char *)c->stk.lo + c->stk.size;
+	return c->state != CO_FREE && c->state != CO_DONE && asy__coro_holds_sp(c, sp);
 }
 
 static struct asy_coro *owner_of(struct sched *s, const void *sp)

@@ -326,7 +326,7 @@ int asy__sched_suspend(struct sched *s)
 int asy__sched_park(struct sched *s, int64_t deadline, int cancellable)
 {
 	struct asy_coro *self = s->cur;
-	if (cancellable && (self->cancelled || self->jump))
+	if (cancellable && asy__coro_ending(self))
 		return -ECANCELED;
 	if (deadline == 0 || (deadline > 0 && deadline <= asy_now()))
 		return -ETIMEDOUT; /* already due: do not even yield */
@@ -383,10 +383,7 @@ int asy__coro_stack(const void *sp, void **lo, size_t *size, size_t *guard)
 {
 	struct sched *s = tls_sched;
 	struct asy_coro *c = s ? s->cur : NULL;
-	/* cur may be on its way in or out (a handler mid-switch): the address
-	 * decides, never the bookkeeping. */
-	if (!c || !c->stk.map || (const char *)sp < (const char *)c->stk.lo ||
-	    (const char *)sp >= (const char *)c->stk.lo + c->stk.size)
+	if (!c || !asy__coro_holds_sp(c, sp))
 		return 0;
 	*lo = c->stk.lo;
 	*size = c->stk.size;
@@ -410,7 +407,7 @@ int asy__coro_alone(void)
 {
 	struct sched *s = tls_sched;
 	return s && s->cur && !s->crit && !s->rq_head && !s->heap_len && !s->engine_parked &&
-	       s->cur->io_deadline < 0 && !s->cur->cancelled && !s->cur->jump;
+	       s->cur->io_deadline < 0 && !asy__coro_ending(s->cur);
 }
 
 /* A child forked by one of many threads has that thread only; a child
@@ -464,7 +461,7 @@ int asy__coro_ended(void)
 	struct sched *s = tls_sched;
 	if (!s || !s->cur)
 		return 0;
-	if (s->cur->cancelled || s->cur->jump)
+	if (asy__coro_ending(s->cur))
 		return -ECANCELED;
 	return s->cur->io_deadline >= 0 && asy_now() >= s->cur->io_deadline ? -ETIMEDOUT : 0;
 }
