@@ -151,6 +151,26 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 	}
 }
 
+/* What libc's timed call answers, at once, on a lock someone else holds
+ * when its timeout is one it never waits for: EINVAL for a clock other
+ * than CLOCK_REALTIME or CLOCK_MONOTONIC, or a tv_nsec outside [0, 1e9);
+ * ETIMEDOUT for a time before the epoch.  A mutex looks at the seconds
+ * before the nanoseconds (in its futex wait), an rwlock the other way
+ * round (on entry).  0: a timeout libc could wait for. */
+static int bad_timeout(clockid_t clk, const struct timespec *t, int rwlock)
+{
+	int nsec_bad = t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
+	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+		return EINVAL;
+	if (rwlock && nsec_bad)
+		return EINVAL;
+	if (t->tv_sec < 0)
+		return ETIMEDOUT;
+	return nsec_bad ? EINVAL : 0;
+}
+
+static int m_clock(void *l, clockid_t c, const struct timespec *t);
+
 /* One lock call: libc's blocking call when the coroutine is alone and no
  * sibling holds the lock, else the cooperative wait on libc's try call. */
 static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk,
@@ -161,6 +181,16 @@ static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk
 		return until ? timed(l, clk, until) : block(l);
 	struct held *h = find(l);
 	int r;
+	if (until && (r = bad_timeout(clk, until, timed != m_clock))) {
+		/* libc never waits with such a timeout: its answer (a free lock
+		 * is taken); a sibling's lock is busy, as another thread's. */
+		if (h && h->coro != self)
+			return r;
+		r = timed(l, clk, until);
+		if (r == 0 || r == EOWNERDEAD)
+			took(l, self);
+		return r;
+	}
 	if ((!h || h->coro == self) && asy__coro_alone())
 		r = until ? timed(l, clk, until) : block(l);
 	else if ((r = cooperative(try, l, self, clk, until)) == -1)

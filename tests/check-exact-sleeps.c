@@ -11,7 +11,8 @@
  *    EFAULT, not a crash;
  *  - sleepers wake in order, zero sleeps let the others run, a sleep on
  *    the process's CPU clock ends;
- *  - timeouts of centuries, and select's microseconds over a second.
+ *  - timeouts of centuries, and select's microseconds over a second;
+ *  - timed pthread locks with timeouts libc never waits for.
  *
  * Where the kernel ends a wait with EINTR, a coroutine's wait is ended by
  * its I/O deadline instead (signals do not interrupt a coroutine's call:
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdint.h>
@@ -391,6 +393,162 @@ static void c13_clock_nanosleep_clocks(void)
 }
 
 
+/* Timed pthread locks with timeouts libc never waits for: a clock other
+ * than REALTIME or MONOTONIC, a tv_nsec outside [0, 1e9), a time before
+ * the epoch.  libc answers at once, in an order of its own per kind of
+ * lock (a free mutex is taken whatever the nanoseconds say; an rwlock
+ * checks them first).  A coroutine's wait for a lock must not take such
+ * a timeout for one it can wait on: it took free locks on any clock and
+ * waited 1.8 s, or until the holder let go, where libc said EINVAL. */
+static const struct timespec bad_ts[] = { { -1, 0 }, { -1, 2000000000 }, { 5, 2000000000 },
+					  { 5, -1 }, { -5, -1 } };
+static const clockid_t bad_clk[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+				     12345 };
+#define NBAD_TS (sizeof bad_ts / sizeof bad_ts[0])
+#define NBAD_CLK (sizeof bad_clk / sizeof bad_clk[0])
+
+static pthread_mutex_t lk_normal = PTHREAD_MUTEX_INITIALIZER, lk_rec, lk_check;
+static pthread_rwlock_t lk_rw = PTHREAD_RWLOCK_INITIALIZER;
+static _Atomic int lk_held, lk_release;
+
+static void locks_init(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&lk_rec, &a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&lk_check, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+static const char *lk_name(int r)
+{
+	return r ? t_errname(r) : "0";
+}
+
+/* Every timed call on every lock with every bad timeout: one line each
+ * (a lock taken is given back, so the next call finds it as before). */
+static void locks_try_bad(void (*out)(int, const char *), int job)
+{
+	char line[256];
+	for (unsigned i = 0; i < NBAD_TS; i++) {
+		for (unsigned j = 0; j < NBAD_CLK; j++) {
+			const struct timespec *t = &bad_ts[i];
+			int mn = pthread_mutex_clocklock(&lk_normal, bad_clk[j], t);
+			if (!mn)
+				pthread_mutex_unlock(&lk_normal);
+			int mr = pthread_mutex_clocklock(&lk_rec, bad_clk[j], t);
+			if (!mr)
+				pthread_mutex_unlock(&lk_rec);
+			int mc = pthread_mutex_clocklock(&lk_check, bad_clk[j], t);
+			if (!mc)
+				pthread_mutex_unlock(&lk_check);
+			int rd = pthread_rwlock_clockrdlock(&lk_rw, bad_clk[j], t);
+			if (!rd)
+				pthread_rwlock_unlock(&lk_rw);
+			int wr = pthread_rwlock_clockwrlock(&lk_rw, bad_clk[j], t);
+			if (!wr)
+				pthread_rwlock_unlock(&lk_rw);
+			int tm = bad_clk[j] == CLOCK_REALTIME ? pthread_mutex_timedlock(&lk_normal, t) : -1;
+			if (!tm)
+				pthread_mutex_unlock(&lk_normal);
+			snprintf(line, sizeof line, "{%ld,%ld} clock %d: mutex %s recursive %s errorcheck %s "
+				 "rd %s wr %s timedlock %s", (long)t->tv_sec, t->tv_nsec, (int)bad_clk[j],
+				 lk_name(mn), lk_name(mr), lk_name(mc), lk_name(rd), lk_name(wr),
+				 tm < 0 ? "-" : lk_name(tm));
+			out(job, line);
+		}
+	}
+}
+
+static void lk_case_out(int job, const char *line)
+{
+	(void)job;
+	t_out("%s\n", line);
+}
+
+static void *lk_holder(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lk_normal);
+	pthread_mutex_lock(&lk_rec);
+	pthread_mutex_lock(&lk_check);
+	pthread_rwlock_wrlock(&lk_rw);
+	lk_held = 1;
+	while (!lk_release)
+		t_msleep(1);
+	pthread_rwlock_unlock(&lk_rw);
+	pthread_mutex_unlock(&lk_check);
+	pthread_mutex_unlock(&lk_rec);
+	pthread_mutex_unlock(&lk_normal);
+	return NULL;
+}
+
+static void c13_timed_locks_bad_timeouts(void)
+{
+	alarm(10);
+	locks_init();
+	t_out("free:\n");
+	locks_try_bad(lk_case_out, 0);
+	pthread_t th;
+	pthread_create(&th, NULL, lk_holder, NULL);
+	while (!lk_held)
+		t_msleep(1);
+	t_out("held by another thread:\n");
+	locks_try_bad(lk_case_out, 0);
+	lk_release = 1;
+	pthread_join(th, NULL);
+}
+
+/* The same on locks a sibling coroutine holds (threads without the
+ * library): busy, as another thread's — never taken through the
+ * recursive or error-checking mutex's owner, which is the thread. */
+static void lk_job_out(int job, const char *line)
+{
+	/* A job's line is short: each answer as one letter (0, I for
+	 * EINVAL, T for ETIMEDOUT, - for none, ? for any other). */
+	const char *p = strchr(line, ':');
+	char code[8];
+	unsigned n = 0;
+	while (p && (p = strchr(p, ' ')) && n < sizeof code - 1) {
+		p++;
+		if (p[0] == '0' || p[0] == '-')
+			code[n++] = p[0];
+		else if (!strncmp(p, "EINVAL", 6))
+			code[n++] = 'I';
+		else if (!strncmp(p, "ETIMEDOUT", 9))
+			code[n++] = 'T';
+		else if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ", p[0]))
+			code[n++] = '?';
+	}
+	code[n] = 0;
+	t_jout(job, "%s ", code);
+}
+
+static void j_lock_sibling(int i)
+{
+	if (i == 0) {
+		lk_holder(NULL);
+		t_jout(i, "held and released\n");
+		return;
+	}
+	while (!lk_held)
+		t_msleep(1);
+	locks_try_bad(lk_job_out, i);
+	t_jout(i, "\n");
+	lk_release = 1;
+}
+
+static void c13_timed_locks_bad_timeouts_sibling(void)
+{
+	alarm(10);
+	locks_init();
+	t_spawn(j_lock_sibling, 0);
+	t_spawn(j_lock_sibling, 1);
+	t_finish();
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
 #define C(name, flags) { #name, name, flags }
@@ -405,6 +563,8 @@ static const struct t_case cases[] = {
 	C(c13_select_usec_over_a_second, T_BACKEND),
 	C(c13_select_huge_usec, T_BACKEND),
 	C(c13_clock_nanosleep_clocks, 0),
+	C(c13_timed_locks_bad_timeouts, 0),
+	C(c13_timed_locks_bad_timeouts_sibling, T_OWNCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C
