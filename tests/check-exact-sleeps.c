@@ -12,7 +12,8 @@
  *  - sleepers wake in order, zero sleeps let the others run, a sleep on
  *    the process's CPU clock ends;
  *  - timeouts of centuries, and select's microseconds over a second;
- *  - timed pthread locks with timeouts libc never waits for.
+ *  - timed pthread locks with timeouts libc never waits for;
+ *  - an event that came before a wait's timeout, looked at after it.
  *
  * Where the kernel ends a wait with EINTR, a coroutine's wait is ended by
  * its I/O deadline instead (signals do not interrupt a coroutine's call:
@@ -549,6 +550,108 @@ static void c13_timed_locks_bad_timeouts_sibling(void)
 	t_finish();
 }
 
+/* An event that came before a wait's timeout wins over the timeout,
+ * however late the waiter gets to look.  Job 0 waits with a 400 ms
+ * timeout (SO_RCVTIMEO, SO_SNDTIMEO, a pty's VTIME) for what a thread
+ * brings at 100 ms; job 1 computes without yielding until 800 ms.  As
+ * threads, job 0 has its event at 100 ms; as coroutines it runs again at
+ * 800 ms, and must find the event there rather than say EAGAIN (or 0 for
+ * the pty): a kernel call that finds its data when its timeout wakes it
+ * takes the data.  All four said "timed out" before. */
+enum { LATE_RECV, LATE_ACCEPT, LATE_SEND, LATE_VTIME };
+static int late_kind, late_fd, late_peer;
+static double late_t0;
+
+static void *late_bring(void *arg)
+{
+	(void)arg;
+	t_msleep(100);
+	char buf[65536];
+	if (late_kind == LATE_RECV || late_kind == LATE_VTIME) {
+		if (write(late_peer, "xy", 2) != 2)
+			t_out("bring: write failed\n");
+	} else if (late_kind == LATE_SEND) {
+		while (recv(late_peer, buf, sizeof buf, MSG_DONTWAIT) > 0)
+			;
+	} else {
+		struct sockaddr_storage a;
+		socklen_t len = sizeof a;
+		getsockname(late_fd, (struct sockaddr *)&a, &len);
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&a, len) < 0)
+			t_out("bring: connect failed\n");
+		t_msleep(1500); /* keeps the connection until the case is done */
+		close(c);
+	}
+	return NULL;
+}
+
+static void j_late(int i)
+{
+	if (i == 1) {
+		double end = late_t0 + 800;
+		while (t_ms() < end)
+			; /* computes: no call that could yield */
+		t_jout(i, "computed\n");
+		return;
+	}
+	char buf[64] = { 0 };
+	long r;
+	switch (late_kind) {
+	case LATE_RECV: r = recv(late_fd, buf, sizeof buf, 0); break;
+	case LATE_ACCEPT: r = accept(late_fd, NULL, NULL); r = r >= 0 ? close((int)r) : r; break;
+	case LATE_SEND: r = send(late_fd, buf, sizeof buf, 0); break;
+	default: r = read(late_fd, buf, sizeof buf); break;
+	}
+	t_jres(i, "r", r);
+	t_jout(i, "'%s'\n", buf);
+}
+
+static void late_case(int kind)
+{
+	alarm(10);
+	late_kind = kind;
+	int sv[2];
+	if (kind == LATE_VTIME) {
+		if (openpty(&late_peer, &late_fd, NULL, NULL, NULL) < 0)
+			exit(1);
+		struct termios tio;
+		tcgetattr(late_fd, &tio);
+		cfmakeraw(&tio);
+		tio.c_cc[VMIN] = 0;
+		tio.c_cc[VTIME] = 4; /* 400 ms */
+		tcsetattr(late_fd, TCSANOW, &tio);
+	} else if (kind == LATE_ACCEPT) {
+		struct sockaddr_storage a;
+		socklen_t len;
+		late_fd = t_bound(AF_UNIX, SOCK_STREAM, 4, &a, &len);
+		t_timeo(late_fd, SO_RCVTIMEO, 400);
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			exit(1);
+		late_fd = sv[0];
+		late_peer = sv[1];
+		if (kind == LATE_SEND) {
+			t_fill(late_fd);
+			t_timeo(late_fd, SO_SNDTIMEO, 400);
+		} else {
+			t_timeo(late_fd, SO_RCVTIMEO, 400);
+		}
+	}
+	late_t0 = t_ms();
+	pthread_t th;
+	pthread_create(&th, NULL, late_bring, NULL);
+	t_spawn(j_late, 0);
+	t_spawn(j_late, 1);
+	t_finish();
+	pthread_join(th, NULL);
+}
+
+static void c13_recv_data_before_timeout_sibling_computes(void) { late_case(LATE_RECV); }
+static void c13_accept_before_timeout_sibling_computes(void) { late_case(LATE_ACCEPT); }
+static void c13_send_room_before_timeout_sibling_computes(void) { late_case(LATE_SEND); }
+static void c13_pty_vtime_data_before_end_sibling_computes(void) { late_case(LATE_VTIME); }
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
 #define C(name, flags) { #name, name, flags }
@@ -565,6 +668,10 @@ static const struct t_case cases[] = {
 	C(c13_clock_nanosleep_clocks, 0),
 	C(c13_timed_locks_bad_timeouts, 0),
 	C(c13_timed_locks_bad_timeouts_sibling, T_OWNCORO),
+	C(c13_recv_data_before_timeout_sibling_computes, T_OWNCORO),
+	C(c13_accept_before_timeout_sibling_computes, T_OWNCORO),
+	C(c13_send_room_before_timeout_sibling_computes, T_OWNCORO),
+	C(c13_pty_vtime_data_before_end_sibling_computes, T_OWNCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -290,6 +290,15 @@ static void idle(struct sched *s)
 	s->crit = crit;
 }
 
+/* Reap what the engine has finished, without waiting. */
+static void look_at_engine(struct sched *s)
+{
+	int crit = s->crit;
+	s->crit = 0;
+	asy__engine_idle(0);
+	s->crit = crit;
+}
+
 /* Give the CPU away: the caller has already queued itself, parked or
  * finished.  Returns the caller's wake value when it runs again. */
 int asy__sched_suspend(struct sched *s)
@@ -298,16 +307,19 @@ int asy__sched_suspend(struct sched *s)
 	for (;;) {
 		if (s->jump_to)
 			asy__sched_jumps(s);
-		if (s->heap_len)
+		if (s->heap_len) {
+			/* A completion that came before a timer fell due wins
+			 * over it, however late the thread gets to look (a
+			 * coroutine computed meanwhile): as a kernel call that
+			 * finds its data there when its timeout wakes it. */
+			if (s->engine_parked && s->heap[0]->wake_at <= asy_now())
+				look_at_engine(s);
 			fire_timers(s);
+		}
 		/* Busy coroutines must not starve I/O waiters: look at the
 		 * completions every few switches even when some can run. */
-		if (s->engine_parked && (++s->tick & 15) == 0) {
-			int crit = s->crit;
-			s->crit = 0;
-			asy__engine_idle(0);
-			s->crit = crit;
-		}
+		if (s->engine_parked && (++s->tick & 15) == 0)
+			look_at_engine(s);
 		struct asy_coro *next = rq_pop(s);
 		if (!next) {
 			idle(s);

@@ -124,8 +124,14 @@ int asy__engine_idle(int64_t deadline)
 	int n = unpark_done(t);
 	if (!n && t->detach_trim)
 		asy__detach_trim(t);
-	if (n || deadline == 0) {
+	if (n) {
 		t->be->wait(t, 0, seq);
+	} else if (deadline == 0) {
+		/* A look: what the wait ran (io_uring's deferred task work)
+		 * may have finished ops. */
+		t->be->wait(t, 0, seq);
+		reap_all(t);
+		n = unpark_done(t);
 	} else {
 		t->be->wait(t, deadline, seq);
 		reap_all(t);
