@@ -13,7 +13,9 @@
  *  - a read the engine copies back (under an I/O deadline) into a buffer
  *    that is partly bad moves the file position by what it copied only;
  *  - a write that stops at RLIMIT_FSIZE is the answer: no continuation,
- *    so no SIGXFSZ the kernel's one call would not raise.
+ *    so no SIGXFSZ the kernel's one call would not raise;
+ *  - a perf counter's read and a message queue's never wait, whatever
+ *    poll says.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -27,6 +29,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <mqueue.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -224,6 +231,62 @@ static void c8_write_fsize_handled(void) { fsize_straddle(0, 1); }
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call (the disk). */
 #define C(name, flags) { #name, name, flags }
+/* A perf counter with its ring buffer mapped polls ready only when
+ * samples wake it, yet its read never waits: 8 bytes of count at once,
+ * ENOSPC for a buffer too small.  A coroutine's read waited for POLLIN
+ * for good. */
+static void c8_perf_counter_read_with_ring(void)
+{
+	alarm(5);
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof a);
+	a.size = sizeof a;
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.sample_period = 1000000000ULL;
+	a.wakeup_events = 1000;
+	int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+	if (fd < 0) {
+		t_res("perf_event_open", fd); /* the same everywhere */
+		return;
+	}
+	void *ring = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	t_out("ring mapped=%s\n", t_yes(ring != MAP_FAILED));
+	uint64_t v = 0;
+	t_res("read 8", read(fd, &v, 8));
+	t_out("counted=%s\n", t_yes(v != 0));
+	t_res("read 4", read(fd, &v, 4));
+	close(fd);
+}
+
+/* A POSIX message queue's fd is a regular file of mqueuefs whose read,
+ * at any offset, is the queue's status line: it never waits.  Under uring
+ * a coroutine's pread of an empty queue went to an op that waited for a
+ * message. */
+static void c8_mqueue_pread_status(void)
+{
+	alarm(5);
+	char name[64], buf[128];
+	snprintf(name, sizeof name, "/asy-t-%d", (int)getpid());
+	struct mq_attr at = { .mq_maxmsg = 4, .mq_msgsize = 16 };
+	mqd_t q = mq_open(name, O_CREAT | O_RDWR, 0600, &at);
+	if (q == (mqd_t)-1) {
+		t_res("mq_open", -1);
+		return;
+	}
+	mq_unlink(name);
+	memset(buf, 0, sizeof buf);
+	long r = pread(q, buf, sizeof buf - 1, 0);
+	t_res("pread empty", r);
+	t_out("status=%.10s\n", buf);
+	struct iovec iov = { buf, 16 };
+	t_res("preadv empty", preadv(q, &iov, 1, 0));
+	t_res("send", mq_send(q, "m", 1, 0));
+	t_res("pread one", pread(q, buf, sizeof buf - 1, 0));
+	t_out("status=%.10s\n", buf);
+	mq_close(q);
+}
+
 static const struct t_case cases[] = {
 	C(c8_eventfd_read16, 0),
 	C(c8_eventfd_semaphore_read16, 0),
@@ -237,6 +300,8 @@ static const struct t_case cases[] = {
 	C(c8_direct_write_fsize_handled, 0),
 	C(c8_direct_write_fsize_default, 0),
 	C(c8_write_fsize_handled, 0),
+	C(c8_perf_counter_read_with_ring, 0),
+	C(c8_mqueue_pread_status, 0),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -35,7 +35,7 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 		.why = "as a regular file"),
 	[ASY_K_DIR] = ROW("directory", LIBC, NONE,
 		.why = "read/write give EISDIR at once"),
-	[ASY_K_KERNFS] = ROW("/proc, /sys, cgroupfs file", LIBC, NONE,
+	[ASY_K_KERNFS] = ROW("/proc, /sys, cgroupfs, mqueue file", LIBC, NONE,
 		.why = "made up by the kernel: never waits for a device, refuses RWF_NOWAIT"),
 	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY,
 		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does; under uring the wait is the read or write op itself, which holds the pipe; a FIFO opened by name refuses RWF_NOWAIT: poll(0), and a read it does not call ready is the call itself on a worker (with no writer yet it reads EOF, yet never polls ready)"),
@@ -52,12 +52,14 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 		.why = "a stream of bytes that RWF_NOWAIT may stop early (/dev/zero): a short try gets the rest from the call itself"),
 	[ASY_K_CHR] = ROW("other character device", POLL, READY, .write_op = 1,
 		.why = "a short try is the answer (one packet or record: tun); poll, then the call itself; a write poll does not call ready is made whole by the backend (/dev/kmsg takes writes at once and never polls ready for them)"),
-	[ASY_K_EVENT] = ROW("eventfd, timerfd, inotify, pidfd", POLL, READY,
+	[ASY_K_EVENT] = ROW("eventfd, timerfd, inotify, fanotify, pidfd, userfaultfd", POLL, READY,
 		.why = "0-byte calls give EINVAL: poll, then the call itself"),
 	[ASY_K_SIGNALFD] = ROW("signalfd", LIBC, NONE,
 		.why = "reads the calling thread's signals: only that thread can wait for them"),
 	[ASY_K_EPOLL] = ROW("epoll fd", LIBC, NONE,
 		.why = "read/write give EINVAL at once"),
+	[ASY_K_ANON] = ROW("other anonymous fd (perf_event, io_uring, bpf, kvm, …)", LIBC, NONE,
+		.why = "whether its read waits is not what poll says (a perf counter's never waits, yet polls ready only on a sample wake-up)"),
 };
 
 /* Files the kernel generates (/proc, /sys, cgroups, …).  Asked only when
@@ -70,6 +72,7 @@ int asy__kernel_fs(int fd)
 		0x64626720, /* debugfs */   0x74726163, /* tracefs */
 		0x73636673, /* securityfs */ 0x62656570, /* configfs */
 		0xcafe4a11, /* bpf */       0xde5e81e4, /* efivarfs */
+		0x19800202, /* mqueue (a read is the queue's status line) */
 	};
 	struct statfs sf;
 	if (asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) < 0)
@@ -102,20 +105,31 @@ static int chr_kind(int fd, const struct stat *st)
 }
 
 /* An anonymous inode (no file type bits): which one, by its name in
- * /proc/self/fd.  Without /proc: polled as an event fd. */
+ * /proc/self/fd.  Only those whose read waits exactly until poll says
+ * POLLIN are polled; any other (a perf counter's read never waits, yet
+ * polls ready only when samples wake it; io_uring, bpf, kvm, …) is its
+ * own call.  Without /proc: polled as an event fd. */
 static int anon_kind(int fd)
 {
+	static const struct {
+		const char *name;
+		int kind;
+	} anon[] = {
+		{ "anon_inode:[eventfd]", ASY_K_EVENT },   { "anon_inode:[timerfd]", ASY_K_EVENT },
+		{ "anon_inode:inotify", ASY_K_EVENT },     { "anon_inode:[fanotify]", ASY_K_EVENT },
+		{ "anon_inode:[pidfd]", ASY_K_EVENT },     { "anon_inode:[userfaultfd]", ASY_K_EVENT },
+		{ "anon_inode:[signalfd]", ASY_K_SIGNALFD }, { "anon_inode:[eventpoll]", ASY_K_EPOLL },
+	};
 	char path[32], name[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	long n = asy_sys(SYS_readlink, path, name, sizeof name - 1, 0, 0, 0);
 	if (n <= 0)
 		return ASY_K_EVENT;
 	name[n] = 0;
-	if (strstr(name, "[signalfd]"))
-		return ASY_K_SIGNALFD;
-	if (strstr(name, "[eventpoll]"))
-		return ASY_K_EPOLL;
-	return ASY_K_EVENT;
+	for (size_t i = 0; i < sizeof anon / sizeof anon[0]; i++)
+		if (!strcmp(name, anon[i].name))
+			return anon[i].kind;
+	return ASY_K_ANON;
 }
 
 /* The sockets asy__fd_kind() found, by number (fdkind.h). */

@@ -17,9 +17,10 @@ enum asy_kind {
 	ASY_K_TTY,        /* terminal: tty, pty master or slave, serial */
 	ASY_K_MEM,        /* /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom */
 	ASY_K_CHR,        /* other character device (/dev/kmsg, /dev/net/tun, input, …) */
-	ASY_K_EVENT,      /* eventfd, timerfd, inotify, fanotify, pidfd, … */
+	ASY_K_EVENT,      /* eventfd, timerfd, inotify, fanotify, pidfd, userfaultfd */
 	ASY_K_SIGNALFD,   /* signalfd: reads the calling thread's signals */
 	ASY_K_EPOLL,      /* epoll fd (read/write: EINVAL) */
+	ASY_K_ANON,       /* other anonymous inode: perf_event, io_uring, bpf, … */
 	ASY_K_COUNT
 };
 
