@@ -317,6 +317,49 @@ static void c7_recv_number_swapped(void)
 	read_swapped(1, 0);
 }
 
+/* A TCP receive with MSG_WAITALL that got part of its bytes waits for
+ * the rest; another thread dup2s a new connection's socket, whose peer
+ * has sent bytes of its own, over the number, then the old peer sends
+ * the rest.  The kernel's call holds its socket: all ten bytes are the
+ * old connection's, and the new socket keeps its own.  Under uring the
+ * rest was received by number, from the new socket. */
+static int waitall_fd, waitall_peer;
+
+static void *dup2_tcp_then_finish(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	t_msleep(50);
+	if (t_sock_pair(AF_INET, SOCK_STREAM, sv) < 0)
+		return NULL;
+	write(sv[1], "NEWNEWNEW!", 10);
+	t_msleep(20);
+	dup2(sv[0], waitall_fd);
+	close(sv[0]);
+	t_msleep(50);
+	write(waitall_peer, "defghij", 7);
+	return (void *)(long)sv[1];
+}
+
+static void c7_tcp_recv_waitall_rest_number_dup2_socket(void)
+{
+	int sv[2];
+	char b[16];
+	net(4);
+	if (t_sock_pair(AF_INET, SOCK_STREAM, sv) < 0)
+		exit(1);
+	waitall_fd = sv[0];
+	waitall_peer = sv[1];
+	write(waitall_peer, "abc", 3);
+	pthread_t th = go(dup2_tcp_then_finish, NULL);
+	show_buf("recv", b, recv(waitall_fd, b, 10, MSG_WAITALL));
+	void *new_peer;
+	pthread_join(th, &new_peer);
+	t_msleep(20);
+	show_buf("recv-after", b, recv(waitall_fd, b, sizeof b, MSG_DONTWAIT));
+	close((int)(long)new_peer);
+}
+
 /* epoll_wait waits for a socket of its set; another thread dup2s an idle
  * socket over the epoll fd's number, then the socket of the set gets
  * data: the kernel's call holds its epoll set and returns the event.  A
@@ -504,6 +547,7 @@ static const struct t_case cases[] = {
 	C(c7_pipe_write_number_swapped, T_BACKEND),
 	C(c7_socket_write_number_swapped, T_BACKEND),
 	C(c7_recv_number_swapped, T_BACKEND),
+	C(c7_tcp_recv_waitall_rest_number_dup2_socket, T_BACKEND),
 	C(c7_pipe_read_number_dup2, T_BACKEND),
 	C(c7_socket_write_number_dup3, T_BACKEND),
 	C(c7_recv_number_dup2, T_BACKEND),

@@ -278,14 +278,28 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 /* Before the rest of a receive that moved `done` bytes on a socket
  * other than AF_UNIX: wait for it by POLL op, since a RECV op's retry in
  * the kernel would take the socket's error after a hang-up
- * (asy__rest_stops).  1: go on; 0: the receive ends with `done`. */
-static int recv_rest_ready(struct asy_io *io, const struct xfer *x, size_t done, int64_t start,
-			   int64_t *deadline, int *unix_sock)
+ * (asy__rest_stops).  The wait is by number, so the number is kept
+ * (keep.c): if another thread closes it meanwhile, perhaps putting
+ * another socket there, the rest comes from the copy of this socket the
+ * close left (x->fd becomes it), never from the new one; closed with no
+ * copy, the receive ends.  1: go on; 0: the receive ends with `done`. */
+static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64_t start,
+			   int64_t *deadline, int *unix_sock, struct asy_keep *keep,
+			   struct stat *id)
 {
 	if (*deadline < -1)
 		*deadline = asy__sock_deadline(x->fd, 1, start);
-	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline, NULL);
-	return r >= 0 && !asy__rest_stops(x->fd, 1, done, unix_sock);
+	if (!keep->on && asy_sys(SYS_fstat, x->fd, id, 0, 0, 0, 0) < 0)
+		return 0;
+	asy__keep_begin(keep, x->fd);
+	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline, keep);
+	if (r < 0)
+		return 0;
+	int fd = asy__keep_after(keep, x->fd, id);
+	if (fd < 0)
+		return 0;
+	x->fd = fd;
+	return !asy__rest_stops(x->fd, 1, done, unix_sock);
 }
 
 /* The ring reads the message and its vector when the op is made, before
@@ -305,15 +319,18 @@ static int refused_before_fd(int fd, long r)
  * and SO_RCVLOWAT on a stream go on into the rest of the buffer, op by
  * op, as the kernel's call does (an op never takes MSG_WAITALL: a cancel
  * would lose what it had gathered).  ASY_PASS: the ring took nothing. */
-static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x)
+static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer *x,
+			   struct asy_keep *keep)
 {
 	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
 	size_t done = 0, want = 0, total = 0;
 	int lowat = -1, unix_sock = -1;
+	struct stat id;
 	for (;;) {
 		if (done && unix_sock < 0)
 			unix_sock = asy__unix_socket(x->fd);
-		if (done && !unix_sock && !recv_rest_ready(io, x, done, start, &deadline, &unix_sock))
+		if (done && !unix_sock &&
+		    !recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id))
 			return (long)done;
 		long r = ring_part(io, t, x, done, x->flags & ~MSG_WAITALL, start, &deadline,
 				   done ? NULL : &lowat);
@@ -339,6 +356,15 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		if (r == 0 || done >= want || done >= total)
 			return (long)done;
 	}
+}
+
+static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x)
+{
+	struct xfer on = *x; /* its fd may become a kept copy */
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	long r = recv_ring_loop(io, t, &on, &keep);
+	asy__keep_end(&keep);
+	return r;
 }
 
 /* read() of a socket is its recvmsg with flags 0 and no
