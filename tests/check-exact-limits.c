@@ -148,6 +148,24 @@ static void c14_nofile_edge(void)
 	t_res("read", read(pp[0], &(char){ 0 }, 1));
 }
 
+/* accept with no fd number free: the kernel takes the new connection's
+ * number before it waits, so it says EMFILE at once, whether or not a
+ * connection ever comes.  A coroutine's accept waited for one (forever,
+ * with no client) and only then said EMFILE. */
+static void c14_accept_no_number_free(void)
+{
+	alarm(5);
+	struct sockaddr_storage a;
+	socklen_t len;
+	int l = t_bound(AF_UNIX, SOCK_STREAM, 4, &a, &len);
+	struct rlimit rl = { 32, 32 };
+	setrlimit(RLIMIT_NOFILE, &rl);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+	t_res("accept", accept(l, NULL, NULL));
+	t_res("accept4", accept4(l, NULL, NULL, SOCK_CLOEXEC));
+}
+
 static void fsize_calls(int handled)
 {
 	static char b[16384];
@@ -379,6 +397,7 @@ static const struct t_case cases[] = {
 	C(c14_fsize_append_handled, 0),
 	C(c14_fsize_append_default, 0),
 	C(c14_nofile_edge, 0),
+	C(c14_accept_no_number_free, 0),
 	C(c14_fsize_calls_handled, 0),
 	C(c14_fsize_calls_ignored, 0),
 	C(c14_fsize_ftruncate_default, 0),

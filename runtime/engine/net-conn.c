@@ -4,9 +4,10 @@
  *  - accept: poll(0) says whether one is queued, then the program's own
  *    accept4 in the calling thread (the fd number is libc's); while it
  *    waits, a POLL op on the listening socket, its number kept (keep.c);
+ *    with no fd number free, the program's own call (EMFILE at once);
  *  - connect: made non-blocking for the call (O_NONBLOCK set and put back
- *    around it), the wait for POLLOUT, then the call again says how it
- *    ended, as a blocking connect leaves the socket.
+ *    around it), the wait for POLLOUT, its number kept, then the call
+ *    again says how it ended, as a blocking connect leaves the socket.
  *
  * SO_RCVTIMEO ends an accept's wait (EAGAIN), SO_SNDTIMEO a connect's
  * (EINPROGRESS), as the kernel's timeouts do. */
@@ -36,6 +37,13 @@ long asy__accept(struct asy_io *io, int fd)
 	struct stat id;
 	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
 		return ASY_PASS;
+	/* The kernel's accept takes its fd number before it waits: with no
+	 * number free (RLIMIT_NOFILE) it says EMFILE at once, never after a
+	 * connection came.  The program's own call says so. */
+	long probe = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (probe < 0)
+		return ASY_PASS;
+	asy_sys(SYS_close, probe, 0, 0, 0, 0, 0);
 	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
 	/* The number is kept while it waits: another thread's close leaves
 	 * the listening socket to this accept, as the kernel's does (keep.c). */
@@ -84,15 +92,25 @@ static long connect_nb(int fd, const struct asy_io *io)
 	return r;
 }
 
-long asy__connect(struct asy_io *io, int fd)
+/* After a wait: the socket to go on with (keep.c: fd while it still
+ * holds the socket, else the copy a close or dup2 over the number left),
+ * or -1 when it is gone. */
+static int conn_after(struct asy_keep *keep, int fd, const struct stat *id)
 {
-	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
-	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
-		return ASY_PASS;
-	long r = connect_nb(fd, io);
-	int64_t start = asy_now(), deadline = -1, pause = 1000000;
-	if (r == -EINPROGRESS || r == -EAGAIN)
-		deadline = asy__sock_deadline(fd, 0, start);
+	int now = asy__keep_after(keep, fd, id);
+	return now < 0 ? -1 : asy__keep_fd(keep, now);
+}
+
+/* The wait of a connect (the kernel's call holds its socket, so its
+ * number is kept: another thread's close or dup2 over it meanwhile never
+ * makes the connect go on with, or connect, the socket put there). */
+static long connect_wait(struct asy_io *io, int fd, long r, struct asy_keep *keep)
+{
+	struct stat id;
+	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
+		return r;
+	int64_t start = asy_now(), deadline = asy__sock_deadline(fd, 0, start), pause = 1000000;
+	asy__keep_begin(keep, fd);
 	/* AF_UNIX with a full backlog: the kernel's call waits for room;
 	 * here the coroutine sleeps and tries again. */
 	while (r == -EAGAIN) {
@@ -106,19 +124,37 @@ long asy__connect(struct asy_io *io, int fd)
 		if (p == -ECANCELED || (p == -ETIMEDOUT && io_deadline >= 0 && asy_now() >= io_deadline))
 			return p;
 		pause = pause < 16000000 ? pause * 2 : pause;
+		if ((fd = conn_after(keep, fd, &id)) < 0)
+			return -EBADF;
 		r = connect_nb(fd, io);
 	}
 	if (r != -EINPROGRESS)
 		return r;
 	/* In progress: it goes on in the kernel whatever happens to the
 	 * wait (a later connect says EALREADY, then EISCONN). */
-	r = asy__wait_ready(io, fd, POLLOUT, deadline, NULL);
+	r = asy__wait_ready(io, fd, POLLOUT, deadline, keep);
 	if (r == -ETIME)
 		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
 	if (r < 0 || r == ASY_PASS)
 		return r;
+	if ((fd = conn_after(keep, fd, &id)) < 0)
+		return -EBADF;
 	/* the kernel's own ending: connected (0) or the error, and the
 	 * socket's state as a blocking connect leaves it */
 	r = connect_nb(fd, io);
 	return r == -EISCONN ? 0 : r;
+}
+
+long asy__connect(struct asy_io *io, int fd)
+{
+	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
+		return ASY_PASS;
+	long r = connect_nb(fd, io);
+	if (r != -EINPROGRESS && r != -EAGAIN)
+		return r;
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	r = connect_wait(io, fd, r, &keep);
+	asy__keep_end(&keep);
+	return r;
 }
