@@ -360,6 +360,96 @@ static void c7_tcp_recv_waitall_rest_number_dup2_socket(void)
 	close((int)(long)new_peer);
 }
 
+/* A unix connect waits for room in a full backlog; another thread closes
+ * its number and a new, unconnected socket takes it, then room is made.
+ * The kernel's call holds its socket: it connects that one (0), and the
+ * new socket stays unconnected (ENOTCONN).  The engine's retry went by
+ * number and connected the program's new socket. */
+static int conn_listener, conn_fd;
+
+static void *swap_then_accept(void *arg)
+{
+	(void)arg;
+	t_msleep(50);
+	close(conn_fd);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	t_msleep(50);
+	int n = 0;
+	for (int i = 0; i < 40 && n < 2; i++) {
+		int a = accept(conn_listener, NULL, NULL);
+		if (a >= 0)
+			n++;
+		else
+			t_msleep(10);
+	}
+	return (void *)(long)s;
+}
+
+static void c7_unix_connect_number_swapped(void)
+{
+	struct sockaddr_storage a;
+	socklen_t len;
+	net(4);
+	conn_listener = t_bound(AF_UNIX, SOCK_STREAM, 0, &a, &len);
+	int filled = 0;
+	for (int i = 0; i < 8; i++) { /* fill the backlog */
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(c, (struct sockaddr *)&a, len) < 0)
+			break;
+		filled++;
+	}
+	fcntl(conn_listener, F_SETFL, O_NONBLOCK);
+	t_out("backlog full=%s\n", t_yes(filled > 0));
+	conn_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int was = conn_fd;
+	pthread_t th = go(swap_then_accept, NULL);
+	t_res("connect", connect(conn_fd, (struct sockaddr *)&a, len));
+	void *s;
+	pthread_join(th, &s);
+	t_out("new socket at the number=%s\n", t_yes((int)(long)s == was));
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	t_res("getpeername(new socket)", getpeername((int)(long)s, (struct sockaddr *)&peer, &plen));
+}
+
+/* An eventfd read waits; another thread closes its number (a dup keeps
+ * the eventfd), makes a new eventfd holding 7 there, then adds 3 to the
+ * old one.  The kernel's call holds its eventfd: it reads 3, and the new
+ * one still holds 7.  The engine's wait went by number and read the new
+ * one: every eventfd, timerfd and inotify fd has the same inode, so the
+ * check that the number still held its file could not tell. */
+static int ev_fd;
+
+static void *swap_eventfd_then_add(void *arg)
+{
+	(void)arg;
+	t_msleep(50);
+	int old = dup(ev_fd);
+	close(ev_fd);
+	int n = eventfd(7, 0);
+	t_msleep(50);
+	uint64_t v = 3;
+	write(old, &v, sizeof v);
+	close(old);
+	return (void *)(long)(n == ev_fd);
+}
+
+static void c7_eventfd_read_number_swapped(void)
+{
+	net(4);
+	ev_fd = eventfd(0, 0);
+	pthread_t th = go(swap_eventfd_then_add, NULL);
+	uint64_t v = 0;
+	t_res("read", read(ev_fd, &v, sizeof v));
+	t_out("value=%llu\n", (unsigned long long)v);
+	void *same;
+	pthread_join(th, &same);
+	t_out("number-reused=%d\n", same != NULL);
+	v = 0;
+	t_res("read-after", read(ev_fd, &v, sizeof v));
+	t_out("value=%llu\n", (unsigned long long)v);
+}
+
 /* epoll_wait waits for a socket of its set; another thread dup2s an idle
  * socket over the epoll fd's number, then the socket of the set gets
  * data: the kernel's call holds its epoll set and returns the event.  A
@@ -548,6 +638,8 @@ static const struct t_case cases[] = {
 	C(c7_socket_write_number_swapped, T_BACKEND),
 	C(c7_recv_number_swapped, T_BACKEND),
 	C(c7_tcp_recv_waitall_rest_number_dup2_socket, T_BACKEND),
+	C(c7_unix_connect_number_swapped, 0),
+	C(c7_eventfd_read_number_swapped, T_BACKEND),
 	C(c7_pipe_read_number_dup2, T_BACKEND),
 	C(c7_socket_write_number_dup3, T_BACKEND),
 	C(c7_recv_number_dup2, T_BACKEND),

@@ -487,7 +487,8 @@ static long pipe_read_call(struct asy_io *io)
 	return r;
 }
 
-static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
+static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
+			struct asy_keep *keep)
 {
 	short ev = io->op == ASY_OP_READ ? POLLIN : POLLOUT;
 	int64_t until = -1;
@@ -513,14 +514,38 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 			if (io->op == ASY_OP_READ && k == &asy__kinds[ASY_K_FIFO])
 				return asy__coro_alone() ? ASY_PASS : pipe_read_call(io);
 		}
-		long r = asy__wait_ready(io, io->fd, ev, until, NULL);
+		asy__keep_begin(keep, io->fd);
+		long r = asy__wait_ready(io, io->fd, ev, until, keep);
 		if (r == -ETIME)
 			return 0; /* VTIME passed without a byte: read() gives 0 */
 		if (r == ASY_PASS || r < 0)
 			return r;
-		if (!asy__same_file(io->fd, id))
+		/* Closed meanwhile: the copy of the file the close left, or
+		 * the call ends (keep.c).  Not by inode: every eventfd,
+		 * timerfd and inotify fd shares one. */
+		int fd = asy__keep_after(keep, io->fd, id);
+		if (fd < 0)
 			return -EBADF;
+		io->fd = asy__keep_fd(keep, fd);
 	}
+}
+
+/* A kind polled before its own call (a tty, a device, an event fd).
+ * While it waits by number, the number is kept (keep.c): a close or dup2
+ * over it leaves the call a copy of its file, on which the call is then
+ * made, never on the file put at the number. */
+static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
+{
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	int fd = io->fd;
+	long r = polled_loop(io, k, id, &keep);
+	if (r == ASY_PASS && io->fd != fd)
+		r = io->op == ASY_OP_READ ?
+			    asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags) :
+			    asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
+	io->fd = fd;
+	asy__keep_end(&keep);
+	return r;
 }
 
 /* A short read of a pipe, or of a socket with no low-water mark, is the
