@@ -630,7 +630,7 @@ long asy__send_ended(int fd, int flags, long r, size_t done);
 
 /* A socket wait that poll calls ready while the call still would wait,
  * again and again: pause (growing, within `deadline` and the coroutine's
- * own).  0, or the call's answer after `done` bytes (net.c). */
+ * own).  0, or the call's answer after `done` bytes (wait.c). */
 struct asy_again {
 	int n;      /* such looks in a row */
 	int64_t at; /* when the last one was */

@@ -517,36 +517,6 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 	return 0;
 }
 
-/* Called ready, yet the call would wait, a second time or more in a row:
- * a wait poll cannot express (an unconnected datagram socket whose
- * receiver is full; a socket whose error queue keeps POLLERR up).  The
- * next look comes after a pause growing from 50 µs to 3.2 ms, within the
- * call's deadline and the coroutine's.  A look that comes long after the
- * last one had a real wait between them: the pauses start again.  0, or
- * the call's answer. */
-long asy__pause_again(struct asy_again *a, int64_t deadline, long done)
-{
-	int64_t now = asy_now();
-	if (now - a->at > 5000000)
-		a->n = 0;
-	a->at = now;
-	if (++a->n < 2)
-		return 0;
-	int64_t until = now + (50000LL << (a->n < 8 ? a->n - 2 : 6));
-	int64_t io = asy__coro_io_deadline();
-	if (deadline >= 0 && deadline < until)
-		until = deadline;
-	if (io >= 0 && io < until)
-		until = io;
-	int r = asy__park(until); /* -ETIMEDOUT when `until` came */
-	now = a->at = asy_now();
-	if (deadline >= 0 && now >= deadline)
-		return done ? done : -EAGAIN;
-	if (r == -ECANCELED || (io >= 0 && now >= io))
-		return done ? done : r == -ECANCELED ? r : -ETIMEDOUT;
-	return 0;
-}
-
 /* The rest of xfer(): wait by number (no ring), then call again. */
 static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t want, size_t total,
 		      struct asy_keep *keep)
