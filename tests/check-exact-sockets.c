@@ -52,6 +52,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -527,6 +528,27 @@ static void c9_tcp_peek_waits_for_lowat(void) { peek_lowat(T_TCP); }
 static void c9_unix_peek_never_waits_for_lowat(void) { peek_lowat(T_UNIX_STREAM); }
 
 #define C(name, flags) { #name, name, flags }
+/* A blocking unix stream send whose count runs past the end of its
+ * buffer: the kernel's call returns what it sent before the copy
+ * faulted, at once, and so does the next one.  The engine took the
+ * short try for a full socket and waited for room to send the rest:
+ * the second send waited for good (uring), or slice by slice. */
+static void c9_unix_send_runs_past_buffer(void)
+{
+	alarm(5);
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	char *b = mmap(NULL, 128 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(b + 64 * 1024, 64 * 1024);
+	memset(b, 'b', 64 * 1024);
+	long r1 = send(sv[0], b, 1000000, 0);
+	t_out("first sent part=%s\n", t_yes(r1 > 0 && r1 <= 64 * 1024));
+	long r2 = send(sv[0], b, 1000000, 0);
+	t_out("second the same=%s\n", t_yes(r2 == r1));
+	t_out("received all=%s\n", t_yes(t_drain(sv[1]) == r1 + (r2 > 0 ? r2 : 0)));
+	t_res("send past the end", send(sv[0], b + 64 * 1024 - 1, 2, 0));
+}
+
 static const struct t_case cases[] = {
 	C(c9_unix_dgram_send_to_full_receiver, T_BACKEND),
 	C(c9_unix_send_peer_gone_sigpipe_ignored, T_BACKEND),
@@ -550,6 +572,7 @@ static const struct t_case cases[] = {
 	C(c9_sendmmsg_part_sent_ends_loop, T_BACKEND),
 	C(c9_tcp_peek_waits_for_lowat, T_BACKEND),
 	C(c9_unix_peek_never_waits_for_lowat, 0),
+	C(c9_unix_send_runs_past_buffer, 0),
 	{ NULL, NULL, 0 },
 };
 #undef C
