@@ -8,7 +8,7 @@
 REAL_BIN    := tests/bin/real
 REAL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude
 REAL_HELPERS := $(REAL_BIN)/statsdump.so $(REAL_BIN)/coromain.so $(REAL_BIN)/dropcache \
-	$(REAL_BIN)/uring-probe $(REAL_BIN)/seccomp-run $(REAL_BIN)/corocat
+	$(REAL_BIN)/uring-probe $(REAL_BIN)/seccomp-run $(REAL_BIN)/corocat $(REAL_BIN)/execstack
 REAL_CASES  ?=
 
 CHECK_TARGETS += check-real
@@ -22,6 +22,14 @@ $(REAL_BIN)/coromain.so: tests/real/coromain.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(REAL_CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+# A nested function's trampoline: the program needs an executable stack.
+$(REAL_BIN)/execstack: tests/real/execstack.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(REAL_CFLAGS) -Wno-trampolines -z execstack -o $@ $< 2>&1 | \
+		grep -v 'requires executable stack\|will be removed' >&2 || true
+	$(Q)test -x $@
 
 $(REAL_BIN)/uring-probe: tests/real/uring-probe.c
 	$(call msg,CC,$@)

@@ -5,6 +5,9 @@
  * per-thread cache, so a program spawning short coroutines in a loop does
  * not pay mmap + mprotect + munmap (and the page faults) for each. */
 #include <errno.h>
+#include <link.h>
+#include <stdint.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -38,12 +41,39 @@ size_t asy__stack_default(void)
 	return round_page(n < STACK_MIN ? STACK_MIN : n);
 }
 
+/* Whether the program needs executable stacks, as glibc decides for the
+ * threads it makes: an object loaded with PT_GNU_STACK asking for PF_X,
+ * or with no PT_GNU_STACK at all (the old default; not the vDSO, which
+ * has none).  A nested function whose address is taken runs a
+ * trampoline on the stack.  Read once, when the library is loaded (no
+ * loader lock taken later, in asy_go() from a signal handler). */
+static int stack_exec;
+
+static int object_needs_exec(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	if (vdso && (uintptr_t)info->dlpi_phdr - vdso < 4096)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_STACK)
+			return (*(int *)arg = (info->dlpi_phdr[i].p_flags & PF_X) != 0);
+	return (*(int *)arg = 1);
+}
+
+__attribute__((constructor)) static void stack_exec_init(void)
+{
+	int exec = 0;
+	dl_iterate_phdr(object_needs_exec, &exec);
+	stack_exec = exec;
+}
+
 static int stack_map(struct asy_stack *st, size_t size)
 {
 	size_t guard = page_size();
 	if (size > SIZE_MAX / 2)
 		return -ENOMEM;
-	void *m = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
+	void *m = mmap(NULL, size + guard, PROT_READ | PROT_WRITE | (stack_exec ? PROT_EXEC : 0),
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (m == MAP_FAILED)
 		return -ENOMEM;

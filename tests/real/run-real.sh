@@ -297,7 +297,8 @@ case_coromain() {
 	in_coro sqlite3 wal.db 'PRAGMA integrity_check; SELECT count(*) FROM t;' &&
 	in_coro "$PYTHON" "$HERE/pyio.py" "$DATA/big" &&
 	in_coro gzip -c "$DATA/big" | in_coro gzip -dc | in_coro sha256sum &&
-	slowly in_coro cat "$DATA/small" | in_coro cat > small
+	slowly in_coro cat "$DATA/small" | in_coro cat > small &&
+	in_coro "$BIN/execstack"
 }
 meta_coromain() { NEED="sqlite3 gzip"; CORO=1; }
 
