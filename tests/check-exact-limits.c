@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -164,6 +166,35 @@ static void c14_accept_no_number_free(void)
 		;
 	t_res("accept", accept(l, NULL, NULL));
 	t_res("accept4", accept4(l, NULL, NULL, SOCK_CLOEXEC));
+}
+
+/* A read that waits, into 5 bytes whose last 2 are a page the program
+ * has just unmapped: EFAULT, the bytes left in the pipe.  The engine
+ * mapped memory of its own at its first wait (the threads backend's poll
+ * array), which the kernel put in that hole: the read succeeded, 2 of
+ * its bytes written into the engine's array. */
+static void *later_world(void *arg)
+{
+	t_msleep(20);
+	write(*(int *)arg, "world", 5);
+	return NULL;
+}
+
+static void c14_read_into_unmapped_hole(void)
+{
+	alarm(5);
+	char *half = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(half + 4096, 4096);
+	int p[2];
+	char b[16];
+	pipe(p);
+	pthread_t th = go(later_world, &p[1]);
+	t_res("read", read(p[0], half + 4093, 5));
+	pthread_join(th, NULL);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	show_buf("left", b, read(p[0], b, sizeof b));
+	struct pollfd pf[4] = { { p[0], POLLIN, 0 } };
+	t_res("poll into the hole", poll((struct pollfd *)(half + 4096 - sizeof pf[0]), 2, 0));
 }
 
 static void fsize_calls(int handled)
@@ -398,6 +429,7 @@ static const struct t_case cases[] = {
 	C(c14_fsize_append_default, 0),
 	C(c14_nofile_edge, 0),
 	C(c14_accept_no_number_free, 0),
+	C(c14_read_into_unmapped_hole, T_BACKEND),
 	C(c14_fsize_calls_handled, 0),
 	C(c14_fsize_calls_ignored, 0),
 	C(c14_fsize_ftruncate_default, 0),

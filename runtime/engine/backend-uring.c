@@ -80,8 +80,7 @@ static int nop_round_trip(struct io_uring *u)
 
 static int uring_thread_init(struct asy_thread *t)
 {
-	struct ring *ring = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ring *ring = asy__map(sizeof *ring);
 	if (ring == MAP_FAILED)
 		return -ENOMEM;
 	memset(ring, 0, sizeof *ring);
@@ -116,7 +115,7 @@ static int uring_thread_init(struct asy_thread *t)
 out_exit:
 	io_uring_queue_exit(&ring->u);
 out_unmap:
-	munmap(ring, sizeof *ring);
+	asy__unmap(ring, sizeof *ring);
 	return r;
 }
 
@@ -129,7 +128,7 @@ static void ring_unmap(struct ring *ring)
 	if (u->cq.ring_ptr != u->sq.ring_ptr)
 		munmap(u->cq.ring_ptr, u->cq.ring_sz);
 	munmap(u->sq.sqes, u->sq.ring_entries * sizeof(struct io_uring_sqe));
-	munmap(ring, sizeof *ring);
+	asy__unmap(ring, sizeof *ring);
 }
 
 /* Unregister the index (IORING_REGISTER_USE_REGISTERED_RING, 6.3): the
@@ -156,7 +155,7 @@ static void uring_thread_fini(struct asy_thread *t)
 static void uring_thread_forget(struct asy_thread *t)
 {
 	if (t->be_data)
-		munmap(t->be_data, sizeof(struct ring));
+		asy__unmap(t->be_data, sizeof(struct ring));
 	t->be_data = NULL;
 }
 

@@ -95,8 +95,9 @@ static struct block *block_get(struct asy_thread *t, size_t size, int populate)
 			return b;
 		}
 	}
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+	void *p = populate ? mmap(NULL, size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0) :
+			     asy__map(size);
 	if (p == MAP_FAILED)
 		return NULL;
 	struct block *b = p;
@@ -116,11 +117,11 @@ void asy__detach_trim(struct asy_thread *t)
 		return;
 	if (b->size > TRIM_STEP) {
 		b->size -= TRIM_STEP;
-		munmap((char *)b + b->size, TRIM_STEP);
+		asy__unmap((char *)b + b->size, TRIM_STEP);
 		return;
 	}
 	t->detach_trim = b->next;
-	munmap(b, b->size);
+	asy__unmap(b, b->size);
 }
 
 void asy__detach_free(struct asy_thread *t, struct asy_waiter *w)
@@ -139,7 +140,7 @@ void asy__detach_free(struct asy_thread *t, struct asy_waiter *w)
 		t->detach_trim = b;
 		return;
 	}
-	munmap(b, b->size);
+	asy__unmap(b, b->size);
 }
 
 void asy__detach_reap(struct asy_thread *t, struct asy_waiter *w)
@@ -158,14 +159,14 @@ void asy__detach_drop_kept(struct asy_thread *t)
 	while (t->detach_keep) {
 		struct block *b = t->detach_keep;
 		t->detach_keep = b->next;
-		munmap(b, b->size);
+		asy__unmap(b, b->size);
 	}
 	t->detach_kept = 0;
 	t->detach_bytes = 0;
 	while (t->detach_trim) {
 		struct block *b = t->detach_trim;
 		t->detach_trim = b->next;
-		munmap(b, b->size);
+		asy__unmap(b, b->size);
 	}
 }
 

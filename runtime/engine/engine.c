@@ -176,7 +176,7 @@ static void thread_free(struct asy_thread *t, int forget)
 	/* Blocks of abandoned ops still on the parked list stay mapped: a
 	 * ring's op may still write into them (detach.c). */
 	asy__detach_drop_kept(t);
-	munmap(t, sizeof *t);
+	asy__unmap(t, sizeof *t);
 }
 
 static void thread_key_dtor(void *p)
@@ -209,8 +209,7 @@ static void thread_attach(struct asy_thread *t)
 
 static struct asy_thread *thread_new(void)
 {
-	struct asy_thread *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct asy_thread *t = asy__map(sizeof *t);
 	if (t == MAP_FAILED)
 		return NULL;
 	memset(t, 0, sizeof *t);
@@ -420,6 +419,7 @@ static void atfork_child(void)
 	asy__backend_threads.fork_child();
 	asy__backend_uring.fork_child();
 	asy__keep_fork_child();
+	asy__arena_fork_child();
 	if (asy__tls_thread)
 		asy__ro_ts_forget(&asy__tls_thread->ready_ts);
 	memset(&asy__count, 0, sizeof asy__count);
@@ -453,6 +453,7 @@ __attribute__((constructor)) void asy__init(void)
 {
 	int saved = errno;
 	asy__pid = (pid_t)asy_sys_getpid();
+	asy__arena_init();
 	asy__shim_resolve();
 	asy__task_resolve();
 	asy__config_read();

@@ -526,6 +526,15 @@ void asy__keep_closing(unsigned lo, unsigned hi); /* before close / close_range 
 int asy__copy_high(int fd, unsigned lo, unsigned hi);
 void asy__keep_fork_child(void);
 
+/* runtime/engine/arena.c: memory a coroutine's call needs, from a region
+ * reserved before main() (never a range the program just unmapped);
+ * MAP_FAILED as mmap when there is none. */
+void asy__arena_init(void);
+void *asy__map(size_t len);
+void asy__unmap(void *p, size_t len);
+int asy__in_arena(const void *p); /* a caller may map over its pages (MAP_FIXED) */
+void asy__arena_fork_child(void);
+
 /* runtime/engine/iov.c: vectors. */
 /* The most one read() or write() moves (the kernel's MAX_RW_COUNT). */
 #define MAX_RW_COUNT (INT_MAX & ~4095L)

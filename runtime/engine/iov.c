@@ -32,8 +32,7 @@ int asy__rest_of(struct asy_rest *r, const struct iovec *v, int cnt, size_t done
 	r->mapped = 0;
 	if (cnt > ASY_REST_SMALL) {
 		r->mapped = (size_t)cnt * sizeof *v;
-		r->v = mmap(NULL, r->mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+		r->v = asy__map(r->mapped);
 		if (r->v == MAP_FAILED)
 			return -ENOMEM;
 	}
@@ -57,7 +56,7 @@ int asy__rest_of(struct asy_rest *r, const struct iovec *v, int cnt, size_t done
 void asy__rest_free(struct asy_rest *r)
 {
 	if (r->mapped)
-		munmap(r->v, r->mapped);
+		asy__unmap(r->v, r->mapped);
 }
 
 /* The lowest top of user memory of the architectures (47 bits): a range

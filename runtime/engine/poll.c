@@ -47,7 +47,7 @@ static int pset_init(struct pset *s, unsigned n)
 	s->p = s->small;
 	if (n > SMALL_SET) {
 		s->mapped = n * sizeof *s->p;
-		s->p = mmap(NULL, s->mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		s->p = asy__map(s->mapped);
 		if (s->p == MAP_FAILED)
 			return -ENOMEM;
 	}
@@ -72,7 +72,7 @@ static void pset_add(struct pset *s, int fd, short events)
 static void pset_free(struct pset *s)
 {
 	if (s->mapped)
-		munmap(s->p, s->mapped);
+		asy__unmap(s->p, s->mapped);
 }
 
 /* A number of the set closed while the call waited (by another thread):
@@ -243,8 +243,7 @@ static int sets_init(struct sets *s, int n, fd_set **sets)
 	s->mapped = 0;
 	s->buf = s->small[0];
 	if (s->bytes > sizeof s->small[0]) {
-		void *m = mmap(NULL, 3 * s->bytes, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *m = asy__map(3 * s->bytes);
 		if (m == MAP_FAILED)
 			return -ENOMEM;
 		s->buf = m;
@@ -262,7 +261,7 @@ static int sets_init(struct sets *s, int n, fd_set **sets)
 static void sets_free(struct sets *s)
 {
 	if (s->mapped)
-		munmap(s->buf, s->mapped);
+		asy__unmap(s->buf, s->mapped);
 }
 
 /* The program's sets as it gave them. */
@@ -356,8 +355,7 @@ static int table_bits(int n)
 {
 	static const struct timespec zero = { 0, 0 };
 	size_t bytes = SET_BYTES(n);
-	unsigned char *one = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-				  -1, 0);
+	unsigned char *one = asy__map(bytes);
 	if (one == MAP_FAILED)
 		return -1;
 	int lo = 0, hi = n;
@@ -373,7 +371,7 @@ static int table_bits(int n)
 		else
 			hi = b;
 	}
-	munmap(one, bytes);
+	asy__unmap(one, bytes);
 	return lo;
 }
 

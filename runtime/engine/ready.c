@@ -110,11 +110,11 @@ static struct pollfd *array(struct asy_thread *t)
 	size_t cap = 4096;
 	while (cap < need)
 		cap *= 2;
-	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = asy__map(cap);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (t->ready_pfd)
-		munmap(t->ready_pfd, t->ready_cap);
+		asy__unmap(t->ready_pfd, t->ready_cap);
 	t->ready_pfd = p;
 	t->ready_cap = cap;
 	return p;
@@ -193,19 +193,31 @@ int asy__ready_sleep(struct asy_thread *t, int64_t deadline)
 static int ro_ts_init(struct asy_ro_ts *t)
 {
 	size_t len = sizeof(struct timespec);
-	void *rw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rw == MAP_FAILED)
-		return -1;
-	void *ro = mremap(rw, 0, len, MREMAP_MAYMOVE);
+	/* Both views on pages of the engine's region (arena.c), where they
+	 * take no range the program just unmapped; else where mmap puts them. */
+	void *at = asy__map(len), *ro_at = asy__map(len);
+	int placed = asy__in_arena(at) && asy__in_arena(ro_at);
+	if (!placed) {
+		if (at != MAP_FAILED)
+			asy__unmap(at, len);
+		if (ro_at != MAP_FAILED)
+			asy__unmap(ro_at, len);
+	}
+	void *rw = mmap(placed ? at : NULL, len, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS | (placed ? MAP_FIXED : 0), -1, 0);
+	void *ro = rw == MAP_FAILED ? MAP_FAILED :
+		   placed ? mremap(rw, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, ro_at) :
+			    mremap(rw, 0, len, MREMAP_MAYMOVE);
 	if (ro != MAP_FAILED && mprotect(ro, len, PROT_READ) == 0 &&
 	    madvise(rw, len, MADV_DONTFORK) == 0 && madvise(ro, len, MADV_DONTFORK) == 0) {
 		t->rw = rw;
 		t->ro = ro;
 		return 0;
 	}
-	if (ro != MAP_FAILED)
-		munmap(ro, len);
-	munmap(rw, len);
+	if (ro != MAP_FAILED || placed)
+		asy__unmap(ro != MAP_FAILED ? ro : ro_at, len);
+	if (rw != MAP_FAILED || placed)
+		asy__unmap(rw != MAP_FAILED ? rw : at, len);
 	return -1;
 }
 
@@ -240,8 +252,8 @@ void asy__ro_ts_forget(struct asy_ro_ts *t)
 void asy__ro_ts_fini(struct asy_ro_ts *t)
 {
 	if (t->ro) {
-		munmap((void *)t->ro, sizeof *t->ro);
-		munmap(t->rw, sizeof *t->rw);
+		asy__unmap((void *)t->ro, sizeof *t->ro);
+		asy__unmap(t->rw, sizeof *t->rw);
 	}
 	t->rw = NULL;
 	t->ro = NULL;
@@ -251,7 +263,7 @@ void asy__ready_fini(struct asy_thread *t)
 {
 	asy__ro_ts_fini(&t->ready_ts);
 	if (t->ready_pfd)
-		munmap(t->ready_pfd, t->ready_cap);
+		asy__unmap(t->ready_pfd, t->ready_cap);
 	t->ready_pfd = NULL;
 	t->ready_cap = 0;
 	t->ready = NULL;
