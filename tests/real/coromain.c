@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 typedef int main_fn(int, char **, char **);
 
@@ -24,10 +25,18 @@ static volatile int done;
 static int64_t (*now_fn)(void);
 static int (*sleep_fn)(int64_t);
 
+static pid_t main_pid;
+
 static void body(void *arg)
 {
 	(void)arg;
 	g_rc = real_main(g_argc, g_argv, g_envp);
+	/* In a child forked from main()'s coroutine, that coroutine's return
+	 * ends the child with status 0 (the library's rule: the last thread
+	 * returned); main()'s return value is the child's status, as when
+	 * main() returns without the shim. */
+	if (getpid() != main_pid)
+		exit(g_rc);
 	done = 1;
 }
 
@@ -48,6 +57,7 @@ static int wrap(int argc, char **argv, char **envp)
 	sleep_fn = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "asy_sleep");
 	if (!go_stack || !go || !run || !now_fn || !sleep_fn)
 		return real_main(argc, argv, envp);
+	main_pid = getpid();
 	g_argc = argc;
 	g_argv = argv;
 	g_envp = envp;

@@ -298,7 +298,12 @@ case_coromain() {
 	in_coro "$PYTHON" "$HERE/pyio.py" "$DATA/big" &&
 	in_coro gzip -c "$DATA/big" | in_coro gzip -dc | in_coro sha256sum &&
 	slowly in_coro cat "$DATA/small" | in_coro cat > small &&
-	in_coro "$BIN/execstack"
+	in_coro "$BIN/execstack" &&
+	in_coro "$PYTHON" -c 'import os
+pid = os.fork()
+if pid == 0:
+    raise ValueError("a child whose main() returns 1")
+print("child exit status", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))' 2>/dev/null
 }
 meta_coromain() { NEED="sqlite3 gzip"; CORO=1; }
 
