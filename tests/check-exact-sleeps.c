@@ -428,6 +428,21 @@ static const char *lk_name(int r)
 	return r ? t_errname(r) : "0";
 }
 
+/* A lock call's answer, the lock given back when it was taken. */
+static int mutex_given_back(pthread_mutex_t *m, int r)
+{
+	if (!r)
+		pthread_mutex_unlock(m);
+	return r;
+}
+
+static int rwlock_given_back(int r)
+{
+	if (!r)
+		pthread_rwlock_unlock(&lk_rw);
+	return r;
+}
+
 /* Every timed call on every lock with every bad timeout: one line each
  * (a lock taken is given back, so the next call finds it as before). */
 static void locks_try_bad(void (*out)(int, const char *), int job)
@@ -436,24 +451,13 @@ static void locks_try_bad(void (*out)(int, const char *), int job)
 	for (unsigned i = 0; i < NBAD_TS; i++) {
 		for (unsigned j = 0; j < NBAD_CLK; j++) {
 			const struct timespec *t = &bad_ts[i];
-			int mn = pthread_mutex_clocklock(&lk_normal, bad_clk[j], t);
-			if (!mn)
-				pthread_mutex_unlock(&lk_normal);
-			int mr = pthread_mutex_clocklock(&lk_rec, bad_clk[j], t);
-			if (!mr)
-				pthread_mutex_unlock(&lk_rec);
-			int mc = pthread_mutex_clocklock(&lk_check, bad_clk[j], t);
-			if (!mc)
-				pthread_mutex_unlock(&lk_check);
-			int rd = pthread_rwlock_clockrdlock(&lk_rw, bad_clk[j], t);
-			if (!rd)
-				pthread_rwlock_unlock(&lk_rw);
-			int wr = pthread_rwlock_clockwrlock(&lk_rw, bad_clk[j], t);
-			if (!wr)
-				pthread_rwlock_unlock(&lk_rw);
-			int tm = bad_clk[j] == CLOCK_REALTIME ? pthread_mutex_timedlock(&lk_normal, t) : -1;
-			if (!tm)
-				pthread_mutex_unlock(&lk_normal);
+			int mn = mutex_given_back(&lk_normal, pthread_mutex_clocklock(&lk_normal, bad_clk[j], t));
+			int mr = mutex_given_back(&lk_rec, pthread_mutex_clocklock(&lk_rec, bad_clk[j], t));
+			int mc = mutex_given_back(&lk_check, pthread_mutex_clocklock(&lk_check, bad_clk[j], t));
+			int rd = rwlock_given_back(pthread_rwlock_clockrdlock(&lk_rw, bad_clk[j], t));
+			int wr = rwlock_given_back(pthread_rwlock_clockwrlock(&lk_rw, bad_clk[j], t));
+			int tm = bad_clk[j] == CLOCK_REALTIME ?
+					 mutex_given_back(&lk_normal, pthread_mutex_timedlock(&lk_normal, t)) : -1;
 			snprintf(line, sizeof line, "{%ld,%ld} clock %d: mutex %s recursive %s errorcheck %s "
 				 "rd %s wr %s timedlock %s", (long)t->tv_sec, t->tv_nsec, (int)bad_clk[j],
 				 lk_name(mn), lk_name(mr), lk_name(mc), lk_name(rd), lk_name(wr),

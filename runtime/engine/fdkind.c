@@ -83,6 +83,12 @@ int asy__kernel_fs(int fd)
 	return 0;
 }
 
+int asy__made_by_pipe(int fd)
+{
+	struct statfs sf;
+	return asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) == 0 && sf.f_type == 0x50495045;
+}
+
 static int socket_kind(int fd)
 {
 	int type = 0;

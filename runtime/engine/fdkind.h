@@ -79,5 +79,7 @@ int64_t asy__tty_wait(int fd, int writing);
 
 /* 1 when a regular file is made up by the kernel (ASY_K_KERNFS). */
 int asy__kernel_fs(int fd);
+/* 1 when fd is a pipe made by pipe() (pipefs), not a FIFO opened by name. */
+int asy__made_by_pipe(int fd);
 
 #endif

@@ -253,11 +253,9 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 		w->io.a[1] = (long)&op.o; /* read in the kernel with the op's start */
 	if (late)
 		w->learn = recv_deadline;
-	/* The caller's try found no room: wait for it before trying.  Not
-	 * after a try that moved part: that one may have stopped at a bad
-	 * byte of the buffer (the kernel's call returns the count then),
-	 * and a unix socket polls writable only once three quarters of its
-	 * buffer are free. */
+	/* The caller's try found no room: wait for it first.  Not after a
+	 * try that moved part, which may have stopped at a bad byte (the
+	 * kernel's call returns the count then). */
 	if (!x->reading && !done)
 		w->io.flags = ASY_F_POLL_FIRST;
 	long r = asy__op_start(t, w, -1);

@@ -25,7 +25,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/statfs.h>
 #include <sys/time.h>
 #include <termios.h>
 
@@ -324,11 +323,12 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 
 static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
 
-/* A pipe made by pipe() (pipefs), not a FIFO opened by name. */
-static int made_by_pipe(int fd)
+/* The program's call itself, on io->fd (a kept copy, where a wait's
+ * number was closed meanwhile), at `off` (-1: the file position). */
+static long call_itself(const struct asy_io *io, off_t off)
 {
-	struct statfs sf;
-	return asy_sys(SYS_fstatfs, fd, &sf, 0, 0, 0, 0) == 0 && sf.f_type == 0x50495045;
+	return io->op == ASY_OP_READ ? asy_sys_preadv2(io->fd, io->iov, io->iovcnt, off, io->rwflags) :
+				       asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, off, io->rwflags);
 }
 
 /* The loop of rw_stream() below. */
@@ -367,7 +367,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		 * program's flags: poll it instead.  (A pipe made by pipe()
 		 * takes it: the program's flags were refused.) */
 		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo &&
-		    (!io->rwflags || !made_by_pipe(io->fd)))
+		    (!io->rwflags || !asy__made_by_pipe(io->fd)))
 			return rw_polled(io, k, id);
 		if (r >= 0) {
 			if (!reading && !want)
@@ -452,9 +452,7 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 	int fd = io->fd;
 	long r = stream_loop(io, k, id, first, &keep);
 	if (r == ASY_PASS && io->fd != fd) /* hung up: the call itself, on the copy */
-		r = io->op == ASY_OP_READ ?
-			    asy_sys_preadv2(io->fd, io->iov, io->iovcnt, -1, io->rwflags) :
-			    asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, -1, io->rwflags);
+		r = call_itself(io, -1);
 	io->fd = fd;
 	asy__keep_end(&keep);
 	return r;
@@ -464,8 +462,7 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 
 static long own_read(void *arg) /* on a worker, at the file position */
 {
-	const struct asy_io *io = arg;
-	return asy_sys_preadv2(io->fd, io->iov, io->iovcnt, -1, io->rwflags);
+	return call_itself(arg, -1);
 }
 
 /* A pipe's read that the try could not make (a FIFO opened by name
@@ -540,9 +537,7 @@ static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const str
 	int fd = io->fd;
 	long r = polled_loop(io, k, id, &keep);
 	if (r == ASY_PASS && io->fd != fd)
-		r = io->op == ASY_OP_READ ?
-			    asy_sys_preadv2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags) :
-			    asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, io->off, io->rwflags);
+		r = call_itself(io, io->off);
 	io->fd = fd;
 	asy__keep_end(&keep);
 	return r;
