@@ -104,7 +104,9 @@ static inline long traced(long v)
 	unsigned asy_c_ = ASY_CLOSES(#name) ? asy__closing(&asy_x_) : 0;   \
 	if (asy_t0_ && asy_x_.call == ASY_CALL_close)                       \
 		asy__trace_before(&asy_x_);                                 \
-	if (atomic_load_explicit(&asy__ready, memory_order_relaxed))        \
+	if (__builtin_expect(asy_c_ & ASY_CLOSE_AROUND, 0))                 \
+		asy_r_ = asy__close_around(&asy_x_);                        \
+	else if (atomic_load_explicit(&asy__ready, memory_order_relaxed))   \
 		asy_r_ = asy__io(&asy_x_);                                  \
 	if (asy_r_ != ASY_PASS) {                                           \
 		asy_v_ = (ret)edge(asy_r_);                                 \
@@ -114,8 +116,8 @@ static inline long traced(long v)
 		asy_x_.via = ASY_VIA_LIBC;                                  \
 		asy_v_ = real.name ? (libc) : (ret)edge(asy_sys sc);        \
 	}                                                                   \
-	if (asy_c_)                                                         \
-		asy__trace_closed(asy_c_);                                  \
+	if (asy_c_ & ASY_TRACE_LOST)                                        \
+		asy__trace_closed(asy_c_ & ASY_TRACE_LOST);                 \
 	if (asy_t0_)                                                        \
 		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);          \
 	if (__builtin_expect(asy__jump_pending, 0))                         \

@@ -136,6 +136,7 @@ struct swap { int fd, peer, drain, sock, dup, over_socket; };
 /* The peer of the socket dup2'd over the number (over_socket), kept open
  * so that the socket that took the number never hangs up or gets data. */
 static int swap_over_peer = -1;
+static int swap_closed; /* closes of a loop to the top that closed a number */
 
 static void *swap_then_feed(void *arg)
 {
@@ -143,7 +144,13 @@ static void *swap_then_feed(void *arg)
 	char b[65536];
 	t_msleep(50);
 	int n;
-	if (s->dup) { /* dup2 or dup3 over the number: the same, in one call */
+	if (s->dup > 3) { /* closefrom, or a close loop to the top */
+		if (s->dup == 4)
+			close_range((unsigned)s->fd, ~0U, 0);
+		for (int i = s->fd; s->dup == 5 && i < 8192; i++)
+			swap_closed += close(i) == 0;
+		n = open("/dev/null", O_RDONLY);
+	} else if (s->dup) { /* dup2 or dup3 over the number: the same, in one call */
 		int o, sp[2];
 		if (s->over_socket && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0)
 			o = sp[0], swap_over_peer = sp[1];
@@ -207,6 +214,31 @@ static void read_swapped(int sock, int dup)
 static void c7_pipe_read_number_swapped(void)
 {
 	read_swapped(0, 0);
+}
+
+/* Everything from the reader's number up closed by another thread, with
+ * closefrom's close_range (4) or a close loop to the top (5): the read
+ * goes on with its pipe.  The reader is put above the writer. */
+static void read_closed_to_top(int how)
+{
+	int p[2];
+	net(4);
+	pipe(p);
+	int r = fcntl(p[0], F_DUPFD, p[1] + 1);
+	close(p[0]);
+	swap_during(&(struct swap){ r, p[1], 0, 0, how, 0 }, 0);
+	if (how == 5)
+		t_out("closed=%d\n", swap_closed);
+}
+
+static void c7_pipe_read_closefrom(void)
+{
+	read_closed_to_top(4);
+}
+
+static void c7_pipe_read_close_loop_to_top(void)
+{
+	read_closed_to_top(5);
 }
 
 static void c7_socket_read_number_swapped(void)
@@ -513,6 +545,9 @@ static void *lswap_then_connect(void *arg)
 		listen(o, 4);
 		same = dup2(o, s->fd) == s->fd;
 		close(o);
+	} else if (s->over_listener == 2) { /* closefrom */
+		close_range((unsigned)s->fd, ~0U, 0);
+		same = open("/dev/null", O_RDONLY) == s->fd;
 	} else {
 		close(s->fd);
 		same = open("/dev/null", O_RDONLY) == s->fd;
@@ -558,6 +593,11 @@ static void c7_accept_number_swapped(void)
 static void c7_accept_number_dup2_listener(void)
 {
 	accept_swapped(1);
+}
+
+static void c7_accept_closefrom(void)
+{
+	accept_swapped(2);
 }
 
 static int count_fds(void)
@@ -633,6 +673,8 @@ static const struct t_case cases[] = {
 	C(c7_close_range_after_wait, T_BACKEND),
 	C(c7_fork_child_lists_fds, T_NOCORO),
 	C(c7_pipe_read_number_swapped, T_BACKEND),
+	C(c7_pipe_read_closefrom, T_BACKEND),
+	C(c7_pipe_read_close_loop_to_top, T_BACKEND),
 	C(c7_socket_read_number_swapped, T_BACKEND),
 	C(c7_pipe_write_number_swapped, T_BACKEND),
 	C(c7_socket_write_number_swapped, T_BACKEND),
@@ -649,6 +691,7 @@ static const struct t_case cases[] = {
 	C(c7_send_number_swapped, T_BACKEND),
 	C(c7_accept_number_swapped, T_BACKEND),
 	C(c7_accept_number_dup2_listener, T_BACKEND),
+	C(c7_accept_closefrom, T_BACKEND),
 	C(c7_epoll_number_dup2_socket, T_BACKEND),
 	{ NULL, NULL, 0 },
 };

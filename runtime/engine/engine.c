@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "order.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "trace.h"
@@ -372,9 +373,30 @@ unsigned asy__closing(const struct asy_io *io)
 	 * pay it. */
 	if ((!keep && !ours) || (pid_t)asy_sys_getpid() != asy__pid)
 		return 0;
-	if (keep)
-		asy__keep_closing(lo, hi);
-	return ours ? asy__trace_closing(lo, hi) : 0;
+	unsigned r = ours ? asy__trace_closing(lo, hi) & ASY_TRACE_LOST : 0;
+	if (keep && asy__keep_closing(lo, hi, io->call))
+		r |= ASY_CLOSE_AROUND;
+	return r;
+}
+
+long asy__close_around(struct asy_io *io)
+{
+	struct asy_coro *self;
+	/* A coroutine's close_range comes after its thread's file ops on
+	 * the numbers, as the engine's own would (fs.c). */
+	if (io->call == ASY_CALL_close_range && !asy__depth && !asy__forked &&
+	    (self = asy__coro_self())) {
+		int saved = errno;
+		asy__depth++;
+		asy__coro_in_call(self, 1);
+		asy__ops_first(io, -1);
+		asy__coro_in_call(self, -1);
+		asy__depth--;
+		errno = saved;
+	}
+	if (io->call == ASY_CALL_close)
+		return asy__keep_close(io->call, (unsigned)io->fd, (unsigned)io->fd, 0);
+	return asy__keep_close(io->call, (unsigned)io->a[0], (unsigned)io->a[1], (int)io->a[2]);
 }
 
 long asy__io(struct asy_io *io)

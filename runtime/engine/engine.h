@@ -346,9 +346,17 @@ long asy__io(struct asy_io *io);
 /* Before close, close_range, dup2 or dup3 (the hook, whatever the
  * backend): the numbers the call closes that a wait holds (keep.c) or the
  * trace writes to (trace-out.c) are moved out of its way, so that the
- * call meets what it would meet without the shim.  Nonzero: pass it to
- * asy__trace_closed() once the call returned.  errno preserved. */
+ * call meets what it would meet without the shim.  The result's low bits
+ * (ASY_TRACE_LOST): pass them to asy__trace_closed() once the call
+ * returned.  ASY_CLOSE_AROUND: a copy a wait holds is in the call's way
+ * and could not move, so asy__close_around() is the call instead of the
+ * program's own.  errno preserved. */
+#define ASY_TRACE_LOST 0xffu
+#define ASY_CLOSE_AROUND 0x100u
 unsigned asy__closing(const struct asy_io *io);
+/* A close of a copy's number (EBADF: the program has no such number),
+ * or a close_range made around the copies in it; 0 or -errno. */
+long asy__close_around(struct asy_io *io);
 
 /* > 0 while the thread is inside the engine's own code: a hooked call
  * from a signal handler then passes through to libc. */
@@ -520,7 +528,14 @@ int asy__keep_after(struct asy_keep *k, int fd, const struct stat *id);
  * one, else its fd (read at every look, so that a wait by number never
  * goes on with the file a close or dup2 put there). */
 int asy__poll_fd(const struct asy_io *io);
-void asy__keep_closing(unsigned lo, unsigned hi); /* before close / close_range */
+/* Before a close, close_range, dup2 or dup3 (call) of lo..hi: copies of
+ * the waits' numbers in lo..hi, and the copies in lo..hi moved out of
+ * it where there is room.  Nonzero: a copy stays in lo..hi and the call
+ * is asy__keep_close()'s (close, close_range only). */
+int asy__keep_closing(unsigned lo, unsigned hi, int call);
+/* The program's close (of a copy's number: -EBADF) or close_range of
+ * lo..hi with flags fl, closing all but the copies; 0 or -errno. */
+long asy__keep_close(int call, unsigned lo, unsigned hi, int fl);
 /* A copy of fd (F_DUPFD_CLOEXEC) among the top numbers of the fd table,
  * none of lo..hi (lo > hi: any); -1 when there is no room. */
 int asy__copy_high(int fd, unsigned lo, unsigned hi);

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "fdkind.h"
@@ -142,15 +143,79 @@ int asy__copy_high(int fd, unsigned lo, unsigned hi)
 	return -1;
 }
 
-void asy__keep_closing(unsigned lo, unsigned hi)
+static int in(int fd, unsigned lo, unsigned hi)
 {
+	return fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi;
+}
+
+/* A close_range to the top of the table (the closefrom idiom) or a close
+ * loop reaching the top numbers meets the copies themselves.  The program
+ * has no such number: its close of one is EBADF, and a close_range is
+ * made around the copies that cannot leave its range (asy__keep_close),
+ * so that the waits go on with their files as the kernel's calls do. */
+int asy__keep_closing(unsigned lo, unsigned hi, int call)
+{
+	int around = 0;
 	take();
-	for (struct asy_keep *k = list; k; k = k->next)
-		if ((unsigned)k->fd >= lo && (unsigned)k->fd <= hi &&
-		    atomic_load_explicit(&k->held, memory_order_relaxed) < 0)
-			atomic_store_explicit(&k->held, asy__copy_high(k->fd, lo, hi),
-					      memory_order_release);
+	for (struct asy_keep *k = list; k; k = k->next) {
+		int held = atomic_load_explicit(&k->held, memory_order_relaxed);
+		if (held >= 0) {
+			if (!in(held, lo, hi))
+				continue;
+			if (call == ASY_CALL_close) {
+				around = 1;
+				continue;
+			}
+			int to = asy__copy_high(held, lo, hi);
+			if (to >= 0) { /* its poll sees the new one at its next look */
+				atomic_store_explicit(&k->held, to, memory_order_release);
+				asy_sys(SYS_close, held, 0, 0, 0, 0, 0);
+			} else {
+				around |= call == ASY_CALL_close_range;
+			}
+		} else if (in(k->fd, lo, hi)) {
+			int to = asy__copy_high(k->fd, lo, hi);
+			if (to < 0 && call == ASY_CALL_close_range && (to = asy__copy_high(k->fd, 1, 0)) >= 0)
+				around = 1; /* inside the range: closed around */
+			atomic_store_explicit(&k->held, to, memory_order_release);
+		}
+	}
 	give();
+	return around;
+}
+
+long asy__keep_close(int call, unsigned lo, unsigned hi, int fl)
+{
+	if (call == ASY_CALL_close)
+		return -EBADF;
+	if (fl & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC))
+		return -EINVAL; /* as the kernel's, which closes nothing then */
+	/* The copies in lo..hi, ascending (at most the 16 top numbers). */
+	unsigned skip[17];
+	int n = 0;
+	take();
+	for (struct asy_keep *k = list; k && n < 17; k = k->next) {
+		int held = atomic_load_explicit(&k->held, memory_order_relaxed);
+		if (!in(held, lo, hi))
+			continue;
+		int i = n++;
+		for (; i > 0 && skip[i - 1] > (unsigned)held; i--)
+			skip[i] = skip[i - 1];
+		skip[i] = (unsigned)held;
+	}
+	long r = 0;
+	unsigned from = lo;
+	for (int i = 0; i <= n && r == 0; i++) {
+		unsigned to = i < n ? skip[i] - 1 : hi;
+		if ((i == n || skip[i] > from) && from <= to)
+			r = asy_sys(SYS_close_range, from, to, fl, 0, 0, 0);
+		if (i < n)
+			from = skip[i] + 1;
+		if (i < n && skip[i] == hi)
+			break;
+	}
+	give();
+	return r;
 }
 
 void asy__keep_fork_child(void)
