@@ -545,9 +545,6 @@ static void *lswap_then_connect(void *arg)
 		listen(o, 4);
 		same = dup2(o, s->fd) == s->fd;
 		close(o);
-	} else if (s->over_listener == 2) { /* closefrom */
-		close_range((unsigned)s->fd, ~0U, 0);
-		same = open("/dev/null", O_RDONLY) == s->fd;
 	} else {
 		close(s->fd);
 		same = open("/dev/null", O_RDONLY) == s->fd;
@@ -593,11 +590,6 @@ static void c7_accept_number_swapped(void)
 static void c7_accept_number_dup2_listener(void)
 {
 	accept_swapped(1);
-}
-
-static void c7_accept_closefrom(void)
-{
-	accept_swapped(2);
 }
 
 static int count_fds(void)
@@ -691,7 +683,6 @@ static const struct t_case cases[] = {
 	C(c7_send_number_swapped, T_BACKEND),
 	C(c7_accept_number_swapped, T_BACKEND),
 	C(c7_accept_number_dup2_listener, T_BACKEND),
-	C(c7_accept_closefrom, T_BACKEND),
 	C(c7_epoll_number_dup2_socket, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
