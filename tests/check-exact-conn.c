@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,54 @@ static void c15_raw_icmp_echo(void)
 	t_out("replies=%d\n", replies);
 }
 
+/* An accept that waits takes its fd number when it starts, as the
+ * kernel's does: another thread's open meanwhile gets the next number,
+ * the program's close of the taken one says EBADF and a dup2 onto it
+ * EBUSY, and the connection comes at it. */
+struct taken { int n; struct sockaddr_storage a; socklen_t al; };
+
+static void open_during_accept(void *arg)
+{
+	struct taken *t = arg;
+	int o = open("/dev/null", O_RDONLY);
+	t_out("open-is-next=%s\n", t_yes(o == t->n + 1));
+	t_res("close-taken", close(t->n));
+	t_res("dup2-onto-taken", dup2(o, t->n) == t->n ? 0 : -1);
+	int c = socket(t->a.ss_family, SOCK_STREAM, 0);
+	t_res("connect", connect(c, (struct sockaddr *)&t->a, t->al));
+	t_msleep(50);
+	close(c);
+	close(o);
+}
+
+static void accept_takes_number(int flags)
+{
+	struct taken t;
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof peer;
+	alarm(5);
+	int l = t_bound(AF_INET, SOCK_STREAM, 4, &t.a, &t.al);
+	t.n = dup(0);
+	close(t.n);
+	pthread_t th = t_later(open_during_accept, &t, 50);
+	int a = accept4(l, (struct sockaddr *)&peer, &pl, flags);
+	pthread_join(th, NULL);
+	t_out("accepted-at-taken=%s cloexec=%s nonblock=%s peer=%s\n", t_yes(a == t.n),
+	      t_yes((fcntl(a, F_GETFD) & FD_CLOEXEC) != 0),
+	      t_yes((fcntl(a, F_GETFL) & O_NONBLOCK) != 0), t_yes(peer.ss_family == AF_INET));
+	t_res("next-open", open("/dev/null", O_RDONLY) - t.n);
+}
+
+static void c15_accept_takes_number_first(void)
+{
+	accept_takes_number(0);
+}
+
+static void c15_accept4_cloexec_takes_number_first(void)
+{
+	accept_takes_number(SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
 #define C(name, flags) { #name, name, flags }
@@ -315,6 +364,8 @@ static const struct t_case cases[] = {
 	C(c15_udp_refused, 0),
 	C(c15_alg_hash, 0),
 	C(c15_raw_icmp_echo, 0),
+	C(c15_accept_takes_number_first, T_BACKEND),
+	C(c15_accept4_cloexec_takes_number_first, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -394,9 +394,9 @@ long asy__close_around(struct asy_io *io)
 		asy__depth--;
 		errno = saved;
 	}
-	if (io->call == ASY_CALL_close)
-		return asy__keep_close(io->call, (unsigned)io->fd, (unsigned)io->fd, 0);
-	return asy__keep_close(io->call, (unsigned)io->a[0], (unsigned)io->a[1], (int)io->a[2]);
+	unsigned lo = 0, hi = 0;
+	closes(io, &lo, &hi);
+	return asy__keep_close(io, lo, hi);
 }
 
 long asy__io(struct asy_io *io)

@@ -355,7 +355,8 @@ long asy__io(struct asy_io *io);
 #define ASY_CLOSE_AROUND 0x100u
 unsigned asy__closing(const struct asy_io *io);
 /* A close of a copy's number (EBADF: the program has no such number),
- * or a close_range made around the copies in it; 0 or -errno. */
+ * a dup2 onto an accept's taken number (EBUSY), or a close_range made
+ * around the copies in it; 0 or -errno. */
 long asy__close_around(struct asy_io *io);
 
 /* > 0 while the thread is inside the engine's own code: a hooked call
@@ -515,6 +516,7 @@ struct asy_keep {
 	int fd;
 	_Atomic int held;  /* the copy, or -1 */
 	unsigned char on;  /* on the list (zero-initialise before use) */
+	unsigned char taken; /* held is a number a waiting accept took */
 	struct asy_keep *next, *prev;
 };
 extern _Atomic int asy__keeps; /* waits on the list; the shim's fast path reads it */
@@ -533,9 +535,15 @@ int asy__poll_fd(const struct asy_io *io);
  * it where there is room.  Nonzero: a copy stays in lo..hi and the call
  * is asy__keep_close()'s (close, close_range only). */
 int asy__keep_closing(unsigned lo, unsigned hi, int call);
-/* The program's close (of a copy's number: -EBADF) or close_range of
- * lo..hi with flags fl, closing all but the copies; 0 or -errno. */
-long asy__keep_close(int call, unsigned lo, unsigned hi, int fl);
+/* The program's close of a copy's number (-EBADF), dup2 or dup3 onto a
+ * number an accept took (-EBUSY), or close_range of lo..hi closing all
+ * but the copies (0); or the error the kernel's call gives first. */
+long asy__keep_close(const struct asy_io *io, unsigned lo, unsigned hi);
+/* A waiting accept's number, taken when it starts as the kernel's is
+ * (net-conn.c): on the list as a copy, until asy__keep_end closes it or
+ * asy__keep_given gives it to the program. */
+void asy__keep_take(struct asy_keep *k, int n);
+void asy__keep_given(struct asy_keep *k);
 /* A copy of fd (F_DUPFD_CLOEXEC) among the top numbers of the fd table,
  * none of lo..hi (lo > hi: any); -1 when there is no room. */
 int asy__copy_high(int fd, unsigned lo, unsigned hi);

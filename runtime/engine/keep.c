@@ -17,6 +17,12 @@
  * at the number — one that never becomes ready held it until its
  * timeout, and the bytes of its own file were missed.
  *
+ * A waiting accept's new number, taken when the call starts as the
+ * kernel's is (net-conn.c), is on the list too, as a copy with no number
+ * of the program's behind it: the program's close of it says EBADF, a
+ * dup2 or dup3 onto it EBUSY, and a close_range goes around it, as of a
+ * number the kernel has taken but not yet filled.
+ *
  * The list is empty unless such a wait is on, and a close looks at it
  * only then (asy__keeps, read on the shim's fast path).  While a copy
  * lives it is an fd of the process like any other: /proc/self/fd lists
@@ -55,12 +61,12 @@ static void give(void)
 	asy__depth--;
 }
 
-void asy__keep_begin(struct asy_keep *k, int fd)
+static void link_on(struct asy_keep *k, int fd, int held)
 {
 	if (k->on)
 		return;
 	k->fd = fd;
-	atomic_store_explicit(&k->held, -1, memory_order_relaxed);
+	atomic_store_explicit(&k->held, held, memory_order_relaxed);
 	take();
 	k->prev = NULL;
 	k->next = list;
@@ -70,6 +76,11 @@ void asy__keep_begin(struct asy_keep *k, int fd)
 	k->on = 1;
 	atomic_fetch_add_explicit(&asy__keeps, 1, memory_order_seq_cst);
 	give();
+}
+
+void asy__keep_begin(struct asy_keep *k, int fd)
+{
+	link_on(k, fd, -1);
 }
 
 void asy__keep_end(struct asy_keep *k)
@@ -162,8 +173,8 @@ int asy__keep_closing(unsigned lo, unsigned hi, int call)
 		if (held >= 0) {
 			if (!in(held, lo, hi))
 				continue;
-			if (call == ASY_CALL_close) {
-				around = 1;
+			if (call == ASY_CALL_close || k->taken) {
+				around = 1; /* EBADF, EBUSY, or closed around */
 				continue;
 			}
 			int to = asy__copy_high(held, lo, hi);
@@ -184,10 +195,22 @@ int asy__keep_closing(unsigned lo, unsigned hi, int call)
 	return around;
 }
 
-long asy__keep_close(int call, unsigned lo, unsigned hi, int fl)
+long asy__keep_close(const struct asy_io *io, unsigned lo, unsigned hi)
 {
-	if (call == ASY_CALL_close)
+	int fl = (int)io->a[2];
+	if (io->call == ASY_CALL_close)
 		return -EBADF;
+	if (io->call == ASY_CALL_dup2 || io->call == ASY_CALL_dup3) {
+		/* the kernel's checks before it finds the number taken */
+		struct rlimit rl;
+		if (io->call == ASY_CALL_dup3 && (fl & ~O_CLOEXEC))
+			return -EINVAL;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && hi >= rl.rlim_cur)
+			return -EBADF;
+		if (asy_sys_fcntl((int)io->a[0], F_GETFD, 0) < 0)
+			return -EBADF;
+		return -EBUSY;
+	}
 	if (fl & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC))
 		return -EINVAL; /* as the kernel's, which closes nothing then */
 	/* The copies in lo..hi, ascending (at most the 16 top numbers). */
@@ -216,6 +239,18 @@ long asy__keep_close(int call, unsigned lo, unsigned hi, int fl)
 	}
 	give();
 	return r;
+}
+
+void asy__keep_take(struct asy_keep *k, int n)
+{
+	k->taken = 1;
+	link_on(k, -1, n);
+}
+
+void asy__keep_given(struct asy_keep *k)
+{
+	atomic_store_explicit(&k->held, -1, memory_order_release);
+	asy__keep_end(k);
 }
 
 void asy__keep_fork_child(void)

@@ -2,9 +2,10 @@
  * families).
  *
  *  - accept: poll(0) says whether one is queued, then the program's own
- *    accept4 in the calling thread (the fd number is libc's); while it
- *    waits, a POLL op on the listening socket, its number kept (keep.c);
- *    with no fd number free, the program's own call (EMFILE at once);
+ *    accept4 in the calling thread; while it waits, a POLL op on the
+ *    listening socket, its number kept (keep.c), and the new fd's number
+ *    taken at the start, as the kernel takes it; with no fd number free,
+ *    the program's own call (EMFILE at once);
  *  - connect: made non-blocking for the call (O_NONBLOCK set and put back
  *    around it), the wait for POLLOUT, its number kept, then the call
  *    again says how it ended, as a blocking connect leaves the socket.
@@ -22,6 +23,24 @@
 #include "asyncify.h"
 #include "coro.h"
 
+/* The program's own accept4, its connection put at the number taken
+ * for it.  The taken number was the last one free: it is given up first. */
+static long accept_at(const struct asy_io *io, int fd, int flags, struct asy_keep *num)
+{
+	long r = asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+	if (r == -EMFILE || r == -ENFILE) {
+		asy__keep_end(num);
+		return asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+	}
+	int at = asy__keep_fd(num, -1);
+	if (r < 0 || at < 0 ||
+	    asy_sys(SYS_dup3, r, at, flags & SOCK_CLOEXEC ? O_CLOEXEC : 0, 0, 0, 0) != at)
+		return r;
+	asy__keep_given(num);
+	asy_sys(SYS_close, r, 0, 0, 0, 0, 0);
+	return at;
+}
+
 long asy__accept(struct asy_io *io, int fd)
 {
 	int flags = io->call == ASY_CALL_accept4 ? (int)io->a[2] : 0;
@@ -37,13 +56,18 @@ long asy__accept(struct asy_io *io, int fd)
 	struct stat id;
 	if (asy_sys(SYS_fstat, fd, &id, 0, 0, 0, 0) < 0)
 		return ASY_PASS;
-	/* The kernel's accept takes its fd number before it waits: with no
-	 * number free (RLIMIT_NOFILE) it says EMFILE at once, never after a
-	 * connection came.  The program's own call says so. */
-	long probe = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (probe < 0)
+	/* The kernel's accept takes its fd number before it waits: another
+	 * thread's open meanwhile gets the next one, and the connection comes
+	 * at it.  Taken here with a copy of the listener, on the keep list
+	 * (the program's close of it says EBADF, a dup2 onto it EBUSY, as of
+	 * the kernel's).  With no number free (RLIMIT_NOFILE) the kernel's
+	 * says EMFILE at once, never after a connection came: the program's
+	 * own call says so. */
+	long taken = asy_sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (taken < 0)
 		return ASY_PASS;
-	asy_sys(SYS_close, probe, 0, 0, 0, 0, 0);
+	struct asy_keep num = { .fd = -1, .held = -1 };
+	asy__keep_take(&num, (int)taken);
 	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
 	/* The number is kept while it waits: another thread's close leaves
 	 * the listening socket to this accept, as the kernel's does (keep.c). */
@@ -66,11 +90,12 @@ long asy__accept(struct asy_io *io, int fd)
 		 * kernel's would). */
 		p.fd = fd = asy__keep_fd(&keep, fd);
 		if (asy_sys_poll(&p, 1, 0) != 0) {
-			r = asy_sys(SYS_accept4, fd, io->a[0], io->a[1], flags, 0, 0);
+			r = accept_at(io, fd, flags, &num);
 			break;
 		}
 	}
 	asy__keep_end(&keep);
+	asy__keep_end(&num);
 	return r;
 }
 
