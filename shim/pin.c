@@ -16,16 +16,23 @@
  *    waits for), and in libc's own blocking call when it is alone;
  *  - its own recursive or error-checking lock: libc's answer.
  * Each wrapper ends in libc's own function; outside a scheduler run it is
- * one thread-local load more. */
+ * one thread-local load more.  The same holds for a once whose init
+ * yields, C11 mutexes (glibc's are its pthread mutexes), and the futex
+ * waits of libraries with locks of their own (GLib), below. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <threads.h>
 #include <time.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include "engine.h"
 #include "asyncify.h"
 #include "coro.h"
+#include "sys.h"
 
 /* Resolved on first use: a library's constructor may lock before ours runs. */
 #define REAL(name, type)                                                              \
@@ -381,5 +388,168 @@ ASY_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 	int r = get_pthread_rwlock_unlock()(l);
 	if (r == 0 && nheld)
 		gave(l);
+	return r;
+}
+
+/* ---- once ---- */
+
+/* A once's init that yields (a library reading its configuration the
+ * first time it is used) leaves the once in progress: a sibling reaching
+ * it waited in libc's futex, which holds the thread, and the init never
+ * finished.  While a sibling's init (or, when others could run, another
+ * thread's) is in progress the coroutine parks and looks again; the rest
+ * is libc's own call.  glibc's once word: bit 0 an init in progress, bit
+ * 1 done, the rest a fork generation. */
+#define ONCE_INPROGRESS 1
+#define ONCE_DONE 2
+typedef int (*once_fn)(pthread_once_t *, void (*)(void));
+REAL(pthread_once, once_fn)
+
+ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
+{
+	void *self = __builtin_expect(!asy__sched_running, 1) ? NULL : me();
+	if (!self)
+		return get_pthread_once()(o, init);
+	for (int64_t every = WAIT_FIRST_NS;; every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS) {
+		int v = atomic_load_explicit((_Atomic int *)o, memory_order_acquire);
+		struct held *h = find(o);
+		if ((v & ONCE_DONE) || !(v & ONCE_INPROGRESS) || (h && h->coro == self) ||
+		    (!h && asy__coro_alone()))
+			break; /* libc's answer: done, its init to run, or its wait */
+		if (asy__coro_park(asy_now() + every, 0) == -EINVAL)
+			break;
+	}
+	took(o, self);
+	int r = get_pthread_once()(o, init);
+	gave(o);
+	return r;
+}
+
+/* glibc's call_once is its pthread_once on the flag's word. */
+ASY_EXPORT void call_once(once_flag *f, void (*fn)(void))
+{
+	pthread_once((pthread_once_t *)(void *)f, fn);
+}
+
+/* ---- C11 mutexes: glibc's are its pthread mutexes ---- */
+
+static int thrd_of(int e)
+{
+	switch (e) {
+	case 0:
+		return thrd_success;
+	case ENOMEM:
+		return thrd_nomem;
+	case ETIMEDOUT:
+		return thrd_timedout;
+	case EBUSY:
+		return thrd_busy;
+	default:
+		return thrd_error;
+	}
+}
+
+ASY_EXPORT int mtx_lock(mtx_t *m)
+{
+	return thrd_of(pthread_mutex_lock((pthread_mutex_t *)(void *)m));
+}
+ASY_EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict t)
+{
+	return thrd_of(pthread_mutex_timedlock((pthread_mutex_t *)(void *)m, t));
+}
+ASY_EXPORT int mtx_trylock(mtx_t *m)
+{
+	return thrd_of(pthread_mutex_trylock((pthread_mutex_t *)(void *)m));
+}
+ASY_EXPORT int mtx_unlock(mtx_t *m)
+{
+	return thrd_of(pthread_mutex_unlock((pthread_mutex_t *)(void *)m));
+}
+
+/* ---- a library's own futex waits ---- */
+
+/* GLib's GMutex, GCond and g_once, and others that build their locks on
+ * the futex system call, wait in futex(FUTEX_WAIT) through syscall(): a
+ * coroutine waiting there for a sibling that holds the lock held the
+ * thread for good.  With siblings to run, the coroutine parks instead,
+ * looking again with a wait of no time (the kernel reads the word and
+ * says EAGAIN, EFAULT or EINVAL as it would), and returns 0, as woken,
+ * once the word has changed or a wake made through syscall() (by any
+ * thread) met an address of its bucket below; ETIMEDOUT at its timeout.
+ * Wakes are counted only while such a wait is on. */
+#define WAKE_BUCKETS 64
+static _Atomic unsigned wakes[WAKE_BUCKETS];
+_Atomic int asy__futex_waiting;
+
+static _Atomic unsigned *bucket(long uaddr)
+{
+	return &wakes[((unsigned long)uaddr >> 2) * 0x9E3779B97F4A7C15ull >> 58];
+}
+
+static long futex_wait(long uaddr, long op, long val, const struct timespec *t, long uaddr2,
+		       long val3)
+{
+	int cmd = (int)op & FUTEX_CMD_MASK;
+	/* the end: a relative timeout on CLOCK_MONOTONIC for FUTEX_WAIT, an
+	 * absolute one for FUTEX_WAIT_BITSET, on CLOCK_REALTIME if asked */
+	clockid_t clk = cmd == FUTEX_WAIT_BITSET && (op & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME
+									    : CLOCK_MONOTONIC;
+	struct timespec end = { 0, 0 }, now;
+	if (t && cmd == FUTEX_WAIT) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		end.tv_sec = now.tv_sec + t->tv_sec;
+		end.tv_nsec = now.tv_nsec + t->tv_nsec;
+		if (end.tv_nsec >= 1000000000)
+			end.tv_sec++, end.tv_nsec -= 1000000000;
+	} else if (t) {
+		end = *t;
+	}
+	const struct timespec none = { 0, 0 }; /* relative: now; absolute: past */
+	unsigned seen = atomic_load(bucket(uaddr));
+	for (int64_t every = WAIT_FIRST_NS, first = 1;; first = 0) {
+		long r = asy_sys(SYS_futex, uaddr, op, val, (long)&none, uaddr2, val3);
+		if (r != -ETIMEDOUT)
+			return !first && r == -EAGAIN ? 0 : r;
+		if (atomic_load(bucket(uaddr)) != seen)
+			return 0;
+		if (t) {
+			clock_gettime(clk, &now);
+			if (now.tv_sec > end.tv_sec ||
+			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+				return -ETIMEDOUT;
+		}
+		if (asy__coro_park(asy_now() + every, 0) == -EINVAL)
+			return first ? ASY_PASS : 0;
+		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
+	}
+}
+
+long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long val3)
+{
+	int cmd = (int)op & FUTEX_CMD_MASK;
+	const struct timespec *t = (const struct timespec *)tmo;
+	switch (cmd) {
+	case FUTEX_WAKE_OP:
+	case FUTEX_REQUEUE:
+	case FUTEX_CMP_REQUEUE:
+		atomic_fetch_add(bucket(uaddr2), 1);
+		/* fall through */
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+		if (atomic_load(&asy__futex_waiting))
+			atomic_fetch_add(bucket(uaddr), 1);
+		return ASY_PASS; /* the kernel's wake, for the waits in it */
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+		break;
+	default:
+		return ASY_PASS;
+	}
+	if (!asy__sched_running || !me() || asy__coro_alone() ||
+	    (t && (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)))
+		return ASY_PASS;
+	atomic_fetch_add(&asy__futex_waiting, 1);
+	long r = futex_wait(uaddr, op, val, t, uaddr2, val3);
+	atomic_fetch_sub(&asy__futex_waiting, 1);
 	return r;
 }

@@ -27,6 +27,7 @@
 
 #include "engine.h"
 #include "sys.h"
+#include "coro.h"
 
 typedef long syscall_fn(long, ...);
 typedef int prctl_fn(int, ...);
@@ -124,6 +125,16 @@ ALL_ARGS ASY_EXPORT long syscall(long n, ...)
 	va_end(ap);
 	if (__builtin_expect(syscall_own(n, a, b), 0))
 		asy__own_calls();
+	if (n == SYS_futex && __builtin_expect(asy__sched_running ||
+						   atomic_load_explicit(&asy__futex_waiting,
+									memory_order_relaxed), 0)) {
+		long r = asy__pin_futex(a, b, c, d, e, f); /* a lock's wait (pin.c) */
+		if (r != ASY_PASS) {
+			if (r < 0)
+				errno = (int)-r;
+			return r < 0 ? -1 : r;
+		}
+	}
 	return real.syscall ? real.syscall(n, a, b, c, d, e, f) : raw(n, a, b, c, d, e, f);
 }
 

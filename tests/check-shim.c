@@ -194,6 +194,7 @@ START_TEST(exports_only_hooks_and_asy)
 		"pthread_rwlock_wrlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_trywrlock",
 		"pthread_rwlock_timedrdlock", "pthread_rwlock_timedwrlock",
 		"pthread_rwlock_clockrdlock", "pthread_rwlock_clockwrlock", "pthread_rwlock_unlock",
+		"pthread_once", "call_once", "mtx_lock", "mtx_timedlock", "mtx_trylock", "mtx_unlock",
 		/* shim/stack.c */
 		"pthread_getattr_np",
 		/* shim/jump.c */

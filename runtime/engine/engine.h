@@ -354,6 +354,11 @@ long asy__io(struct asy_io *io);
 #define ASY_TRACE_LOST 0xffu
 #define ASY_CLOSE_AROUND 0x100u
 unsigned asy__closing(const struct asy_io *io);
+/* shim/pin.c: a coroutine's futex wait made through syscall(), parked
+ * while its siblings run (0, -errno), and the wakes that end such waits
+ * (counted while asy__futex_waiting); ASY_PASS: the program's own call. */
+long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long val3);
+extern _Atomic int asy__futex_waiting;
 /* A close of a copy's number (EBADF: the program has no such number),
  * a dup2 onto an accept's taken number (EBUSY), or a close_range made
  * around the copies in it; 0 or -errno. */

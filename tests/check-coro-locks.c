@@ -1,0 +1,275 @@
+/* Locks that are not pthread mutexes or rwlocks, between coroutines.
+ *
+ * The same jobs run as coroutines on one thread under the shim (uring,
+ * threads) and as plain threads without it, and must print the same.  A
+ * job that holds a lock (or runs a once's init) across a call that yields
+ * lets a sibling reach for the same lock: waiting for it in the kernel
+ * held the thread, so the holder never ran again (shim/pin.c).  Each
+ * case sets an alarm: a hang shows as SIGALRM next to the threads' clean
+ * exit.  Covered: pthread_once and C11 call_once whose init waits, C11
+ * mutexes, and a library's own futex lock, condition and timed wait made
+ * through syscall(), as GLib's GMutex, GCond and g_once are. */
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "t-helpers.h"
+
+/* A call that waits inside a coroutine: a sibling runs meanwhile. */
+static void waits(void)
+{
+	struct stat st;
+	stat("/", &st);
+	usleep(2000);
+}
+
+/* ---- once ---------------------------------------------------------- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static once_flag c11_once = ONCE_FLAG_INIT;
+static _Atomic int inits, c11_inits, init_running;
+
+static void init(void)
+{
+	init_running = 1;
+	waits();
+	inits++;
+	init_running = 0;
+}
+
+static void c11_init(void)
+{
+	waits();
+	c11_inits++;
+}
+
+static void j_once(int i)
+{
+	if (i)
+		usleep(500); /* the first job's init is under way */
+	pthread_once(&once, init);
+	t_jout(i, "once: inits=%d running=%d ", inits, init_running);
+	call_once(&c11_once, c11_init);
+	t_jout(i, "call_once: inits=%d\n", c11_inits);
+}
+
+static void c_once(void)
+{
+	alarm(10);
+	for (int i = 0; i < 4; i++)
+		t_spawn(j_once, i);
+	t_finish();
+}
+
+/* ---- C11 mutexes ---------------------------------------------------- */
+
+static mtx_t c11_mtx;
+static int mtx_in, mtx_overlap;
+
+static void j_mtx(int i)
+{
+	for (int k = 0; k < 20; k++) {
+		int r = mtx_lock(&c11_mtx);
+		if (r != thrd_success)
+			t_jout(i, "mtx_lock=%d ", r);
+		if (mtx_in++)
+			mtx_overlap++;
+		waits();
+		mtx_in--;
+		mtx_unlock(&c11_mtx);
+	}
+	t_jout(i, "done\n");
+}
+
+static void c_mtx(void)
+{
+	alarm(10);
+	mtx_init(&c11_mtx, mtx_plain);
+	t_spawn(j_mtx, 0);
+	t_spawn(j_mtx, 1);
+	t_finish();
+	t_out("overlaps=%d\n", mtx_overlap);
+	mtx_destroy(&c11_mtx);
+}
+
+/* ---- a library's own futex lock and condition -------------------------
+ * A lock word (0 free, 1 taken, 2 taken with waiters) and a condition's
+ * sequence word, waited on with futex(FUTEX_WAIT_PRIVATE) through
+ * syscall(), as GLib's gthread-posix.c does. */
+static _Atomic int flock_word, cond_seq, ready_flag;
+static int fl_in, fl_overlap;
+
+static long futex(_Atomic int *w, int op, int val, const struct timespec *t)
+{
+	return syscall(SYS_futex, w, op, val, t, NULL, 0);
+}
+
+static void flock_take(void)
+{
+	int c = 0;
+	if (atomic_compare_exchange_strong(&flock_word, &c, 1))
+		return;
+	while (atomic_exchange(&flock_word, 2) != 0)
+		futex(&flock_word, FUTEX_WAIT_PRIVATE, 2, NULL);
+}
+
+static void flock_give(void)
+{
+	if (atomic_exchange(&flock_word, 0) == 2)
+		futex(&flock_word, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+static void j_futex_lock(int i)
+{
+	for (int k = 0; k < 20; k++) {
+		flock_take();
+		if (fl_in++)
+			fl_overlap++;
+		waits();
+		fl_in--;
+		flock_give();
+	}
+	t_jout(i, "done\n");
+}
+
+/* Job 0 waits on the condition for job 1's flag, taken under the lock. */
+static void j_futex_cond(int i)
+{
+	if (i == 0) {
+		flock_take();
+		while (!ready_flag) {
+			int seq = cond_seq;
+			flock_give();
+			futex(&cond_seq, FUTEX_WAIT_PRIVATE, seq, NULL);
+			flock_take();
+		}
+		flock_give();
+		t_jout(i, "saw the flag\n");
+	} else {
+		waits();
+		flock_take();
+		ready_flag = 1;
+		cond_seq++;
+		futex(&cond_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+		flock_give();
+		t_jout(i, "set the flag\n");
+	}
+}
+
+static void c_futex(void)
+{
+	alarm(10);
+	for (int i = 0; i < 3; i++)
+		t_spawn(j_futex_lock, i);
+	t_finish();
+	t_out("overlaps=%d\n", fl_overlap);
+	t_spawn(j_futex_cond, 0);
+	t_spawn(j_futex_cond, 1);
+	t_finish();
+}
+
+/* The waits' own answers: a word that differs (EAGAIN at once), a bad
+ * address (EFAULT), a bad timeout (EINVAL), a relative timeout and an
+ * absolute FUTEX_WAIT_BITSET one on CLOCK_REALTIME (ETIMEDOUT, not
+ * sooner), and a bitset of 0 (EINVAL) — while a sibling keeps running. */
+static _Atomic int never;
+
+static void show_futex(int i, const char *what, long r, double t0, int ms)
+{
+	double took = t_ms() - t0;
+	t_jres(i, what, r);
+	t_jout(i, "in-time=%s ", t_yes(took >= ms * 0.8 && took < ms + 2000));
+}
+
+static void j_futex_answers(int i)
+{
+	if (i == 1) {
+		for (int k = 0; k < 10; k++)
+			waits();
+		t_jout(i, "sibling done\n");
+		return;
+	}
+	struct timespec rel = { 0, 30 * 1000000 }, bad = { 0, 1000000000 }, abs;
+	double t0 = t_ms();
+	show_futex(i, "differs", futex(&never, FUTEX_WAIT_PRIVATE, 1, NULL), t0, 0);
+	t0 = t_ms();
+	show_futex(i, "fault", syscall(SYS_futex, (void *)8, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0),
+		   t0, 0);
+	t0 = t_ms();
+	show_futex(i, "bad-timeout", futex(&never, FUTEX_WAIT_PRIVATE, 0, &bad), t0, 0);
+	t0 = t_ms();
+	show_futex(i, "relative", futex(&never, FUTEX_WAIT_PRIVATE, 0, &rel), t0, 30);
+	clock_gettime(CLOCK_REALTIME, &abs);
+	abs.tv_nsec += 30 * 1000000;
+	if (abs.tv_nsec >= 1000000000)
+		abs.tv_sec++, abs.tv_nsec -= 1000000000;
+	t0 = t_ms();
+	show_futex(i, "absolute",
+		   syscall(SYS_futex, &never, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 0,
+			   &abs, NULL, FUTEX_BITSET_MATCH_ANY),
+		   t0, 30);
+	t0 = t_ms();
+	show_futex(i, "bitset-0",
+		   syscall(SYS_futex, &never, FUTEX_WAIT_BITSET_PRIVATE, 0, &abs, NULL, 0), t0, 0);
+	t_jout(i, "\n");
+}
+
+static void c_futex_answers(void)
+{
+	alarm(10);
+	t_spawn(j_futex_answers, 0);
+	t_spawn(j_futex_answers, 1);
+	t_finish();
+}
+
+/* ---- the table ---------------------------------------------------------
+ * T_NOTSAN: ThreadSanitizer's own pthread_once waits in a futex loop of
+ * its own and never calls the shim's; and it does not know C11 mutexes
+ * (GCC 12), so the threads' run reports their guarded counter as a race. */
+static const struct t_case cases[] = {
+	{ "once", c_once, T_BACKEND | T_OWNCORO | T_NOTSAN },
+	{ "mtx", c_mtx, T_BACKEND | T_OWNCORO | T_NOTSAN },
+	{ "futex", c_futex, T_BACKEND | T_OWNCORO },
+	{ "futex_answers", c_futex_answers, T_BACKEND | T_OWNCORO },
+	{ NULL, NULL, 0 },
+};
+#define NCASES 4
+
+static enum t_variant variants[2];
+static int nvariants;
+
+START_TEST(like_threads)
+{
+	const char *san = getenv("ASY_SANITIZE");
+	if ((cases[_i].flags & T_NOTSAN) && san && !strcmp(san, "thread")) {
+		printf("check-coro-locks: %s not run under TSan\n", cases[_i].name);
+		return;
+	}
+	t_compare_all(&cases[_i], variants, nvariants);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	t_load_api();
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	nvariants = t_engine_variants(variants, "check-coro-locks");
+	Suite *s = suite_create("coro-locks");
+	TCase *tc = tcase_create("coro-locks");
+	tcase_set_timeout(tc, 90);
+	tcase_add_loop_test(tc, like_threads, 0, NCASES);
+	suite_add_tcase(s, tc);
+	return t_run_suite(s);
+}
