@@ -444,6 +444,77 @@ static void c6_50_signals_restart_read(void)
 	join(i2);
 }
 
+/* A blocking stream send, or a MSG_WAITALL receive, that moved part when
+ * a handler runs returns that count, with SA_RESTART or without — also
+ * in a coroutine, whose call otherwise goes on through a handler.  The
+ * signal comes every 20 ms until the call returns, as CPython's
+ * test_socketserver sends it (a coroutine's thread notices a handler
+ * that ended its wait); the peer drains (or sends the rest) only 1.5 s
+ * later: a call that went on waited for it (full count) or hung. */
+static int cut_fd;
+static _Atomic int cut_over;
+static pthread_t cut_target;
+
+static void cut_drain(void *arg)
+{
+	(void)arg;
+	fcntl(cut_fd, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 400; i++) {
+		t_drain(cut_fd);
+		t_msleep(5);
+	}
+}
+
+static void cut_rest(void *arg)
+{
+	(void)arg;
+	static const char rest[90];
+	write(cut_fd, rest, sizeof rest);
+}
+
+static void cut_signals(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 70 && !cut_over; i++) {
+		pthread_kill(cut_target, SIGUSR1);
+		t_msleep(20);
+	}
+}
+
+static void rest_cut_by_signal(int family, int flags, int receive)
+{
+	int sv[2];
+	static char big[16 << 20];
+	alarm(10);
+	net(8);
+	if (t_sock_pair(family, SOCK_STREAM, sv) < 0)
+		return;
+	cut_fd = sv[1];
+	cut_over = 0;
+	cut_target = pthread_self();
+	t_handle(SIGUSR1, flags);
+	pthread_t sig = t_later(cut_signals, NULL, 100);
+	pthread_t peer = t_later(receive ? cut_rest : cut_drain, NULL, 1500);
+	if (receive) {
+		write(sv[1], big, 10);
+		t_res("recv", recv(sv[0], big, 100, MSG_WAITALL));
+	} else {
+		long n = send(sv[0], big, sizeof big, 0);
+		t_out("send=%s\n", n <= 0 ? "none" : (size_t)n < sizeof big ? "short" : "full");
+	}
+	cut_over = 1;
+	pthread_join(sig, NULL);
+	t_out("handled=%s\n", t_yes(t_handled > 0));
+	pthread_join(peer, NULL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void c6_unix_send_cut_by_restart_handler(void) { rest_cut_by_signal(AF_UNIX, SA_RESTART, 0); }
+static void c6_tcp_send_cut_by_handler(void) { rest_cut_by_signal(AF_INET, 0, 0); }
+static void c6_tcp_send_cut_by_restart_handler(void) { rest_cut_by_signal(AF_INET, SA_RESTART, 0); }
+static void c6_recv_waitall_cut_by_restart_handler(void) { rest_cut_by_signal(AF_UNIX, SA_RESTART, 1); }
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one (inside coroutines signals do not interrupt hooked
@@ -465,6 +536,10 @@ static const struct t_case cases[] = {
 	C(c6_handler_jumps_within_itself, T_BACKEND),
 	C(c6_restart_handler_sets_errno, T_NOCORO),
 	C(c6_50_signals_restart_read, T_NOCORO),
+	C(c6_unix_send_cut_by_restart_handler, T_BACKEND),
+	C(c6_tcp_send_cut_by_handler, T_BACKEND),
+	C(c6_tcp_send_cut_by_restart_handler, T_BACKEND),
+	C(c6_recv_waitall_cut_by_restart_handler, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -80,6 +80,8 @@ struct asy_coro {
 	unsigned char cancellable; /* the current park may end with ECANCELED */
 	unsigned char jump;     /* a handler's longjmp waits for its call (jump.c) */
 	unsigned short in_call; /* inside a hooked call's engine part */
+	unsigned char moved;    /* its stream call moved part and waits for the rest */
+	unsigned char sig_hit;  /* ... and a handler ran on the thread since (jump.c) */
 	int jump_val;
 	void *jump_env;
 	uint64_t jump_mask;     /* the handler's signal mask */

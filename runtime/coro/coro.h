@@ -58,6 +58,14 @@ const char *asy__coro_stack_top(const void *sp);
 /* shim/jump.c: the running coroutine's put-off jump, at its hook's end */
 void asy__jump_due(void);
 
+/* A stream call's rest and signals (jump.c): the running coroutine's call
+ * moved part and is about to wait for the rest — 1 when a handler ran on
+ * the thread since it first said so (the call then returns what moved);
+ * asy__coro_signalled(): a handler ran (the engine's wait said EINTR), so
+ * the waits of such calls end with EINTR. */
+int asy__coro_moved(void);
+void asy__coro_signalled(void);
+
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);
 

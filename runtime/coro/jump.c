@@ -54,6 +54,41 @@ static struct asy_coro *owner_of(struct sched *s, const void *sp)
 void asy__coro_in_call(struct asy_coro *c, int delta)
 {
 	c->in_call = (unsigned short)(c->in_call + delta);
+	if (!c->in_call)
+		c->moved = c->sig_hit = 0;
+}
+
+/* A blocking stream call that has moved part of its bytes and waits for
+ * the rest returns that count when a handler runs in its thread, with or
+ * without SA_RESTART, where a coroutine's call otherwise goes on (README:
+ * signals inside coroutines).  The engine sees a handler run when its
+ * thread's wait ends with EINTR (asy__coro_signalled): the waits of such
+ * calls end with EINTR and their loops return what moved. */
+int asy__coro_moved(void)
+{
+	struct sched *s = asy__sched(0);
+	struct asy_coro *c = s && s->running ? s->cur : NULL;
+	if (!c)
+		return 0;
+	c->moved = 1;
+	return c->sig_hit;
+}
+
+void asy__coro_signalled(void)
+{
+	struct sched *s = asy__sched(0);
+	if (!s || !s->running)
+		return;
+	asy__sched_crit_enter(s);
+	for (unsigned h = 0; h < s->nslots; h++) {
+		struct asy_coro *c = h ? &s->chunks[h >> CHUNK_SHIFT][h & (CHUNK_LEN - 1)] : &s->root;
+		if (!c->moved || !c->in_call)
+			continue;
+		c->sig_hit = 1;
+		if (c->state == CO_PARKED && c->cancellable)
+			asy__sched_ready(s, c, -EINTR);
+	}
+	asy__sched_crit_leave(s);
 }
 
 const char *asy__coro_stack_top(const void *sp)

@@ -620,18 +620,20 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		if (deadline < 0 || by < deadline)
 			deadline = by; /* then pool_unstick, in the reap after this wait */
 	}
-	struct timespec ts, *tsp = NULL;
+	/* Always a timeout (an hour when none): a handler then ends the wait
+	 * with EINTR whatever its SA_RESTART, and the engine sees it ran. */
+	struct timespec ts = { 3600, 0 };
 	if (deadline > 0) {
 		int64_t left = deadline - asy_now();
 		if (left <= 0)
 			return;
 		ts.tv_sec = left / 1000000000;
 		ts.tv_nsec = left % 1000000000;
-		tsp = &ts;
 	}
 	atomic_store(&t->sleeping, SLEEP_TOKEN(seq));
-	if (atomic_load(&t->wake_seq) == seq)
-		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAIT_PRIVATE, seq, tsp, 0, 0);
+	if (atomic_load(&t->wake_seq) == seq &&
+	    asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, 0, 0) == -EINTR)
+		t->signals++;
 	atomic_store(&t->sleeping, 0);
 }
 

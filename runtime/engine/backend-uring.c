@@ -462,7 +462,8 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	if (atomic_load(&t->wake_seq) != seq)
 		tsp = &zero;
 	/* -EINTR, -ETIME: the scheduler looks at its timers again. */
-	io_uring_submit_and_wait_timeout(&ring->u, &cqe, 1, tsp, NULL);
+	if (io_uring_submit_and_wait_timeout(&ring->u, &cqe, 1, tsp, NULL) == -EINTR)
+		t->signals++;
 	atomic_store(&t->sleeping, 0);
 }
 

@@ -254,6 +254,7 @@ struct asy_thread {
 	unsigned pool_kick; /* calls queued for the pool without a wake-up: the
 			     * scheduler's next look wakes a worker (asy__pool_kick) */
 	unsigned unparked; /* coroutines a reap made runnable (asy__complete_local) */
+	unsigned signals;  /* the backend's waits a signal handler ended (EINTR) */
 	/* threads backend: readiness waits the thread polls itself (ready.c) */
 	struct asy_waiter *ready; /* their list, through next */
 	unsigned ready_n, ready_fds; /* ops and fds on it */
@@ -437,6 +438,13 @@ void asy__detach_trim(struct asy_thread *t);
 /* runtime/engine/wait.c: park the calling coroutine until w completes or one of
  * the deadlines passes; see asy__op for the results. */
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline);
+/* A blocking stream call (a send, a write to a pipe or socket, a
+ * MSG_WAITALL receive) that moved `done` bytes, before it waits for the
+ * rest: 1 when a signal handler ran in the thread since it first moved
+ * some, and then it returns `done`, as the kernel's call does with or
+ * without SA_RESTART (coroutines: jump.c).  From the first such look on,
+ * a handler's run ends the call's wait with EINTR. */
+int asy__rest_interrupted(long done);
 /* runtime/engine/ready.c: POLL and POLLSET ops of a threads-backend
  * scheduler, polled by its own thread.  submit: 1 when taken (else the
  * pool); cancel: 1 when it was one of these (now done); look: a poll(0)

@@ -1,18 +1,15 @@
-/* Socket calls inside coroutines: the recv and send families, accept,
- * connect.
+/* Socket calls inside coroutines: the recv and send families.
  *
- * Under uring a receive is a RECV (RECVMSG) op submitted with the
- * thread's next wait: the kernel's own socket call, tried in this
- * thread's io_uring_enter, which when it has to wait holds the file as
- * the kernel's blocking call does;
- * a send whose try would wait goes on as SEND ops.  Otherwise the shape
- * is the one of pipes and sockets in rw.c: the program's own call, made
- * in the calling thread with MSG_DONTWAIT added, is the answer whenever
- * it does not say "would wait" — so data, ancillary data, addresses,
- * msg_flags, SIGPIPE and every error come from the kernel to the calling
- * thread, exactly once.  When it would wait on a blocking socket, a POLL
- * op waits for readiness (the others run meanwhile) and the call is made
- * again.  The calls:
+ * Under uring a receive is a RECV (RECVMSG) op submitted with the thread's
+ * next wait: the kernel's own socket call, tried in this thread's
+ * io_uring_enter, which when it has to wait holds the file as the kernel's
+ * blocking call does; a send whose try would wait goes on as SEND ops.
+ * Otherwise the shape is rw.c's: the program's own call, made in the
+ * calling thread with MSG_DONTWAIT added, is the answer whenever it does
+ * not say "would wait" — so data, ancillary data, addresses, msg_flags,
+ * SIGPIPE and every error come from the kernel to the calling thread,
+ * exactly once.  When it would wait on a blocking socket, a POLL op waits
+ * for readiness (the others run meanwhile) and the call is made again:
  *
  *  - recv: one transfer, except MSG_WAITALL and SO_RCVLOWAT on a stream,
  *    which go on into the rest of the buffer until the kernel's blocking
@@ -24,10 +21,10 @@
  *    (net-mmsg.c);
  *  - accept and connect: net-conn.c.
  *
- * SO_RCVTIMEO / SO_SNDTIMEO end a wait as the kernel's timeout does
- * (EAGAIN, or the bytes that moved; connect: EINPROGRESS).  A call that
- * never waits (MSG_DONTWAIT, a non-blocking socket, MSG_ERRQUEUE) is the
- * program's own call. */
+ * SO_RCVTIMEO / SO_SNDTIMEO end a wait as the kernel's timeout does (EAGAIN,
+ * or what moved; connect: EINPROGRESS), and so does a handler once part
+ * moved (asy__rest_interrupted).  A call that never waits (MSG_DONTWAIT, a
+ * non-blocking socket, MSG_ERRQUEUE) is the program's own call. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -46,8 +43,7 @@
 
 /* The arguments of a recv or send call, whatever its entry point. */
 struct xfer {
-	int fd, flags, reading;
-	int unix_send;           /* waits in slices (wait_sock) */
+	int fd, flags, reading, unix_send; /* unix_send: waits in slices (wait_sock) */
 	char *buf;               /* recv/recvfrom/send/sendto */
 	size_t len;
 	struct sockaddr *addr;   /* recvfrom/sendto */
@@ -55,9 +51,8 @@ struct xfer {
 	struct msghdr *msg;      /* recvmsg/sendmsg */
 };
 
-/* One call for what is left after `done` bytes.  The first one is the
- * program's call as it made it; a continuation goes without address and
- * ancillary data (a stream takes them with its first bytes). */
+/* One call for what is left after `done` bytes: the first is the program's
+ * call as made; a continuation goes without address and ancillary data. */
 static long xfer_sys(const struct xfer *x, size_t done, int flags)
 {
 	if (!x->msg) {
@@ -330,6 +325,8 @@ static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 	int lowat = -1, unix_sock = -1;
 	struct stat id;
 	for (;;) {
+		if (asy__rest_interrupted((long)done))
+			return (long)done;
 		if (done && unix_sock < 0)
 			unix_sock = asy__unix_socket(x->fd);
 		if (done && !unix_sock &&
@@ -388,12 +385,6 @@ long asy__sock_read(struct asy_io *io)
 	return recv_ring(io, ring, &x);
 }
 
-/* A blocking send that waited and then found the socket shut (its call
- * made with MSG_NOSIGNAL): the error the kernel's waiting sender gives —
- * the socket's pending one first (a unix peer gone with data unread:
- * ECONNRESET) — and SIGPIPE where it raises one: the wait of TCP and the
- * other stream protocols does (sk_stream_error); AF_UNIX's and the
- * datagram protocols' do not. */
 int asy__unix_socket(int fd)
 {
 	return sockopt_int(fd, SO_DOMAIN) == AF_UNIX;
@@ -420,6 +411,12 @@ int64_t asy__slice_end(int64_t deadline)
 	return deadline >= 0 && deadline < slice ? deadline : slice;
 }
 
+/* A blocking send that waited and then found the socket shut (its call
+ * made with MSG_NOSIGNAL): the error the kernel's waiting sender gives —
+ * the socket's pending one first (a unix peer gone with data unread:
+ * ECONNRESET) — and SIGPIPE where it raises one: the wait of TCP and the
+ * other stream protocols does (sk_stream_error); AF_UNIX's and the
+ * datagram protocols' do not. */
 long asy__send_ended(int fd, int flags, long r, size_t done)
 {
 	if (r != -EPIPE)
@@ -448,6 +445,8 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
 	int unix_sock = -1;
 	for (;;) {
+		if (asy__rest_interrupted((long)*done))
+			return (long)*done;
 		if (*done && unix_sock < 0)
 			unix_sock = asy__unix_socket(x->fd);
 		if (*done && !unix_sock)
@@ -533,6 +532,8 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	int unix_sock = x->reading ? -1 : x->unix_send;
 	for (;;) {
 		int hup = 0;
+		if (asy__rest_interrupted((long)done))
+			return (long)done;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
 		if (w)
 			return w;

@@ -140,6 +140,8 @@ static long look(struct asy_thread *t, int64_t deadline)
 	}
 	t->ready_look = asy_now();
 	long r = asy__ppoll_until(&t->ready_ts, p, n, deadline);
+	if (r == -EINTR)
+		t->signals++;
 	if (r <= 0)
 		return r == -EINTR ? 0 : r;
 	/* One pass: a ready op leaves the list where the walk is. */

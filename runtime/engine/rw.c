@@ -343,6 +343,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long r, paused;
+		if (asy__rest_interrupted(done))
+			return done; /* a handler ran: the count, as the kernel's */
 		io->fd = asy__keep_fd(keep, io->fd); /* closed meanwhile: its copy */
 		if (first != NOT_TRIED) {
 			r = first;

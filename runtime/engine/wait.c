@@ -120,6 +120,7 @@ int asy__engine_idle(int64_t deadline)
 	if (t->pool_kick)
 		asy__pool_kick(t);
 	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
+	unsigned signals = t->signals;
 	reap_all(t);
 	int n = unpark_done(t);
 	if (!n && t->detach_trim)
@@ -137,6 +138,8 @@ int asy__engine_idle(int64_t deadline)
 		reap_all(t);
 		n = unpark_done(t);
 	}
+	if (t->signals != signals)
+		asy__coro_signalled(); /* a handler ran: calls that moved part end */
 	asy__depth--;
 	errno = saved;
 	return n;
@@ -233,6 +236,11 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 		return r;
 	}
 	return w->res;
+}
+
+int asy__rest_interrupted(long done)
+{
+	return done > 0 && asy__coro_moved();
 }
 
 /* Called ready, yet the call would wait, a second time or more in a row:
