@@ -407,7 +407,7 @@ REAL(pthread_once, once_fn)
 
 ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
 {
-	void *self = __builtin_expect(!asy__sched_running, 1) ? NULL : me();
+	void *self = me();
 	if (!self)
 		return get_pthread_once()(o, init);
 	for (int64_t every = WAIT_FIRST_NS;; every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS) {
@@ -545,7 +545,7 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	default:
 		return ASY_PASS;
 	}
-	if (!asy__sched_running || !me() || asy__coro_alone() ||
+	if (!me() || asy__coro_alone() ||
 	    (t && (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)))
 		return ASY_PASS;
 	atomic_fetch_add(&asy__futex_waiting, 1);

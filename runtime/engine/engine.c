@@ -379,21 +379,33 @@ unsigned asy__closing(const struct asy_io *io)
 	return r;
 }
 
+/* fn(io) as the engine's part of a coroutine's call (self): errno kept. */
+static long in_engine(struct asy_coro *self, long (*fn)(struct asy_io *), struct asy_io *io)
+{
+	int saved = errno;
+	asy__depth++;
+	asy__coro_in_call(self, 1);
+	long r = fn(io);
+	asy__coro_in_call(self, -1);
+	asy__depth--;
+	errno = saved;
+	return r;
+}
+
+static long ops_first(struct asy_io *io)
+{
+	asy__ops_first(io, -1);
+	return 0;
+}
+
 long asy__close_around(struct asy_io *io)
 {
 	struct asy_coro *self;
 	/* A coroutine's close_range comes after its thread's file ops on
 	 * the numbers, as the engine's own would (fs.c). */
 	if (io->call == ASY_CALL_close_range && !asy__depth && !asy__forked &&
-	    (self = asy__coro_self())) {
-		int saved = errno;
-		asy__depth++;
-		asy__coro_in_call(self, 1);
-		asy__ops_first(io, -1);
-		asy__coro_in_call(self, -1);
-		asy__depth--;
-		errno = saved;
-	}
+	    (self = asy__coro_self()))
+		in_engine(self, ops_first, io);
 	unsigned lo = 0, hi = 0;
 	closes(io, &lo, &hi);
 	return asy__keep_close(io, lo, hi);
@@ -412,11 +424,7 @@ long asy__io(struct asy_io *io)
 	if (!fn)
 		return ASY_PASS;
 	int saved = errno;
-	asy__depth++;
-	asy__coro_in_call(self, 1);
-	long r = fn(io);
-	asy__coro_in_call(self, -1);
-	asy__depth--;
+	long r = in_engine(self, fn, io);
 	if (r == ASY_PASS)
 		ASY_COUNT(passed);
 	else if (io->via == ASY_VIA_INLINE)
