@@ -221,3 +221,22 @@ static inline long traced(long v)
 #undef ALIAS
 #undef CHK
 #undef RES
+
+/* glibc's closefrom() closes inside glibc (its close_range, or a walk of
+ * /proc/self/fd where the kernel has none), where the close hooks never
+ * see it, and would close a waiting call's copy (keep.c).  It is made as
+ * what it is, close_range(lo, ~0U, 0), through the hook above — traced as
+ * that call; only where that fails does glibc's own walk run. */
+ASY_EXPORT void closefrom(int lo)
+{
+	static void (*real_closefrom)(int);
+	int e = errno;
+	if (close_range(lo < 0 ? 0 : (unsigned)lo, ~0U, 0) == 0) {
+		errno = e;
+		return;
+	}
+	errno = e;
+	if (!real_closefrom)
+		real_closefrom = (void (*)(int))dlsym(RTLD_NEXT, "closefrom");
+	real_closefrom(lo);
+}

@@ -14,35 +14,23 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -144,9 +132,11 @@ static void *swap_then_feed(void *arg)
 	char b[65536];
 	t_msleep(50);
 	int n;
-	if (s->dup > 3) { /* closefrom, or a close loop to the top */
+	if (s->dup > 3) { /* closefrom's close_range, glibc's closefrom, a close loop */
 		if (s->dup == 4)
 			close_range((unsigned)s->fd, ~0U, 0);
+		if (s->dup == 6)
+			closefrom(s->fd);
 		for (int i = s->fd; s->dup == 5 && i < 8192; i++)
 			swap_closed += close(i) == 0;
 		n = open("/dev/null", O_RDONLY);
@@ -217,8 +207,8 @@ static void c7_pipe_read_number_swapped(void)
 }
 
 /* Everything from the reader's number up closed by another thread, with
- * closefrom's close_range (4) or a close loop to the top (5): the read
- * goes on with its pipe.  The reader is put above the writer. */
+ * closefrom's close_range (4), a close loop to the top (5) or glibc's
+ * closefrom (6): the read goes on with its pipe.  The reader is put above the writer. */
 static void read_closed_to_top(int how)
 {
 	int p[2];
@@ -239,6 +229,11 @@ static void c7_pipe_read_closefrom(void)
 static void c7_pipe_read_close_loop_to_top(void)
 {
 	read_closed_to_top(5);
+}
+
+static void c7_pipe_read_glibc_closefrom(void)
+{
+	read_closed_to_top(6);
 }
 
 static void c7_socket_read_number_swapped(void)
@@ -667,6 +662,7 @@ static const struct t_case cases[] = {
 	C(c7_pipe_read_number_swapped, T_BACKEND),
 	C(c7_pipe_read_closefrom, T_BACKEND),
 	C(c7_pipe_read_close_loop_to_top, T_BACKEND),
+	C(c7_pipe_read_glibc_closefrom, T_BACKEND),
 	C(c7_socket_read_number_swapped, T_BACKEND),
 	C(c7_pipe_write_number_swapped, T_BACKEND),
 	C(c7_socket_write_number_swapped, T_BACKEND),

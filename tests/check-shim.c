@@ -186,6 +186,8 @@ START_TEST(exports_only_hooks_and_asy)
 #undef RES
 		"execve", "execv", "execvp", "execvpe", "execl", "execlp",
 		"execle", "fexecve", "_exit", "_Exit",
+		/* shim/shim.c */
+		"closefrom",
 		/* shim/task.c */
 		"syscall", "prctl", "setfsuid", "setfsgid", "capset", "setns", "personality",
 		/* shim/pin.c */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static const char *const backends[] = { "off", "uring", "threads" };
@@ -126,10 +127,20 @@ static void work_close_all(void)
 	marker();
 }
 
-/* glibc's closefrom closes with a system call the shim does not see. */
+/* glibc's closefrom: made as the hooked close_range (shim/shim.c). */
 static void work_closefrom(void)
 {
 	closefrom(3);
+	int fd = open_out();
+	result("open", fd);
+	write_lines(fd);
+	marker();
+}
+
+/* A raw close_range system call, which the shim does not see. */
+static void work_close_range_raw(void)
+{
+	syscall(SYS_close_range, 3, ~0U, 0);
 	int fd = open_out();
 	result("open", fd);
 	write_lines(fd);
@@ -143,6 +154,7 @@ static const struct {
 	{ "first-open", work_first_open }, { "close-3", work_close_3 },
 	{ "close-range", work_close_range }, { "dup2", work_dup2 },
 	{ "close-all", work_close_all },   { "closefrom", work_closefrom },
+	{ "close-range-raw", work_close_range_raw },
 	{ NULL, NULL },
 };
 
@@ -282,11 +294,19 @@ START_TEST(test_close_every_fd)
 }
 END_TEST
 
-/* closefrom(3), unseen: the trace's number is found closed before the
- * next write and the output reopened, not written to a dead number. */
-START_TEST(test_closefrom_unseen)
+/* closefrom(3): glibc closed inside itself, the trace's number too. */
+START_TEST(test_closefrom)
 {
 	same_as_plain("closefrom", _i, 1);
+}
+END_TEST
+
+/* A raw close_range(3, ~0U), unseen: the trace's number is found closed
+ * before the next write and the output reopened, not written to a dead
+ * number. */
+START_TEST(test_close_range_raw_unseen)
+{
+	same_as_plain("close-range-raw", _i, 1);
 }
 END_TEST
 
@@ -301,7 +321,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_close_range_then_write, 0, 3 * M_COUNT);
 	tcase_add_loop_test(tc, test_dup2_onto_trace_number, 0, 3 * M_COUNT);
 	tcase_add_loop_test(tc, test_close_every_fd, 0, 3 * M_COUNT);
-	tcase_add_loop_test(tc, test_closefrom_unseen, 0, 3 * M_COUNT);
+	tcase_add_loop_test(tc, test_closefrom, 0, 3 * M_COUNT);
+	tcase_add_loop_test(tc, test_close_range_raw_unseen, 0, 3 * M_COUNT);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,10 +22,10 @@
  * number.  A move publishes the new number, or `lost`, first, then waits
  * until no writer may hold the old one, then closes it: nothing is ever
  * written to a number after we closed it, whatever the program opened
- * there since.  A close we cannot see (a raw close_range system call,
- * glibc's closefrom) is caught before each write: the number no longer
- * names our file (fstat), so the output is reopened rather than written
- * to the program's file; only there does a writer open at a low number
+ * there since.  A close we cannot see (a raw close_range system call)
+ * is caught before each write: the number no longer names our file
+ * (fstat), so the output is reopened rather than written to the
+ * program's file; only there does a writer open at a low number
  * for a moment. */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,7 +150,7 @@ static int note(int i, int fd)
 }
 
 /* Whether fd still names output i's file: a close we cannot see (a raw
- * close_range system call, glibc's closefrom) may have taken it. */
+ * close_range system call) may have taken it. */
 static int still_ours(int i, int fd)
 {
 	struct stat st;
