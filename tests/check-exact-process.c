@@ -550,6 +550,66 @@ static void c12_main_pthread_exit_after_workers(void)
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one.  T_BACKEND: the coroutine really waits in a hooked
  * call. */
+/* A fork while a coroutine's call waits, from another thread: the child
+ * has none of what only that wait holds, as the kernel's child has not.
+ * The pipe's reader, closed by the program while a read waited on it,
+ * was kept by the child (a copy the close made), and the writer's EPIPE
+ * after the read ended did not come; an accept's taken number was the
+ * child's fd (it is free in the kernel's child: its open gets it). */
+static int fk_pipe[2], fk_n;
+static struct sockaddr_storage fk_a;
+static socklen_t fk_al;
+
+static void close_fork_feed(void *arg)
+{
+	pid_t *child = arg;
+	close(fk_pipe[0]);
+	if ((*child = fork()) == 0) {
+		t_msleep(300);
+		_exit(0);
+	}
+	write(fk_pipe[1], "late", 4);
+}
+
+static void c12_fork_child_lacks_a_waits_closed_file(void)
+{
+	char b[8];
+	pid_t child = -1;
+	signal(SIGPIPE, SIG_IGN);
+	pipe(fk_pipe);
+	pthread_t th = t_later(close_fork_feed, &child, 50);
+	t_show("read", b, read(fk_pipe[0], b, sizeof b));
+	pthread_join(th, NULL);
+	t_res("write-after", write(fk_pipe[1], "x", 1));
+	waitpid(child, NULL, 0);
+}
+
+static void fork_during_accept(void *arg)
+{
+	(void)arg;
+	int st = -1;
+	pid_t p = fork();
+	if (p == 0)
+		_exit(open("/dev/null", O_RDONLY) == fk_n ? 0 : 1);
+	waitpid(p, &st, 0);
+	t_out("child-open-at-taken=%s\n", t_yes(WIFEXITED(st) && WEXITSTATUS(st) == 0));
+	int c = socket(fk_a.ss_family, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&fk_a, fk_al);
+	close(c);
+}
+
+static void c12_fork_child_has_accepts_number_free(void)
+{
+	alarm(5);
+	int l = t_bound(AF_INET, SOCK_STREAM, 4, &fk_a, &fk_al);
+	fk_n = dup(0);
+	close(fk_n);
+	pthread_t th = t_later(fork_during_accept, NULL, 50);
+	int a = accept(l, NULL, NULL);
+	pthread_join(th, NULL);
+	t_out("accepted-at-taken=%s\n", t_yes(a == fk_n));
+}
+
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c12_setfsuid_root_only, 0),
@@ -569,6 +629,8 @@ static const struct t_case cases[] = {
 	C(c12_tty_background_read_orphaned, T_OWNCORO),
 	C(c12_tty_background_write_tostop, T_OWNCORO),
 	C(c12_main_pthread_exit_after_workers, T_OWNCORO),
+	C(c12_fork_child_lacks_a_waits_closed_file, T_BACKEND),
+	C(c12_fork_child_has_accepts_number_free, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

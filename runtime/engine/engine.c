@@ -491,7 +491,7 @@ __attribute__((constructor)) void asy__init(void)
 	pthread_atfork(NULL, NULL, asy__coro_fork_child);
 	if (asy__cfg.backend != ASY_BE_OFF &&
 	    pthread_key_create(&thread_key, thread_key_dtor) == 0 &&
-	    pthread_atfork(NULL, NULL, atfork_child) == 0) {
+	    pthread_atfork(asy__keep_fork_prepare, asy__keep_fork_parent, atfork_child) == 0) {
 		atomic_store(&current, asy__cfg.backend == ASY_BE_URING ? &asy__backend_uring :
 									  &asy__backend_threads);
 		atomic_store(&asy__ready, 1);

@@ -560,6 +560,10 @@ void asy__keep_given(struct asy_keep *k);
 /* A copy of fd (F_DUPFD_CLOEXEC) among the top numbers of the fd table,
  * none of lo..hi (lo > hi: any); -1 when there is no room. */
 int asy__copy_high(int fd, unsigned lo, unsigned hi);
+/* fork: the list is whole in the child, whose copies and taken numbers
+ * are closed there (no wait of theirs runs in it). */
+void asy__keep_fork_prepare(void);
+void asy__keep_fork_parent(void);
 void asy__keep_fork_child(void);
 
 /* runtime/engine/arena.c: memory a coroutine's call needs, from a region

@@ -26,10 +26,17 @@
  * The list is empty unless such a wait is on, and a close looks at it
  * only then (asy__keeps, read on the shim's fast path).  While a copy
  * lives it is an fd of the process like any other: /proc/self/fd lists
- * it and a fork copies it (README, Known blind spots). */
+ * it (README, Known blind spots).  A fork child closes every copy and
+ * taken number at once: no wait of theirs runs in it, and in the
+ * kernel's child a closed file an in-flight call holds is not there, nor
+ * a number an accept took (it is free again) — a copy of a pipe's reader
+ * left in a child kept the parent's writer from its EPIPE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -41,6 +48,8 @@ _Atomic int asy__keeps; /* waits on the list */
 
 static atomic_flag lock = ATOMIC_FLAG_INIT;
 static struct asy_keep *list;
+static ASY_TLS int holding; /* this thread holds the lock */
+static ASY_TLS int forking; /* this thread's fork took the lock */
 
 /* Under the lock no signal handler of this thread enters the engine
  * (asy__depth), so none can wait for the lock this thread holds.  The
@@ -52,10 +61,12 @@ static void take(void)
 	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
 		;
 	asy_tsan_acquire(&lock);
+	holding = 1;
 }
 
 static void give(void)
 {
+	holding = 0;
 	asy_tsan_release(&lock);
 	atomic_flag_clear_explicit(&lock, memory_order_release);
 	asy__depth--;
@@ -253,11 +264,81 @@ void asy__keep_given(struct asy_keep *k)
 	asy__keep_end(k);
 }
 
+/* The lock is taken across fork, so the child's list is whole — unless a
+ * handler forks while its thread holds it (then the list is left alone).
+ * Where there are copies, the parent's fork returns only once the child
+ * has closed them (a word on a shared page, its futex; at most 1 s):
+ * until then the child's copy held the file, and a pipe closed by the
+ * parent right after the fork still had a reader, a listener still took
+ * connections.  A failed fork is seen by errno, cleared for the moment
+ * (glibc sets the error after the parent's handlers run). */
+static _Atomic int *fork_word;
+static int fork_errno, fork_waits;
+
+void asy__keep_fork_prepare(void)
+{
+	forking = !holding;
+	if (!forking)
+		return;
+	take();
+	fork_waits = 0;
+	for (struct asy_keep *k = list; k && !fork_waits; k = k->next)
+		fork_waits = atomic_load_explicit(&k->held, memory_order_relaxed) >= 0;
+	if (fork_waits && !fork_word) {
+		void *m = (void *)asy_sys(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
+					  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		fork_word = (unsigned long)m > -4096UL ? NULL : m;
+	}
+	fork_waits = fork_waits && fork_word;
+	if (fork_waits) {
+		atomic_store(fork_word, 0);
+		fork_errno = errno;
+		errno = 0;
+	}
+}
+
+void asy__keep_fork_parent(void)
+{
+	if (!forking)
+		return;
+	if (fork_waits && errno == 0) {
+		errno = fork_errno;
+		struct timespec ts = { 0, 0 }, end;
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += 1;
+		while (!atomic_load(fork_word) && ts.tv_sec >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec = end.tv_sec - ts.tv_sec;
+			ts.tv_nsec = end.tv_nsec - ts.tv_nsec;
+			if (ts.tv_nsec < 0)
+				ts.tv_sec--, ts.tv_nsec += 1000000000L;
+			if (ts.tv_sec >= 0)
+				asy_sys(SYS_futex, fork_word, FUTEX_WAIT, 0, &ts, 0, 0);
+		}
+	}
+	give();
+}
+
 void asy__keep_fork_child(void)
 {
 	/* The waiters were other threads' or the forking thread's other
 	 * coroutines: none runs in the child. */
+	for (struct asy_keep *k = forking ? list : NULL; k; k = k->next) {
+		int held = atomic_load_explicit(&k->held, memory_order_relaxed);
+		if (held >= 0)
+			asy_sys(SYS_close, held, 0, 0, 0, 0, 0);
+	}
 	list = NULL;
 	atomic_store(&asy__keeps, 0);
-	atomic_flag_clear(&lock);
+	if (forking && fork_waits) {
+		/* The page is shared with the parent: the child's own forks get one of their own. */
+		atomic_store(fork_word, 1);
+		asy_sys(SYS_futex, fork_word, FUTEX_WAKE, 1, 0, 0, 0);
+		asy_sys(SYS_munmap, fork_word, 4096, 0, 0, 0, 0);
+		fork_word = NULL;
+	}
+	if (forking)
+		give();
+	else
+		atomic_flag_clear(&lock);
 }
