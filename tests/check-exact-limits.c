@@ -354,6 +354,42 @@ static void c14_nonblock_cold_file(void)
 	t_res("proc-read", read(d, b, 4) );
 }
 
+/* ---- RLIMIT_NPROC ------------------------------------------------------- */
+
+/* RLIMIT_NPROC counts the user's threads, the engine's workers and io-wq's
+ * too (root's are not counted: the case runs as uid 65534).  Where no
+ * thread can start, a coroutine's file calls are made in its thread, as
+ * the program's own: they failed with EAGAIN (open, stat, a cold read,
+ * fsync, unlink) or ECANCELED (the ring's read and fsync), and the ring's
+ * cold read at a limit of 0 never ended. */
+static void nproc_none(int limit)
+{
+	static char b[256 * 1024];
+	struct stat st;
+	alarm(10);
+	t_fs_dir();
+	int fd = t_abc_file("f", 1024 * 1024, 0, 0);
+	if (getuid() != 0 || chmod(".", 0777) < 0 || fchown(fd, 65534, 65534) < 0 ||
+	    setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0) {
+		t_out("not-root\n");
+		return;
+	}
+	setrlimit(RLIMIT_NPROC, &(struct rlimit){ (rlim_t)limit, (rlim_t)limit });
+	t_evict(fd);
+	t_res("pread", pread(fd, b, sizeof b, 0));
+	t_res("fsync", fsync(fd));
+	t_res("fdatasync", fdatasync(fd));
+	int o = open("g", O_RDWR | O_CREAT, 0600);
+	t_res("open", o < 0 ? -1 : 0);
+	t_res("stat", stat("f", &st));
+	t_res("rename", rename("g", "h"));
+	t_res("unlink", unlink("h"));
+	t_res("flock", flock(fd, LOCK_EX));
+}
+
+static void c14_nproc_zero(void) { nproc_none(0); }
+static void c14_nproc_one(void) { nproc_none(1); }
+
 /* ---- ENOSPC ------------------------------------------------------------- */
 
 /* A 256 KiB tmpfs, mounted by a child in a mount namespace of its own
@@ -440,6 +476,8 @@ static const struct t_case cases[] = {
 	C(c14_nonblock_cold_file, T_BACKEND),
 	C(c14_write_bad_buffer, 0),
 	C(c14_write_bad_buffer_deadline, T_BACKEND),
+	C(c14_nproc_zero, T_BACKEND),
+	C(c14_nproc_one, T_BACKEND),
 	C(c14_enospc_tmpfs, 0),
 	C(c14_enospc_tmpfs_deadline, T_BACKEND),
 	{ NULL, NULL, 0 },

@@ -464,8 +464,9 @@ static void threads_thread_fini(struct asy_thread *t)
 }
 
 /* w's call made by the calling thread, as its own call: a waiting one
- * waits there, a write past RLIMIT_FSIZE raises SIGXFSZ there. */
-static long run_here(struct asy_waiter *w)
+ * waits there, a write past RLIMIT_FSIZE raises SIGXFSZ there.  Also the
+ * ring's, for an op io-wq could start no worker for. */
+long asy__run_here(struct asy_waiter *w)
 {
 	const struct asy_io *io = &w->io;
 	if (io->op == ASY_OP_CALL)
@@ -489,7 +490,7 @@ static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 	if ((pid_t)asy_sys_getpid() != asy__pid) {
 		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 		w->be_priv = NULL;
-		finish(w, run_here(w));
+		finish(w, asy__run_here(w));
 		return 0;
 	}
 	pool_lock();
@@ -500,10 +501,17 @@ static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 	int defer = t->be == &asy__backend_threads && is_rw(w) && pool.queued < DEFER_QUEUED &&
 		    pool.busy_rw >= DEFER_BUSY;
 	if (!defer && pool.queued + 1 > pool.idle && pool.nthreads < limit) {
-		int r = spawn();
-		if (r < 0 && pool.nthreads == 0) {
+		/* No thread can start (RLIMIT_NPROC counts the user's threads):
+		 * the call is made here, as the program's own, rather than
+		 * failing with EAGAIN — all but a readiness wait that a busy
+		 * worker may still take (made here it could wait for a sibling
+		 * coroutine that cannot run meanwhile). */
+		if (spawn() < 0 && (pool.nthreads == 0 || limit != MAX_THREADS)) {
 			pool_unlock();
-			return r;
+			atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+			w->be_priv = NULL;
+			finish(w, asy__run_here(w));
+			return 0;
 		}
 	}
 	pool.queued++;

@@ -14,9 +14,13 @@
  * word (6.7+), or, on older kernels, wakes every millisecond to look. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <liburing.h>
 
@@ -282,9 +286,49 @@ static int submit_sockopts(struct ring *ring, const struct asy_io *io)
 	return 0;
 }
 
-/* Queued; the scheduler's next wait submits everything queued at once. */
+static void *probe_main(void *arg)
+{
+	return arg;
+}
+
+/* Whether no thread can start now.  RLIMIT_NPROC counts the user's
+ * threads, io-wq's workers too (root's are not counted); where io-wq can
+ * start none, an op handed to it ends ECANCELED (uncancelled() makes it
+ * here then) or, at a limit of 0, never ends.  A thread that exits at
+ * once is the test, made at most once a second, and only under a finite
+ * limit. */
+static int threads_refused(void)
+{
+	static _Atomic int64_t at = -1;
+	static _Atomic int refused;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NPROC, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || getuid() == 0)
+		return 0;
+	int64_t now = asy_now(), last = atomic_load_explicit(&at, memory_order_relaxed);
+	if (last >= 0 && now - last < 1000000000LL)
+		return atomic_load_explicit(&refused, memory_order_relaxed);
+	pthread_t th;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&th, NULL, probe_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		pthread_join(th, NULL);
+	atomic_store_explicit(&refused, r == EAGAIN, memory_order_relaxed);
+	atomic_store_explicit(&at, now, memory_order_relaxed);
+	return r == EAGAIN;
+}
+
+/* Queued; the scheduler's next wait submits everything queued at once.
+ * An op io-wq would make (a cold read, an fsync) where no thread can
+ * start is refused: the pool makes it here (backend-threads.c). */
 static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 {
+	if ((((w->io.flags & ASY_F_COLD) || w->detached) && w->io.op == ASY_OP_READ) ||
+	    w->io.op == ASY_OP_FSYNC || w->io.op == ASY_OP_FDATASYNC)
+		if (threads_refused())
+			return -EAGAIN;
 	if (w->io.op == ASY_OP_POLLSET)
 		return submit_pollset(ring_of(t), w);
 	if ((w->io.op == ASY_OP_RECV || w->io.op == ASY_OP_SEND) &&
@@ -311,6 +355,7 @@ static int uring_submit(struct asy_thread *t, struct asy_waiter *w)
 static void uring_cancel(struct asy_thread *t, struct asy_waiter *w)
 {
 	struct ring *ring = ring_of(t);
+	atomic_store_explicit(&w->cancel, 1, memory_order_relaxed);
 	struct io_uring_sqe *sqe = sqe_get(ring);
 	if (!sqe)
 		return;
@@ -381,6 +426,23 @@ static void late_submit(struct asy_thread *t, struct ring *ring)
 			asy__learn(t, w);
 }
 
+/* An op of a file the ring hands to io-wq (a cold read, a write ext4
+ * cannot try, an fsync) that ends ECANCELED with no cancel of ours:
+ * io-wq could start no worker (RLIMIT_NPROC counts the user's threads)
+ * and made nothing of it.  It is made here, as the program's own call,
+ * rather than failing. */
+static long uncancelled(struct asy_waiter *w, long res)
+{
+	if (res != -ECANCELED || atomic_load_explicit(&w->cancel, memory_order_relaxed))
+		return res;
+	switch (w->io.op) {
+	case ASY_OP_READ: case ASY_OP_WRITE: case ASY_OP_FSYNC: case ASY_OP_FDATASYNC:
+		return asy__run_here(w);
+	default:
+		return res;
+	}
+}
+
 static void uring_reap(struct asy_thread *t)
 {
 	struct ring *ring = ring_of(t);
@@ -400,7 +462,7 @@ static void uring_reap(struct asy_thread *t)
 			if (w->late) /* submitted early, by a full ring or a cancel */
 				late_drop(ring, w);
 			if (w->io.op != ASY_OP_POLLSET)
-				asy__complete_local(t, w, cqe->res);
+				asy__complete_local(t, w, uncancelled(w, cqe->res));
 			else
 				pollset_done(t, w, cqe->res);
 		}

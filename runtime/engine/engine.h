@@ -300,6 +300,9 @@ extern const struct asy_backend asy__backend_uring;
 extern const struct asy_backend asy__backend_threads;
 /* Start the pool's first worker if there is none (backend-threads.c). */
 void asy__pool_prepare(void);
+/* w's op made by the calling thread, as the program's own call would be:
+ * where no worker can start (RLIMIT_NPROC); its result. */
+long asy__run_here(struct asy_waiter *w);
 /* Wake a worker for the calls this thread queued without one. */
 void asy__pool_kick(struct asy_thread *t);
 /* Every worker exits (a busy one after its call); returns when their
