@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "engine.h"
 #include "sys.h"

@@ -8,7 +8,9 @@
  * case sets an alarm: a hang shows as SIGALRM next to the threads' clean
  * exit.  Covered: pthread_once and C11 call_once whose init waits, C11
  * mutexes, and a library's own futex lock, condition and timed wait made
- * through syscall(), as GLib's GMutex, GCond and g_once are. */
+ * through syscall(), as GLib's GMutex, GCond and g_once are; and waits
+ * for a child (wait, waitpid, wait3, wait4, waitid) whose exit a sibling
+ * brings about. */
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +25,9 @@
 #include <linux/futex.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "t-helpers.h"
 
@@ -32,6 +37,17 @@ static void waits(void)
 	struct stat st;
 	stat("/", &st);
 	usleep(2000);
+}
+
+/* Job 1 of an answers case: a sibling that keeps running meanwhile. */
+static int sibling(int i)
+{
+	if (i != 1)
+		return 0;
+	for (int k = 0; k < 10; k++)
+		waits();
+	t_jout(i, "sibling done\n");
+	return 1;
 }
 
 /* ---- once ---------------------------------------------------------- */
@@ -194,12 +210,8 @@ static void show_futex(int i, const char *what, long r, double t0, int ms)
 
 static void j_futex_answers(int i)
 {
-	if (i == 1) {
-		for (int k = 0; k < 10; k++)
-			waits();
-		t_jout(i, "sibling done\n");
+	if (sibling(i))
 		return;
-	}
 	struct timespec rel = { 0, 30 * 1000000 }, bad = { 0, 1000000000 }, abs;
 	double t0 = t_ms();
 	show_futex(i, "differs", futex(&never, FUTEX_WAIT_PRIVATE, 1, NULL), t0, 0);
@@ -233,6 +245,110 @@ static void c_futex_answers(void)
 	t_finish();
 }
 
+/* ---- waits for a child ----------------------------------------------
+ * Job 0 forks a child that exits once it reads a byte, then waits for it
+ * with each call in turn; job 1 writes the byte after yielding.  Waiting
+ * in the kernel held the thread: job 1 never ran, the child never ended. */
+static int kid_pipe[2];
+
+static pid_t kid(int code)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		char c;
+		_exit(read(kid_pipe[0], &c, 1) == 1 ? code : 99);
+	}
+	return p;
+}
+
+static long wait_by(int k, pid_t pid, int *st, int opt)
+{
+	struct rusage ru;
+	siginfo_t si = { 0 };
+	long r;
+	switch (k) {
+	case 0: return wait(st);
+	case 1: return waitpid(pid, st, opt);
+	case 2: return wait3(st, opt, &ru);
+	case 3: return wait4(pid, st, opt, &ru);
+	default:
+		r = waitid(P_PID, (id_t)pid, &si, opt | WEXITED);
+		*st = si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_code == CLD_STOPPED ? 0x7f | si.si_status << 8 : -1;
+		return r == 0 ? si.si_pid : r;
+	}
+}
+
+static const char *const wait_names[] = { "wait", "waitpid", "wait3", "wait4", "waitid" };
+
+static void j_child(int i)
+{
+	for (int k = 0; k < 5; k++) {
+		if (i == 1) {
+			waits();
+			write(kid_pipe[1], "x", 1);
+			continue;
+		}
+		int st = 0;
+		pid_t p = kid(10 + k);
+		long r = wait_by(k, p, &st, 0);
+		t_jout(i, "%s: pid=%s exited=%s code=%d\n", wait_names[k], t_yes(r == p),
+		       t_yes(WIFEXITED(st)), WEXITSTATUS(st));
+	}
+	if (i == 1)
+		t_jout(i, "fed 5\n");
+}
+
+static void c_child(void)
+{
+	alarm(10);
+	pipe(kid_pipe);
+	t_spawn(j_child, 0);
+	t_spawn(j_child, 1);
+	t_finish();
+}
+
+/* Their answers beside a running sibling: ECHILD with no child, WNOHANG
+ * with one running, a stopped child with WUNTRACED, WNOWAIT leaving it to
+ * the next wait, waitid with no siginfo, a pid that is no child. */
+static void j_child_answers(int i)
+{
+	if (sibling(i))
+		return;
+	int st;
+	for (int k = 0; k < 5; k++)
+		t_jres(i, wait_names[k], wait_by(k, -1 + (k == 4) * 2, &st, 0));
+	t_jout(i, "\n");
+	pid_t p = kid(3);
+	t_jres(i, "wnohang", waitpid(p, &st, WNOHANG));
+	t_jres(i, "not-a-child", waitpid(1, &st, 0));
+	t_jres(i, "bad-options", waitpid(p, &st, 0x100));
+	write(kid_pipe[1], "x", 1);
+	siginfo_t si = { 0 };
+	t_jres(i, "wnowait", waitid(P_PID, (id_t)p, &si, WEXITED | WNOWAIT));
+	t_jout(i, "kept=%s ", t_yes(si.si_pid == p && si.si_status == 3));
+	t_jres(i, "no-siginfo", waitid(P_PID, (id_t)p, NULL, WEXITED));
+	t_jres(i, "then", waitpid(p, &st, WNOHANG));
+	t_jout(i, "\n");
+	if ((p = fork()) == 0) {
+		raise(SIGSTOP);
+		_exit(4);
+	}
+	t_jres(i, "stopped", waitpid(p, &st, WUNTRACED) == p && WIFSTOPPED(st) ? WSTOPSIG(st) : -1);
+	kill(p, SIGCONT);
+	t_jres(i, "continued", waitid(P_PID, (id_t)p, &si, WCONTINUED) == 0 && si.si_code == CLD_CONTINUED);
+	t_jres(i, "exited", wait_by(3, p, &st, 0) == p ? WEXITSTATUS(st) : -1);
+	t_jout(i, "\n");
+}
+
+static void c_child_answers(void)
+{
+	alarm(10);
+	pipe(kid_pipe);
+	t_spawn(j_child_answers, 0);
+	t_spawn(j_child_answers, 1);
+	t_finish();
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOTSAN: ThreadSanitizer's own pthread_once waits in a futex loop of
  * its own and never calls the shim's; and it does not know C11 mutexes
@@ -242,9 +358,11 @@ static const struct t_case cases[] = {
 	{ "mtx", c_mtx, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "futex", c_futex, T_BACKEND | T_OWNCORO },
 	{ "futex_answers", c_futex_answers, T_BACKEND | T_OWNCORO },
+	{ "child", c_child, T_BACKEND | T_OWNCORO },
+	{ "child_answers", c_child_answers, T_BACKEND | T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NCASES 4
+#define NCASES 6
 
 static enum t_variant variants[2];
 static int nvariants;

@@ -104,7 +104,8 @@ enum asy_op {
 	X(sync_file_range, fs, 0) X(syncfs, fs, 0) X(sync, fs, 0) X(msync, fs, 0) \
 	X(flock, fs, 0) X(fcntl, fs, 0) X(lockf, fs, 0) \
 	X(sendfile, fs, 0) X(splice, fs, 1) X(tee, fs, 1) X(vmsplice, fs, 0) \
-	X(copy_file_range, fs, 1) X(unshare, fs, 0)
+	X(copy_file_range, fs, 1) X(unshare, fs, 0) \
+	X(wait, fs, 0) X(waitpid, fs, 0) X(wait3, fs, 0) X(wait4, fs, 0) X(waitid, fs, 0)
 enum asy_call {
 #define X(n, fam, rd) ASY_CALL_##n,
 	ASY_CALLS(X)

@@ -27,6 +27,12 @@
  *           lockf F_LOCK): first the non-blocking form, in the calling
  *           thread; taken, or an error other than "held": that is the
  *           answer.  Otherwise the blocking form as WAITS.
+ *   CHILD   a wait for a child (wait, waitpid, wait3, wait4, waitid):
+ *           with WNOHANG, or __WNOTHREAD (only the calling thread's
+ *           children), the program's own call; else first the WNOHANG
+ *           form in the calling thread (a child's change already there,
+ *           or an error, is the answer), then the call as WAITS — any
+ *           thread of the process may reap its children.
  *
  * Signals a worker's call raises for its task — SIGPIPE from a splice
  * into a pipe nobody reads, SIGXFSZ from ftruncate past RLIMIT_FSIZE —
@@ -43,6 +49,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -51,7 +58,7 @@
 #include "asyncify.h"
 #include "coro.h"
 
-enum { INLINE, WORKER, WAITS, LOCK };
+enum { INLINE, WORKER, WAITS, LOCK, CHILD };
 
 static const unsigned char rows[ASY_CALL_COUNT] = {
 	[ASY_CALL_open] = WAITS,       [ASY_CALL_openat] = WAITS,     [ASY_CALL_creat] = WAITS,
@@ -71,6 +78,8 @@ static const unsigned char rows[ASY_CALL_COUNT] = {
 	[ASY_CALL_sendfile] = WAITS,   [ASY_CALL_splice] = WAITS,     [ASY_CALL_tee] = WAITS,
 	[ASY_CALL_vmsplice] = WAITS,   [ASY_CALL_copy_file_range] = WAITS,
 	[ASY_CALL_unshare] = INLINE,
+	[ASY_CALL_wait] = CHILD,       [ASY_CALL_waitpid] = CHILD,    [ASY_CALL_wait3] = CHILD,
+	[ASY_CALL_wait4] = CHILD,      [ASY_CALL_waitid] = CHILD,
 };
 
 /* Every libc function here takes integers and pointers only and returns
@@ -301,6 +310,46 @@ static int lock_waits(const struct asy_io *io)
 	}
 }
 
+/* A wait for a child: its options, and whether it can wait at all. */
+static long child_opts(const struct asy_io *io)
+{
+	switch (io->call) {
+	case ASY_CALL_wait: return 0;
+	case ASY_CALL_wait3: return io->a[1];
+	default: return io->a[2]; /* waitpid, wait4; waitid's a[3] below */
+	}
+}
+
+static int child_waits(const struct asy_io *io)
+{
+	long o = io->call == ASY_CALL_waitid ? io->a[3] : child_opts(io);
+	return !(o & (WNOHANG | __WNOTHREAD));
+}
+
+/* The WNOHANG form in the calling thread, as the raw system call glibc's
+ * functions make: a pid or -errno is the answer, 0 means no child has
+ * changed yet (the call must wait).  waitid says that by a zero si_pid,
+ * which needs its siginfo: without one it waits at once. */
+static long child_try(const struct asy_io *io)
+{
+	const long *a = io->a;
+	long r;
+	switch (io->call) {
+	case ASY_CALL_waitid:
+		if (!a[2])
+			return 0;
+		r = asy_sys(SYS_waitid, a[0], a[1], a[2], a[3] | WNOHANG, 0, 0);
+		return r < 0 ? r : ((siginfo_t *)a[2])->si_pid ? 1 : 0;
+	case ASY_CALL_wait:
+		return asy_sys(SYS_wait4, -1, a[0], WNOHANG, 0, 0, 0);
+	case ASY_CALL_wait3:
+		return asy_sys(SYS_wait4, -1, a[0], a[1] | WNOHANG, a[2], 0, 0);
+	default: /* waitpid, wait4 */
+		return asy_sys(SYS_wait4, a[0], a[1], a[2] | WNOHANG,
+			       io->call == ASY_CALL_wait4 ? a[3] : 0, 0, 0);
+	}
+}
+
 /* A path the calling thread must resolve itself: /proc/thread-self names
  * the task that looks it up, however the path reaches it ("//proc/…",
  * "/proc/./…", relative to /proc).  Read without trusting the pointer,
@@ -473,8 +522,14 @@ long asy__fs(struct asy_io *io)
 	note_unshare(io);
 	asy__ops_first(io, -1);
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
-	    (how == LOCK && !lock_waits(io)) || asy__coro_alone())
+	    (how == LOCK && !lock_waits(io)) || (how == CHILD && !child_waits(io)) ||
+	    asy__coro_alone())
 		return ASY_PASS;
+	if (how == CHILD) {
+		long r = child_try(io);
+		if (r != 0)
+			return asy__inline(io, io->call == ASY_CALL_waitid && r > 0 ? 0 : r);
+	}
 	if (how == WORKER || io->call == ASY_CALL_open || io->call == ASY_CALL_openat ||
 	    io->call == ASY_CALL_creat) {
 		/* On copies of its names: one read of each, which also says
