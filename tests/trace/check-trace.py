@@ -473,17 +473,20 @@ def work_fork(a):
     for pid, path in tf.items():
         recs, headers = load(path, a.format, pid)
         expect(headers == 1, f"{path}: {headers} headers")
-        # The parent opened /dev/null before the fork: the child has only
-        # its two writes.
+        # The parent opened /dev/null before the fork and waits for the
+        # child between its writes: the child has only its two writes.
         calls = [r["call"] for r in recs]
-        parent = calls == ["open", "write", "write"]
+        parent = calls == ["open", "write", "waitpid", "write"]
         parents += parent
         expect(parent or calls == ["write", "write"], f"{path}: {recs}")
         expect(all(r["pid"] == pid and r["tid"] == pid for r in recs), f"{path}: pids {recs}")
-        expect(all(r["file"] == "/dev/null" for r in recs), f"{path}: files")
+        expect(all(r["file"] == "/dev/null" for r in recs if r["call"] != "waitpid"),
+               f"{path}: files")
+        expect(all(r["res"] > 0 and r["fd"] == -1 for r in recs if r["call"] == "waitpid"),
+               f"{path}: waitpid {recs}")
         expect(all(r.get("kind", "path") == "path" for r in recs if r["call"] == "open"),
                f"{path}: open is not a path record")
-        want = {"write": 2, "open": 1} if parent else {"write": 2}
+        want = {"write": 2, "open": 1, "waitpid": 1} if parent else {"write": 2}
         if pid in sf:
             check_summary_calls(sf[pid], pid, want, {"write": 2}, {}, None)
     expect(parents == 1, f"{parents} parents")
