@@ -476,6 +476,15 @@ long asy__run_here(struct asy_waiter *w)
 	return run(NULL, w);
 }
 
+/* w's call made here and finished before its coroutine would park. */
+static int made_here(struct asy_thread *t, struct asy_waiter *w)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	w->be_priv = NULL;
+	finish(w, asy__run_here(w));
+	return 0;
+}
+
 static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	/* A vfork child of a coroutine (a process of its own that shares our
@@ -487,12 +496,8 @@ static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 	 * here and now, done before its coroutine would park, so no other
 	 * coroutine runs in the child for it.  One getpid per handoff to a
 	 * worker, against the ~10 µs of the handoff. */
-	if ((pid_t)asy_sys_getpid() != asy__pid) {
-		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-		w->be_priv = NULL;
-		finish(w, asy__run_here(w));
-		return 0;
-	}
+	if ((pid_t)asy_sys_getpid() != asy__pid)
+		return made_here(t, w);
 	pool_lock();
 	unsigned limit = w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET ||
 					 (w->io.flags & ASY_F_WAITS) ? MAX_THREADS : asy__cfg.workers;
@@ -508,10 +513,7 @@ static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 		 * coroutine that cannot run meanwhile). */
 		if (spawn() < 0 && (pool.nthreads == 0 || limit != MAX_THREADS)) {
 			pool_unlock();
-			atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-			w->be_priv = NULL;
-			finish(w, asy__run_here(w));
-			return 0;
+			return made_here(t, w);
 		}
 	}
 	pool.queued++;

@@ -310,19 +310,11 @@ static int lock_waits(const struct asy_io *io)
 	}
 }
 
-/* A wait for a child: its options, and whether it can wait at all. */
-static long child_opts(const struct asy_io *io)
-{
-	switch (io->call) {
-	case ASY_CALL_wait: return 0;
-	case ASY_CALL_wait3: return io->a[1];
-	default: return io->a[2]; /* waitpid, wait4; waitid's a[3] below */
-	}
-}
-
+/* A wait for a child that can wait at all, by its options. */
 static int child_waits(const struct asy_io *io)
 {
-	long o = io->call == ASY_CALL_waitid ? io->a[3] : child_opts(io);
+	long o = io->call == ASY_CALL_wait ? 0 : io->call == ASY_CALL_wait3 ? io->a[1] :
+		 io->call == ASY_CALL_waitid ? io->a[3] : io->a[2]; /* waitpid, wait4 */
 	return !(o & (WNOHANG | __WNOTHREAD));
 }
 

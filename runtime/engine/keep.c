@@ -303,18 +303,13 @@ void asy__keep_fork_parent(void)
 		return;
 	if (fork_waits && errno == 0) {
 		errno = fork_errno;
-		struct timespec ts = { 0, 0 }, end;
+		struct timespec end; /* FUTEX_WAIT_BITSET's timeout is this end */
 		clock_gettime(CLOCK_MONOTONIC, &end);
 		end.tv_sec += 1;
-		while (!atomic_load(fork_word) && ts.tv_sec >= 0) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec = end.tv_sec - ts.tv_sec;
-			ts.tv_nsec = end.tv_nsec - ts.tv_nsec;
-			if (ts.tv_nsec < 0)
-				ts.tv_sec--, ts.tv_nsec += 1000000000L;
-			if (ts.tv_sec >= 0)
-				asy_sys(SYS_futex, fork_word, FUTEX_WAIT, 0, &ts, 0, 0);
-		}
+		while (!atomic_load(fork_word) &&
+		       asy_sys(SYS_futex, fork_word, FUTEX_WAIT_BITSET, 0, &end, 0,
+			       FUTEX_BITSET_MATCH_ANY) != -ETIMEDOUT)
+			;
 	}
 	give();
 }
