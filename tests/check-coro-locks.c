@@ -330,12 +330,16 @@ static void j_child_answers(int i)
 	t_jres(i, "then", waitpid(p, &st, WNOHANG));
 	t_jout(i, "\n");
 	if ((p = fork()) == 0) {
+		/* It exits only once told: a child that exited is no longer
+		 * seen as continued, even by the kernel's own wait. */
+		char c;
 		raise(SIGSTOP);
-		_exit(4);
+		_exit(read(kid_pipe[0], &c, 1) == 1 ? 4 : 99);
 	}
 	t_jres(i, "stopped", waitpid(p, &st, WUNTRACED) == p && WIFSTOPPED(st) ? WSTOPSIG(st) : -1);
 	kill(p, SIGCONT);
 	t_jres(i, "continued", waitid(P_PID, (id_t)p, &si, WCONTINUED) == 0 && si.si_code == CLD_CONTINUED);
+	write(kid_pipe[1], "x", 1);
 	t_jres(i, "exited", wait_by(3, p, &st, 0) == p ? WEXITSTATUS(st) : -1);
 	t_jout(i, "\n");
 }
