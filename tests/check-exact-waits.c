@@ -3,7 +3,8 @@
  * inside a coroutine (uring-coro, threads-coro), and must print what plain
  * glibc prints and end the same way.  This program checks that a wait ends
  * when the kernel's would: SO_RCVTIMEO and SO_SNDTIMEO, SO_RCVLOWAT, a
- * pty's VMIN and VTIME, a datagram socket after SHUT_RD.
+ * pty's VMIN and VTIME, a pty's wait across a change of its settings, a
+ * datagram socket after SHUT_RD.
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -222,6 +223,63 @@ static void c3_pty_vmin3(void)
 	join(th);
 }
 
+/* Another thread sets a terminal's settings again, as they were, twice
+ * (bash's fg restores a job's settings so): each wakes the terminal's
+ * waiters with nothing to read.  Then the bytes come. */
+static int re_slave, re_master;
+
+static void *resettings_main(void *arg)
+{
+	struct termios t;
+	(void)arg;
+	for (int i = 0; i < 2; i++) {
+		usleep(30000);
+		tcgetattr(re_slave, &t);
+		tcsetattr(re_slave, TCSANOW, &t);
+	}
+	usleep(30000);
+	write(re_master, "bc", 2);
+	return NULL;
+}
+
+static void c3_pty_read_across_settings_change(void)
+{
+	char b[16];
+	re_slave = raw_pty(&re_master, 1, 0);
+	net(5);
+	pthread_t th = go(resettings_main, NULL);
+	show_buf("read", b, read(re_slave, b, sizeof b));
+	join(th);
+}
+
+static void c3_pty_poll_across_settings_change(void)
+{
+	int p[2];
+	char b[16];
+	re_slave = raw_pty(&re_master, 1, 0);
+	pipe(p);
+	net(5);
+	pthread_t th = go(resettings_main, NULL);
+	struct pollfd one = { re_slave, POLLIN, 0 };
+	t_res("poll", poll(&one, 1, -1));
+	t_out("revents=%#x\n", one.revents);
+	show_buf("read", b, read(re_slave, b, sizeof b));
+	join(th);
+	th = go(resettings_main, NULL);
+	struct pollfd two[2] = { { p[0], POLLIN, 0 }, { re_slave, POLLIN, 0 } };
+	t_res("poll-with-pipe", poll(two, 2, -1));
+	t_out("revents=%#x,%#x\n", two[0].revents, two[1].revents);
+	show_buf("read", b, read(re_slave, b, sizeof b));
+	join(th);
+	th = go(resettings_main, NULL);
+	fd_set rd;
+	FD_ZERO(&rd);
+	FD_SET(re_slave, &rd);
+	t_res("select", select(re_slave + 1, &rd, NULL, NULL, NULL));
+	t_out("set=%s\n", yes(FD_ISSET(re_slave, &rd)));
+	join(th);
+}
+
 /* After SHUT_RD a datagram socket reads 0 at once. */
 static void c3_dgram_shutdown_rd(void)
 {
@@ -254,6 +312,8 @@ static const struct t_case cases[] = {
 	C(c3_pty_vmin0_vtime0, 0),
 	C(c3_pty_vmin0_vtime2, T_BACKEND),
 	C(c3_pty_vmin3, T_BACKEND),
+	C(c3_pty_read_across_settings_change, T_BACKEND),
+	C(c3_pty_poll_across_settings_change, T_BACKEND),
 	C(c3_dgram_shutdown_rd, 0),
 	{ NULL, NULL, 0 },
 };

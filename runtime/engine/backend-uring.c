@@ -367,18 +367,12 @@ static void uring_cancel(struct asy_thread *t, struct asy_waiter *w)
 	while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
 }
 
-/* One fd's op of a POLLSET ended.  -EINVAL: a file with no poll of its
- * own (/dev/zero and other such devices) that is not ready for what was
- * asked: its readiness never changes (poll() answers it with a fixed
- * mask), so it is no wake-up, and the others wait on.  A set of such
- * files only completes with -EINVAL: nothing can wake it but its end. */
+/* One fd's op of a POLLSET ended.  -EINVAL: the ring could not wait on
+ * that file (a file with no poll of its own, not ready for what was
+ * asked; a terminal whose wait could not be armed again after a wake-up):
+ * the set ends with it, and the wait goes on a worker's poll() (asy__op). */
 static void pollset_done(struct asy_thread *t, struct asy_waiter *w, long res)
 {
-	if (res == -EINVAL) {
-		if (--w->pending == 0)
-			asy__complete_local(t, w, w->fired ? w->first : res);
-		return;
-	}
 	if (!w->fired) {
 		w->fired = 1;
 		w->first = res;

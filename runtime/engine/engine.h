@@ -124,6 +124,8 @@ enum asy_family {
 #define ASY_F_POLL_FIRST 8 /* ASY_OP_SEND: just tried; wait for room before the first attempt */
 #define ASY_F_COLD     16 /* ASY_OP_READ: a large buffered read that missed the page
 			   * cache (a ring hands it to its own workers: IOSQE_ASYNC) */
+#define ASY_F_POOL     32 /* ASY_OP_POLL, ASY_OP_POLLSET: a wait the ring refused
+			   * (opdef.c: asy__op), made by a worker's poll() */
 
 /* Which path answered a call (tracing, summary). */
 enum asy_via { ASY_VIA_LIBC, ASY_VIA_INLINE, ASY_VIA_URING, ASY_VIA_THREADS, ASY_VIA_TIMER };

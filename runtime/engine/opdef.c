@@ -58,7 +58,7 @@ static const struct asy_opdef opdefs[ASY_OP_COUNT] = {
 static const struct asy_backend *op_backend(const struct asy_thread *t, const struct asy_io *io)
 {
 	const struct asy_opdef *d = &opdefs[io->op];
-	if (t->be != &asy__backend_uring || !d->uring)
+	if (t->be != &asy__backend_uring || !d->uring || (io->flags & ASY_F_POOL))
 		return &asy__backend_threads;
 	if (d->positional && (io->off < 0 || (io->rwflags & ~URING_RWF)))
 		return &asy__backend_threads;
@@ -165,7 +165,20 @@ long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 		return r;
 	}
 	r = asy__op_start(t, w, deadline);
-	return r < 0 ? r : asy__op_finish(t, w, deadline);
+	long res = r < 0 ? r : asy__op_finish(t, w, deadline);
+	/* A readiness wait the ring refused (POLL_ADD's EINVAL): a file with
+	 * no poll of its own, not ready for what was asked, or one whose
+	 * wait the kernel could not arm again after a wake-up that found
+	 * nothing — a terminal whose settings changed (bash's fg restores
+	 * them), which has a wait queue for each direction.  A worker's
+	 * poll() has no such limit: the wait goes on there, to the same end. */
+	if (res == -EINVAL && w->be == &asy__backend_uring &&
+	    (w->io.op == ASY_OP_POLL || w->io.op == ASY_OP_POLLSET)) {
+		w->io.flags |= ASY_F_POOL;
+		r = asy__op_start(t, w, deadline);
+		res = r < 0 ? r : asy__op_finish(t, w, deadline);
+	}
+	return res;
 }
 
 long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,

@@ -119,9 +119,8 @@ static long wait_set(struct asy_io *io, struct pset *s, int64_t until)
 		r = asy__op(t, &w, until);
 		io->via = w.io.via;
 	}
-	/* Nothing to wait for, or only files whose readiness never changes
-	 * (the ring's POLL ops say EINVAL): a sleep to the end. */
-	if (s->n == 0 || r == -EINVAL) {
+	/* Nothing to wait for: a sleep to the end. */
+	if (s->n == 0) {
 		io->via = ASY_VIA_TIMER;
 		int64_t io_deadline = asy__coro_io_deadline();
 		int64_t t = io_deadline >= 0 && (until < 0 || io_deadline < until) ? io_deadline : until;
