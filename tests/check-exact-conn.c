@@ -8,7 +8,7 @@
  *    SO_SNDTIMEO as the kernel's does: EAGAIN for unix, EINPROGRESS for TCP;
  *  - urgent data (MSG_OOB) stops a receive at the mark and is read apart;
  *  - SO_RCVLOWAT makes a blocking TCP receive wait for that many bytes;
- *  - other families (netlink) answer as the kernel answers.
+ *  - other families (netlink, vsock) answer as the kernel answers.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -27,6 +27,7 @@
 #include <linux/if_alg.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -214,6 +215,33 @@ static void c15_tcp_unconnected(void)
 	t_res("send-default", send(c, "x", 1, 0));
 }
 
+/* A vsock connect that fails (no peer at that port; no transport to the
+ * local CID, where it times out at the socket's connect timeout, here
+ * 300 ms): the error, once, and the socket unconnected, so a second
+ * connect tries again.  The ring woke its wait for room to write while
+ * it still connected (EALREADY), and a connect after the wait started
+ * over (EINPROGRESS from a blocking connect). */
+static void c15_vsock_connect_fails(void)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = 40123 };
+	struct timeval tv = { 0, 300000 };
+	int err = -1;
+	socklen_t len = sizeof err;
+	alarm(10);
+	signal(SIGPIPE, SIG_IGN);
+	int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+	if (s < 0) {
+		t_out("no vsock here\n");
+		return;
+	}
+	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof tv);
+	t_res("connect", connect(s, (struct sockaddr *)&a, sizeof a));
+	getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+	t_out("so_error=%d\n", err);
+	t_res("write", write(s, "x", 1));
+	t_res("connect-again", connect(s, (struct sockaddr *)&a, sizeof a));
+}
+
 /* A connected UDP socket whose peer port is closed: the ICMP refusal
  * comes back as ECONNREFUSED on the next receive, once. */
 static void c15_udp_refused(void)
@@ -362,6 +390,7 @@ static const struct t_case cases[] = {
 	C(c15_netlink_dump, 0),
 	C(c15_tcp_unconnected, 0),
 	C(c15_udp_refused, 0),
+	C(c15_vsock_connect_fails, T_BACKEND),
 	C(c15_alg_hash, 0),
 	C(c15_raw_icmp_echo, 0),
 	C(c15_accept_takes_number_first, T_BACKEND),

@@ -117,6 +117,25 @@ static long connect_nb(int fd, const struct asy_io *io)
 	return r;
 }
 
+/* The kernel's own ending of a connect that waited: connected (0) or
+ * the error, and the socket's state as a blocking connect leaves it.
+ * Asked of a second connect, which ends a failed TCP or unix connect
+ * (the error, and the socket unconnected again).  A vsock connect that
+ * failed or timed out is unconnected already, its error only in
+ * SO_ERROR: a second connect would start over (EINPROGRESS). */
+static long connect_end(int fd, const struct asy_io *io)
+{
+	sa_family_t fam = AF_UNSPEC;
+	int err = 0;
+	socklen_t len = sizeof err;
+	asy__copy_in(&fam, (const void *)io->a[0], sizeof fam); /* the program's, read again */
+	if (fam == AF_VSOCK &&
+	    asy_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, &err, &len, 0) == 0 && err)
+		return -err;
+	long r = connect_nb(fd, io);
+	return r == -EISCONN ? 0 : r;
+}
+
 /* After a wait: the socket to go on with (keep.c: fd while it still
  * holds the socket, else the copy a close or dup2 over the number left),
  * or -1 when it is gone. */
@@ -156,18 +175,22 @@ static long connect_wait(struct asy_io *io, int fd, long r, struct asy_keep *kee
 	if (r != -EINPROGRESS)
 		return r;
 	/* In progress: it goes on in the kernel whatever happens to the
-	 * wait (a later connect says EALREADY, then EISCONN). */
-	r = asy__wait_ready(io, fd, POLLOUT, deadline, keep);
-	if (r == -ETIME)
-		return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
-	if (r < 0 || r == ASY_PASS)
-		return r;
-	if ((fd = conn_after(keep, fd, &id)) < 0)
-		return -EBADF;
-	/* the kernel's own ending: connected (0) or the error, and the
-	 * socket's state as a blocking connect leaves it */
-	r = connect_nb(fd, io);
-	return r == -EISCONN ? 0 : r;
+	 * wait (a later connect says EALREADY, then EISCONN).  The ring's
+	 * poll trusts the mask a wake-up carries: a vsock connect is woken
+	 * for room to write while it still connects.  It is over only when
+	 * the socket's own poll says so. */
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	do {
+		r = asy__wait_ready(io, fd, POLLOUT, deadline, keep);
+		if (r == -ETIME)
+			return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
+		if (r < 0 || r == ASY_PASS)
+			return r;
+		if ((fd = conn_after(keep, fd, &id)) < 0)
+			return -EBADF;
+		p.fd = fd;
+	} while (asy_sys_poll(&p, 1, 0) == 0);
+	return connect_end(fd, io);
 }
 
 long asy__connect(struct asy_io *io, int fd)
