@@ -3,7 +3,8 @@
  * inside a coroutine (uring-coro, threads-coro), and must print what plain
  * glibc prints and end the same way.  This program checks that a wait ends
  * when the kernel's would: SO_RCVTIMEO and SO_SNDTIMEO, SO_RCVLOWAT, a
- * pty's VMIN and VTIME, a pty's wait across a change of its settings, a
+ * pty's VMIN and VTIME (also across a stop), a pty's wait across a change
+ * of its settings, its master's close or its line discipline's change, a
  * datagram socket after SHUT_RD.
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
@@ -29,6 +30,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/tty.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -280,6 +282,81 @@ static void c3_pty_poll_across_settings_change(void)
 	join(th);
 }
 
+/* The pty's master closes under a waiting read of its slave: that read
+ * says EIO (the other side closed), a read after it 0 (hung up).  A
+ * read made after the wake-up would say 0 at once. */
+static void *close_master_main(void *arg)
+{
+	(void)arg;
+	usleep(50000);
+	close(re_master);
+	return NULL;
+}
+
+static void c3_pty_read_master_closes(void)
+{
+	char b[16];
+	re_slave = raw_pty(&re_master, 1, 0);
+	net(5);
+	pthread_t th = go(close_master_main, NULL);
+	t_res("read", read(re_slave, b, sizeof b));
+	join(th);
+	t_res("read-after", read(re_slave, b, sizeof b));
+}
+
+/* The line discipline changes under a waiting read (TIOCSETD, as
+ * ldattach does): the waiting read says EAGAIN.  Under N_NULL, which has
+ * no ioctls and never polls ready, a read says EOPNOTSUPP at once. */
+static void *setd_main(void *arg)
+{
+	int null = N_NULL, tty = N_TTY;
+	(void)arg;
+	usleep(50000);
+	ioctl(re_slave, TIOCSETD, &null);
+	usleep(50000);
+	ioctl(re_slave, TIOCSETD, &tty);
+	usleep(50000);
+	write(re_master, "x", 1);
+	return NULL;
+}
+
+static void c3_pty_read_line_discipline_changes(void)
+{
+	char b[16];
+	int null = N_NULL;
+	re_slave = raw_pty(&re_master, 1, 0);
+	net(5);
+	pthread_t th = go(setd_main, NULL);
+	t_res("read", read(re_slave, b, sizeof b));
+	join(th);
+	show_buf("read-after", b, read(re_slave, b, sizeof b));
+	t_res("setd-null", ioctl(re_slave, TIOCSETD, &null));
+	write(re_master, "y", 1);
+	t_res("read-null", read(re_slave, b, sizeof b));
+}
+
+/* A stop and continue under a read with VMIN 0 and VTIME 5: the
+ * kernel's read is made again after the continue, its VTIME from the
+ * start (about 1 s in all, where a wait that kept its end took 0.5 s). */
+static void c3_pty_vtime_again_after_stop(void)
+{
+	char b[16];
+	int m, s = raw_pty(&m, 0, 5);
+	pid_t me = getpid(), kid;
+	net(5);
+	if ((kid = fork()) == 0) {
+		usleep(200000);
+		kill(me, SIGSTOP);
+		usleep(300000);
+		kill(me, SIGCONT);
+		_exit(0);
+	}
+	double t0 = now();
+	t_res("read", read(s, b, sizeof b));
+	t_out("vtime-again=%s\n", yes(now() - t0 >= 0.85));
+	waitpid(kid, NULL, 0);
+}
+
 /* After SHUT_RD a datagram socket reads 0 at once. */
 static void c3_dgram_shutdown_rd(void)
 {
@@ -314,6 +391,9 @@ static const struct t_case cases[] = {
 	C(c3_pty_vmin3, T_BACKEND),
 	C(c3_pty_read_across_settings_change, T_BACKEND),
 	C(c3_pty_poll_across_settings_change, T_BACKEND),
+	C(c3_pty_read_master_closes, T_BACKEND),
+	C(c3_pty_read_line_discipline_changes, T_BACKEND),
+	C(c3_pty_vtime_again_after_stop, T_BACKEND),
 	C(c3_dgram_shutdown_rd, 0),
 	{ NULL, NULL, 0 },
 };

@@ -47,7 +47,8 @@ static void ends_text(const struct asy_kind_def *k, char *buf, size_t n)
 	snprintf(buf, n, "%s%s%s%s; `asy_io_deadline`, `asy_cancel`",
 		 k->wait == ASY_WAIT_OP ? "the op's completion" : "readiness",
 		 k->timeo ? "; SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN or the count that moved)" : "",
-		 k->lowat ? "; SO_RCVLOWAT" : "", k->vmin ? "; VMIN 0 does not wait" : "");
+		 k->lowat ? "; SO_RCVLOWAT" : "",
+		 k->vmin ? "; VMIN 0 does not wait; a read: the kernel's own (VMIN, VTIME, a hangup), on a worker" : "");
 }
 
 static const char *write_text(const struct asy_kind_def *k)

@@ -37,7 +37,7 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 		.why = "read/write give EISDIR at once"),
 	[ASY_K_KERNFS] = ROW("/proc, /sys, cgroupfs, mqueue file", LIBC, NONE,
 		.why = "made up by the kernel: never waits for a device, refuses RWF_NOWAIT"),
-	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY,
+	[ASY_K_FIFO] = ROW("pipe, FIFO", NOWAIT, READY, .read_call = 1,
 		.why = "RWF_NOWAIT is the call minus the wait; a write continues as pipe_write() does; under uring the wait is the read or write op itself, which holds the pipe; a FIFO opened by name refuses RWF_NOWAIT: poll(0), and a read it does not call ready is the call itself on a worker (with no writer yet it reads EOF, yet never polls ready)"),
 	[ASY_K_STREAM] = ROW("stream socket", NOWAIT, READY, .nosignal = 1, .timeo = 1, .lowat = 1,
 		.why = "RWF_NOWAIT is MSG_DONTWAIT; the socket's timeouts and low-water mark hold; under uring the wait is a RECVMSG or SENDMSG op, which holds the socket, and a read where a socket was found before is that op from the start; "
@@ -46,8 +46,8 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 	[ASY_K_RECORD] = ROW("datagram, seqpacket, raw socket", NOWAIT, READY, .record = 1,
 		.nosignal = 1, .timeo = 1,
 		.why = "one call is one record: never split, never continued"),
-	[ASY_K_TTY] = ROW("terminal, pty", POLL, READY, .vmin = 1,
-		.why = "no RWF_NOWAIT; VMIN 0 never waits; job control acts on the calling thread"),
+	[ASY_K_TTY] = ROW("terminal, pty", POLL, READY, .vmin = 1, .read_call = 1,
+		.why = "no RWF_NOWAIT; VMIN 0 never waits; a read that would wait is the kernel's own read, on a worker: only a read already waiting sees its pty's master close (EIO, where a later read gets 0) or its line discipline change (EAGAIN); job control acts on the calling thread: a background group's call is the thread's own"),
 	[ASY_K_MEM] = ROW("/dev/null, zero, full, random, urandom", POLL, READY, .topup = 1,
 		.why = "a stream of bytes that RWF_NOWAIT may stop early (/dev/zero): a short try gets the rest from the call itself"),
 	[ASY_K_CHR] = ROW("other character device", POLL, READY, .write_op = 1,
@@ -100,14 +100,17 @@ static int socket_kind(int fd)
 
 /* The memory devices that are streams of bytes (drivers/char/mem.c:
  * null 3, zero 5, full 7, random 8, urandom 9; not kmsg, whose reads are
- * records), a terminal, or another character device. */
+ * records), a terminal, or another character device.  A terminal is one
+ * that answers for its line discipline: TCGETS is the discipline's own
+ * and fails under one without ioctls (N_NULL, whose reads fail at once
+ * yet never poll ready). */
 static int chr_kind(int fd, const struct stat *st)
 {
-	struct termios tio;
+	int ldisc;
 	unsigned mi = minor(st->st_rdev);
 	if (major(st->st_rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9))
 		return ASY_K_MEM;
-	return asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 ? ASY_K_TTY : ASY_K_CHR;
+	return asy_sys(SYS_ioctl, fd, TIOCGETD, &ldisc, 0, 0, 0) == 0 ? ASY_K_TTY : ASY_K_CHR;
 }
 
 /* An anonymous inode (no file type bits): which one, by its name in
@@ -207,15 +210,13 @@ static int tty_background(int fd, int writing)
 	       (asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 && (tio.c_lflag & TOSTOP));
 }
 
-int64_t asy__tty_wait(int fd, int writing)
+int asy__tty_own(int fd, int writing)
 {
 	struct termios tio;
 	if (tty_background(fd, writing))
-		return 0;
-	if (writing || asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) < 0 ||
-	    (tio.c_lflag & ICANON) || tio.c_cc[VMIN] != 0)
-		return -1;
-	return (int64_t)tio.c_cc[VTIME] * 100000000;
+		return 1;
+	return !writing && asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 &&
+	       !(tio.c_lflag & ICANON) && tio.c_cc[VMIN] == 0 && tio.c_cc[VTIME] == 0;
 }
 
 int64_t asy__sock_deadline(int fd, int reading, int64_t start)

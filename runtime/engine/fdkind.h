@@ -48,6 +48,10 @@ struct asy_kind_def {
 	unsigned char timeo;      /* SO_RCVTIMEO / SO_SNDTIMEO end the wait */
 	unsigned char lowat;      /* SO_RCVLOWAT decides when a read may return */
 	unsigned char vmin;       /* termios VMIN 0: a read never waits */
+	unsigned char read_call;  /* a read poll(0) does not call ready is the
+				   * call itself, on a worker of its own (poll
+				   * cannot say how the kernel's waiting read
+				   * ends: a FIFO's EOF, a terminal's hangup) */
 	unsigned char topup;      /* a short try is not the answer: the
 				   * device stops early under RWF_NOWAIT where
 				   * its own call goes on (/dev/zero) */
@@ -70,12 +74,11 @@ int asy__fd_kind(int fd, struct stat *st);
 int asy__fd_was_socket(int fd);
 void asy__fd_forget(int fd);
 
-/* How long a terminal's read or write that poll does not call ready may
- * wait: -1 as long as it takes; 0 not at all, it is the program's own
- * call (a read with VMIN 0 and VTIME 0, or a background process group's
- * read, or write with TOSTOP, of its controlling tty); else VTIME's
- * nanoseconds (VMIN 0: the read returns what is there then, maybe 0). */
-int64_t asy__tty_wait(int fd, int writing);
+/* 1 when a terminal's read or write that poll does not call ready is the
+ * program's own call, made at once: a read with VMIN 0 and VTIME 0 (it
+ * never waits), a background process group's read, or write with TOSTOP,
+ * of its controlling tty (job control acts on the calling thread). */
+int asy__tty_own(int fd, int writing);
 
 /* 1 when a regular file is made up by the kernel (ASY_K_KERNFS). */
 int asy__kernel_fs(int fd);

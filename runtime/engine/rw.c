@@ -467,13 +467,15 @@ static long own_read(void *arg) /* on a worker, at the file position */
 	return call_itself(arg, -1);
 }
 
-/* A pipe's read that the try could not make (a FIFO opened by name
- * refuses RWF_NOWAIT) and poll() does not call ready: poll() cannot say
- * when it ends — a FIFO no writer has opened yet reads EOF at once, yet
- * never polls ready — so the read itself waits, on a worker of its own,
+/* A read that the try could not make and poll() does not call ready,
+ * whose end poll() cannot say: a FIFO opened by name (it refuses
+ * RWF_NOWAIT) that no writer has opened yet reads EOF at once, yet never
+ * polls ready; a terminal's read that waits ends with EIO when its pty's
+ * master closes (a read after that gets 0), with EAGAIN when its line
+ * discipline changes.  So the read itself waits, on a worker of its own,
  * as a call that waits for another call of the program: a deadline or
- * asy_cancel() interrupts it before a byte moved.  A pipe's read raises
- * no signal. */
+ * asy_cancel() interrupts it before a byte moved.  Such a read raises no
+ * signal (a background group's terminal read is the thread's own call). */
 static long pipe_read_call(struct asy_io *io)
 {
 	struct asy_thread *t = asy__thread();
@@ -490,7 +492,6 @@ static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			struct asy_keep *keep)
 {
 	short ev = io->op == ASY_OP_READ ? POLLIN : POLLOUT;
-	int64_t until = -1;
 	if (io->flags & ASY_F_EXPLICIT)
 		return ASY_PASS;
 	for (int first = 1;; first = 0) {
@@ -501,22 +502,29 @@ static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			long fl = file_flags(io->fd);
 			if (fl < 0 || (fl & O_NONBLOCK) || asy__vec_total_safe(io) <= 0)
 				return ASY_PASS;
-			int64_t vtime = k->vmin ? asy__tty_wait(io->fd, io->op == ASY_OP_WRITE) : -1;
-			if (vtime == 0)
+			if (k->vmin && asy__tty_own(io->fd, io->op == ASY_OP_WRITE))
 				return ASY_PASS;
-			if (vtime > 0)
-				until = asy_now() + vtime;
 			/* Not ready, by a poll that may never say so: the write
 			 * itself, made by the backend, waits as the kernel's does. */
 			if (io->op == ASY_OP_WRITE && k->write_op)
 				return asy__coro_alone() ? ASY_PASS : op_rest(io, 0, ASY_OP_WRITE, 0, -1);
-			if (io->op == ASY_OP_READ && k == &asy__kinds[ASY_K_FIFO])
-				return asy__coro_alone() ? ASY_PASS : pipe_read_call(io);
+			/* A read whose end poll cannot tell (fdkind.h: read_call). */
+			if (io->op == ASY_OP_READ && k->read_call) {
+				if (asy__coro_alone())
+					return ASY_PASS;
+				long r = pipe_read_call(io);
+				/* A terminal's group moved to the background while
+				 * its read waited (^Z, bg): the kernel's read, made
+				 * again after the continue, raises SIGTTIN — on the
+				 * worker, which blocks it, EIO.  The thread's own
+				 * read raises it where the program's would. */
+				if (r == -EIO && k->vmin && asy__tty_own(io->fd, 0))
+					return ASY_PASS;
+				return r;
+			}
 		}
 		asy__keep_begin(keep, io->fd);
-		long r = asy__wait_ready(io, io->fd, ev, until, keep);
-		if (r == -ETIME)
-			return 0; /* VTIME passed without a byte: read() gives 0 */
+		long r = asy__wait_ready(io, io->fd, ev, -1, keep);
 		if (r == ASY_PASS || r < 0)
 			return r;
 		/* Closed meanwhile: the copy of the file the close left, or
