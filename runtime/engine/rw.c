@@ -467,15 +467,11 @@ static long own_read(void *arg) /* on a worker, at the file position */
 	return call_itself(arg, -1);
 }
 
-/* A read that the try could not make and poll() does not call ready,
- * whose end poll() cannot say: a FIFO opened by name (it refuses
- * RWF_NOWAIT) that no writer has opened yet reads EOF at once, yet never
- * polls ready; a terminal's read that waits ends with EIO when its pty's
- * master closes (a read after that gets 0), with EAGAIN when its line
- * discipline changes.  So the read itself waits, on a worker of its own,
- * as a call that waits for another call of the program: a deadline or
- * asy_cancel() interrupts it before a byte moved.  Such a read raises no
- * signal (a background group's terminal read is the thread's own call). */
+/* A read poll() does not call ready, whose end poll() cannot say
+ * (fdkind.h: read_call), waits itself, on a worker of its own, as a call
+ * that waits for another call of the program: a deadline or asy_cancel()
+ * interrupts it before a byte moved.  It raises no signal (a background
+ * group's terminal read is the thread's own call). */
 static long pipe_read_call(struct asy_io *io)
 {
 	struct asy_thread *t = asy__thread();
@@ -513,11 +509,9 @@ static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 				if (asy__coro_alone())
 					return ASY_PASS;
 				long r = pipe_read_call(io);
-				/* A terminal's group moved to the background while
-				 * its read waited (^Z, bg): the kernel's read, made
-				 * again after the continue, raises SIGTTIN — on the
-				 * worker, which blocks it, EIO.  The thread's own
-				 * read raises it where the program's would. */
+				/* Moved to the background as it waited (^Z, bg): the
+				 * worker, which blocks SIGTTIN, was told EIO; the
+				 * thread's own read raises it, as the program's. */
 				if (r == -EIO && k->vmin && asy__tty_own(io->fd, 0))
 					return ASY_PASS;
 				return r;
