@@ -472,7 +472,7 @@ static long own_read(void *arg) /* on a worker, at the file position */
  * that waits for another call of the program: a deadline or asy_cancel()
  * interrupts it before a byte moved.  It raises no signal (a background
  * group's terminal read is the thread's own call). */
-static long pipe_read_call(struct asy_io *io)
+static long read_on_worker(struct asy_io *io)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
@@ -508,7 +508,7 @@ static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			if (io->op == ASY_OP_READ && k->read_call) {
 				if (asy__coro_alone())
 					return ASY_PASS;
-				long r = pipe_read_call(io);
+				long r = read_on_worker(io);
 				/* Moved to the background as it waited (^Z, bg): the
 				 * worker, which blocks SIGTTIN, was told EIO; the
 				 * thread's own read raises it, as the program's. */
