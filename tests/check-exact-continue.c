@@ -4,7 +4,12 @@
  * glibc prints and end the same way.  This program checks that a
  * continuation must not do what the single call would not: a write cut
  * short by a closed peer returns its partial count once, with SIGPIPE at
- * its default or blocked.
+ * its default or blocked; a stream's recvmsg with a control buffer that
+ * goes on past its first bytes (MSG_WAITALL, SO_RCVLOWAT) gets the fds
+ * passed with later bytes and stops after them, as the kernel's loop
+ * does (a continuation made without the control buffer dropped them: the
+ * kernel closed them), and glues one writer's bytes under SO_PASSCRED
+ * (the first look's credentials ended it short).
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -122,6 +127,82 @@ static void c4_sigpipe_unix_partial_writev(void) { partial_then_close(PEER_UNIX,
 static void c4_sigpipe_blocked_pipe_partial(void) { partial_then_close(PEER_PIPE, 0, 1); }
 static void c4_sigpipe_blocked_unix_partial(void) { partial_then_close(PEER_UNIX, 0, 1); }
 
+/* A stream recvmsg with room for 25 bytes and a control buffer, under
+ * MSG_WAITALL or SO_RCVLOWAT 12: 5 bytes are queued; 50 ms later 10 come
+ * with an fd (SCM_RIGHTS), 50 ms after that 10 more.  The kernel's call
+ * waits, takes the fd with the second part and stops there; the third
+ * part is left for the next call. */
+struct ctl_later {
+	int fd, with_fd;
+};
+
+static void *send_parts_later(void *arg)
+{
+	const struct ctl_later *c = arg;
+	t_msleep(50);
+	int passed = open("/dev/null", O_RDONLY);
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec v = { "0123456789", 10 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	if (c->with_fd) {
+		m.msg_control = ctl;
+		m.msg_controllen = sizeof ctl;
+		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(h), &passed, sizeof passed);
+	}
+	sendmsg(c->fd, &m, 0);
+	close(passed);
+	t_msleep(50);
+	write(c->fd, "ABCDEFGHIJ", 10);
+	return NULL;
+}
+
+static void recvmsg_control_goes_on(int lowat, int passcred)
+{
+	int sv[2], on = 1;
+	char b[32], ctl[256];
+	alarm(5);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	if (lowat)
+		setsockopt(sv[0], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+	if (passcred)
+		setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+	write(sv[1], "abcde", 5);
+	struct ctl_later c = { sv[1], !passcred };
+	pthread_t th;
+	pthread_create(&th, NULL, send_parts_later, &c);
+	struct iovec v = { b, 25 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof ctl };
+	long n = recvmsg(sv[0], &m, lowat ? 0 : MSG_WAITALL);
+	t_out("recvmsg=%ld '%.*s' flags=%#x\n", n, (int)(n > 0 ? n : 0), b, m.msg_flags);
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		int fd = -1;
+		struct ucred cr = { 0 };
+		if (h->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(h), sizeof fd);
+		else
+			memcpy(&cr, CMSG_DATA(h), sizeof cr);
+		t_out("  %s: %s\n", h->cmsg_type == SCM_RIGHTS ? "fd" : "creds",
+		      h->cmsg_type == SCM_RIGHTS ? t_yes(fcntl(fd, F_GETFD) >= 0)
+						 : t_yes(cr.pid == getpid()));
+		if (fd >= 0)
+			close(fd);
+	}
+	pthread_join(th, NULL);
+	n = recv(sv[0], b, sizeof b, MSG_DONTWAIT);
+	t_out("then=%ld '%.*s'\n", n, (int)(n > 0 ? n : 0), b);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void c4_waitall_recvmsg_fds_later(void) { recvmsg_control_goes_on(0, 0); }
+static void c4_lowat_recvmsg_fds_later(void) { recvmsg_control_goes_on(12, 0); }
+static void c4_waitall_recvmsg_creds_one_writer(void) { recvmsg_control_goes_on(0, 1); }
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one (inside coroutines signals do not interrupt hooked
@@ -135,6 +216,9 @@ static const struct t_case cases[] = {
 	C(c4_sigpipe_unix_partial_writev, T_NOCORO),
 	C(c4_sigpipe_blocked_pipe_partial, T_NOCORO),
 	C(c4_sigpipe_blocked_unix_partial, T_NOCORO),
+	C(c4_waitall_recvmsg_fds_later, T_BACKEND),
+	C(c4_lowat_recvmsg_fds_later, T_BACKEND),
+	C(c4_waitall_recvmsg_creds_one_writer, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -32,7 +32,13 @@
  *    loop, counted;
  *  - a MSG_PEEK of TCP under SO_RCVLOWAT waits for the mark, and at its
  *    SO_RCVTIMEO returns what it saw; a unix stream's peek never waits
- *    (a coroutine's TCP peek returned what was queued at once).
+ *    (a coroutine's TCP peek returned what was queued at once);
+ *  - a peek of a socket with a peek offset (SO_PEEK_OFF) moves it once,
+ *    by what the kernel's one peek returns: under SO_RCVLOWAT a TCP peek
+ *    returned only the bytes past the first look's (that look had moved
+ *    the offset); one whose offset is past what is queued waits for more,
+ *    and at SO_RCVTIMEO says EAGAIN; MSG_PEEK|MSG_WAITALL waits for the
+ *    whole buffer.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -527,6 +533,47 @@ static void peek_lowat(int kind)
 static void c9_tcp_peek_waits_for_lowat(void) { peek_lowat(T_TCP); }
 static void c9_unix_peek_never_waits_for_lowat(void) { peek_lowat(T_UNIX_STREAM); }
 
+/* ---- peek offsets (SO_PEEK_OFF) ------------------------------------------ */
+
+static void peek_offset(int kind, int lowat, int flags)
+{
+	int s[2], off = 0;
+	char b[256];
+	socklen_t len = sizeof off;
+	alarm(5);
+	t_pair(kind, s);
+	if (flags & MSG_WAITALL)
+		off = -1; /* the kernel's own: MSG_PEEK|MSG_WAITALL, no offset */
+	else
+		t_res("peek offset", setsockopt(s[1], SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off));
+	if (lowat)
+		setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+	send(s[0], "abcde", 5, 0);
+	t_msleep(20);
+	if (!lowat && !(flags & MSG_WAITALL)) /* the offset then is past all that is queued */
+		t_show("first peek", b, recv(s[1], b, sizeof b, MSG_PEEK));
+	pthread_t th = t_later_write(s[0], "0123456789", 10, 50);
+	t_show("peek", b, recv(s[1], b, (flags & MSG_WAITALL) ? 15 : sizeof b, MSG_PEEK | flags));
+	pthread_join(th, NULL);
+	getsockopt(s[1], SOL_SOCKET, SO_PEEK_OFF, &off, &len);
+	t_out("offset %d\n", off);
+	if (!(flags & MSG_WAITALL)) {
+		t_timeo(s[1], SO_RCVTIMEO, 100);
+		double t0 = t_ms();
+		t_res("peek past the queue at timeout", recv(s[1], b, sizeof b, MSG_PEEK));
+		t_out("waited: %s\n", t_yes(t_ms() - t0 >= 90));
+	}
+	t_show("read", b, recv(s[1], b, sizeof b, 0));
+	close(s[0]);
+	close(s[1]);
+}
+
+static void c9_tcp_peek_offset_under_lowat(void) { peek_offset(T_TCP, 8, 0); }
+static void c9_tcp_peek_offset_past_queue(void) { peek_offset(T_TCP, 0, 0); }
+static void c9_unix_peek_offset_past_queue(void) { peek_offset(T_UNIX_STREAM, 0, 0); }
+static void c9_unix_dgram_peek_offset_past_queue(void) { peek_offset(T_UNIX_DGRAM, 0, 0); }
+static void c9_tcp_peek_waitall(void) { peek_offset(T_TCP, 0, MSG_WAITALL); }
+
 #define C(name, flags) { #name, name, flags }
 /* A blocking unix stream send whose count runs past the end of its
  * buffer: the kernel's call returns what it sent before the copy
@@ -572,6 +619,11 @@ static const struct t_case cases[] = {
 	C(c9_sendmmsg_part_sent_ends_loop, T_BACKEND),
 	C(c9_tcp_peek_waits_for_lowat, T_BACKEND),
 	C(c9_unix_peek_never_waits_for_lowat, 0),
+	C(c9_tcp_peek_offset_under_lowat, T_BACKEND),
+	C(c9_tcp_peek_offset_past_queue, T_BACKEND),
+	C(c9_unix_peek_offset_past_queue, T_BACKEND),
+	C(c9_unix_dgram_peek_offset_past_queue, T_BACKEND),
+	C(c9_tcp_peek_waitall, T_BACKEND),
 	C(c9_unix_send_runs_past_buffer, 0),
 	{ NULL, NULL, 0 },
 };

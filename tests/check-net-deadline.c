@@ -28,13 +28,13 @@
 #define yes t_yes
 
 /* Each kind of wait, on fds nothing will make ready. */
-enum { W_RECV, W_RECVFROM, W_RECVMSG, W_ACCEPT, W_CONNECT, W_SEND, W_POLL, W_SELECT, W_EPOLL,
+enum { W_RECV, W_RECVFROM, W_RECVMSG, W_PEEK_WAITALL, W_PEEK_OFFSET, W_ACCEPT, W_CONNECT, W_SEND, W_POLL, W_SELECT, W_EPOLL,
        W_NANOSLEEP, W_USLEEP, W_CLOCK_NANOSLEEP, W_N };
 static const char *const wname[W_N] = {
-	"recv", "recvfrom", "recvmsg", "accept", "connect", "send", "poll", "select", "epoll_wait",
+	"recv", "recvfrom", "recvmsg", "peek_waitall", "peek_offset", "accept", "connect", "send", "poll", "select", "epoll_wait",
 	"nanosleep", "usleep", "clock_nanosleep",
 };
-static int wdgram[2], wlisten, wfull, wstream[2], wpipe[2];
+static int wdgram[2], wlisten, wfull, wstream[2], wpipe[2], wpeek[2];
 static struct sockaddr_storage wfull_addr;
 static socklen_t wfull_len;
 
@@ -50,6 +50,13 @@ static void waits_setup(void)
 	socketpair(AF_UNIX, SOCK_STREAM, 0, wstream);
 	t_fill(wstream[0]);
 	pipe(wpipe);
+	/* a peek offset past all that is queued: a peek waits (on a worker) */
+	int off = 0;
+	socketpair(AF_UNIX, SOCK_STREAM, 0, wpeek);
+	setsockopt(wpeek[1], SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
+	send(wpeek[0], "x", 1, 0);
+	char b;
+	recv(wpeek[1], &b, 1, MSG_PEEK);
 }
 
 /* One wait of kind w; prints "name=result" on job line i. */
@@ -71,6 +78,8 @@ static void wait_one(int i, int w)
 	case W_RECV: res = recv(wdgram[1], b, 16, 0); break;
 	case W_RECVFROM: res = recvfrom(wdgram[1], b, 16, 0, NULL, NULL); break;
 	case W_RECVMSG: res = recvmsg(wdgram[1], &m, 0); break;
+	case W_PEEK_WAITALL: res = recv(wdgram[1], b, 16, MSG_PEEK | MSG_WAITALL); break;
+	case W_PEEK_OFFSET: res = recv(wpeek[1], b, 16, MSG_PEEK); break;
 	case W_ACCEPT: res = accept(wlisten, NULL, NULL); break;
 	case W_CONNECT:
 		c = socket(AF_UNIX, SOCK_STREAM, 0);

@@ -489,6 +489,7 @@ static void recv_errors(void)
 	t_res("bad-buffer", recv(p[1], bad_ptr, sizeof b, 0));
 	t_res("null-msg", recvmsg(p[1], NULL, 0));
 	t_res("bad-msg", recvmsg(p[1], bad_ptr, 0));
+	t_res("bad-msg-waitall", recvmsg(p[1], bad_ptr, MSG_WAITALL));
 	struct iovec v[1100];
 	for (int i = 0; i < 1100; i++)
 		v[i] = (struct iovec){ b, 1 };

@@ -497,7 +497,7 @@ long asy__sock_read(struct asy_io *io);
  * took nothing more (*done says what moved). */
 long asy__sock_stream(struct asy_io *io, size_t *done);
 /* Whether a receive or send on stream socket fd that has moved `done`
- * bytes and waited ends now, without another try (net.c): once bytes
+ * bytes and waited ends now, without another try (net-ends.c): once bytes
  * moved, a call on a socket other than AF_UNIX is not made again after
  * the socket hung up (a reset, a time-out, both directions shut), once a
  * receive has taken what came before.  The kernel's one call returns its
@@ -630,12 +630,15 @@ void asy__time_left(struct timespec *ts, int64_t start);
 /* fd still names the file *was describes (a wait may have let another
  * thread close the number and open something else there). */
 int asy__same_file(int fd, const struct stat *was);
-/* runtime/engine/opdef.c: wait until fd is ready for `events`: its revents, or
- * -ETIME when `deadline` passed, or the coroutine's -ETIMEDOUT/-ECANCELED. */
-/* A POLL op for fd; with keep (on its list), the op waits on the copy
- * a close or dup2 of the number leaves, from the moment it is made. */
+/* Wait until fd is ready for `events` (a POLL op, opdef.c): its revents,
+ * -ETIME when `deadline` passed, or the coroutine's -ETIMEDOUT/-ECANCELED.
+ * With keep (on its list), it waits on the copy a close or dup2 of the
+ * number leaves, from the moment it is made. */
 long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
 		     struct asy_keep *keep);
+/* fn(arg), a call of the program that may wait for another of its calls,
+ * on a worker of its own (ASY_F_WAITS); ASY_PASS: no engine memory. */
+long asy__call_waits(struct asy_io *io, long (*fn)(void *), void *arg);
 /* 1 when fd's file is O_NONBLOCK (or cannot be asked: the call answers). */
 int asy__nonblocking(int fd);
 
@@ -670,18 +673,18 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags);
 long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading);
 
-/* A unix socket's send waits in slices of 50 ms: no poll bit says that
- * the peer shut its reading side, which ends the kernel's wait (EPIPE);
- * the call after each slice does.  asy__slice_end: the end of the next
- * slice, or `deadline` when sooner (net.c). */
+/* net-ends.c.  A unix socket's send waits in slices of 50 ms: no poll bit
+ * says the peer shut its reading side, which ends the kernel's wait
+ * (EPIPE); the call after each slice does.  asy__slice_end: the end of
+ * the next slice, or `deadline` when sooner.  asy__send_ended: a blocking
+ * send on socket fd (the program's flags) that waited, then made with
+ * MSG_NOSIGNAL, returned r after `done` bytes — its answer as the
+ * kernel's waiting sender gives it, SIGPIPE raised where that one does.
+ * asy__sockopt_int: an int option of level SOL_SOCKET, or -1. */
 int asy__unix_socket(int fd);
 int64_t asy__slice_end(int64_t deadline);
-
-/* A blocking send on socket fd (the program's flags) that waited, then
- * made with MSG_NOSIGNAL, returned r after `done` bytes: its answer as
- * the kernel's waiting sender gives it, SIGPIPE raised where that one
- * raises it (net.c). */
 long asy__send_ended(int fd, int flags, long r, size_t done);
+int asy__sockopt_int(int fd, int opt);
 
 /* A socket wait that poll calls ready while the call still would wait,
  * again and again: pause (growing, within `deadline` and the coroutine's

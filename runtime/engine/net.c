@@ -39,8 +39,6 @@
 #include "asyncify.h"
 #include "coro.h"
 
-#define UNIX_SEND_SLICE_NS 50000000LL /* 50 ms */
-
 /* The arguments of a recv or send call, whatever its entry point. */
 struct xfer {
 	int fd, flags, reading, unix_send; /* unix_send: waits in slices (wait_sock) */
@@ -86,21 +84,11 @@ static size_t xfer_total(const struct xfer *x)
 	return asy__iov_total(x->msg->msg_iov, (int)x->msg->msg_iovlen);
 }
 
-static int sockopt_int(int fd, int opt)
-{
-	int v = 0;
-	socklen_t len = sizeof v;
-	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, opt, &v, &len, 0) < 0)
-		return -1;
-	return v;
-}
-
 /* How many bytes a blocking receive of a stream waits for, after a first
  * transfer of `got` < total bytes: the whole buffer under MSG_WAITALL,
  * else min(SO_RCVLOWAT, total) (tcp_recvmsg, unix_stream_read_generic).
- * Datagrams and seqpackets never continue.  Ancillary data the kernel
- * would deliver with later bytes cannot be continued safely: the bytes
- * that moved are the answer then. */
+ * Datagrams and seqpackets never continue, nor does a receive with a
+ * control buffer (the kernel's own call on a worker: recv_own). */
 static size_t recv_target(const struct xfer *x, size_t total, int lowat)
 {
 	if ((x->flags & MSG_PEEK) || (x->msg && x->msg->msg_controllen))
@@ -110,12 +98,12 @@ static size_t recv_target(const struct xfer *x, size_t total, int lowat)
 		/* The usual short receive: one look, at the mark (1 unless set;
 		 * `lowat` when it was read with the call's start, else -1). */
 		if (lowat < 0)
-			lowat = sockopt_int(x->fd, SO_RCVLOWAT);
+			lowat = asy__sockopt_int(x->fd, SO_RCVLOWAT);
 		if (lowat <= 1)
 			return 0;
 		want = (size_t)lowat < total ? (size_t)lowat : total;
 	}
-	return sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
+	return asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
 }
 
 /* A MSG_PEEK of TCP that saw `got` < min(SO_RCVLOWAT, total) bytes: the
@@ -125,11 +113,11 @@ static size_t recv_target(const struct xfer *x, size_t total, int lowat)
 static size_t peek_target(const struct xfer *x, size_t total, long got, int lowat)
 {
 	if (!(x->flags & MSG_PEEK) || got <= 0 || (size_t)got >= total ||
-	    (lowat = lowat < 0 ? sockopt_int(x->fd, SO_RCVLOWAT) : lowat) <= 1)
+	    (lowat = lowat < 0 ? asy__sockopt_int(x->fd, SO_RCVLOWAT) : lowat) <= 1)
 		return 0;
 	size_t want = (size_t)lowat < total ? (size_t)lowat : total;
 	return (size_t)got < want && !asy__unix_socket(x->fd) &&
-			       sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
+			       asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM ? want : 0;
 }
 
 /* ---- waiting in the kernel: RECV and SEND ops on the thread's ring ------ */
@@ -385,51 +373,6 @@ long asy__sock_read(struct asy_io *io)
 	return recv_ring(io, ring, &x);
 }
 
-int asy__unix_socket(int fd)
-{
-	return sockopt_int(fd, SO_DOMAIN) == AF_UNIX;
-}
-
-int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock)
-{
-	if (!done)
-		return 0;
-	if (*unix_sock < 0)
-		*unix_sock = asy__unix_socket(fd);
-	/* Asked now, not from the wait: the reset may come while other
-	 * coroutines run. */
-	struct pollfd p = { .fd = fd, .events = reading ? POLLIN : POLLOUT };
-	if (*unix_sock || asy_sys(SYS_poll, &p, 1, 0, 0, 0, 0) != 1 || !(p.revents & POLLHUP))
-		return 0;
-	int queued = 0; /* a receive takes what came before the hang-up */
-	return !reading || (asy_sys(SYS_ioctl, fd, FIONREAD, &queued, 0, 0, 0) == 0 && !queued);
-}
-
-int64_t asy__slice_end(int64_t deadline)
-{
-	int64_t slice = asy_now() + UNIX_SEND_SLICE_NS;
-	return deadline >= 0 && deadline < slice ? deadline : slice;
-}
-
-/* A blocking send that waited and then found the socket shut (its call
- * made with MSG_NOSIGNAL): the error the kernel's waiting sender gives —
- * the socket's pending one first (a unix peer gone with data unread:
- * ECONNRESET) — and SIGPIPE where it raises one: the wait of TCP and the
- * other stream protocols does (sk_stream_error); AF_UNIX's and the
- * datagram protocols' do not. */
-long asy__send_ended(int fd, int flags, long r, size_t done)
-{
-	if (r != -EPIPE)
-		return r;
-	int e = sockopt_int(fd, SO_ERROR);
-	if (e > 0)
-		return -e;
-	if (!done && !(flags & MSG_NOSIGNAL) && sockopt_int(fd, SO_DOMAIN) != AF_UNIX &&
-	    sockopt_int(fd, SO_TYPE) == SOCK_STREAM)
-		asy__raise_as_kernel(SIGPIPE);
-	return -EPIPE;
-}
-
 /* The rest of a blocking send after the try moved *done bytes (or none,
  * and said it would wait).  A stream's send goes on until everything
  * moved.  io_uring's send never raises SIGPIPE: one that fails with
@@ -567,28 +510,41 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	}
 }
 
-/* The rest of a peek short of its mark (peek_target): wait until TCP
- * calls it readable (the mark queued), then peek again; the socket's
- * timeout ends it with what the last peek saw, as the kernel's does. */
-static long peek_wait(struct asy_io *io, struct xfer *x, long seen, size_t want)
+/* A blocking receive whose answer looks and waits cannot give, made as
+ * the kernel's own call, on a worker of its own:
+ *  - a peek with MSG_WAITALL (the whole buffer, taking nothing), one
+ *    short of TCP's SO_RCVLOWAT mark (peek_target), and any peek of a
+ *    socket with a peek offset (SO_PEEK_OFF), which every look that finds
+ *    bytes moves past them, and which poll calls ready while nothing is
+ *    queued past it;
+ *  - a stream's receive with a control buffer that goes on past its
+ *    first bytes (MSG_WAITALL, SO_RCVLOWAT): the kernel's loop stops
+ *    where ancillary data comes (after passed fds; at another writer's
+ *    bytes under SO_PASSCRED), which a continuation cannot see — it
+ *    would drop the fds.
+ * A deadline or asy_cancel() interrupts it: a peek took nothing, and a
+ * receive's count is what moved. */
+static int recv_own(const struct xfer *x, int *lowat)
 {
-	int64_t deadline = asy__sock_deadline(x->fd, 1, asy_now());
-	struct asy_again again = { 0, 0 };
-	for (;;) {
-		long w = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, deadline, NULL);
-		if (w == -ETIME)
-			return seen;
-		if (w < 0)
-			return w == ASY_PASS ? seen : w; /* a deadline or cancel */
-		long r = xfer_try(x, 0, x->flags);
-		if (r > 0)
-			seen = r;
-		if (r == 0 || (r < 0 && r != -EAGAIN) || (size_t)seen >= want ||
-		    (w & (POLLHUP | POLLRDHUP | POLLERR)))
-			return r > 0 || r == -EAGAIN ? seen : r;
-		if ((w = asy__pause_again(&again, deadline, seen)) != 0)
-			return w;
-	}
+	if (x->flags & MSG_PEEK)
+		return (x->flags & MSG_WAITALL) || asy__sockopt_int(x->fd, SO_PEEK_OFF) >= 0;
+	if (!(x->flags & MSG_WAITALL) && (*lowat = asy__sockopt_int(x->fd, SO_RCVLOWAT)) <= 1)
+		return 0;
+	size_t ctl = 0; /* the program's msghdr, not yet known to be readable */
+	if (asy__copy_in(&ctl, &x->msg->msg_controllen, sizeof ctl) < 0 || !ctl)
+		return 0;
+	return asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM;
+}
+
+static long own_recv(void *arg) /* on a worker */
+{
+	const struct xfer *x = arg;
+	return xfer_sys(x, 0, x->flags);
+}
+
+static long recv_on_worker(struct asy_io *io, struct xfer *x)
+{
+	return asy__coro_alone() ? ASY_PASS : asy__call_waits(io, own_recv, x);
 }
 
 static long xfer(struct asy_io *io, struct xfer *x)
@@ -597,9 +553,12 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	 * a MSG_FASTOPEN send connects, which MSG_DONTWAIT would leave in
 	 * progress (EINPROGRESS, the data unsent): the program's own call. */
 	if (x->flags & (MSG_DONTWAIT | MSG_ERRQUEUE) || (x->reading && (x->flags & MSG_OOB)) ||
-	    (!x->reading && (x->flags & MSG_FASTOPEN)) ||
-	    (x->reading && (x->flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL)))
+	    (!x->reading && (x->flags & MSG_FASTOPEN)))
 		return ASY_PASS;
+	int lowat = -1; /* SO_RCVLOWAT, once read */
+	if (x->reading && (x->flags & MSG_PEEK || x->msg) && recv_own(x, &lowat) &&
+	    !asy__nonblocking(x->fd))
+		return recv_on_worker(io, x);
 	struct asy_thread *ring = asy__ring_thread();
 	if (ring && x->reading) {
 		long r = recv_ring(io, ring, x);
@@ -608,11 +567,9 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	}
 	long r = xfer_try(x, 0, x->flags);
 	size_t done = 0, want = 0, total = 0;
-	if (r > 0 && x->reading) {
-		size_t peek = peek_target(x, xfer_total(x), r, -1);
-		if (peek && !asy__nonblocking(x->fd))
-			return asy__coro_alone() ? ASY_PASS : peek_wait(io, x, r, peek);
-	}
+	if (r > 0 && x->reading && peek_target(x, xfer_total(x), r, -1) &&
+	    !asy__nonblocking(x->fd))
+		return recv_on_worker(io, x);
 	if (r > 0) {
 		total = xfer_total(x);
 		done = (size_t)r;
@@ -620,7 +577,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 			return asy__inline(io, r);
 		/* Short: a datagram, a receive that returns what is there, or a
 		 * stream send that filled the buffer. */
-		want = x->reading ? recv_target(x, total, -1) : total;
+		want = x->reading ? recv_target(x, total, lowat) : total;
 		if (done >= want)
 			return asy__inline(io, r);
 	} else if (r != -EAGAIN || asy__coro_alone()) {
@@ -631,7 +588,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	/* A stream's send waits in SEND ops; a datagram's does not: a unix
 	 * datagram send that the ring retries after "would wait" has its
 	 * bytes taken already and sends an empty datagram. */
-	if (ring && !x->reading && sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM) {
+	if (ring && !x->reading && asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM) {
 		long s = send_ring(io, ring, x, &done);
 		if (s != ASY_PASS)
 			return s;

@@ -194,3 +194,15 @@ long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
 	io->via = w.io.via;
 	return r;
 }
+
+long asy__call_waits(struct asy_io *io, long (*fn)(void *), void *arg)
+{
+	struct asy_thread *t = asy__thread();
+	if (!t)
+		return ASY_PASS;
+	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .flags = ASY_F_WAITS,
+					.fn = fn, .arg = arg } };
+	long r = asy__op(t, &w, -1);
+	io->via = w.io.via;
+	return r;
+}

@@ -474,14 +474,7 @@ static long own_read(void *arg) /* on a worker, at the file position */
  * group's terminal read is the thread's own call). */
 static long read_on_worker(struct asy_io *io)
 {
-	struct asy_thread *t = asy__thread();
-	if (!t)
-		return ASY_PASS;
-	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .flags = ASY_F_WAITS,
-					.fn = own_read, .arg = io } };
-	long r = asy__op(t, &w, -1);
-	io->via = w.io.via;
-	return r;
+	return asy__call_waits(io, own_read, io);
 }
 
 static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,

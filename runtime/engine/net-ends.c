@@ -1,0 +1,69 @@
+/* How a socket call that waited ends, for the recv and send families
+ * (net.c) and for read and write of a socket (rw.c): when a call that
+ * moved part stops at a hang-up, how often a unix send looks again, and
+ * the error and SIGPIPE of a send that found its socket shut. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "engine.h"
+#include "sys.h"
+#include "asyncify.h"
+
+#define UNIX_SEND_SLICE_NS 50000000LL /* 50 ms */
+
+int asy__sockopt_int(int fd, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof v;
+	if (asy_sys(SYS_getsockopt, fd, SOL_SOCKET, opt, &v, &len, 0) < 0)
+		return -1;
+	return v;
+}
+
+int asy__unix_socket(int fd)
+{
+	return asy__sockopt_int(fd, SO_DOMAIN) == AF_UNIX;
+}
+
+int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock)
+{
+	if (!done)
+		return 0;
+	if (*unix_sock < 0)
+		*unix_sock = asy__unix_socket(fd);
+	/* Asked now, not from the wait: the reset may come while other
+	 * coroutines run. */
+	struct pollfd p = { .fd = fd, .events = reading ? POLLIN : POLLOUT };
+	if (*unix_sock || asy_sys(SYS_poll, &p, 1, 0, 0, 0, 0) != 1 || !(p.revents & POLLHUP))
+		return 0;
+	int queued = 0; /* a receive takes what came before the hang-up */
+	return !reading || (asy_sys(SYS_ioctl, fd, FIONREAD, &queued, 0, 0, 0) == 0 && !queued);
+}
+
+int64_t asy__slice_end(int64_t deadline)
+{
+	int64_t slice = asy_now() + UNIX_SEND_SLICE_NS;
+	return deadline >= 0 && deadline < slice ? deadline : slice;
+}
+
+/* A blocking send that waited and then found the socket shut (its call
+ * made with MSG_NOSIGNAL): the error the kernel's waiting sender gives —
+ * the socket's pending one first (a unix peer gone with data unread:
+ * ECONNRESET) — and SIGPIPE where it raises one: the wait of TCP and the
+ * other stream protocols does (sk_stream_error); AF_UNIX's and the
+ * datagram protocols' do not. */
+long asy__send_ended(int fd, int flags, long r, size_t done)
+{
+	if (r != -EPIPE)
+		return r;
+	int e = asy__sockopt_int(fd, SO_ERROR);
+	if (e > 0)
+		return -e;
+	if (!done && !(flags & MSG_NOSIGNAL) && asy__sockopt_int(fd, SO_DOMAIN) != AF_UNIX &&
+	    asy__sockopt_int(fd, SO_TYPE) == SOCK_STREAM)
+		asy__raise_as_kernel(SIGPIPE);
+	return -EPIPE;
+}
