@@ -9,7 +9,10 @@
  * passed with later bytes and stops after them, as the kernel's loop
  * does (a continuation made without the control buffer dropped them: the
  * kernel closed them), and glues one writer's bytes under SO_PASSCRED
- * (the first look's credentials ended it short).
+ * (the first look's credentials ended it short); a stream receive that
+ * goes on stops at the urgent mark (MSG_OOB) of TCP and unix sockets, as
+ * the kernel's stops once it copied (the continuation passed the mark,
+ * skipping the urgent byte: MSG_OOB then found none).
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -203,6 +206,49 @@ static void c4_waitall_recvmsg_fds_later(void) { recvmsg_control_goes_on(0, 0); 
 static void c4_lowat_recvmsg_fds_later(void) { recvmsg_control_goes_on(12, 0); }
 static void c4_waitall_recvmsg_creds_one_writer(void) { recvmsg_control_goes_on(0, 1); }
 
+/* A stream receive of 20 that goes on (MSG_WAITALL, or SO_RCVLOWAT 12
+ * with recv or read): 5 bytes are queued; 50 ms later an urgent byte
+ * comes alone (MSG_OOB), 50 ms after that 20 bytes.  The kernel's call
+ * stops at the mark with the 5; the urgent byte is MSG_OOB's. */
+static void *send_urgent_later(void *arg)
+{
+	int fd = *(int *)arg;
+	t_msleep(50);
+	send(fd, "X", 1, MSG_OOB);
+	t_msleep(50);
+	write(fd, "ABCDEFGHIJKLMNOPQRST", 20);
+	return NULL;
+}
+
+static void stops_at_urgent_mark(int kind, int how)
+{
+	int s[2], lowat = 12, at = -1;
+	char b[64];
+	alarm(5);
+	t_pair(kind, s);
+	if (how)
+		setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+	write(s[0], "abcde", 5);
+	pthread_t th;
+	pthread_create(&th, NULL, send_urgent_later, &s[0]);
+	long n = how == 2 ? read(s[1], b, 20) : recv(s[1], b, 20, how ? 0 : MSG_WAITALL);
+	t_show("receive", b, n);
+	pthread_join(th, NULL);
+	t_msleep(20);
+	ioctl(s[1], SIOCATMARK, &at);
+	t_out("at mark=%d\n", at);
+	t_show("urgent", b, recv(s[1], b, 1, MSG_OOB));
+	t_show("rest", b, recv(s[1], b, sizeof b, MSG_DONTWAIT));
+	close(s[0]);
+	close(s[1]);
+}
+
+static void c4_tcp_waitall_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_TCP, 0); }
+static void c4_tcp_lowat_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_TCP, 1); }
+static void c4_tcp_read_lowat_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_TCP, 2); }
+static void c4_unix_waitall_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_UNIX_STREAM, 0); }
+static void c4_unix_read_lowat_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_UNIX_STREAM, 2); }
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one (inside coroutines signals do not interrupt hooked
@@ -219,6 +265,11 @@ static const struct t_case cases[] = {
 	C(c4_waitall_recvmsg_fds_later, T_BACKEND),
 	C(c4_lowat_recvmsg_fds_later, T_BACKEND),
 	C(c4_waitall_recvmsg_creds_one_writer, T_BACKEND),
+	C(c4_tcp_waitall_stops_at_urgent_mark, T_BACKEND),
+	C(c4_tcp_lowat_stops_at_urgent_mark, T_BACKEND),
+	C(c4_tcp_read_lowat_stops_at_urgent_mark, T_BACKEND),
+	C(c4_unix_waitall_stops_at_urgent_mark, T_BACKEND),
+	C(c4_unix_read_lowat_stops_at_urgent_mark, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

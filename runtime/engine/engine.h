@@ -507,8 +507,9 @@ long asy__sock_stream(struct asy_io *io, size_t *done);
  * sock_error): the next send would fail with EPIPE and SIGPIPE, the next
  * read see EOF, where the kernel's give ECONNRESET.  AF_UNIX's one call
  * takes the error itself (sock_alloc_send_pskb,
- * unix_stream_read_generic), as a try does.  *unix_sock caches whether
- * fd is AF_UNIX (-1: not asked yet). */
+ * unix_stream_read_generic), as a try does.  A receive also ends at the
+ * urgent mark (SIOCATMARK), where the kernel's stops once it copied.
+ * *unix_sock caches whether fd is AF_UNIX (-1: not asked yet). */
 int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock);
 /* The thread's ring, when this coroutine's call of a pipe or socket may
  * wait there (net.c); NULL: its wait is a POLL op on the fd number. */

@@ -32,6 +32,12 @@ int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock)
 {
 	if (!done)
 		return 0;
+	/* At the urgent mark (MSG_OOB): the kernel's receive stops there
+	 * once it has copied (tcp_recvmsg, manage_oob); a receive made there
+	 * would skip the urgent byte, which MSG_OOB then never finds. */
+	int at = 0;
+	if (reading && asy_sys(SYS_ioctl, fd, SIOCATMARK, &at, 0, 0, 0) == 0 && at)
+		return 1;
 	if (*unix_sock < 0)
 		*unix_sock = asy__unix_socket(fd);
 	/* Asked now, not from the wait: the reset may come while other

@@ -261,10 +261,11 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 	return r;
 }
 
-/* Before the rest of a receive that moved `done` bytes on a socket
- * other than AF_UNIX: wait for it by POLL op, since a RECV op's retry in
- * the kernel would take the socket's error after a hang-up
- * (asy__rest_stops).  The wait is by number, so the number is kept
+/* Before the rest of a receive that moved `done` bytes: wait for it by
+ * POLL op, then look whether the kernel's call would end there
+ * (asy__rest_stops): a RECV op that waited would take the socket's error
+ * after a hang-up, or pass the urgent mark, skipping the urgent byte,
+ * where the kernel's one call stops.  The wait is by number, so the number is kept
  * (keep.c): if another thread closes it meanwhile, perhaps putting
  * another socket there, the rest comes from the copy of this socket the
  * close left (x->fd becomes it), never from the new one; closed with no
@@ -315,10 +316,7 @@ static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 	for (;;) {
 		if (asy__rest_interrupted((long)done))
 			return (long)done;
-		if (done && unix_sock < 0)
-			unix_sock = asy__unix_socket(x->fd);
-		if (done && !unix_sock &&
-		    !recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id))
+		if (done && !recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id))
 			return (long)done;
 		long r = ring_part(io, t, x, done, x->flags & ~MSG_WAITALL, start, &deadline,
 				   done ? NULL : &lowat);
