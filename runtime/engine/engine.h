@@ -497,19 +497,9 @@ long asy__sock_read(struct asy_io *io);
  * took nothing more (*done says what moved). */
 long asy__sock_stream(struct asy_io *io, size_t *done);
 /* Whether a receive or send on stream socket fd that has moved `done`
- * bytes and waited ends now, without another try (net-ends.c): once bytes
- * moved, a call on a socket other than AF_UNIX is not made again after
- * the socket hung up (a reset, a time-out, both directions shut), once a
- * receive has taken what came before.  The kernel's one call returns its
- * count there and leaves the socket's error to the next call
- * (tcp_sendmsg_locked after sk_stream_wait_memory, tcp_recvmsg once it
- * copied); a try made then would take the error (sk_stream_wait_connect,
- * sock_error): the next send would fail with EPIPE and SIGPIPE, the next
- * read see EOF, where the kernel's give ECONNRESET.  AF_UNIX's one call
- * takes the error itself (sock_alloc_send_pskb,
- * unix_stream_read_generic), as a try does.  A receive also ends at the
- * urgent mark (SIOCATMARK), where the kernel's stops once it copied.
- * *unix_sock caches whether fd is AF_UNIX (-1: not asked yet). */
+ * bytes and waited ends now, without another try, as the kernel's one
+ * call would end there (net-ends.c).  *unix_sock: fd is AF_UNIX (-1:
+ * not asked yet). */
 int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock);
 /* The thread's ring, when this coroutine's call of a pipe or socket may
  * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
