@@ -178,9 +178,15 @@ static void recvmsg_control_goes_on(int lowat, int passcred)
 	pthread_t th;
 	pthread_create(&th, NULL, send_parts_later, &c);
 	struct iovec v = { b, 25 };
-	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl,
-			    .msg_controllen = sizeof ctl };
-	long n = recvmsg(sv[0], &m, lowat ? 0 : MSG_WAITALL);
+	/* on the stack, and (SO_RCVLOWAT) on the heap: the engine reads the
+	 * control length of either before the kernel has */
+	struct msghdr on_stack, *mp = lowat ? malloc(sizeof *mp) : &on_stack;
+	*mp = (struct msghdr){ .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl,
+			       .msg_controllen = sizeof ctl };
+	long n = recvmsg(sv[0], mp, lowat ? 0 : MSG_WAITALL);
+	struct msghdr m = *mp;
+	if (mp != &on_stack)
+		free(mp);
 	t_out("recvmsg=%ld '%.*s' flags=%#x\n", n, (int)(n > 0 ? n : 0), b, m.msg_flags);
 	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
 		int fd = -1;

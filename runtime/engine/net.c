@@ -508,6 +508,19 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	}
 }
 
+/* The control buffer's length of a msghdr the kernel has not read yet:
+ * read as is when it lies on the running coroutine's stack (mapped
+ * whole), else copied; 0 when unreadable (the call says EFAULT). */
+static size_t control_len(const struct msghdr *m)
+{
+	void *lo = NULL;
+	size_t size = 0, guard, ctl = 0;
+	if (asy__coro_stack(&ctl, &lo, &size, &guard) && (const char *)m >= (const char *)lo &&
+	    (const char *)(m + 1) <= (const char *)lo + size)
+		return m->msg_controllen;
+	return asy__copy_in(&ctl, &m->msg_controllen, sizeof ctl) < 0 ? 0 : ctl;
+}
+
 /* A blocking receive whose answer looks and waits cannot give, made as
  * the kernel's own call, on a worker of its own:
  *  - a peek with MSG_WAITALL (the whole buffer, taking nothing), one
@@ -526,10 +539,8 @@ static int recv_own(const struct xfer *x, int *lowat)
 {
 	if (x->flags & MSG_PEEK)
 		return (x->flags & MSG_WAITALL) || asy__sockopt_int(x->fd, SO_PEEK_OFF) >= 0;
-	if (!(x->flags & MSG_WAITALL) && (*lowat = asy__sockopt_int(x->fd, SO_RCVLOWAT)) <= 1)
-		return 0;
-	size_t ctl = 0; /* the program's msghdr, not yet known to be readable */
-	if (asy__copy_in(&ctl, &x->msg->msg_controllen, sizeof ctl) < 0 || !ctl)
+	if (!control_len(x->msg) ||
+	    (!(x->flags & MSG_WAITALL) && (*lowat = asy__sockopt_int(x->fd, SO_RCVLOWAT)) <= 1))
 		return 0;
 	return asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM;
 }
