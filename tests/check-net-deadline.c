@@ -5,9 +5,14 @@
  * wait with ETIMEDOUT, a cancel with ECANCELED, and nothing is lost (a
  * datagram is still there, a send's moved bytes are its count); a
  * coroutine already past its deadline or cancelled starts no call at all.
+ * A call a worker makes for a coroutine (a FIFO's read, a peek with
+ * MSG_WAITALL or a peek offset) holds its file from the moment it is
+ * made, as the kernel's call does: a sibling that closes the number and
+ * puts another file there before the worker starts changes nothing.
  * The same kinds of wait as threads without the shim: check-net-coro.c. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -229,10 +234,74 @@ static void k_ended(void)
 	t_finish();
 }
 
+/* Job 0 waits in a worker's call on a number (a FIFO's read, a peek with
+ * MSG_WAITALL, a peek with an offset); job 1, as soon as job 0 has
+ * yielded, closes that number and puts a socket holding "NEW!" there,
+ * then 30 ms later writes "OLD!" to job 0's own file: that is what the
+ * call returns, as a thread's blocked call would. */
+enum { H_FIFO, H_PEEK_WAITALL, H_PEEK_OFFSET, H_N };
+static const char *const hname[H_N] = { "fifo read", "peek waitall", "peek offset" };
+static int held_fd, held_peer, held_kind;
+
+static void j_held(int i)
+{
+	char b[16];
+	long n;
+	if (i == 1) {
+		int q[2];
+		close(held_fd);
+		socketpair(AF_UNIX, SOCK_STREAM, 0, q);
+		if (q[0] != held_fd) { /* the lowest free number: often the one closed */
+			dup2(q[0], held_fd);
+			close(q[0]);
+		}
+		write(q[1], "NEW!", 4);
+		t_api.sleep(t_api.now() + 30 * 1000000L);
+		write(held_peer, "OLD!", 4);
+		close(q[1]);
+		close(held_fd);
+		t_jout(i, "reused\n");
+		return;
+	}
+	if (held_kind == H_FIFO)
+		n = read(held_fd, b, 4);
+	else
+		n = recv(held_fd, b, 4, MSG_PEEK | (held_kind == H_PEEK_WAITALL ? MSG_WAITALL : 0));
+	t_jres(i, hname[held_kind], n);
+	t_jout(i, "'%.*s'\n", (int)(n > 0 ? n : 0), b);
+}
+
+static void k_worker_holds_file(void)
+{
+	alarm(8);
+	t_fs_dir();
+	for (held_kind = 0; held_kind < H_N; held_kind++) {
+		int s[2], off = 0;
+		if (held_kind == H_FIFO) {
+			mkfifo("fifo", 0600);
+			s[0] = open("fifo", O_RDONLY | O_NONBLOCK);
+			s[1] = open("fifo", O_WRONLY);
+			fcntl(s[0], F_SETFL, 0);
+			unlink("fifo");
+		} else {
+			socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+		}
+		if (held_kind == H_PEEK_OFFSET)
+			setsockopt(s[0], SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
+		held_fd = s[0];
+		held_peer = s[1];
+		t_spawn(j_held, 0);
+		t_spawn(j_held, 1);
+		t_finish();
+		close(s[1]);
+	}
+}
+
 static const struct t_case cases[] = {
 	{ "k_deadline", k_deadline, T_OWNCORO },
 	{ "k_cancel", k_cancel, T_OWNCORO },
 	{ "k_ended", k_ended, T_OWNCORO },
+	{ "k_worker_holds_file", k_worker_holds_file, T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
 
@@ -250,6 +319,9 @@ static const char *engine_want(int c, char *buf, size_t cap)
 		snprintf(buf + n, cap - n, "\nthen=5 'whole' partial send=yes all drained=yes\n");
 		return buf;
 	}
+	if (c == 3)
+		return "0: fifo read=4 'OLD!'\n1: reused\n0: peek waitall=4 'OLD!'\n1: reused\n"
+		       "0: peek offset=4 'OLD!'\n1: reused\n";
 	if (c == 2)
 		return "0: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n"
 		       "1: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n";
@@ -281,7 +353,7 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("net-deadline");
 	TCase *tc = tcase_create("net-deadline");
 	tcase_set_timeout(tc, 90);
-	tcase_add_loop_test(tc, deadline_and_cancel, 0, 3);
+	tcase_add_loop_test(tc, deadline_and_cancel, 0, 4);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);
 }

@@ -531,6 +531,7 @@ struct asy_keep {
 };
 extern _Atomic int asy__keeps; /* waits on the list; the shim's fast path reads it */
 void asy__keep_begin(struct asy_keep *k, int fd); /* once it waits */
+void asy__keep_now(struct asy_keep *k, int fd);   /* a worker's wait: a copy at once */
 void asy__keep_end(struct asy_keep *k);           /* at the call's end: closes the copy */
 int asy__keep_fd(struct asy_keep *k, int fd);     /* the copy once there is one, else fd */
 /* After a wait on fd, whose file was id: fd while it still holds that
@@ -627,9 +628,11 @@ int asy__same_file(int fd, const struct stat *was);
  * number leaves, from the moment it is made. */
 long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
 		     struct asy_keep *keep);
-/* fn(arg), a call of the program that may wait for another of its calls,
- * on a worker of its own (ASY_F_WAITS); ASY_PASS: no engine memory. */
-long asy__call_waits(struct asy_io *io, long (*fn)(void *), void *arg);
+/* fn(arg, fd), a call of the program on fd that may wait for another of
+ * its calls, on a worker of its own (ASY_F_WAITS), which takes fd's file
+ * now as the kernel's call does (asy__keep_now); ASY_PASS: no engine
+ * memory. */
+long asy__call_waits(struct asy_io *io, int fd, long (*fn)(void *, int), void *arg);
 /* 1 when fd's file is O_NONBLOCK (or cannot be asked: the call answers). */
 int asy__nonblocking(int fd);
 

@@ -94,6 +94,18 @@ void asy__keep_begin(struct asy_keep *k, int fd)
 	link_on(k, fd, -1);
 }
 
+/* A call that waits on a worker (opdef.c: asy__call_waits) is made on a
+ * copy taken now, as the kernel's call takes its file when it starts: a
+ * close or dup2 of the number by a sibling coroutine before the worker
+ * has started leaves it its file (it read the new one, or got EBADF).
+ * No room for a copy: by number, as before. */
+void asy__keep_now(struct asy_keep *k, int fd)
+{
+	int copy = asy__copy_high(fd, 1, 0);
+	if (copy >= 0)
+		link_on(k, fd, copy);
+}
+
 void asy__keep_end(struct asy_keep *k)
 {
 	if (!k->on)

@@ -545,15 +545,16 @@ static int recv_own(const struct xfer *x, int *lowat)
 	return asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM;
 }
 
-static long own_recv(void *arg) /* on a worker */
+static long own_recv(void *arg, int fd) /* on a worker */
 {
-	const struct xfer *x = arg;
-	return xfer_sys(x, 0, x->flags);
+	struct xfer x = *(const struct xfer *)arg;
+	x.fd = fd;
+	return xfer_sys(&x, 0, x.flags);
 }
 
 static long recv_on_worker(struct asy_io *io, struct xfer *x)
 {
-	return asy__coro_alone() ? ASY_PASS : asy__call_waits(io, own_recv, x);
+	return asy__coro_alone() ? ASY_PASS : asy__call_waits(io, x->fd, own_recv, x);
 }
 
 static long xfer(struct asy_io *io, struct xfer *x)

@@ -195,14 +195,32 @@ long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
 	return r;
 }
 
-long asy__call_waits(struct asy_io *io, long (*fn)(void *), void *arg)
+/* A waiting call by fd number (asy__call_waits): the worker makes it on
+ * the number's copy once there is one, read when it starts. */
+struct kept_call {
+	long (*fn)(void *, int);
+	void *arg;
+	int fd;
+	struct asy_keep keep;
+};
+
+static long kept_call(void *arg)
+{
+	struct kept_call *c = arg;
+	return c->fn(c->arg, asy__keep_fd(&c->keep, c->fd));
+}
+
+long asy__call_waits(struct asy_io *io, int fd, long (*fn)(void *, int), void *arg)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
 		return ASY_PASS;
+	struct kept_call c = { .fn = fn, .arg = arg, .fd = fd, .keep = { .fd = -1, .held = -1 } };
+	asy__keep_now(&c.keep, fd);
 	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .flags = ASY_F_WAITS,
-					.fn = fn, .arg = arg } };
+					.fn = kept_call, .arg = &c } };
 	long r = asy__op(t, &w, -1);
 	io->via = w.io.via;
+	asy__keep_end(&c.keep);
 	return r;
 }

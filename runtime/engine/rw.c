@@ -462,9 +462,10 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 
 /* ---- ttys, character devices, event fds -------------------------------- */
 
-static long own_read(void *arg) /* on a worker, at the file position */
+static long own_read(void *arg, int fd) /* on a worker, at the file position */
 {
-	return call_itself(arg, -1);
+	const struct asy_io *io = arg;
+	return asy_sys_preadv2(fd, io->iov, io->iovcnt, -1, io->rwflags);
 }
 
 /* A read poll() does not call ready, whose end poll() cannot say
@@ -474,7 +475,7 @@ static long own_read(void *arg) /* on a worker, at the file position */
  * group's terminal read is the thread's own call). */
 static long read_on_worker(struct asy_io *io)
 {
-	return asy__call_waits(io, own_read, io);
+	return asy__call_waits(io, io->fd, own_read, io);
 }
 
 static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
