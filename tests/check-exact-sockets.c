@@ -38,7 +38,10 @@
  *    returned only the bytes past the first look's (that look had moved
  *    the offset); one whose offset is past what is queued waits for more,
  *    and at SO_RCVTIMEO says EAGAIN; MSG_PEEK|MSG_WAITALL waits for the
- *    whole buffer.
+ *    whole buffer;
+ *  - recvmmsg on a stream socket under MSG_WAITALL or SO_RCVLOWAT fills
+ *    each entry as a blocking recvmsg does (a look without waiting made
+ *    the queued bytes the first entry's whole).
  *
  * A case that could hang under a broken shim sets an alarm first, so that
  * a hang shows as "signal SIGALRM" next to plain glibc's clean exit. */
@@ -574,6 +577,54 @@ static void c9_unix_peek_offset_past_queue(void) { peek_offset(T_UNIX_STREAM, 0,
 static void c9_unix_dgram_peek_offset_past_queue(void) { peek_offset(T_UNIX_DGRAM, 0, 0); }
 static void c9_tcp_peek_waitall(void) { peek_offset(T_TCP, 0, MSG_WAITALL); }
 
+/* ---- recvmmsg on a stream ------------------------------------------------ */
+
+static void *trickle(void *arg)
+{
+	int fd = *(int *)arg;
+	for (int i = 0; i < 6; i++) {
+		t_msleep(30);
+		write(fd, "abcde", 5);
+	}
+	return NULL;
+}
+
+static void mmsg_stream(int kind, int flags, int lowat)
+{
+	int s[2];
+	char b[3][10];
+	struct iovec v[3];
+	struct mmsghdr mm[3];
+	alarm(5);
+	t_pair(kind, s);
+	if (lowat)
+		setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+	memset(mm, 0, sizeof mm);
+	for (int i = 0; i < 3; i++) {
+		v[i] = (struct iovec){ b[i], 10 };
+		mm[i].msg_hdr.msg_iov = &v[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	write(s[0], "ABCDE", 5);
+	pthread_t th;
+	pthread_create(&th, NULL, trickle, &s[0]);
+	int n = recvmmsg(s[1], mm, 3, flags, NULL);
+	t_res("recvmmsg", n);
+	for (int i = 0; i < n; i++)
+		t_out("  [%d] %u '%.*s'\n", i, mm[i].msg_len, (int)mm[i].msg_len, b[i]);
+	pthread_join(th, NULL);
+	close(s[0]);
+	close(s[1]);
+}
+
+static void c9_unix_recvmmsg_waitall(void) { mmsg_stream(T_UNIX_STREAM, MSG_WAITALL, 0); }
+static void c9_tcp_recvmmsg_waitall(void) { mmsg_stream(T_TCP, MSG_WAITALL, 0); }
+static void c9_unix_recvmmsg_waitall_waitforone(void)
+{
+	mmsg_stream(T_UNIX_STREAM, MSG_WAITALL | MSG_WAITFORONE, 0);
+}
+static void c9_unix_recvmmsg_lowat(void) { mmsg_stream(T_UNIX_STREAM, 0, 10); }
+
 #define C(name, flags) { #name, name, flags }
 /* A blocking unix stream send whose count runs past the end of its
  * buffer: the kernel's call returns what it sent before the copy
@@ -624,6 +675,10 @@ static const struct t_case cases[] = {
 	C(c9_unix_peek_offset_past_queue, T_BACKEND),
 	C(c9_unix_dgram_peek_offset_past_queue, T_BACKEND),
 	C(c9_tcp_peek_waitall, T_BACKEND),
+	C(c9_unix_recvmmsg_waitall, T_BACKEND),
+	C(c9_tcp_recvmmsg_waitall, T_BACKEND),
+	C(c9_unix_recvmmsg_waitall_waitforone, T_BACKEND),
+	C(c9_unix_recvmmsg_lowat, T_BACKEND),
 	C(c9_unix_send_runs_past_buffer, 0),
 	{ NULL, NULL, 0 },
 };

@@ -47,6 +47,16 @@ long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 	return (long)vlen;
 }
 
+/* A stream socket whose entries go on past their first bytes
+ * (MSG_WAITALL, SO_RCVLOWAT): each is one blocking recvmsg, as the
+ * kernel's loop makes it — a look without waiting counts what is there
+ * as the whole entry. */
+static int entries_go_on(int fd, int flags)
+{
+	return asy__sockopt_int(fd, SO_TYPE) == SOCK_STREAM &&
+	       ((flags & MSG_WAITALL) || asy__sockopt_int(fd, SO_RCVLOWAT) > 1);
+}
+
 /* recvmmsg: the kernel's loop — block for each datagram until vlen
  * arrived, MSG_WAITFORONE after the first, or the timeout, which it looks
  * at only after each datagram, and writes back what is left of. */
@@ -70,24 +80,31 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		vlen = MMSG_MAX;
 	unsigned got = 0;
 	long r = 0;
+	int go_on = entries_go_on(fd, flags);
 	while (got < vlen) {
 		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
-		/* with a timeout, the kernel looks at it after each datagram */
-		r = asy_sys(SYS_recvmmsg, fd, vec + got, end >= 0 ? 1 : vlen - got, f | MSG_DONTWAIT,
-			    NULL, 0);
-		if (r > 0) {
-			got += (unsigned)r;
-			/* without a timeout the call took all that was queued */
-			if ((end < 0 && (flags & MSG_WAITFORONE)) || (end >= 0 && asy_now() >= end))
+		if (!go_on) {
+			/* with a timeout, the kernel looks at it after each datagram */
+			r = asy_sys(SYS_recvmmsg, fd, vec + got, end >= 0 ? 1 : vlen - got,
+				    f | MSG_DONTWAIT, NULL, 0);
+			if (r > 0) {
+				got += (unsigned)r;
+				/* without a timeout the call took all that was queued */
+				if ((end < 0 && (flags & MSG_WAITFORONE)) ||
+				    (end >= 0 && asy_now() >= end))
+					break;
+				continue;
+			}
+			if (r != -EAGAIN || (f & MSG_DONTWAIT))
 				break;
-			continue;
 		}
-		if (r != -EAGAIN || (f & MSG_DONTWAIT))
-			break;
 		if (!got && asy__coro_alone())
 			return ASY_PASS;
-		/* Would wait: the next datagram as one blocking recvmsg. */
-		r = asy__sock_msg(io, fd, &vec[got].msg_hdr, flags & ~MSG_WAITFORONE, 1);
+		/* Would wait (or goes on): the next as one blocking recvmsg;
+		 * after MSG_WAITFORONE's first, one that does not wait. */
+		f &= ~MSG_WAITFORONE;
+		r = (f & MSG_DONTWAIT) ? asy_sys(SYS_recvmsg, fd, &vec[got].msg_hdr, f, 0, 0, 0) :
+					 asy__sock_msg(io, fd, &vec[got].msg_hdr, f, 1);
 		if (r < 0)
 			break;
 		unsigned len = (unsigned)r;
