@@ -12,7 +12,10 @@
  * (the first look's credentials ended it short); a stream receive that
  * goes on stops at the urgent mark (MSG_OOB) of TCP and unix sockets, as
  * the kernel's stops once it copied (the continuation passed the mark,
- * skipping the urgent byte: MSG_OOB then found none).
+ * skipping the urgent byte: MSG_OOB then found none); a unix stream
+ * sendmsg sent in parts keeps its explicit SCM_CREDENTIALS on every byte
+ * and its fds with the first bytes only (the rest went with the sender's
+ * own credentials).
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -255,6 +258,90 @@ static void c4_tcp_read_lowat_stops_at_urgent_mark(void) { stops_at_urgent_mark(
 static void c4_unix_waitall_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_UNIX_STREAM, 0); }
 static void c4_unix_read_lowat_stops_at_urgent_mark(void) { stops_at_urgent_mark(T_UNIX_STREAM, 2); }
 
+/* One unix stream sendmsg of 300000 bytes with an fd and explicit
+ * credentials (uid 1234 as root), into a 4 KiB send buffer that a reader
+ * with SO_PASSCRED empties only after 100 ms: the kernel puts the
+ * credentials on every byte and the fd on the first ones.  The reader
+ * prints each run of bytes with the same uid, and the fds it got. */
+#define CRED_N 300000
+static void *cred_reader(void *arg)
+{
+	static char buf[CRED_N];
+	int fd = *(int *)arg, fds = 0;
+	long total = 0, last = -1;
+	t_msleep(100);
+	while (total < CRED_N + 1) {
+		union {
+			struct cmsghdr h;
+			char b[256];
+		} ctl;
+		struct iovec v = { buf, sizeof buf };
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl.b,
+				    .msg_controllen = sizeof ctl.b };
+		long r = recvmsg(fd, &m, 0);
+		if (r <= 0)
+			break;
+		for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+			struct ucred cr;
+			if (h->cmsg_type == SCM_RIGHTS) {
+				int got = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+				for (int i = 0; i < got; i++) {
+					int f;
+					memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof f);
+					close(f);
+				}
+				fds += got;
+			} else if (h->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&cr, CMSG_DATA(h), sizeof cr);
+				if ((long)cr.uid != last)
+					t_out("uid %u from byte %ld\n", cr.uid, total);
+				last = (long)cr.uid;
+			}
+		}
+		total += r;
+	}
+	t_out("received %ld bytes, %d fd\n", total, fds);
+	return NULL;
+}
+
+static void c4_unix_send_creds_on_every_part(void)
+{
+	static char data[CRED_N];
+	int sv[2], on = 1, size = 4096, passed = open("/dev/null", O_RDONLY);
+	alarm(5);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	pthread_t th;
+	pthread_create(&th, NULL, cred_reader, &sv[1]);
+	write(sv[0], "A", 1); /* the sender's own credentials */
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec v = { data, CRED_N };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl.b,
+			    .msg_controllen = sizeof ctl.b };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &passed, sizeof passed);
+	h = CMSG_NXTHDR(&m, h);
+	struct ucred cr = { getpid(), geteuid() ? geteuid() : 1234, geteuid() ? getegid() : 1234 };
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_CREDENTIALS;
+	h->cmsg_len = CMSG_LEN(sizeof cr);
+	memcpy(CMSG_DATA(h), &cr, sizeof cr);
+	long n = sendmsg(sv[0], &m, 0);
+	pthread_join(th, NULL);
+	t_res("sendmsg", n);
+	close(passed);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one (inside coroutines signals do not interrupt hooked
@@ -276,6 +363,7 @@ static const struct t_case cases[] = {
 	C(c4_tcp_read_lowat_stops_at_urgent_mark, T_BACKEND),
 	C(c4_unix_waitall_stops_at_urgent_mark, T_BACKEND),
 	C(c4_unix_read_lowat_stops_at_urgent_mark, T_BACKEND),
+	C(c4_unix_send_creds_on_every_part, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

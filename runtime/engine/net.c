@@ -49,8 +49,37 @@ struct xfer {
 	struct msghdr *msg;      /* recvmsg/sendmsg */
 };
 
+/* The ancillary data the rest of a stream send carries, after its
+ * first bytes went: the call's, but SCM_RIGHTS, which the kernel sends
+ * with the first bytes only (explicit SCM_CREDENTIALS go on every byte
+ * of a unix stream send; a SO_TIMESTAMPING request holds for the call).
+ * A receive's rest carries none.  Its length in c (0: none, also when
+ * the call's do not fit). */
+union rest_ctl {
+	struct cmsghdr align;
+	char b[256];
+};
+
+static size_t rest_control(const struct xfer *x, union rest_ctl *c)
+{
+	struct msghdr *m = x->msg;
+	size_t n = 0;
+	if (x->reading || !m || !m->msg_control || m->msg_controllen > sizeof c->b)
+		return 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+			continue;
+		if (h->cmsg_len < sizeof *h || n + CMSG_ALIGN(h->cmsg_len) > sizeof c->b)
+			return 0;
+		memcpy(c->b + n, h, h->cmsg_len);
+		n += CMSG_ALIGN(h->cmsg_len);
+	}
+	return n;
+}
+
 /* One call for what is left after `done` bytes: the first is the program's
- * call as made; a continuation goes without address and ancillary data. */
+ * call as made; a continuation goes without address, and with the
+ * ancillary data of rest_control. */
 static long xfer_sys(const struct xfer *x, size_t done, int flags)
 {
 	if (!x->msg) {
@@ -65,7 +94,11 @@ static long xfer_sys(const struct xfer *x, size_t done, int flags)
 	struct asy_rest rest;
 	if (asy__rest_of(&rest, x->msg->msg_iov, (int)x->msg->msg_iovlen, done) < 0)
 		return -ENOMEM;
-	struct msghdr m = { .msg_iov = rest.v, .msg_iovlen = (size_t)rest.cnt };
+	union rest_ctl c;
+	struct msghdr m = { .msg_iov = rest.v, .msg_iovlen = (size_t)rest.cnt,
+			    .msg_control = c.b, .msg_controllen = rest_control(x, &c) };
+	if (!m.msg_controllen)
+		m.msg_control = NULL;
 	long r = asy_sys(x->reading ? SYS_recvmsg : SYS_sendmsg, x->fd, &m, flags, 0, 0, 0);
 	asy__rest_free(&rest);
 	return r;
@@ -144,6 +177,7 @@ struct asy_thread *asy__ring_thread(void)
  * the same buffer (the name goes with the first bytes only). */
 struct part {
 	struct msghdr m;
+	union rest_ctl ctl;
 	struct iovec one;
 	struct asy_rest rest;
 	int named;  /* recvfrom: the name's length goes back to *alen */
@@ -158,7 +192,9 @@ static int part_of(struct part *p, struct asy_io *o, const struct xfer *x, size_
 	} else if (x->msg) {
 		if (asy__rest_of(&p->rest, x->msg->msg_iov, (int)x->msg->msg_iovlen, done) < 0)
 			return -ENOMEM;
-		p->m = (struct msghdr){ .msg_iov = p->rest.v, .msg_iovlen = (size_t)p->rest.cnt };
+		p->m = (struct msghdr){ .msg_iov = p->rest.v, .msg_iovlen = (size_t)p->rest.cnt,
+					.msg_controllen = rest_control(x, &p->ctl) };
+		p->m.msg_control = p->m.msg_controllen ? p->ctl.b : NULL;
 		o->a[0] = (long)&p->m;
 	} else {
 		o->one = (struct iovec){ x->buf + done, xfer_total(x) - done };
@@ -521,20 +557,16 @@ static size_t control_len(const struct msghdr *m)
 	return asy__copy_in(&ctl, &m->msg_controllen, sizeof ctl) < 0 ? 0 : ctl;
 }
 
-/* A blocking receive whose answer looks and waits cannot give, made as
- * the kernel's own call, on a worker of its own:
- *  - a peek with MSG_WAITALL (the whole buffer, taking nothing), one
- *    short of TCP's SO_RCVLOWAT mark (peek_target), and any peek of a
- *    socket with a peek offset (SO_PEEK_OFF), which every look that finds
- *    bytes moves past them, and which poll calls ready while nothing is
- *    queued past it;
- *  - a stream's receive with a control buffer that goes on past its
- *    first bytes (MSG_WAITALL, SO_RCVLOWAT): the kernel's loop stops
- *    where ancillary data comes (after passed fds; at another writer's
- *    bytes under SO_PASSCRED), which a continuation cannot see — it
- *    would drop the fds.
- * A deadline or asy_cancel() interrupts it: a peek took nothing, and a
- * receive's count is what moved. */
+/* A blocking receive whose answer looks and waits cannot give is the
+ * kernel's own call, on a worker of its own: a peek with MSG_WAITALL,
+ * one short of TCP's SO_RCVLOWAT mark (peek_target), any peek of a socket
+ * with a peek offset (SO_PEEK_OFF: each look that finds bytes moves it,
+ * and poll calls ready while nothing is queued past it); a stream's
+ * receive with a control buffer that goes on (MSG_WAITALL, SO_RCVLOWAT):
+ * the kernel's loop stops after passed fds, and at another writer's
+ * bytes under SO_PASSCRED, which a continuation cannot see (it would
+ * drop the fds).  A deadline or asy_cancel() interrupts it: a peek took
+ * nothing, and a receive's count is what moved. */
 static int recv_own(const struct xfer *x, int *lowat)
 {
 	if (x->flags & MSG_PEEK)
