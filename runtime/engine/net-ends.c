@@ -1,7 +1,8 @@
 /* How a socket call that waited ends, for the recv and send families
- * (net.c) and for read and write of a socket (rw.c): when a call that
- * moved part stops at a hang-up, how often a unix send looks again, and
- * the error and SIGPIPE of a send that found its socket shut. */
+ * (net.c) and for read and write of a socket (rw.c): where a call that
+ * moved part stops (a hang-up, the urgent mark), how often a unix send
+ * looks again, and the error and SIGPIPE of a send that found its socket
+ * shut. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,8 +40,7 @@ int asy__unix_socket(int fd)
  * sock_error): the next send would fail with EPIPE and SIGPIPE, the next
  * read see EOF, where the kernel's give ECONNRESET.  AF_UNIX's one call
  * takes the error itself (sock_alloc_send_pskb,
- * unix_stream_read_generic), as a try does.  A receive also ends at the
- * urgent mark (SIOCATMARK), where the kernel's stops once it copied. */
+ * unix_stream_read_generic), as a try does. */
 int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock)
 {
 	if (!done)
