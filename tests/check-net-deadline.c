@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -235,18 +236,64 @@ static void k_ended(void)
 }
 
 /* Job 0 waits in a worker's call on a number (a FIFO's read, a peek with
- * MSG_WAITALL, a peek with an offset); job 1, as soon as job 0 has
- * yielded, closes that number and puts a socket holding "NEW!" there,
- * then 30 ms later writes "OLD!" to job 0's own file: that is what the
- * call returns, as a thread's blocked call would. */
-enum { H_FIFO, H_PEEK_WAITALL, H_PEEK_OFFSET, H_N };
-static const char *const hname[H_N] = { "fifo read", "peek waitall", "peek offset" };
-static int held_fd, held_peer, held_kind;
+ * MSG_WAITALL, a peek with an offset, a splice from a pipe); job 1, as
+ * soon as job 0 has yielded, closes that number and puts a socket holding
+ * "NEW!" there, then 30 ms later writes "OLD!" to job 0's own file: that
+ * is what the call returns, as a thread's blocked call would.
+ * The lock waits (flock, an OFD lock, a POSIX lock by fcntl and by
+ * lockf) wait for another process's lock on "f"; job 1 opens "g" at the
+ * number (closed only after the look below) and lets the holder go 30 ms
+ * later.  The kernel's call locks
+ * "f" — a flock and an OFD lock go when their file's last number is
+ * gone, a POSIX lock whose number was closed meanwhile is let go with
+ * EBADF — and never "g": both are free afterwards. */
+enum { H_FIFO, H_PEEK_WAITALL, H_PEEK_OFFSET, H_SPLICE, H_FLOCK, H_OFD, H_POSIX, H_LOCKF, H_N };
+static const char *const hname[H_N] = { "fifo read", "peek waitall", "peek offset", "splice",
+					"flock", "ofd lock", "posix lock", "lockf" };
+static const char *const hholder[H_N] = { [H_FLOCK] = "flock", [H_OFD] = "ofd",
+					  [H_POSIX] = "posix", [H_LOCKF] = "posix" };
+static int held_fd, held_peer, held_kind, held_out[2];
+static struct t_holder lock_holder;
+
+static long held_lock(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	switch (held_kind) {
+	case H_FLOCK: return flock(held_fd, LOCK_EX);
+	case H_OFD: return fcntl(held_fd, F_OFD_SETLKW, &fl);
+	case H_POSIX: return fcntl(held_fd, F_SETLKW, &fl);
+	default: return lockf(held_fd, F_LOCK, 0);
+	}
+}
+
+/* Whether another process may take "flock" or "posix" locks of path. */
+static const char *lock_free(const char *kind, const char *path)
+{
+	struct t_holder h;
+	char nb[16];
+	snprintf(nb, sizeof nb, "%s-nb", kind);
+	if (t_hold(&h, nb, path) < 0)
+		return t_errname(errno);
+	t_release(&h);
+	return "yes";
+}
 
 static void j_held(int i)
 {
 	char b[16];
 	long n;
+	if (i == 1 && hholder[held_kind]) {
+		close(held_fd);
+		int g = open("g", O_RDWR | O_CREAT, 0600);
+		if (g != held_fd) {
+			dup2(g, held_fd);
+			close(g);
+		}
+		t_api.sleep(t_api.now() + 30 * 1000000L);
+		t_release(&lock_holder);
+		t_jout(i, "reused\n");
+		return;
+	}
 	if (i == 1) {
 		int q[2];
 		close(held_fd);
@@ -263,7 +310,16 @@ static void j_held(int i)
 		t_jout(i, "reused\n");
 		return;
 	}
-	if (held_kind == H_FIFO)
+	if (hholder[held_kind]) {
+		t_jres(i, hname[held_kind], held_lock());
+		t_jout(i, "\n");
+		return;
+	}
+	if (held_kind == H_SPLICE) {
+		n = splice(held_fd, NULL, held_out[1], NULL, 4, 0);
+		if (n > 0 && read(held_out[0], b, (size_t)n) != n)
+			n = -2;
+	} else if (held_kind == H_FIFO)
 		n = read(held_fd, b, 4);
 	else
 		n = recv(held_fd, b, 4, MSG_PEEK | (held_kind == H_PEEK_WAITALL ? MSG_WAITALL : 0));
@@ -277,7 +333,24 @@ static void k_worker_holds_file(void)
 	t_fs_dir();
 	for (held_kind = 0; held_kind < H_N; held_kind++) {
 		int s[2], off = 0;
-		if (held_kind == H_FIFO) {
+		const char *kind = hholder[held_kind];
+		if (kind) {
+			close(open("f", O_RDWR | O_CREAT, 0600));
+			if (t_hold(&lock_holder, kind, "f") < 0)
+				t_out("hold: %s\n", t_errname(errno));
+			held_fd = open("f", O_RDWR);
+			t_spawn(j_held, 0);
+			t_spawn(j_held, 1);
+			t_finish();
+			t_out("f free: %s, g free: %s\n", lock_free(kind, "f"), lock_free(kind, "g"));
+			close(held_fd);
+			unlink("g");
+			continue;
+		}
+		if (held_kind == H_SPLICE) {
+			pipe(s);
+			pipe(held_out);
+		} else if (held_kind == H_FIFO) {
 			mkfifo("fifo", 0600);
 			s[0] = open("fifo", O_RDONLY | O_NONBLOCK);
 			s[1] = open("fifo", O_WRONLY);
@@ -294,6 +367,10 @@ static void k_worker_holds_file(void)
 		t_spawn(j_held, 1);
 		t_finish();
 		close(s[1]);
+		if (held_kind == H_SPLICE) {
+			close(held_out[0]);
+			close(held_out[1]);
+		}
 	}
 }
 
@@ -321,7 +398,11 @@ static const char *engine_want(int c, char *buf, size_t cap)
 	}
 	if (c == 3)
 		return "0: fifo read=4 'OLD!'\n1: reused\n0: peek waitall=4 'OLD!'\n1: reused\n"
-		       "0: peek offset=4 'OLD!'\n1: reused\n";
+		       "0: peek offset=4 'OLD!'\n1: reused\n0: splice=4 'OLD!'\n1: reused\n"
+		       "0: flock=0 \n1: reused\nf free: yes, g free: yes\n"
+		       "0: ofd lock=0 \n1: reused\nf free: yes, g free: yes\n"
+		       "0: posix lock=-1 EBADF \n1: reused\nf free: yes, g free: yes\n"
+		       "0: lockf=-1 EBADF \n1: reused\nf free: yes, g free: yes\n";
 	if (c == 2)
 		return "0: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n"
 		       "1: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n";
@@ -346,6 +427,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
+	t_fs_helper_main(argc, argv);
 	t_load_api();
 	if (t_case_main(argc, argv, cases) >= 0)
 		return 0;

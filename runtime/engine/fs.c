@@ -88,9 +88,26 @@ static const unsigned char rows[ASY_CALL_COUNT] = {
  * and an int result is the low half of the register. */
 typedef long (*libc_fn)(long, long, long, long, long, long);
 
+/* The fd arguments of a call that waits on a worker of its own (WAITS,
+ * LOCK), as argument indexes + 1.  While it is out, each number is kept
+ * (keep.c): a sibling coroutine runs as soon as the caller yields, before
+ * the worker has started the call, and its close of the number, or an
+ * open that takes it again, must leave the call its file, as the
+ * kernel's call took it when it was made (a flock locked the new file,
+ * and held it).  The copy is made by that close, not at once: closing a
+ * copy releases the process's POSIX record locks on its file. */
+static const unsigned char fd_args[ASY_CALL_COUNT][2] = {
+	[ASY_CALL_flock] = { 1 },    [ASY_CALL_fcntl] = { 1 },    [ASY_CALL_lockf] = { 1 },
+	[ASY_CALL_vmsplice] = { 1 }, [ASY_CALL_sendfile] = { 1, 2 }, [ASY_CALL_tee] = { 1, 2 },
+	[ASY_CALL_splice] = { 1, 3 }, [ASY_CALL_copy_file_range] = { 1, 3 },
+};
+
 struct job {
 	libc_fn fn;
 	const long *a;
+	struct asy_keep *keep; /* for fd_args[call], or NULL */
+	int call;
+	unsigned char posix;  /* a POSIX record lock's wait (F_SETLKW, lockf) */
 	unsigned char narrow; /* the result is an int */
 	unsigned char none;   /* there is no result (sync) */
 	unsigned char sigs;   /* SIGPIPE (1) / SIGXFSZ (2) raised on the worker */
@@ -109,13 +126,46 @@ static int take(int sig)
 	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == sig;
 }
 
+/* The call on the worker, with its kept numbers' copies where a close
+ * made them.  A number closed between that look and the call (EBADF) is
+ * looked at again: its close made the copy first.  A POSIX lock taken on
+ * a copy is the kernel's close-during-fcntl race: the lock is let go
+ * (the copy's close does it) and the answer is EBADF. */
+static long call_kept(struct job *j)
+{
+	long a[6], r;
+	int copied, again = 1;
+	memcpy(a, j->a, sizeof a);
+	for (;;) {
+		copied = 0;
+		for (int k = 0; k < 2 && j->keep && fd_args[j->call][k]; k++) {
+			int i = fd_args[j->call][k] - 1;
+			a[i] = asy__keep_fd(&j->keep[k], (int)j->a[i]);
+			copied |= a[i] != j->a[i];
+		}
+		r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (!(r == -1 && errno == EBADF && j->keep && !copied && again--))
+			break;
+		for (int k = 0; k < 2 && fd_args[j->call][k]; k++)
+			copied |= asy__keep_fd(&j->keep[k], -1) >= 0;
+		if (!copied)
+			break;
+		errno = j->err_in;
+	}
+	if (copied && j->posix && r == 0) {
+		errno = EBADF;
+		r = -1;
+	}
+	return r;
+}
+
 /* On the worker: the program's call, its result as >= 0 or -errno. */
 static long run(void *p)
 {
 	struct job *j = p;
 	const long *a = j->a;
 	errno = j->err_in;
-	long r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+	long r = j->keep ? call_kept(j) : j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (j->narrow)
 		r = (int)r;
 	if (j->none)
@@ -137,13 +187,23 @@ static long offload(struct asy_io *io, const long *a, int waits)
 	if (!t)
 		return ASY_PASS;
 	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
-			 .none = io->rwflags == 1, .err_in = errno };
+			 .none = io->rwflags == 1, .err_in = errno, .call = io->call };
+	struct asy_keep keep[2] = { { .fd = -1, .held = -1 }, { .fd = -1, .held = -1 } };
 	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fd = io->fd, .fn = run,
 					.arg = &j } };
-	if (waits)
+	if (waits) {
 		w.io.flags = ASY_F_WAITS;
+		for (int k = 0; k < 2 && fd_args[io->call][k]; k++) {
+			asy__keep_begin(&keep[k], (int)a[fd_args[io->call][k] - 1]);
+			j.keep = keep;
+		}
+		j.posix = (io->call == ASY_CALL_fcntl && (int)a[1] == F_SETLKW) ||
+			  io->call == ASY_CALL_lockf;
+	}
 	long r = asy__op(t, &w, -1);
 	io->via = w.io.via;
+	asy__keep_end(&keep[0]);
+	asy__keep_end(&keep[1]);
 	if (r >= 0 && j.err != j.err_in)
 		io->errnum = j.err; /* set on success too (posix_fallocate's emulation) */
 	if (j.sigs & 1)
