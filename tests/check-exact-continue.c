@@ -273,7 +273,7 @@ static void *cred_reader(void *arg)
 	while (total < CRED_N + 1) {
 		union {
 			struct cmsghdr h;
-			char b[256];
+			char b[1024];
 		} ctl;
 		struct iovec v = { buf, sizeof buf };
 		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl.b,
@@ -304,10 +304,13 @@ static void *cred_reader(void *arg)
 	return NULL;
 }
 
-static void c4_unix_send_creds_on_every_part(void)
+#define CRED_FDS 64
+static void send_creds_and_fds(int nfds)
 {
 	static char data[CRED_N];
-	int sv[2], on = 1, size = 4096, passed = open("/dev/null", O_RDONLY);
+	int sv[2], on = 1, size = 4096, passed[CRED_FDS];
+	for (int i = 0; i < nfds; i++)
+		passed[i] = open("/dev/null", O_RDONLY);
 	alarm(5);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
@@ -317,17 +320,18 @@ static void c4_unix_send_creds_on_every_part(void)
 	write(sv[0], "A", 1); /* the sender's own credentials */
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+		char b[CMSG_SPACE(sizeof passed) + CMSG_SPACE(sizeof(struct ucred))];
 	} ctl;
 	memset(&ctl, 0, sizeof ctl);
 	struct iovec v = { data, CRED_N };
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl.b,
-			    .msg_controllen = sizeof ctl.b };
+			    .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) +
+					      CMSG_SPACE(sizeof(struct ucred)) };
 	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
 	h->cmsg_level = SOL_SOCKET;
 	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(h), &passed, sizeof passed);
+	h->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(h), passed, nfds * sizeof(int));
 	h = CMSG_NXTHDR(&m, h);
 	struct ucred cr = { getpid(), geteuid() ? geteuid() : 1234, geteuid() ? getegid() : 1234 };
 	h->cmsg_level = SOL_SOCKET;
@@ -337,10 +341,16 @@ static void c4_unix_send_creds_on_every_part(void)
 	long n = sendmsg(sv[0], &m, 0);
 	pthread_join(th, NULL);
 	t_res("sendmsg", n);
-	close(passed);
+	for (int i = 0; i < nfds; i++)
+		close(passed[i]);
 	close(sv[0]);
 	close(sv[1]);
 }
+
+static void c4_unix_send_creds_on_every_part(void) { send_creds_and_fds(1); }
+/* Control data longer than the shim's own buffer for a part's: the fds
+ * need no room there, the credentials still go on every part. */
+static void c4_unix_send_creds_with_many_fds(void) { send_creds_and_fds(CRED_FDS); }
 
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
@@ -364,6 +374,7 @@ static const struct t_case cases[] = {
 	C(c4_unix_waitall_stops_at_urgent_mark, T_BACKEND),
 	C(c4_unix_read_lowat_stops_at_urgent_mark, T_BACKEND),
 	C(c4_unix_send_creds_on_every_part, T_BACKEND),
+	C(c4_unix_send_creds_with_many_fds, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -54,7 +54,7 @@ struct xfer {
  * with the first bytes only (explicit SCM_CREDENTIALS go on every byte
  * of a unix stream send; a SO_TIMESTAMPING request holds for the call).
  * A receive's rest carries none.  Its length in c (0: none, also when
- * the call's do not fit). */
+ * what is left without the fds does not fit: a unix socket's always does). */
 union rest_ctl {
 	struct cmsghdr align;
 	char b[256];
@@ -64,7 +64,7 @@ static size_t rest_control(const struct xfer *x, union rest_ctl *c)
 {
 	struct msghdr *m = x->msg;
 	size_t n = 0;
-	if (x->reading || !m || !m->msg_control || m->msg_controllen > sizeof c->b)
+	if (x->reading || !m || !m->msg_control)
 		return 0;
 	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
 		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
