@@ -7,7 +7,9 @@
  *  - a blocking connect that waits (a listener's full queue) ends at
  *    SO_SNDTIMEO as the kernel's does: EAGAIN for unix, EINPROGRESS for TCP;
  *  - urgent data (MSG_OOB) stops a receive at the mark and is read apart;
- *  - SO_RCVLOWAT makes a blocking TCP receive wait for that many bytes;
+ *  - SO_RCVLOWAT makes a blocking TCP receive wait for that many bytes,
+ *    and its SO_RCVTIMEO return the bytes short of the mark;
+ *  - a connect made again while one is in progress waits for it;
  *  - other families (netlink, vsock) answer as the kernel answers.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -98,7 +100,43 @@ static void c15_connect_sndtimeo_tcp(void)
 	double t0 = t_ms();
 	t_res("connect", connect(c, (struct sockaddr *)&a, al));
 	show_wait(t0, 150);
+	/* made again while the first goes on: it waits as long, EALREADY */
+	t0 = t_ms();
 	t_res("again", connect(c, (struct sockaddr *)&a, al));
+	show_wait(t0, 150);
+	close(l);
+}
+
+/* Accepts what the non-blocking listener *arg queues for 2.5 s: room
+ * for every SYN sent again. */
+static void drain_queue(void *arg)
+{
+	for (int i = 0; i < 50; i++) {
+		for (int n; (n = accept(*(int *)arg, NULL, NULL)) >= 0;)
+			close(n);
+		t_msleep(50);
+	}
+}
+
+/* A non-blocking connect in progress (its SYN unanswered), the socket
+ * made blocking, connect again: the kernel's waits for the handshake
+ * (the SYN sent again once the queue has room) and returns 0. */
+static void c15_connect_while_in_progress(void)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	alarm(8);
+	int l = full_listener(AF_INET, &a, &al);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	t_res("non-blocking", connect(c, (struct sockaddr *)&a, al));
+	t_msleep(50);
+	fcntl(l, F_SETFL, O_NONBLOCK);
+	pthread_t th = t_later(drain_queue, &l, 0);
+	fcntl(c, F_SETFL, 0);
+	t_res("blocking", connect(c, (struct sockaddr *)&a, al));
+	t_res("again", connect(c, (struct sockaddr *)&a, al));
+	pthread_join(th, NULL);
+	close(c);
 	close(l);
 }
 
@@ -139,13 +177,19 @@ static void two_writes(void *arg)
 	write(fd, "67890", 5);
 }
 
-static void c15_recv_rcvlowat_tcp(void)
+/* A TCP pair whose receiving end s[1] has SO_RCVLOWAT lowat. */
+static void lowat_pair(int s[2], int lowat)
 {
-	int s[2], lowat = 10;
-	char b[64];
-	alarm(5);
 	t_pair(T_TCP, s);
 	setsockopt(s[1], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+}
+
+static void c15_recv_rcvlowat_tcp(void)
+{
+	int s[2];
+	char b[64];
+	alarm(5);
+	lowat_pair(s, 10);
 	for (int round = 0; round < 2; round++) {
 		pthread_t th = t_later(two_writes, &s[0], 40);
 		double t0 = t_ms();
@@ -155,6 +199,59 @@ static void c15_recv_rcvlowat_tcp(void)
 			t_show("read", b, read(s[1], b, sizeof b));
 		show_wait(t0, 80);
 		pthread_join(th, NULL);
+	}
+}
+
+/* SO_RCVLOWAT 5 and SO_RCVTIMEO 200 ms: bytes short of the mark, come
+ * during the wait (or queued before and after its start), are the answer
+ * at the timeout — the kernel's call copies them though no poll says
+ * ready for them — by recv, a peek and read. */
+static void c15_rcvlowat_timeout_takes_short_bytes(void)
+{
+	int s[2];
+	char b[16];
+	alarm(8);
+	lowat_pair(s, 5);
+	t_timeo(s[1], SO_RCVTIMEO, 200);
+	for (int round = 0; round < 4; round++) {
+		if (round == 3)
+			write(s[0], "ab", 2);
+		pthread_t th = t_later_write(s[0], round == 3 ? "cd" : "abc", round == 3 ? 2 : 3, 30);
+		double t0 = t_ms();
+		if (round == 1) {
+			t_show("peek", b, recv(s[1], b, 10, MSG_PEEK));
+			show_wait(t0, 200);
+			t_show("taken", b, recv(s[1], b, 10, MSG_DONTWAIT));
+		} else {
+			t_show(round == 2 ? "read" : "recv", b,
+			       round == 2 ? read(s[1], b, 10) : recv(s[1], b, 10, 0));
+			show_wait(t0, 200);
+		}
+		pthread_join(th, NULL);
+	}
+}
+
+/* A receive of no bytes with SO_RCVTIMEO 150 ms and nothing queued: TCP's
+ * waits out the timeout and returns 0 (tcp_recvmsg's loop runs once),
+ * unix and UDP sockets' say EAGAIN then. */
+static void c15_empty_recv_timeout(void)
+{
+	static const int kinds[] = { T_TCP, T_TCP, T_TCP, T_UNIX_STREAM, T_UDP };
+	static const char *const what[] = { "tcp recv", "tcp recv NULL", "tcp recvmsg",
+					    "unix recv", "udp recv" };
+	char b[4];
+	alarm(8);
+	for (int k = 0; k < 5; k++) {
+		int s[2];
+		t_pair(kinds[k], s);
+		t_timeo(s[1], SO_RCVTIMEO, 150);
+		struct msghdr m = { 0 };
+		double t0 = t_ms();
+		t_res(what[k], k == 1 ? recv(s[1], NULL, 0, 0) :
+			       k == 2 ? recvmsg(s[1], &m, 0) : recv(s[1], b, 0, 0));
+		show_wait(t0, 150);
+		close(s[0]);
+		close(s[1]);
 	}
 }
 
@@ -387,6 +484,9 @@ static const struct t_case cases[] = {
 	C(c15_connect_sndtimeo_tcp, 0),
 	C(c15_recv_oob, 0),
 	C(c15_recv_rcvlowat_tcp, 0),
+	C(c15_rcvlowat_timeout_takes_short_bytes, 0),
+	C(c15_empty_recv_timeout, 0),
+	C(c15_connect_while_in_progress, 0),
 	C(c15_netlink_dump, 0),
 	C(c15_tcp_unconnected, 0),
 	C(c15_udp_refused, 0),

@@ -679,6 +679,9 @@ int asy__unix_socket(int fd);
 int64_t asy__slice_end(int64_t deadline);
 long asy__send_ended(int fd, int flags, long r, size_t done);
 int asy__sockopt_int(int fd, int opt);
+size_t asy__rest_control(struct msghdr *m, char *b, size_t cap);
+/* A receive's answer when its SO_RCVTIMEO passed: `last` is one more try. */
+long asy__recv_timed_out(int fd, long last, size_t done, int empty);
 
 /* A socket wait that poll calls ready while the call still would wait,
  * again and again: pause (growing, within `deadline` and the coroutine's

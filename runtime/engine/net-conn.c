@@ -8,10 +8,12 @@
  *    the program's own call (EMFILE at once);
  *  - connect: made non-blocking for the call (O_NONBLOCK set and put back
  *    around it), the wait for POLLOUT, its number kept, then the call
- *    again says how it ended, as a blocking connect leaves the socket.
+ *    again says how it ended, as a blocking connect leaves the socket;
+ *    one made while another is in progress (EALREADY) waits for it.
  *
  * SO_RCVTIMEO ends an accept's wait (EAGAIN), SO_SNDTIMEO a connect's
- * (EINPROGRESS), as the kernel's timeouts do. */
+ * (EINPROGRESS, or EALREADY for a connect made again), as the kernel's
+ * timeouts do. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -172,18 +174,22 @@ static long connect_wait(struct asy_io *io, int fd, long r, struct asy_keep *kee
 			return -EBADF;
 		r = connect_nb(fd, io);
 	}
-	if (r != -EINPROGRESS)
+	if (r != -EINPROGRESS && r != -EALREADY)
 		return r;
 	/* In progress: it goes on in the kernel whatever happens to the
-	 * wait (a later connect says EALREADY, then EISCONN).  The ring's
+	 * wait (a later connect says EALREADY, then EISCONN).  A blocking
+	 * connect made while an earlier one is in progress (EALREADY) waits
+	 * for it too, and says EALREADY when its SO_SNDTIMEO passes
+	 * (__inet_stream_connect).  The ring's
 	 * poll trusts the mask a wake-up carries: a vsock connect is woken
 	 * for room to write while it still connects.  It is over only when
 	 * the socket's own poll says so. */
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	long timed_out = r;
 	do {
 		r = asy__wait_ready(io, fd, POLLOUT, deadline, keep);
 		if (r == -ETIME)
-			return -EINPROGRESS; /* SO_SNDTIMEO passed: the kernel's answer */
+			return timed_out; /* SO_SNDTIMEO passed: the kernel's answer */
 		if (r < 0 || r == ASY_PASS)
 			return r;
 		if ((fd = conn_after(keep, fd, &id)) < 0)
@@ -199,7 +205,7 @@ long asy__connect(struct asy_io *io, int fd)
 	if (fl < 0 || (fl & O_NONBLOCK) || asy__coro_alone())
 		return ASY_PASS;
 	long r = connect_nb(fd, io);
-	if (r != -EINPROGRESS && r != -EAGAIN)
+	if (r != -EINPROGRESS && r != -EAGAIN && r != -EALREADY)
 		return r;
 	struct asy_keep keep = { .fd = -1, .held = -1 };
 	r = connect_wait(io, fd, r, &keep);

@@ -1,13 +1,16 @@
 /* How a socket call that waited ends, for the recv and send families
  * (net.c) and for read and write of a socket (rw.c): where a call that
- * moved part stops (a hang-up, the urgent mark), how often a unix send
+ * moved part stops (a hang-up, the urgent mark), what a receive's timeout
+ * returns, what ancillary data a send's rest carries, how often a unix send
  * looks again, and the error and SIGPIPE of a send that found its socket
  * shut. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "engine.h"
 #include "sys.h"
@@ -60,6 +63,47 @@ int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock)
 		return 0;
 	int queued = 0; /* a receive takes what came before the hang-up */
 	return !reading || (asy_sys(SYS_ioctl, fd, FIONREAD, &queued, 0, 0, 0) == 0 && !queued);
+}
+
+/* The answer of a receive whose SO_RCVTIMEO passed after `done` bytes,
+ * given `last`, the answer of one more try without waiting.  The kernel's
+ * call copies bytes as they come, also short of its SO_RCVLOWAT mark,
+ * where no poll says ready (tcp_poll waits for the mark): the try takes
+ * them, and an error it met is the answer when nothing moved.  A TCP
+ * receive of no bytes (`empty`) waits out its timeout and returns 0
+ * (tcp_recvmsg's loop runs once); other sockets' say EAGAIN. */
+long asy__recv_timed_out(int fd, long last, size_t done, int empty)
+{
+	if (last > 0)
+		return (long)done + last;
+	if (done || last == 0)
+		return (long)done;
+	if (last == -EAGAIN && empty && asy__sockopt_int(fd, SO_TYPE) == SOCK_STREAM &&
+	    asy__sockopt_int(fd, SO_PROTOCOL) == IPPROTO_TCP)
+		return 0;
+	return last;
+}
+
+/* The ancillary data the rest of a stream send carries, after its first
+ * bytes went: the call's, but SCM_RIGHTS, which the kernel sends with the
+ * first bytes only (explicit SCM_CREDENTIALS go on every byte of a unix
+ * stream send; a SO_TIMESTAMPING request holds for the call).  Copied
+ * into b; its length (0: none, also when what is left without the fds
+ * does not fit: a unix socket's always does). */
+size_t asy__rest_control(struct msghdr *m, char *b, size_t cap)
+{
+	size_t n = 0;
+	if (!m || !m->msg_control)
+		return 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+			continue;
+		if (h->cmsg_len < sizeof *h || n + CMSG_ALIGN(h->cmsg_len) > cap)
+			return 0;
+		memcpy(b + n, h, h->cmsg_len);
+		n += CMSG_ALIGN(h->cmsg_len);
+	}
+	return n;
 }
 
 int64_t asy__slice_end(int64_t deadline)

@@ -49,12 +49,7 @@ struct xfer {
 	struct msghdr *msg;      /* recvmsg/sendmsg */
 };
 
-/* The ancillary data the rest of a stream send carries, after its
- * first bytes went: the call's, but SCM_RIGHTS, which the kernel sends
- * with the first bytes only (explicit SCM_CREDENTIALS go on every byte
- * of a unix stream send; a SO_TIMESTAMPING request holds for the call).
- * A receive's rest carries none.  Its length in c (0: none, also when
- * what is left without the fds does not fit: a unix socket's always does). */
+/* The ancillary data the rest of a stream send carries (net-ends.c). */
 union rest_ctl {
 	struct cmsghdr align;
 	char b[256];
@@ -62,19 +57,7 @@ union rest_ctl {
 
 static size_t rest_control(const struct xfer *x, union rest_ctl *c)
 {
-	struct msghdr *m = x->msg;
-	size_t n = 0;
-	if (x->reading || !m || !m->msg_control)
-		return 0;
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
-		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
-			continue;
-		if (h->cmsg_len < sizeof *h || n + CMSG_ALIGN(h->cmsg_len) > sizeof c->b)
-			return 0;
-		memcpy(c->b + n, h, h->cmsg_len);
-		n += CMSG_ALIGN(h->cmsg_len);
-	}
-	return n;
+	return x->reading ? 0 : asy__rest_control(x->msg, c->b, sizeof c->b);
 }
 
 /* One call for what is left after `done` bytes: the first is the program's
@@ -115,6 +98,14 @@ static size_t xfer_total(const struct xfer *x)
 	if (!x->msg)
 		return x->len < MAX_RW_COUNT ? x->len : MAX_RW_COUNT;
 	return asy__iov_total(x->msg->msg_iov, (int)x->msg->msg_iovlen);
+}
+
+/* A receive whose SO_RCVTIMEO passed after `done` bytes: one more try
+ * without waiting says the answer (asy__recv_timed_out). */
+static long recv_timeout(const struct xfer *x, size_t done)
+{
+	long r = xfer_try(x, done, x->flags & ~MSG_WAITALL);
+	return asy__recv_timed_out(x->fd, r, done, !done && r == -EAGAIN && !xfer_total(x));
 }
 
 /* How many bytes a blocking receive of a stream waits for, after a first
@@ -305,7 +296,8 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
  * (keep.c): if another thread closes it meanwhile, perhaps putting
  * another socket there, the rest comes from the copy of this socket the
  * close left (x->fd becomes it), never from the new one; closed with no
- * copy, the receive ends.  1: go on; 0: the receive ends with `done`. */
+ * copy, the receive ends.  1: go on; 0: the receive ends with `done`;
+ * -1: its timeout passed. */
 static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64_t start,
 			   int64_t *deadline, int *unix_sock, struct asy_keep *keep,
 			   struct stat *id)
@@ -317,7 +309,7 @@ static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64
 	asy__keep_begin(keep, x->fd);
 	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline, keep);
 	if (r < 0)
-		return 0;
+		return r == -ETIME ? -1 : 0;
 	int fd = asy__keep_after(keep, x->fd, id);
 	if (fd < 0)
 		return 0;
@@ -352,15 +344,18 @@ static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 	for (;;) {
 		if (asy__rest_interrupted((long)done))
 			return (long)done;
-		if (done && !recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id))
-			return (long)done;
+		int go = done ? recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id) : 1;
+		if (go <= 0)
+			return go ? recv_timeout(x, done) : (long)done;
 		long r = ring_part(io, t, x, done, x->flags & ~MSG_WAITALL, start, &deadline,
 				   done ? NULL : &lowat);
 		if (r == ASY_PASS && !done)
 			return ASY_PASS;
+		if (r == -ETIME)
+			return recv_timeout(x, done);
 		/* -EAGAIN: the socket's own timeout, where the kernel made the
 		 * call blocking (io-wq) */
-		if (r == -ETIME || r == -EAGAIN || r == ASY_PASS)
+		if (r == -EAGAIN || r == ASY_PASS)
 			return done ? (long)done : -EAGAIN;
 		if (r < 0 && !done && refused_before_fd(x->fd, r))
 			return ASY_PASS;
@@ -464,7 +459,7 @@ long asy__sock_stream(struct asy_io *io, size_t *done)
 /* ---- waiting with a POLL op ------------------------------------------- */
 
 /* Wait for the socket: 0 when it may be ready (*hup: it hung up or
- * failed), else the call's answer.  The number is kept meanwhile: if
+ * failed), -ETIME when a receive's timeout passed, else the call's answer.  The number is kept meanwhile: if
  * another thread closed it, x->fd becomes the copy of the socket the
  * close left (keep.c). */
 static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
@@ -480,7 +475,7 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 	if (r == -ETIME && until != deadline)
 		r = 0; /* the slice's end: look */
 	else if (r == -ETIME)
-		return done ? done : -EAGAIN;
+		return x->reading ? -ETIME : done ? done : -EAGAIN;
 	if (r == ASY_PASS)
 		return done ? done : -ENOMEM;
 	if (r < 0)
@@ -512,6 +507,8 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		if (asy__rest_interrupted((long)done))
 			return (long)done;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
+		if (w == -ETIME)
+			return recv_timeout(x, done);
 		if (w)
 			return w;
 		if (asy__rest_stops(x->fd, x->reading, done, &unix_sock))

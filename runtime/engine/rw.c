@@ -339,7 +339,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 	size_t want = reading ? read_target(io, k) : 0;
 	int64_t start = asy_now(), deadline = -1;
 	long done = 0, fl = -1;
-	int waited = 0, hup = 0, ring = 0, unix_send = -1, unix_sock = -1;
+	int waited = 0, hup = 0, ring = 0, unix_send = -1, unix_sock = -1, timed_out = 0;
 	struct asy_again again = { 0, 0 };
 	for (;;) {
 		long r, paused;
@@ -365,6 +365,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			r = nowait(io, rest.v, rest.cnt, -1, !reading && k->nosignal);
 			asy__rest_free(&rest);
 		}
+		if (timed_out) /* SO_RCVTIMEO passed: that try says (net-ends.c) */
+			return asy__recv_timed_out(io->fd, r, (size_t)done, 0);
 		/* A FIFO opened by name takes no RWF_NOWAIT, whatever the
 		 * program's flags: poll it instead.  (A pipe made by pipe()
 		 * takes it: the program's flags were refused.) */
@@ -425,8 +427,12 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 				     keep);
 		if (r == -ETIME && until != deadline)
 			r = POLLOUT; /* the slice's end: the call again says */
-		else if (r == -ETIME)
+		else if (r == -ETIME && !reading)
 			return done ? done : -EAGAIN;
+		else if (r == -ETIME) {
+			timed_out = 1;
+			continue;
+		}
 		if (r == ASY_PASS || r < 0)
 			return done ? done : r;
 		/* POLLERR alone: the error queue (an error is the call's answer) */
