@@ -10,6 +10,9 @@
  *  - SO_RCVLOWAT makes a blocking TCP receive wait for that many bytes,
  *    and its SO_RCVTIMEO return the bytes short of the mark;
  *  - a connect made again while one is in progress waits for it;
+ *  - a unix send waits for each buffer with SO_SNDTIMEO of its own, and
+ *    looks once more when it passes; recvmmsg's time left is the last
+ *    datagram's;
  *  - other families (netlink, vsock) answer as the kernel answers.
  *
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -255,6 +258,102 @@ static void c15_empty_recv_timeout(void)
 	}
 }
 
+/* A full unix stream socket (SO_SNDBUF 8 KiB) whose peer reads `bytes`
+ * every 100 ms, `times` times, from a thread; s[0] sends. */
+static int drain_bytes, drain_times;
+
+static void drain_peer(void *arg)
+{
+	static char b[32768];
+	for (int i = 0; i < drain_times; i++) {
+		if (i)
+			t_msleep(100);
+		for (int got = 0, r; got < drain_bytes; got += r)
+			if ((r = (int)recv(*(int *)arg, b, (size_t)(drain_bytes - got), 0)) <= 0)
+				return;
+	}
+}
+
+static pthread_t full_unix(int s[2], int bytes, int times)
+{
+	static char b[4096];
+	int size = 8192;
+	t_pair(T_UNIX_STREAM, s);
+	setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	while (send(s[0], b, sizeof b, MSG_DONTWAIT) > 0)
+		;
+	t_timeo(s[0], SO_SNDTIMEO, 300);
+	drain_bytes = bytes, drain_times = times;
+	return t_later(drain_peer, &s[1], 100);
+}
+
+/* A unix stream send waits for each buffer with a timeout of its own
+ * (sock_alloc_send_pskb): while the peer reads every 100 ms it goes on,
+ * and ends 300 ms after the last read with what moved. */
+static void c15_unix_send_timeout_per_buffer(void)
+{
+	static char big[400000];
+	int s[2];
+	alarm(8);
+	pthread_t th = full_unix(s, 30000, 4);
+	double t0 = t_ms();
+	long n = send(s[0], big, sizeof big, 0);
+	t_out("sent more than 100000: %s\n", t_yes(n > 100000));
+	show_wait(t0, 600);
+	pthread_join(th, NULL);
+	close(s[0]);
+	close(s[1]);
+}
+
+/* The peer reads 8 KiB at 100 ms: room for 100 bytes, but too little for
+ * poll to say POLLOUT (a quarter of the buffer), so no wake-up comes; at
+ * SO_SNDTIMEO the kernel's send looks once more and sends. */
+static void c15_unix_send_room_below_mark(void)
+{
+	char b[100] = { 0 };
+	alarm(8);
+	for (int round = 0; round < 2; round++) {
+		int s[2];
+		pthread_t th = full_unix(s, 8192, 1);
+		t_res(round ? "write" : "send",
+		      round ? write(s[0], b, sizeof b) : send(s[0], b, sizeof b, 0));
+		pthread_join(th, NULL);
+		close(s[0]);
+		close(s[1]);
+	}
+}
+
+/* recvmmsg's timeout is written back as what was left when its last
+ * datagram came, not when the wait for the next ended (SO_RCVTIMEO
+ * 300 ms: EAGAIN, the two datagrams returned). */
+static void c15_recvmmsg_time_left_at_last_datagram(void)
+{
+	alarm(8);
+	for (int round = 0; round < 2; round++) {
+		int s[2];
+		char b[3][8];
+		struct iovec v[3];
+		struct mmsghdr m[3];
+		memset(m, 0, sizeof m);
+		for (int i = 0; i < 3; i++) {
+			v[i] = (struct iovec){ b[i], sizeof b[i] };
+			m[i].msg_hdr.msg_iov = &v[i];
+			m[i].msg_hdr.msg_iovlen = 1;
+		}
+		t_pair(T_UNIX_DGRAM, s);
+		send(s[0], "a", 1, 0);
+		send(s[0], "b", 1, 0);
+		t_timeo(s[1], SO_RCVTIMEO, 300);
+		struct timespec tmo = { round, round ? 0 : 200000000 };
+		t_res("recvmmsg", recvmmsg(s[1], m, 3, 0, &tmo));
+		long left = tmo.tv_sec * 1000 + tmo.tv_nsec / 1000000;
+		t_out("left near all of %s: %s\n", round ? "1 s" : "200 ms",
+		      t_yes(left >= (round ? 850 : 100)));
+		close(s[0]);
+		close(s[1]);
+	}
+}
+
 /* A netlink route dump: every part until NLMSG_DONE, one message per
  * receive, MSG_TRUNC's length of a part too big for the buffer. */
 static void c15_netlink_dump(void)
@@ -487,6 +586,9 @@ static const struct t_case cases[] = {
 	C(c15_rcvlowat_timeout_takes_short_bytes, 0),
 	C(c15_empty_recv_timeout, 0),
 	C(c15_connect_while_in_progress, 0),
+	C(c15_unix_send_timeout_per_buffer, 0),
+	C(c15_unix_send_room_below_mark, 0),
+	C(c15_recvmmsg_time_left_at_last_datagram, 0),
 	C(c15_netlink_dump, 0),
 	C(c15_tcp_unconnected, 0),
 	C(c15_udp_refused, 0),

@@ -236,7 +236,8 @@ static void k_ended(void)
 }
 
 /* Job 0 waits in a worker's call on a number (a FIFO's read, a peek with
- * MSG_WAITALL, a peek with an offset, a splice from a pipe); job 1, as
+ * MSG_WAITALL, a peek with an offset, a splice from a pipe), or in a ring
+ * op not submitted yet (a pipe's read, a recv: uring); job 1, as
  * soon as job 0 has yielded, closes that number and puts a socket holding
  * "NEW!" there, then 30 ms later writes "OLD!" to job 0's own file: that
  * is what the call returns, as a thread's blocked call would.
@@ -247,9 +248,11 @@ static void k_ended(void)
  * "f" — a flock and an OFD lock go when their file's last number is
  * gone, a POSIX lock whose number was closed meanwhile is let go with
  * EBADF — and never "g": both are free afterwards. */
-enum { H_FIFO, H_PEEK_WAITALL, H_PEEK_OFFSET, H_SPLICE, H_FLOCK, H_OFD, H_POSIX, H_LOCKF, H_N };
+enum { H_FIFO, H_PEEK_WAITALL, H_PEEK_OFFSET, H_SPLICE, H_PIPE, H_RECV, H_FLOCK, H_OFD, H_POSIX,
+       H_LOCKF, H_N };
 static const char *const hname[H_N] = { "fifo read", "peek waitall", "peek offset", "splice",
-					"flock", "ofd lock", "posix lock", "lockf" };
+					"pipe read", "recv", "flock", "ofd lock", "posix lock",
+					"lockf" };
 static const char *const hholder[H_N] = { [H_FLOCK] = "flock", [H_OFD] = "ofd",
 					  [H_POSIX] = "posix", [H_LOCKF] = "posix" };
 static int held_fd, held_peer, held_kind, held_out[2];
@@ -319,8 +322,10 @@ static void j_held(int i)
 		n = splice(held_fd, NULL, held_out[1], NULL, 4, 0);
 		if (n > 0 && read(held_out[0], b, (size_t)n) != n)
 			n = -2;
-	} else if (held_kind == H_FIFO)
+	} else if (held_kind == H_FIFO || held_kind == H_PIPE)
 		n = read(held_fd, b, 4);
+	else if (held_kind == H_RECV)
+		n = recv(held_fd, b, 4, 0);
 	else
 		n = recv(held_fd, b, 4, MSG_PEEK | (held_kind == H_PEEK_WAITALL ? MSG_WAITALL : 0));
 	t_jres(i, hname[held_kind], n);
@@ -347,9 +352,10 @@ static void k_worker_holds_file(void)
 			unlink("g");
 			continue;
 		}
-		if (held_kind == H_SPLICE) {
+		if (held_kind == H_SPLICE || held_kind == H_PIPE) {
 			pipe(s);
-			pipe(held_out);
+			if (held_kind == H_SPLICE)
+				pipe(held_out);
 		} else if (held_kind == H_FIFO) {
 			mkfifo("fifo", 0600);
 			s[0] = open("fifo", O_RDONLY | O_NONBLOCK);
@@ -399,6 +405,7 @@ static const char *engine_want(int c, char *buf, size_t cap)
 	if (c == 3)
 		return "0: fifo read=4 'OLD!'\n1: reused\n0: peek waitall=4 'OLD!'\n1: reused\n"
 		       "0: peek offset=4 'OLD!'\n1: reused\n0: splice=4 'OLD!'\n1: reused\n"
+		       "0: pipe read=4 'OLD!'\n1: reused\n0: recv=4 'OLD!'\n1: reused\n"
 		       "0: flock=0 \n1: reused\nf free: yes, g free: yes\n"
 		       "0: ofd lock=0 \n1: reused\nf free: yes, g free: yes\n"
 		       "0: posix lock=-1 EBADF \n1: reused\nf free: yes, g free: yes\n"

@@ -420,6 +420,13 @@ static void late_submit(struct asy_thread *t, struct ring *ring)
 			asy__learn(t, w);
 }
 
+static void uring_flush(struct asy_thread *t)
+{
+	struct ring *ring = ring_of(t);
+	if (io_uring_sq_ready(&ring->u))
+		late_submit(t, ring);
+}
+
 /* An op of a file the ring hands to io-wq (a cold read, a write ext4
  * cannot try, an fsync) that ends ECANCELED with no cancel of ours:
  * io-wq could start no worker (RLIMIT_NPROC counts the user's threads)
@@ -534,6 +541,7 @@ const struct asy_backend asy__backend_uring = {
 	.thread_fini = uring_thread_fini,
 	.thread_forget = uring_thread_forget,
 	.submit = uring_submit,
+	.flush = uring_flush,
 	.cancel = uring_cancel,
 	.reap = uring_reap,
 	.wait = uring_wait,

@@ -297,6 +297,9 @@ struct asy_backend {
 	void (*wait)(struct asy_thread *t, int64_t deadline, unsigned seq);
 	/* In a forked child: forget everything inherited, touch nothing. */
 	void (*fork_child)(void);
+	/* Submit what is queued now, so that its ops take their files before
+	 * a coroutine's close, dup2 or F_SETFL (fs.c); NULL: none queues. */
+	void (*flush)(struct asy_thread *t);
 };
 
 extern const struct asy_backend asy__backend_uring;

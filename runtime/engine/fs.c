@@ -555,6 +555,10 @@ void asy__ops_first(const struct asy_io *io, long len)
 	unsigned long lo, hi;
 	if (!t || !t->parked || !replaces(io, &lo, &hi))
 		return;
+	/* The ops still queued go in first: a pipe's or socket's read a
+	 * sibling made before would take the file the close or dup2 left. */
+	if (t->be->flush && io->op != ASY_OP_WRITE)
+		t->be->flush(t);
 	for (;;) {
 		const struct asy_waiter *w = t->parked;
 		while (w && !waits_for(io, len, w, lo, hi))

@@ -59,7 +59,7 @@ static int entries_go_on(int fd, int flags)
 
 /* recvmmsg: the kernel's loop — block for each datagram until vlen
  * arrived, MSG_WAITFORONE after the first, or the timeout, which it looks
- * at only after each datagram, and writes back what is left of. */
+ * at only after each datagram, and writes back what was left of it then. */
 long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags,
 		      struct timespec *tmo)
 {
@@ -80,6 +80,7 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		vlen = MMSG_MAX;
 	unsigned got = 0;
 	long r = 0;
+	int64_t at = start; /* when the last datagram came */
 	int go_on = entries_go_on(fd, flags);
 	while (got < vlen) {
 		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
@@ -89,6 +90,7 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 				    f | MSG_DONTWAIT, NULL, 0);
 			if (r > 0) {
 				got += (unsigned)r;
+				at = asy_now();
 				/* without a timeout the call took all that was queued */
 				if ((end < 0 && (flags & MSG_WAITFORONE)) ||
 				    (end >= 0 && asy_now() >= end))
@@ -113,13 +115,17 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 			break;
 		}
 		got++;
+		at = asy_now();
 		/* MSG_WAITFORONE: what else is queued, without waiting (the
 		 * loop's next call) */
-		if (end >= 0 && asy_now() >= end)
+		if (end >= 0 && at >= end)
 			break;
 	}
 	if (tmo && got) {
-		asy__time_left(&ts, start);
+		/* what was left when the last datagram came: the kernel writes
+		 * it then, not when a wait for the next one ended (EAGAIN at
+		 * SO_RCVTIMEO, an error) */
+		asy__time_left(&ts, start + (asy_now() - at));
 		/* a timeout the kernel cannot write back: EFAULT, the
 		 * datagrams received */
 		if (asy__copy_out(tmo, &ts, sizeof ts) < 0)

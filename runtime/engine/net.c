@@ -100,8 +100,7 @@ static size_t xfer_total(const struct xfer *x)
 	return asy__iov_total(x->msg->msg_iov, (int)x->msg->msg_iovlen);
 }
 
-/* A receive whose SO_RCVTIMEO passed after `done` bytes: one more try
- * without waiting says the answer (asy__recv_timed_out). */
+/* SO_RCVTIMEO passed after `done` bytes: one more try says (net-ends.c). */
 static long recv_timeout(const struct xfer *x, size_t done)
 {
 	long r = xfer_try(x, done, x->flags & ~MSG_WAITALL);
@@ -291,13 +290,11 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 /* Before the rest of a receive that moved `done` bytes: wait for it by
  * POLL op, then look whether the kernel's call would end there
  * (asy__rest_stops): a RECV op that waited would take the socket's error
- * after a hang-up, or pass the urgent mark, skipping the urgent byte,
- * where the kernel's one call stops.  The wait is by number, so the number is kept
- * (keep.c): if another thread closes it meanwhile, perhaps putting
- * another socket there, the rest comes from the copy of this socket the
- * close left (x->fd becomes it), never from the new one; closed with no
- * copy, the receive ends.  1: go on; 0: the receive ends with `done`;
- * -1: its timeout passed. */
+ * after a hang-up, or pass the urgent mark, where the kernel's one call
+ * stops.  The number is kept (keep.c): if another thread closes it, the
+ * rest comes from the copy of this socket the close left (x->fd becomes
+ * it), never from a new one; closed with no copy, the receive ends.
+ * 1: go on; 0: the receive ends with `done`; -1: its timeout passed. */
 static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64_t start,
 			   int64_t *deadline, int *unix_sock, struct asy_keep *keep,
 			   struct stat *id)
@@ -432,8 +429,10 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		r = asy__send_ended(x->fd, x->flags, r, *done);
 		if (r == -EAGAIN && deadline >= 0 && asy_now() >= deadline)
 			r = -ETIME;
-		if (r == -ETIME)
-			return *done ? (long)*done : -EAGAIN;
+		if (r == -ETIME && (unix_sock < 0 ? (unix_sock = asy__unix_socket(x->fd)) : unix_sock))
+			r = asy__send_ended(x->fd, x->flags, xfer_try(x, *done, flags), *done);
+		if (r == -ETIME || (r == -EAGAIN && deadline >= 0 && asy_now() >= deadline))
+			return *done ? (long)*done : -EAGAIN; /* a unix send's after one more try */
 		if (r == -EAGAIN)
 			continue;
 		if (r <= 0)
@@ -441,6 +440,8 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		*done += (size_t)r;
 		if (*done >= total)
 			return (long)*done;
+		start = asy_now(); /* the rest waits with a timeout of its own */
+		deadline = DEADLINE_UNKNOWN;
 	}
 }
 
@@ -459,9 +460,9 @@ long asy__sock_stream(struct asy_io *io, size_t *done)
 /* ---- waiting with a POLL op ------------------------------------------- */
 
 /* Wait for the socket: 0 when it may be ready (*hup: it hung up or
- * failed), -ETIME when a receive's timeout passed, else the call's answer.  The number is kept meanwhile: if
- * another thread closed it, x->fd becomes the copy of the socket the
- * close left (keep.c). */
+ * failed), -ETIME when a receive's or unix send's timeout passed (one more
+ * try says: net-ends.c), else the call's answer.  The number is kept: if
+ * another thread closed it, x->fd becomes the copy its close left. */
 static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 		      int64_t deadline, long done, int *hup, struct asy_keep *keep)
 {
@@ -475,7 +476,7 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 	if (r == -ETIME && until != deadline)
 		r = 0; /* the slice's end: look */
 	else if (r == -ETIME)
-		return x->reading ? -ETIME : done ? done : -EAGAIN;
+		return x->reading || x->unix_send ? -ETIME : done ? done : -EAGAIN;
 	if (r == ASY_PASS)
 		return done ? done : -ENOMEM;
 	if (r < 0)
@@ -507,9 +508,9 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		if (asy__rest_interrupted((long)done))
 			return (long)done;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
-		if (w == -ETIME)
+		if (w == -ETIME && x->reading)
 			return recv_timeout(x, done);
-		if (w)
+		if (w && w != -ETIME)
 			return w;
 		if (asy__rest_stops(x->fd, x->reading, done, &unix_sock))
 			return (long)done;
@@ -519,6 +520,8 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		long r = xfer_try(x, done, x->flags | (x->reading ? 0 : MSG_NOSIGNAL));
 		if (!x->reading)
 			r = asy__send_ended(x->fd, x->flags, r, done);
+		if (w == -ETIME && r <= 0) /* a unix send's last try */
+			return done ? (long)done : r;
 		/* Hung up, yet "would wait": a shut-down datagram socket, whose
 		 * blocking receive returns 0 at once.  The program's own call
 		 * answers (it does not wait). */
@@ -538,6 +541,8 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		done += (size_t)r;
 		if (r == 0 || done >= want || done >= total)
 			return (long)done;
+		if (x->unix_send) /* the rest waits with a timeout of its own */
+			deadline = asy__sock_deadline(x->fd, 0, asy_now());
 	}
 }
 
@@ -644,8 +649,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	return r;
 }
 
-/* One message of recvmmsg or sendmmsg (net-mmsg.c), as a blocking
- * recvmsg / sendmsg. */
+/* One message of recvmmsg or sendmmsg (net-mmsg.c): a blocking recvmsg / sendmsg. */
 long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading)
 {
 	struct xfer x = { .fd = fd, .flags = flags, .reading = reading, .msg = m };

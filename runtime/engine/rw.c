@@ -222,10 +222,8 @@ static long own_write(struct asy_io *io, const struct stat *id)
 	return asy__inline(io, r);
 }
 
-/* A write to a regular file that stopped short at RLIMIT_FSIZE is the
- * answer: the kernel's one call writes up to the limit and returns that
- * count, where a continuation would start at the limit and raise
- * SIGXFSZ. */
+/* A write to a regular file that stopped short at RLIMIT_FSIZE is the answer: the
+ * kernel's one call writes up to it, a continuation would raise SIGXFSZ. */
 static int at_fsize_limit(const struct asy_io *io, long done)
 {
 	struct rlimit rl;
@@ -365,8 +363,9 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			r = nowait(io, rest.v, rest.cnt, -1, !reading && k->nosignal);
 			asy__rest_free(&rest);
 		}
-		if (timed_out) /* SO_RCVTIMEO passed: that try says (net-ends.c) */
-			return asy__recv_timed_out(io->fd, r, (size_t)done, 0);
+		if (timed_out && (reading || r <= 0)) /* its timeout passed: that try says */
+			return reading ? asy__recv_timed_out(io->fd, r, (size_t)done, 0) : done ? done : r;
+		timed_out = 0; /* a unix send moved more: it goes on (net-ends.c) */
 		/* A FIFO opened by name takes no RWF_NOWAIT, whatever the
 		 * program's flags: poll it instead.  (A pipe made by pipe()
 		 * takes it: the program's flags were refused.) */
@@ -379,6 +378,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			done += r;
 			if ((reading && r == 0) || (size_t)done >= want || k->record)
 				return waited ? done : asy__inline(io, done);
+			if (unix_send > 0)
+				start = asy_now(), deadline = -1;
 		} else if (r != -EAGAIN) {
 			return done ? done : r;
 		} else if (hup) {
@@ -427,7 +428,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 				     keep);
 		if (r == -ETIME && until != deadline)
 			r = POLLOUT; /* the slice's end: the call again says */
-		else if (r == -ETIME && !reading)
+		else if (r == -ETIME && !reading && !unix_send)
 			return done ? done : -EAGAIN;
 		else if (r == -ETIME) {
 			timed_out = 1;
