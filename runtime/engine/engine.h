@@ -297,8 +297,7 @@ struct asy_backend {
 	void (*wait)(struct asy_thread *t, int64_t deadline, unsigned seq);
 	/* In a forked child: forget everything inherited, touch nothing. */
 	void (*fork_child)(void);
-	/* Submit what is queued now, so that its ops take their files before
-	 * a coroutine's close, dup2 or F_SETFL (fs.c); NULL: none queues. */
+	/* Submit what is queued, before a coroutine's close or dup2 (fs.c). */
 	void (*flush)(struct asy_thread *t);
 };
 
@@ -677,13 +676,13 @@ long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int r
  * send on socket fd (the program's flags) that waited, then made with
  * MSG_NOSIGNAL, returned r after `done` bytes — its answer as the
  * kernel's waiting sender gives it, SIGPIPE raised where that one does.
- * asy__sockopt_int: an int option of level SOL_SOCKET, or -1. */
+ * asy__sockopt_int: an int option of level SOL_SOCKET, or -1.
+ * asy__recv_timed_out: a receive's answer at SO_RCVTIMEO, `last` one more try. */
 int asy__unix_socket(int fd);
 int64_t asy__slice_end(int64_t deadline);
 long asy__send_ended(int fd, int flags, long r, size_t done);
 int asy__sockopt_int(int fd, int opt);
 size_t asy__rest_control(struct msghdr *m, char *b, size_t cap);
-/* A receive's answer when its SO_RCVTIMEO passed: `last` is one more try. */
 long asy__recv_timed_out(int fd, long last, size_t done, int empty);
 
 /* A socket wait that poll calls ready while the call still would wait,

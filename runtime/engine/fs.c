@@ -138,13 +138,13 @@ static long call_kept(struct job *j)
 	memcpy(a, j->a, sizeof a);
 	for (;;) {
 		copied = 0;
-		for (int k = 0; k < 2 && j->keep && fd_args[j->call][k]; k++) {
+		for (int k = 0; k < 2 && fd_args[j->call][k]; k++) {
 			int i = fd_args[j->call][k] - 1;
 			a[i] = asy__keep_fd(&j->keep[k], (int)j->a[i]);
 			copied |= a[i] != j->a[i];
 		}
 		r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
-		if (!(r == -1 && errno == EBADF && j->keep && !copied && again--))
+		if (!(r == -1 && errno == EBADF && !copied && again--))
 			break;
 		for (int k = 0; k < 2 && fd_args[j->call][k]; k++)
 			copied |= asy__keep_fd(&j->keep[k], -1) >= 0;

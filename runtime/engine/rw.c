@@ -419,8 +419,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		}
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
-		asy__keep_begin(keep, io->fd);
-		/* A unix socket's write waits in slices (net.c, wait_sock) */
+		asy__keep_begin(keep, io->fd); /* a unix write waits in slices (net.c) */
 		if (unix_send < 0)
 			unix_send = !reading && k->timeo && asy__unix_socket(io->fd);
 		int64_t until = unix_send ? asy__slice_end(deadline) : deadline;
