@@ -323,6 +323,40 @@ static void c15_unix_send_room_below_mark(void)
 	}
 }
 
+/* Drains the TCP socket *arg for 60 ms: room comes once. */
+static void drain_tcp(void *arg)
+{
+	static char b[65536];
+	for (double end = t_ms() + 60; t_ms() < end;)
+		if (recv(*(int *)arg, b, sizeof b, MSG_DONTWAIT) <= 0)
+			t_msleep(1);
+}
+
+/* A TCP send's SO_SNDTIMEO is one budget for the whole call
+ * (sk_stream_wait_memory): room that comes at 900 ms moves bytes, and
+ * the send ends near 1 s, not 1 s after the room came. */
+static void c15_tcp_send_timeout_one_budget(void)
+{
+	static char big[64 << 20];
+	alarm(8);
+	for (int round = 0; round < 2; round++) {
+		int s[2];
+		t_pair(T_TCP, s);
+		while (send(s[0], big, sizeof big, MSG_DONTWAIT) > 0)
+			;
+		t_timeo(s[0], SO_SNDTIMEO, 1000);
+		pthread_t th = t_later(drain_tcp, &s[1], 900);
+		double t0 = t_ms();
+		long n = round ? write(s[0], big, sizeof big) : send(s[0], big, sizeof big, 0);
+		double took = t_ms() - t0;
+		t_out("%s: some, ended near 1 s: %s %s\n", round ? "write" : "send", t_yes(n > 0),
+		      t_yes(took >= 800 && took < 1500));
+		pthread_join(th, NULL);
+		close(s[0]);
+		close(s[1]);
+	}
+}
+
 /* recvmmsg's timeout is written back as what was left when its last
  * datagram came, not when the wait for the next ended (SO_RCVTIMEO
  * 300 ms: EAGAIN, the two datagrams returned). */
@@ -589,6 +623,7 @@ static const struct t_case cases[] = {
 	C(c15_unix_send_timeout_per_buffer, 0),
 	C(c15_unix_send_room_below_mark, 0),
 	C(c15_recvmmsg_time_left_at_last_datagram, 0),
+	C(c15_tcp_send_timeout_one_budget, 0),
 	C(c15_netlink_dump, 0),
 	C(c15_tcp_unconnected, 0),
 	C(c15_udp_refused, 0),

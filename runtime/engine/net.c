@@ -17,9 +17,8 @@
  *  - send: a stream moves everything before it returns (the rest goes
  *    with MSG_NOSIGNAL once bytes moved, as the kernel's one call raises
  *    no SIGPIPE then); a datagram is one call or none;
- *  - recvmmsg/sendmmsg: message by message as the kernel's loop does
- *    (net-mmsg.c);
- *  - accept and connect: net-conn.c.
+ *  - recvmmsg/sendmmsg: message by message (net-mmsg.c); accept and
+ *    connect: net-conn.c.
  *
  * SO_RCVTIMEO / SO_SNDTIMEO end a wait as the kernel's timeout does (EAGAIN,
  * or what moved; connect: EINPROGRESS), and so does a handler once part
@@ -230,10 +229,8 @@ static int64_t recv_deadline(struct asy_waiter *w)
 }
 
 /* One receive or send of what is left after `done` bytes, as a ring op:
- * the kernel makes the call in this thread's io_uring_enter, and when it
- * would wait the op holds the file until it ends, as the kernel's own
- * blocking call does — a number closed and reused meanwhile is never
- * read or written.
+ * the kernel makes the call in this thread's io_uring_enter; when it waits
+ * the op holds the file, as the kernel's own blocking call does.
  *
  * A send is submitted at once (the caller's try found no room).  A
  * receive is looked at first: on a non-blocking socket (F_GETFL, with
@@ -381,14 +378,12 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	return r;
 }
 
-/* read() of a socket is its recvmsg with flags 0 and no
- * name or ancillary data (sock_read_iter; O_NONBLOCK is the socket's own
- * either way): on the ring it takes recv's path, whose op makes the try
- * in io_uring_enter and reads the socket's timeouts and low-water mark
- * with its start.  A read costs F_GETFL and a share of io_uring_enter,
- * where the usual way cost eight system calls (the try, fstat x2,
- * getsockopt x3, F_GETFL, the try again).  A number that no longer holds a socket
- * gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */
+/* read() of a socket is its recvmsg with flags 0 and no name or ancillary
+ * data (sock_read_iter): on the ring it takes recv's path, whose op makes
+ * the try in io_uring_enter and reads the socket's timeouts and low-water
+ * mark with its start: F_GETFL and a share of io_uring_enter, where the
+ * usual way cost eight system calls.  A number that no longer holds a
+ * socket gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */
 long asy__sock_read(struct asy_io *io)
 {
 	struct asy_thread *ring = asy__ring_thread();
@@ -408,22 +403,21 @@ long asy__sock_read(struct asy_io *io)
  * an AF_UNIX send goes on in SEND ops: another socket's goes on by
  * POLL op and try, which stop at a hang-up (asy__rest_stops).  ASY_PASS:
  * the ring took no more (*done says what moved). */
-static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done)
+static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done,
+		      int64_t *start)
 {
 	size_t total = xfer_total(x);
-	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
-	int unix_sock = -1;
+	int64_t deadline = DEADLINE_UNKNOWN;
+	int unix_sock = *done ? asy__unix_socket(x->fd) : -1;
+	if (*done && !unix_sock)
+		return ASY_PASS;
 	for (;;) {
 		if (asy__rest_interrupted((long)*done))
 			return (long)*done;
-		if (*done && unix_sock < 0)
-			unix_sock = asy__unix_socket(x->fd);
-		if (*done && !unix_sock)
-			return ASY_PASS;
 		/* No MSG_WAITALL on an op (see recv_ring); a blocking stream
 		 * send moves everything anyway. */
 		int flags = (x->flags & ~MSG_WAITALL) | (*done ? MSG_NOSIGNAL : 0);
-		long r = ring_part(io, t, x, *done, flags, start, &deadline, NULL);
+		long r = ring_part(io, t, x, *done, flags, *start, &deadline, NULL);
 		if (r == ASY_PASS)
 			return ASY_PASS;
 		r = asy__send_ended(x->fd, x->flags, r, *done);
@@ -440,7 +434,9 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 		*done += (size_t)r;
 		if (*done >= total)
 			return (long)*done;
-		start = asy_now(); /* the rest waits with a timeout of its own */
+		if (!(unix_sock < 0 ? (unix_sock = asy__unix_socket(x->fd)) : unix_sock))
+			return ASY_PASS; /* its timeout goes on from *start */
+		*start = asy_now(); /* a unix send's rest waits with a timeout of its own */
 		deadline = DEADLINE_UNKNOWN;
 	}
 }
@@ -454,7 +450,8 @@ long asy__sock_stream(struct asy_io *io, size_t *done)
 	struct xfer x = { .fd = io->fd, .reading = io->op == ASY_OP_READ, .msg = &m };
 	if (x.reading) /* part read under SO_RCVLOWAT: the POLL path goes on */
 		return *done ? ASY_PASS : recv_ring(io, ring, &x);
-	return send_ring(io, ring, &x, done);
+	int64_t start = asy_now();
+	return send_ring(io, ring, &x, done, &start);
 }
 
 /* ---- waiting with a POLL op ------------------------------------------- */
@@ -492,14 +489,15 @@ static long wait_sock(struct asy_io *io, struct xfer *x, const struct stat *id,
 	return 0;
 }
 
-/* The rest of xfer(): wait by number (no ring), then call again. */
+/* The rest of xfer(): wait by number (no ring), then call again.  A TCP
+ * send's SO_SNDTIMEO is one budget from `start` (sk_stream_wait_memory). */
 static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t want, size_t total,
-		      struct asy_keep *keep)
+		      int64_t start, struct asy_keep *keep)
 {
 	struct stat id;
 	if (asy_sys(SYS_fstat, x->fd, &id, 0, 0, 0, 0) < 0)
 		return done ? (long)done : ASY_PASS;
-	int64_t deadline = asy__sock_deadline(x->fd, x->reading, asy_now());
+	int64_t deadline = asy__sock_deadline(x->fd, x->reading, start);
 	struct asy_again again = { 0, 0 };
 	x->unix_send = !x->reading && asy__unix_socket(x->fd);
 	int unix_sock = x->reading ? -1 : x->unix_send;
@@ -632,8 +630,9 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	/* A stream's send waits in SEND ops; a datagram's does not: a unix
 	 * datagram send that the ring retries after "would wait" has its
 	 * bytes taken already and sends an empty datagram. */
+	int64_t start = asy_now();
 	if (ring && !x->reading && asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM) {
-		long s = send_ring(io, ring, x, &done);
+		long s = send_ring(io, ring, x, &done, &start);
 		if (s != ASY_PASS)
 			return s;
 		total = xfer_total(x);
@@ -641,7 +640,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	}
 	struct asy_keep keep = { .fd = -1, .held = -1 };
 	int fd = x->fd;
-	r = poll_loop(io, x, done, want, total, &keep);
+	r = poll_loop(io, x, done, want, total, start, &keep);
 	if (r == ASY_PASS && x->fd != fd) /* hung up: the call itself, on the copy */
 		r = xfer_sys(x, 0, x->flags);
 	x->fd = fd;
