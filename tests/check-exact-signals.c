@@ -474,33 +474,40 @@ static void cut_rest(void *arg)
 
 static void cut_signals(void *arg)
 {
-	(void)arg;
-	for (int i = 0; i < 70 && !cut_over; i++) {
+	/* arg: signals for 400 ms only, all during the call's first wait */
+	for (int i = 0; i < (arg ? 20 : 70) && !cut_over; i++) {
 		pthread_kill(cut_target, SIGUSR1);
 		t_msleep(20);
 	}
 }
 
-static void rest_cut_by_signal(int family, int flags, int receive)
+/* family 0: a pipe, written with write(); early: signals only until
+ * 500 ms, long before the peer drains. */
+static void rest_cut_by(int family, int flags, int receive, int early)
 {
 	int sv[2];
 	static char big[16 << 20];
 	alarm(10);
 	net(8);
-	if (t_sock_pair(family, SOCK_STREAM, sv) < 0)
+	if (!family && pipe(sv) == 0) {
+		int r = sv[0];
+		sv[0] = sv[1], sv[1] = r; /* sv[0] writes, as a pair's */
+	} else if (!family || t_sock_pair(family, SOCK_STREAM, sv) < 0) {
 		return;
+	}
 	cut_fd = sv[1];
 	cut_over = 0;
 	cut_target = pthread_self();
 	t_handle(SIGUSR1, flags);
-	pthread_t sig = t_later(cut_signals, NULL, 100);
+	pthread_t sig = t_later(cut_signals, early ? &cut_fd : NULL, 100);
 	pthread_t peer = t_later(receive ? cut_rest : cut_drain, NULL, 1500);
 	if (receive) {
 		write(sv[1], big, 10);
 		t_res("recv", recv(sv[0], big, 100, MSG_WAITALL));
 	} else {
-		long n = send(sv[0], big, sizeof big, 0);
-		t_out("send=%s\n", n <= 0 ? "none" : (size_t)n < sizeof big ? "short" : "full");
+		size_t len = family ? sizeof big : 1 << 20;
+		long n = family ? send(sv[0], big, len, 0) : write(sv[0], big, len);
+		t_out("send=%s\n", n <= 0 ? "none" : (size_t)n < len ? "short" : "full");
 	}
 	cut_over = 1;
 	pthread_join(sig, NULL);
@@ -510,10 +517,14 @@ static void rest_cut_by_signal(int family, int flags, int receive)
 	close(sv[1]);
 }
 
-static void c6_unix_send_cut_by_restart_handler(void) { rest_cut_by_signal(AF_UNIX, SA_RESTART, 0); }
-static void c6_tcp_send_cut_by_handler(void) { rest_cut_by_signal(AF_INET, 0, 0); }
-static void c6_tcp_send_cut_by_restart_handler(void) { rest_cut_by_signal(AF_INET, SA_RESTART, 0); }
-static void c6_recv_waitall_cut_by_restart_handler(void) { rest_cut_by_signal(AF_UNIX, SA_RESTART, 1); }
+static void c6_unix_send_cut_by_restart_handler(void) { rest_cut_by(AF_UNIX, SA_RESTART, 0, 0); }
+static void c6_tcp_send_cut_by_handler(void) { rest_cut_by(AF_INET, 0, 0, 0); }
+static void c6_tcp_send_cut_by_restart_handler(void) { rest_cut_by(AF_INET, SA_RESTART, 0, 0); }
+static void c6_recv_waitall_cut_by_restart_handler(void) { rest_cut_by(AF_UNIX, SA_RESTART, 1, 0); }
+/* Handlers during the first wait of a write that moved part (the pipe
+ * took 64 KiB at once): the write's count; it went on before. */
+static void c6_pipe_write_cut_in_first_wait(void) { rest_cut_by(0, SA_RESTART, 0, 1); }
+static void c6_unix_send_cut_in_first_wait(void) { rest_cut_by(AF_UNIX, SA_RESTART, 0, 1); }
 
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
@@ -540,6 +551,8 @@ static const struct t_case cases[] = {
 	C(c6_tcp_send_cut_by_handler, T_BACKEND),
 	C(c6_tcp_send_cut_by_restart_handler, T_BACKEND),
 	C(c6_recv_waitall_cut_by_restart_handler, T_BACKEND),
+	C(c6_pipe_write_cut_in_first_wait, T_BACKEND),
+	C(c6_unix_send_cut_in_first_wait, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -417,6 +417,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 				continue;
 			}
 		}
+		if (asy__rest_interrupted(done))
+			return done; /* and the wait sees a handler from its start */
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
 		asy__keep_begin(keep, io->fd); /* a unix write waits in slices (net.c) */
