@@ -135,7 +135,7 @@ install: all $(INSTALL_TARGETS)
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncify.pc
 
 # Dependencies: Debian package names; installed with apt-get when root.
-DEB_DEPS := liburing-dev libunwind-dev check pkg-config debhelper
+DEB_DEPS := liburing-dev libunwind-dev check pkg-config debhelper valgrind
 deps:
 	@missing=""; for p in $(DEB_DEPS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -55,6 +55,7 @@ struct asy_stack {
 	size_t map_len;
 	void *lo;
 	size_t size;
+	unsigned vg_id; /* valgrind's name for it (stack.c), 0 outside valgrind */
 #ifdef ASY_TSAN
 	/* TSan's fiber for code on this stack: creating one costs ≈ 5 ms, so
 	 * it is kept with the stack and reused along with it. */

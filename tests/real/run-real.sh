@@ -307,6 +307,18 @@ print("child exit status", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))' 2>
 }
 meta_coromain() { NEED="sqlite3 gzip"; CORO=1; }
 
+# Programs with main() in a coroutine under valgrind's memcheck (as
+# coreutils' own tests run cp and sort): its exit status says whether it
+# reported anything, so each coroutine stack must be known to it as one.
+case_valgrind() {
+	in_coro valgrind -q --error-exitcode=3 cat "$DATA/small" > small &&
+	in_coro valgrind -q --error-exitcode=3 sort -k2,2n "$DATA/text" | head -c 65536 > sorted
+}
+meta_valgrind() {
+	NEED="valgrind"; CORO=1
+	[ -z "${ASY_SANITIZE:-}" ] || NOSAN="a sanitizer's runtime does not run under valgrind"
+}
+
 # Node.js, a large program on libuv: an epoll loop, a thread pool making
 # the file calls, child processes with pipes and IPC over socketpairs that
 # pass a server and a socket (SCM_RIGHTS), inotify, a signal's self-pipe,
@@ -329,7 +341,7 @@ meta_node() {
 . "$HERE/ssh-cases.sh"
 . "$HERE/sync-cases.sh"
 
-ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds coromain node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES $SSH_CASES $SYNC_CASES"
+ALL_CASES="cat dd cp sha256sum sort tar gzip sqlite3 python3 git pipelines signals stdin tools closefds coromain valgrind node $NET_CASES $FS_CASES $KILL_CASES $LIB_CASES $SSH_CASES $SYNC_CASES"
 
 if [ -n "$CASE_ONLY" ]; then
 	"case_$CASE_ONLY"
