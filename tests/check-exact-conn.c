@@ -332,9 +332,10 @@ static void drain_tcp(void *arg)
 			t_msleep(1);
 }
 
-/* A TCP send's SO_SNDTIMEO is one budget for the whole call
- * (sk_stream_wait_memory): room that comes at 900 ms moves bytes, and
- * the send ends near 1 s, not 1 s after the room came. */
+/* A TCP send's SO_SNDTIMEO is one budget for the whole call's waits
+ * (sk_stream_wait_memory; the time moving bytes is not counted): room
+ * that comes at 900 ms moves bytes, and the send ends 1–1.5 s after it
+ * started, not 1 s after the room came. */
 static void c15_tcp_send_timeout_one_budget(void)
 {
 	static char big[64 << 20];
@@ -350,7 +351,7 @@ static void c15_tcp_send_timeout_one_budget(void)
 		long n = round ? write(s[0], big, sizeof big) : send(s[0], big, sizeof big, 0);
 		double took = t_ms() - t0;
 		t_out("%s: some, ended near 1 s: %s %s\n", round ? "write" : "send", t_yes(n > 0),
-		      t_yes(took >= 800 && took < 1500));
+		      t_yes(took >= 800 && took < 1750));
 		pthread_join(th, NULL);
 		close(s[0]);
 		close(s[1]);

@@ -54,14 +54,9 @@ union rest_ctl {
 	char b[256];
 };
 
-static size_t rest_control(const struct xfer *x, union rest_ctl *c)
-{
-	return x->reading ? 0 : asy__rest_control(x->msg, c->b, sizeof c->b);
-}
-
 /* One call for what is left after `done` bytes: the first is the program's
  * call as made; a continuation goes without address, and with the
- * ancillary data of rest_control. */
+ * ancillary data of asy__rest_control. */
 static long xfer_sys(const struct xfer *x, size_t done, int flags)
 {
 	if (!x->msg) {
@@ -77,8 +72,8 @@ static long xfer_sys(const struct xfer *x, size_t done, int flags)
 	if (asy__rest_of(&rest, x->msg->msg_iov, (int)x->msg->msg_iovlen, done) < 0)
 		return -ENOMEM;
 	union rest_ctl c;
-	struct msghdr m = { .msg_iov = rest.v, .msg_iovlen = (size_t)rest.cnt,
-			    .msg_control = c.b, .msg_controllen = rest_control(x, &c) };
+	struct msghdr m = { .msg_iov = rest.v, .msg_iovlen = (size_t)rest.cnt, .msg_control = c.b,
+			    .msg_controllen = x->reading ? 0 : asy__rest_control(x->msg, c.b, sizeof c.b) };
 	if (!m.msg_controllen)
 		m.msg_control = NULL;
 	long r = asy_sys(x->reading ? SYS_recvmsg : SYS_sendmsg, x->fd, &m, flags, 0, 0, 0);
@@ -182,7 +177,8 @@ static int part_of(struct part *p, struct asy_io *o, const struct xfer *x, size_
 		if (asy__rest_of(&p->rest, x->msg->msg_iov, (int)x->msg->msg_iovlen, done) < 0)
 			return -ENOMEM;
 		p->m = (struct msghdr){ .msg_iov = p->rest.v, .msg_iovlen = (size_t)p->rest.cnt,
-					.msg_controllen = rest_control(x, &p->ctl) };
+					.msg_controllen = x->reading ? 0 :
+						  asy__rest_control(x->msg, p->ctl.b, sizeof p->ctl.b) };
 		p->m.msg_control = p->m.msg_controllen ? p->ctl.b : NULL;
 		o->a[0] = (long)&p->m;
 	} else {
@@ -515,6 +511,7 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		/* Once bytes moved, a stream send raises no SIGPIPE (the
 		 * kernel's one call returns the count then). */
 		x->fd = asy__keep_fd(keep, x->fd);
+		int64_t tried = asy_now();
 		long r = xfer_try(x, done, x->flags | (x->reading ? 0 : MSG_NOSIGNAL));
 		if (!x->reading)
 			r = asy__send_ended(x->fd, x->flags, r, done);
@@ -541,6 +538,8 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 			return (long)done;
 		if (x->unix_send) /* the rest waits with a timeout of its own */
 			deadline = asy__sock_deadline(x->fd, 0, asy_now());
+		else if (deadline >= 0) /* the kernel's budget counts its waits only */
+			deadline += asy_now() - tried;
 	}
 }
 

@@ -35,11 +35,6 @@
 #include "asyncify.h"
 #include "coro.h"
 
-static long file_flags(int fd)
-{
-	return asy_sys_fcntl(fd, F_GETFL, 0);
-}
-
 /* The call minus the wait.  A socket write continued after bytes moved
  * says MSG_NOSIGNAL: the kernel's one write would not raise SIGPIPE then. */
 static long nowait(const struct asy_io *io, const struct iovec *v, int cnt, off_t off,
@@ -87,10 +82,9 @@ static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, 
 	return r;
 }
 
-/* A cold read of at least this much runs on a ring's own workers.  Sent
- * there too, 32 coroutines' cold 4 KiB preads ran at 30 000 a second
- * instead of 47 000 (tests/iops, buffered, on a dropped 1 GiB file); the
- * task work of so small a read is a copy of a few pages. */
+/* A cold read of at least this much runs on a ring's own workers (32
+ * coroutines' cold 4 KiB preads sent there ran at 30 000/s, not 47 000:
+ * tests/iops, buffered, a dropped 1 GiB file). */
 #define COLD_ASYNC_MIN (128 * 1024)
 
 /* The try has not been made (a known O_DIRECT file). */
@@ -160,7 +154,7 @@ static void direct_forget(int fd)
 static void direct_learn(int fd)
 {
 	struct stat st;
-	long fl = file_flags(fd);
+	long fl = asy_sys_fcntl(fd, F_GETFL, 0);
 	if (fd < 0 || fd >= DIRECT_FDS || fl < 0 || !(fl & O_DIRECT) ||
 	    asy_sys(SYS_fstat, fd, &st, 0, 0, 0, 0) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
 		return;
@@ -278,7 +272,7 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 	 * it would be copied in this thread, inside its io_uring_enter (a
 	 * small one costs less there than a worker's wake-up). */
 	if (io->op == ASY_OP_READ && first != NOT_TRIED) {
-		long fl = file_flags(io->fd);
+		long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
 		if (fl >= 0 && !(fl & O_DIRECT)) {
 			asy__cold_learn(io->fd, id);
 			if (asy__iov_total(io->iov, io->iovcnt) - (size_t)done >= COLD_ASYNC_MIN)
@@ -344,6 +338,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (asy__rest_interrupted(done))
 			return done; /* a handler ran: the count, as the kernel's */
 		io->fd = asy__keep_fd(keep, io->fd); /* closed meanwhile: its copy */
+		int64_t tried = asy_now();
 		if (first != NOT_TRIED) {
 			r = first;
 			first = NOT_TRIED;
@@ -380,6 +375,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 				return waited ? done : asy__inline(io, done);
 			if (unix_send > 0)
 				start = asy_now(), deadline = -1;
+			else if (!ring) /* the kernel's budget counts its waits only */
+				start += asy_now() - tried, deadline += deadline >= 0 ? asy_now() - tried : 0;
 		} else if (r != -EAGAIN) {
 			return done ? done : r;
 		} else if (hup) {
@@ -497,7 +494,7 @@ static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (asy_sys_poll(&p, 1, 0) != 0)
 			return ASY_PASS;
 		if (first) {
-			long fl = file_flags(io->fd);
+			long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
 			if (fl < 0 || (fl & O_NONBLOCK) || asy__vec_total_safe(io) <= 0)
 				return ASY_PASS;
 			if (k->vmin && asy__tty_own(io->fd, io->op == ASY_OP_WRITE))
