@@ -526,6 +526,54 @@ static void c6_recv_waitall_cut_by_restart_handler(void) { rest_cut_by(AF_UNIX, 
 static void c6_pipe_write_cut_in_first_wait(void) { rest_cut_by(0, SA_RESTART, 0, 1); }
 static void c6_unix_send_cut_in_first_wait(void) { rest_cut_by(AF_UNIX, SA_RESTART, 0, 1); }
 
+/* sendmmsg and recvmmsg that moved some messages end at a handler with
+ * their count, with SA_RESTART too (the kernel's loop stops at the
+ * message whose wait the signal ended): a seqpacket sendmmsg of 100
+ * messages into a full buffer, a recvmmsg of 10 after one datagram came;
+ * the peer drains (or sends the rest) only at 1.5 s. */
+static void cut_rest9(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 9; i++)
+		send(cut_fd, "b", 1, 0);
+}
+
+static void mmsg_cut_by_signal(int receive)
+{
+	int sv[2], size = 8192;
+	static char b[1000];
+	static struct iovec v[100];
+	static struct mmsghdr m[100];
+	alarm(10);
+	if (socketpair(AF_UNIX, receive ? SOCK_DGRAM : SOCK_SEQPACKET, 0, sv) < 0)
+		return;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	for (int i = 0; i < 100; i++) {
+		v[i] = (struct iovec){ b, sizeof b };
+		m[i].msg_hdr = (struct msghdr){ .msg_iov = &v[i], .msg_iovlen = 1 };
+	}
+	cut_fd = sv[1];
+	cut_over = 0;
+	cut_target = pthread_self();
+	t_handle(SIGUSR1, SA_RESTART);
+	if (receive)
+		send(sv[1], "a", 1, 0);
+	pthread_t sig = t_later(cut_signals, &cut_fd, 100);
+	pthread_t peer = t_later(receive ? cut_rest9 : cut_drain, NULL, 1500);
+	int n = receive ? recvmmsg(sv[0], m, 10, 0, NULL) : sendmmsg(sv[0], m, 100, 0);
+	t_out("%s=%s\n", receive ? "recvmmsg" : "sendmmsg",
+	      n <= 0 ? "none" : n < (receive ? 10 : 100) ? "some" : "all");
+	cut_over = 1;
+	pthread_join(sig, NULL);
+	t_out("handled=%s\n", t_yes(t_handled > 0));
+	pthread_join(peer, NULL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void c6_sendmmsg_cut_after_some(void) { mmsg_cut_by_signal(0); }
+static void c6_recvmmsg_cut_after_some(void) { mmsg_cut_by_signal(1); }
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one (inside coroutines signals do not interrupt hooked
@@ -553,6 +601,8 @@ static const struct t_case cases[] = {
 	C(c6_recv_waitall_cut_by_restart_handler, T_BACKEND),
 	C(c6_pipe_write_cut_in_first_wait, T_BACKEND),
 	C(c6_unix_send_cut_in_first_wait, T_BACKEND),
+	C(c6_sendmmsg_cut_after_some, T_BACKEND),
+	C(c6_recvmmsg_cut_after_some, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -638,11 +638,9 @@ long asy__call_waits(struct asy_io *io, int fd, long (*fn)(void *, int), void *a
 /* 1 when fd's file is O_NONBLOCK (or cannot be asked: the call answers). */
 int asy__nonblocking(int fd);
 
-/* Copy n bytes the program passed by pointer without trusting the
- * pointer: 0, or -EFAULT where the kernel would say so. */
+/* Copy n bytes from, or to, where the program pointed, without trusting
+ * the pointer (as the kernel's get_user/put_user): 0, or -EFAULT. */
 int asy__copy_in(void *dst, const void *src, size_t n);
-/* Write n bytes to where the program pointed, as the kernel's put_user
- * does: 0, or -EFAULT. */
 int asy__copy_out(void *dst, const void *src, size_t n);
 /* Park the calling coroutine (asy__coro_park, cancellable) with the
  * engine open to the other coroutines meanwhile. */
@@ -652,8 +650,7 @@ int asy__park(int64_t deadline);
  * where it may be long): engine.c yields once it passes 1 ms. */
 extern __thread int64_t asy__inline_ns __attribute__((tls_model("initial-exec")));
 
-/* A coroutine's call the non-blocking try answered: counted, traced as
- * `inline`. */
+/* A coroutine's call the non-blocking try answered: counted, `inline`. */
 #define asy__inline(io, r) ((io)->via = ASY_VIA_INLINE, ASY_COUNT(inline_done), (r))
 
 /* accept/accept4 and connect of a coroutine (net-conn.c). */
@@ -662,12 +659,14 @@ long asy__connect(struct asy_io *io, int fd);
 struct msghdr;
 struct mmsghdr;
 struct timespec;
-/* recvmmsg and sendmmsg of a coroutine (net-mmsg.c), each message that
- * would wait as one blocking recvmsg / sendmsg (asy__sock_msg, net.c). */
+/* recvmmsg, sendmmsg of a coroutine (net-mmsg.c): a message that would
+ * wait is one blocking recvmsg / sendmsg (asy__sock_msg, net.c), which a
+ * handler ends with EINTR once `before` messages moved. */
 long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags,
 		    struct timespec *tmo);
 long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vlen, int flags);
-long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading);
+long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading,
+		   unsigned before);
 
 /* net-ends.c.  A unix socket's send waits in slices of 50 ms: no poll bit
  * says the peer shut its reading side, which ends the kernel's wait

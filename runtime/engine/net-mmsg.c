@@ -31,7 +31,7 @@ long asy__send_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		struct mmsghdr m;
 		if (asy__copy_in(&m, &vec[i], sizeof m) < 0)
 			return i ? (long)i : ASY_PASS;
-		long s = asy__sock_msg(io, fd, &vec[i].msg_hdr, flags, 0);
+		long s = asy__sock_msg(io, fd, &vec[i].msg_hdr, flags, 0, i);
 		if (s < 0)
 			return i ? (long)i : s;
 		/* msg_len as the kernel writes it: a vector it cannot write
@@ -106,7 +106,7 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		 * after MSG_WAITFORONE's first, one that does not wait. */
 		f &= ~MSG_WAITFORONE;
 		r = (f & MSG_DONTWAIT) ? asy_sys(SYS_recvmsg, fd, &vec[got].msg_hdr, f, 0, 0, 0) :
-					 asy__sock_msg(io, fd, &vec[got].msg_hdr, f, 1);
+					 asy__sock_msg(io, fd, &vec[got].msg_hdr, f, 1, got);
 		if (r < 0)
 			break;
 		unsigned len = (unsigned)r;

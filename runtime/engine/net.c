@@ -41,6 +41,7 @@
 /* The arguments of a recv or send call, whatever its entry point. */
 struct xfer {
 	int fd, flags, reading, unix_send; /* unix_send: waits in slices (wait_sock) */
+	unsigned before;         /* recvmmsg/sendmmsg: the messages moved before */
 	char *buf;               /* recv/recvfrom/send/sendto */
 	size_t len;
 	struct sockaddr *addr;   /* recvfrom/sendto */
@@ -92,6 +93,12 @@ static size_t xfer_total(const struct xfer *x)
 	if (!x->msg)
 		return x->len < MAX_RW_COUNT ? x->len : MAX_RW_COUNT;
 	return asy__iov_total(x->msg->msg_iov, (int)x->msg->msg_iovlen);
+}
+
+/* A handler ran once bytes or earlier messages moved (EINTR: mmsg's count). */
+static long cut(const struct xfer *x, size_t done)
+{
+	return asy__rest_interrupted((long)done + x->before) ? done ? (long)done : -EINTR : 0;
 }
 
 /* SO_RCVTIMEO passed after `done` bytes: one more try says (net-ends.c). */
@@ -224,20 +231,15 @@ static int64_t recv_deadline(struct asy_waiter *w)
 	return timeo_deadline((const struct sock_op *)w);
 }
 
-/* One receive or send of what is left after `done` bytes, as a ring op:
- * the kernel makes the call in this thread's io_uring_enter; when it waits
- * the op holds the file, as the kernel's own blocking call does.
- *
- * A send is submitted at once (the caller's try found no room).  A
- * receive is looked at first: on a non-blocking socket (F_GETFL, with
- * the call, as the kernel reads it) it is the program's own call
- * (ASY_PASS); else its op goes in with the thread's next wait, in one
- * io_uring_enter with the other coroutines' ops, at most 16 coroutine
- * switches later (sched.c), and if it then waits, its socket's timeout
- * says for how long (recv_deadline).  *deadline is DEADLINE_UNKNOWN for
- * a call's first op; a send that has to wait learns it then.  The op's
- * result; -ETIME when the deadline ended it; ASY_PASS when the ring took
- * nothing. */
+/* One receive or send of what is left after `done` bytes, as a ring op
+ * (the kernel's call in this thread's io_uring_enter; a waiting op holds
+ * the file).  A send goes in at once (its try found no room); a receive
+ * on a non-blocking socket (F_GETFL) is the program's own call
+ * (ASY_PASS), else its op goes in with the thread's next wait, at most 16
+ * coroutine switches later (sched.c), its socket's timeout saying how
+ * long it waits (recv_deadline).  *deadline is DEADLINE_UNKNOWN for a
+ * call's first op.  The op's result; -ETIME at the deadline; ASY_PASS
+ * when the ring took nothing. */
 static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t done,
 		      int flags, int64_t start, int64_t *deadline, int *lowat)
 {
@@ -280,13 +282,10 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
 	return r;
 }
 
-/* Before the rest of a receive that moved `done` bytes: wait for it by
- * POLL op, then look whether the kernel's call would end there
- * (asy__rest_stops): a RECV op that waited would take the socket's error
- * after a hang-up, or pass the urgent mark, where the kernel's one call
- * stops.  The number is kept (keep.c): if another thread closes it, the
- * rest comes from the copy of this socket the close left (x->fd becomes
- * it), never from a new one; closed with no copy, the receive ends.
+/* Before the rest of a receive that moved `done` bytes: wait by POLL op,
+ * then look whether the kernel's call would end there (asy__rest_stops:
+ * a hang-up's error, the urgent mark).  The number is kept (keep.c): a
+ * close by another thread leaves the rest the copy (x->fd becomes it).
  * 1: go on; 0: the receive ends with `done`; -1: its timeout passed. */
 static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64_t start,
 			   int64_t *deadline, int *unix_sock, struct asy_keep *keep,
@@ -332,8 +331,9 @@ static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 	int lowat = -1, unix_sock = -1;
 	struct stat id;
 	for (;;) {
-		if (asy__rest_interrupted((long)done))
-			return (long)done;
+		long cr = cut(x, done);
+		if (cr)
+			return cr;
 		int go = done ? recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id) : 1;
 		if (go <= 0)
 			return go ? recv_timeout(x, done) : (long)done;
@@ -408,8 +408,9 @@ static long send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 	if (*done && !unix_sock)
 		return ASY_PASS;
 	for (;;) {
-		if (asy__rest_interrupted((long)*done))
-			return (long)*done;
+		long cr = cut(x, *done);
+		if (cr)
+			return cr;
 		/* No MSG_WAITALL on an op (see recv_ring); a blocking stream
 		 * send moves everything anyway. */
 		int flags = (x->flags & ~MSG_WAITALL) | (*done ? MSG_NOSIGNAL : 0);
@@ -499,8 +500,9 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	int unix_sock = x->reading ? -1 : x->unix_send;
 	for (;;) {
 		int hup = 0;
-		if (asy__rest_interrupted((long)done))
-			return (long)done;
+		long cr = cut(x, done);
+		if (cr)
+			return cr;
 		long w = wait_sock(io, x, &id, deadline, (long)done, &hup, keep);
 		if (w == -ETIME && x->reading)
 			return recv_timeout(x, done);
@@ -648,9 +650,10 @@ static long xfer(struct asy_io *io, struct xfer *x)
 }
 
 /* One message of recvmmsg or sendmmsg (net-mmsg.c): a blocking recvmsg / sendmsg. */
-long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading)
+long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int reading,
+		   unsigned before)
 {
-	struct xfer x = { .fd = fd, .flags = flags, .reading = reading, .msg = m };
+	struct xfer x = { .fd = fd, .flags = flags, .reading = reading, .msg = m, .before = before };
 	long r = xfer(io, &x);
 	if (r == ASY_PASS)
 		r = asy_sys(reading ? SYS_recvmsg : SYS_sendmsg, fd, m, flags, 0, 0, 0);
