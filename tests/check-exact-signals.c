@@ -481,6 +481,17 @@ static void cut_signals(void *arg)
 	}
 }
 
+/* The signals stop; did a handler run?  Then the peer ends. */
+static void cut_end(pthread_t sig, pthread_t peer, int sv[2])
+{
+	cut_over = 1;
+	pthread_join(sig, NULL);
+	t_out("handled=%s\n", t_yes(t_handled > 0));
+	pthread_join(peer, NULL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* family 0: a pipe, written with write(); early: signals only until
  * 500 ms, long before the peer drains. */
 static void rest_cut_by(int family, int flags, int receive, int early)
@@ -509,12 +520,7 @@ static void rest_cut_by(int family, int flags, int receive, int early)
 		long n = family ? send(sv[0], big, len, 0) : write(sv[0], big, len);
 		t_out("send=%s\n", n <= 0 ? "none" : (size_t)n < len ? "short" : "full");
 	}
-	cut_over = 1;
-	pthread_join(sig, NULL);
-	t_out("handled=%s\n", t_yes(t_handled > 0));
-	pthread_join(peer, NULL);
-	close(sv[0]);
-	close(sv[1]);
+	cut_end(sig, peer, sv);
 }
 
 static void c6_unix_send_cut_by_restart_handler(void) { rest_cut_by(AF_UNIX, SA_RESTART, 0, 0); }
@@ -563,12 +569,7 @@ static void mmsg_cut_by_signal(int receive)
 	int n = receive ? recvmmsg(sv[0], m, 10, 0, NULL) : sendmmsg(sv[0], m, 100, 0);
 	t_out("%s=%s\n", receive ? "recvmmsg" : "sendmmsg",
 	      n <= 0 ? "none" : n < (receive ? 10 : 100) ? "some" : "all");
-	cut_over = 1;
-	pthread_join(sig, NULL);
-	t_out("handled=%s\n", t_yes(t_handled > 0));
-	pthread_join(peer, NULL);
-	close(sv[0]);
-	close(sv[1]);
+	cut_end(sig, peer, sv);
 }
 
 static void c6_sendmmsg_cut_after_some(void) { mmsg_cut_by_signal(0); }
