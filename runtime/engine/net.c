@@ -375,11 +375,10 @@ static long recv_ring(struct asy_io *io, struct asy_thread *t, const struct xfer
 }
 
 /* read() of a socket is its recvmsg with flags 0 and no name or ancillary
- * data (sock_read_iter): on the ring it takes recv's path, whose op makes
- * the try in io_uring_enter and reads the socket's timeouts and low-water
- * mark with its start: F_GETFL and a share of io_uring_enter, where the
- * usual way cost eight system calls.  A number that no longer holds a
- * socket gets ENOTSOCK from the op before a byte moves (io_uring/net.c). */
+ * data (sock_read_iter): recv's ring path, whose op makes the try and
+ * reads the socket's timeouts and low-water mark in io_uring_enter (where
+ * the usual way cost eight system calls).  A number that no longer holds
+ * a socket gets ENOTSOCK from the op before a byte moves. */
 long asy__sock_read(struct asy_io *io)
 {
 	struct asy_thread *ring = asy__ring_thread();

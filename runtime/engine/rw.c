@@ -338,7 +338,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (asy__rest_interrupted(done))
 			return done; /* a handler ran: the count, as the kernel's */
 		io->fd = asy__keep_fd(keep, io->fd); /* closed meanwhile: its copy */
-		int64_t tried = asy_now();
+		int64_t tried = k->timeo ? asy_now() : 0; /* a socket's timeout counts waits */
 		if (first != NOT_TRIED) {
 			r = first;
 			first = NOT_TRIED;
@@ -375,8 +375,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 				return waited ? done : asy__inline(io, done);
 			if (unix_send > 0)
 				start = asy_now(), deadline = -1;
-			else if (!ring) /* the kernel's budget counts its waits only */
-				start += asy_now() - tried, deadline += deadline >= 0 ? asy_now() - tried : 0;
+			else if (!ring && k->timeo && (tried = asy_now() - tried) > 0)
+				start += tried, deadline += deadline >= 0 ? tried : 0; /* time moving bytes */
 		} else if (r != -EAGAIN) {
 			return done ? done : r;
 		} else if (hup) {
