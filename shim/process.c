@@ -2,7 +2,8 @@
  * what it holds before the process image is replaced or ends without
  * running atexit handlers (shells end with _exit): the records and the
  * summary of that image.  Nothing else changes: each hook calls the real
- * function with the same arguments.
+ * function with the same arguments.  vfork and clone, hooked so that a
+ * child sharing the thread's memory makes its calls as its own (below).
  *
  * glibc's execl* and execvp* reach the kernel through internal entry points
  * that LD_PRELOAD cannot see, so every name a program may call is here.
@@ -11,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -152,4 +154,97 @@ ASY_EXPORT void _exit(int status)
 ASY_EXPORT void _Exit(int status)
 {
 	_exit(status);
+}
+
+/* ---- vfork and clone: a child that shares the thread's memory ----------
+ *
+ * A vfork child runs on its parent's stack, with its parent's thread-local
+ * state, until it calls exec or _exit, while the parent's thread waits.
+ * Inside a coroutine its hooked calls reached the engine: a ring op
+ * submitted to the parent's ring and waited on by a scheduler whose
+ * thread is stopped (an fsync, a read of an uncached page, a poll with a
+ * timeout: the child spun and the parent never came back from vfork).  So
+ * the thread is marked before the child exists, and every call of a
+ * process other than the engine's own passes to libc (engine.c,
+ * asy__in_child): the child's calls are its own, as without the shim.
+ *
+ * vfork cannot be wrapped by a C function: the child returns through the
+ * wrapper's frame and its next calls overwrite it, so the parent, once it
+ * runs again, would return through a frame that is gone.  Its hook marks
+ * the thread in a call made and returned from before vfork, then jumps to
+ * libc's vfork, which returns straight to the program in both.  On other
+ * architectures vfork is not hooked. */
+__attribute__((visibility("hidden"))) void *asy__vfork_mark(void);
+
+void *asy__vfork_mark(void)
+{
+	static void *_Atomic real;
+	void *fn = atomic_load_explicit(&real, memory_order_relaxed);
+	if (!fn) {
+		fn = dlsym(RTLD_NEXT, "vfork");
+		if (!fn) /* no libc vfork to jump to: a fork is a correct one */
+			fn = dlsym(RTLD_NEXT, "fork");
+		atomic_store_explicit(&real, fn, memory_order_relaxed);
+	}
+	if (asy__shares_mm != ASY_MM_CLONE)
+		asy__shares_mm = ASY_MM_VFORK;
+	return fn;
+}
+
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl vfork\n.type vfork, @function\n"
+	".globl __vfork\n.type __vfork, @function\n"
+	"vfork:\n__vfork:\n"
+	"	endbr64\n"
+	"	sub $8, %rsp\n" /* the call below on a 16-byte boundary */
+	"	call asy__vfork_mark\n"
+	"	add $8, %rsp\n"
+	"	jmp *%rax\n"
+	".size vfork, .-vfork\n.size __vfork, .-__vfork\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+	".globl vfork\n.type vfork, %function\n"
+	".globl __vfork\n.type __vfork, %function\n"
+	".p2align 2\n"
+	"vfork:\n__vfork:\n"
+	"	hint 34\n" /* bti c */
+	"	stp x29, x30, [sp, #-16]!\n"
+	"	mov x29, sp\n"
+	"	bl asy__vfork_mark\n"
+	"	ldp x29, x30, [sp], #16\n"
+	"	mov x16, x0\n" /* x16: a branch a BTI landing pad accepts */
+	"	br x16\n"
+	".size vfork, .-vfork\n.size __vfork, .-__vfork\n");
+#endif
+
+/* clone with CLONE_VM and without CLONE_SETTLS: the child runs on a stack
+ * of its own but with the thread's thread-local state.  With CLONE_VFORK
+ * the parent waits as for vfork, and the mark goes when clone returns;
+ * without it the two run side by side, so the mark stays.  The three
+ * optional arguments are passed on whatever the caller gave, as glibc's
+ * clone loads them by its flags. */
+typedef int clone_fn(int (*)(void *), void *, int, void *, ...);
+
+__attribute__((no_sanitize_address)) ASY_EXPORT int clone(int (*fn)(void *), void *stack,
+							     int flags, void *arg, ...)
+{
+	static clone_fn *_Atomic real;
+	clone_fn *r = atomic_load_explicit(&real, memory_order_relaxed);
+	if (!r) {
+		r = (clone_fn *)dlsym(RTLD_NEXT, "clone");
+		atomic_store_explicit(&real, r, memory_order_relaxed);
+	}
+	va_list ap;
+	va_start(ap, arg);
+	void *ptid = va_arg(ap, void *), *tls = va_arg(ap, void *), *ctid = va_arg(ap, void *);
+	va_end(ap);
+	int was = asy__shares_mm;
+	int shared = (flags & CLONE_VM) && !(flags & (CLONE_THREAD | CLONE_SETTLS));
+	if (shared)
+		asy__shares_mm = flags & CLONE_VFORK ? (was ? was : ASY_MM_VFORK) : ASY_MM_CLONE;
+	int pid = r(fn, stack, flags, arg, ptid, tls, ctid);
+	if (shared && (flags & CLONE_VFORK) && asy__shares_mm == ASY_MM_VFORK)
+		asy__shares_mm = was;
+	return pid;
 }

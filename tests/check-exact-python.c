@@ -15,8 +15,8 @@
  *    with exit(0): the shim's own threads — the trace's writer, the
  *    pool's last worker (started by every scheduler run) — kept it alive
  *    forever, with every signal blocked, so only SIGKILL ended it.
- *  - a vfork child of a coroutine makes the calls a worker would make
- *    itself, in its own fd table — CPython's subprocess child opens
+ *  - a vfork child of a coroutine makes its calls itself, in its own fd
+ *    table — CPython's subprocess child opens
  *    /proc/self/fd to close what pass_fds does not keep (test_subprocess's test_close_fds,
  *    test_pass_fds, test_pass_fds_redirected): its open was handed to a
  *    worker, which opened the file in the parent's fd table — the child
@@ -25,7 +25,10 @@
  *    one from the child — a thread of the child, gone at its exit, that
  *    the parent's pool went on counting as idle: the parent's next worker
  *    call waited forever (test_concurrent_futures hung under threads-coro,
- *    its process holding ~110 leaked fds of /proc/PID/fd).
+ *    its process holding ~110 leaked fds of /proc/PID/fd).  And under
+ *    uring its fsync, a read of uncached pages or a poll with a timeout
+ *    went to the ring of its stopped parent: it spun for good (a probe of
+ *    process models; the same for a clone with CLONE_VM|CLONE_VFORK).
  *
  *  - usleep(0) in a coroutine yielded with the engine's depth still
  *    counted: the thread's later calls went to libc and held it
@@ -40,13 +43,16 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -196,6 +202,7 @@ static void c11_pthread_exit_after_coroutines(void)
  * in the child, and the parent's table is as before. */
 static void c11_vfork_child_open(void)
 {
+	close(open("/dev/null", O_RDONLY)); /* the coroutine's own, handed over */
 	int lowest = dup(0);
 	close(lowest);
 	fflush(stdout);
@@ -206,6 +213,92 @@ static void c11_vfork_child_open(void)
 	}
 	wait_bounded("vfork child (0: its fd is its own)", pid, 5);
 	t_out("parent got an fd: %s\n", yes(fcntl(lowest, F_GETFD) >= 0));
+}
+
+/* A child that shares the coroutine's memory makes every call as its
+ * own: an fsync, a read of pages not in the cache, a poll that times out,
+ * a recv and a read with bytes waiting, a sleep.  Inside a coroutine
+ * under uring such a call was a ring op, waited on by the parent's
+ * stopped scheduler: the child spun and the parent never came back from
+ * vfork.  Its exit status has a bit per call that went wrong. */
+static int kid_file = -1, kid_pipe[2], kid_sock[2];
+
+static int kid_calls(void *unused)
+{
+	(void)unused;
+	alarm(5); /* the child's own net: a broken shim's child spun for good */
+	char b[4];
+	struct pollfd pfd = { kid_sock[0], POLLPRI, 0 }; /* never ready */
+	struct timespec ts = { 0, 5000000 };
+	int bad = fsync(kid_file) ? 1 : 0;
+	bad |= pread(kid_file, b, 4, 40 * 4096) != 4 ? 2 : 0;
+	bad |= poll(&pfd, 1, 20) != 0 ? 4 : 0;
+	bad |= recv(kid_sock[0], b, 1, 0) != 1 ? 8 : 0;
+	bad |= read(kid_pipe[0], b, 1) != 1 ? 16 : 0;
+	bad |= nanosleep(&ts, NULL) ? 32 : 0;
+	return bad;
+}
+
+static void kid_setup(void)
+{
+	char path[64], z[4096] = { 1 };
+	snprintf(path, sizeof path, "/var/tmp/t-py-kid-%d", (int)getpid());
+	kid_file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	unlink(path);
+	for (int i = 0; i < 64; i++)
+		pwrite(kid_file, z, sizeof z, i * 4096L);
+	fdatasync(kid_file);
+	posix_fadvise(kid_file, 0, 0, POSIX_FADV_DONTNEED);
+	pipe(kid_pipe);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, kid_sock);
+	write(kid_pipe[1], "pp", 2);
+	send(kid_sock[1], "ss", 2, 0);
+}
+
+static void kid_done(const char *what, pid_t pid)
+{
+	wait_bounded(what, pid, 5);
+	close(kid_file);
+	close(kid_pipe[0]), close(kid_pipe[1]);
+	close(kid_sock[0]), close(kid_sock[1]);
+}
+
+static void c11_vfork_child_calls_its_own(void)
+{
+	net(10);
+	kid_setup();
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid == 0)
+		_exit(kid_calls(NULL));
+	kid_done("vfork child (0: every call as libc's)", pid);
+}
+
+/* The same child made by clone: with CLONE_VFORK, and without it, where
+ * the two run side by side (the parent waits in waitpid meanwhile). */
+static void clone_kid(int flags, const char *what)
+{
+	net(10);
+	kid_setup();
+	size_t size = 256 * 1024;
+	char *stack = malloc(size);
+	fflush(stdout);
+	pid_t pid = clone(kid_calls, stack + size, flags | SIGCHLD, NULL);
+	if (pid < 0)
+		t_out("clone: %s\n", t_errname(errno));
+	else
+		kid_done(what, pid);
+	free(stack);
+}
+
+static void c11_clone_vm_vfork_child_calls_its_own(void)
+{
+	clone_kid(CLONE_VM | CLONE_VFORK, "clone(CLONE_VM|CLONE_VFORK) child");
+}
+
+static void c11_clone_vm_child_calls_its_own(void)
+{
+	clone_kid(CLONE_VM, "clone(CLONE_VM) child");
 }
 
 /* Jobs 0 and 1 wait in a FIFO's open (a worker each) while job 2's vfork
@@ -367,6 +460,9 @@ static const struct t_case cases[] = {
 	C(c11_pthread_exit_after_coroutines, T_NOCORO),
 	C(c11_vfork_child_open, T_BACKEND),
 	C(c11_vfork_child_starts_no_worker, T_BACKEND | T_OWNCORO),
+	C(c11_vfork_child_calls_its_own, T_BACKEND),
+	C(c11_clone_vm_vfork_child_calls_its_own, T_BACKEND),
+	C(c11_clone_vm_child_calls_its_own, T_BACKEND),
 	C(c11_zero_sleep_yields_engine, T_BACKEND | T_OWNCORO),
 	{ NULL, NULL, 0 },
 };
@@ -394,15 +490,17 @@ int main(int argc, char **argv)
 	const char *san = getenv("ASY_SANITIZE");
 	if (!open && san && !strcmp(san, "thread")) {
 		/* Under ThreadSanitizer a process whose last thread ends by
-		 * pthread_exit is not ended the same way, and vfork is a fork:
-		 * those cases say nothing there. */
+		 * pthread_exit is not ended the same way, vfork is a fork, and
+		 * a child sharing memory runs its hooks: those cases say nothing
+		 * there. */
 		static struct t_case kept[sizeof cases / sizeof cases[0]];
 		size_t k = 0;
 		for (const struct t_case *c = cases; c->name; c++)
-			if (!strstr(c->name, "pthread_exit") && !strstr(c->name, "fork"))
+			if (!strstr(c->name, "pthread_exit") && !strstr(c->name, "fork") &&
+			    !strstr(c->name, "clone"))
 				kept[k++] = *c;
 		if (argc < 2)
-			printf("check-exact-python: the pthread_exit and fork cases not run under TSan\n");
+			printf("check-exact-python: the pthread_exit, fork and clone cases not run under TSan\n");
 		return t_cases_main(argc, argv, kept, "exact-python", 60);
 	}
 	return t_cases_main(argc, argv, open ? open_cases : cases, "exact-python", 60);

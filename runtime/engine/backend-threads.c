@@ -488,8 +488,9 @@ static int made_here(struct asy_thread *t, struct asy_waiter *w)
 static int pool_submit(struct asy_thread *t, struct asy_waiter *w)
 {
 	/* A vfork child of a coroutine (a process of its own that shares our
-	 * memory: CPython's subprocess child opening /proc/self/fd) is not
-	 * the pool's: a worker would open in the parent's fd table, and a
+	 * memory) passes its calls to libc (engine.c, asy__in_child), but
+	 * one made by a raw system call is not seen there, and is not the
+	 * pool's either: a worker would open in the parent's fd table, and a
 	 * worker started from here would be a thread of the child, gone at
 	 * its exec or exit while the pool went on counting it idle (the
 	 * parent's next call handed to it waited forever).  Its call is made

@@ -37,6 +37,7 @@ ASY_TLS struct asy_thread *asy__tls_thread;
 ASY_TLS int asy__depth;
 ASY_TLS int asy__forked;
 ASY_TLS int asy__unshared;
+ASY_TLS int asy__shares_mm;
 /* Sticky: the thread took a state no worker shares (asy__own_calls). */
 static ASY_TLS int own_task;
 
@@ -48,6 +49,8 @@ static ASY_TLS int own_task;
  * may hold the pool's lock). */
 void asy__own_calls(void)
 {
+	if (asy__in_child())
+		return; /* the child's own state, gone at its exec or exit */
 	int first = !own_task;
 	own_task = asy__unshared = 1;
 	if (first && !asy__depth && asy_sys_getpid() == asy__pid)
@@ -411,10 +414,28 @@ long asy__close_around(struct asy_io *io)
 	return asy__keep_close(io, lo, hi);
 }
 
+/* The thread shares its memory with a child that runs now (a vfork
+ * child, or one made by clone with CLONE_VM: shim/process.c), and the
+ * caller is that child: its calls are its own, all of them, as without
+ * the shim.  The parent's first call after its vfork returned clears the
+ * mark; a child of clone without CLONE_VFORK may run on beside the
+ * parent, so that mark stays (a getpid per call of the thread). */
+int asy__in_child_slow(void)
+{
+	if ((pid_t)asy_sys_getpid() != asy__pid)
+		return 1;
+	if (asy__shares_mm == ASY_MM_VFORK)
+		asy__shares_mm = 0;
+	return 0;
+}
+
 long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
-	 * signal handler that interrupted the engine passes through too. */
+	 * signal handler that interrupted the engine passes through too, and
+	 * so does a child that shares the thread's memory. */
+	if (asy__in_child())
+		return ASY_PASS;
 	if (io->call == ASY_CALL_unshare && io->a[0])
 		asy__own_calls(); /* a table, cwd or namespace of its own */
 	struct asy_coro *self;

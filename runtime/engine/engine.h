@@ -377,18 +377,7 @@ long asy__close_around(struct asy_io *io);
  * from a signal handler then passes through to libc. */
 extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
 extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
-/* This thread is a child forked inside a scheduler run: no call yields
- * until that run ends (engine.c, atfork_child). */
-extern __thread int asy__forked __attribute__((tls_model("initial-exec")));
-/* This thread's fd table or cwd/root is not the process's (close_range
- * with CLOSE_RANGE_UNSHARE, unshare), or its credentials, capabilities,
- * seccomp filter or namespaces may not be the workers' (shim/task.c): a
- * worker could not make its calls, so none of them yields (engine.c,
- * fs.c). */
-extern __thread int asy__unshared __attribute__((tls_model("initial-exec")));
-/* The calling thread is about to take a state of its own (shim/task.c,
- * unshare): its calls are its own from now on, in every scheduler run. */
-void asy__own_calls(void);
+#include "whose.h" /* which calls of this thread are the engine's */
 
 /* An engine thread leaves glibc's count of the process's threads
  * (counted 0: called by its creator once pthread_create succeeded), or

@@ -51,7 +51,7 @@ static int offload(struct job *j)
 {
 	last_via = ASY_VIA_LIBC;
 	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth || asy__forked || asy__unshared ||
-	    !asy__coro_self() || asy__coro_alone())
+	    asy__in_child() || !asy__coro_self() || asy__coro_alone())
 		return 0;
 	asy__depth++;
 	struct asy_thread *t = asy__thread();
