@@ -24,6 +24,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "sys.h"
@@ -125,6 +126,9 @@ ALL_ARGS ASY_EXPORT long syscall(long n, ...)
 	va_end(ap);
 	if (__builtin_expect(syscall_own(n, a, b), 0))
 		asy__own_calls();
+	if ((n == SYS_unshare && (a & CLONE_FILES)) ||
+	    (n == SYS_close_range && (c & CLOSE_RANGE_UNSHARE)))
+		asy__own_table();
 	if (n == SYS_futex && __builtin_expect(asy__sched_running ||
 						   atomic_load_explicit(&asy__futex_waiting,
 									memory_order_relaxed), 0)) {

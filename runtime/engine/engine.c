@@ -10,6 +10,7 @@
  *        -> the result, >= 0 or -errno, goes back to the hook. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <dlfcn.h>
@@ -40,6 +41,7 @@ ASY_TLS int asy__unshared;
 ASY_TLS int asy__shares_mm;
 /* Sticky: the thread took a state no worker shares (asy__own_calls). */
 static ASY_TLS int own_task;
+static ASY_TLS int own_table; /* sticky too: asy__own_table */
 
 /* The first time: no worker outlives the change either, so that
  * glibc's setuid family, which makes its change in every thread of the
@@ -55,6 +57,13 @@ void asy__own_calls(void)
 	own_task = asy__unshared = 1;
 	if (first && !asy__depth && asy_sys_getpid() == asy__pid)
 		asy__pool_retire();
+}
+
+void asy__own_table(void)
+{
+	if (!asy__in_child())
+		own_table = 1;
+	asy__own_calls();
 }
 
 /* The thread's filesystem ids are not its effective ids (setfsuid and
@@ -343,9 +352,14 @@ static const unsigned char call_family[ASY_CALL_COUNT] = {
 
 /* Whether the call closes numbers of the shared fd table, lo..hi:
  * close; dup2 or dup3 over another number; close_range, unless with
- * UNSHARE or CLOEXEC (then it closes nothing of the shared table). */
+ * UNSHARE or CLOEXEC (then it closes nothing of the shared table).  Not
+ * in a thread with a table of its own (a sibling's unshare(CLONE_FILES)
+ * and close took a copy for the process's waits in its own table, and
+ * the waits went on with it: EBADF). */
 static int closes(const struct asy_io *io, unsigned *lo, unsigned *hi)
 {
+	if (own_table)
+		return 0;
 	switch (io->call) {
 	case ASY_CALL_close:
 		*lo = *hi = (unsigned)io->fd;
@@ -436,8 +450,11 @@ long asy__io(struct asy_io *io)
 	 * so does a child that shares the thread's memory. */
 	if (asy__in_child())
 		return ASY_PASS;
-	if (io->call == ASY_CALL_unshare && io->a[0])
-		asy__own_calls(); /* a table, cwd or namespace of its own */
+	if ((io->call == ASY_CALL_unshare && (io->a[0] & CLONE_FILES)) ||
+	    (io->call == ASY_CALL_close_range && (io->a[2] & CLOSE_RANGE_UNSHARE)))
+		asy__own_table();
+	else if (io->call == ASY_CALL_unshare && io->a[0])
+		asy__own_calls(); /* a cwd or namespace of its own */
 	struct asy_coro *self;
 	if (asy__depth || asy__forked || asy__unshared || !(self = asy__coro_self()))
 		return ASY_PASS;

@@ -397,11 +397,9 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (!done && !waited && asy__coro_alone())
 			return ASY_PASS;
 		/* On the ring the call itself waits, and its op holds the file
-		 * meanwhile, as the kernel's own call does: a number another
-		 * thread closes and reuses once the op is in (the thread's next
-		 * io_uring_enter) is never read or written.  (A
-		 * POLL op waits on the file, but the call after it goes by
-		 * number.) */
+		 * as the kernel's call does: a number closed and reused once
+		 * the op is in is never read or written.  The op after a part
+		 * goes by number again: kept, it finds the file a close left. */
 		if (!waited && !io->rwflags && asy__ring_thread()) {
 			if (k->timeo) {
 				size_t moved = (size_t)done;
@@ -410,6 +408,8 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 					return r;
 				done = (long)moved;
 			} else {
+				if (!reading || want > 1)
+					asy__keep_begin(keep, io->fd);
 				ring = waited = 1;
 				continue;
 			}

@@ -1,7 +1,10 @@
 /* Whose call is it.  A hooked call is the engine's to route only when a
  * coroutine makes it in the process the engine runs in, with the fd
  * table, credentials and namespaces its workers share (engine.c,
- * asy__io); these marks of the calling thread say when it is not. */
+ * asy__io); these marks of the calling thread say when it is not, and a
+ * close the thread makes is of the process's fd table only when it has
+ * no table of its own (engine.c, closes: the waits' copies, keep.c, are
+ * made for those only). */
 #ifndef ASY_WHOSE_H
 #define ASY_WHOSE_H
 
@@ -30,5 +33,10 @@ static inline int asy__in_child(void)
 /* The calling thread is about to take a state of its own (shim/task.c,
  * unshare): its calls are its own from now on, in every scheduler run. */
 void asy__own_calls(void);
+/* The calling thread takes an fd table of its own (unshare with
+ * CLONE_FILES, close_range with CLOSE_RANGE_UNSHARE, through their hooks
+ * or syscall()): its closes and dup2s from then on are of that table,
+ * never of a number a wait of the process holds. */
+void asy__own_table(void);
 
 #endif
