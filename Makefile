@@ -111,12 +111,16 @@ TENV := ASY_LIB=$(CURDIR)/$(LIB) ASY_EARLY_LIB=$(CURDIR)/$(TBIN)/libearly.so \
 	ASY_TSAN_SUPP=$(CURDIR)/tests/tsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=die_after_fork=0
 
+# A failing program's failed cases are said again at the end, so that the
+# last lines of a long run (all a CI report may keep) name them.
 check-unit: tests
-	$(Q)fail=0; for t in $(TPROGS); do \
-	  echo "  TEST    $$t"; start=$$(date +%s); \
-	  $(TENV) $$t || { rc=$$?; [ $$rc = 77 ] || fail=1; }; \
+	$(Q)fail=0; sum=$$(mktemp); out=$$(mktemp); for t in $(TPROGS); do \
+	  echo "  TEST    $$t"; start=$$(date +%s); rc=0; \
+	  $(TENV) $$t > $$out 2>&1 || rc=$$?; cat $$out; \
+	  if [ $$rc != 0 ] && [ $$rc != 77 ]; then fail=1; \
+	    { echo "  FAILED  $$t (exit $$rc)"; grep -E ':[FE]:' $$out | cut -c1-300 | head -8; } >> $$sum; fi; \
 	  echo "  TIME    $$t $$(( $$(date +%s) - start )) s"; \
-	done; exit $$fail
+	done; cat $$sum; rm -f $$sum $$out; exit $$fail
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
