@@ -185,7 +185,7 @@ START_TEST(exports_only_hooks_and_asy)
 #undef CHK
 #undef RES
 		"execve", "execv", "execvp", "execvpe", "execl", "execlp",
-		"execle", "fexecve", "_exit", "_Exit",
+		"execle", "fexecve", "_exit", "_Exit", "vfork", "__vfork", "clone",
 		/* shim/shim.c */
 		"closefrom",
 		/* shim/task.c */
