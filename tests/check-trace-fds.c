@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -147,6 +148,64 @@ static void work_close_range_raw(void)
 	marker();
 }
 
+/* Calls for the writer to format, then whether anything opened the
+ * time-zone file run() names in TZ (inotify): glibc's gmtime_r reads it
+ * once, and the writer thread's open took the lowest free number while
+ * the program opened its own. */
+static void work_zone(void)
+{
+	char zone[PATH_MAX], b[4096];
+	t_path(zone, sizeof zone, "zone");
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	result("watch", inotify_add_watch(in, zone, IN_OPEN) >= 0);
+	struct stat st;
+	for (int i = 0; i < 20; i++)
+		stat("/", &st);
+	usleep(200000); /* the writer's batch */
+	printf("zone-opened=%s\n", read(in, b, sizeof b) > 0 ? "yes" : "no");
+	close(in);
+	marker();
+}
+
+/* stderr closed and a file of the program's put at 2, then everything
+ * above closed: the trace to "stderr" was reopened as fd 2 as it was
+ * then, the program's file, and wrote its lines there. */
+static void work_stderr_replaced(void)
+{
+	char path[PATH_MAX];
+	close(2);
+	t_path(path, sizeof path, "data");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	result("open", fd);
+	result("close_range", close_range(3, ~0U, 0));
+	struct stat st;
+	for (int i = 0; i < 20; i++)
+		stat("/", &st);
+	usleep(200000);
+	fstat(fd, &st);
+	printf("data-size=%lld\n", (long long)st.st_size);
+}
+
+/* A relative trace path (run() starts this one in T_DIR), then chdir and
+ * close_range: the trace was reopened in the new directory. */
+static void work_chdir(void)
+{
+	char sub[PATH_MAX];
+	t_path(sub, sizeof sub, "sub");
+	mkdir(sub, 0700);
+	result("chdir", chdir(sub));
+	result("close_range", close_range(3, ~0U, 0));
+	marker();
+	usleep(200000);
+	DIR *d = opendir(".");
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	printf("files-in-new-cwd=%d\n", n);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -155,6 +214,8 @@ static const struct {
 	{ "close-range", work_close_range }, { "dup2", work_dup2 },
 	{ "close-all", work_close_all },   { "closefrom", work_closefrom },
 	{ "close-range-raw", work_close_range_raw },
+	{ "zone", work_zone },		   { "stderr-replaced", work_stderr_replaced },
+	{ "chdir", work_chdir },
 	{ NULL, NULL },
 };
 
@@ -188,12 +249,18 @@ static pid_t run(const char *name, int mode, const char *be, char *out, char *er
 		clearenv();
 		setenv("T_DIR", dir, 1);
 		setenv("PATH", "/usr/bin:/bin", 1);
+		snprintf(v, sizeof v, ":%s/zone", dir); /* work_zone's */
+		setenv("TZ", v, 1);
+		int rel = !strcmp(name, "chdir"); /* a relative trace path */
+		if (rel && chdir(dir) < 0)
+			_exit(126);
 		if (mode >= 0) {
 			snprintf(preload, sizeof preload, "%s%s%s", pre && *pre ? pre : "",
 				 pre && *pre ? " " : "", lib ? lib : "lib/libasyncify.so");
 			setenv("LD_PRELOAD", preload, 1);
 			setenv("ASYNCIFY_BACKEND", be, 1);
-			snprintf(v, sizeof v, "%s/%s.%%p", dir, mode == M_SUMMARY ? "summary" : "trace");
+			snprintf(v, sizeof v, "%s%s%s.%%p", rel ? "" : dir, rel ? "" : "/",
+				 mode == M_SUMMARY ? "summary" : "trace");
 			setenv(mode == M_SUMMARY ? "ASYNCIFY_SUMMARY" : "ASYNCIFY_TRACE",
 			       mode == M_STDERR ? "stderr" : v, 1);
 			setenv("TSAN_OPTIONS", "die_after_fork=0", 1);
@@ -243,8 +310,11 @@ static void same_as_plain(const char *name, int i, int marked)
 
 static void setup(void)
 {
+	char zone[PATH_MAX];
 	snprintf(dir, sizeof dir, "/tmp/check-trace-fds.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(zone, sizeof zone, "%s/zone", dir); /* read or not, only opened */
+	close(open(zone, O_WRONLY | O_CREAT, 0600));
 }
 
 static void teardown(void)
@@ -310,6 +380,24 @@ START_TEST(test_close_range_raw_unseen)
 }
 END_TEST
 
+START_TEST(test_writer_opens_no_zone)
+{
+	same_as_plain("zone", _i, 1);
+}
+END_TEST
+
+START_TEST(test_stderr_replaced_then_close_range)
+{
+	same_as_plain("stderr-replaced", _i, 0);
+}
+END_TEST
+
+START_TEST(test_relative_path_then_chdir)
+{
+	same_as_plain("chdir", _i, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("trace-fds");
@@ -323,6 +411,9 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_close_every_fd, 0, 3 * M_COUNT);
 	tcase_add_loop_test(tc, test_closefrom, 0, 3 * M_COUNT);
 	tcase_add_loop_test(tc, test_close_range_raw_unseen, 0, 3 * M_COUNT);
+	tcase_add_loop_test(tc, test_writer_opens_no_zone, 0, 3 * M_COUNT);
+	tcase_add_loop_test(tc, test_stderr_replaced_then_close_range, 0, 3 * M_COUNT);
+	tcase_add_loop_test(tc, test_relative_path_then_chdir, 0, 3 * M_COUNT);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -277,6 +277,36 @@ START_TEST(test_exec)
 }
 END_TEST
 
+/* One text trace file for a process tree (no %p): the child's exec
+ * appended after a header of its own, where it had emptied the file of
+ * the parent's first lines. */
+START_TEST(test_tree_one_file)
+{
+	char e3[PATH_MAX + 32], path[PATH_MAX + 16], log[65536];
+	struct run r;
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/tree.trace", dir);
+	const char *env[] = { e3, NULL };
+	run("tree", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x: %s", r.status, r.err);
+	snprintf(path, sizeof path, "%s/tree.trace", dir);
+	slurp(path, log, sizeof log);
+	int headers = 0, writes = 0, before = 0; /* the parent's first, before the child's header */
+	for (const char *l = log; *l;) {
+		const char *nl = strchr(l, '\n'), *w = strstr(l, " write(");
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		headers += !strncmp(l, "# asyncify trace", 16);
+		if (w && w < l + len) {
+			writes++;
+			before += headers == 1;
+		}
+		l += len + (nl != NULL);
+	}
+	ck_assert_msg(headers == 2 && writes == 4 && before == 1,
+		      "headers %d, writes %d, before the child's header %d:\n%s", headers, writes,
+		      before, log);
+}
+END_TEST
+
 /* ASYNCIFY_FLAME under every backend: stacks on by themselves, one folded
  * line per stack of work_calls, weights equal to the trace's durations. */
 START_TEST(test_flame)
@@ -463,6 +493,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_fork, 0, 3);
 	tcase_add_loop_test(tc, test_threads, 0, 3);
 	tcase_add_loop_test(tc, test_exec, 0, 3);
+	tcase_add_test(tc, test_tree_one_file);
 	tcase_add_loop_test(tc, test_errno, 0, 3);
 	tcase_add_loop_test(tc, test_flame, 0, 3);
 	tcase_add_test(tc, test_stderr);

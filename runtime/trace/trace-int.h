@@ -216,6 +216,7 @@ void asy__writer_drain(void);
 /* The header and the end of the file for the chosen format; the header
  * names the pid and nothing that changes across an exec. */
 size_t asy__writer_header_text(char *buf, size_t n);
+int asy__writer_header_for(char *buf, size_t n, int pid); /* another pid's */
 void asy__writer_header(void);
 void asy__writer_footer(void);
 extern ASY_TLS int asy__in_trace; /* this thread is the tracer's own */

@@ -11,7 +11,8 @@
  * takes the number, close_range closes only the program's.  Where there
  * is no other (close_range(3, ~0U)) the output is closed, and reopened as
  * soon as that call returned, by the thread that made it (a file by its
- * path, appended to; "stderr" as a copy of fd 2 as it is then): a writer
+ * path, appended to; "stderr" as a copy of fd 2, if 2 is still that
+ * file): a writer
  * thread reopening it later would take a low number while the program
  * opens its own.  Under an RLIMIT_NOFILE below 64 nothing moves up: the
  * outputs take the lowest free numbers, as the program's own files do
@@ -31,6 +32,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -109,16 +111,35 @@ static int tfile_check(int fd)
 	return 1;
 }
 
-/* The file belongs to this pid already when it starts with our own header:
- * we are the same process after an exec, so append.  Anything else is
- * started afresh. */
+/* The file belongs to this pid already when it starts with our own header
+ * (1): we are the same process after an exec, so append.  So it does to a
+ * live process when it starts with that one's header (2) (a shell's trace,
+ * then the programs it runs: each would have emptied it of the lines
+ * before), unless it is a chrome file, one JSON array per process.
+ * Anything else is started afresh. */
 static int tfile_ours(int fd, const char *hdr, size_t hlen)
 {
 	char buf[256];
-	if (!hlen || hlen > sizeof buf)
+	if (!hlen || hlen >= sizeof buf)
 		return 0;
-	long r = asy_sys(SYS_pread64, fd, buf, hlen, 0, 0, 0);
-	return r == (long)hlen && !memcmp(buf, hdr, hlen);
+	long r = asy_sys(SYS_pread64, fd, buf, sizeof buf - 1, 0, 0, 0);
+	if (r >= (long)hlen && !memcmp(buf, hdr, hlen))
+		return 1;
+	if (r <= 0 || asy__tcfg.fmt == ASY_TFMT_CHROME)
+		return 0;
+	buf[r] = 0;
+	char *nl = strchr(buf, '\n'), *at = strstr(buf, "pid");
+	if (!nl || !at || at > nl)
+		return 0;
+	at += strcspn(at, "0123456789");
+	long pid = strtol(at, NULL, 10);
+	*nl = 0;
+	char again[256]; /* that pid's header is exactly the first line */
+	int l = pid > 0 ? asy__writer_header_for(again, sizeof again, (int)pid) : 0;
+	if (l <= 0 || (size_t)l != (size_t)(nl - buf) + 1 || memcmp(again, buf, (size_t)l - 1))
+		return 0;
+	long alive = asy_sys(SYS_kill, pid, 0, 0, 0, 0, 0);
+	return alive == 0 || alive == -EPERM ? 2 : 0;
 }
 
 int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh)
@@ -130,8 +151,9 @@ int asy__tfile_open(const char *path, const char *hdr, size_t hlen, int *fresh)
 	if (fd < 0)
 		return (int)fd;
 	int r = tfile_check((int)fd);
-	*fresh = r > 0 && hlen && !tfile_ours((int)fd, hdr, hlen);
-	if (r >= 0 && *fresh)
+	int ours = r > 0 && hlen ? tfile_ours((int)fd, hdr, hlen) : 1;
+	*fresh = ours != 1; /* a header of its own, after another's lines too */
+	if (r >= 0 && !ours)
 		r = (int)asy_sys(SYS_ftruncate, fd, 0, 0, 0, 0, 0);
 	if (r < 0 && r != -EBADF) /* EBADF: closed by another thread, maybe reused */
 		asy_sys_close((int)fd);
@@ -250,7 +272,13 @@ static void reopen(int i)
 	int owner, fd = atomic_load(out_fd[i]);
 	if (!atomic_load(&outs[i].lost) && (fd < 0 || still_ours(i, fd)))
 		return;
-	fd = out_open(i, NULL, 0, &owner);
+	/* "stderr" comes back only while fd 2 is the file it copied: a
+	 * program that put a file of its own there would get the trace in
+	 * it.  Otherwise that output ends. */
+	if (!strcmp(out_pattern(i), "stderr") && !still_ours(i, 2))
+		fd = -1;
+	else
+		fd = out_open(i, NULL, 0, &owner);
 	note(i, fd);
 	atomic_store(out_fd[i], fd);
 	atomic_store(&outs[i].lost, 0);

@@ -93,7 +93,12 @@ static void put_json_str(const char *s)
 
 size_t asy__writer_header_text(char *b, size_t n)
 {
-	int pid = (int)asy__tcfg.pid, l;
+	return (size_t)asy__writer_header_for(b, n, (int)asy__tcfg.pid);
+}
+
+int asy__writer_header_for(char *b, size_t n, int pid)
+{
+	int l;
 	switch (asy__tcfg.fmt) {
 	case ASY_TFMT_JSON:
 		l = snprintf(b, n, "{\"type\":\"header\",\"format\":\"asyncify-trace\",\"version\":1,"
@@ -106,7 +111,7 @@ size_t asy__writer_header_text(char *b, size_t n)
 	default:
 		l = snprintf(b, n, "# asyncify trace, pid %d\n", pid);
 	}
-	return l > 0 && (size_t)l < n ? (size_t)l : 0;
+	return l > 0 && (size_t)l < n ? l : 0;
 }
 
 void asy__writer_header(void)
@@ -253,10 +258,11 @@ static void put_text_path(const struct asy_trec *r, const char *path)
 static void put_text(const struct asy_trec *r, const struct asy_file *f, const char *path)
 {
 	uint64_t wall = asy__tcfg.real0 + (r->t0 - asy__tcfg.mono0);
-	time_t sec = (time_t)(wall / 1000000000u);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	put("%02d:%02d:%02d.%06llu %d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+	/* UTC by arithmetic: glibc's gmtime_r reads the time zone file once
+	 * (leap seconds), an open at the lowest free number that a program's
+	 * open racing this thread would see. */
+	unsigned day = (unsigned)(wall / 1000000000u % 86400u);
+	put("%02u:%02u:%02u.%06llu %d", day / 3600, day / 60 % 60, day % 60,
 	    (unsigned long long)(wall % 1000000000u / 1000), r->tid);
 	if (r->coro)
 		put(":c%llu", (unsigned long long)r->coro);

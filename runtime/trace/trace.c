@@ -301,6 +301,21 @@ static int read_path(const char *name, char *out, size_t n)
 		asy__warn("%s: no trace files in secure-execution mode (setuid); off", name);
 		return 0;
 	}
+	/* A relative path is taken from the directory the process starts
+	 * in: an output reopened after the program's chdir (or chroot)
+	 * must not make a file in the program's new directory. */
+	char cwd[4096];
+	if (strcmp(s, "stderr") && s[0] != '/' && getcwd(cwd, sizeof cwd)) {
+		if (strlen(cwd) + 1 + strlen(s) >= n) {
+			asy__warn("%s is longer than %zu bytes from %s; tracing off", name, n - 1, cwd);
+			return 0;
+		}
+		size_t c = strcmp(cwd, "/") ? strlen(cwd) : 0;
+		memcpy(out, cwd, c);
+		out[c] = '/';
+		strcpy(out + c + 1, s);
+		return 1;
+	}
 	strcpy(out, s);
 	return 1;
 }

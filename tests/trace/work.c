@@ -213,6 +213,24 @@ __attribute__((noinline)) static void work_exec(void)
 	exit(5);
 }
 
+/* A process tree on one trace file (no %p): a write, a child that execs
+ * exec2, a write after it. */
+__attribute__((noinline)) static void work_tree(void)
+{
+	int fd = open("/dev/null", O_WRONLY), st;
+	write(fd, "t", 1);
+	usleep(100000); /* its batch is in the file */
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "check-trace", "--work", "exec2", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	write(fd, "t", 1);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		exit(6);
+}
+
 /* Tracing leaves results and errno as they were: errno untouched by a
  * call that succeeds, the call's own errno after one that fails. */
 __attribute__((noinline)) static void work_errno(void)
@@ -254,5 +272,6 @@ const struct t_work t_trace_works[] = {
 	{ "calls", work_calls },     { "signal", work_signal }, { "fork", work_fork },
 	{ "threads", work_threads }, { "exec", work_exec },     { "exec2", work_exec2 },
 	{ "coro", work_coro },       { "reuse", work_reuse },   { "main-exits", work_main_exits },
+	{ "tree", work_tree },
 	{ NULL, NULL },
 };
