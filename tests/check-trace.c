@@ -302,8 +302,8 @@ START_TEST(test_tree_one_file)
 		l += len + (nl != NULL);
 	}
 	ck_assert_msg(headers == 2 && writes == 4 && before == 1,
-		      "headers %d, writes %d, before the child's header %d:\n%s", headers, writes,
-		      before, log);
+		      "headers %d, writes %d, before the child's header %d:\n%.2000s", headers,
+		      writes, before, log);
 }
 END_TEST
 
