@@ -126,11 +126,13 @@ static inline long traced(long v)
 		asy__jump_due();
 
 /* A plain thread's call with tracing off is the program's own call and
- * nothing else (engine.h) — two loads, then a jump to libc.  unshare
- * always reaches the engine: it marks the thread (asy__own_calls). */
+ * nothing else (engine.h) — two loads, then a jump to libc.  unshare and
+ * close_range always reach the engine: they may mark the thread
+ * (asy__own_calls, asy__own_table). */
 #define ASY_FAST(name)                                                            \
 	__builtin_expect(!asy__tracing && !asy__sched_running && real.name != NULL &&  \
 			 __builtin_strcmp(#name, "unshare") &&                           \
+			 __builtin_strcmp(#name, "close_range") &&                       \
 			 !(ASY_CLOSES(#name) && atomic_load_explicit(&asy__keeps,        \
 								    memory_order_seq_cst)), 1)
 /* close, close_range, dup2 and dup3 also look whether a coroutine's wait holds the

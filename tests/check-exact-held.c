@@ -12,7 +12,8 @@
  *    and the call ended short (65536 of 200000; a write-all loop then
  *    wrote the rest to whatever took the number);
  *  - a sibling thread that takes an fd table of its own (unshare with
- *    CLONE_FILES, close_range with CLOSE_RANGE_UNSHARE) and then closes
+ *    CLONE_FILES, close_range with CLOSE_RANGE_UNSHARE, also before any
+ *    wait was on, when its close_range took the hook's fast path) and then closes
  *    or dup2s the number in that table: the process's table is
  *    untouched, and the wait goes on.  The shim took the close for one of
  *    the process's table and moved the wait to a copy made in the
@@ -91,7 +92,8 @@ static void c7_pipe_write_past_room_number_dup2(void)
 
 /* ---- a sibling with an fd table of its own ------------------------------ */
 
-enum own { UNSHARE_CLOSE, UNSHARE_DUP2, RANGE_UNSHARE, RAW_UNSHARE_CLOSE };
+enum own { UNSHARE_CLOSE, UNSHARE_DUP2, RANGE_UNSHARE, RAW_UNSHARE_CLOSE, EARLY_RANGE_UNSHARE };
+static _Atomic int own_ready; /* the sibling's table is its own (EARLY_*) */
 
 /* The sibling takes a table of its own, then closes the number (or dup2s
  * /dev/null over it) there, and after 50 ms writes `feed` to `peer`. */
@@ -100,8 +102,15 @@ struct own_table { int fd, peer; enum own how; const char *feed; int err; };
 static void *own_table_then_feed(void *arg)
 {
 	struct own_table *o = arg;
+	/* EARLY: its own table before any wait is on (no call of the
+	 * process then looks at the number), the close later. */
+	if (o->how == EARLY_RANGE_UNSHARE)
+		close_range(1000, 1000, CLOSE_RANGE_UNSHARE);
+	own_ready = 1;
 	t_msleep(50);
-	if (o->how == RANGE_UNSHARE) {
+	if (o->how == EARLY_RANGE_UNSHARE) {
+		close(o->fd);
+	} else if (o->how == RANGE_UNSHARE) {
 		close_range((unsigned)o->fd, (unsigned)o->fd, CLOSE_RANGE_UNSHARE);
 	} else {
 		if (o->how == RAW_UNSHARE_CLOSE)
@@ -125,7 +134,10 @@ static void read_own_table(enum own how)
 	char b[16];
 	net(4);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	own_ready = 0;
 	pthread_t th = go(own_table_then_feed, &(struct own_table){ sv[0], sv[1], how, "late", 0 });
+	while (!own_ready)
+		sched_yield();
 	show_buf("read", b, read(sv[0], b, sizeof b));
 	pthread_join(th, NULL);
 	t_res("read-after", recv(sv[0], b, sizeof b, MSG_DONTWAIT));
@@ -151,6 +163,11 @@ static void c7_read_sibling_close_range_unshare(void)
 static void c7_read_sibling_raw_unshare_close(void)
 {
 	read_own_table(RAW_UNSHARE_CLOSE);
+}
+
+static void c7_read_sibling_early_close_range_unshare(void)
+{
+	read_own_table(EARLY_RANGE_UNSHARE);
 }
 
 /* accept on a listener the sibling closes in its own table, then
@@ -197,6 +214,7 @@ static const struct t_case cases[] = {
 	C(c7_read_sibling_unshare_dup2, T_BACKEND),
 	C(c7_read_sibling_close_range_unshare, T_BACKEND),
 	C(c7_read_sibling_raw_unshare_close, T_BACKEND),
+	C(c7_read_sibling_early_close_range_unshare, T_BACKEND),
 	C(c7_accept_sibling_unshare_close, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
