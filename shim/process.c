@@ -25,11 +25,17 @@ extern char **environ;
 typedef int exec_fn(const char *, char *const[], char *const[]);
 
 /* Not in a vfork child: it shares the parent's memory, and would write
- * (and empty) the parent's records and summary. */
-static void flush(void)
+ * (and empty) the parent's records and summary.  Before _exit the file is
+ * ended as at exit (a chrome file's closing bracket). */
+static void flush_as(int ending)
 {
 	if (asy__tracing && (pid_t)asy_sys_getpid() == asy__pid)
-		asy__trace_flush();
+		ending ? asy__trace_end() : asy__trace_flush();
+}
+
+static void flush(void)
+{
+	flush_as(0);
 }
 
 static exec_fn *real_fn(const char *name)
@@ -144,7 +150,7 @@ ASY_EXPORT void _exit(int status)
 	static void (*real)(int);
 	if (!real)
 		real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
-	flush();
+	flush_as(1);
 	if (real)
 		real(status);
 	for (;;)

@@ -307,6 +307,53 @@ START_TEST(test_tree_one_file)
 }
 END_TEST
 
+/* Processes appending to one json file: every write ends at a record's
+ * end, so every line is one whole record (the writer wrote at buffer
+ * ends and before each new stack: 2–230 lines of thousands were two
+ * processes' records spliced). */
+START_TEST(test_crowd_whole_lines)
+{
+	char e3[PATH_MAX + 32], path[PATH_MAX + 16], line[8192];
+	struct run r;
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/crowd.json", dir);
+	const char *env[] = { e3, "ASYNCIFY_TRACE_FORMAT=json", "ASYNCIFY_STACKS=4", NULL };
+	run("crowd", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x: %s", r.status, r.err);
+	snprintf(path, sizeof path, "%s/crowd.json", dir);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	int lines = 0, bad = 0;
+	while (fgets(line, sizeof line, f)) {
+		size_t l = strlen(line);
+		const char *second = strstr(line + 1, "{\"type\":");
+		int whole = !strncmp(line, "{\"type\":", 8) && l >= 2 &&
+			    !strcmp(line + l - 2, "}\n") && !second;
+		if (!whole && bad++ < 1)
+			fprintf(stderr, "cut: %.300s\n", line);
+		lines++;
+	}
+	fclose(f);
+	ck_assert_msg(lines >= 8000 && !bad, "%d lines, %d not one whole record", lines, bad);
+}
+END_TEST
+
+/* A chrome file ends with its closing bracket also after _exit. */
+START_TEST(test_chrome_underscore_exit)
+{
+	char e3[PATH_MAX + 32], path[PATH_MAX + 16], log[65536];
+	struct run r;
+	snprintf(e3, sizeof e3, "ASYNCIFY_TRACE=%s/x.json", dir);
+	const char *env[] = { e3, "ASYNCIFY_TRACE_FORMAT=chrome", NULL };
+	run("_exit", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x: %s", r.status, r.err);
+	snprintf(path, sizeof path, "%s/x.json", dir);
+	slurp(path, log, sizeof log);
+	size_t l = strlen(log);
+	ck_assert_msg(l > 3 && !strcmp(log + l - 3, "\n]\n"), "the file ends: %.200s",
+		      log + (l > 200 ? l - 200 : 0));
+}
+END_TEST
+
 /* ASYNCIFY_FLAME under every backend: stacks on by themselves, one folded
  * line per stack of work_calls, weights equal to the trace's durations. */
 START_TEST(test_flame)
@@ -494,6 +541,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_threads, 0, 3);
 	tcase_add_loop_test(tc, test_exec, 0, 3);
 	tcase_add_test(tc, test_tree_one_file);
+	tcase_add_test(tc, test_crowd_whole_lines);
+	tcase_add_test(tc, test_chrome_underscore_exit);
 	tcase_add_loop_test(tc, test_errno, 0, 3);
 	tcase_add_loop_test(tc, test_flame, 0, 3);
 	tcase_add_test(tc, test_stderr);

@@ -32,6 +32,8 @@ static struct {
 	pthread_mutex_t lock; /* one drain at a time: the thread or exit */
 	char buf[OUTBUF];
 	size_t n;
+	size_t mark;       /* buf up to here holds whole records */
+	unsigned flushes;  /* writes made so far */
 	uint64_t dropped_seen;
 	int ended; /* the footer is written */
 	int tids[TIDS]; /* threads named in the chrome output so far */
@@ -41,19 +43,39 @@ static struct {
 	size_t stk_used;
 } w = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static void flush(void)
+/* The first n bytes of the buffer out, the rest moved to its start. */
+static void write_out(size_t n)
 {
-	if (w.n && asy__tcfg.trace_fd >= 0 && asy__tout_write(ASY_TOUT_TRACE, w.buf, w.n) < 0) {
+	if (n && asy__tcfg.trace_fd >= 0 && asy__tout_write(ASY_TOUT_TRACE, w.buf, n) < 0) {
 		/* Disk full, file gone: tracing stops, the program runs on. */
 		asy__warn("tracing: write to the trace file failed; tracing off");
 		asy__tout_off(ASY_TOUT_TRACE);
 	}
-	w.n = 0;
+	memmove(w.buf, w.buf + n, w.n - n);
+	w.n -= n;
+	w.mark = 0;
+	w.flushes++;
+}
+
+static void flush(void)
+{
+	write_out(w.n);
+}
+
+/* Room in a full buffer: the whole records out, the one being formatted
+ * kept, so that every write ends at a record's end — processes of a tree
+ * that append to one file (no %p) never cut each other's lines.  A
+ * record longer than the buffer goes out in pieces. */
+static void room(void)
+{
+	write_out(w.mark ? w.mark : w.n);
 }
 
 static void __attribute__((format(printf, 1, 2))) put(const char *fmt, ...)
 {
 	va_list ap;
+	if (w.n > OUTBUF - 4096)
+		room();
 	if (w.n > OUTBUF - 4096)
 		flush();
 	va_start(ap, fmt);
@@ -65,6 +87,8 @@ static void __attribute__((format(printf, 1, 2))) put(const char *fmt, ...)
 
 static void put_raw(const char *s, size_t l)
 {
+	if (w.n + l > OUTBUF)
+		room();
 	if (w.n + l > OUTBUF)
 		flush();
 	if (l > OUTBUF) {
@@ -198,13 +222,17 @@ static void put_stack(uint32_t idx)
 		put_raw(w.stk_arena + w.stk_off[idx], w.stk_len[idx]);
 		return;
 	}
-	flush(); /* format into an empty buffer, then keep a copy */
+	if (w.n > OUTBUF / 2)
+		room();
+	size_t start = w.n; /* format it after the record's start, then keep a copy */
+	unsigned flushes = w.flushes;
 	stack_format(s);
-	if (w.stk_len && w.n < OUTBUF - 1 && w.stk_used + w.n <= STACK_ARENA) {
-		memcpy(w.stk_arena + w.stk_used, w.buf, w.n);
+	size_t len = w.n - start;
+	if (w.stk_len && flushes == w.flushes && w.stk_used + len <= STACK_ARENA) {
+		memcpy(w.stk_arena + w.stk_used, w.buf + start, len);
 		w.stk_off[idx] = (uint32_t)w.stk_used;
-		w.stk_len[idx] = (uint32_t)w.n;
-		w.stk_used += w.n;
+		w.stk_len[idx] = (uint32_t)len;
+		w.stk_used += len;
 	}
 }
 
@@ -425,6 +453,7 @@ static void drain_locked(void)
 		}
 		atomic_store_explicit(&q->tail, ++t, memory_order_release);
 		put_record(&r, path);
+		w.mark = w.n;
 	}
 	put_dropped();
 	flush();
@@ -490,7 +519,7 @@ int asy__writer_start(void)
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_mutex_init(&w.lock, NULL); /* a fork child: the parent's may be held */
-	w.n = 0, w.ntids = 0, w.dropped_seen = 0, w.ended = 0;
+	w.n = 0, w.mark = 0, w.ntids = 0, w.dropped_seen = 0, w.ended = 0;
 	if (asy__tcfg.stacks && !w.stk_len) {
 		void *p = mmap(NULL, STACK_ARENA + 2 * sizeof(uint32_t) * ASY_STACKS,
 			       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

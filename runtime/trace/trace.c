@@ -303,9 +303,15 @@ static int read_path(const char *name, char *out, size_t n)
 	}
 	/* A relative path is taken from the directory the process starts
 	 * in: an output reopened after the program's chdir (or chroot)
-	 * must not make a file in the program's new directory. */
+	 * must not make a file in the program's new directory.  Where that
+	 * directory's own path does not reach it (too long for getcwd, a
+	 * parent the user may not search) the path stays as given. */
 	char cwd[4096];
-	if (strcmp(s, "stderr") && s[0] != '/' && getcwd(cwd, sizeof cwd)) {
+	struct stat here, there;
+	if (strcmp(s, "stderr") && s[0] != '/' && getcwd(cwd, sizeof cwd) &&
+	    asy_sys(SYS_newfstatat, AT_FDCWD, (long)".", (long)&here, 0, 0, 0) == 0 &&
+	    asy_sys(SYS_newfstatat, AT_FDCWD, (long)cwd, (long)&there, 0, 0, 0) == 0 &&
+	    here.st_dev == there.st_dev && here.st_ino == there.st_ino) {
 		if (strlen(cwd) + 1 + strlen(s) >= n) {
 			asy__warn("%s is longer than %zu bytes from %s; tracing off", name, n - 1, cwd);
 			return 0;
@@ -462,6 +468,11 @@ static void trace_fini(void)
 /* Before an exec (called by the shim's exec hooks): write out what the
  * ring holds, this image's summary and flame stacks, which an exec would
  * lose.  The counters start again from zero, in case the exec fails. */
+void asy__trace_end(void)
+{
+	trace_fini();
+}
+
 void asy__trace_flush(void)
 {
 	int saved = errno;

@@ -40,5 +40,7 @@ void asy__trace_closed(unsigned lost);
 /* Write out pending records and the summary now (before exec).  Not
  * async-signal-safe; errno preserved. */
 void asy__trace_flush(void);
+/* _exit: as at exit (the file's end written too), then no more records. */
+void asy__trace_end(void);
 
 #endif

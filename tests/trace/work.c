@@ -237,6 +237,31 @@ __attribute__((noinline)) static void work_tree(void)
 		exit(6);
 }
 
+/* Four children at once on the parent's file (no %p): 2000 stats each of
+ * a long path, records with stacks. */
+__attribute__((noinline)) static void work_crowd(void)
+{
+	char path[200];
+	memset(path, 'p', sizeof path - 1);
+	path[0] = '/', path[sizeof path - 1] = 0;
+	for (int c = 0; c < 4; c++)
+		if (fork() == 0) {
+			struct stat st;
+			for (int i = 0; i < 2000; i++)
+				stat(path, &st);
+			exit(0);
+		}
+	for (int c = 0; c < 4; c++)
+		wait(NULL);
+}
+
+/* One call, then _exit: a shell's way to end. */
+__attribute__((noinline)) static void work_underscore_exit(void)
+{
+	close(open("/dev/null", O_RDONLY));
+	_exit(0);
+}
+
 /* Tracing leaves results and errno as they were: errno untouched by a
  * call that succeeds, the call's own errno after one that fails. */
 __attribute__((noinline)) static void work_errno(void)
@@ -278,6 +303,6 @@ const struct t_work t_trace_works[] = {
 	{ "calls", work_calls },     { "signal", work_signal }, { "fork", work_fork },
 	{ "threads", work_threads }, { "exec", work_exec },     { "exec2", work_exec2 },
 	{ "coro", work_coro },       { "reuse", work_reuse },   { "main-exits", work_main_exits },
-	{ "tree", work_tree },
+	{ "tree", work_tree },       { "crowd", work_crowd },   { "_exit", work_underscore_exit },
 	{ NULL, NULL },
 };
