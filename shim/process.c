@@ -182,6 +182,14 @@ ASY_EXPORT void _Exit(int status)
  * architectures vfork is not hooked. */
 __attribute__((visibility("hidden"))) void *asy__vfork_mark(void);
 
+/* The thread's mark for a child about to share its memory; one that
+ * outlives its parent's wait (ASY_MM_CLONE) stays. */
+static void mark_shared(int mark)
+{
+	if (asy__shares_mm != ASY_MM_CLONE)
+		asy__shares_mm = mark;
+}
+
 void *asy__vfork_mark(void)
 {
 	static void *_Atomic real;
@@ -192,8 +200,7 @@ void *asy__vfork_mark(void)
 			fn = dlsym(RTLD_NEXT, "fork");
 		atomic_store_explicit(&real, fn, memory_order_relaxed);
 	}
-	if (asy__shares_mm != ASY_MM_CLONE)
-		asy__shares_mm = ASY_MM_VFORK;
+	mark_shared(ASY_MM_VFORK);
 	return fn;
 }
 
@@ -248,9 +255,9 @@ __attribute__((no_sanitize_address)) ASY_EXPORT int clone(int (*fn)(void *), voi
 	int was = asy__shares_mm;
 	int shared = (flags & CLONE_VM) && !(flags & (CLONE_THREAD | CLONE_SETTLS));
 	if (shared)
-		asy__shares_mm = flags & CLONE_VFORK ? (was ? was : ASY_MM_VFORK) : ASY_MM_CLONE;
+		mark_shared(flags & CLONE_VFORK ? ASY_MM_VFORK : ASY_MM_CLONE);
 	int pid = r(fn, stack, flags, arg, ptid, tls, ctid);
-	if (shared && (flags & CLONE_VFORK) && asy__shares_mm == ASY_MM_VFORK)
-		asy__shares_mm = was;
+	if (shared && (flags & CLONE_VFORK))
+		mark_shared(was); /* the child is gone: as before */
 	return pid;
 }

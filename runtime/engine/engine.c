@@ -61,8 +61,9 @@ void asy__own_calls(void)
 
 void asy__own_table(void)
 {
-	if (!asy__in_child())
-		own_table = 1;
+	if (asy__in_child())
+		return; /* the child's own table */
+	own_table = 1;
 	asy__own_calls();
 }
 
