@@ -101,7 +101,10 @@ tests: $(TPROGS) $(TBIN)/libearly.so
 
 # Every unit test runs with the library to preload in ASY_LIB; each
 # program prints one line per test case and a summary.
-# With a sanitizer, its runtime must come first in LD_PRELOAD.
+# With a sanitizer, its runtime must come first in LD_PRELOAD.  Check's
+# messages may be long (a sanitizer's report in a child's stderr): past
+# Check's default 4 KiB the program would end with "Message string too
+# long" instead of the message.
 SANRT_address := libasan.so
 SANRT_thread  := libtsan.so
 SANRT_undefined := libubsan.so
@@ -109,7 +112,8 @@ ASY_PRELOAD_FIRST := $(if $(SANITIZE),$(shell $(CC) -print-file-name=$(SANRT_$(S
 TENV := ASY_LIB=$(CURDIR)/$(LIB) ASY_EARLY_LIB=$(CURDIR)/$(TBIN)/libearly.so \
 	ASY_PRELOAD_FIRST=$(ASY_PRELOAD_FIRST) ASY_SANITIZE=$(SANITIZE) \
 	ASY_TSAN_SUPP=$(CURDIR)/tests/tsan.supp \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=die_after_fork=0
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=die_after_fork=0 \
+	CK_MAX_MSG_SIZE=65536
 
 # A failing program's failed cases are said again at the end, so that the
 # last lines of a long run (all a CI report may keep) name them.

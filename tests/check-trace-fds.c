@@ -161,7 +161,7 @@ static void work_zone(void)
 	struct stat st;
 	for (int i = 0; i < 20; i++)
 		stat("/", &st);
-	usleep(200000); /* the writer's batch */
+	usleep(200000); /* the writer's batch (traced inside TSan's interceptor) */
 	printf("zone-opened=%s\n", read(in, b, sizeof b) > 0 ? "yes" : "no");
 	close(in);
 	marker();
@@ -273,7 +273,7 @@ static pid_t run(const char *name, int mode, const char *be, char *out, char *er
 	waitpid(pid, &st, 0);
 	slurp(opath, out, n);
 	slurp(epath, err, n);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s (mode %d, %s): status %#x: %s",
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s (mode %d, %s): status %#x: %.1500s",
 		      name, mode, be, st, err);
 	return pid;
 }
@@ -288,7 +288,7 @@ static void same_as_plain(const char *name, int i, int marked)
 	char plain[4096], traced[4096], err[4096], path[PATH_MAX];
 	run(name, -1, "", plain, err, sizeof plain);
 	pid_t pid = run(name, mode, be, traced, err, sizeof traced);
-	ck_assert_msg(!strcmp(plain, traced), "%s (mode %d, %s): plain:\n%straced:\n%s", name,
+	ck_assert_msg(!strcmp(plain, traced), "%s (mode %d, %s): plain:\n%.700straced:\n%.700s", name,
 		      mode, be, plain, traced);
 	if (mode == M_STDERR) {
 		snprintf(path, sizeof path, "%s/stderr", dir);

@@ -29,21 +29,7 @@
 #define ASY_EXPORT __attribute__((visibility("default")))
 #define ASY_TLS    __thread __attribute__((tls_model("initial-exec")))
 
-/* Hand-overs between threads, told to ThreadSanitizer in words of its
- * own besides the lock or atomic that orders them.  A coroutine's poll,
- * ppoll, select or epoll_wait runs inside TSan's interceptor for that
- * call, which records neither locks nor atomics used within it; without
- * these, a worker's look at a waiter (or the coroutine's next use of
- * the memory a worker was done with) would race, for TSan, with what
- * was written there before.  Nothing in other builds. */
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#define asy_tsan_acquire(p) __tsan_acquire(p)
-#define asy_tsan_release(p) __tsan_release(p)
-#else
-#define asy_tsan_acquire(p) ((void)(p))
-#define asy_tsan_release(p) ((void)(p))
-#endif
+#include "tsan.h" /* asy_tsan_acquire/release: hand-overs told to TSan */
 
 /* Returned by asy__io() when the hook should call the real function. */
 #define ASY_PASS LONG_MIN

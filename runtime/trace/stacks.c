@@ -177,6 +177,7 @@ static uint32_t stack_intern(const uint64_t *ip, int n, int call, int truncated)
 			s->depth = n;
 			s->call = (uint8_t)call;
 			s->truncated = (uint8_t)truncated;
+			asy_tsan_release(&s->ready);
 			atomic_store_explicit(&s->ready, 1, memory_order_release);
 			return idx;
 		}

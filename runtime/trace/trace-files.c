@@ -241,6 +241,7 @@ static void file_fill(struct asy_file *f, int fd, const struct stat *st)
 		if (name[0])
 			memcpy(f->path, name, sizeof name);
 	}
+	asy_tsan_release(&f->ready);
 	atomic_store_explicit(&f->ready, 1, memory_order_release);
 }
 
@@ -313,6 +314,7 @@ uint32_t asy__path_file(const char *shown)
 				memcpy(f->path, shown, l);
 				f->path[l] = 0;
 				f->is_path = 1;
+				asy_tsan_release(&f->ready);
 				atomic_store_explicit(&f->ready, 1, memory_order_release);
 				return idx;
 			}

@@ -102,8 +102,10 @@ static size_t dir_name(int dfd, int recheck, char *out, size_t n)
 {
 	uint32_t idx = asy__file_of(dfd, recheck);
 	const struct asy_file *f = &asy__files[idx];
-	if (idx && atomic_load_explicit(&f->ready, memory_order_acquire) && !f->is_path &&
-	    f->path[0] == '/')
+	int ready = idx && atomic_load_explicit(&f->ready, memory_order_acquire);
+	if (ready)
+		asy_tsan_acquire(&f->ready);
+	if (ready && !f->is_path && f->path[0] == '/')
 		return put_str(out, 0, n, f->path);
 	return put_num(out, put_str(out, 0, n, "fd "), n, (unsigned)dfd, 10);
 }

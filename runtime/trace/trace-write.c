@@ -171,8 +171,10 @@ static const char *err_name(int64_t res)
 static int wait_ready(_Atomic int *ready)
 {
 	for (int i = 0; i < 100000; i++) {
-		if (atomic_load_explicit(ready, memory_order_acquire))
+		if (atomic_load_explicit(ready, memory_order_acquire)) {
+			asy_tsan_acquire(ready);
 			return 1;
+		}
 		sched_yield();
 	}
 	return 0;
@@ -442,6 +444,7 @@ static void drain_locked(void)
 		struct asy_trec *s = &q->slot[t & (ASY_RING_SLOTS - 1)];
 		if (atomic_load_explicit(&s->seq, memory_order_acquire) != t + 1)
 			break;
+		asy_tsan_acquire(&s->seq); /* engine/tsan.h: pushed inside an interceptor */
 		struct asy_trec r;
 		r.t0 = s->t0, r.dur = s->dur, r.res = s->res, r.off = s->off, r.size = s->size;
 		r.coro = s->coro, r.tid = s->tid, r.fd = s->fd, r.file = s->file;
@@ -451,6 +454,7 @@ static void drain_locked(void)
 			memcpy(path, q->path[t & (ASY_RING_SLOTS - 1)], ASY_TPATH);
 			path[ASY_TPATH - 1] = 0;
 		}
+		asy_tsan_release(&q->tail);
 		atomic_store_explicit(&q->tail, ++t, memory_order_release);
 		put_record(&r, path);
 		w.mark = w.n;

@@ -108,6 +108,7 @@ static void ring_push(const struct asy_trec *r, const char *path)
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, memory_order_acq_rel,
 							  memory_order_relaxed));
+	asy_tsan_acquire(&q->tail); /* the writer is done with the slot's last lap */
 	struct asy_trec *s = &q->slot[h & (ASY_RING_SLOTS - 1)];
 	s->t0 = r->t0, s->dur = r->dur, s->res = r->res, s->off = r->off;
 	s->size = r->size, s->coro = r->coro, s->tid = r->tid, s->fd = r->fd;
@@ -115,6 +116,7 @@ static void ring_push(const struct asy_trec *r, const char *path)
 	s->path = r->path;
 	if (r->path)
 		memcpy(q->path[h & (ASY_RING_SLOTS - 1)], path, strlen(path) + 1);
+	asy_tsan_release(&s->seq);
 	atomic_store_explicit(&s->seq, h + 1, memory_order_release);
 	/* Wake the writer once a quarter of the ring waits, not per call. */
 	if (h - t >= ASY_RING_SLOTS / 4 &&
