@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 #include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
