@@ -6,14 +6,16 @@
 #   make bench-echo NET_RUNS=7 NET_SECS=2 NET_CONNS=64
 #   make bench-libs                 libcurl, hiredis and sleeps in coroutines
 #   make bench-libs LIBS_RUNS=5 LIBS_ONLY=curl,sleep
-#   make bench-progs                curl and redis-server with and without the shim
-#   make bench-progs PROGS_RUNS=9
+#   make bench-progs                curl, redis-server, PostgreSQL and nginx
+#                                   with and without the shim
+#   make bench-progs PROGS_RUNS=9 PROGS_ONLY=postgres,nginx PROGS_SECS=5
 #
 # NET_RUNS, LIBS_RUNS, PROGS_RUNS: rounds (medians); NET_SECS: seconds per
-# bench-echo point.  bench-libs and bench-progs need libcurl and hiredis
-# headers, curl and redis: net-deps installs them as `make deps` does (as
-# root, with apt-get); a benchmark or case whose dependency is still missing
-# says so and is skipped.
+# bench-echo point; PROGS_SECS: seconds of each pgbench and nginx load.
+# bench-libs and bench-progs need libcurl and hiredis headers, curl and
+# redis, bench-progs also postgresql and nginx: net-deps and progs-deps
+# install them as `make deps` does (as root, with apt-get); a benchmark or
+# case whose dependency is still missing says so and is skipped.
 
 NET_BIN    := tests/bin/bench
 NET_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude
@@ -23,8 +25,11 @@ NET_CONNS  ?= 1,64,1024
 LIBS_RUNS  ?= 3
 LIBS_ONLY  ?= curl,redis,sleep
 PROGS_RUNS ?= 7
+PROGS_SECS ?= 3
+PROGS_ONLY ?= curl,redis,postgres,nginx
 
 NET_DEB_DEPS  := libcurl4-openssl-dev libhiredis-dev redis-server redis-tools curl
+PROGS_DEB_DEPS := $(NET_DEB_DEPS) postgresql nginx
 REAL_DEB_DEPS := curl netcat-openbsd socat redis-server redis-tools openssl openssh-server openssh-client
 
 BENCH_TARGETS += bench-echo bench-libs bench-progs
@@ -36,6 +41,9 @@ net_deps = $(Q)$(MAKE) --no-print-directory -s deps DEB_DEPS="$(1)" 2>&1 | \
 
 net-deps:
 	$(call net_deps,$(NET_DEB_DEPS))
+
+progs-deps:
+	$(call net_deps,$(PROGS_DEB_DEPS))
 
 real-net-deps:
 	$(call net_deps,$(REAL_DEB_DEPS))
@@ -65,7 +73,8 @@ bench-libs: $(LIB) net-deps
 	  python3 tests/bench/net-libs.py --lib $(CURDIR)/$(LIB) --bin $(CURDIR)/$(NET_BIN) \
 		--runs $(LIBS_RUNS) --only $(LIBS_ONLY); fi
 
-bench-progs: $(LIB) net-deps
-	$(Q)python3 tests/bench/net-progs.py --lib $(CURDIR)/$(LIB) --runs $(PROGS_RUNS)
+bench-progs: $(LIB) progs-deps $(NET_BIN)/echo-load
+	$(Q)python3 tests/bench/net-progs.py --lib $(CURDIR)/$(LIB) --bin $(CURDIR)/$(NET_BIN) \
+		--runs $(PROGS_RUNS) --secs $(PROGS_SECS) --only $(PROGS_ONLY)
 
-.PHONY: net-deps real-net-deps bench-echo bench-libs bench-progs
+.PHONY: net-deps progs-deps real-net-deps bench-echo bench-libs bench-progs

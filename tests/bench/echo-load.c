@@ -1,5 +1,7 @@
 /* echo-load PORT CONNS SECONDS SIZE: the load generator of bench-echo
- * (tests/bench/net.py), a plain epoll loop in its own process.
+ * (tests/bench/net-echo.py), a plain epoll loop in its own process.
+ * echo-load PORT CONNS SECONDS /PATH: the same against an HTTP/1.1 server
+ * (bench-progs' nginx, tests/bench/net-progs.py).
  *
  * It opens CONNS connections to 127.0.0.1:PORT, then on each one sends a
  * request of SIZE bytes, waits until the same SIZE bytes came back, and
@@ -8,7 +10,12 @@
  * "REQS_PER_SECOND ANSWERED SERVED" (SERVED: how many connections had at
  * least one answer counted: a server that serves one connection at a time
  * shows here) and closes every connection.  An echo with
- * other bytes than were sent is an error (exit 1). */
+ * other bytes than were sent is an error (exit 1).
+ *
+ * With /PATH the request is a keep-alive GET of PATH and an answer is
+ * whole once its header and Content-Length bytes of body came; an answer
+ * other than 200, without Content-Length, or with bytes after its end
+ * (nothing was pipelined) is an error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,10 +36,13 @@ struct conn {
 	int fd;
 	size_t got;    /* bytes of the current answer received */
 	long answered; /* answers counted for this connection */
+	size_t want;   /* HTTP: the whole answer's length, once its header is in */
+	char head[1024]; /* HTTP: the answer's first bytes, up to its header's end */
 };
 
 static size_t size;
 static char *req;
+static int http; /* requests are GETs of a path, answers HTTP/1.1 */
 
 static int64_t now_ns(void)
 {
@@ -61,9 +71,39 @@ static int dial(int port)
 
 static void send_req(struct conn *c)
 {
-	c->got = 0;
+	c->got = c->want = 0;
 	if (write(c->fd, req, size) != (ssize_t)size)
 		die("write");
+}
+
+static void bad_answer(const char *why)
+{
+	fprintf(stderr, "echo-load: %s\n", why);
+	exit(1);
+}
+
+/* http_took - n more bytes of an HTTP answer (buf); 1 when it is whole. */
+static int http_took(struct conn *c, const char *buf, size_t n)
+{
+	if (!c->want) { /* the header is not all in yet: c->got < sizeof c->head - 1 */
+		size_t k = n < sizeof c->head - 1 - c->got ? n : sizeof c->head - 1 - c->got;
+		memcpy(c->head + c->got, buf, k);
+		c->head[c->got + k] = 0;
+		const char *end = strstr(c->head, "\r\n\r\n"), *len;
+		if (end) {
+			if (strncmp(c->head, "HTTP/1.1 200 ", 13))
+				bad_answer("an answer was not 200 OK");
+			if (!(len = strcasestr(c->head, "\r\nContent-Length:")) || len > end)
+				bad_answer("an answer had no Content-Length");
+			c->want = (size_t)(end + 4 - c->head) + strtoul(len + 17, NULL, 10);
+		} else if (c->got + k == sizeof c->head - 1) {
+			bad_answer("an answer's header was longer than 1 KiB");
+		}
+	}
+	c->got += n;
+	if (c->want && c->got > c->want)
+		bad_answer("bytes came after a whole answer");
+	return c->want && c->got == c->want;
 }
 
 /* on_readable - take what arrived; 1 when a whole answer is in. */
@@ -78,6 +118,8 @@ static int on_readable(struct conn *c)
 			n ? strerror(errno) : "EOF");
 		exit(1);
 	}
+	if (http)
+		return http_took(c, buf, (size_t)n);
 	if (c->got + (size_t)n > size || memcmp(buf, req + c->got, (size_t)n)) {
 		fprintf(stderr, "echo-load: the echo differs from the request\n");
 		exit(1);
@@ -89,20 +131,24 @@ static int on_readable(struct conn *c)
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: echo-load PORT CONNS SECONDS SIZE\n");
+		fprintf(stderr, "usage: echo-load PORT CONNS SECONDS SIZE|/PATH\n");
 		return 2;
 	}
 	int port = atoi(argv[1]), nconn = atoi(argv[2]);
 	double secs = atof(argv[3]);
-	size = (size_t)atol(argv[4]);
+	http = argv[4][0] == '/';
+	size = http ? strlen(argv[4]) + 64 : (size_t)atol(argv[4]);
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	req = malloc(size);
-	for (size_t i = 0; i < size; i++)
-		req[i] = (char)('a' + i % 26);
+	if (http)
+		size = (size_t)snprintf(req, size, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", argv[4]);
+	else
+		for (size_t i = 0; i < size; i++)
+			req[i] = (char)('a' + i % 26);
 	struct conn *c = calloc((size_t)nconn, sizeof *c);
 	int ep = epoll_create1(0);
 	for (int i = 0; i < nconn; i++) {
