@@ -4,7 +4,9 @@
  * glibc prints and end the same way.  This program checks that one call is
  * never split: a datagram or a record of up to IOV_MAX iovecs moves whole
  * in one call, atomic pipe writes stay atomic, O_DIRECT and IOV_MAX limits
- * are refused as the kernel refuses them.
+ * are refused as the kernel refuses them, and a stream send the kernel
+ * counts call by call (MSG_ZEROCOPY, transmit timestamps asked for in its
+ * control data) is one call however long it waits.
  *
  * Times are never compared, only buckets ("<50ms", "50ms..1s") or yes/no.
  * A case that could hang under a broken shim sets an alarm first, so that
@@ -43,6 +45,8 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 
 #include "t-helpers.h"
 #include "t-exact.h"
@@ -281,6 +285,98 @@ static void c2_preadv2_100iov_cold(void)
 	t_res("pos", lseek(fd, 0, SEEK_CUR));
 }
 
+/* ---- a send the kernel counts call by call is one call ------------------ */
+
+static void *slow_reader(void *arg)
+{
+	static char b[65536];
+	usleep(100000);
+	while (read(*(int *)arg, b, sizeof b) > 0)
+		usleep(1000);
+	return NULL;
+}
+
+/* What the error queue of fd reports: one line per notification. */
+static void show_errqueue(int fd)
+{
+	struct pollfd p = { fd, 0, 0 };
+	poll(&p, 1, 1000);
+	for (int n = 0; n < 64; n++) {
+		char cb[256];
+		struct msghdr m = { .msg_control = cb, .msg_controllen = sizeof cb };
+		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+			struct sock_extended_err *e = (void *)CMSG_DATA(h);
+			if ((h->cmsg_level == SOL_IP && h->cmsg_type == IP_RECVERR) ||
+			    (h->cmsg_level == SOL_IPV6 && h->cmsg_type == IPV6_RECVERR))
+				t_out("origin=%u info=%u data=%u\n", e->ee_origin,
+				      e->ee_origin == SO_EE_ORIGIN_ZEROCOPY ? e->ee_info : 0, e->ee_data);
+		}
+	}
+}
+
+/* A blocking 1 MB send into a 64 KiB buffer a slow reader drains, made
+ * with flags and control data ctl (or none): one call, however long it
+ * waits — one zerocopy id (MSG_ZEROCOPY), one transmit timestamp report
+ * keyed by its last byte (a SO_TIMESTAMPING control message). */
+static void counted_send(int flags, int stamp)
+{
+	static char big[1000000];
+	int c, s, one = 1;
+	net(8);
+	if (tcp_pair(&c, &s, 65536) < 0)
+		return;
+	setsockopt(c, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one);
+	int report = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+		     SOF_TIMESTAMPING_OPT_TSONLY;
+	if (stamp)
+		setsockopt(c, SOL_SOCKET, SO_TIMESTAMPING, &report, sizeof report);
+	union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct iovec v = { big, sizeof big };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	if (stamp) {
+		m.msg_control = ctl.b;
+		m.msg_controllen = sizeof ctl.b;
+		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+		*h = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET,
+				       .cmsg_type = SO_TIMESTAMPING };
+		int rec = SOF_TIMESTAMPING_TX_SOFTWARE;
+		memcpy(CMSG_DATA(h), &rec, sizeof rec);
+	}
+	memset(big, 'z', sizeof big);
+	pthread_t th = go(slow_reader, &s);
+	t_res("sendmsg", sendmsg(c, &m, flags));
+	shutdown(c, SHUT_WR);
+	join(th);
+	show_errqueue(c);
+	close(c);
+	close(s);
+}
+
+static void c2_send_zerocopy_one_id(void) { counted_send(MSG_ZEROCOPY, 0); }
+static void c2_send_tx_stamp_cmsg_one_report(void) { counted_send(0, 1); }
+
+/* Such a send on a socket shut for writing: EPIPE, and SIGPIPE in the
+ * calling thread (with MSG_NOSIGNAL none). */
+static void c2_send_zerocopy_shut_sigpipe(void)
+{
+	int c, s, one = 1;
+	net(4);
+	mark_main();
+	if (tcp_pair(&c, &s, 0) < 0)
+		return;
+	setsockopt(c, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one);
+	handle(SIGPIPE, 0);
+	shutdown(c, SHUT_WR);
+	t_res("send", send(c, "x", 1, MSG_ZEROCOPY));
+	t_out("handled=%d same_thread=%s\n", (int)handled, yes(handled_same_thread));
+	t_res("send-nosignal", send(c, "x", 1, MSG_ZEROCOPY | MSG_NOSIGNAL));
+	t_out("handled=%d\n", (int)handled);
+	close(c);
+	close(s);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOCORO: the case forks, spawns, cancels, jumps out of a call or has a
  * signal interrupt one (inside coroutines signals do not interrupt hooked
@@ -297,6 +393,9 @@ static const struct t_case cases[] = {
 	C(c2_odirect_number_reused, T_BACKEND),
 	C(c2_readv_1025_iov_pipe_wait, T_BACKEND),
 	C(c2_preadv2_100iov_cold, T_BACKEND),
+	C(c2_send_zerocopy_one_id, T_BACKEND),
+	C(c2_send_tx_stamp_cmsg_one_report, T_BACKEND),
+	C(c2_send_zerocopy_shut_sigpipe, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

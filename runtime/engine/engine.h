@@ -651,13 +651,18 @@ long asy__sock_msg(struct asy_io *io, int fd, struct msghdr *m, int flags, int r
  * MSG_NOSIGNAL, returned r after `done` bytes — its answer as the
  * kernel's waiting sender gives it, SIGPIPE raised where that one does.
  * asy__sockopt_int: an int option of level SOL_SOCKET, or -1.
- * asy__recv_timed_out: a receive's answer at SO_RCVTIMEO, `last` one more try. */
+ * asy__recv_timed_out: a receive's answer at SO_RCVTIMEO, `last` one more try.
+ * asy__control_len: msg_controllen of a msghdr the kernel has not read (0:
+ * unreadable).  asy__counted_send: the message's control data asks for a
+ * transmit timestamp report per call (or cannot be read). */
 int asy__unix_socket(int fd);
 int64_t asy__slice_end(int64_t deadline);
 long asy__send_ended(int fd, int flags, long r, size_t done);
 int asy__sockopt_int(int fd, int opt);
 size_t asy__rest_control(struct msghdr *m, char *b, size_t cap);
 long asy__recv_timed_out(int fd, long last, size_t done, int empty);
+size_t asy__control_len(const struct msghdr *m);
+int asy__counted_send(const struct msghdr *m);
 
 /* A socket wait that poll calls ready while the call still would wait,
  * again and again: pause (growing, within `deadline` and the coroutine's
@@ -671,5 +676,6 @@ long asy__pause_again(struct asy_again *a, int64_t deadline, long done);
 /* Raise sig in the calling thread exactly as the kernel's send_sig()
  * does for the calling task (SI_USER, our pid and uid). */
 void asy__raise_as_kernel(int sig);
+int asy__take_sig(int sig); /* on a worker: its call raised sig (fs.c) */
 
 #endif

@@ -117,7 +117,7 @@ struct job {
 
 /* Take `sig` off this worker if its call raised it (workers block every
  * signal, so it is pending here). */
-static int take(int sig)
+int asy__take_sig(int sig)
 {
 	sigset_t set;
 	struct timespec zero = { 0, 0 };
@@ -173,9 +173,9 @@ static long run(void *p)
 	j->err = errno;
 	sigset_t pend;
 	if (asy_sys(SYS_rt_sigpending, &pend, 8, 0, 0, 0, 0) == 0) {
-		if (sigismember(&pend, SIGPIPE) && take(SIGPIPE))
+		if (sigismember(&pend, SIGPIPE) && asy__take_sig(SIGPIPE))
 			j->sigs |= 1;
-		if (sigismember(&pend, SIGXFSZ) && take(SIGXFSZ))
+		if (sigismember(&pend, SIGXFSZ) && asy__take_sig(SIGXFSZ))
 			j->sigs |= 2;
 	}
 	return r == -1 && j->err > 0 ? -(long)j->err : r;

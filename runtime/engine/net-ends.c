@@ -1,9 +1,9 @@
 /* How a socket call that waited ends, for the recv and send families
  * (net.c) and for read and write of a socket (rw.c): where a call that
  * moved part stops (a hang-up, the urgent mark), what a receive's timeout
- * returns, what ancillary data a send's rest carries, how often a unix send
- * looks again, and the error and SIGPIPE of a send that found its socket
- * shut. */
+ * returns, what ancillary data a send's rest carries, which sends the
+ * kernel counts call by call, how often a unix send looks again, and the
+ * error and SIGPIPE of a send that found its socket shut. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,8 +15,12 @@
 #include "engine.h"
 #include "sys.h"
 #include "asyncify.h"
+#include "coro.h"
 
 #define UNIX_SEND_SLICE_NS 50000000LL /* 50 ms */
+#ifndef SCM_TS_OPT_ID
+#define SCM_TS_OPT_ID 81 /* Linux 6.13 */
+#endif
 
 int asy__sockopt_int(int fd, int opt)
 {
@@ -104,6 +108,36 @@ size_t asy__rest_control(struct msghdr *m, char *b, size_t cap)
 		n += CMSG_ALIGN(h->cmsg_len);
 	}
 	return n;
+}
+
+/* The control buffer's length of a msghdr the kernel has not read yet:
+ * read as is when it lies on the running coroutine's stack (mapped
+ * whole), else copied; 0 when unreadable (the call says EFAULT). */
+size_t asy__control_len(const struct msghdr *m)
+{
+	void *lo = NULL;
+	size_t size = 0, guard, ctl = 0;
+	if (asy__coro_stack(&ctl, &lo, &size, &guard) && (const char *)m >= (const char *)lo &&
+	    (const char *)(m + 1) <= (const char *)lo + size)
+		return m->msg_controllen;
+	return asy__copy_in(&ctl, &m->msg_controllen, sizeof ctl) < 0 ? 0 : ctl;
+}
+
+int asy__counted_send(const struct msghdr *m)
+{
+	union { struct cmsghdr align; char b[256]; } c;
+	size_t len = asy__control_len(m);
+	void *at = NULL;
+	if (!len || len > sizeof c.b || asy__copy_in(&at, &m->msg_control, sizeof at) < 0 ||
+	    asy__copy_in(c.b, at, len) < 0)
+		return len > 0;
+	struct msghdr h = { .msg_control = c.b, .msg_controllen = len };
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&h); cm; cm = CMSG_NXTHDR(&h, cm))
+		if (cm->cmsg_level == SOL_SOCKET && (cm->cmsg_type == SO_TIMESTAMPING_OLD ||
+						     cm->cmsg_type == SO_TIMESTAMPING_NEW ||
+						     cm->cmsg_type == SCM_TS_OPT_ID))
+			return 1;
+	return 0;
 }
 
 int64_t asy__slice_end(int64_t deadline)

@@ -544,19 +544,6 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 	}
 }
 
-/* The control buffer's length of a msghdr the kernel has not read yet:
- * read as is when it lies on the running coroutine's stack (mapped
- * whole), else copied; 0 when unreadable (the call says EFAULT). */
-static size_t control_len(const struct msghdr *m)
-{
-	void *lo = NULL;
-	size_t size = 0, guard, ctl = 0;
-	if (asy__coro_stack(&ctl, &lo, &size, &guard) && (const char *)m >= (const char *)lo &&
-	    (const char *)(m + 1) <= (const char *)lo + size)
-		return m->msg_controllen;
-	return asy__copy_in(&ctl, &m->msg_controllen, sizeof ctl) < 0 ? 0 : ctl;
-}
-
 /* A blocking receive whose answer looks and waits cannot give is the
  * kernel's own call, on a worker of its own: a peek with MSG_WAITALL,
  * one short of TCP's SO_RCVLOWAT mark (peek_target), any peek of a socket
@@ -571,22 +558,39 @@ static int recv_own(const struct xfer *x, int *lowat)
 {
 	if (x->flags & MSG_PEEK)
 		return (x->flags & MSG_WAITALL) || asy__sockopt_int(x->fd, SO_PEEK_OFF) >= 0;
-	if (!control_len(x->msg) ||
+	if (!asy__control_len(x->msg) ||
 	    (!(x->flags & MSG_WAITALL) && (*lowat = asy__sockopt_int(x->fd, SO_RCVLOWAT)) <= 1))
 		return 0;
 	return asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM;
 }
 
-static long own_recv(void *arg, int fd) /* on a worker */
+/* A blocking send the kernel counts call by call (asy__counted_send) is
+ * made whole, as the program's own call on a worker: a try and a
+ * continuation would be calls of their own. */
+static int send_own(const struct xfer *x)
 {
-	struct xfer x = *(const struct xfer *)arg;
-	x.fd = fd;
-	return xfer_sys(&x, 0, x.flags);
+	return (x->flags & MSG_ZEROCOPY) || (x->msg && asy__counted_send(x->msg));
 }
 
-static long recv_on_worker(struct asy_io *io, struct xfer *x)
+struct own { const struct xfer *x; int sigpipe; };
+
+static long own_call(void *arg, int fd) /* on a worker */
 {
-	return asy__coro_alone() ? ASY_PASS : asy__call_waits(io, x->fd, own_recv, x);
+	struct own *o = arg;
+	struct xfer x = *o->x;
+	x.fd = fd;
+	long r = xfer_sys(&x, 0, x.flags);
+	o->sigpipe = !x.reading && r == -EPIPE && asy__take_sig(SIGPIPE);
+	return r;
+}
+
+static long on_worker(struct asy_io *io, struct xfer *x)
+{
+	struct own o = { .x = x };
+	long r = asy__coro_alone() ? ASY_PASS : asy__call_waits(io, x->fd, own_call, &o);
+	if (o.sigpipe)
+		asy__raise_as_kernel(SIGPIPE);
+	return r;
 }
 
 static long xfer(struct asy_io *io, struct xfer *x)
@@ -600,7 +604,9 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	int lowat = -1; /* SO_RCVLOWAT, once read */
 	if (x->reading && (x->flags & MSG_PEEK || x->msg) && recv_own(x, &lowat) &&
 	    !asy__nonblocking(x->fd))
-		return recv_on_worker(io, x);
+		return on_worker(io, x);
+	if (!x->reading && send_own(x) && !asy__nonblocking(x->fd))
+		return on_worker(io, x);
 	struct asy_thread *ring = asy__ring_thread();
 	if (ring && x->reading) {
 		long r = recv_ring(io, ring, x);
@@ -611,7 +617,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	size_t done = 0, want = 0, total = 0;
 	if (r > 0 && x->reading && peek_target(x, xfer_total(x), r, -1) &&
 	    !asy__nonblocking(x->fd))
-		return recv_on_worker(io, x);
+		return on_worker(io, x);
 	if (r > 0) {
 		total = xfer_total(x);
 		done = (size_t)r;
