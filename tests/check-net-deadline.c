@@ -185,7 +185,9 @@ static void k_cancel(void)
  * 1) starts no call that a worker or the ring would make: each fails at
  * once, and none is started — a name lookup once ran and once failed, by
  * whether a worker took it before the wait saw the cancel.  A call
- * answered without waiting still is (a pipe's bytes). */
+ * answered without waiting still is (a pipe's bytes), also one a worker
+ * makes whole otherwise: a MSG_ZEROCOPY send is made once without
+ * waiting, and fails only when it would wait (a full socket). */
 static int ended_jobs[2];
 
 static void j_ended(int i)
@@ -216,11 +218,20 @@ static void j_ended(int i)
 		errno = 0;
 		fails[2] += stat("/", &st) == -1 && errno == want;
 	}
+	int sp[2];
+	char b[4], z[4096] = { 0 };
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+	long zc = send(sp[0], "xy", 2, MSG_ZEROCOPY);
+	while (send(sp[0], z, sizeof z, MSG_DONTWAIT) > 0)
+		;
+	errno = 0;
+	int full = send(sp[0], z, sizeof z, MSG_ZEROCOPY) == -1 && errno == want;
 	unsigned long started = t_stats().submitted - before;
-	char b[4];
 	long n = read(p[0], b, sizeof b);
-	t_jout(i, "lookups=%d fsyncs=%d stats=%d failed, %lu started; read=%ld\n", fails[0],
-	       fails[1], fails[2], started, n);
+	t_jout(i, "lookups=%d fsyncs=%d stats=%d failed, %lu started; read=%ld zc=%ld full=%s\n",
+	       fails[0], fails[1], fails[2], started, n, zc, full ? "failed" : "no");
+	close(sp[0]);
+	close(sp[1]);
 	close(p[0]);
 	close(p[1]);
 	close(f);
@@ -411,8 +422,8 @@ static const char *engine_want(int c, char *buf, size_t cap)
 		       "0: posix lock=-1 EBADF \n1: reused\nf free: yes, g free: yes\n"
 		       "0: lockf=-1 EBADF \n1: reused\nf free: yes, g free: yes\n";
 	if (c == 2)
-		return "0: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n"
-		       "1: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2\n";
+		return "0: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2 zc=2 full=failed\n"
+		       "1: lookups=20 fsyncs=20 stats=20 failed, 0 started; read=2 zc=2 full=failed\n";
 	for (int w = 0; w < W_N; w++)
 		n += (size_t)snprintf(buf + n, cap - n, "%d: %s=-1 ECANCELED \n", w, wname[w]);
 	snprintf(buf + n, cap - n, "%d: cancelled=%d\nsoon: yes\nafter=4 'left'\n", W_N, W_N);

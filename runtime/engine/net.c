@@ -564,14 +564,6 @@ static int recv_own(const struct xfer *x, int *lowat)
 	return asy__sockopt_int(x->fd, SO_TYPE) == SOCK_STREAM;
 }
 
-/* A blocking send the kernel counts call by call (asy__counted_send) is
- * made whole, as the program's own call on a worker: a try and a
- * continuation would be calls of their own. */
-static int send_own(const struct xfer *x)
-{
-	return (x->flags & MSG_ZEROCOPY) || (x->msg && asy__counted_send(x->msg));
-}
-
 struct own { const struct xfer *x; int sigpipe; };
 
 static long own_call(void *arg, int fd) /* on a worker */
@@ -584,13 +576,17 @@ static long own_call(void *arg, int fd) /* on a worker */
 	return r;
 }
 
+/* Past its coroutine's deadline, or cancelled, such a call is made once
+ * without waiting, in this thread: it ends only if it would wait. */
 static long on_worker(struct asy_io *io, struct xfer *x)
 {
 	struct own o = { .x = x };
-	long r = asy__coro_alone() ? ASY_PASS : asy__call_waits(io, x->fd, own_call, &o);
+	int end = asy__coro_ended();
+	long r = end ? xfer_try(x, 0, x->flags) :
+		 asy__coro_alone() ? ASY_PASS : asy__call_waits(io, x->fd, own_call, &o);
 	if (o.sigpipe)
 		asy__raise_as_kernel(SIGPIPE);
-	return r;
+	return end && r == -EAGAIN ? end : r;
 }
 
 static long xfer(struct asy_io *io, struct xfer *x)
@@ -605,7 +601,10 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	if (x->reading && (x->flags & MSG_PEEK || x->msg) && recv_own(x, &lowat) &&
 	    !asy__nonblocking(x->fd))
 		return on_worker(io, x);
-	if (!x->reading && send_own(x) && !asy__nonblocking(x->fd))
+	/* A blocking send the kernel counts call by call (MSG_ZEROCOPY,
+	 * asy__counted_send) is made whole: a try would be a call of its own. */
+	if (!x->reading && ((x->flags & MSG_ZEROCOPY) || (x->msg && asy__counted_send(x->msg))) &&
+	    !asy__nonblocking(x->fd))
 		return on_worker(io, x);
 	struct asy_thread *ring = asy__ring_thread();
 	if (ring && x->reading) {
