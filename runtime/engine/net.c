@@ -576,8 +576,7 @@ static long own_call(void *arg, int fd) /* on a worker */
 	return r;
 }
 
-/* Past its coroutine's deadline, or cancelled, such a call is made once
- * without waiting, in this thread: it ends only if it would wait. */
+/* Past its deadline or cancelled: one call without waiting, in this thread. */
 static long on_worker(struct asy_io *io, struct xfer *x)
 {
 	struct own o = { .x = x };
@@ -601,8 +600,7 @@ static long xfer(struct asy_io *io, struct xfer *x)
 	if (x->reading && (x->flags & MSG_PEEK || x->msg) && recv_own(x, &lowat) &&
 	    !asy__nonblocking(x->fd))
 		return on_worker(io, x);
-	/* A blocking send the kernel counts call by call (MSG_ZEROCOPY,
-	 * asy__counted_send) is made whole: a try would be a call of its own. */
+	/* A send the kernel counts call by call is made whole (net-ends.c). */
 	if (!x->reading && ((x->flags & MSG_ZEROCOPY) || (x->msg && asy__counted_send(x->msg))) &&
 	    !asy__nonblocking(x->fd))
 		return on_worker(io, x);
