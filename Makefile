@@ -68,6 +68,15 @@ $(LIB): $(OBJS) $(BUILD)/exports.map
 
 -include $(DEPS)
 
+# A handler left by a C++ exception drops its mark (shim/signal.c).
+# ThreadSanitizer's runtime installs its own handlers through the hooked
+# sigaction before it is ready: that file is not instrumented for it.
+ifeq ($(SANITIZE),thread)
+$(BUILD)/shim/signal.o: override CFLAGS := $(filter-out -fsanitize=thread,$(CFLAGS)) -fexceptions
+else
+$(BUILD)/shim/signal.o: override CFLAGS += -fexceptions
+endif
+
 # Fragments in mk/ add their own targets to these lists.
 CHECK_TARGETS   :=
 INSTALL_TARGETS :=

@@ -128,7 +128,15 @@ NOPOISON static void maybe_defer(void *env, int val)
 	    asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &mask, 8, 0, 0) < 0)
 		return;
 	asy__coro_jump_defer(c, env, val, mask);
+	if (asy__in_handler)
+		asy__handlers_left(f, &here); /* the handlers inside that frame */
 	leave_handler(f, rest);
+}
+/* The program's handlers the jump leaves (shim/signal.c). */
+NOPOISON static void leave_handlers(void *env)
+{
+	char here;
+	asy__handlers_left(target_sp(env), &here);
 }
 #else
 static void maybe_defer(void *env, int val)
@@ -136,12 +144,22 @@ static void maybe_defer(void *env, int val)
 	(void)env;
 	(void)val;
 }
+
+/* Where the jmp_buf is not read, a jump made in a handler leaves them
+ * all: the common jump, out of the handler to the program's setjmp. */
+static void leave_handlers(void *env)
+{
+	(void)env;
+	asy__handlers_left(NULL, NULL);
+}
 #endif
 
 NOPOISON static _Noreturn void jump(int which, void *env, int val)
 {
 	if (asy__sched_running)
 		maybe_defer(env, val);
+	if (__builtin_expect(asy__in_handler, 0))
+		leave_handlers(env);
 	if (!real[which])
 		resolve();
 	real[which](env, val);

@@ -36,6 +36,7 @@ static pthread_key_t thread_key;
 
 ASY_TLS struct asy_thread *asy__tls_thread;
 ASY_TLS int asy__depth;
+ASY_TLS int asy__in_handler;
 ASY_TLS int asy__forked;
 ASY_TLS int asy__unshared;
 ASY_TLS int asy__shares_mm;
@@ -267,6 +268,8 @@ void asy__engine_prepare(void)
 	asy__unshared = task_unshared();
 	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth)
 		return;
+	/* from now on a handler's calls are told apart (shim/signal.c) */
+	asy__handlers_wrap();
 	int saved = errno;
 	asy__depth++;
 	/* Not by a thread whose state is its own: the workers it started
@@ -447,8 +450,9 @@ int asy__in_child_slow(void)
 long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
-	 * signal handler that interrupted the engine passes through too, and
-	 * so does a child that shares the thread's memory. */
+	 * signal handler's call passes through too (it may have interrupted
+	 * code holding malloc's lock, or the engine: shim/signal.c), and so
+	 * does a child that shares the thread's memory. */
 	if (asy__in_child())
 		return ASY_PASS;
 	if ((io->call == ASY_CALL_unshare && (io->a[0] & CLONE_FILES)) ||
@@ -457,7 +461,8 @@ long asy__io(struct asy_io *io)
 	else if (io->call == ASY_CALL_unshare && io->a[0])
 		asy__own_calls(); /* a cwd or namespace of its own */
 	struct asy_coro *self;
-	if (asy__depth || asy__forked || asy__unshared || !(self = asy__coro_self()))
+	if (asy__depth || asy__in_handler || asy__forked || asy__unshared ||
+	    !(self = asy__coro_self()))
 		return ASY_PASS;
 	long (*fn)(struct asy_io *) = family_fn[call_family[io->call]];
 	if (!fn)

@@ -362,6 +362,14 @@ long asy__close_around(struct asy_io *io);
 /* > 0 while the thread is inside the engine's own code: a hooked call
  * from a signal handler then passes through to libc. */
 extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
+/* > 0 while the thread runs a handler the program installed
+ * (shim/signal.c): the handler's hooked calls are its own, as a plain
+ * thread's are.  A jump out of handlers lowers it (asy__handlers_left). */
+extern __thread int asy__in_handler __attribute__((tls_model("initial-exec")));
+void asy__handlers_left(const char *to, const char *here);
+void asy__handlers_wrap(void);
+struct sigaction;
+int asy__sigaction_real(int sig, const struct sigaction *act, struct sigaction *old);
 extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));
 #include "whose.h" /* which calls of this thread are the engine's */
 

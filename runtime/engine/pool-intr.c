@@ -33,7 +33,7 @@ int asy__intr_arm(void)
 {
 	int sig = asy__cfg.intr_signal;
 	struct sigaction cur;
-	if (sig <= 0 || sigaction(sig, NULL, &cur) < 0)
+	if (sig <= 0 || asy__sigaction_real(sig, NULL, &cur) < 0)
 		return 0;
 	if (!intr_armed) {
 		if (cur.sa_handler != SIG_DFL || (cur.sa_flags & SA_SIGINFO))
@@ -42,7 +42,7 @@ int asy__intr_arm(void)
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = intr_handler;
 		sigemptyset(&sa.sa_mask);
-		if (sigaction(sig, &sa, NULL) < 0)
+		if (asy__sigaction_real(sig, &sa, NULL) < 0)
 			return 0;
 	} else if (cur.sa_handler != intr_handler || (cur.sa_flags & SA_SIGINFO)) {
 		return 0; /* the program took it meanwhile */
@@ -66,9 +66,9 @@ void asy__intr_disarm(void)
 	struct sigaction cur, dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
-	if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == intr_handler &&
+	if (asy__sigaction_real(sig, NULL, &cur) == 0 && cur.sa_handler == intr_handler &&
 	    !(cur.sa_flags & SA_SIGINFO))
-		sigaction(sig, &dfl, NULL);
+		asy__sigaction_real(sig, &dfl, NULL);
 }
 
 void asy__intr_mask(int how)

@@ -50,7 +50,8 @@ static long run_job(void *p)
 static int offload(struct job *j)
 {
 	last_via = ASY_VIA_LIBC;
-	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth || asy__forked || asy__unshared ||
+	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth || asy__in_handler ||
+	    asy__forked || asy__unshared ||
 	    asy__in_child() || !asy__coro_self() || asy__coro_alone())
 		return 0;
 	asy__depth++;

@@ -1,0 +1,329 @@
+/* sigaction and the signal family: in a process that runs coroutines, a
+ * handler the program installs runs through a trampoline that marks the
+ * thread as inside a handler (asy__in_handler), so every hooked call the
+ * handler makes is the program's own call, made by libc in the thread
+ * (engine.c, asy__io).
+ *
+ * Why: a handler that interrupts a coroutine runs on that coroutine's
+ * stack, in the middle of whatever it was doing — possibly holding
+ * malloc's arena lock.  Were the handler's read or write that coroutine's
+ * call, it could wait or take its fair share and let a sibling run, and
+ * the sibling's malloc would wait for ever for the lock the interrupted
+ * code holds (libuv's SIGCHLD handler writes a pipe).  Without the shim
+ * the handler's call blocks the thread; with it, now, too.
+ *
+ * Until the process's first scheduler starts nothing is wrapped: the
+ * kernel holds the program's handlers themselves (a program that never
+ * runs coroutines meets no trampoline: not in a backtrace, not on its
+ * alternate signal stack).  Then every handler the kernel holds is
+ * wrapped, and every one installed later.
+ *
+ * What the program sees stays its own: the kernel holds the trampoline
+ * with the program's flags and mask, this file holds the program's
+ * handler, and every answer that names the old handler names the
+ * program's.  Whatever the kernel holds that is not the trampoline — a
+ * default, SIG_IGN, a handler set by a raw system call, the default a
+ * SA_RESETHAND delivery left — is answered as the kernel holds it.
+ * signal, bsd_signal, ssignal, sysv_signal and sigset are made here with
+ * the flags and mask glibc gives them, through the one sigaction path
+ * (siginterrupt is watched for signal's SA_RESTART), so that a
+ * sanitizer's or any other interposer's sigaction sees them as it sees
+ * the program's. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+
+#include "engine.h"
+#include "sys.h"
+
+#define NSIGS 65 /* 1..64 */
+#define LEVELS 16 /* nested handlers whose frames are recorded */
+
+typedef void (*handler_fn)(int, siginfo_t *, void *);
+typedef void (*simple_fn)(int);
+
+/* The program's handler for each signal whose kernel disposition is the
+ * trampoline. */
+static _Atomic(handler_fn) program[NSIGS];
+/* Set once a scheduler ran in the process: handlers are wrapped. */
+static _Atomic int wrapping;
+/* The signals siginterrupt(sig, 1) made interrupting: signal() gives
+ * them no SA_RESTART, as glibc's does. */
+static _Atomic uint64_t interrupting;
+/* Taken for each change (a handler may make one too); `holding` lets an
+ * interposer's sigaction, called inside a change, come back in. */
+static atomic_flag changing = ATOMIC_FLAG_INIT;
+static ASY_TLS int holding;
+
+/* Where each running handler's trampoline frame is, innermost last: a
+ * jump out of a handler (shim/jump.c) leaves the levels it jumps past. */
+static ASY_TLS const char *frames[LEVELS];
+
+static struct {
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*siginterrupt)(int, int);
+	simple_fn (*sigset)(int, simple_fn);
+} real;
+
+__attribute__((constructor)) static void resolve(void)
+{
+	real.sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+	real.siginterrupt = (int (*)(int, int))dlsym(RTLD_NEXT, "siginterrupt");
+	real.sigset = (simple_fn(*)(int, simple_fn))dlsym(RTLD_NEXT, "sigset");
+}
+
+/* A handler left by unwinding (a C++ exception thrown from a SIGSEGV
+ * handler under -fnon-call-exceptions): this file is built with
+ * -fexceptions, so the level is dropped on the way out. */
+static void left(int *level)
+{
+	asy__in_handler = *level;
+}
+
+static void trampoline(int sig, siginfo_t *si, void *uc)
+{
+	handler_fn h = atomic_load_explicit(&program[sig], memory_order_acquire);
+	int level __attribute__((cleanup(left))) = asy__in_handler++;
+	if (level < LEVELS) /* the level's place: between the handler and its signal frame */
+		frames[level] = (const char *)__builtin_frame_address(0);
+	/* a SIG_IGN or SIG_DFL raced in by another thread: the kernel's
+	 * disposition changed as this signal came; nothing to run */
+	if ((uintptr_t)h > (uintptr_t)SIG_HOLD)
+		h(sig, si, uc);
+}
+
+/* A jump (shim/jump.c) to the stack address `to`, made at `here`: each
+ * handler whose frames do not hold `to` is left.  Where the target is
+ * not known (to == NULL), every handler is. */
+void asy__handlers_left(const char *to, const char *here)
+{
+	int level = asy__in_handler;
+	while (level > 0) {
+		const char *f = level - 1 < LEVELS ? frames[level - 1] : NULL;
+		if (to && f && to > here && to < f)
+			break; /* a jump within this handler's own frames */
+		level--;
+	}
+	asy__in_handler = level;
+}
+
+/* A handler of the program's (not SIG_DFL, SIG_IGN, SIG_HOLD or an
+ * error) for a signal that has one. */
+static int ours(int sig, uintptr_t h)
+{
+	return sig > 0 && sig < NSIGS && h > (uintptr_t)SIG_HOLD && h != (uintptr_t)SIG_ERR &&
+	       h != (uintptr_t)trampoline;
+}
+
+/* One change at a time, with every signal blocked. */
+static void lock(sigset_t *was)
+{
+	sigset_t all;
+	sigfillset(&all);
+	asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, was, 8, 0, 0);
+	if (holding++)
+		return;
+	while (atomic_flag_test_and_set_explicit(&changing, memory_order_acquire))
+		;
+}
+
+static void unlock(const sigset_t *was)
+{
+	if (!--holding)
+		atomic_flag_clear_explicit(&changing, memory_order_release);
+	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, was, 0, 8, 0, 0);
+}
+
+/* The one path of every change: sigaction's. */
+static int change(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real.sigaction)
+		resolve();
+	struct sigaction mine;
+	uintptr_t h = act ? (uintptr_t)act->sa_handler : 0;
+	/* a vfork child (or a clone sharing memory) shares this file's
+	 * record with its parent, not its dispositions: its own are set as
+	 * they are */
+	int wrap = act && ours(sig, h) && atomic_load_explicit(&wrapping, memory_order_relaxed) &&
+		   !asy__in_child();
+	if (wrap) {
+		mine = *act;
+		mine.sa_sigaction = trampoline;
+		act = &mine;
+	}
+	sigset_t was;
+	int e = errno;
+	lock(&was);
+	handler_fn prev = sig > 0 && sig < NSIGS ? atomic_load(&program[sig]) : NULL;
+	if (wrap)
+		atomic_store_explicit(&program[sig], (handler_fn)h, memory_order_release);
+	int r = real.sigaction(sig, act, old);
+	if (r < 0) {
+		e = errno;
+		if (wrap)
+			atomic_store_explicit(&program[sig], prev, memory_order_release);
+	} else if (old && old->sa_sigaction == trampoline) {
+		old->sa_sigaction = prev;
+	}
+	unlock(&was);
+	errno = e;
+	return r;
+}
+
+/* When the process's first scheduler starts (sched.c): every handler the
+ * kernel holds is wrapped. */
+void asy__handlers_wrap(void)
+{
+	if (atomic_load_explicit(&wrapping, memory_order_acquire))
+		return;
+	if (!real.sigaction)
+		resolve();
+	sigset_t was;
+	int e = errno;
+	lock(&was);
+	if (!atomic_load(&wrapping)) {
+		for (int sig = 1; sig < NSIGS; sig++) {
+			struct sigaction cur;
+			if (real.sigaction(sig, NULL, &cur) < 0 || !ours(sig, (uintptr_t)cur.sa_handler))
+				continue;
+			atomic_store(&program[sig], cur.sa_sigaction);
+			cur.sa_sigaction = trampoline;
+			real.sigaction(sig, &cur, NULL);
+		}
+		atomic_store(&wrapping, 1);
+	}
+	unlock(&was);
+	errno = e;
+}
+
+ASY_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return change(sig, act, old);
+}
+extern __typeof(sigaction) __sigaction __attribute__((alias("sigaction"), copy(sigaction), visibility("default")));
+
+/* signal and sysv_signal as glibc makes them: EINVAL for SIG_ERR or a
+ * signal out of range; BSD's with the signal itself masked and
+ * SA_RESTART unless siginterrupt said otherwise; System V's reset and
+ * not masked. */
+static simple_fn simple(int sig, simple_fn fn, int sysv)
+{
+	if (fn == SIG_ERR || sig < 1 || sig >= NSIGS) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction act = { .sa_handler = fn }, old;
+	sigemptyset(&act.sa_mask);
+	if (sysv) {
+		act.sa_flags = SA_RESETHAND | SA_NODEFER | SA_INTERRUPT;
+	} else {
+		sigaddset(&act.sa_mask, sig);
+		if (!(atomic_load(&interrupting) & (1ULL << (sig - 1))))
+			act.sa_flags = SA_RESTART;
+	}
+	if (change(sig, &act, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+ASY_EXPORT simple_fn signal(int sig, simple_fn fn)
+{
+	return simple(sig, fn, 0);
+}
+extern __typeof(signal) bsd_signal __attribute__((alias("signal"), copy(signal), visibility("default")));
+extern __typeof(signal) ssignal __attribute__((alias("signal"), copy(signal), visibility("default")));
+
+ASY_EXPORT simple_fn sysv_signal(int sig, simple_fn fn)
+{
+	return simple(sig, fn, 1);
+}
+extern __typeof(sysv_signal) __sysv_signal __attribute__((alias("sysv_signal"), copy(sysv_signal), visibility("default")));
+
+ASY_EXPORT int siginterrupt(int sig, int flag)
+{
+	if (!real.siginterrupt)
+		resolve();
+	int r = real.siginterrupt(sig, flag);
+	if (r == 0 && sig > 0 && sig < NSIGS) {
+		if (flag)
+			atomic_fetch_or(&interrupting, 1ULL << (sig - 1));
+		else
+			atomic_fetch_and(&interrupting, ~(1ULL << (sig - 1)));
+	}
+	return r;
+}
+
+/* sigset changes the signal mask too: its SIG_HOLD is glibc's own (the
+ * answer made the program's); a handler is set as glibc sets it — no
+ * flags, an empty mask, then the signal unblocked; SIG_HOLD if it was
+ * blocked. */
+ASY_EXPORT simple_fn sigset(int sig, simple_fn fn)
+{
+	if (!real.sigset)
+		resolve();
+	if (fn == SIG_HOLD) {
+		simple_fn r = real.sigset(sig, fn);
+		if (r == (simple_fn)(void *)trampoline)
+			r = (simple_fn)(void *)atomic_load(&program[sig]);
+		return r;
+	}
+	struct sigaction act = { .sa_handler = fn }, old;
+	sigset_t one, was;
+	sigemptyset(&act.sa_mask);
+	sigemptyset(&one);
+	if (sigaddset(&one, sig) < 0 || change(sig, &act, &old) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &one, &was) < 0)
+		return SIG_ERR;
+	return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
+}
+
+/* The engine's own disposition (pool-intr.c), set as it is. */
+int asy__sigaction_real(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real.sigaction)
+		resolve();
+	return real.sigaction(sig, act, old);
+}
+
+/* setcontext and swapcontext out of a handler (a green-thread library's
+ * preemption) leave the handlers whose frames the new context is not
+ * in, as a jump does. */
+static const char *context_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (const char *)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (const char *)uc->uc_mcontext.sp;
+#else
+	(void)uc;
+	return NULL;
+#endif
+}
+
+ASY_EXPORT int setcontext(const ucontext_t *uc)
+{
+	static int (*real_set)(const ucontext_t *);
+	if (!real_set)
+		real_set = (int (*)(const ucontext_t *))dlsym(RTLD_NEXT, "setcontext");
+	char here;
+	if (asy__in_handler && uc)
+		asy__handlers_left(context_sp(uc), &here);
+	return real_set(uc);
+}
+
+ASY_EXPORT int swapcontext(ucontext_t *from, const ucontext_t *to)
+{
+	static int (*real_swap)(ucontext_t *, const ucontext_t *);
+	if (!real_swap)
+		real_swap = (int (*)(ucontext_t *, const ucontext_t *))dlsym(RTLD_NEXT, "swapcontext");
+	char here;
+	int level = asy__in_handler;
+	if (level && to)
+		asy__handlers_left(context_sp(to), &here);
+	int r = real_swap(from, to);
+	asy__in_handler = level; /* back in this context: its handlers again */
+	return r;
+}
