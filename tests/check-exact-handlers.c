@@ -1,0 +1,477 @@
+/* Regression tests, one case per symptom seen, as in every check-exact-*
+ * program: each runs without the shim, under off, uring and threads, and
+ * inside a coroutine (uring-coro, threads-coro), and must print what plain
+ * glibc prints and end the same way.  This program checks the program's
+ * signal handlers: a handler's hooked calls are its own (they never let
+ * another coroutine run: the code the handler interrupted may hold
+ * malloc's lock), also after a jump out of a handler and within one; and
+ * every answer about a disposition names the program's handler, with the
+ * flags and mask glibc gives it (sigaction, signal, bsd_signal, ssignal,
+ * sysv_signal, sigset, siginterrupt, sigignore, SA_RESETHAND), a
+ * SA_SIGINFO handler's siginfo and context, backtraces through it. */
+#include <check.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <ucontext.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "t-helpers.h"
+#include "t-exact.h"
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* sigset & co. */
+/* glibc exports it; its header declares it only for XPG4.2 without GNU */
+extern __sighandler_t bsd_signal(int, __sighandler_t);
+
+/* ---- a handler's calls never switch coroutines ------------------------ */
+
+/* The job that last ran on this thread: a coroutine that ran while a
+ * handler waited would have written its number. */
+static __thread int me = -1;
+static int slow[2], quick[2], pair[2], devnull;
+static volatile sig_atomic_t runs, switched, wrong;
+static _Atomic int pumping; /* read by the jobs, which are threads without the shim */
+
+static void on_pump(int sig)
+{
+	int e = errno, was = me;
+	char c;
+	(void)sig;
+	if (write(quick[1], "q", 1) != 1 || read(quick[0], &c, 1) != 1)
+		wrong++;
+	if (read(slow[0], &c, 1) != 1) /* waits for the pump's byte */
+		wrong++;
+	if (send(pair[0], "p", 1, 0) != 1 || recv(pair[1], &c, 1, 0) != 1)
+		wrong++;
+	if (poll(NULL, 0, 1) != 0 || usleep(100) != 0)
+		wrong++;
+	for (int i = 0; i < 300; i++) /* more than a coroutine's share */
+		if (write(devnull, &c, 1) != 1)
+			wrong++;
+	if (me != was)
+		switched++;
+	runs++;
+	errno = e;
+}
+
+/* A plain thread: SIGUSR1 to the case's thread, then the byte its
+ * handler waits for a millisecond later; 40 rounds. */
+static void *pump(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 40; i++) {
+		pthread_kill(main_thread, SIGUSR1);
+		t_msleep(1);
+		write(slow[1], "s", 1);
+		t_msleep(2);
+	}
+	pumping = 0;
+	return NULL;
+}
+
+static void j_busy(int i)
+{
+	char c = 0;
+	while (pumping) {
+		me = i;
+		write(devnull, &c, 1); /* yields at the end of its share */
+	}
+	t_jout(i, "done\n");
+}
+
+/* The symptom: libuv's SIGCHLD handler reads and writes a pipe; with its
+ * loops in coroutines, the handler's read let a sibling coroutine run
+ * while the interrupted one held malloc's lock, and the process hung. */
+static void c6_handler_calls_are_its_own(void)
+{
+	net(10);
+	mark_main();
+	t_load_api();
+	pipe(slow);
+	pipe(quick);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+	devnull = open("/dev/null", O_WRONLY);
+	struct sigaction sa = { .sa_handler = on_pump, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	pumping = 1;
+	pthread_t th = go(pump, NULL);
+	t_spawn(j_busy, 0);
+	t_spawn(j_busy, 1);
+	t_finish();
+	join(th);
+	t_out("handler ran=%s switched=%d wrong=%d\n", yes(runs > 0), (int)switched, (int)wrong);
+}
+
+/* ---- jumps out of handlers and within them ---------------------------- */
+
+static sigjmp_buf out_env;
+static int chan[2];
+static volatile sig_atomic_t nested;
+
+static ucontext_t out_uc;
+static volatile int by_context;
+
+static void on_jump_out(int sig)
+{
+	(void)sig;
+	if (by_context)
+		setcontext(&out_uc);
+	siglongjmp(out_env, 1);
+}
+
+/* A handler that raises a second signal, whose handler jumps out of
+ * both. */
+static void on_outer(int sig)
+{
+	(void)sig;
+	nested++;
+	raise(SIGUSR1);
+}
+
+/* Job 0 jumps out of handlers, then waits for job 1 in a read: were the
+ * thread still marked as inside a handler, the read would hold the
+ * thread and job 1 would never run. */
+static void j_after_jump(int i)
+{
+	char b[8];
+	if (i == 1) {
+		usleep(20000);
+		t_jres(i, "write", write(chan[1], "ab", 2));
+		t_jout(i, "\n");
+		return;
+	}
+	volatile int back = 0;
+	if (by_context) {
+		getcontext(&out_uc);
+		if (!back) {
+			back = 1;
+			raise(SIGUSR1);
+		}
+		t_jout(i, "left by setcontext ");
+	} else if (sigsetjmp(out_env, 1) == 0) {
+		raise(nested ? SIGUSR1 : SIGUSR2);
+	} else {
+		t_jout(i, "jumped nested=%d ", (int)nested);
+	}
+	t_jres(i, "read", read(chan[0], b, sizeof b));
+	t_jout(i, "\n");
+}
+
+static void jump_out(int via_outer, int context)
+{
+	by_context = context;
+	net(10);
+	t_load_api();
+	pipe(chan);
+	struct sigaction sa = { .sa_handler = on_jump_out };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_outer;
+	sigaction(SIGUSR2, &sa, NULL);
+	nested = !via_outer;
+	t_spawn(j_after_jump, 0);
+	t_spawn(j_after_jump, 1);
+	t_finish();
+}
+
+static void c6_calls_yield_after_siglongjmp_out_of_handler(void) { jump_out(0, 0); }
+static void c6_calls_yield_after_siglongjmp_out_of_two_handlers(void) { jump_out(1, 0); }
+/* A green-thread library's preemption: the handler leaves by setcontext. */
+static void c6_calls_yield_after_setcontext_out_of_handler(void) { jump_out(0, 1); }
+
+/* A handler that jumps within its own frames (a library's error
+ * handling), then waits in a read: still the handler's own call. */
+static void on_inner_jump(int sig)
+{
+	sigjmp_buf here;
+	char c;
+	int was = me;
+	(void)sig;
+	if (sigsetjmp(here, 0) == 0)
+		siglongjmp(here, 1);
+	if (read(slow[0], &c, 1) != 1)
+		wrong++;
+	if (me != was)
+		switched++;
+	runs++;
+}
+
+static void *feed_slow(void *arg)
+{
+	(void)arg;
+	t_msleep(30);
+	write(slow[1], "s", 1);
+	return NULL;
+}
+
+static void j_inner(int i)
+{
+	char c = 0;
+	me = i;
+	if (i == 0) {
+		pthread_t th = go(feed_slow, NULL);
+		raise(SIGUSR1);
+		t_jout(i, "after handler switched=%d ", (int)switched);
+		pumping = 0;
+		join(th);
+	}
+	while (pumping) {
+		me = i;
+		write(devnull, &c, 1);
+	}
+	t_jout(i, "done\n");
+}
+
+static void c6_handler_jumping_within_itself_keeps_its_calls(void)
+{
+	net(10);
+	t_load_api();
+	pipe(slow);
+	devnull = open("/dev/null", O_WRONLY);
+	struct sigaction sa = { .sa_handler = on_inner_jump };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	pumping = 1;
+	t_spawn(j_inner, 0);
+	t_spawn(j_inner, 1);
+	t_finish();
+	t_out("runs=%d wrong=%d\n", (int)runs, (int)wrong);
+}
+
+/* ---- what the program is told about its dispositions ------------------ */
+
+static volatile int last;
+static void h1(int sig) { (void)sig; handled++; last = 1; }
+static void h2(int sig) { (void)sig; handled++; last = 2; }
+static void h3(int sig) { (void)sig; handled++; last = 3; }
+
+static const char *name_of(void (*h)(int))
+{
+	return h == h1 ? "h1" : h == h2 ? "h2" : h == h3 ? "h3" : h == SIG_DFL ? "DFL" :
+	       h == SIG_IGN ? "IGN" : h == SIG_HOLD ? "HOLD" : h == SIG_ERR ? "ERR" : "other";
+}
+
+/* The disposition as sigaction tells it: handler, flags, mask. */
+static void show_disp(const char *what, int sig)
+{
+	struct sigaction old;
+	memset(&old, 0, sizeof old);
+	if (sigaction(sig, NULL, &old) < 0) {
+		t_out("%s: %s\n", what, t_errname(errno));
+		return;
+	}
+	int f = old.sa_flags;
+	t_out("%s: %s flags=%#x%s%s%s%s%s mask-usr2=%d\n", what, name_of(old.sa_handler),
+	      f & ~0x04000000 /* SA_RESTORER: glibc's own */,
+	      f & SA_SIGINFO ? " siginfo" : "", f & SA_RESTART ? " restart" : "",
+	      f & SA_NODEFER ? " nodefer" : "", f & SA_RESETHAND ? " resethand" : "",
+	      f & SA_ONSTACK ? " onstack" : "", sigismember(&old.sa_mask, SIGUSR2));
+	t_out("  mask-self=%d\n", sigismember(&old.sa_mask, sig));
+}
+
+static void show_old(const char *what, void (*r)(int))
+{
+	t_out("%s -> %s%s%s\n", what, name_of(r), r == SIG_ERR ? " " : "",
+	      r == SIG_ERR ? t_errname(errno) : "");
+}
+
+static void c6_dispositions_name_the_programs_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = h1, .sa_flags = SA_RESTART | SA_ONSTACK }, old;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	t_res("sigaction", sigaction(SIGUSR1, &sa, &old));
+	t_out("old: %s\n", name_of(old.sa_handler));
+	show_disp("after sigaction", SIGUSR1);
+	show_old("signal h2", signal(SIGUSR1, h2));
+	show_disp("after signal", SIGUSR1);
+	show_old("bsd_signal h3", bsd_signal(SIGUSR1, h3));
+	show_old("ssignal h1", ssignal(SIGUSR1, h1));
+	show_old("sysv_signal h2", sysv_signal(SIGUSR1, h2));
+	show_disp("after sysv_signal", SIGUSR1);
+	show_old("sigset HOLD", sigset(SIGUSR1, SIG_HOLD));
+	show_old("sigset h3", sigset(SIGUSR1, h3));
+	t_res("siginterrupt", siginterrupt(SIGUSR1, 1));
+	show_disp("after siginterrupt", SIGUSR1);
+	show_old("signal h1 (interrupting)", signal(SIGUSR1, h1));
+	show_disp("after signal", SIGUSR1);
+	t_res("sigignore", sigignore(SIGUSR1));
+	show_old("signal h2 after sigignore", signal(SIGUSR1, h2));
+	show_old("signal DFL", signal(SIGUSR1, SIG_DFL));
+	show_old("signal DFL again", signal(SIGUSR1, SIG_DFL));
+	/* the same handler for two signals, one changed */
+	signal(SIGUSR1, h1);
+	signal(SIGUSR2, h1);
+	show_old("signal usr2 h3", signal(SIGUSR2, h3));
+	show_disp("usr1", SIGUSR1);
+	/* SA_RESETHAND: the kernel's reset is what the program sees */
+	sa.sa_handler = h2;
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGUSR2, &sa, NULL);
+	handled = 0;
+	raise(SIGUSR2);
+	t_out("handled=%d\n", (int)handled);
+	show_disp("after a resethand delivery", SIGUSR2);
+	/* refused: the record is left as it was */
+	sa.sa_handler = h3;
+	sa.sa_flags = 0;
+	t_res("sigaction 0", sigaction(0, &sa, NULL));
+	t_res("sigaction 65", sigaction(65, &sa, NULL));
+	t_res("sigaction KILL", sigaction(SIGKILL, &sa, NULL));
+	show_old("signal STOP", signal(SIGSTOP, h3));
+	show_old("signal 0", signal(0, h3));
+	show_disp("KILL", SIGKILL);
+	show_disp("usr1 still", SIGUSR1);
+	/* a child forked now is told the same */
+	pid_t pid = fork();
+	if (pid == 0) {
+		show_old("child signal h2", signal(SIGUSR1, h2));
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	show_status("child", st);
+	/* a vfork child's handler is its own: the parent's stays */
+	pid = vfork();
+	if (pid == 0) {
+		signal(SIGUSR1, h3);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	show_disp("usr1 after a vfork child's signal", SIGUSR1);
+	last = 0;
+	raise(SIGUSR1);
+	t_out("ran h%d\n", last);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+}
+
+/* ---- a SA_SIGINFO handler's arguments --------------------------------- */
+
+static volatile int got_signo, got_code, got_value, got_masked, got_raiser;
+static char *raiser_at;
+
+static void on_info(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	void *frames[64];
+	int e = errno;
+	got_signo = si->si_signo;
+	got_code = si->si_code;
+	got_value = si->si_value.sival_int;
+	sigset_t cur;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	/* blocked while it runs (unless SA_NODEFER); not in the mask its
+	 * return puts back */
+	got_masked = sigismember(&cur, SIGUSR1) + 2 * sigismember(&uc->uc_sigmask, SIGUSR1);
+	int n = backtrace(frames, 64);
+	got_raiser = 0;
+	for (int i = 0; i < n; i++)
+		if ((char *)frames[i] >= raiser_at && (char *)frames[i] < raiser_at + 512)
+			got_raiser = 1;
+	handled++;
+	(void)sig;
+	errno = e;
+}
+
+__attribute__((noinline)) static void raiser(int sig, int value)
+{
+	sigqueue(getpid(), sig, (union sigval){ .sival_int = value });
+	__asm__ volatile("" ::: "memory");
+}
+
+static void c6_siginfo_handler_gets_its_arguments(void)
+{
+	void *warm[4];
+	raiser_at = (char *)(uintptr_t)raiser;
+	backtrace(warm, 4); /* its first call loads the unwinder */
+	sigset_t m;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &m, NULL);
+	for (int nodefer = 0; nodefer < 2; nodefer++) {
+		struct sigaction sa = { .sa_sigaction = on_info, .sa_flags = SA_SIGINFO | (nodefer ? SA_NODEFER : 0) };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+		handled = 0;
+		raiser(SIGUSR1, 42 + nodefer);
+		t_out("nodefer=%d handled=%d signo=%d queued=%s value=%d masked=%d raiser-in-backtrace=%s\n",
+		      nodefer, (int)handled, got_signo, yes(got_code == SI_QUEUE), got_value, got_masked,
+		      yes(got_raiser));
+	}
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* ---- a handler that reaps children while the program waits for them --- */
+
+static volatile sig_atomic_t reaped;
+static volatile int reap_errno;
+
+static void on_reap(int sig)
+{
+	int st, e = errno;
+	(void)sig;
+	while (wait(&st) > 0)
+		reaped++;
+	reap_errno = errno;
+	errno = e;
+}
+
+/* make's SIGINT handler: it reaps its children itself while the program
+ * waits for one in wait().  The handler waits for both (its calls are its
+ * own); the program's wait then finds none left.  A coroutine's wait once
+ * reaped the first on its worker meanwhile. */
+static void c6_handler_reaps_while_the_program_waits(void)
+{
+	/* no net(): its alarm is this case's timer (t_run's limit holds) */
+	struct sigaction sa = { .sa_handler = on_reap, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	for (int i = 0; i < 2; i++)
+		if (fork() == 0) {
+			t_msleep(200 + 100 * i);
+			_exit(0);
+		}
+	setitimer(ITIMER_REAL, &(struct itimerval){ { 0, 0 }, { 0, 100000 } }, NULL);
+	int st;
+	t_res("wait", wait(&st));
+	t_out("handler reaped %d, then %s\n", (int)reaped, t_errname(reap_errno));
+	signal(SIGALRM, SIG_DFL);
+}
+
+/* ---- the table --------------------------------------------------------
+ * T_NOTSAN: under ThreadSanitizer the program's handler runs later, from
+ * the sanitizer's own frames (at its next intercepted call), not from the
+ * kernel's signal frame: outside the shim's trampoline (README, Known
+ * blind spots). */
+#define C(name, flags) { #name, name, flags }
+static const struct t_case cases[] = {
+	C(c6_handler_calls_are_its_own, T_OWNCORO | T_NOTSAN),
+	C(c6_calls_yield_after_siglongjmp_out_of_handler, T_OWNCORO),
+	C(c6_calls_yield_after_siglongjmp_out_of_two_handlers, T_OWNCORO),
+	C(c6_calls_yield_after_setcontext_out_of_handler, T_OWNCORO),
+	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
+	C(c6_dispositions_name_the_programs_handlers, 0),
+	C(c6_handler_reaps_while_the_program_waits, T_BACKEND),
+	C(c6_siginfo_handler_gets_its_arguments, 0),
+	{ NULL, NULL, 0 },
+};
+#undef C
+
+int main(int argc, char **argv)
+{
+	t_jobs_threads_under_off();
+	return t_cases_main(argc, argv, cases, "exact-handlers", 120);
+}
