@@ -31,8 +31,10 @@
  * the program's. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 
@@ -45,9 +47,11 @@
 typedef void (*handler_fn)(int, siginfo_t *, void *);
 typedef void (*simple_fn)(int);
 
-/* The program's handler for each signal whose kernel disposition is the
- * trampoline. */
-static _Atomic(handler_fn) program[NSIGS];
+/* The program's handler for each signal whose kernel disposition is a
+ * trampoline: [1] for one installed with SA_SIGINFO, [0] without.  The
+ * kernel fills the siginfo by the flags of the disposition it delivers,
+ * so each trampoline calls the handler installed with the same flag. */
+static _Atomic(handler_fn) program[2][NSIGS];
 /* Set once a scheduler ran in the process: handlers are wrapped. */
 static _Atomic int wrapping;
 /* The signals siginterrupt(sig, 1) made interrupting: signal() gives
@@ -57,6 +61,7 @@ static _Atomic uint64_t interrupting;
  * interposer's sigaction, called inside a change, come back in. */
 static atomic_flag changing = ATOMIC_FLAG_INIT;
 static ASY_TLS int holding;
+static ASY_TLS sigset_t fork_was;
 
 /* Where each running handler's trampoline frame is, innermost last: a
  * jump out of a handler (shim/jump.c) leaves the levels it jumps past. */
@@ -68,11 +73,32 @@ static struct {
 	simple_fn (*sigset)(int, simple_fn);
 } real;
 
-__attribute__((constructor)) static void resolve(void)
+static void resolve(void)
 {
 	real.sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
 	real.siginterrupt = (int (*)(int, int))dlsym(RTLD_NEXT, "siginterrupt");
 	real.sigset = (simple_fn(*)(int, simple_fn))dlsym(RTLD_NEXT, "sigset");
+}
+
+static void lock(sigset_t *was);
+static void unlock(const sigset_t *was);
+
+/* A fork while another thread changes a disposition: the child gets the
+ * lock free and the record whole. */
+static void fork_prepare(void)
+{
+	lock(&fork_was);
+}
+
+static void fork_after(void)
+{
+	unlock(&fork_was);
+}
+
+__attribute__((constructor)) static void start(void)
+{
+	resolve();
+	pthread_atfork(fork_prepare, fork_after, fork_after);
 }
 
 /* A handler left by unwinding (a C++ exception thrown from a SIGSEGV
@@ -83,16 +109,29 @@ static void left(int *level)
 	asy__in_handler = *level;
 }
 
-static void trampoline(int sig, siginfo_t *si, void *uc)
+static inline __attribute__((always_inline)) void run(int info, int sig, siginfo_t *si, void *uc)
 {
-	handler_fn h = atomic_load_explicit(&program[sig], memory_order_acquire);
+	handler_fn h = atomic_load_explicit(&program[info][sig], memory_order_acquire);
 	int level __attribute__((cleanup(left))) = asy__in_handler++;
 	if (level < LEVELS) /* the level's place: between the handler and its signal frame */
 		frames[level] = (const char *)__builtin_frame_address(0);
-	/* a SIG_IGN or SIG_DFL raced in by another thread: the kernel's
-	 * disposition changed as this signal came; nothing to run */
-	if ((uintptr_t)h > (uintptr_t)SIG_HOLD)
+	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
+}
+
+static void tramp_plain(int sig, siginfo_t *si, void *uc)
+{
+	run(0, sig, si, uc);
+}
+
+static void tramp_info(int sig, siginfo_t *si, void *uc)
+{
+	run(1, sig, si, uc);
+}
+
+static int is_tramp(uintptr_t h)
+{
+	return h == (uintptr_t)tramp_plain || h == (uintptr_t)tramp_info;
 }
 
 /* A jump (shim/jump.c) to the stack address `to`, made at `here`: each
@@ -115,7 +154,7 @@ void asy__handlers_left(const char *to, const char *here)
 static int ours(int sig, uintptr_t h)
 {
 	return sig > 0 && sig < NSIGS && h > (uintptr_t)SIG_HOLD && h != (uintptr_t)SIG_ERR &&
-	       h != (uintptr_t)trampoline;
+	       !is_tramp(h);
 }
 
 /* One change at a time, with every signal blocked. */
@@ -137,66 +176,80 @@ static void unlock(const sigset_t *was)
 	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, was, 0, 8, 0, 0);
 }
 
-/* The one path of every change: sigaction's. */
+/* The one path of every change: sigaction's.  The program's structs are
+ * read before the lock and written after it, with its signals as they
+ * were: a bad pointer faults as it does in glibc's, where the program's
+ * SIGSEGV handler can see it. */
 static int change(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (!real.sigaction)
 		resolve();
-	struct sigaction mine;
-	uintptr_t h = act ? (uintptr_t)act->sa_handler : 0;
-	/* a vfork child (or a clone sharing memory) shares this file's
-	 * record with its parent, not its dispositions: its own are set as
-	 * they are */
-	int wrap = act && ours(sig, h) && atomic_load_explicit(&wrapping, memory_order_relaxed) &&
-		   !asy__in_child();
-	if (wrap) {
-		mine = *act;
-		mine.sa_sigaction = trampoline;
-		act = &mine;
-	}
+	struct sigaction in, out;
+	if (act) /* a copy, as glibc's: any pointer the kernel would take */
+		memcpy(&in, act, sizeof in);
+	uintptr_t h = act ? (uintptr_t)in.sa_handler : 0;
+	int info = act && (in.sa_flags & SA_SIGINFO);
 	sigset_t was;
 	int e = errno;
 	lock(&was);
-	handler_fn prev = sig > 0 && sig < NSIGS ? atomic_load(&program[sig]) : NULL;
-	if (wrap)
-		atomic_store_explicit(&program[sig], (handler_fn)h, memory_order_release);
-	int r = real.sigaction(sig, act, old);
+	/* a vfork child (or a clone sharing memory) shares this file's
+	 * record with its parent, not its dispositions: its own are set as
+	 * they are */
+	int wrap = act && ours(sig, h) && atomic_load(&wrapping) && !asy__in_child();
+	int valid = sig > 0 && sig < NSIGS;
+	handler_fn prev[2] = { valid ? atomic_load(&program[0][sig]) : NULL,
+			       valid ? atomic_load(&program[1][sig]) : NULL };
+	if (wrap) {
+		atomic_store_explicit(&program[info][sig], (handler_fn)h, memory_order_release);
+		in.sa_sigaction = info ? tramp_info : tramp_plain;
+	}
+	int r = real.sigaction(sig, act ? &in : NULL, old ? &out : NULL);
 	if (r < 0) {
 		e = errno;
 		if (wrap)
-			atomic_store_explicit(&program[sig], prev, memory_order_release);
-	} else if (old && old->sa_sigaction == trampoline) {
-		old->sa_sigaction = prev;
+			atomic_store_explicit(&program[info][sig], prev[info], memory_order_release);
+	} else if (old && is_tramp((uintptr_t)out.sa_handler)) {
+		out.sa_sigaction = prev[out.sa_sigaction == tramp_info];
 	}
 	unlock(&was);
+	if (r == 0 && old)
+		memcpy(old, &out, sizeof out);
 	errno = e;
 	return r;
 }
 
-/* When the process's first scheduler starts (sched.c): every handler the
- * kernel holds is wrapped. */
+/* The kernel's struct, for the wrapping below: a handler installed by a
+ * raw system call keeps its own restorer, flags and mask. */
+struct ksigaction {
+	uintptr_t handler;
+	unsigned long flags;
+	uintptr_t restorer;
+	uint64_t mask;
+};
+
+/* When the process's first scheduler starts (engine.c): every handler the
+ * kernel holds is wrapped, each as it is (glibc's own, for its thread
+ * cancellation and set*id broadcasts, aside). */
 void asy__handlers_wrap(void)
 {
 	if (atomic_load_explicit(&wrapping, memory_order_acquire))
 		return;
-	if (!real.sigaction)
-		resolve();
 	sigset_t was;
-	int e = errno;
 	lock(&was);
 	if (!atomic_load(&wrapping)) {
 		for (int sig = 1; sig < NSIGS; sig++) {
-			struct sigaction cur;
-			if (real.sigaction(sig, NULL, &cur) < 0 || !ours(sig, (uintptr_t)cur.sa_handler))
+			struct ksigaction k;
+			if (sig == 32 || sig == 33 ||
+			    asy_sys(SYS_rt_sigaction, sig, 0, &k, 8, 0, 0) < 0 || !ours(sig, k.handler))
 				continue;
-			atomic_store(&program[sig], cur.sa_sigaction);
-			cur.sa_sigaction = trampoline;
-			real.sigaction(sig, &cur, NULL);
+			int info = !!(k.flags & SA_SIGINFO);
+			atomic_store(&program[info][sig], (handler_fn)k.handler);
+			k.handler = (uintptr_t)(info ? tramp_info : tramp_plain);
+			asy_sys(SYS_rt_sigaction, sig, &k, 0, 8, 0, 0);
 		}
 		atomic_store(&wrapping, 1);
 	}
 	unlock(&was);
-	errno = e;
 }
 
 ASY_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -266,8 +319,8 @@ ASY_EXPORT simple_fn sigset(int sig, simple_fn fn)
 		resolve();
 	if (fn == SIG_HOLD) {
 		simple_fn r = real.sigset(sig, fn);
-		if (r == (simple_fn)(void *)trampoline)
-			r = (simple_fn)(void *)atomic_load(&program[sig]);
+		if (is_tramp((uintptr_t)r)) /* glibc's sigset names no SA_SIGINFO handler */
+			r = (simple_fn)(void *)atomic_load(&program[r == (simple_fn)(void *)tramp_info][sig]);
 		return r;
 	}
 	struct sigaction act = { .sa_handler = fn }, old;

@@ -358,6 +358,84 @@ static void c6_dispositions_name_the_programs_handlers(void)
 	signal(SIGUSR2, SIG_DFL);
 }
 
+/* A fork while another thread changes a disposition: the child's own
+ * change goes through (it once found the shim's lock held for good and
+ * spun with every signal blocked). */
+static _Atomic int changing_stop;
+
+static void *keep_changing(void *arg)
+{
+	(void)arg;
+	for (unsigned n = 0; !changing_stop; n++)
+		signal(SIGUSR2, n & 1 ? h1 : h2);
+	return NULL;
+}
+
+static void c6_fork_while_a_thread_changes_handlers(void)
+{
+	int ok = 0, hung = 0;
+	pthread_t th = go(keep_changing, NULL);
+	for (int i = 0; i < 30; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			signal(SIGUSR1, h1);
+			_exit(0);
+		}
+		int st = 0, done = 0;
+		for (int ms = 0; ms < 2000 && !done; ms++) {
+			done = waitpid(pid, &st, WNOHANG) == pid;
+			if (!done)
+				t_msleep(1);
+		}
+		if (!done) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		}
+		ok += done && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		hung += !done;
+	}
+	changing_stop = 1;
+	join(th);
+	t_out("children ended=%d hung=%d\n", ok, hung);
+	signal(SIGUSR2, SIG_DFL);
+}
+
+/* sigaction with an old-action pointer it cannot write: the kernel's
+ * change is made, then the copy faults, and the program's SIGSEGV handler
+ * sees it (it once came with every signal blocked: the process died). */
+static sigjmp_buf segv_env;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(segv_env, 1);
+}
+
+static void c6_sigaction_bad_pointers_fault_as_in_glibc(void)
+{
+	struct sigaction sa = { .sa_handler = on_segv, .sa_flags = SA_NODEFER }, usr = { .sa_handler = h2 };
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&usr.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	signal(SIGUSR1, h1);
+	if (sigsetjmp(segv_env, 1) == 0) {
+		sigaction(SIGUSR1, &usr, (struct sigaction *)(uintptr_t)minus_one);
+		t_out("bad old: no fault\n");
+	} else {
+		t_out("bad old: SIGSEGV\n");
+	}
+	show_disp("usr1 after", SIGUSR1);
+	if (sigsetjmp(segv_env, 1) == 0) {
+		sigaction(SIGUSR1, (const struct sigaction *)(uintptr_t)minus_one, NULL);
+		t_out("bad act: no fault\n");
+	} else {
+		t_out("bad act: SIGSEGV\n");
+	}
+	show_disp("usr1 still", SIGUSR1);
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* ---- a SA_SIGINFO handler's arguments --------------------------------- */
 
 static volatile int got_signo, got_code, got_value, got_masked, got_raiser;
@@ -470,6 +548,8 @@ static const struct t_case cases[] = {
 	C(c6_dispositions_name_the_programs_handlers, 0),
 	C(c6_handler_reaps_while_the_program_waits, T_BACKEND | T_NOTSAN),
 	C(c6_siginfo_handler_gets_its_arguments, 0),
+	C(c6_fork_while_a_thread_changes_handlers, 0),
+	C(c6_sigaction_bad_pointers_fault_as_in_glibc, 0),
 	{ NULL, NULL, 0 },
 };
 #undef C
