@@ -533,6 +533,46 @@ static void c6_handler_reaps_while_the_program_waits(void)
 	signal(SIGALRM, SIG_DFL);
 }
 
+/* A daemon's SIGCHLD handler reaps with WNOHANG while the program waits
+ * for one child: the kernel's wait takes the child before the handler
+ * runs, so the program has it and the handler finds nothing (a
+ * coroutine's wait once lost it to the handler: -1 ECHILD). */
+static volatile sig_atomic_t chld_runs, chld_reaped;
+
+static void on_chld(int sig)
+{
+	int st, e = errno;
+	(void)sig;
+	chld_runs++;
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		chld_reaped++;
+	errno = e;
+}
+
+static void c6_sigchld_reaper_leaves_the_waited_child(void)
+{
+	struct sigaction sa = { .sa_handler = on_chld, .sa_flags = SA_NOCLDSTOP };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	for (int i = 0; i < 3; i++) {
+		pid_t c = fork();
+		if (c == 0) {
+			t_msleep(30);
+			_exit(40 + i);
+		}
+		int st = 0;
+		pid_t r = waitpid(c, &st, 0);
+		t_msleep(10);
+		if (r == c)
+			t_out("waitpid=the child status=%d ", WEXITSTATUS(st));
+		else
+			t_res("waitpid", r);
+		t_out("handler ran=%s reaped=%d\n", yes(chld_runs > 0), (int)chld_reaped);
+		chld_runs = chld_reaped = 0;
+	}
+	signal(SIGCHLD, SIG_DFL);
+}
+
 /* ---- the table --------------------------------------------------------
  * T_NOTSAN: under ThreadSanitizer the program's handler runs later, from
  * the sanitizer's own frames (at its next intercepted call), not from the
@@ -547,6 +587,7 @@ static const struct t_case cases[] = {
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	C(c6_dispositions_name_the_programs_handlers, 0),
 	C(c6_handler_reaps_while_the_program_waits, T_BACKEND | T_NOTSAN),
+	C(c6_sigchld_reaper_leaves_the_waited_child, T_BACKEND | T_NOTSAN),
 	C(c6_siginfo_handler_gets_its_arguments, 0),
 	C(c6_fork_while_a_thread_changes_handlers, 0),
 	C(c6_sigaction_bad_pointers_fault_as_in_glibc, 0),

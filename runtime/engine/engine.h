@@ -368,6 +368,11 @@ extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
 extern __thread int asy__in_handler __attribute__((tls_model("initial-exec")));
 void asy__handlers_left(const char *to, const char *here);
 void asy__handlers_wrap(void);
+void asy__children_settle(void);
+/* fs.c's CHILD row (child.c), and the worker call it is made with. */
+int asy__child_waits(const struct asy_io *io);
+long asy__child_wait(struct asy_io *io);
+long asy__fs_offload(struct asy_io *io, const long *a, int waits);
 struct sigaction;
 int asy__sigaction_real(int sig, const struct sigaction *act, struct sigaction *old);
 extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));

@@ -28,15 +28,7 @@
  *           thread; taken, or an error other than "held": that is the
  *           answer.  Otherwise the blocking form as WAITS.
  *   CHILD   a wait for a child (wait, waitpid, wait3, wait4, waitid):
- *           with WNOHANG, or __WNOTHREAD (only the calling thread's
- *           children), the program's own call; else the WNOHANG form in
- *           the calling thread (a child's change already there, or an
- *           error, is the answer), and while there is none a worker
- *           watches for one as WAITS, with WNOWAIT: the reaping is
- *           always the calling thread's.  So a signal handler that reaps
- *           children itself while the coroutine waits (make's SIGINT
- *           handler) finds them all, as without the shim, and the
- *           coroutine's wait goes on as the kernel's restarted one would.
+ *           child.c.
  *
  * Signals a worker's call raises for its task — SIGPIPE from a splice
  * into a pipe nobody reads, SIGXFSZ from ftruncate past RLIMIT_FSIZE —
@@ -185,7 +177,9 @@ static long run(void *p)
 	return r == -1 && j->err > 0 ? -(long)j->err : r;
 }
 
-static long offload(struct asy_io *io, const long *a, int waits)
+/* The call made by fn on a worker (waits: as WAITS, with its numbers
+ * kept); its result.  child.c makes its watches with it too. */
+long asy__fs_offload(struct asy_io *io, const long *a, int waits)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
@@ -374,96 +368,6 @@ static int lock_waits(const struct asy_io *io)
 	}
 }
 
-/* A wait for a child that can wait at all, by its options. */
-static int child_waits(const struct asy_io *io)
-{
-	long o = io->call == ASY_CALL_wait ? 0 : io->call == ASY_CALL_wait3 ? io->a[1] :
-		 io->call == ASY_CALL_waitid ? io->a[3] : io->a[2]; /* waitpid, wait4 */
-	return !(o & (WNOHANG | __WNOTHREAD));
-}
-
-/* The WNOHANG form in the calling thread, as the raw system call glibc's
- * functions make: a pid or -errno is the answer, 0 means no child has
- * changed yet (the call must wait).  waitid says that by a zero si_pid,
- * which needs its siginfo: without one it waits at once. */
-static long child_try(const struct asy_io *io)
-{
-	const long *a = io->a;
-	long r;
-	switch (io->call) {
-	case ASY_CALL_waitid:
-		if (!a[2])
-			return 0;
-		r = asy_sys(SYS_waitid, a[0], a[1], a[2], a[3] | WNOHANG, 0, 0);
-		return r < 0 ? r : ((siginfo_t *)a[2])->si_pid ? 1 : 0;
-	case ASY_CALL_wait:
-		return asy_sys(SYS_wait4, -1, a[0], WNOHANG, 0, 0, 0);
-	case ASY_CALL_wait3:
-		return asy_sys(SYS_wait4, -1, a[0], a[1] | WNOHANG, a[2], 0, 0);
-	default: /* waitpid, wait4 */
-		return asy_sys(SYS_wait4, a[0], a[1], a[2] | WNOHANG,
-			       io->call == ASY_CALL_wait4 ? a[3] : 0, 0, 0);
-	}
-}
-
-/* On the worker: the watch, waitid(..., WNOWAIT) of the same children and
- * changes as the call's (WUNTRACED is WSTOPPED; wait4's pid as waitid's
- * id type: 0 is the caller's group). */
-static long child_watch(long type, long id, long info, long opt, long u4, long u5)
-{
-	(void)u4;
-	(void)u5;
-	long r = asy_sys(SYS_waitid, type, id, info, opt, 0, 0);
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
-static void watch_args(const struct asy_io *io, long *w, siginfo_t *info)
-{
-	const long *a = io->a;
-	long pid = io->call == ASY_CALL_waitpid || io->call == ASY_CALL_wait4 ? a[0] : -1;
-	long opt = io->call == ASY_CALL_waitid ? a[3] :
-		   io->call == ASY_CALL_wait ? WEXITED :
-		   (io->call == ASY_CALL_wait3 ? a[1] : a[2]) | WEXITED;
-	if (io->call == ASY_CALL_waitid)
-		w[0] = a[0], w[1] = a[1];
-	else if (pid > 0)
-		w[0] = P_PID, w[1] = pid;
-	else if (pid == -1)
-		w[0] = P_ALL, w[1] = 0;
-	else
-		w[0] = P_PGID, w[1] = pid == 0 ? 0 : -pid;
-	w[2] = (long)info;
-	w[3] = opt | WNOWAIT;
-	w[4] = w[5] = 0;
-}
-
-/* A coroutine's wait for a child (CHILD above).  Should the watch keep
- * seeing a change the WNOHANG form does not take, the call itself goes
- * to the worker, as it once did. */
-static long child_wait(struct asy_io *io)
-{
-	for (int rounds = 0;; rounds++) {
-		long r = child_try(io);
-		if (r != 0)
-			return asy__inline(io, io->call == ASY_CALL_waitid && r > 0 ? 0 : r);
-		if (rounds == 100)
-			return offload(io, io->a, 1);
-		long w[6];
-		siginfo_t info;
-		watch_args(io, w, &info);
-		struct asy_io watch = { .op = ASY_OP_NONE, .call = io->call, .fd = -1,
-					.rwflags = (int)sizeof(int), .arg = (void *)child_watch };
-		r = offload(&watch, w, 1);
-		io->via = watch.via;
-		if (r < 0)
-			return r; /* ECHILD, EINVAL, a deadline, a cancel */
-	}
-}
-
 /* A path the calling thread must resolve itself: /proc/thread-self names
  * the task that looks it up, however the path reaches it ("//proc/…",
  * "/proc/./…", relative to /proc).  Read without trusting the pointer,
@@ -640,11 +544,11 @@ long asy__fs(struct asy_io *io)
 	note_unshare(io);
 	asy__ops_first(io, -1);
 	if (how == INLINE || (io->call == ASY_CALL_msync && !(io->a[2] & MS_SYNC)) ||
-	    (how == LOCK && !lock_waits(io)) || (how == CHILD && !child_waits(io)) ||
+	    (how == LOCK && !lock_waits(io)) || (how == CHILD && !asy__child_waits(io)) ||
 	    asy__coro_alone())
 		return ASY_PASS;
 	if (how == CHILD)
-		return child_wait(io);
+		return asy__child_wait(io);
 	if (how == WORKER || io->call == ASY_CALL_open || io->call == ASY_CALL_openat ||
 	    io->call == ASY_CALL_creat) {
 		/* On copies of its names: one read of each, which also says
@@ -665,7 +569,7 @@ long asy__fs(struct asy_io *io)
 			return asy__inline(io, r);
 	}
 	asy__changing += resizes(io);
-	long r = offload(io, io->a, how != WORKER);
+	long r = asy__fs_offload(io, io->a, how != WORKER);
 	asy__changing -= resizes(io);
 	return r;
 }
