@@ -169,7 +169,8 @@ static int lines(const char *s)
 START_TEST(exports_only_hooks_and_asy)
 {
 	/* Every name of the one list (shim/hooks.def), and shim/process.c's,
-	 * shim/task.c's, shim/pin.c's and shim/stack.c's. */
+	 * shim/task.c's, shim/pin.c's, shim/stack.c's, shim/jump.c's and
+	 * shim/signal.c's. */
 	static const char *const hooks[] = {
 #define HOOK(ret, name, ...) #name,
 #define VHOOK(ret, name, ...) #name,
@@ -201,6 +202,9 @@ START_TEST(exports_only_hooks_and_asy)
 		"pthread_getattr_np",
 		/* shim/jump.c */
 		"longjmp", "_longjmp", "siglongjmp", "__longjmp_chk",
+		/* shim/signal.c */
+		"sigaction", "__sigaction", "signal", "bsd_signal", "ssignal", "sysv_signal",
+		"__sysv_signal", "sigset", "siginterrupt", "setcontext", "swapcontext",
 		NULL,
 	};
 	char cmd[4200], sym[256], type[8];
