@@ -57,7 +57,7 @@ enum asy_op {
  * family of calls the engine handles it with (one file each):
  *   rw     runtime/engine/rw.c     read/write family, by the kind of fd
  *   sync   runtime/engine/opdef.c  one backend op (fsync, fdatasync)
- *   net    runtime/engine/net.c    socket calls
+ *   net    runtime/engine/net.c    socket calls (net-ring.c: their ops on the ring)
  *   poll   runtime/engine/poll.c   readiness: poll, select, epoll_wait
  *   sleep  runtime/engine/sleep.c  sleeps, on the scheduler's timers
  *   res    runtime/engine/resolve.c name resolution, on a worker
@@ -476,7 +476,7 @@ long asy__poll(struct asy_io *io);   /* poll.c */
 long asy__sleep(struct asy_io *io);  /* sleep.c */
 long asy__fs(struct asy_io *io);     /* fs.c */
 /* read() of a number that last held a socket, as the kernel's
- * recvmsg(fd, {iov}, 0) on the thread's ring (net.c); -ENOTSOCK before
+ * recvmsg(fd, {iov}, 0) on the thread's ring (net-ring.c); -ENOTSOCK before
  * anything moved when the number holds something else now; ASY_PASS when
  * the ring took nothing (no ring, a coroutine alone). */
 long asy__sock_read(struct asy_io *io);
@@ -492,7 +492,7 @@ long asy__sock_stream(struct asy_io *io, size_t *done);
  * not asked yet). */
 int asy__rest_stops(int fd, int reading, size_t done, int *unix_sock);
 /* The thread's ring, when this coroutine's call of a pipe or socket may
- * wait there (net.c); NULL: its wait is a POLL op on the fd number. */
+ * wait there (net-ring.c); NULL: its wait is a POLL op on the fd number. */
 struct asy_thread *asy__ring_thread(void);
 
 /* Where a write that moved `done` bytes ends in its file (position.c):

@@ -4,7 +4,7 @@
  * file: if another thread closes the number meanwhile, and perhaps the
  * next open takes it, the call goes on with the old file (a pipe keeps
  * its reader, the bytes that come are the call's).  On the uring backend
- * the call's own op holds it (rw.c, net.c).  The threads backend, and
+ * the call's own op holds it (rw.c, net-ring.c).  The threads backend, and
  * accept on both, wait by polling the number, which holds nothing, so
  * while such a wait lasts its number is on the list here, and a close,
  * close_range, dup2 or dup3 over that number made through the shim, from

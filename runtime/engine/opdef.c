@@ -155,7 +155,7 @@ long asy__op_finish(struct asy_thread *t, struct asy_waiter *w, int64_t deadline
  * worker took the op in that instant would decide whether it ran (a
  * cancelled coroutine's name lookup ran, or failed, by chance).  It ends
  * as an op cancelled before it started does.  (A RECV or SEND op, the
- * kernel's try in the coroutine's turn, is started by net.c itself, as
+ * kernel's try in the coroutine's turn, is started by net-ring.c itself, as
  * the try of the threads backend is made.) */
 long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {

@@ -609,7 +609,7 @@ long asy__rw(struct asy_io *io)
 		asy__ops_first(io, asy__vec_total_safe(io));
 	if (io->op == ASY_OP_READ && io->iov == &io->one && io->off < 0 && !io->rwflags &&
 	    asy__fd_was_socket(io->fd)) {
-		/* A socket, last time: read on the ring as recv (net.c).  One
+		/* A socket, last time: read on the ring as recv (net-ring.c).  One
 		 * buffer, of at least a byte (above): a vector of 0 bytes reads
 		 * nothing where recvmsg would take a datagram. */
 		long r = asy__sock_read(io);
