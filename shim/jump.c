@@ -13,6 +13,7 @@
  * with the thread's pointer guard) and the frame is x86-64's rt_sigframe;
  * elsewhere every jump is glibc's (README, Known blind spots). */
 #include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,9 @@ NOPOISON static void *restorer(void)
 	return found;
 }
 
+/* How far above the jump's own frame its handler's signal frame may lie. */
+#define MAX_SEARCH ((size_t)8 << 20)
+
 /* The innermost signal frame between sp and the top of its stack: the
  * restorer's address where a handler's return address sits (8 bytes
  * past a 16-byte boundary), a ucontext with known flags and no link, and
@@ -104,12 +108,12 @@ NOPOISON static _Noreturn void leave_handler(char *f, void *rest)
 	__builtin_unreachable();
 }
 
-/* Put the jump off if it goes into a coroutine inside a hooked call;
- * returns only when it does not. */
-NOPOISON static void maybe_defer(void *env, int val)
+/* Put the jump to stack pointer `to` off if it goes into a coroutine
+ * inside a hooked call; returns only when it does not.  errno is the
+ * program's at the jump, and stays so until the jump is made. */
+NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 {
 	char here;
-	const char *to = target_sp(env);
 	struct asy_coro *c = asy__coro_calling_at(to);
 	if (!c)
 		return; /* the common jump: within a coroutine's own code */
@@ -119,19 +123,38 @@ NOPOISON static void maybe_defer(void *env, int val)
 		top = (const char *)ss.ss_sp + ss.ss_size;
 	else
 		top = asy__coro_stack_top(&here);
+	/* Not on that stack (a stack of the program's own, as makecontext's:
+	 * the root's top lies far off): no signal frame is looked for. */
+	if (top && (top < &here || (size_t)(top - &here) > MAX_SEARCH))
+		top = NULL;
 	void *rest = restorer();
 	char *f = top && rest ? signal_frame(&here, top, rest) : NULL;
-	uint64_t mask = 0;
 	/* not from a handler, or within the handler's own frames (below its
 	 * signal frame on the same stack): the jump as it is */
 	if (!f || (to > &here && to < f) ||
-	    asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &mask, 8, 0, 0) < 0)
+	    asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &j->mask, 8, 0, 0) < 0)
 		return;
-	asy__coro_jump_defer(c, env, val, mask);
+	j->err = errno;
+	asy__coro_jump_defer(c, j);
 	if (asy__in_handler)
 		asy__handlers_left(f, &here); /* the handlers inside that frame */
 	leave_handler(f, rest);
 }
+NOPOISON static void maybe_defer(void *env, int val)
+{
+	struct asy_jump j = { .env = env, .val = val };
+	defer_at(target_sp(env), &j);
+}
+
+/* setcontext out of a handler (shim/signal.c): the same, into the
+ * context's own stack. */
+NOPOISON void asy__context_defer(const void *uc, const char *sp)
+{
+	struct asy_jump j = { .env = (void *)uc, .ctx = 1 };
+	if (sp)
+		defer_at(sp, &j);
+}
+
 /* The program's handlers the jump leaves (shim/signal.c). */
 NOPOISON static void leave_handlers(void *env)
 {
@@ -143,6 +166,12 @@ static void maybe_defer(void *env, int val)
 {
 	(void)env;
 	(void)val;
+}
+
+void asy__context_defer(const void *uc, const char *sp)
+{
+	(void)uc;
+	(void)sp;
 }
 
 /* Where the jmp_buf is not read, a jump made in a handler leaves them
@@ -176,15 +205,21 @@ NOPOISON ASY_EXPORT void __longjmp_chk(void *env, int val) { jump(J_CHK, env, va
  * mask, if it saved one, then wins as it does in glibc's jump. */
 NOPOISON void asy__jump_due(void)
 {
-	void *env;
-	int val;
-	uint64_t mask;
-	if (!asy__coro_jump_take(&env, &val, &mask))
+	struct asy_jump j;
+	if (!asy__coro_jump_take(&j))
 		return;
-	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &mask, 0, 8, 0, 0);
+	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &j.mask, 0, 8, 0, 0);
 	if (__asan_handle_no_return)
 		__asan_handle_no_return();
+	errno = j.err;
+	if (j.ctx) { /* its own mask, as glibc's setcontext sets it */
+		static int (*set)(const void *);
+		if (!set)
+			set = (int (*)(const void *))dlsym(RTLD_NEXT, "setcontext");
+		set(j.env);
+		return; /* refused (its mask): the call ends as cancelled */
+	}
 	if (!real[J_SIG])
 		resolve();
-	real[J_SIG](env, val);
+	real[J_SIG](j.env, j.val);
 }

@@ -38,6 +38,8 @@
 #include <ucontext.h>
 
 #include "engine.h"
+#include "coro.h"
+#include "spin.h"
 #include "sys.h"
 
 #define NSIGS 65 /* 1..64 */
@@ -58,7 +60,7 @@ static _Atomic int wrapping;
 static _Atomic uint64_t interrupting;
 /* Taken for each change (a handler may make one too); `holding` lets an
  * interposer's sigaction, called inside a change, come back in. */
-static atomic_flag changing = ATOMIC_FLAG_INIT;
+static asy_spin changing = ASY_SPIN_INIT;
 static ASY_TLS int holding;
 static ASY_TLS sigset_t fork_was;
 
@@ -166,14 +168,13 @@ static void lock(sigset_t *was)
 	asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, was, 8, 0, 0);
 	if (holding++)
 		return;
-	while (atomic_flag_test_and_set_explicit(&changing, memory_order_acquire))
-		;
+	asy__spin_take(&changing);
 }
 
 static void unlock(const sigset_t *was)
 {
 	if (!--holding)
-		atomic_flag_clear_explicit(&changing, memory_order_release);
+		asy__spin_give(&changing);
 	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, was, 0, 8, 0, 0);
 }
 
@@ -354,7 +355,11 @@ int asy__sigaction_real(int sig, const struct sigaction *act, struct sigaction *
 
 /* setcontext and swapcontext out of a handler (a green-thread library's
  * preemption) leave the handlers whose frames the new context is not
- * in, as a jump does. */
+ * in, as a jump does.  A handler's setcontext into a coroutine inside a
+ * hooked call is put off as its longjmp is (shim/jump.c): made on the
+ * coroutine's own stack once its call is back in the hook.  A
+ * swapcontext cannot be: the context it saves is the handler's (README,
+ * Known blind spots). */
 static const char *context_sp(const ucontext_t *uc)
 {
 #if defined(__x86_64__)
@@ -373,6 +378,8 @@ ASY_EXPORT int setcontext(const ucontext_t *uc)
 	if (!real_set)
 		real_set = (int (*)(const ucontext_t *))dlsym(RTLD_NEXT, "setcontext");
 	char here;
+	if (asy__sched_running && uc)
+		asy__context_defer(uc, context_sp(uc));
 	if (asy__in_handler && uc)
 		asy__handlers_left(context_sp(uc), &here);
 	return real_set(uc);

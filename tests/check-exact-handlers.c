@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 #include <ucontext.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -125,6 +127,7 @@ static volatile int by_context;
 static void on_jump_out(int sig)
 {
 	(void)sig;
+	errno = ETIMEDOUT; /* the program's errno after the jump */
 	if (by_context)
 		setcontext(&out_uc);
 	siglongjmp(out_env, 1);
@@ -189,6 +192,73 @@ static void c6_calls_yield_after_siglongjmp_out_of_handler(void) { jump_out(0, 0
 static void c6_calls_yield_after_siglongjmp_out_of_two_handlers(void) { jump_out(1, 0); }
 /* A green-thread library's preemption: the handler leaves by setcontext. */
 static void c6_calls_yield_after_setcontext_out_of_handler(void) { jump_out(0, 1); }
+
+/* The handler runs while the thread waits in the scheduler (job 0 in a
+ * read nobody feeds, job 1 asleep), and leaves by siglongjmp or
+ * setcontext into job 0's read: errno is the handler's, as with glibc
+ * (it was ECANCELED, the put-off jump's way of ending the call), and a
+ * setcontext is made on job 0's stack (it was made on the scheduler's,
+ * whose coroutines then crashed at exit). */
+static int idle_pipe[2];
+static pid_t kick_tid;
+
+static void *kick_later(void *arg)
+{
+	(void)arg;
+	t_msleep(30);
+	syscall(SYS_tgkill, getpid(), kick_tid, SIGUSR1);
+	return NULL;
+}
+
+static void j_jump_from_the_wait(int i)
+{
+	char b[8];
+	if (i == 1) {
+		t_msleep(80);
+		t_jres(i, "write", write(chan[1], "ab", 2));
+		t_jout(i, "\n");
+		return;
+	}
+	volatile int back = 0;
+	kick_tid = (pid_t)syscall(SYS_gettid);
+	pthread_t th = go(kick_later, NULL);
+	errno = 0;
+	if (by_context) {
+		getcontext(&out_uc);
+		if (!back) {
+			back = 1;
+			read(idle_pipe[0], b, sizeof b);
+			t_jout(i, "read returned ");
+		}
+	} else if (sigsetjmp(out_env, 1) == 0) {
+		read(idle_pipe[0], b, sizeof b);
+		t_jout(i, "read returned ");
+	}
+	int e = errno;
+	join(th);
+	t_jout(i, "left errno=%s ", strerrorname_np(e));
+	t_jres(i, "read", read(chan[0], b, sizeof b));
+	t_jout(i, "\n");
+}
+
+static void jump_from_the_wait(int context)
+{
+	by_context = context;
+	net(10);
+	t_load_api();
+	pipe(chan);
+	pipe(idle_pipe);
+	struct sigaction sa = { .sa_handler = on_jump_out };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	t_spawn(j_jump_from_the_wait, 0);
+	t_spawn(j_jump_from_the_wait, 1);
+	t_finish();
+	signal(SIGUSR1, SIG_DFL);
+}
+
+static void c6_siglongjmp_from_the_wait_keeps_the_handlers_errno(void) { jump_from_the_wait(0); }
+static void c6_setcontext_from_the_wait_lands_on_the_calls_stack(void) { jump_from_the_wait(1); }
 
 /* A handler that jumps within its own frames (a library's error
  * handling), then waits in a read: still the handler's own call. */
@@ -371,12 +441,37 @@ static void *keep_changing(void *arg)
 	return NULL;
 }
 
-static void c6_fork_while_a_thread_changes_handlers(void)
+/* `_Fork`, a raw fork and glibc's `clone` run no pthread_atfork
+ * handler: the child's change went through only once the shim's lock
+ * knew a child of any fork (spin.h) — it spun for ever within the first
+ * 25 forks. */
+extern pid_t _Fork(void);
+
+static pid_t raw_fork(void)
+{
+	return (pid_t)syscall(SYS_fork);
+}
+
+static int child_fn(void *arg)
+{
+	(void)arg;
+	signal(SIGUSR1, h1);
+	return 0;
+}
+
+static pid_t clone_fork(void)
+{
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	return clone(child_fn, stack + sizeof stack, SIGCHLD, NULL);
+}
+
+static void forks_while_a_thread_changes_handlers(pid_t (*make)(void), int n)
 {
 	int ok = 0, hung = 0;
+	changing_stop = 0;
 	pthread_t th = go(keep_changing, NULL);
-	for (int i = 0; i < 30; i++) {
-		pid_t pid = fork();
+	for (int i = 0; i < n; i++) {
+		pid_t pid = make();
 		if (pid == 0) {
 			signal(SIGUSR1, h1);
 			_exit(0);
@@ -398,6 +493,21 @@ static void c6_fork_while_a_thread_changes_handlers(void)
 	join(th);
 	t_out("children ended=%d hung=%d\n", ok, hung);
 	signal(SIGUSR2, SIG_DFL);
+}
+
+static void c6_fork_while_a_thread_changes_handlers(void)
+{
+	forks_while_a_thread_changes_handlers(fork, 30);
+}
+
+static void c6_forks_without_atfork_while_a_thread_changes_handlers(void)
+{
+	t_out("_Fork: ");
+	forks_while_a_thread_changes_handlers(_Fork, 60);
+	t_out("raw fork: ");
+	forks_while_a_thread_changes_handlers(raw_fork, 60);
+	t_out("clone: ");
+	forks_while_a_thread_changes_handlers(clone_fork, 60);
 }
 
 /* sigaction with an old-action pointer it cannot write: the kernel's
@@ -577,19 +687,23 @@ static void c6_sigchld_reaper_leaves_the_waited_child(void)
  * T_NOTSAN: under ThreadSanitizer the program's handler runs later, from
  * the sanitizer's own frames (at its next intercepted call), not from the
  * kernel's signal frame: outside the shim's trampoline (README, Known
- * blind spots). */
+ * blind spots); nor a fork that runs no pthread_atfork handler, whose
+ * child finds the sanitizer's own state as its other threads left it. */
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c6_handler_calls_are_its_own, T_OWNCORO | T_NOTSAN),
 	C(c6_calls_yield_after_siglongjmp_out_of_handler, T_OWNCORO),
 	C(c6_calls_yield_after_siglongjmp_out_of_two_handlers, T_OWNCORO),
 	C(c6_calls_yield_after_setcontext_out_of_handler, T_OWNCORO),
+	C(c6_siglongjmp_from_the_wait_keeps_the_handlers_errno, T_OWNCORO | T_NOTSAN),
+	C(c6_setcontext_from_the_wait_lands_on_the_calls_stack, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	C(c6_dispositions_name_the_programs_handlers, 0),
 	C(c6_handler_reaps_while_the_program_waits, T_BACKEND | T_NOTSAN),
 	C(c6_sigchld_reaper_leaves_the_waited_child, T_BACKEND | T_NOTSAN),
 	C(c6_siginfo_handler_gets_its_arguments, 0),
 	C(c6_fork_while_a_thread_changes_handlers, 0),
+	C(c6_forks_without_atfork_while_a_thread_changes_handlers, T_NOTSAN),
 	C(c6_sigaction_bad_pointers_fault_as_in_glibc, 0),
 	{ NULL, NULL, 0 },
 };

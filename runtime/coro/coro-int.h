@@ -86,6 +86,8 @@ struct asy_coro {
 	int jump_val;
 	void *jump_env;
 	uint64_t jump_mask;     /* the handler's signal mask */
+	int jump_errno;         /* errno when the handler jumped */
+	unsigned char jump_ctx; /* the jump is a setcontext(jump_env) */
 	int err;                /* errno while switched out */
 	int wake;               /* how the last park ended: 0 or -errno */
 	int heap_idx;           /* position in the timer heap, -1 if none */

@@ -45,18 +45,27 @@ int asy__coro_ended(void);
  * (asy__coro_in_call).  asy__coro_calling_at(): the coroutine whose
  * stack holds sp, if it is inside one.  asy__coro_jump_defer(), from the
  * handler: that coroutine's wait ends as by a cancel and it owns the jump
- * from then on.  asy__jump_pending says that some coroutine of the
+ * (a longjmp's, or a setcontext's) from then on.  asy__jump_pending says that some coroutine of the
  * thread has one; asy__coro_jump_take() gives the running coroutine's
  * once its call is back in the hook.  asy__coro_stack_top(): the top of
  * the stack sp is on during a scheduler run, or NULL. */
 extern __thread int asy__jump_pending __attribute__((tls_model("initial-exec")));
 void asy__coro_in_call(struct asy_coro *c, int delta);
 struct asy_coro *asy__coro_calling_at(const void *sp);
-void asy__coro_jump_defer(struct asy_coro *c, void *env, int val, uint64_t mask);
-int asy__coro_jump_take(void **env, int *val, uint64_t *mask);
+struct asy_jump {
+	void *env;      /* the jmp_buf, or the ucontext of a setcontext (ctx) */
+	int val, ctx;
+	int err;        /* errno when the handler jumped: the program's then */
+	uint64_t mask;  /* the handler's signal mask */
+};
+void asy__coro_jump_defer(struct asy_coro *c, const struct asy_jump *j);
+int asy__coro_jump_take(struct asy_jump *j);
 const char *asy__coro_stack_top(const void *sp);
-/* shim/jump.c: the running coroutine's put-off jump, at its hook's end */
+/* shim/jump.c: the running coroutine's put-off jump, at its hook's end;
+ * a handler's setcontext to stack pointer sp put off as a jump is
+ * (returns only when it is not). */
 void asy__jump_due(void);
+void asy__context_defer(const void *uc, const char *sp);
 
 /* A stream call's rest and signals (jump.c): the running coroutine's call
  * moved part and is about to wait for the rest — 1 when a handler ran on

@@ -111,15 +111,17 @@ struct asy_coro *asy__coro_calling_at(const void *sp)
 	return c && c->in_call ? c : NULL;
 }
 
-void asy__coro_jump_defer(struct asy_coro *c, void *env, int val, uint64_t mask)
+void asy__coro_jump_defer(struct asy_coro *c, const struct asy_jump *j)
 {
 	struct sched *s = c->s;
 	if (!c->jump)
 		asy__jump_pending++;
 	c->jump = 1;
-	c->jump_env = env;
-	c->jump_val = val;
-	c->jump_mask = mask;
+	c->jump_env = j->env;
+	c->jump_val = j->val;
+	c->jump_ctx = (unsigned char)j->ctx;
+	c->jump_errno = j->err;
+	c->jump_mask = j->mask;
 	atomic_signal_fence(memory_order_seq_cst);
 	/* As asy_cancel() from a handler: only while nothing is half-changed;
 	 * else the scheduler's loop does it (asy__sched_jumps). */
@@ -139,7 +141,7 @@ void asy__sched_jumps(struct sched *s)
 		asy__sched_ready(s, c, -ECANCELED);
 }
 
-int asy__coro_jump_take(void **env, int *val, uint64_t *mask)
+int asy__coro_jump_take(struct asy_jump *j)
 {
 	struct sched *s = asy__sched(0);
 	struct asy_coro *c = s && s->running ? s->cur : NULL;
@@ -147,8 +149,7 @@ int asy__coro_jump_take(void **env, int *val, uint64_t *mask)
 		return 0;
 	c->jump = 0;
 	asy__jump_pending--;
-	*env = c->jump_env;
-	*val = c->jump_val;
-	*mask = c->jump_mask;
+	*j = (struct asy_jump){ .env = c->jump_env, .val = c->jump_val, .ctx = c->jump_ctx,
+				.err = c->jump_errno, .mask = c->jump_mask };
 	return 1;
 }

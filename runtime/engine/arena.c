@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "spin.h"
 
 #define ARENA_PAGES 1024 /* 4 MiB of 4 KiB pages */
 #define WORD_BITS 64
@@ -31,7 +32,7 @@
 static char *arena;
 static size_t page;
 static uint64_t used[ARENA_PAGES / WORD_BITS];
-static atomic_flag lock = ATOMIC_FLAG_INIT;
+static asy_spin lock = ASY_SPIN_INIT;
 
 void asy__arena_init(void)
 {
@@ -46,13 +47,12 @@ void asy__arena_init(void)
 static void take(void)
 {
 	asy__depth++;
-	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
-		;
+	asy__spin_take(&lock);
 }
 
 static void give(void)
 {
-	atomic_flag_clear_explicit(&lock, memory_order_release);
+	asy__spin_give(&lock);
 	asy__depth--;
 }
 
@@ -126,5 +126,5 @@ int asy__in_arena(const void *p)
 
 void asy__arena_fork_child(void)
 {
-	atomic_flag_clear(&lock); /* another thread may have held it */
+	asy__spin_give(&lock); /* another thread may have held it */
 }

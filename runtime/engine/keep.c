@@ -41,12 +41,13 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "spin.h"
 #include "fdkind.h"
 #include "sys.h"
 
 _Atomic int asy__keeps; /* waits on the list */
 
-static atomic_flag lock = ATOMIC_FLAG_INIT;
+static asy_spin lock = ASY_SPIN_INIT;
 static struct asy_keep *list;
 static ASY_TLS int holding; /* this thread holds the lock */
 static ASY_TLS int forking; /* this thread's fork took the lock */
@@ -58,8 +59,7 @@ static ASY_TLS int forking; /* this thread's fork took the lock */
 static void take(void)
 {
 	asy__depth++;
-	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
-		;
+	asy__spin_take(&lock);
 	asy_tsan_acquire(&lock);
 	holding = 1;
 }
@@ -68,7 +68,7 @@ static void give(void)
 {
 	holding = 0;
 	asy_tsan_release(&lock);
-	atomic_flag_clear_explicit(&lock, memory_order_release);
+	asy__spin_give(&lock);
 	asy__depth--;
 }
 
@@ -347,5 +347,5 @@ void asy__keep_fork_child(void)
 	if (forking)
 		give();
 	else
-		atomic_flag_clear(&lock);
+		asy__spin_give(&lock);
 }

@@ -40,6 +40,7 @@
 #include "trace.h"
 #include "trace-int.h"
 #include "sys.h"
+#include "spin.h"
 
 static _Atomic int *const out_fd[ASY_TOUTS] = {
 	&asy__tcfg.trace_fd, &asy__tcfg.summary_fd, &asy__tcfg.flame_fd
@@ -56,7 +57,7 @@ static struct {
 
 /* One move or reopen at a time.  A signal handler that interrupts the
  * holder on its thread (tls_locked) leaves the outputs alone. */
-static atomic_flag lock = ATOMIC_FLAG_INIT;
+static asy_spin lock = ASY_SPIN_INIT;
 static ASY_TLS int tls_locked;
 static ASY_TLS int tls_writing; /* inside asy__tout_write() */
 
@@ -70,14 +71,13 @@ static int take(void)
 	if (tls_locked)
 		return -1;
 	tls_locked = 1;
-	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
-		asy_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	asy__spin_take(&lock);
 	return 0;
 }
 
 static void give(void)
 {
-	atomic_flag_clear_explicit(&lock, memory_order_release);
+	asy__spin_give(&lock);
 	tls_locked = 0;
 }
 
@@ -409,7 +409,7 @@ void asy__trace_closed(unsigned lost)
 void asy__tout_fork_child(void)
 {
 	/* The parent's other threads, writers among them, are gone. */
-	atomic_flag_clear(&lock);
+	asy__spin_give(&lock);
 	tls_locked = tls_writing = 0;
 	for (int i = 0; i < ASY_TOUTS; i++) {
 		atomic_store(&outs[i].users, 0);
