@@ -11,6 +11,10 @@
  *    uring inside a coroutine the op after the first part went by number
  *    and the call ended short (65536 of 200000; a write-all loop then
  *    wrote the rest to whatever took the number);
+ *  - the same for a MSG_WAITALL receive and a unix stream write whose
+ *    number is swapped while their first op waits: the rest went by
+ *    number (the receive read "OLDNEW" or ended short, the write gave
+ *    80 736 of its bytes to the socket a dup2 put there);
  *  - a sibling thread that takes an fd table of its own (unshare with
  *    CLONE_FILES, close_range with CLOSE_RANGE_UNSHARE, also before any
  *    wait was on, when its close_range took the hook's fast path) and then closes
@@ -24,11 +28,14 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -203,6 +210,156 @@ static void c7_accept_sibling_unshare_close(void)
 	close(l);
 }
 
+/* ---- a stream receive or send whose number is swapped in its first wait */
+
+enum { SW_DUP2, SW_CLOSE, SW_REUSE };
+
+/* a: the program's end, b: its peer; TCP on loopback or a unix pair */
+static void stream_pair(int tcp, int *a, int *b)
+{
+	if (!tcp) {
+		int sv[2];
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		*a = sv[0];
+		*b = sv[1];
+		return;
+	}
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&sa, sizeof sa);
+	listen(l, 1);
+	getsockname(l, (struct sockaddr *)&sa, &len);
+	*b = socket(AF_INET, SOCK_STREAM, 0);
+	connect(*b, (struct sockaddr *)&sa, len);
+	*a = accept(l, NULL, NULL);
+	close(l);
+}
+
+struct swap { int fd, peer, tcp, how, reused, newpeer; };
+
+/* At 50 ms the number gets another socket (dup2), is closed, or is
+ * closed and taken by an open; the new socket's peer sends "NEW".  The
+ * old peer then sends "OLD" and, 50 ms later, "old". */
+static void *swap_then_send(void *arg)
+{
+	struct swap *s = arg;
+	int a = -1;
+	s->newpeer = -1;
+	t_msleep(50);
+	if (s->how == SW_DUP2) {
+		stream_pair(s->tcp, &a, &s->newpeer);
+		s->reused = dup2(a, s->fd) == s->fd;
+		close(a);
+		write(s->newpeer, "NEW", 3);
+	} else {
+		close(s->fd);
+		if (s->how == SW_REUSE)
+			s->reused = open("/dev/null", O_RDONLY) == s->fd;
+	}
+	t_msleep(30);
+	write(s->peer, "OLD", 3);
+	t_msleep(50);
+	write(s->peer, "old", 3);
+	return NULL;
+}
+
+/* A MSG_WAITALL receive waits for all 6 bytes on its own socket: under
+ * uring inside a coroutine its first op held the file, but the rest went
+ * by number, to the socket a dup2 put there ("OLDNEW"), or ended short
+ * at a closed number ("OLD", and the peer's next write met EPIPE). */
+static void waitall_swapped(int tcp, int how)
+{
+	char b[8] = "";
+	int fd, peer;
+	net(6);
+	signal(SIGPIPE, SIG_IGN);
+	stream_pair(tcp, &fd, &peer);
+	struct swap s = { fd, peer, tcp, how, 0, -1 };
+	pthread_t th = go(swap_then_send, &s);
+	ssize_t r = recv(fd, b, 6, MSG_WAITALL);
+	int e = errno;
+	pthread_join(th, NULL);
+	t_out("recv: %zd %s [%.*s] reused=%d\n", r, r < 0 ? t_errname(e) : "", r > 0 ? (int)r : 0,
+	      b, s.reused);
+	close(fd);
+	close(peer);
+	if (s.newpeer >= 0)
+		close(s.newpeer);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+static void c7_recv_waitall_number_dup2_in_first_wait(void) { waitall_swapped(0, SW_DUP2); }
+static void c7_recv_waitall_number_closed_in_first_wait(void) { waitall_swapped(0, SW_CLOSE); }
+static void c7_tcp_recv_waitall_number_dup2_in_first_wait(void) { waitall_swapped(1, SW_DUP2); }
+static void c7_tcp_recv_waitall_number_reused_in_first_wait(void) { waitall_swapped(1, SW_REUSE); }
+
+/* Bytes a peer can read within 200 ms of quiet. */
+static long drain_quiet(int fd)
+{
+	char b[65536];
+	long got = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (poll(&p, 1, 200) == 1) {
+		ssize_t n = read(fd, b, sizeof b);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+struct send_swap { int fd, how, reused; long old_got, new_got; int old_peer; };
+
+static void *swap_then_drain_both(void *arg)
+{
+	struct send_swap *s = arg;
+	int a, b = -1;
+	t_msleep(50);
+	if (s->how == SW_DUP2) {
+		stream_pair(0, &a, &b);
+		s->reused = dup2(a, s->fd) == s->fd;
+		close(a);
+	} else {
+		close(s->fd);
+		stream_pair(0, &a, &b);
+		s->reused = a == s->fd;
+	}
+	s->old_got = drain_quiet(s->old_peer);
+	s->new_got = b >= 0 ? drain_quiet(b) : 0;
+	if (b >= 0)
+		close(b);
+	return NULL;
+}
+
+/* A blocking unix stream write of 300 000 bytes into a full socket: the
+ * kernel's call moves them all to its own socket.  Under uring inside a
+ * coroutine its SEND ops after the first went by number: 80 736 bytes
+ * went to the socket a dup2 (or a close and a new socketpair) put
+ * there. */
+static void unix_send_swapped(int how)
+{
+	static char buf[300000];
+	int fd, peer;
+	net(6);
+	stream_pair(0, &fd, &peer);
+	long pre = 0;
+	ssize_t n;
+	while ((n = send(fd, buf, 4096, MSG_DONTWAIT)) > 0)
+		pre += n;
+	struct send_swap s = { fd, how, 0, 0, 0, peer };
+	pthread_t th = go(swap_then_drain_both, &s);
+	ssize_t r = write(fd, buf, sizeof buf);
+	pthread_join(th, NULL);
+	t_out("write: %zd old peer: %ld new peer: %ld reused=%d\n", r, s.old_got - pre, s.new_got,
+	      s.reused);
+	close(fd);
+	close(peer);
+}
+
+static void c7_unix_write_rest_number_dup2(void) { unix_send_swapped(SW_DUP2); }
+static void c7_unix_write_rest_number_reused(void) { unix_send_swapped(SW_REUSE); }
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call (for a peer
  * thread or room in a pipe). */
@@ -216,6 +373,12 @@ static const struct t_case cases[] = {
 	C(c7_read_sibling_raw_unshare_close, T_BACKEND),
 	C(c7_read_sibling_early_close_range_unshare, T_BACKEND),
 	C(c7_accept_sibling_unshare_close, T_BACKEND),
+	C(c7_recv_waitall_number_dup2_in_first_wait, T_BACKEND),
+	C(c7_recv_waitall_number_closed_in_first_wait, T_BACKEND),
+	C(c7_tcp_recv_waitall_number_dup2_in_first_wait, T_BACKEND),
+	C(c7_tcp_recv_waitall_number_reused_in_first_wait, T_BACKEND),
+	C(c7_unix_write_rest_number_dup2, T_BACKEND),
+	C(c7_unix_write_rest_number_reused, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -158,15 +158,22 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
  * then look whether the kernel's call would end there (asy__rest_stops:
  * a hang-up's error, the urgent mark).  The number is kept (keep.c): a
  * close by another thread leaves the rest the copy (x->fd becomes it).
+ * A MSG_WAITALL receive's number is kept from its first op on (a dup2
+ * onto it while that op waited gave the rest to the new socket), so its
+ * file is the copy's when a close came meanwhile (*known: id is taken).
  * 1: go on; 0: the receive ends with `done`; -1: its timeout passed. */
 static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64_t start,
 			   int64_t *deadline, int *unix_sock, struct asy_keep *keep,
-			   struct stat *id)
+			   struct stat *id, int *known)
 {
 	if (*deadline < -1)
 		*deadline = asy__sock_deadline(x->fd, 1, start);
-	if (!keep->on && asy_sys(SYS_fstat, x->fd, id, 0, 0, 0, 0) < 0)
-		return 0;
+	if (!*known) {
+		x->fd = asy__keep_fd(keep, x->fd);
+		if (asy_sys(SYS_fstat, x->fd, id, 0, 0, 0, 0) < 0)
+			return 0;
+		*known = 1;
+	}
 	asy__keep_begin(keep, x->fd);
 	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline, keep);
 	if (r < 0)
@@ -200,13 +207,16 @@ static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 {
 	int64_t start = asy_now(), deadline = DEADLINE_UNKNOWN;
 	size_t done = 0, want = 0, total = 0;
-	int lowat = -1, unix_sock = -1;
+	int lowat = -1, unix_sock = -1, known = 0;
 	struct stat id;
+	if (x->flags & MSG_WAITALL)
+		asy__keep_begin(keep, x->fd);
 	for (;;) {
 		long cr = cut(x, done);
 		if (cr)
 			return cr;
-		int go = done ? recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id) : 1;
+		int go = done ? recv_rest_ready(io, x, done, start, &deadline, &unix_sock, keep, &id,
+						&known) : 1;
 		if (go <= 0)
 			return go ? recv_timeout(x, done) : (long)done;
 		long r = ring_part(io, t, x, done, x->flags & ~MSG_WAITALL, start, &deadline,
@@ -224,7 +234,9 @@ static long recv_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 		if (r < 0)
 			return done ? (long)done : r;
 		if (!done && r > 0) {
-			/* the program's msghdr is known to be readable now */
+			/* the program's msghdr is known to be readable now;
+			 * the socket is the copy a close meanwhile left */
+			x->fd = asy__keep_fd(keep, x->fd);
 			total = xfer_total(x);
 			if (peek_target(x, total, r, lowat))
 				return ASY_PASS; /* nothing taken: the POLL path waits */
@@ -270,8 +282,8 @@ long asy__sock_read(struct asy_io *io)
  * an AF_UNIX send goes on in SEND ops: another socket's goes on by
  * POLL op and try, which stop at a hang-up (asy__rest_stops).  ASY_PASS:
  * the ring took no more (*done says what moved). */
-long asy__send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done,
-		      int64_t *start)
+static long send_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer *x, size_t *done,
+			   int64_t *start, struct asy_keep *keep, int fd)
 {
 	size_t total = xfer_total(x);
 	int64_t deadline = DEADLINE_UNKNOWN;
@@ -285,6 +297,7 @@ long asy__send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *
 		/* No MSG_WAITALL on an op (see recv_ring); a blocking stream
 		 * send moves everything anyway. */
 		int flags = (x->flags & ~MSG_WAITALL) | (*done ? MSG_NOSIGNAL : 0);
+		x->fd = asy__keep_fd(keep, fd);
 		long r = ring_part(io, t, x, *done, flags, *start, &deadline, NULL);
 		if (r == ASY_PASS)
 			return ASY_PASS;
@@ -307,6 +320,21 @@ long asy__send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *
 		*start = asy_now(); /* a unix send's rest waits with a timeout of its own */
 		deadline = DEADLINE_UNKNOWN;
 	}
+}
+
+/* The number is kept while the send's ops wait (keep.c): a close or
+ * dup2 of it by another thread leaves the ops after that the copy, as
+ * the kernel's call keeps its file (a unix send's rest went to the
+ * socket a dup2 put there). */
+long asy__send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done,
+		    int64_t *start)
+{
+	struct xfer on = *x;
+	struct asy_keep keep = { .fd = -1, .held = -1 };
+	asy__keep_begin(&keep, x->fd);
+	long r = send_ring_loop(io, t, &on, done, start, &keep, x->fd);
+	asy__keep_end(&keep);
+	return r;
 }
 
 long asy__sock_stream(struct asy_io *io, size_t *done)
