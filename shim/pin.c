@@ -486,8 +486,52 @@ static _Atomic unsigned *bucket(long uaddr)
 	return &wakes[((unsigned long)uaddr >> 2) * 0x9E3779B97F4A7C15ull >> 58];
 }
 
+/* The waits parked here, by address and bitset: a FUTEX_WAKE or
+ * FUTEX_WAKE_BITSET made through syscall() takes them after the kernel's
+ * own waiters, up to its count, and answers with how many it woke, as
+ * the kernel would have counted them queued there (a waker that wakes
+ * until the answer says 1, as LTP's checkpoints do, gave up after 10 s).
+ * Lock-free: a slot is free (0), being filled (1) or waiting (2). */
+#define PARKED_MAX 64
+static struct parked {
+	_Atomic int state;
+	_Atomic int taken; /* a wake counted it */
+	_Atomic long uaddr;
+	_Atomic unsigned bits;
+} parked[PARKED_MAX];
+
+static struct parked *park_on(long uaddr, unsigned bits)
+{
+	for (int i = 0; i < PARKED_MAX; i++) {
+		int free_slot = 0;
+		struct parked *p = &parked[i];
+		if (!atomic_compare_exchange_strong(&p->state, &free_slot, 1))
+			continue;
+		atomic_store(&p->taken, 0);
+		atomic_store(&p->uaddr, uaddr);
+		atomic_store(&p->bits, bits);
+		atomic_store(&p->state, 2);
+		return p;
+	}
+	return NULL; /* full: woken by the word or a bucket only */
+}
+
+/* How many parked waits on uaddr a wake of up to `most` takes. */
+static long take_parked(long uaddr, unsigned bits, long most)
+{
+	long n = 0;
+	for (int i = 0; i < PARKED_MAX && n < most; i++) {
+		struct parked *p = &parked[i];
+		int no = 0;
+		if (atomic_load(&p->state) == 2 && atomic_load(&p->uaddr) == uaddr &&
+		    (atomic_load(&p->bits) & bits) && atomic_compare_exchange_strong(&p->taken, &no, 1))
+			n++;
+	}
+	return n;
+}
+
 static long futex_wait(long uaddr, long op, long val, const struct timespec *t, long uaddr2,
-		       long val3)
+		       long val3, struct parked *slot)
 {
 	int cmd = (int)op & FUTEX_CMD_MASK;
 	/* the end: a relative timeout on CLOCK_MONOTONIC for FUTEX_WAIT, an
@@ -510,7 +554,7 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 		long r = asy_sys(SYS_futex, uaddr, op, val, (long)&none, uaddr2, val3);
 		if (r != -ETIMEDOUT)
 			return !first && r == -EAGAIN ? 0 : r;
-		if (atomic_load(bucket(uaddr)) != seen)
+		if (atomic_load(bucket(uaddr)) != seen || (slot && atomic_load(&slot->taken)))
 			return 0;
 		if (t) {
 			clock_gettime(clk, &now);
@@ -536,9 +580,17 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 		/* fall through */
 	case FUTEX_WAKE:
 	case FUTEX_WAKE_BITSET:
-		if (atomic_load(&asy__futex_waiting))
-			atomic_fetch_add(bucket(uaddr), 1);
-		return ASY_PASS; /* the kernel's wake, for the waits in it */
+		if (!atomic_load(&asy__futex_waiting))
+			return ASY_PASS; /* the kernel's wake, for the waits in it */
+		atomic_fetch_add(bucket(uaddr), 1);
+		{
+			long r = asy_sys(SYS_futex, uaddr, op, val, tmo, uaddr2, val3);
+			/* FUTEX_WAKE wakes a wait of any bitset */
+			if (r >= 0 && r < val)
+				r += take_parked(uaddr, cmd == FUTEX_WAKE ? ~0u : (unsigned)val3,
+						 val - r);
+			return r;
+		}
 	case FUTEX_WAIT:
 	case FUTEX_WAIT_BITSET:
 		break;
@@ -549,7 +601,13 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	    (t && (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)))
 		return ASY_PASS;
 	atomic_fetch_add(&asy__futex_waiting, 1);
-	long r = futex_wait(uaddr, op, val, t, uaddr2, val3);
+	struct parked *p = park_on(uaddr, cmd == FUTEX_WAIT ? ~0u : (unsigned)val3);
+	long r = futex_wait(uaddr, op, val, t, uaddr2, val3, p);
+	if (p) {
+		if (atomic_load(&p->taken)) /* a wake counted it: woken */
+			r = 0;
+		atomic_store(&p->state, 0);
+	}
 	atomic_fetch_sub(&asy__futex_waiting, 1);
 	return r;
 }

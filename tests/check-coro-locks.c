@@ -245,6 +245,50 @@ static void c_futex_answers(void)
 	t_finish();
 }
 
+/* A waker that wakes until the answer says it woke one (LTP's
+ * checkpoints): a coroutine's parked wait is counted as the kernel
+ * counts a queued one (the answer was 0, and the waker gave up after
+ * 2000 tries while the wait had long returned). */
+static _Atomic int ckpt, woke_one;
+
+static void *wake_until_one(void *arg)
+{
+	(void)arg;
+	long r = 0;
+	for (int tries = 0; tries < 2000; tries++) {
+		if ((r = futex(&ckpt, FUTEX_WAKE_PRIVATE, 1, NULL)) != 0)
+			break;
+		usleep(1000);
+	}
+	woke_one = r == 1;
+	return NULL;
+}
+
+static void j_futex_wake_count(int i)
+{
+	if (i == 1) { /* a sibling to run while job 0 waits */
+		t_msleep(300);
+		t_jout(i, "ran\n");
+		return;
+	}
+	struct timespec five = { 5, 0 };
+	pthread_t th;
+	pthread_create(&th, NULL, wake_until_one, NULL);
+	long r = futex(&ckpt, FUTEX_WAIT_PRIVATE, 0, &five);
+	pthread_join(th, NULL);
+	t_jres(i, "wait", r);
+	t_jout(i, "the waker's answer was 1: %s\n", t_yes(woke_one));
+}
+
+static void c_futex_wake_count(void)
+{
+	alarm(20);
+	woke_one = 0;
+	t_spawn(j_futex_wake_count, 0);
+	t_spawn(j_futex_wake_count, 1);
+	t_finish();
+}
+
 /* ---- waits for a child ----------------------------------------------
  * Job 0 forks a child that exits once it reads a byte, then waits for it
  * with each call in turn; job 1 writes the byte after yielding.  Waiting
@@ -362,11 +406,12 @@ static const struct t_case cases[] = {
 	{ "mtx", c_mtx, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "futex", c_futex, T_BACKEND | T_OWNCORO },
 	{ "futex_answers", c_futex_answers, T_BACKEND | T_OWNCORO },
+	{ "futex_wake_count", c_futex_wake_count, T_OWNCORO },
 	{ "child", c_child, T_BACKEND | T_OWNCORO },
 	{ "child_answers", c_child_answers, T_BACKEND | T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NCASES 6
+#define NCASES 7
 
 static enum t_variant variants[2];
 static int nvariants;
