@@ -475,8 +475,10 @@ ASY_EXPORT int mtx_unlock(mtx_t *m)
  * looking again with a wait of no time (the kernel reads the word and
  * says EAGAIN, EFAULT or EINVAL as it would), and returns 0, as woken,
  * once the word has changed or a wake made through syscall() (by any
- * thread) met an address of its bucket below; ETIMEDOUT at its timeout.
- * Wakes are counted only while such a wait is on. */
+ * thread) took it (FUTEX_WAKE, FUTEX_WAKE_BITSET: the slots below) or met
+ * an address of its bucket (a requeue or FUTEX_WAKE_OP, or any wake while
+ * a wait found no slot); ETIMEDOUT at its timeout.  Wakes are looked at
+ * only while such a wait is on. */
 #define WAKE_BUCKETS 64
 static _Atomic unsigned wakes[WAKE_BUCKETS];
 _Atomic int asy__futex_waiting;
@@ -493,6 +495,7 @@ static _Atomic unsigned *bucket(long uaddr)
  * until the answer says 1, as LTP's checkpoints do, gave up after 10 s).
  * Lock-free: a slot is free (0), being filled (1) or waiting (2). */
 #define PARKED_MAX 64
+static _Atomic int unparked; /* waits that found every slot taken */
 static struct parked {
 	_Atomic int state;
 	_Atomic int taken; /* a wake counted it */
@@ -513,6 +516,7 @@ static struct parked *park_on(long uaddr, unsigned bits)
 		atomic_store(&p->state, 2);
 		return p;
 	}
+	atomic_fetch_add(&unparked, 1);
 	return NULL; /* full: woken by the word or a bucket only */
 }
 
@@ -531,7 +535,7 @@ static long take_parked(long uaddr, unsigned bits, long most)
 }
 
 static long futex_wait(long uaddr, long op, long val, const struct timespec *t, long uaddr2,
-		       long val3, struct parked *slot)
+		       long val3, struct parked **slot, int *unslotted)
 {
 	int cmd = (int)op & FUTEX_CMD_MASK;
 	/* the end: a relative timeout on CLOCK_MONOTONIC for FUTEX_WAIT, an
@@ -549,12 +553,27 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 		end = *t;
 	}
 	const struct timespec none = { 0, 0 }; /* relative: now; absolute: past */
+	static int none_moved; /* the second word of the compare below */
 	unsigned seen = atomic_load(bucket(uaddr));
 	for (int64_t every = WAIT_FIRST_NS, first = 1;; first = 0) {
-		long r = asy_sys(SYS_futex, uaddr, op, val, (long)&none, uaddr2, val3);
-		if (r != -ETIMEDOUT)
-			return !first && r == -EAGAIN ? 0 : r;
-		if (atomic_load(bucket(uaddr)) != seen || (slot && atomic_load(&slot->taken)))
+		/* The first look is the kernel's wait of no time (its answers:
+		 * EAGAIN, EFAULT, EINVAL; 0 if a wake met it there), and the
+		 * wait takes its slot after it.  The later looks compare the
+		 * word without being queued (a compare-and-requeue of none): a
+		 * wake that met this wait queued in the kernel and parked in
+		 * its slot counted it twice (2 where a waker looked for 1). */
+		long r = first ? asy_sys(SYS_futex, uaddr, op, val, (long)&none, uaddr2, val3)
+			       : asy_sys(SYS_futex, uaddr, FUTEX_CMP_REQUEUE | (op & FUTEX_PRIVATE_FLAG),
+					 0, 0, (long)&none_moved, val);
+		if (first && r != -ETIMEDOUT)
+			return r;
+		if (!first && r != 0)
+			return r == -EAGAIN ? 0 : r;
+		if (first) {
+			*slot = park_on(uaddr, cmd == FUTEX_WAIT ? ~0u : (unsigned)val3);
+			*unslotted = !*slot;
+		}
+		if (atomic_load(bucket(uaddr)) != seen || (*slot && atomic_load(&(*slot)->taken)))
 			return 0;
 		if (t) {
 			clock_gettime(clk, &now);
@@ -573,16 +592,21 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	int cmd = (int)op & FUTEX_CMD_MASK;
 	const struct timespec *t = (const struct timespec *)tmo;
 	switch (cmd) {
-	case FUTEX_WAKE_OP:
+	case FUTEX_WAKE_OP: /* the kernel's answer; the waits here look again */
 	case FUTEX_REQUEUE:
 	case FUTEX_CMP_REQUEUE:
 		atomic_fetch_add(bucket(uaddr2), 1);
-		/* fall through */
+		if (atomic_load(&asy__futex_waiting))
+			atomic_fetch_add(bucket(uaddr), 1);
+		return ASY_PASS;
 	case FUTEX_WAKE:
 	case FUTEX_WAKE_BITSET:
 		if (!atomic_load(&asy__futex_waiting))
 			return ASY_PASS; /* the kernel's wake, for the waits in it */
-		atomic_fetch_add(bucket(uaddr), 1);
+		/* A bucket's wake is for the waits no slot counts: one it
+		 * ended uncounted left the next wake nobody to wake. */
+		if (atomic_load(&unparked))
+			atomic_fetch_add(bucket(uaddr), 1);
 		{
 			long r = asy_sys(SYS_futex, uaddr, op, val, tmo, uaddr2, val3);
 			/* FUTEX_WAKE wakes a wait of any bitset */
@@ -601,13 +625,16 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	    (t && (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)))
 		return ASY_PASS;
 	atomic_fetch_add(&asy__futex_waiting, 1);
-	struct parked *p = park_on(uaddr, cmd == FUTEX_WAIT ? ~0u : (unsigned)val3);
-	long r = futex_wait(uaddr, op, val, t, uaddr2, val3, p);
+	struct parked *p = NULL;
+	int unslotted = 0;
+	long r = futex_wait(uaddr, op, val, t, uaddr2, val3, &p, &unslotted);
 	if (p) {
 		if (atomic_load(&p->taken)) /* a wake counted it: woken */
 			r = 0;
 		atomic_store(&p->state, 0);
 	}
+	if (unslotted)
+		atomic_fetch_sub(&unparked, 1);
 	atomic_fetch_sub(&asy__futex_waiting, 1);
 	return r;
 }
