@@ -160,7 +160,8 @@ static long ring_part(struct asy_io *io, struct asy_thread *t, const struct xfer
  * close by another thread leaves the rest the copy (x->fd becomes it).
  * A MSG_WAITALL receive's number is kept from its first op on (a dup2
  * onto it while that op waited gave the rest to the new socket), so its
- * file is the copy's when a close came meanwhile (*known: id is taken).
+ * file is the copy's when a close came meanwhile (recv_ring_loop takes
+ * the copy after the first op; *known: id is taken).
  * 1: go on; 0: the receive ends with `done`; -1: its timeout passed. */
 static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64_t start,
 			   int64_t *deadline, int *unix_sock, struct asy_keep *keep,
@@ -168,12 +169,9 @@ static int recv_rest_ready(struct asy_io *io, struct xfer *x, size_t done, int64
 {
 	if (*deadline < -1)
 		*deadline = asy__sock_deadline(x->fd, 1, start);
-	if (!*known) {
-		x->fd = asy__keep_fd(keep, x->fd);
-		if (asy_sys(SYS_fstat, x->fd, id, 0, 0, 0, 0) < 0)
-			return 0;
-		*known = 1;
-	}
+	if (!*known && asy_sys(SYS_fstat, x->fd, id, 0, 0, 0, 0) < 0)
+		return 0;
+	*known = 1;
 	asy__keep_begin(keep, x->fd);
 	long r = asy__wait_ready(io, x->fd, POLLIN | POLLRDHUP, *deadline, keep);
 	if (r < 0)
@@ -283,13 +281,10 @@ long asy__sock_read(struct asy_io *io)
  * POLL op and try, which stop at a hang-up (asy__rest_stops).  ASY_PASS:
  * the ring took no more (*done says what moved). */
 static long send_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer *x, size_t *done,
-			   int64_t *start, struct asy_keep *keep, int fd)
+			   int64_t *start, struct asy_keep *keep, int fd, int unix_sock)
 {
 	size_t total = xfer_total(x);
 	int64_t deadline = DEADLINE_UNKNOWN;
-	int unix_sock = *done ? asy__unix_socket(x->fd) : -1;
-	if (*done && !unix_sock)
-		return ASY_PASS;
 	for (;;) {
 		long cr = cut(x, *done);
 		if (cr)
@@ -329,10 +324,13 @@ static long send_ring_loop(struct asy_io *io, struct asy_thread *t, struct xfer 
 long asy__send_ring(struct asy_io *io, struct asy_thread *t, const struct xfer *x, size_t *done,
 		    int64_t *start)
 {
+	int unix_sock = *done ? asy__unix_socket(x->fd) : -1;
+	if (*done && !unix_sock)
+		return ASY_PASS;
 	struct xfer on = *x;
 	struct asy_keep keep = { .fd = -1, .held = -1 };
 	asy__keep_begin(&keep, x->fd);
-	long r = send_ring_loop(io, t, &on, done, start, &keep, x->fd);
+	long r = send_ring_loop(io, t, &on, done, start, &keep, x->fd, unix_sock);
 	asy__keep_end(&keep);
 	return r;
 }
