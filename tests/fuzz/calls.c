@@ -171,6 +171,11 @@ void fz_rwv(int i, int s, int which)
 	struct iovec *v = vector(&cnt, &total, writing);
 	off_t off = which >= 2 ? fz_offset() : 0;
 	int f = which >= 4 ? rwf() : 0;
+	/* /dev/zero and /dev/full stop a RWF_NOWAIT read at any page where
+	 * the scheduler wants the CPU (read_iter_zero): a count no run can
+	 * repeat, with or without the shim. */
+	if (!writing && (fz_slot[s].k == K_ZERO || fz_slot[s].k == K_FULL))
+		f &= ~RWF_NOWAIT;
 	if (writing && v && cnt > 0 && cnt < NIOV)
 		for (int k = 0; k < cnt; k++) {
 			size_t kept = within(s, v[k].iov_base, v[k].iov_len);
