@@ -2,8 +2,9 @@
  * jump into a coroutine that is inside a hooked call is put off until
  * that call is back in its hook (runtime/coro/jump.c says why).  The
  * handler is left by returning from it, through the signal frame the
- * kernel built: the code it interrupted (the scheduler's wait, another
- * coroutine) goes on as after any handler.
+ * kernel built (shim/signal.c's trampoline records it): the code it
+ * interrupted (the scheduler's wait, another coroutine) goes on as after
+ * any handler.
  *
  * Every other jump is glibc's, untouched: outside a scheduler run (one
  * TLS load), into a coroutine that is in no call (a jump within its own
@@ -81,22 +82,51 @@ NOPOISON static void *restorer(void)
 /* How far above the jump's own frame its handler's signal frame may lie. */
 #define MAX_SEARCH ((size_t)8 << 20)
 
-/* The innermost signal frame between sp and the top of its stack: the
- * restorer's address where a handler's return address sits (8 bytes
- * past a 16-byte boundary), a ucontext with known flags and no link, and
- * its FPU state's pointer past it, within the stack. */
+/* Does p hold a signal frame: the restorer's address where a handler's
+ * return address sits, a ucontext with known flags and no link, and its
+ * FPU state's pointer past it, below top? */
 NOPOISON /* it reads across frames */
-static char *signal_frame(const char *sp, const char *top, const void *rest)
+static int is_frame(const char *p, const char *top, const void *rest)
+{
+	const unsigned long *uc = (const unsigned long *)(p + 8);
+	const char *fp = *(const char *const *)(p + FPSTATE_AT);
+	return *(void *const *)p == rest && uc[0] <= 15 && uc[1] == 0 && fp >= p + 8 + UC_SIZE &&
+	       fp < top;
+}
+
+/* The innermost signal frame between sp and the top of its stack (a
+ * return address sits 8 bytes past a 16-byte boundary).  Only for a
+ * handler the trampoline did not run (a raw install): a frame an earlier
+ * signal left deeper on the same stack may match first. */
+NOPOISON static char *signal_frame(const char *sp, const char *top, const void *rest)
 {
 	const char *p = (const char *)(((uintptr_t)sp + 15) & ~(uintptr_t)15) + 8;
-	for (; p + 8 + UC_SIZE <= top; p += 16) {
-		const unsigned long *uc = (const unsigned long *)(p + 8);
-		const char *fp = *(const char *const *)(p + FPSTATE_AT);
-		if (*(void *const *)p == rest && uc[0] <= 15 && uc[1] == 0 && fp >= p + 8 + UC_SIZE &&
-		    fp < top)
+	for (; p + 8 + UC_SIZE <= top; p += 16)
+		if (is_frame(p, top, rest))
 			return (char *)p;
-	}
 	return NULL;
+}
+
+/* The frame the jump's handler returns through: the one the kernel
+ * called its trampoline from (shim/signal.c), exactly; else looked for
+ * on the stack the jump is made on. */
+NOPOISON static char *handler_frame(const char *here, void *rest)
+{
+	const char *f = asy__handler_sigframe();
+	if (f && f > here && (size_t)(f - here) <= MAX_SEARCH &&
+	    is_frame(f, f + 8 + UC_SIZE + MAX_SEARCH, rest))
+		return (char *)f;
+	const char *top;
+	stack_t ss;
+	if (asy_sys(SYS_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK))
+		top = (const char *)ss.ss_sp + ss.ss_size;
+	else
+		top = asy__coro_stack_top(here);
+	/* Not on that stack (a stack of the program's own, as makecontext's:
+	 * the root's top lies far off): no signal frame is looked for. */
+	if (top && (top < here || (size_t)(top - here) > MAX_SEARCH))
+		top = NULL;
+	return top ? signal_frame(here, top, rest) : NULL;
 }
 
 /* Return from the handler whose frame is at f: as its `ret` would. */
@@ -117,18 +147,8 @@ NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 	struct asy_coro *c = asy__coro_calling_at(to);
 	if (!c)
 		return; /* the common jump: within a coroutine's own code */
-	const char *top;
-	stack_t ss;
-	if (asy_sys(SYS_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK))
-		top = (const char *)ss.ss_sp + ss.ss_size;
-	else
-		top = asy__coro_stack_top(&here);
-	/* Not on that stack (a stack of the program's own, as makecontext's:
-	 * the root's top lies far off): no signal frame is looked for. */
-	if (top && (top < &here || (size_t)(top - &here) > MAX_SEARCH))
-		top = NULL;
 	void *rest = restorer();
-	char *f = top && rest ? signal_frame(&here, top, rest) : NULL;
+	char *f = rest ? handler_frame(&here, rest) : NULL;
 	/* not from a handler, or within the handler's own frames (below its
 	 * signal frame on the same stack): the jump as it is */
 	if (!f || (to > &here && to < f) ||

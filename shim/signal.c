@@ -65,8 +65,12 @@ static ASY_TLS int holding;
 static ASY_TLS sigset_t fork_was;
 
 /* Where each running handler's trampoline frame is, innermost last: a
- * jump out of a handler (shim/jump.c) leaves the levels it jumps past. */
+ * jump out of a handler (shim/jump.c) leaves the levels it jumps past.
+ * And the kernel's signal frame each was called from, which a jump put
+ * off returns through (x86-64: the ucontext the kernel passes, less the
+ * handler's return address in front of it). */
 static ASY_TLS const char *frames[LEVELS];
+static ASY_TLS const char *sigframes[LEVELS];
 
 static struct {
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
@@ -116,8 +120,10 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	if (sig == SIGCHLD && !asy__in_handler)
 		asy__children_settle(); /* a coroutine's wait takes its child first */
 	int level __attribute__((cleanup(left))) = asy__in_handler++;
-	if (level < LEVELS) /* the level's place: between the handler and its signal frame */
+	if (level < LEVELS) { /* the level's place: between the handler and its signal frame */
 		frames[level] = (const char *)__builtin_frame_address(0);
+		sigframes[level] = uc ? (const char *)uc - sizeof(void *) : NULL;
+	}
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
 }
@@ -150,6 +156,16 @@ void asy__handlers_left(const char *to, const char *here)
 		level--;
 	}
 	asy__in_handler = level;
+}
+
+const char *asy__handler_sigframe(void)
+{
+#if defined(__x86_64__)
+	int level = asy__in_handler;
+	return level > 0 && level <= LEVELS ? sigframes[level - 1] : NULL;
+#else
+	return NULL;
+#endif
 }
 
 /* A handler of the program's (not SIG_DFL, SIG_IGN, SIG_HOLD or an

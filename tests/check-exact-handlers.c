@@ -123,12 +123,34 @@ static volatile sig_atomic_t nested;
 static ucontext_t out_uc;
 static volatile int by_context;
 
+static volatile int stale_frame, came_back;
+
+static void on_nothing(int sig)
+{
+	(void)sig;
+}
+
+/* A jump made deep below the handler's frame, where a nested signal's
+ * frame lies, left there when its handler returned. */
+static __attribute__((noinline)) void jump_from_deep(void)
+{
+	char pad[16384];
+	__asm__ volatile("" : : "r"(pad) : "memory");
+	if (stale_frame) /* always: but the call is not known not to return */
+		siglongjmp(out_env, 1);
+}
+
 static void on_jump_out(int sig)
 {
 	(void)sig;
 	errno = ETIMEDOUT; /* the program's errno after the jump */
 	if (by_context)
 		setcontext(&out_uc);
+	if (stale_frame) {
+		raise(SIGUSR2);
+		jump_from_deep();
+		came_back = 1; /* never: the jump does not return */
+	}
 	siglongjmp(out_env, 1);
 }
 
@@ -197,7 +219,10 @@ static void c6_calls_yield_after_setcontext_out_of_handler(void) { jump_out(0, 1
  * setcontext into job 0's read: errno is the handler's, as with glibc
  * (it was ECANCELED, the put-off jump's way of ending the call), and a
  * setcontext is made on job 0's stack (it was made on the scheduler's,
- * whose coroutines then crashed at exit). */
+ * whose coroutines then crashed at exit).  A jump made below the frame a
+ * nested handler left on the stack returns from the handler through the
+ * handler's own signal frame (a search up the stack took the nested one
+ * and came back into the handler, for ever; bash died in its `wait`). */
 static int idle_pipe[2];
 static pid_t kick_tid;
 
@@ -236,13 +261,19 @@ static void j_jump_from_the_wait(int i)
 	int e = errno;
 	join(th);
 	t_jout(i, "left errno=%s ", strerrorname_np(e));
+	if (stale_frame)
+		t_jout(i, "came back from the jump=%d ", (int)came_back);
 	t_jres(i, "read", read(chan[0], b, sizeof b));
 	t_jout(i, "\n");
 }
 
 static void jump_from_the_wait(int context)
 {
-	by_context = context;
+	by_context = context == 1;
+	stale_frame = context == 2;
+	struct sigaction nothing = { .sa_handler = on_nothing };
+	sigemptyset(&nothing.sa_mask);
+	sigaction(SIGUSR2, &nothing, NULL);
 	net(10);
 	t_load_api();
 	pipe(chan);
@@ -254,10 +285,12 @@ static void jump_from_the_wait(int context)
 	t_spawn(j_jump_from_the_wait, 1);
 	t_finish();
 	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
 }
 
 static void c6_siglongjmp_from_the_wait_keeps_the_handlers_errno(void) { jump_from_the_wait(0); }
 static void c6_setcontext_from_the_wait_lands_on_the_calls_stack(void) { jump_from_the_wait(1); }
+static void c6_siglongjmp_below_a_nested_handlers_frame(void) { jump_from_the_wait(2); }
 
 /* A handler that jumps within its own frames (a library's error
  * handling), then waits in a read: still the handler's own call. */
@@ -331,6 +364,7 @@ static const struct t_case cases[] = {
 	C(c6_calls_yield_after_setcontext_out_of_handler, T_OWNCORO),
 	C(c6_siglongjmp_from_the_wait_keeps_the_handlers_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_setcontext_from_the_wait_lands_on_the_calls_stack, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_below_a_nested_handlers_frame, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	{ NULL, NULL, 0 },
 };
