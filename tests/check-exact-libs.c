@@ -146,6 +146,48 @@ static void reset_in_recv(int lowat)
 static void c2_tcp_recv_waitall_reset_after_part(void) { reset_in_recv(0); }
 static void c2_tcp_read_lowat_reset_after_part(void) { reset_in_recv(1); }
 
+/* recvmmsg on a stream whose entries go on (SO_RCVLOWAT, MSG_WAITALL)
+ * and a reset: the kernel's call answers a pending error before any
+ * entry, with bytes still queued (a recvmsg per entry took the bytes
+ * first, and the next send met EPIPE for ECONNRESET); an error met after
+ * an entry is the next call's, as the kernel puts it back. */
+static void reset_in_recvmmsg(int queued)
+{
+	static char buf[2][100];
+	struct iovec v[2] = { { buf[0], 100 }, { buf[1], 100 } };
+	struct mmsghdr m[2] = { { .msg_hdr = { .msg_iov = &v[0], .msg_iovlen = 1 } },
+				{ .msg_hdr = { .msg_iov = &v[1], .msg_iovlen = 1 } } };
+	int c, s, want = 100;
+	net(8);
+	if (tcp_pair(&c, &s, 0) < 0) {
+		t_out("no loopback TCP here\n");
+		return;
+	}
+	setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want);
+	if (queued) {
+		struct linger hard = { 1, 0 };
+		write(s, "0123456789", 10);
+		t_msleep(20);
+		setsockopt(s, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+		close(s);
+		t_msleep(20);
+		t_res("recvmmsg", recvmmsg(c, m, 2, 0, NULL));
+	} else {
+		pthread_t th = go(part_then_reset, &s);
+		t_res("recvmmsg", recvmmsg(c, m, 2, 0, NULL));
+		join(th);
+		t_out("len=%u ", m[0].msg_len);
+	}
+	t_res("recv", recv(c, buf[0], sizeof buf[0], MSG_DONTWAIT));
+	t_res("send", send(c, "x", 1, MSG_NOSIGNAL));
+	t_res("recv", recv(c, buf[0], sizeof buf[0], MSG_DONTWAIT));
+	t_out("\n");
+	close(c);
+}
+
+static void c2_tcp_recvmmsg_lowat_reset_with_bytes_queued(void) { reset_in_recvmmsg(1); }
+static void c2_tcp_recvmmsg_lowat_reset_after_an_entry(void) { reset_in_recvmmsg(0); }
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
 #define C(name, flags) { #name, name, flags }
@@ -157,6 +199,8 @@ static const struct t_case cases[] = {
 	C(c1_tcp_recv_after_reset_part, T_BACKEND),
 	C(c2_tcp_recv_waitall_reset_after_part, T_BACKEND),
 	C(c2_tcp_read_lowat_reset_after_part, T_BACKEND),
+	C(c2_tcp_recvmmsg_lowat_reset_with_bytes_queued, 0),
+	C(c2_tcp_recvmmsg_lowat_reset_after_an_entry, T_BACKEND),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -5,7 +5,9 @@
  * msg_len of each and recvmmsg's time left written back where the
  * kernel writes them. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -57,6 +59,33 @@ static int entries_go_on(int fd, int flags)
 	       ((flags & MSG_WAITALL) || asy__sockopt_int(fd, SO_RCVLOWAT) > 1);
 }
 
+/* After an entry came, an error of the socket's that the next entry
+ * meets is the next call's: the kernel's loop puts it back (do_recvmmsg),
+ * which no call made from here can do — a recvmsg or recvmmsg that met it
+ * took it.  So the next entry looks first, and a pending error (POLLERR,
+ * nothing queued) ends the loop and stays where it is.  (POLLERR also
+ * says that the error queue holds something: such a socket's loop ends
+ * there too, where the kernel's would wait for the next entry.) */
+static int error_next(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int queued = 0;
+	return asy_sys_poll(&p, 1, 0) == 1 && (p.revents & POLLERR) &&
+	       asy_sys(SYS_ioctl, fd, FIONREAD, &queued, 0, 0, 0) == 0 && queued == 0;
+}
+
+/* The next entry would wait: for readiness first (the entry's own
+ * SO_RCVTIMEO), then the look above.  0: go on with its recvmsg. */
+static int next_waits_ends(struct asy_io *io, int fd)
+{
+	long w = asy__wait_ready(io, fd, POLLIN | POLLRDHUP, asy__sock_deadline(fd, 1, asy_now()),
+				 NULL);
+	if (w == ASY_PASS)
+		return 0;
+	/* its timeout (the entry's EAGAIN), a deadline or cancel: what came */
+	return w < 0 || error_next(fd);
+}
+
 /* recvmmsg: the kernel's loop — block for each datagram until vlen
  * arrived, MSG_WAITFORONE after the first, or the timeout, which it looks
  * at only after each datagram, and writes back what was left of it then. */
@@ -82,8 +111,18 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 	long r = 0;
 	int64_t at = start; /* when the last datagram came */
 	int go_on = entries_go_on(fd, flags);
+	/* The kernel's call answers a pending error before any datagram
+	 * (do_recvmmsg), where a recvmsg takes queued bytes first: asked and
+	 * cleared as it does (SO_ERROR is sock_error). */
+	if (go_on && !(flags & MSG_ERRQUEUE)) {
+		int e = asy__sockopt_int(fd, SO_ERROR);
+		if (e > 0)
+			return -e;
+	}
 	while (got < vlen) {
 		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
+		if (got && !(flags & MSG_ERRQUEUE) && error_next(fd))
+			break;
 		if (!go_on) {
 			/* with a timeout, the kernel looks at it after each datagram */
 			r = asy_sys(SYS_recvmmsg, fd, vec + got, end >= 0 ? 1 : vlen - got,
@@ -105,6 +144,8 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		/* Would wait (or goes on): the next as one blocking recvmsg;
 		 * after MSG_WAITFORONE's first, one that does not wait. */
 		f &= ~MSG_WAITFORONE;
+		if (got && !(f & (MSG_DONTWAIT | MSG_ERRQUEUE)) && next_waits_ends(io, fd))
+			break;
 		r = (f & MSG_DONTWAIT) ? asy_sys(SYS_recvmsg, fd, &vec[got].msg_hdr, f, 0, 0, 0) :
 					 asy__sock_msg(io, fd, &vec[got].msg_hdr, f, 1, got);
 		if (r < 0)
