@@ -107,12 +107,14 @@ NOPOISON static char *signal_frame(const char *sp, const char *top, const void *
 	return NULL;
 }
 
-/* The frame the jump's handler returns through: the one the kernel
- * called its trampoline from (shim/signal.c), exactly; else looked for
- * on the stack the jump is made on. */
-NOPOISON static char *handler_frame(const char *here, void *rest)
+/* The frame the jump's handlers return through: the one the kernel
+ * called the outermost of them from (shim/signal.c records each), so
+ * that a jump out of a nested handler leaves the handler it interrupted
+ * too, as glibc's does; else looked for on the stack the jump is made
+ * on. */
+NOPOISON static char *handler_frame(const char *to, const char *here, void *rest)
 {
-	const char *f = asy__handler_sigframe();
+	const char *f = asy__handler_sigframe(to, here);
 	if (f && f > here && (size_t)(f - here) <= MAX_SEARCH &&
 	    is_frame(f, f + 8 + UC_SIZE + MAX_SEARCH, rest))
 		return (char *)f;
@@ -148,7 +150,7 @@ NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 	if (!c)
 		return; /* the common jump: within a coroutine's own code */
 	void *rest = restorer();
-	char *f = rest ? handler_frame(&here, rest) : NULL;
+	char *f = rest ? handler_frame(to, &here, rest) : NULL;
 	/* not from a handler, or within the handler's own frames (below its
 	 * signal frame on the same stack): the jump as it is */
 	if (!f || (to > &here && to < f) ||

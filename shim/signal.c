@@ -143,10 +143,9 @@ static int is_tramp(uintptr_t h)
 	return h == (uintptr_t)tramp_plain || h == (uintptr_t)tramp_info;
 }
 
-/* A jump (shim/jump.c) to the stack address `to`, made at `here`: each
- * handler whose frames do not hold `to` is left.  Where the target is
- * not known (to == NULL), every handler is. */
-void asy__handlers_left(const char *to, const char *here)
+/* The level a jump to `to`, made at `here`, leaves the thread at: each
+ * handler whose frames do not hold `to` is left. */
+static int level_after(const char *to, const char *here)
 {
 	int level = asy__in_handler;
 	while (level > 0) {
@@ -155,15 +154,25 @@ void asy__handlers_left(const char *to, const char *here)
 			break; /* a jump within this handler's own frames */
 		level--;
 	}
-	asy__in_handler = level;
+	return level;
 }
 
-const char *asy__handler_sigframe(void)
+/* A jump (shim/jump.c) to the stack address `to`, made at `here`: each
+ * handler whose frames do not hold `to` is left.  Where the target is
+ * not known (to == NULL), every handler is. */
+void asy__handlers_left(const char *to, const char *here)
+{
+	asy__in_handler = level_after(to, here);
+}
+
+const char *asy__handler_sigframe(const char *to, const char *here)
 {
 #if defined(__x86_64__)
-	int level = asy__in_handler;
-	return level > 0 && level <= LEVELS ? sigframes[level - 1] : NULL;
+	int level = level_after(to, here);
+	return level < asy__in_handler && level < LEVELS ? sigframes[level] : NULL;
 #else
+	(void)to;
+	(void)here;
 	return NULL;
 #endif
 }

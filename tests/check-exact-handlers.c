@@ -123,11 +123,13 @@ static volatile sig_atomic_t nested;
 static ucontext_t out_uc;
 static volatile int by_context;
 
-static volatile int stale_frame, came_back;
+static volatile int stale_frame, nested_jump, came_back;
 
 static void on_nothing(int sig)
 {
 	(void)sig;
+	if (nested_jump) /* a nested handler that jumps out of both */
+		siglongjmp(out_env, 1);
 }
 
 /* A jump made deep below the handler's frame, where a nested signal's
@@ -150,6 +152,10 @@ static void on_jump_out(int sig)
 		raise(SIGUSR2);
 		jump_from_deep();
 		came_back = 1; /* never: the jump does not return */
+	}
+	if (nested_jump) {
+		raise(SIGUSR2);
+		came_back = 1; /* never: the nested handler's jump leaves this one too */
 	}
 	siglongjmp(out_env, 1);
 }
@@ -222,7 +228,9 @@ static void c6_calls_yield_after_setcontext_out_of_handler(void) { jump_out(0, 1
  * whose coroutines then crashed at exit).  A jump made below the frame a
  * nested handler left on the stack returns from the handler through the
  * handler's own signal frame (a search up the stack took the nested one
- * and came back into the handler, for ever; bash died in its `wait`). */
+ * and came back into the handler; bash died in its `wait`), and a jump
+ * out of a nested handler leaves the handler it interrupted too (the
+ * outer handler's code after its raise() ran). */
 static int idle_pipe[2];
 static pid_t kick_tid;
 
@@ -261,7 +269,7 @@ static void j_jump_from_the_wait(int i)
 	int e = errno;
 	join(th);
 	t_jout(i, "left errno=%s ", strerrorname_np(e));
-	if (stale_frame)
+	if (stale_frame || nested_jump)
 		t_jout(i, "came back from the jump=%d ", (int)came_back);
 	t_jres(i, "read", read(chan[0], b, sizeof b));
 	t_jout(i, "\n");
@@ -271,6 +279,7 @@ static void jump_from_the_wait(int context)
 {
 	by_context = context == 1;
 	stale_frame = context == 2;
+	nested_jump = context == 3;
 	struct sigaction nothing = { .sa_handler = on_nothing };
 	sigemptyset(&nothing.sa_mask);
 	sigaction(SIGUSR2, &nothing, NULL);
@@ -291,6 +300,7 @@ static void jump_from_the_wait(int context)
 static void c6_siglongjmp_from_the_wait_keeps_the_handlers_errno(void) { jump_from_the_wait(0); }
 static void c6_setcontext_from_the_wait_lands_on_the_calls_stack(void) { jump_from_the_wait(1); }
 static void c6_siglongjmp_below_a_nested_handlers_frame(void) { jump_from_the_wait(2); }
+static void c6_siglongjmp_from_a_nested_handler_leaves_both(void) { jump_from_the_wait(3); }
 
 /* A handler that jumps within its own frames (a library's error
  * handling), then waits in a read: still the handler's own call. */
@@ -365,6 +375,7 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_from_the_wait_keeps_the_handlers_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_setcontext_from_the_wait_lands_on_the_calls_stack, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_below_a_nested_handlers_frame, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_from_a_nested_handler_leaves_both, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	{ NULL, NULL, 0 },
 };

@@ -75,9 +75,12 @@ static int error_next(int fd)
 }
 
 /* The next entry would wait: for readiness first (the entry's own
- * SO_RCVTIMEO), then the look above.  0: go on with its recvmsg. */
-static int next_waits_ends(struct asy_io *io, int fd)
+ * SO_RCVTIMEO; a handler ends it, as it ends a wait once datagrams
+ * came), then the look above.  0: go on with its recvmsg. */
+static int next_waits_ends(struct asy_io *io, int fd, unsigned got)
 {
+	if (asy__rest_interrupted(got))
+		return 1;
 	long w = asy__wait_ready(io, fd, POLLIN | POLLRDHUP, asy__sock_deadline(fd, 1, asy_now()),
 				 NULL);
 	if (w == ASY_PASS)
@@ -144,7 +147,7 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 		/* Would wait (or goes on): the next as one blocking recvmsg;
 		 * after MSG_WAITFORONE's first, one that does not wait. */
 		f &= ~MSG_WAITFORONE;
-		if (got && !(f & (MSG_DONTWAIT | MSG_ERRQUEUE)) && next_waits_ends(io, fd))
+		if (got && !(f & (MSG_DONTWAIT | MSG_ERRQUEUE)) && next_waits_ends(io, fd, got))
 			break;
 		r = (f & MSG_DONTWAIT) ? asy_sys(SYS_recvmsg, fd, &vec[got].msg_hdr, f, 0, 0, 0) :
 					 asy__sock_msg(io, fd, &vec[got].msg_hdr, f, 1, got);
