@@ -124,7 +124,10 @@ long asy__recv_mmsg(struct asy_io *io, int fd, struct mmsghdr *vec, unsigned vle
 	}
 	while (got < vlen) {
 		int f = flags | (got && (flags & MSG_WAITFORONE) ? MSG_DONTWAIT : 0);
-		if (got && !(flags & MSG_ERRQUEUE) && error_next(fd))
+		/* a call made without waiting first looks now; one that
+		 * waits looks after its wait (next_waits_ends) */
+		if (got && !(flags & MSG_ERRQUEUE) && (!go_on || (f & MSG_DONTWAIT)) &&
+		    error_next(fd))
 			break;
 		if (!go_on) {
 			/* with a timeout, the kernel looks at it after each datagram */
