@@ -110,14 +110,17 @@ NOPOISON static char *signal_frame(const char *sp, const char *top, const void *
 /* The frame the jump's handlers return through: the one the kernel
  * called the outermost of them from (shim/signal.c records each), so
  * that a jump out of a nested handler leaves the handler it interrupted
- * too, as glibc's does; else looked for on the stack the jump is made
- * on. */
-NOPOISON static char *handler_frame(const char *to, const char *here, void *rest)
+ * too, as glibc's does, with errno as that handler found it in *err;
+ * else looked for on the stack the jump is made on (*err left alone). */
+NOPOISON static char *handler_frame(const char *to, const char *here, void *rest, int *err)
 {
-	const char *f = asy__handler_sigframe(to, here);
+	int e;
+	const char *f = asy__handler_sigframe(to, here, &e);
 	if (f && f > here && (size_t)(f - here) <= MAX_SEARCH &&
-	    is_frame(f, f + 8 + UC_SIZE + MAX_SEARCH, rest))
+	    is_frame(f, f + 8 + UC_SIZE + MAX_SEARCH, rest)) {
+		*err = e;
 		return (char *)f;
+	}
 	const char *top;
 	stack_t ss;
 	if (asy_sys(SYS_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK))
@@ -142,7 +145,10 @@ NOPOISON static _Noreturn void leave_handler(char *f, void *rest)
 
 /* Put the jump to stack pointer `to` off if it goes into a coroutine
  * inside a hooked call; returns only when it does not.  errno is the
- * program's at the jump, and stays so until the jump is made. */
+ * handlers' at the jump, and stays so until the jump is made; where they
+ * left it as they found it (the scheduler's, another coroutine's), the
+ * coroutine gets its own from before its call, as a handler that ran in
+ * that call would have left it. */
 NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 {
 	char here;
@@ -150,13 +156,15 @@ NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 	if (!c)
 		return; /* the common jump: within a coroutine's own code */
 	void *rest = restorer();
-	char *f = rest ? handler_frame(to, &here, rest) : NULL;
+	int now = errno, found = ~now; /* not known: unlike errno now */
+	char *f = rest ? handler_frame(to, &here, rest, &found) : NULL;
 	/* not from a handler, or within the handler's own frames (below its
 	 * signal frame on the same stack): the jump as it is */
 	if (!f || (to > &here && to < f) ||
 	    asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, &j->mask, 8, 0, 0) < 0)
 		return;
-	j->err = errno;
+	j->err = now;
+	j->own = now == found;
 	asy__coro_jump_defer(c, j);
 	if (asy__in_handler)
 		asy__handlers_left(f, &here); /* the handlers inside that frame */
@@ -223,9 +231,11 @@ NOPOISON ASY_EXPORT void siglongjmp(void *env, int val) { jump(J_SIG, env, val);
 NOPOISON ASY_EXPORT void __longjmp_chk(void *env, int val) { jump(J_CHK, env, val); }
 
 /* At a hooked call's end (shim.c): the running coroutine's jump, if a
- * handler left one, with the handler's signal mask; the jmp_buf's own
- * mask, if it saved one, then wins as it does in glibc's jump. */
-NOPOISON void asy__jump_due(void)
+ * handler left one, with the handler's signal mask (the jmp_buf's own
+ * mask, if it saved one, then wins as it does in glibc's jump) and its
+ * errno, or `err` (errno when the call began) where the handlers left
+ * errno as they found it. */
+NOPOISON void asy__jump_due(int err)
 {
 	struct asy_jump j;
 	if (!asy__coro_jump_take(&j))
@@ -233,7 +243,7 @@ NOPOISON void asy__jump_due(void)
 	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &j.mask, 0, 8, 0, 0);
 	if (__asan_handle_no_return)
 		__asan_handle_no_return();
-	errno = j.err;
+	errno = j.own ? err : j.err;
 	if (j.ctx) { /* its own mask, as glibc's setcontext sets it */
 		static int (*set)(const void *);
 		if (!set)

@@ -68,9 +68,11 @@ static ASY_TLS sigset_t fork_was;
  * jump out of a handler (shim/jump.c) leaves the levels it jumps past.
  * And the kernel's signal frame each was called from, which a jump put
  * off returns through (x86-64: the ucontext the kernel passes, less the
- * handler's return address in front of it). */
+ * handler's return address in front of it).  And errno as each found it:
+ * a jump that leaves it so gives its coroutine the errno of its own. */
 static ASY_TLS const char *frames[LEVELS];
 static ASY_TLS const char *sigframes[LEVELS];
+static ASY_TLS int errs[LEVELS];
 
 static struct {
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
@@ -123,6 +125,7 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	if (level < LEVELS) { /* the level's place: between the handler and its signal frame */
 		frames[level] = (const char *)__builtin_frame_address(0);
 		sigframes[level] = uc ? (const char *)uc - sizeof(void *) : NULL;
+		errs[level] = errno;
 	}
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
@@ -165,14 +168,18 @@ void asy__handlers_left(const char *to, const char *here)
 	asy__in_handler = level_after(to, here);
 }
 
-const char *asy__handler_sigframe(const char *to, const char *here)
+const char *asy__handler_sigframe(const char *to, const char *here, int *err)
 {
 #if defined(__x86_64__)
 	int level = level_after(to, here);
-	return level < asy__in_handler && level < LEVELS ? sigframes[level] : NULL;
+	if (level >= asy__in_handler || level >= LEVELS)
+		return NULL;
+	*err = errs[level];
+	return sigframes[level];
 #else
 	(void)to;
 	(void)here;
+	(void)err;
 	return NULL;
 #endif
 }

@@ -123,7 +123,7 @@ static volatile sig_atomic_t nested;
 static ucontext_t out_uc;
 static volatile int by_context;
 
-static volatile int stale_frame, nested_jump, came_back;
+static volatile int stale_frame, nested_jump, came_back, keep_errno;
 
 static void on_nothing(int sig)
 {
@@ -145,7 +145,8 @@ static __attribute__((noinline)) void jump_from_deep(void)
 static void on_jump_out(int sig)
 {
 	(void)sig;
-	errno = ETIMEDOUT; /* the program's errno after the jump */
+	if (!keep_errno)
+		errno = ETIMEDOUT; /* the program's errno after the jump */
 	if (by_context)
 		setcontext(&out_uc);
 	if (stale_frame) {
@@ -230,7 +231,10 @@ static void c6_calls_yield_after_setcontext_out_of_handler(void) { jump_out(0, 1
  * handler's own signal frame (a search up the stack took the nested one
  * and came back into the handler; bash died in its `wait`), and a jump
  * out of a nested handler leaves the handler it interrupted too (the
- * outer handler's code after its raise() ran). */
+ * outer handler's code after its raise() ran).  A handler that leaves
+ * errno alone leaves job 0 its errno from before the read, as the read
+ * interrupted by glibc's handler never set it (it was the scheduler's,
+ * whatever the thread's errno was when the handler ran). */
 static int idle_pipe[2];
 static pid_t kick_tid;
 
@@ -254,7 +258,7 @@ static void j_jump_from_the_wait(int i)
 	volatile int back = 0;
 	kick_tid = (pid_t)syscall(SYS_gettid);
 	pthread_t th = go(kick_later, NULL);
-	errno = 0;
+	errno = keep_errno ? ENOTTY : 0;
 	if (by_context) {
 		getcontext(&out_uc);
 		if (!back) {
@@ -277,9 +281,10 @@ static void j_jump_from_the_wait(int i)
 
 static void jump_from_the_wait(int context)
 {
-	by_context = context == 1;
+	by_context = context == 1 || context == 5;
 	stale_frame = context == 2;
 	nested_jump = context == 3;
+	keep_errno = context >= 4;
 	struct sigaction nothing = { .sa_handler = on_nothing };
 	sigemptyset(&nothing.sa_mask);
 	sigaction(SIGUSR2, &nothing, NULL);
@@ -301,6 +306,8 @@ static void c6_siglongjmp_from_the_wait_keeps_the_handlers_errno(void) { jump_fr
 static void c6_setcontext_from_the_wait_lands_on_the_calls_stack(void) { jump_from_the_wait(1); }
 static void c6_siglongjmp_below_a_nested_handlers_frame(void) { jump_from_the_wait(2); }
 static void c6_siglongjmp_from_a_nested_handler_leaves_both(void) { jump_from_the_wait(3); }
+static void c6_siglongjmp_from_the_wait_keeps_the_calls_errno(void) { jump_from_the_wait(4); }
+static void c6_setcontext_from_the_wait_keeps_the_calls_errno(void) { jump_from_the_wait(5); }
 
 /* A handler that jumps within its own frames (a library's error
  * handling), then waits in a read: still the handler's own call. */
@@ -376,6 +383,8 @@ static const struct t_case cases[] = {
 	C(c6_setcontext_from_the_wait_lands_on_the_calls_stack, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_below_a_nested_handlers_frame, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_from_a_nested_handler_leaves_both, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
+	C(c6_setcontext_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	{ NULL, NULL, 0 },
 };

@@ -28,8 +28,9 @@ ASY_TLS int asy__jump_pending;
 
 /* The shim's (shim/jump.c) makes the jump; without it — the scheduler's
  * own tests, linked with a fake engine — no jump is ever put off. */
-__attribute__((weak)) void asy__jump_due(void)
+__attribute__((weak)) void asy__jump_due(int err)
 {
+	(void)err;
 }
 
 /* The live coroutine whose stack holds sp, or NULL (the root's stack):
@@ -121,6 +122,7 @@ void asy__coro_jump_defer(struct asy_coro *c, const struct asy_jump *j)
 	c->jump_val = j->val;
 	c->jump_ctx = (unsigned char)j->ctx;
 	c->jump_errno = j->err;
+	c->jump_own = (unsigned char)j->own;
 	c->jump_mask = j->mask;
 	atomic_signal_fence(memory_order_seq_cst);
 	/* As asy_cancel() from a handler: only while nothing is half-changed;
@@ -150,6 +152,6 @@ int asy__coro_jump_take(struct asy_jump *j)
 	c->jump = 0;
 	asy__jump_pending--;
 	*j = (struct asy_jump){ .env = c->jump_env, .val = c->jump_val, .ctx = c->jump_ctx,
-				.err = c->jump_errno, .mask = c->jump_mask };
+				.err = c->jump_errno, .own = c->jump_own, .mask = c->jump_mask };
 	return 1;
 }
