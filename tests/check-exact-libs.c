@@ -188,6 +188,35 @@ static void reset_in_recvmmsg(int queued)
 static void c2_tcp_recvmmsg_lowat_reset_with_bytes_queued(void) { reset_in_recvmmsg(1); }
 static void c2_tcp_recvmmsg_lowat_reset_after_an_entry(void) { reset_in_recvmmsg(0); }
 
+/* recvmmsg on a non-blocking socket, one entry's worth queued: the
+ * entries after it do not wait (EAGAIN ends the loop: 1); in a coroutine
+ * the look for the next entry's error waited for readiness and hung —
+ * datagrams, and a stream whose entries go on (MSG_WAITALL). */
+static void nonblocking_recvmmsg(int type)
+{
+	static char buf[2][100];
+	struct iovec v[2] = { { buf[0], 100 }, { buf[1], 100 } };
+	struct mmsghdr m[2] = { { .msg_hdr = { .msg_iov = &v[0], .msg_iovlen = 1 } },
+				{ .msg_hdr = { .msg_iov = &v[1], .msg_iovlen = 1 } } };
+	int sv[2];
+	if (socketpair(AF_UNIX, type | SOCK_NONBLOCK, 0, sv) < 0) {
+		t_out("socketpair: %s\n", strerrorname_np(errno));
+		return;
+	}
+	write(sv[1], "0123456789", 10);
+	alarm(5); /* a hang shows as SIGALRM */
+	t_res("recvmmsg", recvmmsg(sv[0], m, 2, type == SOCK_STREAM ? MSG_WAITALL : 0, NULL));
+	alarm(0);
+	t_out("len=%u ", m[0].msg_len);
+	t_res("recv", recv(sv[0], buf[0], sizeof buf[0], 0));
+	t_out("\n");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void c2_unix_dgram_recvmmsg_nonblocking_after_one(void) { nonblocking_recvmmsg(SOCK_DGRAM); }
+static void c2_unix_stream_recvmmsg_waitall_nonblocking_after_one(void) { nonblocking_recvmmsg(SOCK_STREAM); }
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call. */
 #define C(name, flags) { #name, name, flags }
@@ -201,6 +230,8 @@ static const struct t_case cases[] = {
 	C(c2_tcp_read_lowat_reset_after_part, T_BACKEND),
 	C(c2_tcp_recvmmsg_lowat_reset_with_bytes_queued, 0),
 	C(c2_tcp_recvmmsg_lowat_reset_after_an_entry, T_BACKEND),
+	C(c2_unix_dgram_recvmmsg_nonblocking_after_one, 0),
+	C(c2_unix_stream_recvmmsg_waitall_nonblocking_after_one, 0),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -76,9 +76,12 @@ static int error_next(int fd)
 
 /* The next entry would wait: for readiness first (the entry's own
  * SO_RCVTIMEO; a handler ends it, as it ends a wait once datagrams
- * came), then the look above.  0: go on with its recvmsg. */
+ * came), then the look above.  0: go on with its recvmsg.  A
+ * non-blocking socket's entry never waits: only the look. */
 static int next_waits_ends(struct asy_io *io, int fd, unsigned got)
 {
+	if (asy__nonblocking(fd))
+		return error_next(fd);
 	if (asy__rest_interrupted(got))
 		return 1;
 	long w = asy__wait_ready(io, fd, POLLIN | POLLRDHUP, asy__sock_deadline(fd, 1, asy_now()),
