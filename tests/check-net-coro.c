@@ -375,9 +375,19 @@ static void k_reused_number(void)
 	t_finish();
 }
 
-/* Name resolution of loopback names from several jobs at once. */
+/* Name resolution of loopback names from several jobs at once.  A
+ * numeric lookup leaves errno and h_errno as they were (in a coroutine
+ * they were the worker's left-overs). */
 static void j_resolve(int i)
 {
+	struct addrinfo numeric = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *nr = NULL;
+	errno = 1000 + i;
+	h_errno = 700 + i;
+	int nrr = getaddrinfo("127.0.0.1", "80", &numeric, &nr);
+	t_jout(i, "numeric=%d errno kept=%d h_errno kept=%d ", nrr, errno == 1000 + i,
+	       h_errno == 700 + i);
+	if (nr)
+		freeaddrinfo(nr);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
 	int r = getaddrinfo(i % 2 ? "127.0.0.1" : "localhost", "80", &hints, &res);

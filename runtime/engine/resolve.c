@@ -33,12 +33,16 @@ struct job {
 		int i;
 		struct hostent *h;
 	} r;
-	int err, herr;
+	int err, herr; /* the caller's, then the lookup's */
 };
 
+/* On the worker: the lookup starts from the caller's errno and h_errno,
+ * which it changes or leaves as glibc's does on the caller's thread. */
 static long run_job(void *p)
 {
 	struct job *j = p;
+	errno = j->err;
+	h_errno = j->herr;
 	j->run(j);
 	j->err = errno;
 	j->herr = h_errno;
@@ -60,6 +64,8 @@ static int offload(struct job *j)
 	long r = 0;
 	if (t) {
 		struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .fn = run_job, .arg = j } };
+		j->err = errno;
+		j->herr = h_errno;
 		asy__coro_in_call(self, 1); /* a handler's jump waits for it (coro/jump.c) */
 		r = asy__op(t, &w, -1);
 		asy__coro_in_call(self, -1);
