@@ -178,6 +178,18 @@ static int bad_timeout(clockid_t clk, const struct timespec *t, int rwlock)
 
 static int m_clock(void *l, clockid_t c, const struct timespec *t);
 
+/* Does libc answer at once a lock call on a lock its own thread holds?
+ * An error-checking mutex (EDEADLK) and an rwlock the thread writes
+ * (EDEADLK for either kind of lock): glibc's own fields say so.  (A
+ * recursive mutex's try already takes it; a normal one waits for ever,
+ * or to its timeout, either way.) */
+static int own_answers(void *l, int rwlock)
+{
+	if (rwlock)
+		return ((pthread_rwlock_t *)l)->__data.__cur_writer == (int)asy_sys_gettid();
+	return (((pthread_mutex_t *)l)->__data.__kind & 3) == PTHREAD_MUTEX_ERRORCHECK_NP;
+}
+
 /* One lock call: libc's blocking call when the coroutine is alone and no
  * sibling holds the lock, else the cooperative wait on libc's try call. */
 static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk,
@@ -200,6 +212,8 @@ static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk
 	}
 	if ((!h || h->coro == self) && asy__coro_alone())
 		r = until ? timed(l, clk, until) : block(l);
+	else if (h && h->coro == self && own_answers(l, timed != m_clock))
+		r = until ? timed(l, clk, until) : block(l); /* its own: EDEADLK */
 	else if ((r = cooperative(try, l, self, clk, until)) == -1)
 		r = until ? timed(l, clk, until) : block(l);
 	if (r == 0 || r == EOWNERDEAD)

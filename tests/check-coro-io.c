@@ -462,9 +462,11 @@ static void c_fork(void)
  * VFS mutex across stat and open): as between threads, each lock keeps
  * the other job out — a normal mutex, a recursive one (the owner is the
  * thread, so a sibling coroutine must still wait) and an rwlock — and
- * nothing hangs. */
+ * nothing hangs.  A job's own error-checking mutex, and an rwlock it
+ * writes, taken again: EDEADLK at once, as for a thread (it parked and
+ * tried again for ever). */
 static pthread_mutex_t lk_normal = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t lk_rec;
+static pthread_mutex_t lk_rec, lk_check;
 static pthread_rwlock_t lk_rw = PTHREAD_RWLOCK_INITIALIZER;
 static int lk_in[3], lk_overlap[3];
 
@@ -491,6 +493,20 @@ static void j_locks(int i)
 		pthread_mutex_unlock(&lk_rec);
 		pthread_rwlock_wrlock(&lk_rw);
 		lk_hold(2);
+		if (!k) {
+			struct timespec soon;
+			clock_gettime(CLOCK_REALTIME, &soon);
+			soon.tv_sec += 5;
+			t_jout(i, "own rwlock: wrlock=%s rdlock=%s timedwrlock=%s ",
+			       strerrorname_np(pthread_rwlock_wrlock(&lk_rw)),
+			       strerrorname_np(pthread_rwlock_rdlock(&lk_rw)),
+			       strerrorname_np(pthread_rwlock_timedwrlock(&lk_rw, &soon)));
+			pthread_mutex_lock(&lk_check);
+			t_jout(i, "own error-checking mutex: lock=%s timedlock=%s ",
+			       strerrorname_np(pthread_mutex_lock(&lk_check)),
+			       strerrorname_np(pthread_mutex_timedlock(&lk_check, &soon)));
+			pthread_mutex_unlock(&lk_check);
+		}
 		pthread_rwlock_unlock(&lk_rw);
 	}
 	t_jout(i, "done\n");
@@ -502,6 +518,8 @@ static void c_locks(void)
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&lk_rec, &a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&lk_check, &a);
 	t_spawn(j_locks, 0);
 	t_spawn(j_locks, 1);
 	t_finish();
