@@ -382,7 +382,7 @@ START_TEST(test_errno)
 	snprintf(e4, sizeof e4, "ASYNCIFY_SUMMARY=%s/summary.%%p", dir);
 	const char *env[] = { e2, e3, e4, "ASYNCIFY_STACKS=8", NULL };
 	run("errno", env, &r);
-	ck_assert_msg(r.status == 0, "status %#x (exit 10-13: which check failed): %s", r.status,
+	ck_assert_msg(r.status == 0, "status %#x (exit 10-14: which check failed): %s", r.status,
 		      r.err);
 }
 END_TEST

@@ -74,6 +74,9 @@ static pid_t tid_get(void)
 	return tls_tid;
 }
 
+/* The bytes a call asks for.  A vector is the program's memory, read
+ * as the kernel reads it, a part at a time: one it cannot read, or of
+ * more than IOV_MAX entries, asks for none (the call's EFAULT, EINVAL). */
 static uint64_t io_size(const struct asy_io *io)
 {
 	if (io->op == ASY_OP_NONE) /* the fs family's copies name it among their arguments */
@@ -82,9 +85,17 @@ static uint64_t io_size(const struct asy_io *io)
 		return 0;
 	if (!io->iov)
 		return io->one.iov_len;
+	if (io->iovcnt < 0 || io->iovcnt > 1024)
+		return 0;
+	struct iovec part[32];
 	uint64_t n = 0;
-	for (int i = 0; i < io->iovcnt && i < 1024; i++)
-		n += io->iov[i].iov_len;
+	for (int i = 0; i < io->iovcnt; i += 32) {
+		int k = io->iovcnt - i < 32 ? io->iovcnt - i : 32;
+		if (asy__copy_in(part, io->iov + i, (size_t)k * sizeof *part) < 0)
+			return 0;
+		for (int j = 0; j < k; j++)
+			n += part[j].iov_len;
+	}
 	return n;
 }
 

@@ -258,7 +258,9 @@ __attribute__((noinline)) static void work_underscore_exit(void)
 }
 
 /* Tracing leaves results and errno as they were: errno untouched by a
- * call that succeeds, the call's own errno after one that fails. */
+ * call that succeeds, the call's own errno after one that fails; a
+ * vector the call cannot read, or a count past its end, is the call's
+ * EFAULT or EINVAL (the trace read the vector and died of SIGSEGV). */
 __attribute__((noinline)) static void work_errno(void)
 {
 	int fd = open("/dev/null", O_WRONLY), p[2];
@@ -274,6 +276,11 @@ __attribute__((noinline)) static void work_errno(void)
 		exit(12);
 	if (fsync(p[0]) != -1 || errno != EINVAL)
 		exit(13);
+	struct iovec two[2] = { { &c, 1 }, { &c, 1 } };
+	struct iovec *volatile bad = (struct iovec *)16, *volatile short_one = two;
+	if (readv(p[0], bad, 1) != -1 || errno != EFAULT || writev(fd, bad, 2) != -1 ||
+	    errno != EFAULT || writev(fd, short_one, 100000) != -1 || errno != EINVAL)
+		exit(14);
 }
 
 static void *late_writer(void *arg)
