@@ -127,6 +127,19 @@ int asy__take_sig(int sig)
  * looked at again: its close made the copy first.  A POSIX lock taken on
  * a copy is the kernel's close-during-fcntl race: the lock is let go
  * (the copy's close does it) and the answer is EBADF. */
+/* The signal the worker's call raised, raised in the calling thread as
+ * the kernel raises it there.  Its handler runs now, inside the engine's
+ * part of the call, which keeps errno: an errno the handler set is the
+ * call's (io->errnum), as the kernel's handler leaves it to a call that
+ * returns its error rather than -1 (posix_fallocate). */
+static void raise_for(struct asy_io *io, int sig)
+{
+	int e = errno;
+	asy__raise_as_kernel(sig);
+	if (errno != e)
+		io->errnum = errno;
+}
+
 static long call_kept(struct job *j)
 {
 	long a[6], r;
@@ -205,9 +218,9 @@ long asy__fs_offload(struct asy_io *io, const long *a, int waits)
 	if (r >= 0 && j.err != j.err_in)
 		io->errnum = j.err; /* set on success too (posix_fallocate's emulation) */
 	if (j.sigs & 1)
-		asy__raise_as_kernel(SIGPIPE);
+		raise_for(io, SIGPIPE);
 	if (j.sigs & 2)
-		asy__raise_as_kernel(SIGXFSZ);
+		raise_for(io, SIGXFSZ);
 	return r;
 }
 
@@ -327,7 +340,7 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 	unsigned sigs = d->j.sigs;
 	r = asy__detach_end(t, w, r, NULL, 0);
 	if (sigs & 2)
-		asy__raise_as_kernel(SIGXFSZ);
+		raise_for(io, SIGXFSZ);
 	return r;
 }
 
