@@ -44,9 +44,15 @@
 /* ---- helpers ---------------------------------------------------------- */
 
 static volatile sig_atomic_t xfsz;
-/* It leaves errno changed: a call that returns its error rather than -1
- * (posix_fallocate) leaves the program the handler's. */
 static void on_xfsz(int sig)
+{
+	(void)sig;
+	xfsz++;
+}
+
+/* A handler that leaves errno changed: a call that returns its error
+ * rather than -1 (posix_fallocate) leaves the program the handler's. */
+static void on_xfsz_errno(int sig)
 {
 	(void)sig;
 	xfsz++;
@@ -247,6 +253,21 @@ static void fsize_calls(int handled)
 }
 
 static void c14_fsize_calls_handled(void) { fsize_calls(1); }
+
+static void c14_fsize_posix_fallocate_handler_errno(void)
+{
+	alarm(10);
+	t_fs_dir();
+	int fd = open("limited", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	signal(SIGXFSZ, on_xfsz_errno);
+	struct rlimit rl = { 8192, 8192 };
+	setrlimit(RLIMIT_FSIZE, &rl);
+	errno = 0;
+	int r = posix_fallocate(fd, 0, 9000), e = errno;
+	t_out("posix_fallocate-over=%s xfsz=%d errno=%s\n", strerrorname_np(r), (int)xfsz,
+	      e ? strerrorname_np(e) : "0");
+	close(fd);
+}
 static void c14_fsize_calls_ignored(void)
 {
 	signal(SIGXFSZ, SIG_IGN);
@@ -473,6 +494,7 @@ static const struct t_case cases[] = {
 	/* Under ThreadSanitizer the engine maps outside its region (arena.c) */
 	C(c14_read_into_unmapped_hole, T_BACKEND | T_NOTSAN),
 	C(c14_fsize_calls_handled, 0),
+	C(c14_fsize_posix_fallocate_handler_errno, T_NOTSAN),
 	C(c14_fsize_calls_ignored, 0),
 	C(c14_fsize_ftruncate_default, 0),
 	C(c14_fsize_copy_default, 0),
