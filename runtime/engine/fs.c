@@ -122,11 +122,6 @@ int asy__take_sig(int sig)
 	return asy_sys(SYS_rt_sigtimedwait, &set, NULL, &zero, 8, 0, 0) == sig;
 }
 
-/* The call on the worker, with its kept numbers' copies where a close
- * made them.  A number closed between that look and the call (EBADF) is
- * looked at again: its close made the copy first.  A POSIX lock taken on
- * a copy is the kernel's close-during-fcntl race: the lock is let go
- * (the copy's close does it) and the answer is EBADF. */
 /* The signal the worker's call raised, raised in the calling thread as
  * the kernel raises it there.  Its handler runs now, inside the engine's
  * part of the call, which keeps errno: an errno the handler set is the
@@ -140,6 +135,11 @@ static void raise_for(struct asy_io *io, int sig)
 		io->errnum = errno;
 }
 
+/* The call on the worker, with its kept numbers' copies where a close
+ * made them.  A number closed between that look and the call (EBADF) is
+ * looked at again: its close made the copy first.  A POSIX lock taken on
+ * a copy is the kernel's close-during-fcntl race: the lock is let go
+ * (the copy's close does it) and the answer is EBADF. */
 static long call_kept(struct job *j)
 {
 	long a[6], r;
