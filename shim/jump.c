@@ -233,9 +233,9 @@ NOPOISON ASY_EXPORT void __longjmp_chk(void *env, int val) { jump(J_CHK, env, va
 /* At a hooked call's end (shim.c): the running coroutine's jump, if a
  * handler left one, with the handler's signal mask (the jmp_buf's own
  * mask, if it saved one, then wins as it does in glibc's jump) and its
- * errno, or `err` (errno when the call began) where the handlers left
- * errno as they found it. */
-NOPOISON void asy__jump_due(int err)
+ * errno, or errno when the call began where the handlers left errno as
+ * they found it (runtime/coro/jump.c). */
+NOPOISON void asy__jump_due(void)
 {
 	struct asy_jump j;
 	if (!asy__coro_jump_take(&j))
@@ -243,7 +243,7 @@ NOPOISON void asy__jump_due(int err)
 	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &j.mask, 0, 8, 0, 0);
 	if (__asan_handle_no_return)
 		__asan_handle_no_return();
-	errno = j.own ? err : j.err;
+	errno = j.err;
 	if (j.ctx) { /* its own mask, as glibc's setcontext sets it */
 		static int (*set)(const void *);
 		if (!set)

@@ -100,7 +100,6 @@ static inline long traced(long v)
  * before it is resolved the raw system call). */
 #define ASY_HOOK_BODY(ret, name, libc, sc, ...)                              \
 	struct asy_io asy_x_ = __VA_ARGS__;                                 \
-	int asy_e0_ = errno; /* a put-off jump's, if its handler left it */ \
 	uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;             \
 	long asy_r_ = ASY_PASS;                                             \
 	ret asy_v_;                                                         \
@@ -124,7 +123,7 @@ static inline long traced(long v)
 	if (asy_t0_)                                                        \
 		asy__trace_call(&asy_x_, traced(asy_v_), asy_t0_);          \
 	if (__builtin_expect(asy__jump_pending, 0))                         \
-		asy__jump_due(asy_e0_);
+		asy__jump_due();
 
 /* A plain thread's call with tracing off is the program's own call and
  * nothing else (engine.h) — two loads, then a jump to libc.  unshare and
@@ -209,7 +208,6 @@ static inline long traced(long v)
 				     asy__res_real.name != NULL, 1))        \
 			return asy__res_real.name args;                     \
 		struct asy_io x = { .op = ASY_OP_NONE, .call = ASY_CALL_##name, .fd = -1 }; \
-		int e0 = errno;                                             \
 		uint64_t t0 = asy__tracing ? asy__trace_now() : 0;          \
 		ret v = asy__res_##name args;                               \
 		if (t0) {                                                   \
@@ -217,7 +215,7 @@ static inline long traced(long v)
 			asy__trace_call(&x, 0, t0);                         \
 		}                                                           \
 		if (__builtin_expect(asy__jump_pending, 0))                 \
-			asy__jump_due(e0);                                  \
+			asy__jump_due();                                    \
 		return v;                                                   \
 	}
 #include "hooks.def"

@@ -87,7 +87,8 @@ struct asy_coro {
 	void *jump_env;
 	uint64_t jump_mask;     /* the handler's signal mask */
 	int jump_errno;         /* errno when the handler jumped */
-	unsigned char jump_own; /* ... as the handlers found it */
+	unsigned char jump_own; /* ... as the handlers found it: call_errno */
+	int call_errno;         /* errno when its call began (in_call 0 to 1) */
 	unsigned char jump_ctx; /* the jump is a setcontext(jump_env) */
 	int err;                /* errno while switched out */
 	int wake;               /* how the last park ended: 0 or -errno */

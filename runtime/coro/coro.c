@@ -172,7 +172,6 @@ ASY_EXPORT int asy_go(void (*fn)(void *), void *arg)
  * running the other coroutines while they wait).  -errno or op's result. */
 static int with_sched(int (*op)(struct sched *, void *), void *arg)
 {
-	int e0 = errno;
 	struct sched *s = asy__sched(1);
 	if (!s)
 		return -ENOMEM;
@@ -198,7 +197,7 @@ static int with_sched(int (*op)(struct sched *, void *), void *arg)
 		asy__coro_in_call(self, -1);
 	asy__sched_crit_leave(s);
 	if (self && asy__jump_pending)
-		asy__jump_due(e0);
+		asy__jump_due();
 	return r;
 }
 

@@ -64,8 +64,8 @@ int asy__coro_jump_take(struct asy_jump *j);
 const char *asy__coro_stack_top(const void *sp);
 /* shim/jump.c: the running coroutine's put-off jump, at its hook's end;
  * a handler's setcontext to stack pointer sp put off as a jump is
- * (returns only when it is not).  err: errno when the call began. */
-void asy__jump_due(int err);
+ * (returns only when it is not). */
+void asy__jump_due(void);
 void asy__context_defer(const void *uc, const char *sp);
 
 /* A stream call's rest and signals (jump.c): the running coroutine's call

@@ -28,9 +28,8 @@ ASY_TLS int asy__jump_pending;
 
 /* The shim's (shim/jump.c) makes the jump; without it — the scheduler's
  * own tests, linked with a fake engine — no jump is ever put off. */
-__attribute__((weak)) void asy__jump_due(int err)
+__attribute__((weak)) void asy__jump_due(void)
 {
-	(void)err;
 }
 
 /* The live coroutine whose stack holds sp, or NULL (the root's stack):
@@ -54,6 +53,8 @@ static struct asy_coro *owner_of(struct sched *s, const void *sp)
 
 void asy__coro_in_call(struct asy_coro *c, int delta)
 {
+	if (!c->in_call)
+		c->call_errno = errno; /* a put-off jump's, if its handler left errno */
 	c->in_call = (unsigned short)(c->in_call + delta);
 	if (!c->in_call)
 		c->moved = c->sig_hit = 0;
@@ -152,6 +153,7 @@ int asy__coro_jump_take(struct asy_jump *j)
 	c->jump = 0;
 	asy__jump_pending--;
 	*j = (struct asy_jump){ .env = c->jump_env, .val = c->jump_val, .ctx = c->jump_ctx,
-				.err = c->jump_errno, .own = c->jump_own, .mask = c->jump_mask };
+				.err = c->jump_own ? c->call_errno : c->jump_errno,
+				.mask = c->jump_mask };
 	return 1;
 }
