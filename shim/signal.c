@@ -122,6 +122,11 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	if (sig == SIGCHLD && !asy__in_handler)
 		asy__children_settle(); /* a coroutine's wait takes its child first */
 	int level __attribute__((cleanup(left))) = asy__in_handler++;
+	/* in a coroutine's call: the call's errno (coro/jump.c) */
+	struct asy_coro *in = level ? NULL : asy__coro_handler_for();
+	int thread_errno = errno;
+	if (in)
+		errno = asy__coro_handler_errno(in);
 	if (level < LEVELS) { /* the level's place: between the handler and its signal frame */
 		frames[level] = (const char *)__builtin_frame_address(0);
 		sigframes[level] = uc ? (const char *)uc - sizeof(void *) : NULL;
@@ -129,6 +134,10 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	}
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
+	if (in) {
+		asy__coro_handler_left(in, errno);
+		errno = thread_errno;
+	}
 }
 
 static void tramp_plain(int sig, siginfo_t *si, void *uc)

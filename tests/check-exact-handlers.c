@@ -309,6 +309,74 @@ static void c6_siglongjmp_from_a_nested_handler_leaves_both(void) { jump_from_th
 static void c6_siglongjmp_from_the_wait_keeps_the_calls_errno(void) { jump_from_the_wait(4); }
 static void c6_setcontext_from_the_wait_keeps_the_calls_errno(void) { jump_from_the_wait(5); }
 
+/* A handler that returns into a coroutine's waiting read (SA_RESTART: the
+ * read goes on) stands in that read: it finds the errno from before the
+ * call, and one it leaves is the program's after the read succeeds, as
+ * with glibc, where the handler runs inside the read's system call (a
+ * SIGCHLD handler's waitpid loop leaves ECHILD). */
+static volatile int found_errno, leave_errno, reads_done;
+
+static void on_restarted(int sig)
+{
+	(void)sig;
+	found_errno = errno;
+	if (leave_errno)
+		errno = leave_errno;
+}
+
+static void *kick_then_feed(void *arg)
+{
+	(void)arg;
+	t_wait_blocked(kick_tid);
+	syscall(SYS_tgkill, getpid(), kick_tid, SIGUSR1);
+	t_msleep(30);
+	write(chan[1], "ab", 2);
+	return NULL;
+}
+
+static void j_restarted(int i)
+{
+	char b[8];
+	if (i == 1) { /* a sibling that waits in the API, inside no call */
+		while (t_api.sleep && !reads_done) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts); /* asy_now()'s clock */
+			if (t_api.sleep((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + 50000000) < 0)
+				t_msleep(50); /* a thread (off) */
+		}
+		t_jout(i, "slept\n");
+		return;
+	}
+	for (int round = 0; round < 2; round++) {
+		leave_errno = round ? EDOM : 0;
+		found_errno = 0;
+		kick_tid = (pid_t)syscall(SYS_gettid);
+		errno = ENOTTY;
+		pthread_t th = go(kick_then_feed, NULL);
+		errno = ENOTTY;
+		long r = read(chan[0], b, sizeof b);
+		int e = errno;
+		join(th);
+		t_jout(i, "read=%ld found=%s left=%s ", r, strerrorname_np(found_errno),
+		       strerrorname_np(e));
+	}
+	t_jout(i, "\n");
+	reads_done = 1;
+}
+
+static void c6_returning_handler_stands_in_the_waiting_call(void)
+{
+	t_load_api();
+	pipe(chan);
+	struct sigaction sa = { .sa_handler = on_restarted, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	t_spawn(j_restarted, 0);
+	t_spawn(j_restarted, 1);
+	t_finish();
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* A handler that jumps within its own frames (a library's error
  * handling), then waits in a read: still the handler's own call. */
 static void on_inner_jump(int sig)
@@ -385,6 +453,7 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_from_a_nested_handler_leaves_both, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_setcontext_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
+	C(c6_returning_handler_stands_in_the_waiting_call, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	{ NULL, NULL, 0 },
 };

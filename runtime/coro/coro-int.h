@@ -81,6 +81,9 @@ struct asy_coro {
 	unsigned char cancellable; /* the current park may end with ECANCELED */
 	unsigned char jump;     /* a handler's longjmp waits for its call (jump.c) */
 	unsigned short in_call; /* inside a hooked call's engine part */
+	unsigned char in_api;   /* ... or in a wait of the API (coro.c: with_sched) */
+	unsigned char hooked;   /* in_call counts on s->hooked: a hooked call's */
+	unsigned char errno_given; /* a handler left call_errno as the call's (jump.c) */
 	unsigned char moved;    /* its stream call moved part and waits for the rest */
 	unsigned char sig_hit;  /* ... and a handler ran on the thread since (jump.c) */
 	int jump_val;
@@ -140,6 +143,8 @@ struct sched {
 	unsigned nslots;            /* handles given out so far, + 1 */
 	struct asy_coro *free_head, *free_tail; /* released handles, FIFO */
 	unsigned live;              /* spawned and not finished */
+	unsigned hooked;            /* coroutines inside a hooked call (jump.c) */
+	uintptr_t hooked_xor;       /* their addresses, xor'ed */
 	unsigned engine_parked;     /* parked through asy__coro_park() */
 	unsigned tick;              /* switches since the last engine poll */
 	unsigned switches;          /* every switch: a coroutine's run begins */

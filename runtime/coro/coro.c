@@ -186,15 +186,19 @@ static int with_sched(int (*op)(struct sched *, void *), void *arg)
 		s->root_top = __builtin_frame_address(0);
 		r = asy__sched_enter(s);
 	}
-	if (self)
+	if (self) {
+		self->in_api = 1;
 		asy__coro_in_call(self, 1);
+	}
 	if (r == 0) {
 		r = op(s, arg);
 		if (entered)
 			asy__sched_leave(s);
 	}
-	if (self)
+	if (self) {
 		asy__coro_in_call(self, -1);
+		self->in_api = 0;
+	}
 	asy__sched_crit_leave(s);
 	if (self && asy__jump_pending)
 		asy__jump_due();

@@ -18,6 +18,7 @@
  * in the API (asy_sleep, asy_join, asy_yield: coro.c's with_sched) counts
  * as a call too, and its return makes the jump. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -53,11 +54,73 @@ static struct asy_coro *owner_of(struct sched *s, const void *sp)
 
 void asy__coro_in_call(struct asy_coro *c, int delta)
 {
-	if (!c->in_call)
+	struct sched *s = c->s;
+	if (!c->in_call) {
 		c->call_errno = errno; /* a put-off jump's, if its handler left errno */
+		c->errno_given = 0;
+		c->hooked = !c->in_api;
+		if (c->hooked) { /* in this order: see asy__coro_handler_for */
+			s->hooked++;
+			atomic_signal_fence(memory_order_seq_cst);
+			s->hooked_xor ^= (uintptr_t)c;
+		}
+	}
 	c->in_call = (unsigned short)(c->in_call + delta);
-	if (!c->in_call)
+	if (!c->in_call) {
 		c->moved = c->sig_hit = 0;
+		if (c->hooked) {
+			s->hooked_xor ^= (uintptr_t)c;
+			atomic_signal_fence(memory_order_seq_cst);
+			s->hooked--;
+		}
+	}
+}
+
+/* A handler that runs while a coroutine is inside a hooked call — on the
+ * coroutine's own stack while the engine works for it, or on the
+ * scheduler's while it waits — stands where glibc's handler would: in
+ * that call's system call.  There it finds the errno from before the call,
+ * and an errno it leaves is the call's when the call then succeeds (a
+ * SIGCHLD handler's waitpid loop ends at ECHILD).  Which call: the running
+ * coroutine's, else, while the scheduler's loop runs (on the stack of the
+ * coroutine that parked last), the one coroutine inside a hooked call; with several there is no one (each is a thread of its
+ * own to the program, and the kernel would have picked one), and the
+ * handler meets the thread's errno as before.  Waits of the API are no
+ * program's call.  NULL: none, or the structures are being changed. */
+struct asy_coro *asy__coro_handler_for(void)
+{
+	struct sched *s = asy__sched(0);
+	if (!s || !s->running || s->crit || !s->cur)
+		return NULL;
+	struct asy_coro *c = s->cur;
+	if (c->state == CO_RUNNING) /* not the scheduler's loop on its stack */
+		return c->in_call && c->hooked ? c : NULL;
+	/* With one inside a hooked call, hooked_xor is that one.  Half-way
+	 * through a change the count is 2 (one enters or leaves beside
+	 * another), or it is 1 and hooked_xor 0 (the one enters or leaves). */
+	if (s->hooked != 1)
+		return NULL;
+	c = (struct asy_coro *)s->hooked_xor;
+	return c && c->in_call && c->hooked ? c : NULL;
+}
+
+int asy__coro_handler_errno(const struct asy_coro *c)
+{
+	return c->call_errno;
+}
+
+void asy__coro_handler_left(struct asy_coro *c, int err)
+{
+	if (err != c->call_errno)
+		c->call_errno = err, c->errno_given = 1;
+}
+
+int asy__coro_call_errno(struct asy_coro *c, int saved)
+{
+	if (c->in_call || !c->errno_given)
+		return saved;
+	c->errno_given = 0;
+	return c->call_errno;
 }
 
 /* A blocking stream call that has moved part of its bytes and waits for

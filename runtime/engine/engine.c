@@ -473,7 +473,7 @@ long asy__io(struct asy_io *io)
 		ASY_COUNT(passed);
 	else if (io->via == ASY_VIA_INLINE)
 		fair_share();
-	errno = saved;
+	errno = asy__coro_call_errno(self, saved); /* a handler's, if one stood in the call */
 	return r;
 }
 
