@@ -110,15 +110,18 @@ NOPOISON static char *signal_frame(const char *sp, const char *top, const void *
 /* The frame the jump's handlers return through: the one the kernel
  * called the outermost of them from (shim/signal.c records each), so
  * that a jump out of a nested handler leaves the handler it interrupted
- * too, as glibc's does, with errno as that handler found it in *err;
- * else looked for on the stack the jump is made on (*err left alone). */
-NOPOISON static char *handler_frame(const char *to, const char *here, void *rest, int *err)
+ * too, as glibc's does, with errno as that handler found it in *err and
+ * as the code it interrupted had it in *outer; else looked for on the
+ * stack the jump is made on (both left alone). */
+NOPOISON static char *handler_frame(const char *to, const char *here, void *rest, int *err,
+				   int *outer)
 {
-	int e;
-	const char *f = asy__handler_sigframe(to, here, &e);
+	int e, o;
+	const char *f = asy__handler_sigframe(to, here, &e, &o);
 	if (f && f > here && (size_t)(f - here) <= MAX_SEARCH &&
 	    is_frame(f, f + 8 + UC_SIZE + MAX_SEARCH, rest)) {
 		*err = e;
+		*outer = o;
 		return (char *)f;
 	}
 	const char *top;
@@ -156,8 +159,8 @@ NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 	if (!c)
 		return; /* the common jump: within a coroutine's own code */
 	void *rest = restorer();
-	int now = errno, found = ~now; /* not known: unlike errno now */
-	char *f = rest ? handler_frame(to, &here, rest, &found) : NULL;
+	int now = errno, found = ~now, outer = now; /* not known: unlike errno now */
+	char *f = rest ? handler_frame(to, &here, rest, &found, &outer) : NULL;
 	/* not from a handler, or within the handler's own frames (below its
 	 * signal frame on the same stack): the jump as it is */
 	if (!f || (to > &here && to < f) ||
@@ -168,6 +171,7 @@ NOPOISON static void defer_at(const char *to, struct asy_jump *j)
 	asy__coro_jump_defer(c, j);
 	if (asy__in_handler)
 		asy__handlers_left(f, &here); /* the handlers inside that frame */
+	errno = outer; /* the interrupted code's, as a returning handler leaves it */
 	leave_handler(f, rest);
 }
 NOPOISON static void maybe_defer(void *env, int val)

@@ -133,6 +133,28 @@ static void *me(void)
  * `until` (CLOCK of the caller's timeout; NULL none) passes. */
 #define WAIT_FIRST_NS 50000
 #define WAIT_MAX_NS 1000000
+#define LEFT (-2) /* a handler's jump waits for the call */
+
+/* One park of a lock call's wait, as a call of the coroutine's
+ * (coro/jump.c): a handler's siglongjmp or setcontext out of it is put off
+ * to the park's end and made here, from the call's frame, with the lock
+ * not taken — as glibc's jump leaves its futex wait (it was made from the
+ * scheduler's stack, whose loop then spun for ever at exit); with `jump`
+ * 0 the caller makes it (LEFT).  A handler that returns stands in the
+ * call (errno).  -1: the coroutine can no longer park; else 0. */
+static int park_while(void *self, int64_t every, int jump)
+{
+	asy__coro_in_call(self, 1);
+	int r = asy__coro_park(asy_now() + every, 0);
+	asy__coro_in_call(self, -1);
+	errno = asy__coro_call_errno(self, errno);
+	if (asy__coro_jump_waits(self)) {
+		if (!jump)
+			return LEFT;
+		asy__jump_due(); /* returns only if the jump is not to be made */
+	}
+	return r == -EINVAL ? -1 : 0;
+}
 
 static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 		       const struct timespec *until)
@@ -152,7 +174,7 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 			    (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
 				return ETIMEDOUT;
 		}
-		if (asy__coro_park(asy_now() + every, 0) == -EINVAL)
+		if (park_while(self, every, 1) < 0)
 			return -1; /* no longer a coroutine that can park: libc's way */
 		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
 	}
@@ -430,7 +452,7 @@ ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
 		if ((v & ONCE_DONE) || !(v & ONCE_INPROGRESS) || (h && h->coro == self) ||
 		    (!h && asy__coro_alone()))
 			break; /* libc's answer: done, its init to run, or its wait */
-		if (asy__coro_park(asy_now() + every, 0) == -EINVAL)
+		if (park_while(self, every, 1) < 0)
 			break;
 	}
 	took(o, self);
@@ -595,8 +617,9 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
 				return -ETIMEDOUT;
 		}
-		if (asy__coro_park(asy_now() + every, 0) == -EINVAL)
-			return first ? ASY_PASS : 0;
+		long p = park_while(asy__coro_self(), every, 0);
+		if (p)
+			return p == LEFT ? LEFT : first ? ASY_PASS : 0;
 		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
 	}
 }
@@ -650,5 +673,9 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	if (unslotted)
 		atomic_fetch_sub(&unparked, 1);
 	atomic_fetch_sub(&asy__futex_waiting, 1);
+	if (r == LEFT) {
+		asy__jump_due(); /* the handler's, from the call's frame */
+		r = 0; /* not made: a wake-up, as the kernel's may be */
+	}
 	return r;
 }

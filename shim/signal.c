@@ -69,10 +69,12 @@ static ASY_TLS sigset_t fork_was;
  * And the kernel's signal frame each was called from, which a jump put
  * off returns through (x86-64: the ucontext the kernel passes, less the
  * handler's return address in front of it).  And errno as each found it:
- * a jump that leaves it so gives its coroutine the errno of its own. */
+ * a jump that leaves it so gives its coroutine the errno of its own; and
+ * as the code it interrupted had it, which a jump put off gets back. */
 static ASY_TLS const char *frames[LEVELS];
 static ASY_TLS const char *sigframes[LEVELS];
 static ASY_TLS int errs[LEVELS];
+static ASY_TLS int outers[LEVELS]; /* ... and errno of the code each interrupted */
 
 static struct {
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
@@ -131,6 +133,7 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 		frames[level] = (const char *)__builtin_frame_address(0);
 		sigframes[level] = uc ? (const char *)uc - sizeof(void *) : NULL;
 		errs[level] = errno;
+		outers[level] = thread_errno;
 	}
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
@@ -177,18 +180,20 @@ void asy__handlers_left(const char *to, const char *here)
 	asy__in_handler = level_after(to, here);
 }
 
-const char *asy__handler_sigframe(const char *to, const char *here, int *err)
+const char *asy__handler_sigframe(const char *to, const char *here, int *err, int *outer)
 {
 #if defined(__x86_64__)
 	int level = level_after(to, here);
 	if (level >= asy__in_handler || level >= LEVELS)
 		return NULL;
 	*err = errs[level];
+	*outer = outers[level];
 	return sigframes[level];
 #else
 	(void)to;
 	(void)here;
 	(void)err;
+	(void)outer;
 	return NULL;
 #endif
 }

@@ -353,7 +353,8 @@ static void c_child(void)
 
 /* Their answers beside a running sibling: ECHILD with no child, WNOHANG
  * with one running, a stopped child with WUNTRACED, WNOWAIT leaving it to
- * the next wait, waitid with no siginfo, a pid that is no child. */
+ * the next wait, waitid with no siginfo or a bad one, a pid that is no
+ * child. */
 static void j_child_answers(int i)
 {
 	if (sibling(i))
@@ -385,6 +386,16 @@ static void j_child_answers(int i)
 	t_jres(i, "continued", waitid(P_PID, (id_t)p, &si, WCONTINUED) == 0 && si.si_code == CLD_CONTINUED);
 	write(kid_pipe[1], "x", 1);
 	t_jres(i, "exited", wait_by(3, p, &st, 0) == p ? WEXITSTATUS(st) : -1);
+	t_jout(i, "\n");
+	/* A siginfo it cannot write: the wait still waits (it answered
+	 * EFAULT at once, the child left running), and the child it ends
+	 * with is reaped, EFAULT then. */
+	if ((p = fork()) == 0) {
+		usleep(50000);
+		_exit(5);
+	}
+	t_jres(i, "bad-siginfo", waitid(P_PID, (id_t)p, (siginfo_t *)8, WEXITED));
+	t_jres(i, "reaped", waitpid(p, &st, WNOHANG));
 	t_jout(i, "\n");
 }
 

@@ -334,16 +334,26 @@ static void *kick_then_feed(void *arg)
 	return NULL;
 }
 
+/* A sibling that waits in the API (inside no call) 50 ms at a time until
+ * *done: whether its errno stayed as it was. */
+static int sleep_in_the_api(volatile int *done)
+{
+	int kept = 1, was = errno;
+	while (t_api.sleep && !*done) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts); /* asy_now()'s clock */
+		if (t_api.sleep((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + 50000000) < 0)
+			t_msleep(50); /* a thread (off) */
+		kept &= errno == was;
+	}
+	return kept;
+}
+
 static void j_restarted(int i)
 {
 	char b[8];
-	if (i == 1) { /* a sibling that waits in the API, inside no call */
-		while (t_api.sleep && !reads_done) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts); /* asy_now()'s clock */
-			if (t_api.sleep((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + 50000000) < 0)
-				t_msleep(50); /* a thread (off) */
-		}
+	if (i == 1) {
+		sleep_in_the_api(&reads_done);
 		t_jout(i, "slept\n");
 		return;
 	}
@@ -373,6 +383,94 @@ static void c6_returning_handler_stands_in_the_waiting_call(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	t_spawn(j_restarted, 0);
 	t_spawn(j_restarted, 1);
+	t_finish();
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* A handler's siglongjmp out of a coroutine's wait for a mutex another
+ * thread holds leaves the lock call, the lock not taken, with errno from
+ * before the call; it was made from the scheduler's stack, and the
+ * process spun for ever at its exit.  A handler that sets errno and jumps
+ * out of a read changes no other coroutine's errno: the sibling that
+ * waits in the API meanwhile keeps its own (the handler's EBADF went to
+ * the code the handler interrupted, the scheduler's loop on that
+ * sibling's stack). */
+static pthread_mutex_t held_mutex = PTHREAD_MUTEX_INITIALIZER;
+static volatile int locking_done, mutex_held, lock_round, jumps_made;
+
+static void on_jump_with_ebadf(int sig)
+{
+	(void)sig;
+	errno = EBADF;
+	siglongjmp(out_env, 1);
+}
+
+static void *hold_then_kick(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&held_mutex);
+	mutex_held = 1;
+	for (int round = 1; round <= 3; round++) {
+		while (lock_round != round)
+			t_msleep(2);
+		t_msleep(40); /* in its wait by then */
+		syscall(SYS_tgkill, getpid(), kick_tid, SIGUSR1);
+		while (jumps_made != round)
+			t_msleep(2);
+	}
+	pthread_mutex_unlock(&held_mutex);
+	return NULL;
+}
+
+static void j_jump_out_of_waits(int i)
+{
+	char b[8];
+	if (i == 1) {
+		errno = ENOTTY;
+		t_jout(i, "sibling's errno kept=%d\n", sleep_in_the_api(&locking_done));
+		return;
+	}
+	kick_tid = (pid_t)syscall(SYS_gettid);
+	pthread_t th = go(hold_then_kick, NULL);
+	while (!mutex_held)
+		t_msleep(2);
+	for (volatile int round = 0; round < 3; round++) {
+		errno = 4321 + round;
+		if (sigsetjmp(out_env, 1) == 0) {
+			lock_round = round + 1;
+			pthread_mutex_lock(&held_mutex);
+			t_jout(i, "locked ");
+		}
+		t_jout(i, "jumped errno=%d ", errno);
+		jumps_made = round + 1;
+	}
+	join(th);
+	t_jres(i, "lock", pthread_mutex_lock(&held_mutex));
+	pthread_mutex_unlock(&held_mutex);
+	struct sigaction sa = { .sa_handler = on_jump_with_ebadf };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	for (volatile int round = 0; round < 3; round++) {
+		pthread_t k = go(kick_later, NULL);
+		if (sigsetjmp(out_env, 1) == 0)
+			read(idle_pipe[0], b, sizeof b);
+		t_jout(i, "errno=%s ", strerrorname_np(errno));
+		join(k);
+	}
+	t_jout(i, "\n");
+	locking_done = 1;
+}
+
+static void c6_siglongjmp_out_of_a_lock_wait_and_no_errno_leaks(void)
+{
+	t_load_api();
+	pipe(idle_pipe);
+	struct sigaction sa = { .sa_handler = on_jump_out };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	keep_errno = 1;
+	t_spawn(j_jump_out_of_waits, 0);
+	t_spawn(j_jump_out_of_waits, 1);
 	t_finish();
 	signal(SIGUSR1, SIG_DFL);
 }
@@ -454,6 +552,7 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_setcontext_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_returning_handler_stands_in_the_waiting_call, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_out_of_a_lock_wait_and_no_errno_leaks, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
 	{ NULL, NULL, 0 },
 };

@@ -59,6 +59,8 @@ struct asy_coro *asy__coro_handler_for(void);
 int asy__coro_handler_errno(const struct asy_coro *c);
 void asy__coro_handler_left(struct asy_coro *c, int err);
 int asy__coro_call_errno(struct asy_coro *c, int saved);
+/* Whether a handler's jump waits for c's call to end (jump.c). */
+int asy__coro_jump_waits(const struct asy_coro *c);
 struct asy_coro *asy__coro_calling_at(const void *sp);
 struct asy_jump {
 	void *env;      /* the jmp_buf, or the ucontext of a setcontext (ctx) */

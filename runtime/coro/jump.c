@@ -104,6 +104,11 @@ struct asy_coro *asy__coro_handler_for(void)
 	return c && c->in_call && c->hooked ? c : NULL;
 }
 
+int asy__coro_jump_waits(const struct asy_coro *c)
+{
+	return c && c->jump;
+}
+
 int asy__coro_handler_errno(const struct asy_coro *c)
 {
 	return c->call_errno;

@@ -36,6 +36,22 @@ int asy__child_waits(const struct asy_io *io)
 	return !(o & (WNOHANG | __WNOTHREAD));
 }
 
+/* waitid's WNOHANG form.  The kernel writes the siginfo also when no
+ * child has changed, and the program's, if bad, would answer EFAULT before
+ * any wait: so a look into one of the engine's that leaves the child
+ * (WNOWAIT) comes first, and only a change found is taken into the
+ * program's (EFAULT then, the child reaped, as the kernel's wait ends). */
+static long waitid_now(const long *a, long type, long id)
+{
+	siginfo_t info;
+	info.si_pid = 0;
+	long r = asy_sys(SYS_waitid, type, id, (long)&info, a[3] | WNOHANG | WNOWAIT, 0, 0);
+	if (r < 0 || !info.si_pid)
+		return r < 0 ? r : 0;
+	r = asy_sys(SYS_waitid, type, id, a[2], a[3] | WNOHANG, 0, 0);
+	return r < 0 ? r : ((siginfo_t *)a[2])->si_pid ? 1 : 0;
+}
+
 /* The WNOHANG form in the calling thread, as the raw system call glibc's
  * functions make: a pid or -errno is the answer, 0 means no child has
  * changed yet (the call must wait).  waitid says that by a zero si_pid,
@@ -43,13 +59,9 @@ int asy__child_waits(const struct asy_io *io)
 static long child_try(const struct asy_io *io)
 {
 	const long *a = io->a;
-	long r;
 	switch (io->call) {
 	case ASY_CALL_waitid:
-		if (!a[2])
-			return 0;
-		r = asy_sys(SYS_waitid, a[0], a[1], a[2], a[3] | WNOHANG, 0, 0);
-		return r < 0 ? r : ((siginfo_t *)a[2])->si_pid ? 1 : 0;
+		return a[2] ? waitid_now(a, a[0], a[1]) : 0;
 	case ASY_CALL_wait:
 		return asy_sys(SYS_wait4, -1, a[0], WNOHANG, 0, 0, 0);
 	case ASY_CALL_wait3:
@@ -68,8 +80,10 @@ static long child_take(const struct asy_io *io, long pid)
 	long r;
 	switch (io->call) {
 	case ASY_CALL_waitid: /* without a siginfo: the change is there, so no wait */
-		r = asy_sys(SYS_waitid, P_PID, pid, a[2], a[3] | (a[2] ? WNOHANG : 0), 0, 0);
-		return r < 0 ? r : !a[2] || ((siginfo_t *)a[2])->si_pid ? 1 : 0;
+		if (a[2])
+			return waitid_now(a, P_PID, pid);
+		r = asy_sys(SYS_waitid, P_PID, pid, 0, a[3], 0, 0);
+		return r < 0 ? r : 1;
 	case ASY_CALL_wait:
 		return asy_sys(SYS_wait4, pid, a[0], WNOHANG, 0, 0, 0);
 	case ASY_CALL_wait3:

@@ -371,7 +371,7 @@ void asy__handlers_left(const char *to, const char *here);
  * made at `here`, leaves — returning through it leaves them all — and
  * errno when that handler began; or NULL (none, or not known on this
  * architecture). */
-const char *asy__handler_sigframe(const char *to, const char *here, int *err);
+const char *asy__handler_sigframe(const char *to, const char *here, int *err, int *outer);
 void asy__handlers_wrap(void);
 void asy__children_settle(void);
 /* fs.c's CHILD row (child.c), and the worker call it is made with. */
