@@ -401,6 +401,68 @@ START_TEST(test_stderr)
 }
 END_TEST
 
+/* Traced to stderr, fd 2 taken by a file of the program's: in that file
+ * the program's lines only, with or without coroutines' calls. */
+START_TEST(test_stderr_taken)
+{
+	struct run r;
+	char path[PATH_MAX + 16], got[256] = "";
+	const char *env[] = { "ASYNCIFY_TRACE=stderr", "ASYNCIFY_BACKEND=uring", NULL };
+	run("stderr-taken", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x", r.status);
+	snprintf(path, sizeof path, "%s/errfile", dir);
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ssize_t n = read(fd, got, sizeof got - 1);
+	close(fd);
+	got[n > 0 ? n : 0] = 0;
+	ck_assert_str_eq(got, "data\nend\n");
+}
+END_TEST
+
+/* Whether the n bytes at b are UTF-8 (no overlong forms checked: the
+ * trace copies a name's well-formed characters as they are). */
+static int is_utf8(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		int k = b[i] < 0x80 ? 0 : b[i] >= 0xf0 ? 3 : b[i] >= 0xe0 ? 2 : b[i] >= 0xc2 ? 1 : -1;
+		if (k < 0 || i + (size_t)k >= n + (k == 0))
+			return 0;
+		for (int j = 1; j <= k; j++)
+			if ((b[i + j] & 0xc0) != 0x80)
+				return 0;
+		i += (size_t)k + 1;
+	}
+	return 1;
+}
+
+/* Names in another encoding, or cut inside a character: the json and
+ * chrome traces stay UTF-8 (the bytes were copied raw, and a JSON
+ * reader refused the lines), each such byte as U+DC80 + byte. */
+START_TEST(test_badname)
+{
+	struct run r;
+	char e1[64], e2[PATH_MAX + 32], path[PATH_MAX + 16];
+	static unsigned char got[1 << 16];
+	snprintf(e1, sizeof e1, "ASYNCIFY_TRACE_FORMAT=%s", formats[_i + 1]);
+	snprintf(e2, sizeof e2, "ASYNCIFY_TRACE=%s/bad.json", dir);
+	const char *env[] = { e1, e2, NULL };
+	run("badname", env, &r);
+	ck_assert_msg(r.status == 0, "status %#x", r.status);
+	snprintf(path, sizeof path, "%s/bad.json", dir);
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ssize_t n = read(fd, got, sizeof got - 1);
+	close(fd);
+	unlink(path);
+	ck_assert_int_gt(n, 0);
+	got[n] = 0;
+	ck_assert_msg(is_utf8(got, (size_t)n), "not UTF-8: %s", got);
+	ck_assert_msg(strstr((char *)got, "bad\\udcff\\udcfename") &&
+		      strstr((char *)got, "cut\\udce2\\udc82"), "%s", got);
+}
+END_TEST
+
 /* Bad values: one warning line each, the defaults, the program runs on. */
 START_TEST(test_bad_values)
 {
@@ -546,6 +608,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_errno, 0, 3);
 	tcase_add_loop_test(tc, test_flame, 0, 3);
 	tcase_add_test(tc, test_stderr);
+	tcase_add_test(tc, test_stderr_taken);
+	tcase_add_loop_test(tc, test_badname, 0, 2);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bad_path);
 	tcase_add_test(tc, test_symlink);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine.h"
 #include "sys.h"
@@ -20,10 +21,26 @@ struct asy_config asy__cfg = {
 	.intr_signal = -1, /* SIGRTMAX, known at run time */
 };
 
+/* fd 2 as the process started with it (st_ino 0: none).  A warning goes
+ * there only while fd 2 is still that file: a program that closed it and
+ * put a file of its own at 2 (a daemon's log; a raw close_range that the
+ * trace's "stderr" output cannot follow) never finds the shim's line in
+ * it. */
+static struct stat err_file;
+
+static int err_still_ours(void)
+{
+	struct stat st;
+	return err_file.st_ino && asy_sys(SYS_fstat, 2, &st, 0, 0, 0, 0) == 0 &&
+	       st.st_dev == err_file.st_dev && st.st_ino == err_file.st_ino;
+}
+
 /* Print one line on stderr with a raw write: no stdio, no locks, errno
  * untouched, so it is safe from any context. */
 ASY_HIDDEN void asy__warn(const char *fmt, ...)
 {
+	if (!err_still_ours())
+		return;
 	char line[256];
 	va_list ap;
 	int n = snprintf(line, sizeof line, "asyncify: ");
@@ -91,6 +108,9 @@ static void read_backend(void)
 void asy__config_read(void)
 {
 	unsigned long long v;
+
+	if (asy_sys(SYS_fstat, 2, &err_file, 0, 0, 0, 0) < 0)
+		err_file.st_ino = 0;
 
 	read_backend();
 	v = asy__cfg.queue_depth;

@@ -99,17 +99,50 @@ static void put_raw(const char *s, size_t l)
 	w.n += l;
 }
 
-/* s as the inside of a JSON string. */
+/* The length of the well-formed UTF-8 character at s (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	int n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* s as the inside of a JSON string, which must be UTF-8: a path's byte
+ * that is not (a name in another encoding, one cut inside a character)
+ * is written as the lone surrogate U+DC80 + byte, as Python's
+ * surrogateescape reads bytes back — the text stays valid JSON and the
+ * bytes can be told. */
 static void put_json_str(const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			put("\\%c", c);
-		else if (c < 0x20)
-			put("\\u%04x", c);
+	while (*s) {
+		const unsigned char *u = (const unsigned char *)s;
+		int n = *u >= 0x80 ? utf8_len(u) : 1;
+		if (*u == '"' || *u == '\\')
+			put("\\%c", *u);
+		else if (*u < 0x20)
+			put("\\u%04x", *u);
+		else if (!n)
+			put("\\u%04x", 0xdc00 + *u);
 		else
-			put_raw((const char *)&c, 1);
+			put_raw(s, (size_t)n);
+		s += n ? n : 1;
 	}
 }
 

@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -283,6 +284,32 @@ __attribute__((noinline)) static void work_errno(void)
 		exit(14);
 }
 
+/* Traced to "stderr", the program closes fd 2 by a raw close_range and
+ * opens a file of its own there: the trace ends, and no line of the
+ * shim's reaches that file (a warning that the trace file could not be
+ * written did). */
+static void work_stderr_taken(void)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/errfile", getenv("T_DIR"));
+	syscall(SYS_close_range, 2, ~0U, 0);
+	if (open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600) != 2)
+		exit(15);
+	write(2, "data\n", 5);
+	int fd = open("/dev/null", O_WRONLY);
+	for (int i = 0; i < 3000; i++)
+		write(fd, "x", 1);
+	usleep(200000); /* the writer thread's next flush */
+	write(2, "end\n", 4);
+}
+
+/* Names that are not UTF-8: a json or chrome trace stays UTF-8. */
+static void work_badname(void)
+{
+	access("bad\xff\xfename", F_OK);
+	access("cut\xe2\x82", F_OK);
+}
+
 static void *late_writer(void *arg)
 {
 	(void)arg;
@@ -301,7 +328,8 @@ static void work_main_exits(void)
 }
 
 const struct t_work t_trace_works[] = {
-	{ "errno", work_errno },
+	{ "errno", work_errno },      { "stderr-taken", work_stderr_taken },
+	{ "badname", work_badname },
 	{ "calls", work_calls },     { "signal", work_signal }, { "fork", work_fork },
 	{ "threads", work_threads }, { "exec", work_exec },     { "exec2", work_exec2 },
 	{ "coro", work_coro },       { "reuse", work_reuse },   { "main-exits", work_main_exits },
