@@ -11,6 +11,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -243,4 +245,53 @@ ASY_EXPORT void closefrom(int lo)
 	if (!real_closefrom)
 		real_closefrom = (void (*)(int))dlsym(RTLD_NEXT, "closefrom");
 	real_closefrom(lo);
+}
+
+/* fclose, freopen and pclose close the FILE's fd inside glibc, where the
+ * close hooks never see it: a coroutine waiting on that number by poll
+ * (threads backend, or accept) lost its file — a pipe's writer then met
+ * EPIPE and SIGPIPE where the kernel's waiting read still held the
+ * reader.  So a number a wait holds is handed to the wait first, as a
+ * hooked close hands it (runtime/engine/keep.c); then glibc's own call. */
+static void file_closing(FILE *f)
+{
+	if (!f || asy__depth || !atomic_load_explicit(&asy__keeps, memory_order_seq_cst))
+		return;
+	int e = errno, fd = fileno(f);
+	if (fd >= 0 && (pid_t)asy_sys_getpid() == asy__pid)
+		asy__keep_closing((unsigned)fd, (unsigned)fd, ASY_CALL_close);
+	errno = e;
+}
+
+#define REAL_FILE_FN(name, ret, params) \
+	static ret(*real_##name) params;   \
+	if (!real_##name)                  \
+		real_##name = (ret(*) params)dlsym(RTLD_NEXT, #name);
+
+ASY_EXPORT int fclose(FILE *f)
+{
+	REAL_FILE_FN(fclose, int, (FILE *))
+	file_closing(f);
+	return real_fclose(f);
+}
+
+ASY_EXPORT int pclose(FILE *f)
+{
+	REAL_FILE_FN(pclose, int, (FILE *))
+	file_closing(f);
+	return real_pclose(f);
+}
+
+ASY_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
+{
+	REAL_FILE_FN(freopen, FILE *, (const char *, const char *, FILE *))
+	file_closing(f);
+	return real_freopen(path, mode, f);
+}
+
+ASY_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
+{
+	REAL_FILE_FN(freopen64, FILE *, (const char *, const char *, FILE *))
+	file_closing(f);
+	return real_freopen64(path, mode, f);
 }

@@ -97,6 +97,57 @@ static void c7_pipe_write_past_room_number_dup2(void)
 	write_past_room(1);
 }
 
+/* ---- a read's number closed inside glibc ------------------------------- */
+
+/* Another thread closes the number a read waits on through stdio —
+ * fclose, or freopen, which opens /dev/null at it — glibc's own close,
+ * which the close hooks never see.  The kernel's read holds its file: it
+ * gets the bytes written after.  Under threads a coroutine's read polled
+ * the number: the writer met EPIPE and died of SIGPIPE (fclose), or the
+ * read took /dev/null's EOF (freopen). */
+struct stdio_close { int r, w, how; FILE *f; };
+
+static void *stdio_close_then_write(void *arg)
+{
+	struct stdio_close *c = arg;
+	t_msleep(50);
+	c->f = fdopen(c->r, "r");
+	if (c->how)
+		c->f = freopen("/dev/null", "r", c->f);
+	else
+		fclose(c->f), c->f = NULL;
+	t_msleep(30);
+	t_res("write", write(c->w, "bytes", 5));
+	return NULL;
+}
+
+static void read_closed_by_stdio(int how)
+{
+	int p[2];
+	char b[16] = "";
+	net(10);
+	pipe(p);
+	struct stdio_close c = { p[0], p[1], how, NULL };
+	pthread_t th = go(stdio_close_then_write, &c);
+	long r = read(p[0], b, sizeof b - 1);
+	join(th);
+	t_res("read", r);
+	t_out("got=%s\n", b);
+	if (c.f)
+		fclose(c.f);
+	close(p[1]);
+}
+
+static void c7_read_number_closed_by_fclose(void)
+{
+	read_closed_by_stdio(0);
+}
+
+static void c7_read_number_closed_by_freopen(void)
+{
+	read_closed_by_stdio(1);
+}
+
 /* ---- a sibling with an fd table of its own ------------------------------ */
 
 enum own { UNSHARE_CLOSE, UNSHARE_DUP2, RANGE_UNSHARE, RAW_UNSHARE_CLOSE, EARLY_RANGE_UNSHARE };
@@ -369,6 +420,8 @@ static void c7_unix_write_rest_number_reused(void) { unix_send_swapped(SW_REUSE)
 static const struct t_case cases[] = {
 	C(c7_pipe_write_past_room_number_closed, T_BACKEND),
 	C(c7_pipe_write_past_room_number_dup2, T_BACKEND),
+	C(c7_read_number_closed_by_fclose, T_BACKEND),
+	C(c7_read_number_closed_by_freopen, T_BACKEND),
 	C(c7_read_sibling_unshare_close, T_BACKEND),
 	C(c7_read_sibling_unshare_dup2, T_BACKEND),
 	C(c7_read_sibling_close_range_unshare, T_BACKEND),
