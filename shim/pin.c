@@ -144,6 +144,8 @@ static void *me(void)
  * call (errno).  -1: the coroutine can no longer park; else 0. */
 static int park_while(void *self, int64_t every, int jump)
 {
+	if (!self)
+		return -1;
 	asy__coro_in_call(self, 1);
 	int r = asy__coro_park(asy_now() + every, 0);
 	asy__coro_in_call(self, -1);

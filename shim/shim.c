@@ -263,35 +263,39 @@ static void file_closing(FILE *f)
 	errno = e;
 }
 
-#define REAL_FILE_FN(name, ret, params) \
-	static ret(*real_##name) params;   \
-	if (!real_##name)                  \
-		real_##name = (ret(*) params)dlsym(RTLD_NEXT, #name);
+/* libc's own, looked up on first use (any thread may: atomic). */
+#define REAL_FILE_FN(name, ret, params)                                            \
+	static ret(*_Atomic real_##name) params;                                   \
+	ret(*name##_fn) params = atomic_load_explicit(&real_##name, memory_order_relaxed); \
+	if (!name##_fn) {                                                          \
+		name##_fn = (ret(*) params)dlsym(RTLD_NEXT, #name);                \
+		atomic_store_explicit(&real_##name, name##_fn, memory_order_relaxed); \
+	}
 
 ASY_EXPORT int fclose(FILE *f)
 {
 	REAL_FILE_FN(fclose, int, (FILE *))
 	file_closing(f);
-	return real_fclose(f);
+	return fclose_fn(f);
 }
 
 ASY_EXPORT int pclose(FILE *f)
 {
 	REAL_FILE_FN(pclose, int, (FILE *))
 	file_closing(f);
-	return real_pclose(f);
+	return pclose_fn(f);
 }
 
 ASY_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
 {
 	REAL_FILE_FN(freopen, FILE *, (const char *, const char *, FILE *))
 	file_closing(f);
-	return real_freopen(path, mode, f);
+	return freopen_fn(path, mode, f);
 }
 
 ASY_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
 {
 	REAL_FILE_FN(freopen64, FILE *, (const char *, const char *, FILE *))
 	file_closing(f);
-	return real_freopen64(path, mode, f);
+	return freopen64_fn(path, mode, f);
 }

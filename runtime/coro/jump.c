@@ -79,14 +79,15 @@ void asy__coro_in_call(struct asy_coro *c, int delta)
 /* A handler that runs while a coroutine is inside a hooked call — on the
  * coroutine's own stack while the engine works for it, or on the
  * scheduler's while it waits — stands where glibc's handler would: in
- * that call's system call.  There it finds the errno from before the call,
- * and an errno it leaves is the call's when the call then succeeds (a
- * SIGCHLD handler's waitpid loop ends at ECHILD).  Which call: the running
- * coroutine's, else, while the scheduler's loop runs (on the stack of the
- * coroutine that parked last), the one coroutine inside a hooked call; with several there is no one (each is a thread of its
- * own to the program, and the kernel would have picked one), and the
- * handler meets the thread's errno as before.  Waits of the API are no
- * program's call.  NULL: none, or the structures are being changed. */
+ * that call's system call.  There it finds the errno from before the
+ * call, and an errno it leaves is the call's when the call then succeeds
+ * (a SIGCHLD handler's waitpid loop ends at ECHILD).  Which call: the
+ * running coroutine's, else, while the scheduler's loop runs (on the
+ * stack of the coroutine that parked last), the one coroutine inside a
+ * hooked call; with several there is no one (each is a thread of its own
+ * to the program, and the kernel would have picked one), and the handler
+ * meets the thread's errno as before.  Waits of the API are no program's
+ * call.  NULL: none, or the structures are being changed. */
 struct asy_coro *asy__coro_handler_for(void)
 {
 	struct sched *s = asy__sched(0);

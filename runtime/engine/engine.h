@@ -368,9 +368,9 @@ extern __thread int asy__depth __attribute__((tls_model("initial-exec")));
 extern __thread int asy__in_handler __attribute__((tls_model("initial-exec")));
 void asy__handlers_left(const char *to, const char *here);
 /* The kernel's signal frame of the outermost handler a jump to `to`,
- * made at `here`, leaves — returning through it leaves them all — and
- * errno when that handler began; or NULL (none, or not known on this
- * architecture). */
+ * made at `here`, leaves — returning through it leaves them all — with
+ * errno as that handler found it (*err) and as the code it interrupted
+ * had it (*outer); or NULL (none, or not known on this architecture). */
 const char *asy__handler_sigframe(const char *to, const char *here, int *err, int *outer);
 void asy__handlers_wrap(void);
 void asy__children_settle(void);
