@@ -279,6 +279,12 @@ ASY_EXPORT int fclose(FILE *f)
 	return fclose_fn(f);
 }
 
+/* glibc's own name for it, exported beside it */
+ASY_EXPORT int _IO_fclose(FILE *f)
+{
+	return fclose(f);
+}
+
 ASY_EXPORT int pclose(FILE *f)
 {
 	REAL_FILE_FN(pclose, int, (FILE *))

@@ -148,6 +148,45 @@ static void c7_read_number_closed_by_freopen(void)
 	read_closed_by_stdio(1);
 }
 
+/* The number closed by a raw system call and taken by a pipe that never
+ * becomes ready: the kernel's read goes on with its file and gets the
+ * bytes; the shim's wait by number cannot follow it (README: EBADF), but
+ * it ends — it waited for ever on the new pipe. */
+static volatile int read_ended, reuse_ended;
+
+static void *raw_close_reuse_then_write(void *arg)
+{
+	struct stdio_close *c = arg;
+	int q[2];
+	t_msleep(50);
+	syscall(SYS_close, c->r);
+	pipe(q); /* q[0] takes the number */
+	t_msleep(30);
+	signal(SIGPIPE, SIG_IGN);
+	write(c->w, "bytes", 5);
+	for (int i = 0; i < 600 && !read_ended; i++) /* 6 s at most */
+		t_msleep(10);
+	reuse_ended = 1;
+	close(q[0]);
+	close(q[1]);
+	return NULL;
+}
+
+static void c7_read_number_closed_raw_and_reused_ends(void)
+{
+	int p[2];
+	char b[16];
+	net(10);
+	pipe(p);
+	struct stdio_close c = { p[0], p[1], 0, NULL };
+	pthread_t th = go(raw_close_reuse_then_write, &c);
+	read(p[0], b, sizeof b); /* plain: 5; the shim: EBADF (README) */
+	t_out("read ended %s the new pipe closed\n", reuse_ended ? "after" : "before");
+	read_ended = 1;
+	join(th);
+	close(p[1]);
+}
+
 /* ---- a sibling with an fd table of its own ------------------------------ */
 
 enum own { UNSHARE_CLOSE, UNSHARE_DUP2, RANGE_UNSHARE, RAW_UNSHARE_CLOSE, EARLY_RANGE_UNSHARE };
@@ -422,6 +461,7 @@ static const struct t_case cases[] = {
 	C(c7_pipe_write_past_room_number_dup2, T_BACKEND),
 	C(c7_read_number_closed_by_fclose, T_BACKEND),
 	C(c7_read_number_closed_by_freopen, T_BACKEND),
+	C(c7_read_number_closed_raw_and_reused_ends, T_BACKEND),
 	C(c7_read_sibling_unshare_close, T_BACKEND),
 	C(c7_read_sibling_unshare_dup2, T_BACKEND),
 	C(c7_read_sibling_close_range_unshare, T_BACKEND),

@@ -520,6 +520,7 @@ void asy__pos_end(struct asy_thread *t, int slot);
 struct asy_keep {
 	int fd;
 	_Atomic int held;  /* the copy, or -1 */
+	const struct stat *id; /* the file waited for, if known (asy__wait_ready) */
 	unsigned char on;  /* on the list (zero-initialise before use) */
 	unsigned char taken; /* held is a number a waiting accept took */
 	struct asy_keep *next, *prev;

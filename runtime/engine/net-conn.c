@@ -73,7 +73,7 @@ long asy__accept(struct asy_io *io, int fd)
 	int64_t deadline = asy__sock_deadline(fd, 1, asy_now());
 	/* The number is kept while it waits: another thread's close leaves
 	 * the listening socket to this accept, as the kernel's does (keep.c). */
-	struct asy_keep keep = { .fd = -1, .held = -1 };
+	struct asy_keep keep = { .fd = -1, .held = -1, .id = &id };
 	long r;
 	for (;;) {
 		asy__keep_begin(&keep, fd);

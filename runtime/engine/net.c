@@ -82,6 +82,7 @@ static long poll_loop(struct asy_io *io, struct xfer *x, size_t done, size_t wan
 		return done ? (long)done : ASY_PASS;
 	int64_t deadline = asy__sock_deadline(x->fd, x->reading, start);
 	struct asy_again again = { 0, 0 };
+	keep->id = &id; /* for the waits below only */
 	x->unix_send = !x->reading && asy__unix_socket(x->fd);
 	int unix_sock = x->reading ? -1 : x->unix_send;
 	for (;;) {

@@ -181,18 +181,40 @@ long asy__op(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	return res;
 }
 
+/* A wait by number whose number is closed without the shim seeing it (a
+ * raw close, glibc's own) and taken by a file that never becomes ready
+ * waited for ever; the kernel's call holds its file.  So such a wait looks
+ * at its number at each whole second of asy_now() (the waits of a thread
+ * end together: one wake-up), and ends as ready (POLLNVAL) once another
+ * file is there — the caller's asy__keep_after() then says EBADF. */
+#define LOOK_EVERY_NS 1000000000LL
+
 long asy__wait_ready(struct asy_io *io, int fd, short events, int64_t deadline,
 		     struct asy_keep *keep)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
 		return ASY_PASS; /* no memory for the thread's state */
-	struct asy_waiter w = { .io = { .op = ASY_OP_POLL, .call = io->call, .fd = fd,
-					.events = events,
-					.held = keep && keep->on ? &keep->held : NULL } };
-	long r = asy__op(t, &w, deadline);
-	io->via = w.io.via;
-	return r;
+	for (;;) {
+		int64_t until = deadline, look = -1;
+		if (keep && keep->on && keep->id) {
+			look = (asy_now() / LOOK_EVERY_NS + 1) * LOOK_EVERY_NS;
+			if (until >= 0 && until <= look)
+				look = -1;
+			else
+				until = look;
+		}
+		struct asy_waiter w = { .io = { .op = ASY_OP_POLL, .call = io->call, .fd = fd,
+						.events = events,
+						.held = keep && keep->on ? &keep->held : NULL } };
+		long r = asy__op(t, &w, until);
+		io->via = w.io.via;
+		if (r != -ETIME || look < 0)
+			return r;
+		if (atomic_load_explicit(&keep->held, memory_order_acquire) < 0 &&
+		    !asy__same_file(fd, keep->id))
+			return POLLNVAL;
+	}
 }
 
 /* A waiting call by fd number (asy__call_waits): the worker makes it on

@@ -418,6 +418,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			return done; /* and the wait sees a handler from its start */
 		if (k->timeo && deadline < 0)
 			deadline = asy__sock_deadline(io->fd, reading, start);
+		keep->id = id;
 		asy__keep_begin(keep, io->fd); /* a unix write waits in slices (net.c) */
 		if (unix_send < 0)
 			unix_send = !reading && k->timeo && asy__unix_socket(io->fd);
