@@ -453,15 +453,15 @@ static void c7_unix_write_rest_number_reused(void) { unix_send_swapped(SW_REUSE)
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call (for a peer
  * thread or room in a pipe).  T_NOTSAN: ThreadSanitizer reports the
- * close of a number another thread's recv waits on as a race on the fd,
- * without the shim too. */
+ * close of a number another thread's recv or read waits on as a race on
+ * the fd, without the shim too. */
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c7_pipe_write_past_room_number_closed, T_BACKEND),
 	C(c7_pipe_write_past_room_number_dup2, T_BACKEND),
-	C(c7_read_number_closed_by_fclose, T_BACKEND),
-	C(c7_read_number_closed_by_freopen, T_BACKEND),
-	C(c7_read_number_closed_raw_and_reused_ends, T_BACKEND),
+	C(c7_read_number_closed_by_fclose, T_BACKEND | T_NOTSAN),
+	C(c7_read_number_closed_by_freopen, T_BACKEND | T_NOTSAN),
+	C(c7_read_number_closed_raw_and_reused_ends, T_BACKEND | T_NOTSAN),
 	C(c7_read_sibling_unshare_close, T_BACKEND),
 	C(c7_read_sibling_unshare_dup2, T_BACKEND),
 	C(c7_read_sibling_close_range_unshare, T_BACKEND),
