@@ -33,19 +33,7 @@
 #include "asyncify.h"
 #include "coro.h"
 #include "sys.h"
-
-/* Resolved on first use: a library's constructor may lock before ours runs. */
-#define REAL(name, type)                                                              \
-	static type _Atomic real_##name;                                              \
-	static type get_##name(void)                                                  \
-	{                                                                             \
-		type f = atomic_load_explicit(&real_##name, memory_order_relaxed);     \
-		if (!f) {                                                             \
-			f = (type)dlsym(RTLD_NEXT, #name);                            \
-			atomic_store_explicit(&real_##name, f, memory_order_relaxed); \
-		}                                                                     \
-		return f;                                                             \
-	}
+#include "real.h"
 
 /* ---- the locks this thread's coroutines hold ---- */
 

@@ -28,6 +28,7 @@
 
 #include "engine.h"
 #include "sys.h"
+#include "real.h"
 #include "trace.h"
 #include "coro.h"
 #include "resolve.h"
@@ -263,20 +264,17 @@ static void file_closing(FILE *f)
 	errno = e;
 }
 
-/* libc's own, looked up on first use (any thread may: atomic). */
-#define REAL_FILE_FN(name, ret, params)                                            \
-	static ret(*_Atomic real_##name) params;                                   \
-	ret(*name##_fn) params = atomic_load_explicit(&real_##name, memory_order_relaxed); \
-	if (!name##_fn) {                                                          \
-		name##_fn = (ret(*) params)dlsym(RTLD_NEXT, #name);                \
-		atomic_store_explicit(&real_##name, name##_fn, memory_order_relaxed); \
-	}
+typedef int (*file_fn)(FILE *);
+typedef FILE *(*reopen_fn)(const char *, const char *, FILE *);
+REAL(fclose, file_fn)
+REAL(pclose, file_fn)
+REAL(freopen, reopen_fn)
+REAL(freopen64, reopen_fn)
 
 ASY_EXPORT int fclose(FILE *f)
 {
-	REAL_FILE_FN(fclose, int, (FILE *))
 	file_closing(f);
-	return fclose_fn(f);
+	return get_fclose()(f);
 }
 
 /* glibc's own name for it, exported beside it */
@@ -287,21 +285,18 @@ ASY_EXPORT int _IO_fclose(FILE *f)
 
 ASY_EXPORT int pclose(FILE *f)
 {
-	REAL_FILE_FN(pclose, int, (FILE *))
 	file_closing(f);
-	return pclose_fn(f);
+	return get_pclose()(f);
 }
 
 ASY_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
 {
-	REAL_FILE_FN(freopen, FILE *, (const char *, const char *, FILE *))
 	file_closing(f);
-	return freopen_fn(path, mode, f);
+	return get_freopen()(path, mode, f);
 }
 
 ASY_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
 {
-	REAL_FILE_FN(freopen64, FILE *, (const char *, const char *, FILE *))
 	file_closing(f);
-	return freopen64_fn(path, mode, f);
+	return get_freopen64()(path, mode, f);
 }

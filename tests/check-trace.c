@@ -411,11 +411,7 @@ START_TEST(test_stderr_taken)
 	run("stderr-taken", env, &r);
 	ck_assert_msg(r.status == 0, "status %#x", r.status);
 	snprintf(path, sizeof path, "%s/errfile", dir);
-	int fd = open(path, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	ssize_t n = read(fd, got, sizeof got - 1);
-	close(fd);
-	got[n > 0 ? n : 0] = 0;
+	slurp(path, got, sizeof got);
 	ck_assert_str_eq(got, "data\nend\n");
 }
 END_TEST
@@ -443,23 +439,20 @@ START_TEST(test_badname)
 {
 	struct run r;
 	char e1[64], e2[PATH_MAX + 32], path[PATH_MAX + 16];
-	static unsigned char got[1 << 16];
+	static char got[1 << 16];
 	snprintf(e1, sizeof e1, "ASYNCIFY_TRACE_FORMAT=%s", formats[_i + 1]);
 	snprintf(e2, sizeof e2, "ASYNCIFY_TRACE=%s/bad.json", dir);
 	const char *env[] = { e1, e2, NULL };
 	run("badname", env, &r);
 	ck_assert_msg(r.status == 0, "status %#x", r.status);
 	snprintf(path, sizeof path, "%s/bad.json", dir);
-	int fd = open(path, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	ssize_t n = read(fd, got, sizeof got - 1);
-	close(fd);
+	slurp(path, got, sizeof got);
 	unlink(path);
+	size_t n = strlen(got);
 	ck_assert_int_gt(n, 0);
-	got[n] = 0;
-	ck_assert_msg(is_utf8(got, (size_t)n), "not UTF-8: %s", got);
-	ck_assert_msg(strstr((char *)got, "bad\\udcff\\udcfename") &&
-		      strstr((char *)got, "cut\\udce2\\udc82"), "%s", got);
+	ck_assert_msg(is_utf8((const unsigned char *)got, n), "not UTF-8: %s", got);
+	ck_assert_msg(strstr(got, "bad\\udcff\\udcfename") && strstr(got, "cut\\udce2\\udc82"),
+		      "%s", got);
 }
 END_TEST
 
