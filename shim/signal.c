@@ -44,6 +44,7 @@
 
 #define NSIGS 65 /* 1..64 */
 #define LEVELS 16 /* nested handlers whose frames are recorded */
+#define NO_ERRNO 4095 /* errno in a handler standing in no one call (run) */
 
 typedef void (*handler_fn)(int, siginfo_t *, void *);
 typedef void (*simple_fn)(int);
@@ -124,11 +125,16 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	if (sig == SIGCHLD && !asy__in_handler)
 		asy__children_settle(); /* a coroutine's wait takes its child first */
 	int level __attribute__((cleanup(left))) = asy__in_handler++;
-	/* in a coroutine's call: the call's errno (coro/jump.c) */
-	struct asy_coro *in = level ? NULL : asy__coro_handler_for();
+	/* in a coroutine's call: the call's errno (coro/jump.c); in one of
+	 * several, none: NO_ERRNO, which no call sets, so that a jump into
+	 * one of them tells an errno the handler set from one it left */
+	int several = 0;
+	struct asy_coro *in = level ? NULL : asy__coro_handler_for(&several);
 	int thread_errno = errno;
 	if (in)
 		errno = asy__coro_handler_errno(in);
+	else if (several)
+		errno = NO_ERRNO;
 	if (level < LEVELS) { /* the level's place: between the handler and its signal frame */
 		frames[level] = (const char *)__builtin_frame_address(0);
 		sigframes[level] = uc ? (const char *)uc - sizeof(void *) : NULL;
@@ -137,10 +143,10 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	}
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
-	if (in) {
+	if (in)
 		asy__coro_handler_left(in, errno);
+	if (in || several)
 		errno = thread_errno;
-	}
 }
 
 static void tramp_plain(int sig, siginfo_t *si, void *uc)
@@ -177,7 +183,13 @@ static int level_after(const char *to, const char *here)
  * not known (to == NULL), every handler is. */
 void asy__handlers_left(const char *to, const char *here)
 {
-	asy__in_handler = level_after(to, here);
+	int level = level_after(to, here);
+	/* out of the scheduler's wait, not into a call: errno as the handler
+	 * left it, or as the interrupted code had it */
+	if (level < asy__in_handler && level < LEVELS && errs[level] == NO_ERRNO &&
+	    errno == NO_ERRNO)
+		errno = outers[level];
+	asy__in_handler = level;
 }
 
 const char *asy__handler_sigframe(const char *to, const char *here, int *err, int *outer)

@@ -123,7 +123,7 @@ static volatile sig_atomic_t nested;
 static ucontext_t out_uc;
 static volatile int by_context;
 
-static volatile int stale_frame, nested_jump, came_back, keep_errno;
+static volatile int stale_frame, nested_jump, came_back, keep_errno, zero_errno;
 
 static void on_nothing(int sig)
 {
@@ -146,7 +146,7 @@ static void on_jump_out(int sig)
 {
 	(void)sig;
 	if (!keep_errno)
-		errno = ETIMEDOUT; /* the program's errno after the jump */
+		errno = zero_errno ? 0 : ETIMEDOUT; /* the program's errno after the jump */
 	if (by_context)
 		setcontext(&out_uc);
 	if (stale_frame) {
@@ -258,7 +258,7 @@ static void j_jump_from_the_wait(int i)
 	volatile int back = 0;
 	kick_tid = (pid_t)syscall(SYS_gettid);
 	pthread_t th = go(kick_later, NULL);
-	errno = keep_errno ? ENOTTY : 0;
+	errno = keep_errno || zero_errno ? ENOTTY : 0;
 	if (by_context) {
 		getcontext(&out_uc);
 		if (!back) {
@@ -284,7 +284,8 @@ static void jump_from_the_wait(int context)
 	by_context = context == 1 || context == 5;
 	stale_frame = context == 2;
 	nested_jump = context == 3;
-	keep_errno = context >= 4;
+	keep_errno = context == 4 || context == 5;
+	zero_errno = context == 6;
 	struct sigaction nothing = { .sa_handler = on_nothing };
 	sigemptyset(&nothing.sa_mask);
 	sigaction(SIGUSR2, &nothing, NULL);
@@ -308,6 +309,10 @@ static void c6_siglongjmp_below_a_nested_handlers_frame(void) { jump_from_the_wa
 static void c6_siglongjmp_from_a_nested_handler_leaves_both(void) { jump_from_the_wait(3); }
 static void c6_siglongjmp_from_the_wait_keeps_the_calls_errno(void) { jump_from_the_wait(4); }
 static void c6_setcontext_from_the_wait_keeps_the_calls_errno(void) { jump_from_the_wait(5); }
+static void c6_siglongjmp_from_the_wait_gives_errno_0_set_by_the_handler(void)
+{
+	jump_from_the_wait(6);
+}
 
 /* A handler that returns into a coroutine's waiting read (SA_RESTART: the
  * read goes on) stands in that read: it finds the errno from before the
@@ -551,6 +556,7 @@ static const struct t_case cases[] = {
 	C(c6_siglongjmp_from_a_nested_handler_leaves_both, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
 	C(c6_setcontext_from_the_wait_keeps_the_calls_errno, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_from_the_wait_gives_errno_0_set_by_the_handler, T_OWNCORO | T_NOTSAN),
 	C(c6_returning_handler_stands_in_the_waiting_call, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_out_of_a_lock_wait_and_no_errno_leaks, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),

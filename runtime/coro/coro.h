@@ -52,10 +52,11 @@ int asy__coro_ended(void);
 extern __thread int asy__jump_pending __attribute__((tls_model("initial-exec")));
 void asy__coro_in_call(struct asy_coro *c, int delta);
 /* The coroutine whose hooked call a signal handler starting now stands in
- * (jump.c), or NULL; the errno the handler finds there, and the one it
+ * (jump.c), or NULL (*several: while the scheduler waits for more than
+ * one such call); the errno the handler finds there, and the one it
  * left (the call's from then on).  asy__coro_call_errno(): errno at the
  * end of c's call when it succeeds — a handler's, or `saved`. */
-struct asy_coro *asy__coro_handler_for(void);
+struct asy_coro *asy__coro_handler_for(int *several);
 int asy__coro_handler_errno(const struct asy_coro *c);
 void asy__coro_handler_left(struct asy_coro *c, int err);
 int asy__coro_call_errno(struct asy_coro *c, int saved);

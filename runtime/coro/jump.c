@@ -85,12 +85,13 @@ void asy__coro_in_call(struct asy_coro *c, int delta)
  * running coroutine's, else, while the scheduler's loop runs (on the
  * stack of the coroutine that parked last), the one coroutine inside a
  * hooked call; with several there is no one (each is a thread of its own
- * to the program, and the kernel would have picked one), and the handler
- * meets the thread's errno as before.  Waits of the API are no program's
- * call.  NULL: none, or the structures are being changed. */
-struct asy_coro *asy__coro_handler_for(void)
+ * to the program, and the kernel would have picked one: *several says
+ * so).  Waits of the API are no program's call.  NULL: none, or the
+ * structures are being changed. */
+struct asy_coro *asy__coro_handler_for(int *several)
 {
 	struct sched *s = asy__sched(0);
+	*several = 0;
 	if (!s || !s->running || s->crit || !s->cur)
 		return NULL;
 	struct asy_coro *c = s->cur;
@@ -99,8 +100,10 @@ struct asy_coro *asy__coro_handler_for(void)
 	/* With one inside a hooked call, hooked_xor is that one.  Half-way
 	 * through a change the count is 2 (one enters or leaves beside
 	 * another), or it is 1 and hooked_xor 0 (the one enters or leaves). */
-	if (s->hooked != 1)
+	if (s->hooked != 1) {
+		*several = s->hooked > 1;
 		return NULL;
+	}
 	c = (struct asy_coro *)s->hooked_xor;
 	return c && c->in_call && c->hooked ? c : NULL;
 }
