@@ -374,11 +374,25 @@ static void c12_thread_inherits_sticky_timeouts(void)
 	personality(old);
 }
 
-static int fork_pipe[2];
+static int fork_pipe[2], fork_go[2], fork_kind;
 static pid_t fork_parent;
 
+extern pid_t _Fork(void);
+
+/* fork(), or one that runs no pthread_atfork handler: _Fork(), a raw
+ * clone system call with fork's flags. */
+static pid_t fork_by_kind(void)
+{
+	if (fork_kind == 1)
+		return _Fork();
+	if (fork_kind == 2)
+		return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	return fork();
+}
+
 /* A sibling of the forking job: it waits across the fork and tells,
- * through the pipe, if a copy of it ran in the child. */
+ * through the pipe, if a copy of it ran in the child.  The child waits
+ * in a read for the parent's byte. */
 static void j_fork(int i)
 {
 	if (i == 0) {
@@ -389,30 +403,42 @@ static void j_fork(int i)
 		return;
 	}
 	usleep(5000);
-	pid_t c = fork();
+	pid_t c = fork_by_kind();
 	if (c == 0) {
-		write(fork_pipe[1], "child's job returns\n", 20);
+		char b[1];
+		if (read(fork_go[0], b, 1) == 1)
+			write(fork_pipe[1], "child's job returns\n", 20);
 		return; /* the child's only thread of control ends */
 	}
 	close(fork_pipe[1]);
+	usleep(20000);
+	write(fork_go[1], "g", 1);
 	int st;
 	waitpid(c, &st, 0);
 	t_jout(i, "child: %s\n", WIFEXITED(st) ? (WEXITSTATUS(st) ? "exit !0" : "exit 0") : "killed");
 }
 
 /* A child forked by a job has that job only: when it returns, the child
- * ends (exit 0), and the copies of the other jobs never run there. */
-static void c12_fork_child_has_forker_only(void)
+ * ends (exit 0), and the copies of the other jobs never run there.  Also
+ * after a fork that runs no pthread_atfork handler: the child's read
+ * waited on the parent's ring and hung under `uring` (`_Fork`). */
+static void fork_child_has_forker_only(int kind)
 {
 	net(6);
 	t_load_api();
 	pipe(fork_pipe);
+	pipe(fork_go);
+	fork_kind = kind;
 	fork_parent = getpid();
 	t_spawn(j_fork, 0);
 	t_spawn(j_fork, 1);
 	t_finish();
 	child_line(fork_pipe[0]);
 }
+
+static void c12_fork_child_has_forker_only(void) { fork_child_has_forker_only(0); }
+static void c12__Fork_child_has_forker_only(void) { fork_child_has_forker_only(1); }
+static void c12_raw_fork_child_has_forker_only(void) { fork_child_has_forker_only(2); }
 
 static int jc_tty, jc_mode;
 static _Atomic int jc_done;
@@ -624,6 +650,8 @@ static const struct t_case cases[] = {
 	C(c12_landlock_thread, 0),
 	C(c12_sticky_timeouts_select, 0),
 	C(c12_fork_child_has_forker_only, T_OWNCORO),
+	C(c12__Fork_child_has_forker_only, T_OWNCORO),
+	C(c12_raw_fork_child_has_forker_only, T_OWNCORO),
 	C(c12_thread_inherits_sticky_timeouts, T_OWNCORO),
 	C(c12_tty_background_read_ignored, T_OWNCORO),
 	C(c12_tty_background_read_orphaned, T_OWNCORO),

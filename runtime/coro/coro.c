@@ -76,6 +76,7 @@ static void slot_release(struct sched *s, struct asy_coro *c)
  * good (the next context unmaps the stack we are standing on). */
 static __attribute__((noreturn)) void coro_exit(struct sched *s, struct asy_coro *c)
 {
+	asy__fork_own(); /* a child of a fork that ran no handler (sched.c) */
 	if (c == s->forker)
 		exit(0); /* the forked child's only thread of control (sched.c) */
 	asy__sched_crit_enter(s);

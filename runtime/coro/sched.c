@@ -304,6 +304,7 @@ static void look_at_engine(struct sched *s)
 int asy__sched_suspend(struct sched *s)
 {
 	struct asy_coro *self = s->cur;
+	asy__fork_own();
 	for (;;) {
 		if (s->jump_to)
 			asy__sched_jumps(s);
@@ -455,6 +456,15 @@ void asy__coro_fork_child(void)
 	}
 	if (root_ready)
 		rq_push(s, root);
+	/* A fork that ran no handler is seen when its coroutine gives the
+	 * thread away (asy__fork_own): queued or timed, it stays so. */
+	if (self != root && self->state == CO_READY)
+		rq_push(s, self);
+	if (self != root && self->heap_idx >= 0) {
+		self->heap_idx = (int)s->heap_len;
+		heap_set(s, s->heap_len++, self);
+		heap_up(s, (unsigned)self->heap_idx);
+	}
 	if (self->joiner && self->joiner != root)
 		self->joiner = NULL;
 	s->live = self != root;

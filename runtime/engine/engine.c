@@ -19,6 +19,7 @@
 
 #include "engine.h"
 #include "order.h"
+#include "spin.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "trace.h"
@@ -447,6 +448,8 @@ int asy__in_child_slow(void)
 	return 0;
 }
 
+static void child_unseen(void); /* below: start-up and fork */
+
 long asy__io(struct asy_io *io)
 {
 	/* The rule (engine.h): only a coroutine's call is ours to route.  A
@@ -455,6 +458,8 @@ long asy__io(struct asy_io *io)
 	 * does a child that shares the thread's memory. */
 	if (asy__in_child())
 		return ASY_PASS;
+	if (asy__fork_unseen())
+		child_unseen();
 	if ((io->call == ASY_CALL_unshare && (io->a[0] & CLONE_FILES)) ||
 	    (io->call == ASY_CALL_close_range && (io->a[2] & CLOSE_RANGE_UNSHARE)))
 		asy__own_table();
@@ -485,18 +490,52 @@ long asy__io(struct asy_io *io)
  * parked for good (asy__coro_fork_child, under every backend: the child
  * ends when the forking coroutine returns), and until that scheduler run
  * ends the child's calls are its own calls. */
-static void atfork_child(void)
+static void child_own(int prepared)
 {
 	asy__forked = asy__sched_running;
 	asy__pid = (pid_t)asy_sys_getpid();
 	atomic_fetch_add(&asy__fork_gen, 1);
 	asy__backend_threads.fork_child();
 	asy__backend_uring.fork_child();
-	asy__keep_fork_child();
+	asy__keep_fork_child(prepared);
 	asy__arena_fork_child();
 	if (asy__tls_thread)
 		asy__ro_ts_forget(&asy__tls_thread->ready_ts);
 	memset(&asy__count, 0, sizeof asy__count);
+}
+
+static void atfork_child(void)
+{
+	if (asy__fork_seen())
+		child_own(1);
+}
+
+/* A child of a fork that ran no pthread_atfork handler — `_Fork`, glibc's
+ * `clone` without CLONE_VM, a raw fork system call — made by a
+ * coroutine: its first call into the engine does what the handlers do.
+ * Its calls had gone on with the parent's ring and copies (`_Fork` in a
+ * coroutine, then a read: the child hung under `uring`). */
+static void child_unseen(void)
+{
+	if (!asy__fork_seen())
+		return;
+	asy__coro_fork_child();
+	if (atomic_load(&asy__ready))
+		child_own(0);
+}
+
+/* `off`: the engine has no fork handler of its own; the child is seen. */
+static void seen_child(void)
+{
+	asy__fork_seen();
+}
+
+/* ... or when the forking coroutine gives the thread away first
+ * (runtime/coro/sched.c): the others' copies do not run. */
+void asy__fork_own(void)
+{
+	if (asy__fork_unseen())
+		child_unseen();
 }
 
 /* glibc counts the process's threads (__nptl_nthreads, GLIBC_PRIVATE,
@@ -539,6 +578,8 @@ __attribute__((constructor)) void asy__init(void)
 		atomic_store(&current, asy__cfg.backend == ASY_BE_URING ? &asy__backend_uring :
 									  &asy__backend_threads);
 		atomic_store(&asy__ready, 1);
+	} else {
+		pthread_atfork(NULL, NULL, seen_child);
 	}
 	errno = saved;
 }

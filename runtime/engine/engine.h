@@ -558,7 +558,9 @@ int asy__copy_high(int fd, unsigned lo, unsigned hi);
  * are closed there (no wait of theirs runs in it). */
 void asy__keep_fork_prepare(void);
 void asy__keep_fork_parent(void);
-void asy__keep_fork_child(void);
+void asy__keep_fork_child(int prepared);
+/* In a child of a fork that ran no pthread_atfork handler (engine.c). */
+void asy__fork_own(void);
 
 /* runtime/engine/arena.c: memory a coroutine's call needs, from a region
  * reserved before main() (never a range the program just unmapped);

@@ -326,8 +326,15 @@ void asy__keep_fork_parent(void)
 	give();
 }
 
-void asy__keep_fork_child(void)
+void asy__keep_fork_child(int prepared)
 {
+	if (!prepared) { /* a fork that ran no handler: as if it had */
+		if (holding)
+			return; /* made inside the list's change: left alone */
+		take();
+		forking = 1;
+		fork_waits = 0;
+	}
 	/* The waiters were other threads' or the forking thread's other
 	 * coroutines: none runs in the child. */
 	for (struct asy_keep *k = forking ? list : NULL; k; k = k->next) {

@@ -7,10 +7,12 @@
 
 _Atomic unsigned asy__spin_gen = 1;
 
-/* 1 in the process that set it; the kernel hands a fork's child a page
- * of zeros.  NULL where MADV_WIPEONFORK is refused (Linux < 4.14): then
- * only the pthread_atfork handlers free the locks, as before. */
+/* counted[0]: 1 in the process that set it; the kernel hands a fork's
+ * child a page of zeros.  NULL where MADV_WIPEONFORK is refused (Linux <
+ * 4.14): then only the pthread_atfork handlers free the locks, as
+ * before.  counted[1] is the engine's (asy__fork_unseen). */
 static _Atomic int *counted;
+_Atomic int *asy__fork_page;
 
 __attribute__((constructor)) static void mark_page(void)
 {
@@ -24,6 +26,13 @@ __attribute__((constructor)) static void mark_page(void)
 	}
 	counted = (_Atomic int *)p;
 	atomic_store(counted, 1);
+	atomic_store(&counted[1], 1);
+	asy__fork_page = &counted[1];
+}
+
+int asy__fork_seen(void)
+{
+	return !asy__fork_page || !atomic_exchange(asy__fork_page, 1);
 }
 
 void asy__spin_wait(asy_spin *l)

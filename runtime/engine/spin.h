@@ -27,6 +27,20 @@ typedef struct {
 extern _Atomic unsigned asy__spin_gen;
 void asy__spin_wait(asy_spin *l); /* spin.c */
 
+/* The engine's word on the same page: 1, and 0 in a fork's child until
+ * the engine has made it its own (engine.c) — at once by the fork's
+ * pthread_atfork handler, or at the child's first call into the engine
+ * where the fork ran none.  asy__fork_seen(): sets it; 1 when it was 0
+ * (or no page: the handlers alone), i.e. the caller does the work. */
+extern _Atomic int *asy__fork_page;
+int asy__fork_seen(void);
+
+static inline int asy__fork_unseen(void)
+{
+	_Atomic int *w = asy__fork_page;
+	return w && !atomic_load_explicit(w, memory_order_relaxed);
+}
+
 static inline void asy__spin_take(asy_spin *l)
 {
 	unsigned free_word = 0;
