@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "engine.h"
+#include "spin.h"
 #include "coro-int.h"
 #include "asyncify.h"
 
@@ -76,7 +77,8 @@ static void slot_release(struct sched *s, struct asy_coro *c)
  * good (the next context unmaps the stack we are standing on). */
 static __attribute__((noreturn)) void coro_exit(struct sched *s, struct asy_coro *c)
 {
-	asy__fork_own(); /* a child of a fork that ran no handler (sched.c) */
+	if (asy__fork_unseen()) /* a child of a fork that ran no handler */
+		asy__fork_own();
 	if (c == s->forker)
 		exit(0); /* the forked child's only thread of control (sched.c) */
 	asy__sched_crit_enter(s);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "spin.h"
 #include "coro-int.h"
 #include "asyncify.h"
 
@@ -304,7 +305,8 @@ static void look_at_engine(struct sched *s)
 int asy__sched_suspend(struct sched *s)
 {
 	struct asy_coro *self = s->cur;
-	asy__fork_own();
+	if (asy__fork_unseen())
+		asy__fork_own();
 	for (;;) {
 		if (s->jump_to)
 			asy__sched_jumps(s);

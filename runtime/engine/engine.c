@@ -534,8 +534,7 @@ static void seen_child(void)
  * (runtime/coro/sched.c): the others' copies do not run. */
 void asy__fork_own(void)
 {
-	if (asy__fork_unseen())
-		child_unseen();
+	child_unseen();
 }
 
 /* glibc counts the process's threads (__nptl_nthreads, GLIBC_PRIVATE,
