@@ -522,6 +522,7 @@ static void child_unseen(void)
 	asy__coro_fork_child();
 	if (atomic_load(&asy__ready))
 		child_own(0);
+	asy__trace_fork_child();
 }
 
 /* `off`: the engine has no fork handler of its own; the child is seen. */

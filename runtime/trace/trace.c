@@ -422,6 +422,12 @@ out:
 /* The child is a process of its own: empty ring and counters, its own
  * files when the paths name the pid, a writer thread of its own.  What the
  * parent had not yet written stays the parent's to write. */
+void asy__trace_fork_child(void)
+{
+	if (asy__tracing)
+		trace_fork_child();
+}
+
 static void trace_fork_child(void)
 {
 	int owner;

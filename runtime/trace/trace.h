@@ -42,5 +42,8 @@ void asy__trace_closed(unsigned lost);
 void asy__trace_flush(void);
 /* _exit: as at exit (the file's end written too), then no more records. */
 void asy__trace_end(void);
+/* In a child of a fork that ran no pthread_atfork handler, made the
+ * engine's own (engine.c): what the trace's fork handler does. */
+void asy__trace_fork_child(void);
 
 #endif
