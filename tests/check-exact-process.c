@@ -440,97 +440,6 @@ static void c12_fork_child_has_forker_only(void) { fork_child_has_forker_only(0)
 static void c12__Fork_child_has_forker_only(void) { fork_child_has_forker_only(1); }
 static void c12_raw_fork_child_has_forker_only(void) { fork_child_has_forker_only(2); }
 
-static int jc_tty, jc_mode;
-static _Atomic int jc_done;
-
-/* Job 0 reads (modes 0, 1) or writes (mode 2) the tty; job 1 ticks
- * beside it, so that job 0 is not alone on its thread. */
-static void j_tty(int i)
-{
-	if (i == 0) {
-		char b[8];
-		if (jc_mode < 2)
-			t_jres(i, "read", read(jc_tty, b, sizeof b));
-		else
-			t_jres(i, "write", write(jc_tty, "x", 1));
-		t_jout(i, "\n");
-		jc_done = 1;
-		return;
-	}
-	for (int n = 0; !jc_done && n < 3000; n++)
-		t_msleep(1);
-	t_jout(i, "ticked\n");
-}
-
-/* A child that is a session leader controlling a pty from a background
- * process group (another group of the session is in the foreground),
- * and its parent in another session, so its group is orphaned. */
-static void background_tty(int mode)
-{
-	net(8);
-	t_load_api();
-	pid_t c = fork();
-	if (c == 0) {
-		int m, s, p[2];
-		net(4);
-		setsid();
-		if (openpty(&m, &s, NULL, NULL, NULL) < 0 || ioctl(s, TIOCSCTTY, 0) < 0)
-			_exit(3);
-		if (mode == 2) {
-			struct termios tio;
-			tcgetattr(s, &tio);
-			tio.c_lflag |= TOSTOP;
-			tcsetattr(s, TCSANOW, &tio);
-			int fl = fcntl(s, F_GETFL);
-			fcntl(s, F_SETFL, fl | O_NONBLOCK);
-			while (write(s, "0123456789abcdef", 16) > 0)
-				;
-			fcntl(s, F_SETFL, fl);
-		}
-		pipe(p);
-		pid_t g = fork();
-		if (g == 0) {
-			char x;
-			setpgid(0, 0);
-			read(p[0], &x, 1);
-			_exit(0);
-		}
-		setpgid(g, g);
-		tcsetpgrp(s, g);
-		signal(mode ? (mode == 2 ? SIGTTOU : SIGTTIN) : SIGTTIN, mode ? SIG_DFL : SIG_IGN);
-		jc_tty = s;
-		jc_mode = mode;
-		t_spawn(j_tty, 0);
-		t_spawn(j_tty, 1);
-		t_finish();
-		kill(g, SIGKILL);
-		_exit(0);
-	}
-	int st;
-	waitpid(c, &st, 0);
-	t_out("child: %s\n", WIFEXITED(st) ? (WEXITSTATUS(st) ? "exit !0" : "exit 0") :
-	      WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? "hung (SIGALRM)" : "killed");
-}
-
-/* Its read with SIGTTIN ignored: EIO at once (it waited for input). */
-static void c12_tty_background_read_ignored(void)
-{
-	background_tty(0);
-}
-
-/* Its read with SIGTTIN at its default, the group orphaned: EIO. */
-static void c12_tty_background_read_orphaned(void)
-{
-	background_tty(1);
-}
-
-/* Its write with TOSTOP and the pty's output full: EIO before any wait
- * for room (it waited for the room). */
-static void c12_tty_background_write_tostop(void)
-{
-	background_tty(2);
-}
-
 static void j_stat(int i)
 {
 	struct stat st;
@@ -656,9 +565,6 @@ static const struct t_case cases[] = {
 	C(c12__Fork_child_has_forker_only, T_OWNCORO | T_NOTSAN),
 	C(c12_raw_fork_child_has_forker_only, T_OWNCORO | T_NOTSAN),
 	C(c12_thread_inherits_sticky_timeouts, T_OWNCORO),
-	C(c12_tty_background_read_ignored, T_OWNCORO),
-	C(c12_tty_background_read_orphaned, T_OWNCORO),
-	C(c12_tty_background_write_tostop, T_OWNCORO),
 	C(c12_main_pthread_exit_after_workers, T_OWNCORO),
 	C(c12_fork_child_lacks_a_waits_closed_file, T_BACKEND),
 	C(c12_fork_child_has_accepts_number_free, T_BACKEND),

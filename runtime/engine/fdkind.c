@@ -191,34 +191,6 @@ int asy__fd_kind(int fd, struct stat *st)
 	return kind;
 }
 
-/* A terminal the calling process controls from a background process
- * group: the kernel's read (and write, with TOSTOP) answers at once —
- * EIO, or SIGTTIN/SIGTTOU to the group and a restart — before it would
- * wait, on the task that calls; a worker, which blocks every signal,
- * would be given EIO or write on.  TIOCGPGRP answers only for the
- * caller's controlling tty and for pty masters, which are no one's. */
-static int tty_background(int fd, int writing)
-{
-	pid_t fg;
-	unsigned ptn;
-	struct termios tio;
-	if (asy_sys(SYS_ioctl, fd, TIOCGPGRP, &fg, 0, 0, 0) < 0 ||
-	    fg == (pid_t)asy_sys(SYS_getpgid, 0, 0, 0, 0, 0, 0) ||
-	    asy_sys(SYS_ioctl, fd, TIOCGPTN, &ptn, 0, 0, 0) == 0)
-		return 0;
-	return !writing ||
-	       (asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 && (tio.c_lflag & TOSTOP));
-}
-
-int asy__tty_own(int fd, int writing)
-{
-	struct termios tio;
-	if (tty_background(fd, writing))
-		return 1;
-	return !writing && asy_sys(SYS_ioctl, fd, TCGETS, &tio, 0, 0, 0) == 0 &&
-	       !(tio.c_lflag & ICANON) && tio.c_cc[VMIN] == 0 && tio.c_cc[VTIME] == 0;
-}
-
 int64_t asy__sock_deadline(int fd, int reading, int64_t start)
 {
 	struct timeval tv;

@@ -79,6 +79,11 @@ void asy__fd_forget(int fd);
  * never waits), a background process group's read, or write with TOSTOP,
  * of its controlling tty (job control acts on the calling thread). */
 int asy__tty_own(int fd, int writing);
+/* A background process group's read, or write with TOSTOP (tty.c). */
+int asy__tty_background(int fd, int writing);
+/* A terminal write that waited for room and whose process group was
+ * moved to the background meanwhile: the kernel's answer (tty.c). */
+long asy__tty_write_moved(struct asy_io *io);
 
 /* 1 when a regular file is made up by the kernel (ASY_K_KERNFS). */
 int asy__kernel_fs(int fd);

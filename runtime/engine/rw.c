@@ -528,6 +528,8 @@ static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		if (fd < 0)
 			return -EBADF;
 		io->fd = asy__keep_fd(keep, fd);
+		if (io->op == ASY_OP_WRITE && k->vmin && asy__tty_background(io->fd, 1))
+			return asy__tty_write_moved(io); /* moved as it waited (tty.c) */
 	}
 }
 
