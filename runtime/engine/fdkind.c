@@ -47,13 +47,13 @@ const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 		.nosignal = 1, .timeo = 1,
 		.why = "one call is one record: never split, never continued"),
 	[ASY_K_TTY] = ROW("terminal, pty", POLL, READY, .vmin = 1, .read_call = 1,
-		.why = "no RWF_NOWAIT; VMIN 0 never waits; a read that would wait is the kernel's own read, on a worker: only a read already waiting sees its pty's master close (EIO, where a later read gets 0) or its line discipline change (EAGAIN); job control acts on the calling thread: a background group's call is the thread's own"),
+		.why = "no RWF_NOWAIT; VMIN 0 never waits; a read that would wait is the kernel's own read, on a worker: only a read already waiting sees its pty's master close (EIO, where a later read gets 0) or its line discipline change (EAGAIN); job control acts on the calling thread: a background group's call is the thread's own; a write that waited for room and whose group was moved to the background meanwhile (TOSTOP) finishes its first 2048-byte chunk on a worker, then takes the kernel's look at the next chunk — SIGTTOU to the group and the count, EIO's count where the group is orphaned, or the rest where SIGTTOU is ignored or blocked (`runtime/engine/tty.c`)"),
 	[ASY_K_MEM] = ROW("/dev/null, zero, full, random, urandom", POLL, READY, .topup = 1,
 		.why = "a stream of bytes that RWF_NOWAIT may stop early (/dev/zero): a short try gets the rest from the call itself"),
 	[ASY_K_CHR] = ROW("other character device", POLL, READY, .write_op = 1,
 		.why = "a short try is the answer (one packet or record: tun); poll, then the call itself; a write poll does not call ready is made whole by the backend (/dev/kmsg takes writes at once and never polls ready for them)"),
 	[ASY_K_EVENT] = ROW("eventfd, timerfd, inotify, fanotify, pidfd, userfaultfd", POLL, READY,
-		.why = "0-byte calls give EINVAL: poll, then the call itself"),
+		.why = "0-byte calls give EINVAL: poll, then the call itself; a write of up to 8 bytes where an eventfd was found last: that poll first, and ready, the call itself (no try, which an eventfd's write refuses)"),
 	[ASY_K_SIGNALFD] = ROW("signalfd", LIBC, NONE,
 		.why = "reads the calling thread's signals: only that thread can wait for them"),
 	[ASY_K_EPOLL] = ROW("epoll fd", LIBC, NONE,
@@ -141,20 +141,32 @@ static int anon_kind(int fd)
 	return ASY_K_ANON;
 }
 
-/* The sockets asy__fd_kind() found, by number (fdkind.h). */
+/* The kind asy__fd_kind() last found at each number, plus 1 (0: none):
+ * hints (fdkind.h). */
 #define HINT_FDS 4096
-static _Atomic unsigned char was_socket[HINT_FDS];
+static _Atomic unsigned char was_kind[HINT_FDS];
+
+static int hint(int fd)
+{
+	return fd >= 0 && fd < HINT_FDS ? atomic_load_explicit(&was_kind[fd], memory_order_relaxed) - 1
+					: -1;
+}
 
 int asy__fd_was_socket(int fd)
 {
-	return fd >= 0 && fd < HINT_FDS &&
-	       atomic_load_explicit(&was_socket[fd], memory_order_relaxed);
+	int k = hint(fd);
+	return k == ASY_K_STREAM || k == ASY_K_RECORD;
+}
+
+int asy__fd_was_event(int fd)
+{
+	return hint(fd) == ASY_K_EVENT;
 }
 
 void asy__fd_forget(int fd)
 {
 	if (fd >= 0 && fd < HINT_FDS)
-		atomic_store_explicit(&was_socket[fd], 0, memory_order_relaxed);
+		atomic_store_explicit(&was_kind[fd], 0, memory_order_relaxed);
 }
 
 static int classify(int fd, struct stat *st)
@@ -186,8 +198,7 @@ int asy__fd_kind(int fd, struct stat *st)
 		return (int)r;
 	int kind = classify(fd, st);
 	if (fd >= 0 && fd < HINT_FDS)
-		atomic_store_explicit(&was_socket[fd], kind == ASY_K_STREAM || kind == ASY_K_RECORD,
-				      memory_order_relaxed);
+		atomic_store_explicit(&was_kind[fd], (unsigned char)(kind + 1), memory_order_relaxed);
 	return kind;
 }
 

@@ -73,6 +73,10 @@ int asy__fd_kind(int fd, struct stat *st);
  * refuses before a byte moves (ENOTSOCK), and forgets the hint then. */
 int asy__fd_was_socket(int fd);
 void asy__fd_forget(int fd);
+/* Did it last find an eventfd-like fd there (ASY_K_EVENT)?  Its user
+ * makes only calls that are the program's own whatever the number holds
+ * now (rw.c: a small write found ready). */
+int asy__fd_was_event(int fd);
 
 /* 1 when a terminal's read or write that poll does not call ready is the
  * program's own call, made at once: a read with VMIN 0 and VTIME 0 (it
