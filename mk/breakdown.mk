@@ -1,6 +1,6 @@
 # bench-breakdown: what one call costs over plain libc, per kind of call
 # (cached read and pread, write, fdatasync, a pipe read answered at once,
-# stat), counted by perf stat: user and system CPU time and system calls
+# stat, an eventfd write), counted by perf stat: user and system CPU time and system calls
 # per call, on a plain thread without and with the shim and inside a
 # coroutine, under each backend (docs/bench.md, Per-call cost breakdown).
 BENCH_TARGETS += bench-breakdown

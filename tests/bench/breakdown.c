@@ -14,6 +14,8 @@
  *   pipe       read() 64 bytes from a pipe that holds data (refilled by
  *              one 64 KiB write every 1 024 reads)
  *   stat       stat() of FILE
+ *   eventfd    write() of 8 bytes to an eventfd (a read() empties it every
+ *              1 024 writes): GLib's and libuv's wake-up
  * FILE must exist and hold at least 64 KiB; it is read once beforehand.
  * N = 0 makes the same set-up and no call: the start-up to take off.
  *
@@ -27,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef CORO
@@ -40,7 +44,7 @@
 struct job {
 	const char *op, *path;
 	long n;
-	int fd, pipefd[2];
+	int fd, pipefd[2], efd;
 	off_t size;
 	int failed;
 #ifdef CORO
@@ -75,6 +79,14 @@ static int one_write(struct job *j, off_t *off)
 	return r == BS ? 0 : -1;
 }
 
+static int one_wake(struct job *j, long i)
+{
+	uint64_t one = 1, v;
+	if (write(j->efd, &one, sizeof one) != sizeof one)
+		return -1;
+	return i % 1024 == 1023 && read(j->efd, &v, sizeof v) != sizeof v ? -1 : 0;
+}
+
 static int one_pipe(struct job *j, long i)
 {
 	if (i % (PIPE_CHUNK / PIPE_READ) == 0 && write(j->pipefd[1], buf, PIPE_CHUNK) != PIPE_CHUNK)
@@ -98,6 +110,8 @@ static int calls(struct job *j)
 			r = pwrite(j->fd, buf, BS, 0) == BS && fdatasync(j->fd) == 0 ? 0 : -1;
 		else if (!strcmp(j->op, "pipe"))
 			r = one_pipe(j, i);
+		else if (!strcmp(j->op, "eventfd"))
+			r = one_wake(j, i);
 		else
 			r = stat(j->path, &st);
 		if (r < 0) {
@@ -110,7 +124,8 @@ static int calls(struct job *j)
 
 static int setup(struct job *j)
 {
-	static const char *const ops[] = { "read", "pread", "write", "fdatasync", "pipe", "stat" };
+	static const char *const ops[] = { "read", "pread", "write", "fdatasync", "pipe", "stat",
+					     "eventfd" };
 	int known = 0;
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
@@ -118,7 +133,8 @@ static int setup(struct job *j)
 	if (!known || j->n < 0)
 		return -1;
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
-	if (j->fd < 0 || pipe(j->pipefd) < 0) {
+	j->efd = eventfd(0, EFD_CLOEXEC);
+	if (j->fd < 0 || pipe(j->pipefd) < 0 || j->efd < 0) {
 		perror(j->path);
 		return -1;
 	}
@@ -165,7 +181,7 @@ int main(int argc, char **argv)
 			 .path = argc > 3 ? argv[3] : "" };
 
 	if (argc < 4 || setup(&j) < 0) {
-		fprintf(stderr, "usage: breakdown read|pread|write|fdatasync|pipe|stat N FILE"
+		fprintf(stderr, "usage: breakdown read|pread|write|fdatasync|pipe|stat|eventfd N FILE"
 				" [coro|coro-alone]\n");
 		return 2;
 	}

@@ -6,7 +6,7 @@
 
 For each kind of call (tests/bench/breakdown.c: cached 4 KiB read, cached
 4 KiB pread, 4 KiB write to a file, pwrite + fdatasync, a 64-byte pipe
-read answered at once, stat) and each way of making it:
+read answered at once, stat, an eventfd write) and each way of making it:
 
   plain            (a) a plain thread, no shim: the reference
   plain uring      (b) a plain thread under the shim, ASYNCIFY_BACKEND=uring
@@ -56,6 +56,7 @@ OPS = {  # name: (N calls per run, label)
     "fdatasync": (2000, "`pwrite` 4 KiB + `fdatasync` (per pair)"),
     "pipe": (200000, "pipe `read` answered at once (64 B)"),
     "stat": (50000, "`stat` of a file"),
+    "eventfd": (200000, "eventfd `write` of 8 bytes (a wake-up)"),
 }
 WAYS = [  # name, program, backend (None: no shim), mode
     ("plain", "breakdown", None, None),
