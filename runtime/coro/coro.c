@@ -154,6 +154,8 @@ ASY_EXPORT int asy_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 {
 	if (!fn)
 		return fail(-EINVAL);
+	if (asy__fork_unseen()) /* before a new coroutine: only older ones are copies */
+		asy__fork_own();
 	struct sched *s = asy__sched(1);
 	if (!s)
 		return fail(-ENOMEM);
@@ -175,6 +177,8 @@ ASY_EXPORT int asy_go(void (*fn)(void *), void *arg)
  * running the other coroutines while they wait).  -errno or op's result. */
 static int with_sched(int (*op)(struct sched *, void *), void *arg)
 {
+	if (asy__fork_unseen())
+		asy__fork_own();
 	struct sched *s = asy__sched(1);
 	if (!s)
 		return -ENOMEM;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fdkind.h"
 #include "order.h"
 #include "spin.h"
 #include "sys.h"
@@ -386,6 +387,7 @@ unsigned asy__closing(const struct asy_io *io)
 	unsigned lo, hi;
 	if (!closes(io, &lo, &hi))
 		return 0;
+	asy__fd_forget_range(lo, hi); /* the kind found there (fdkind.h) */
 	int keep = !asy__depth && atomic_load_explicit(&asy__keeps, memory_order_seq_cst);
 	int ours = asy__tracing && asy__trace_in(lo, hi);
 	/* Any thread's close of a number a wait holds or the trace writes
@@ -504,8 +506,26 @@ static void child_own(int prepared)
 	memset(&asy__count, 0, sizeof asy__count);
 }
 
+/* Between a fork's prepare handler and its child or parent handler: a
+ * call made there (an earlier library's child handler, a signal handler)
+ * is no child's first (child_unseen). */
+static ASY_TLS int in_fork;
+
+static void atfork_prepare(void)
+{
+	in_fork = 1;
+	asy__keep_fork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	asy__keep_fork_parent();
+	in_fork = 0;
+}
+
 static void atfork_child(void)
 {
+	in_fork = 0;
 	if (asy__fork_seen())
 		child_own(1);
 }
@@ -517,7 +537,9 @@ static void atfork_child(void)
  * coroutine, then a read: the child hung under `uring`). */
 static void child_unseen(void)
 {
-	if (!asy__fork_seen())
+	/* not inside a handler or the engine (they may have interrupted
+	 * what this changes): a later call does it */
+	if (in_fork || asy__in_handler || asy__depth || !asy__fork_seen())
 		return;
 	asy__coro_fork_child();
 	if (atomic_load(&asy__ready))
@@ -528,7 +550,18 @@ static void child_unseen(void)
 /* `off`: the engine has no fork handler of its own; the child is seen. */
 static void seen_child(void)
 {
+	in_fork = 0;
 	asy__fork_seen();
+}
+
+static void unmark_fork(void)
+{
+	in_fork = 0;
+}
+
+static void mark_fork(void)
+{
+	in_fork = 1;
 }
 
 /* ... or when the forking coroutine gives the thread away first
@@ -574,12 +607,12 @@ __attribute__((constructor)) void asy__init(void)
 	pthread_atfork(NULL, NULL, asy__coro_fork_child);
 	if (asy__cfg.backend != ASY_BE_OFF &&
 	    pthread_key_create(&thread_key, thread_key_dtor) == 0 &&
-	    pthread_atfork(asy__keep_fork_prepare, asy__keep_fork_parent, atfork_child) == 0) {
+	    pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0) {
 		atomic_store(&current, asy__cfg.backend == ASY_BE_URING ? &asy__backend_uring :
 									  &asy__backend_threads);
 		atomic_store(&asy__ready, 1);
 	} else {
-		pthread_atfork(NULL, NULL, seen_child);
+		pthread_atfork(mark_fork, unmark_fork, seen_child);
 	}
 	errno = saved;
 }

@@ -169,6 +169,12 @@ void asy__fd_forget(int fd)
 		atomic_store_explicit(&was_kind[fd], 0, memory_order_relaxed);
 }
 
+void asy__fd_forget_range(unsigned lo, unsigned hi)
+{
+	for (unsigned fd = lo; fd <= hi && fd < HINT_FDS; fd++)
+		atomic_store_explicit(&was_kind[fd], 0, memory_order_relaxed);
+}
+
 static int classify(int fd, struct stat *st)
 {
 	switch (st->st_mode & S_IFMT) {

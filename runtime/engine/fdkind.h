@@ -73,6 +73,8 @@ int asy__fd_kind(int fd, struct stat *st);
  * refuses before a byte moves (ENOTSOCK), and forgets the hint then. */
 int asy__fd_was_socket(int fd);
 void asy__fd_forget(int fd);
+/* A close, dup2 or close_range of lo..hi: nothing is known there. */
+void asy__fd_forget_range(unsigned lo, unsigned hi);
 /* Did it last find an eventfd-like fd there (ASY_K_EVENT)?  Its user
  * makes only calls that are the program's own whatever the number holds
  * now (rw.c: a small write found ready). */

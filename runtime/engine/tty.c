@@ -52,9 +52,10 @@ int asy__tty_own(int fd, int writing)
  * EINTR, or SA_RESTART made it again for ever) where the kernel's wrote
  * on.  So: the rest of the first chunk on a worker, which blocks every
  * signal and so is never stopped; then the next chunk's look, the
- * kernel's — SIGTTOU ignored or blocked by the thread: the rest is the
- * thread's own write; else the count so far, and SIGTTOU to the group
- * unless it is orphaned (the kernel's EIO then ends the call). */
+ * kernel's — back in the foreground, or SIGTTOU ignored or blocked by
+ * the thread: the rest is the thread's own write; else the count so
+ * far, and SIGTTOU to the group unless it is orphaned (the kernel's EIO
+ * then ends the call). */
 #define TTY_CHUNK 2048
 
 static long chunk_write(void *arg, int fd) /* on a worker */
@@ -94,7 +95,7 @@ static int pgrp_orphaned(long pgrp, long sid)
 			   0, 0);
 	if (dir < 0)
 		return 0;
-	char buf[4096];
+	char buf[1024] __attribute__((aligned(8)));
 	int orphaned = 1;
 	long n;
 	while (orphaned && (n = asy_sys(SYS_getdents64, dir, buf, sizeof buf, 0, 0, 0)) > 0) {
@@ -142,7 +143,8 @@ long asy__tty_write_moved(struct asy_io *io)
 	asy__rest_free(&r);
 	if (done == ASY_PASS || done < TTY_CHUNK || (size_t)done >= total)
 		return done;
-	if (!ttou_ignored()) {
+	/* back in the foreground (fg), or TOSTOP cleared: the look passes */
+	if (asy__tty_background(io->fd, 1) && !ttou_ignored()) {
 		long pgrp = asy_sys(SYS_getpgid, 0, 0, 0, 0, 0, 0);
 		long sid = asy_sys(SYS_getsid, 0, 0, 0, 0, 0, 0);
 		if (!pgrp_orphaned(pgrp, sid)) /* orphaned: EIO, after bytes moved the count */

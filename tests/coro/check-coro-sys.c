@@ -1,6 +1,7 @@
 /* Coroutines against the system, linked with -lasyncify: errno and the
  * FP control state per coroutine, hooked I/O inside coroutines, 10,000
- * coroutines, the stack guard, spawning from a signal handler, threads.
+ * coroutines, the stack guard, spawning from a signal handler, threads, a
+ * fork that runs no fork handler.
  * Each case runs in its own process (Check's fork mode). */
 #include <check.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -387,6 +389,62 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* A fork that runs no pthread_atfork handler: _Fork(), or a raw clone
+ * system call with fork's flags.  The child's coroutines made after the
+ * fork run; those of the forking run do not (the child is made the
+ * engine's own at its first call into it, switch or API call, not only
+ * at its first switch, which had parked the new ones too: a join of one
+ * said EDEADLK, an asy_run() returned without running it). */
+extern pid_t _Fork(void);
+static int fork_ran;
+
+static pid_t fork_raw(int raw)
+{
+	return raw ? (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) : _Fork();
+}
+
+static void fork_new(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(asy_sleep(asy_now() + MS), 0);
+	fork_ran++;
+}
+
+static int child_status(pid_t c)
+{
+	int st;
+	ck_assert_int_eq(waitpid(c, &st, 0), c);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static void fork_in_coroutine(void *arg)
+{
+	pid_t c = fork_raw(*(int *)arg);
+	if (c == 0) {
+		int h = asy_go(fork_new, NULL);
+		_exit(h > 0 && asy_join(h, -1) == 0 && fork_ran == 1 ? 0 : 1);
+	}
+	ck_assert_int_eq(child_status(c), 0);
+}
+
+START_TEST(test_fork_without_handlers)
+{
+	int raw = _i;
+	/* from a plain thread */
+	pid_t c = fork_raw(raw);
+	if (c == 0) {
+		fork_ran = 0;
+		_exit(asy_go(fork_new, NULL) > 0 && asy_run() == 0 && fork_ran == 1 ? 0 : 1);
+	}
+	ck_assert_int_eq(child_status(c), 0);
+	/* from a coroutine, beside a sleeping sibling whose copy never runs */
+	ck_assert_int_gt(asy_go(fork_new, NULL), 0);
+	ck_assert_int_gt(asy_go(fork_in_coroutine, &raw), 0);
+	ck_assert_int_eq(asy_run(), 0);
+	ck_assert_int_eq(fork_ran, 1);
+}
+END_TEST
+
 static Suite *sys_suite(void)
 {
 	Suite *s = suite_create("coro-sys");
@@ -402,6 +460,9 @@ static Suite *sys_suite(void)
 #endif
 	tcase_add_test(tc, test_go_from_handler);
 	tcase_add_test(tc, test_threads);
+#if !defined(__SANITIZE_THREAD__) /* it follows only the forks it intercepts */
+	tcase_add_loop_test(tc, test_fork_without_handlers, 0, 2);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
