@@ -20,3 +20,11 @@ __attribute__((weak)) int asy__engine_idle(int64_t deadline)
 __attribute__((weak)) void asy__engine_prepare(void)
 {
 }
+
+/* Without the engine (spin.c, engine.c), no fork goes unseen: the
+ * scheduler's look before each switch finds no page. */
+__attribute__((weak)) _Atomic int *asy__fork_page;
+
+__attribute__((weak)) void asy__fork_own(void)
+{
+}
