@@ -79,6 +79,8 @@ void asy__fd_forget_range(unsigned lo, unsigned hi);
  * makes only calls that are the program's own whatever the number holds
  * now (rw.c: a small write found ready). */
 int asy__fd_was_event(int fd);
+/* A small write there found ready by poll(0): the program's own call. */
+int asy__event_write_ready(struct asy_io *io);
 
 /* 1 when a terminal's read or write that poll does not call ready is the
  * program's own call, made at once: a read with VMIN 0 and VTIME 0 (it

@@ -666,19 +666,8 @@ long asy__rw(struct asy_io *io)
 		if (kind >= 0)
 			first = -EAGAIN; /* what the try would have said */
 	}
-	/* An eventfd's write (8 bytes) refuses the try (EOPNOTSUPP): where
-	 * one was found last, the poll(0) its row makes comes first, and
-	 * ready, the call is its own — exact whatever the number holds now
-	 * (a close forgets the hint), and too small to wait where poll calls
-	 * a pipe or socket ready (2 system calls instead of 5: GLib's and
-	 * libuv's wake-ups).  A vector the kernel would refuse: the try's
-	 * path, as below. */
-	if (kind < 0 && io->op == ASY_OP_WRITE && !io->rwflags && io->off < 0 &&
-	    asy__fd_was_event(io->fd) && (unsigned long)asy__vec_total_safe(io) <= 8) {
-		struct pollfd p = { .fd = io->fd, .events = POLLOUT };
-		if (asy_sys_poll(&p, 1, 0) != 0)
-			return ASY_PASS;
-	}
+	if (kind < 0 && asy__event_write_ready(io)) /* fdkind.c */
+		return ASY_PASS;
 	if (kind < 0) {
 		/* The try first: when it is the whole answer, the kind of fd
 		 * does not matter and the call cost one system call. */
