@@ -153,7 +153,7 @@ static void c12_tty_background_write_tostop(void)
  * coroutine's write looked again after its wait: EINTR, or it stopped. */
 static int tw_tty, tw_master;
 static pid_t tw_other;
-static volatile sig_atomic_t tw_hc;
+static _Atomic int tw_hc; /* the handler may run on any thread */
 
 static void on_ttou(int sig)
 {
