@@ -5,7 +5,8 @@
 # rule does not do.
 #   check-coro          tests/coro/check-coro.c (the API) and
 #                       check-coro-sys.c (state, scale, guard, signals,
-#                       threads), linked with -lasyncify
+#                       threads; its forks under threads too), linked
+#                       with -lasyncify
 #   check-coro-park     tests/coro/check-coro-park.c: the scheduler objects
 #                       linked directly with a fake engine, to test the
 #                       coro.h contract (asy__coro_park & co. are not exported)
@@ -42,7 +43,9 @@ $(CORO_TBIN)/bench-coro: tests/coro/bench-coro.c include/asyncify.h $(LIB) \
 		-Wl,-rpath,$(CURDIR)/$(LIBDIR) $(LDSAN) -lpthread
 
 check-coro: $(CORO_TBIN)/check-coro $(CORO_TBIN)/check-coro-sys
-	$(Q)$(CORO_TBIN)/check-coro && $(CORO_TBIN)/check-coro-sys
+	$(Q)$(CORO_TBIN)/check-coro && $(CORO_TBIN)/check-coro-sys && \
+		CK_RUN_CASE=fork ASYNCIFY_BACKEND=threads $(CORO_TBIN)/check-coro-sys && \
+		CK_RUN_CASE=fork-handler ASYNCIFY_BACKEND=threads $(CORO_TBIN)/check-coro-sys
 
 check-coro-park: $(CORO_TBIN)/check-coro-park
 	$(Q)$<

@@ -151,6 +151,7 @@ struct sched {
 	int running;                /* scheduler mode: inside asy_run() & co */
 	int run_all;                /* asy_run() is waiting for live == 0 */
 	volatile int crit;          /* > 0 while the structures are changing */
+	volatile int idling;        /* in the engine's wait for the whole thread */
 	struct asy_coro *dead;      /* finished; stack to free once off it */
 	struct asy_coro *prev;      /* the context we last switched from */
 	struct asy_coro *forker;    /* in a child forked by a coroutine: it */

@@ -287,7 +287,13 @@ static void idle(struct sched *s)
 	/* The engine may block: a signal handler may spawn meanwhile. */
 	int crit = s->crit;
 	s->crit = 0;
+	s->idling = 1;
 	asy__engine_idle(deadline);
+	/* A handler forked with no fork handler run (`_Fork`) as the thread
+	 * waited: the child is seen here, the handler's coroutine its own. */
+	if (asy__fork_unseen())
+		asy__fork_own();
+	s->idling = 0;
 	s->crit = crit;
 }
 
@@ -440,6 +446,20 @@ void asy__coro_fork_child(void)
 	if (!s || !s->running || !s->cur)
 		return;
 	struct asy_coro *self = s->cur, *root = &s->root;
+	/* Forked by a signal handler while the thread waited for every
+	 * coroutine: the child is the coroutine the handler stood in, if
+	 * one (jump.c), as a child of a thread a signal interrupted in its
+	 * call.  It runs again at once: its call's op is the parent's, and
+	 * its wait makes the call anew (wait.c, asy__wait). */
+	int several;
+	struct asy_coro *in = s->idling && self->state != CO_RUNNING ?
+			      asy__coro_handler_for(&several) : NULL;
+	if (in) {
+		self = in;
+		self->heap_idx = -1;
+		self->wake = 0;
+		self->state = CO_READY;
+	}
 	for (unsigned h = 1; h < s->nslots; h++) {
 		struct asy_coro *c = &s->chunks[h >> CHUNK_SHIFT][h & (CHUNK_LEN - 1)];
 		if (c == self || (c->state != CO_READY && c->state != CO_PARKED))

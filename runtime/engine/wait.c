@@ -11,9 +11,11 @@
  * the engine's) is abandoned instead: the coroutine goes on at once, the
  * waiter stays on the parked list, and its completion frees it. */
 #include <errno.h>
+#include <poll.h>
 #include <time.h>
 
 #include "engine.h"
+#include "spin.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"
@@ -107,9 +109,19 @@ static void reap_all(struct asy_thread *t)
 		asy__backend_threads.reap(t);
 }
 
+/* A handler that ran in the wait forked, and this is the child: the
+ * thread's ring and workers are the parent's (the ring's memory is not
+ * even mapped here), so nothing of them is looked at again. */
+static int forked_in_wait(const struct asy_thread *t)
+{
+	return t->gen != atomic_load(&asy__fork_gen) || asy__fork_unseen();
+}
+
 int asy__engine_idle(int64_t deadline)
 {
 	struct asy_thread *t = asy__tls_thread;
+	if (asy__fork_unseen())
+		return 0; /* the scheduler makes the child its own first (sched.c) */
 	if (!t || !t->be || t->gen != atomic_load(&asy__fork_gen)) {
 		if (deadline > 0)
 			asy_sys_sleep_until(deadline);
@@ -127,14 +139,15 @@ int asy__engine_idle(int64_t deadline)
 		asy__detach_trim(t);
 	if (n) {
 		t->be->wait(t, 0, seq);
-	} else if (deadline == 0) {
-		/* A look: what the wait ran (io_uring's deferred task work)
-		 * may have finished ops. */
-		t->be->wait(t, 0, seq);
-		reap_all(t);
-		n = unpark_done(t);
 	} else {
+		/* deadline 0, a look: what the wait ran (io_uring's deferred
+		 * task work) may have finished ops */
 		t->be->wait(t, deadline, seq);
+		if (forked_in_wait(t)) {
+			asy__depth--;
+			errno = saved;
+			return 0;
+		}
 		reap_all(t);
 		n = unpark_done(t);
 	}
@@ -173,6 +186,76 @@ static long abandon(struct asy_waiter *w, int depth, long r)
 	return r;
 }
 
+/* ppoll until `until` (-1: no end) as one call: a handler's EINTR
+ * goes on waiting, as the engine's own wait does. */
+static long child_ppoll(struct pollfd *p, unsigned n, int64_t until)
+{
+	for (;;) {
+		struct timespec ts, *tp = NULL;
+		if (until >= 0) {
+			int64_t left = until - asy_now();
+			left = left < 0 ? 0 : left;
+			ts = (struct timespec){ left / 1000000000, left % 1000000000 };
+			tp = &ts;
+		}
+		long r = asy_sys(SYS_ppoll, p, n, tp, NULL, 8, 0);
+		if (r != -EINTR)
+			return r;
+	}
+}
+
+/* A signal handler forked as the thread waited for every coroutine, and
+ * this coroutine's call is the one it stood in: in the child it alone
+ * goes on (sched.c, asy__coro_fork_child), as a thread does that returns
+ * from its handler into its system call.  Its op is the parent's — on
+ * the parent's ring (not even mapped here) or with a worker the child
+ * does not have — so the op is made here, as one blocking system call
+ * of the child's own; a signal's EINTR goes on waiting, as the engine's
+ * wait does (README, signals in coroutines).  Until `until` for a
+ * readiness wait; `sock_first`: the socket's timeout ends it first. */
+static long made_in_child(struct asy_waiter *w, int64_t until, int sock_first)
+{
+	const struct asy_io *io = &w->io;
+	long r;
+	do {
+		switch (io->op) {
+		case ASY_OP_POLL: {
+			struct pollfd p = { .fd = asy__poll_fd(io), .events = (short)io->events };
+			r = child_ppoll(&p, 1, until);
+			if (r > 0)
+				return p.revents;
+			break;
+		}
+		case ASY_OP_POLLSET:
+			r = child_ppoll(io->pfd, io->npfd, until);
+			break;
+		case ASY_OP_PIPE_READ:
+			r = asy_sys(SYS_readv, io->fd, io->iov, io->iovcnt, 0, 0, 0);
+			break;
+		case ASY_OP_PIPE_WRITE:
+			r = asy_sys(SYS_writev, io->fd, io->iov, io->iovcnt, 0, 0, 0);
+			break;
+		case ASY_OP_RECV:
+			r = io->a[0] ? asy_sys(SYS_recvmsg, io->fd, io->a[0], io->rwflags, 0, 0, 0) :
+				       asy_sys(SYS_recvfrom, io->fd, io->one.iov_base, io->one.iov_len,
+					       io->rwflags, 0, 0);
+			break;
+		case ASY_OP_SEND:
+			r = io->a[0] ? asy_sys(SYS_sendmsg, io->fd, io->a[0], io->rwflags, 0, 0, 0) :
+				       asy_sys(SYS_sendto, io->fd, io->one.iov_base, io->one.iov_len,
+					       io->rwflags, 0, 0);
+			break;
+		default:
+			r = asy__run_here(w);
+		}
+	} while (r == -EINTR);
+	if (r == 0 && (io->op == ASY_OP_POLL || io->op == ASY_OP_POLLSET))
+		return sock_first ? -ETIME : -ETIMEDOUT; /* as a park that timed out */
+	if (r == -EAGAIN && (io->op == ASY_OP_RECV || io->op == ASY_OP_SEND))
+		return -ETIME; /* the socket's timeout, as the ring's op ends at it */
+	return r;
+}
+
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
 	int64_t io_deadline = asy__coro_io_deadline();
@@ -183,6 +266,11 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	parked_add(t, w);
 	while (!asy__waiter_done(w)) {
 		r = asy__coro_park(until, 1);
+		if (!asy__waiter_done(w) && t->gen != atomic_load(&asy__fork_gen)) {
+			asy__depth = depth;
+			return made_in_child(w, until, deadline >= 0 &&
+						    (io_deadline < 0 || deadline < io_deadline));
+		}
 		if (r == 0 && deadline < 0 && w->learnt >= 0) {
 			/* in the kernel now, and its end is known (asy__learn) */
 			deadline = w->learnt;
@@ -214,7 +302,12 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 					until = give_up;
 				if (give_up >= 0 && w->kicked && asy_now() >= give_up)
 					return abandon(w, depth, r);
-				if (asy__coro_park(until, 0) < 0 && !asy__waiter_done(w)) {
+				int p = asy__coro_park(until, 0);
+				if (!asy__waiter_done(w) && t->gen != atomic_load(&asy__fork_gen)) {
+					asy__depth = depth; /* a child's: it ends as it was ending */
+					return r;
+				}
+				if (p < 0 && !asy__waiter_done(w)) {
 					w->be->cancel(t, w);
 					every = every < KICK_MAX_NS ? every * 2 : KICK_MAX_NS;
 				}
