@@ -44,8 +44,7 @@ $(CORO_TBIN)/bench-coro: tests/coro/bench-coro.c include/asyncify.h $(LIB) \
 
 check-coro: $(CORO_TBIN)/check-coro $(CORO_TBIN)/check-coro-sys
 	$(Q)$(CORO_TBIN)/check-coro && $(CORO_TBIN)/check-coro-sys && \
-		CK_RUN_CASE=fork ASYNCIFY_BACKEND=threads $(CORO_TBIN)/check-coro-sys && \
-		CK_RUN_CASE=fork-handler ASYNCIFY_BACKEND=threads $(CORO_TBIN)/check-coro-sys
+		CK_RUN_CASE=fork ASYNCIFY_BACKEND=threads $(CORO_TBIN)/check-coro-sys
 
 check-coro-park: $(CORO_TBIN)/check-coro-park
 	$(Q)$<

@@ -141,8 +141,11 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 		errs[level] = errno;
 		outers[level] = thread_errno;
 	}
+	unsigned gen = atomic_load_explicit(&asy__fork_gen, memory_order_relaxed);
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
 		h(sig, si, uc);
+	if (asy__fork_unseen() || atomic_load_explicit(&asy__fork_gen, memory_order_relaxed) != gen)
+		asy__fork_in_handler(); /* the handler forked: this is the child */
 	if (in)
 		asy__coro_handler_left(in, errno);
 	if (in || several)

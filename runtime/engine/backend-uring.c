@@ -163,6 +163,32 @@ static void uring_thread_forget(struct asy_thread *t)
 	t->be_data = NULL;
 }
 
+static void blank(void *p, size_t n)
+{
+	if (p && n)
+		asy_sys(SYS_mmap, p, n, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+}
+
+/* In a child a signal handler forked, about to return into what the
+ * handler cut: liburing's wait among it, whose loop looks at the ring
+ * again before it returns (an io_uring_enter that also submitted returns
+ * its count, not EINTR).  The ring's memory is not mapped here: blank
+ * pages in its place show that loop an empty ring, and its next
+ * io_uring_enter fails (the registered index is the parent task's), so
+ * it returns, and the engine sees the child (wait.c). */
+void asy__uring_fork_cover(struct asy_thread *t)
+{
+	struct ring *ring = t->be_data;
+	if (!ring)
+		return;
+	struct io_uring *u = &ring->u;
+	blank(u->sq.ring_ptr, u->sq.ring_sz);
+	if (u->cq.ring_ptr != u->sq.ring_ptr)
+		blank(u->cq.ring_ptr, u->cq.ring_sz);
+	blank(u->sq.sqes, u->sq.ring_entries * sizeof(struct io_uring_sqe));
+}
+
 static struct io_uring_sqe *sqe_get(struct ring *ring)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->u);

@@ -547,6 +547,16 @@ static void child_unseen(void)
 	asy__trace_fork_child();
 }
 
+/* A signal handler forked, and this is the child, about to return into
+ * what the handler interrupted: the thread's ring is the parent's
+ * (backend-uring.c covers it for the way out). */
+void asy__fork_in_handler(void)
+{
+	struct asy_thread *t = asy__tls_thread;
+	if (t && t->be == &asy__backend_uring)
+		asy__uring_fork_cover(t);
+}
+
 /* `off`: the engine has no fork handler of its own; the child is seen. */
 static void seen_child(void)
 {
