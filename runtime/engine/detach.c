@@ -240,7 +240,7 @@ long asy__detach_end(struct asy_thread *t, struct asy_waiter *w, long res,
 				b->v[n].iov_len = left;
 			left -= b->v[n].iov_len;
 		}
-		long c = asy_sys(SYS_process_vm_writev, asy__pid, b->v, n, user, cnt, 0);
+		long c = asy__vm_write(b->v, (unsigned)n, user, (unsigned)cnt);
 		/* At the file position, the kernel's read moves it by what it
 		 * copied: the rest goes back. */
 		if (w->io.off < 0 && (c > 0 ? c : 0) < res)

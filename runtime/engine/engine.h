@@ -640,6 +640,7 @@ int asy__nonblocking(int fd);
  * the pointer (as the kernel's get_user/put_user): 0, or -EFAULT. */
 int asy__copy_in(void *dst, const void *src, size_t n);
 int asy__copy_out(void *dst, const void *src, size_t n);
+long asy__vm_write(const struct iovec *l, unsigned nl, const struct iovec *r, unsigned nr);
 /* Park the calling coroutine (asy__coro_park, cancellable) with the
  * engine open to the other coroutines meanwhile. */
 int asy__park(int64_t deadline);

@@ -331,7 +331,7 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 		/* Into the program's buffer as the kernel would write it. */
 		size_t n = mem[io->call].outlen ? (size_t)r : outn;
 		struct iovec l = { d->out, n }, rm = { (void *)a[p + mem[io->call].out], n };
-		if (n && asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &rm, 1, 0) != (long)n)
+		if (n && asy__vm_write(&l, 1, &rm, 1) != (long)n)
 			r = -EFAULT;
 	}
 	e = d->j.err;

@@ -56,13 +56,6 @@ static long fail(const struct asy_io *io, int err)
 	return io->call == ASY_CALL_clock_nanosleep ? err : -err;
 }
 
-/* Write n bytes to the program's memory, or -EFAULT where it cannot be
- * written (the kernel's put_user fails there; a store would crash). */
-static int copy_out(void *dst, const void *src, size_t n)
-{
-	struct iovec l = { (void *)src, n }, r = { dst, n };
-	return asy_sys(SYS_process_vm_writev, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
-}
 
 /* As the kernel counts it (poll_select_finish): the end is the start
  * plus the timeout, saturated at TIME64_MAX seconds (timespec64_add_safe),
@@ -115,7 +108,7 @@ static long ended_early(struct asy_io *io, int err, int64_t left, struct timespe
 	if (rem) {
 		struct timespec t;
 		ns_ts(left, &t);
-		if (copy_out(rem, &t, sizeof t) < 0)
+		if (asy__copy_out(rem, &t, sizeof t) < 0)
 			return fail(io, EFAULT); /* the kernel's answer too */
 	}
 	return fail(io, err);
