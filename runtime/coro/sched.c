@@ -302,7 +302,11 @@ static void look_at_engine(struct sched *s)
 {
 	int crit = s->crit;
 	s->crit = 0;
+	s->idling = 1; /* as in idle(): a handler may fork meanwhile */
 	asy__engine_idle(0);
+	if (asy__fork_unseen())
+		asy__fork_own();
+	s->idling = 0;
 	s->crit = crit;
 }
 
@@ -490,7 +494,7 @@ void asy__coro_fork_child(void)
 	if (self->joiner && self->joiner != root)
 		self->joiner = NULL;
 	s->live = self != root;
-	s->engine_parked = 0;
+	s->engine_parked = in != NULL; /* the handler's coroutine is in asy__coro_park */
 	s->forker = self != root ? self : NULL;
 }
 

@@ -199,7 +199,7 @@ static long child_ppoll(struct pollfd *p, unsigned n, int64_t until)
 			tp = &ts;
 		}
 		long r = asy_sys(SYS_ppoll, p, n, tp, NULL, 8, 0);
-		if (r != -EINTR)
+		if (r != -EINTR || asy__coro_ended())
 			return r;
 	}
 }
@@ -211,12 +211,14 @@ static long child_ppoll(struct pollfd *p, unsigned n, int64_t until)
  * the parent's ring (not even mapped here) or with a worker the child
  * does not have — so the op is made here, as one blocking system call
  * of the child's own; a signal's EINTR goes on waiting, as the engine's
- * wait does (README, signals in coroutines).  Until `until` for a
+ * wait does (README, signals in coroutines), unless the handler
+ * cancelled the coroutine or jumped into its call (a park's ECANCELED).  Until `until` for a
  * readiness wait; `sock_first`: the socket's timeout ends it first. */
 static long made_in_child(struct asy_waiter *w, int64_t until, int sock_first)
 {
 	const struct asy_io *io = &w->io;
 	long r;
+	int ended = 0;
 	do {
 		switch (io->op) {
 		case ASY_OP_POLL: {
@@ -248,7 +250,9 @@ static long made_in_child(struct asy_waiter *w, int64_t until, int sock_first)
 		default:
 			r = asy__run_here(w);
 		}
-	} while (r == -EINTR);
+	} while (r == -EINTR && !(ended = asy__coro_ended()));
+	if (r == -EINTR) /* a cancel, a jump put off until the call ends, the deadline */
+		return ended;
 	if (r == 0 && (io->op == ASY_OP_POLL || io->op == ASY_OP_POLLSET))
 		return sock_first ? -ETIME : -ETIMEDOUT; /* as a park that timed out */
 	if (r == -EAGAIN && (io->op == ASY_OP_RECV || io->op == ASY_OP_SEND))

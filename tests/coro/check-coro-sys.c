@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fenv.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -454,15 +455,31 @@ END_TEST
  * wait with the parent's ring (not mapped in a child: liburing's loop
  * looked at it again after an io_uring_enter that had also submitted
  * the read's op): SIGSEGV under uring, a read waiting for good on a
- * worker the child lacks under threads. */
-static int hf_pipe[2], hf_raw;
+ * worker the child lacks under threads.  A siglongjmp into the child's
+ * read, made anew as its own system call, ends it (it waited for the
+ * data). */
+static int hf_pipe[2], hf_raw, hf_jump;
 static volatile pid_t hf_child = -1;
+static sigjmp_buf hf_env;
+static int64_t hf_t0;
+
+static void hf_alarm(int sig)
+{
+	(void)sig;
+	siglongjmp(hf_env, 1);
+}
 
 static void hf_handler(int sig)
 {
 	(void)sig;
 	int e = errno;
 	hf_child = hf_raw ? _Fork() : fork();
+	if (hf_child == 0 && hf_jump) { /* the child's read ends by a jump at 300 ms */
+		struct sigaction sa = { .sa_handler = hf_alarm };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		ualarm(300000, 0);
+	}
 	errno = e;
 }
 
@@ -470,7 +487,7 @@ static void *hf_signaller(void *arg)
 {
 	usleep(50000);
 	pthread_kill(*(pthread_t *)arg, SIGUSR1);
-	usleep(50000);
+	usleep(hf_jump ? 1500000 : 50000);
 	ssize_t w = write(hf_pipe[1], "ab", 2);
 	(void)w;
 	return NULL;
@@ -479,6 +496,8 @@ static void *hf_signaller(void *arg)
 static void hf_reader(void *arg)
 {
 	char b;
+	if (hf_jump && sigsetjmp(hf_env, 1))
+		_exit(asy_now() - hf_t0 < 1000 * MS ? 42 : 43); /* 43: only when data came */
 	ssize_t r = read(hf_pipe[0], &b, 1);
 	if (hf_child == 0)
 		_exit(r == 1 ? 40 : 41);
@@ -492,8 +511,10 @@ static void hf_joiner(void *arg)
 
 START_TEST(test_fork_in_handler_as_thread_waits)
 {
-	hf_raw = _i;
+	hf_raw = _i & 1;
+	hf_jump = _i >> 1; /* and the child's read ended by a siglongjmp */
 	hf_child = -1;
+	hf_t0 = asy_now();
 	ck_assert_int_eq(pipe(hf_pipe), 0);
 	struct sigaction sa = { .sa_handler = hf_handler, .sa_flags = SA_RESTART }, old;
 	sigemptyset(&sa.sa_mask);
@@ -509,7 +530,7 @@ START_TEST(test_fork_in_handler_as_thread_waits)
 	sigaction(SIGUSR1, &old, NULL);
 	ck_assert_int_eq(r, 1);
 	ck_assert_int_gt(hf_child, 0);
-	ck_assert_int_eq(child_status(hf_child), 40);
+	ck_assert_int_eq(child_status(hf_child), hf_jump ? 42 : 40);
 	close(hf_pipe[0]);
 	close(hf_pipe[1]);
 }
@@ -536,7 +557,9 @@ static Suite *sys_suite(void)
 	tcase_set_timeout(fork, 20);
 #if !defined(__SANITIZE_THREAD__) /* it follows only the forks it intercepts */
 	tcase_add_loop_test(fork, test_fork_without_handlers, 0, 2);
-	tcase_add_loop_test(fork, test_fork_in_handler_as_thread_waits, 0, 2);
+	/* 2, 3: the jump, not yet exact under threads (README) */
+	tcase_add_loop_test(fork, test_fork_in_handler_as_thread_waits, 0,
+			    strcmp(asy_backend_name(), "uring") ? 2 : 4);
 #endif
 	suite_add_tcase(s, fork);
 	return s;
