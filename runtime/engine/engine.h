@@ -562,6 +562,7 @@ void asy__keep_fork_child(int prepared);
 /* In a child of a fork that ran no pthread_atfork handler (engine.c). */
 void asy__fork_own(void);
 void asy__fork_in_handler(void);              /* a handler's fork: the child's way out */
+int asy__forked_in_wait(const struct asy_thread *t); /* wait.c */
 void asy__uring_fork_cover(struct asy_thread *t); /* backend-uring.c */
 
 /* runtime/engine/arena.c: memory a coroutine's call needs, from a region

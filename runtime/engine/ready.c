@@ -142,6 +142,8 @@ static long look(struct asy_thread *t, int64_t deadline)
 	long r = asy__ppoll_until(&t->ready_ts, p, n, deadline);
 	if (r == -EINTR)
 		t->signals++;
+	if (r > 0 && asy__forked_in_wait(t))
+		return 0; /* a handler's fork child: its waiters are the copies' */
 	if (r <= 0)
 		return r == -EINTR ? 0 : r;
 	/* One pass: a ready op leaves the list where the walk is. */

@@ -112,7 +112,7 @@ static void reap_all(struct asy_thread *t)
 /* A handler that ran in the wait forked, and this is the child: the
  * thread's ring and workers are the parent's (the ring's memory is not
  * even mapped here), so nothing of them is looked at again. */
-static int forked_in_wait(const struct asy_thread *t)
+int asy__forked_in_wait(const struct asy_thread *t)
 {
 	return t->gen != atomic_load(&asy__fork_gen) || asy__fork_unseen();
 }
@@ -143,7 +143,7 @@ int asy__engine_idle(int64_t deadline)
 		/* deadline 0, a look: what the wait ran (io_uring's deferred
 		 * task work) may have finished ops */
 		t->be->wait(t, deadline, seq);
-		if (forked_in_wait(t)) {
+		if (asy__forked_in_wait(t)) {
 			asy__depth--;
 			errno = saved;
 			return 0;
