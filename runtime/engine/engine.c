@@ -21,6 +21,10 @@
 #include "fdkind.h"
 #include "order.h"
 #include "spin.h"
+#include "sys.h"
+#include "asyncify.h"
+#include "trace.h"
+#include "coro.h"
 
 #if __has_include(<valgrind/memcheck.h>) /* Debian's valgrind package (make deps) */
 #include <valgrind/memcheck.h>
@@ -28,10 +32,6 @@
 #else
 #define VG_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
-#include "sys.h"
-#include "asyncify.h"
-#include "trace.h"
-#include "coro.h"
 
 _Atomic int asy__ready;
 pid_t asy__pid;

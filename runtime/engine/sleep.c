@@ -56,7 +56,6 @@ static long fail(const struct asy_io *io, int err)
 	return io->call == ASY_CALL_clock_nanosleep ? err : -err;
 }
 
-
 /* As the kernel counts it (poll_select_finish): the end is the start
  * plus the timeout, saturated at TIME64_MAX seconds (timespec64_add_safe),
  * and what is left is the end less now. */

@@ -212,8 +212,9 @@ static long child_ppoll(struct pollfd *p, unsigned n, int64_t until)
  * does not have — so the op is made here, as one blocking system call
  * of the child's own; a signal's EINTR goes on waiting, as the engine's
  * wait does (README, signals in coroutines), unless the handler
- * cancelled the coroutine or jumped into its call (a park's ECANCELED).  Until `until` for a
- * readiness wait; `sock_first`: the socket's timeout ends it first. */
+ * cancelled the coroutine or jumped into its call, which ends it as a
+ * park would.  Until `until` for a readiness wait; `sock_first`: the
+ * socket's timeout ends it first. */
 static long made_in_child(struct asy_waiter *w, int64_t until, int sock_first)
 {
 	const struct asy_io *io = &w->io;
