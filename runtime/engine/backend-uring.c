@@ -177,7 +177,7 @@ static void blank(void *p, size_t n)
  * pages in its place show that loop an empty ring, and its next
  * io_uring_enter fails (the registered index is the parent task's), so
  * it returns, and the engine sees the child (wait.c). */
-void asy__uring_fork_cover(struct asy_thread *t)
+static void uring_fork_cover(struct asy_thread *t)
 {
 	struct ring *ring = t->be_data;
 	if (!ring)
@@ -572,4 +572,5 @@ const struct asy_backend asy__backend_uring = {
 	.reap = uring_reap,
 	.wait = uring_wait,
 	.fork_child = uring_fork_child,
+	.fork_cover = uring_fork_cover,
 };

@@ -573,7 +573,7 @@ static void child_unseen(void)
 
 /* A signal handler forked, and this is the child, about to return into
  * what the handler interrupted: the thread's ring is the parent's
- * (backend-uring.c covers it for the way out), and a wait for the
+ * (its backend covers it for the way out), and a wait for the
  * parent's workers must not begin. */
 void asy__fork_in_handler(void)
 {
@@ -581,8 +581,8 @@ void asy__fork_in_handler(void)
 	if (!t)
 		return;
 	atomic_fetch_add(&t->wake_seq, 1); /* a futex wait about to begin ends at once */
-	if (t->be == &asy__backend_uring)
-		asy__uring_fork_cover(t);
+	if (t->be && t->be->fork_cover)
+		t->be->fork_cover(t);
 }
 
 /* `off`: the engine has no fork handler of its own; the child is seen. */

@@ -281,8 +281,11 @@ struct asy_backend {
 	 * the deadline (asy_now() ns; -1 none, 0 do not block) passes.  `seq`
 	 * is t->wake_seq as read before the caller last looked. */
 	void (*wait)(struct asy_thread *t, int64_t deadline, unsigned seq);
-	/* In a forked child: forget everything inherited, touch nothing. */
+	/* In a forked child: forget everything inherited, touch nothing;
+	 * fork_cover (or NULL): t's memory the child lacks, for a handler's
+	 * fork to return through (shim/signal.c). */
 	void (*fork_child)(void);
+	void (*fork_cover)(struct asy_thread *t);
 	/* Submit what is queued, before a coroutine's close or dup2 (fs.c). */
 	void (*flush)(struct asy_thread *t);
 };
@@ -299,7 +302,6 @@ void asy__pool_kick(struct asy_thread *t);
 /* Every worker exits (a busy one after its call); returns when their
  * threads are gone, or after 1 s. */
 void asy__pool_retire(void);
-
 
 enum asy_backend_id { ASY_BE_URING, ASY_BE_THREADS, ASY_BE_OFF };
 
@@ -554,8 +556,7 @@ void asy__keep_given(struct asy_keep *k);
 /* A copy of fd (F_DUPFD_CLOEXEC) among the top numbers of the fd table,
  * none of lo..hi (lo > hi: any); -1 when there is no room. */
 int asy__copy_high(int fd, unsigned lo, unsigned hi);
-/* fork: the list is whole in the child, whose copies and taken numbers
- * are closed there (no wait of theirs runs in it). */
+/* fork: the child closes the list's copies and taken numbers. */
 void asy__keep_fork_prepare(void);
 void asy__keep_fork_parent(void);
 void asy__keep_fork_child(int prepared);
@@ -563,7 +564,6 @@ void asy__keep_fork_child(int prepared);
 void asy__fork_own(void);
 void asy__fork_in_handler(void);              /* a handler's fork: the child's way out */
 int asy__forked_in_wait(const struct asy_thread *t); /* wait.c */
-void asy__uring_fork_cover(struct asy_thread *t); /* backend-uring.c */
 
 /* runtime/engine/arena.c: memory a coroutine's call needs, from a region
  * reserved before main() (never a range the program just unmapped);
