@@ -436,7 +436,11 @@ static void recvmmsg_count_timeout(int k)
 	t_timeo(p[1], SO_RCVTIMEO, 100);
 	double t0 = t_ms();
 	t_res("timeout+rcvtimeo", recvmmsg(p[1], mm, 4, 0, &ts));
-	t_out("waited>=100ms: %s\n", yes(t_ms() - t0 >= 99));
+	/* the kernel counts SO_RCVTIMEO in jiffies, which lag real time on a
+	 * loaded virtual machine: its own wait has ended short of 100 ms (the
+	 * CI, ASan, "off": the kernel's recvmmsg itself); 90 still tells the
+	 * 100 ms wait from recvmmsg's 50 */
+	t_out("waited>=90ms: %s\n", yes(t_ms() - t0 >= 90));
 	struct timespec bad = { 0, 2000000000 };
 	t_res("bad-timeout", recvmmsg(p[1], mm, 4, MSG_DONTWAIT, &bad));
 	t_res("bad-vec", recvmmsg(p[1], bad_ptr, 4, MSG_DONTWAIT, NULL));
