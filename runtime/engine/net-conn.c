@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "net.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"

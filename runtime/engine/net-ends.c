@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "engine.h"
+#include "net.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "net.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "net.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"

@@ -11,7 +11,8 @@
  *    kernel's blocking write does, except a record (datagram, seqpacket),
  *    which is one call or none;
  *  - ttys, character devices, event fds: poll(0) says whether the call
- *    would wait; it is made as the program's own call once it would not.
+ *    would wait; it is made as the program's own call once it would not
+ *    (rw-polled.c).
  *
  * The program's vector is never cut into pieces: the kernel sees it whole,
  * validates it, and takes the lock and the atomicity that go with it. */
@@ -21,16 +22,16 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <termios.h>
 
 #include "engine.h"
+#include "net.h"
 #include "fdkind.h"
 #include "order.h"
+#include "rw.h"
 #include "sys.h"
 #include "asyncify.h"
 #include "coro.h"
@@ -49,8 +50,8 @@ static long nowait(const struct asy_io *io, const struct iovec *v, int cnt, off_
 	return asy_sys_pwritev2(io->fd, v, cnt, off, io->rwflags | RWF_NOWAIT);
 }
 
-/* One op on the backend for what is left after `done` bytes. */
-static long op_rest(struct asy_io *io, long done, enum asy_op op, short events, int64_t deadline)
+/* One op on the backend for what is left after `done` bytes (rw.h). */
+long asy__rw_op_rest(struct asy_io *io, long done, enum asy_op op, short events, int64_t deadline)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
@@ -170,7 +171,7 @@ static void direct_learn(int fd)
 static long direct_probe(struct asy_io *io)
 {
 	io->rwflags = RWF_DONTCACHE;
-	long r = op_rest(io, 0, ASY_OP_READ, 0, -1);
+	long r = asy__rw_op_rest(io, 0, ASY_OP_READ, 0, -1);
 	io->rwflags = 0;
 	return r;
 }
@@ -284,7 +285,7 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 	int span = asy__pos_begin(t, io, id);
 	if (span < -1)
 		return done ? done : span + 2;
-	long more = op_rest(io, done, (enum asy_op)io->op, 0, -1);
+	long more = asy__rw_op_rest(io, done, (enum asy_op)io->op, 0, -1);
 	if (span >= 0)
 		asy__pos_end(t, span);
 	if (more == ASY_PASS)
@@ -313,11 +314,9 @@ static size_t read_target(const struct asy_io *io, const struct asy_kind_def *k)
 	return (size_t)total < (size_t)lowat ? (size_t)total : (size_t)lowat;
 }
 
-static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id);
-
 /* The program's call itself, on io->fd (a kept copy, where a wait's
- * number was closed meanwhile), at `off` (-1: the file position). */
-static long call_itself(const struct asy_io *io, off_t off)
+ * number was closed meanwhile), at `off` (-1: the file position; rw.h). */
+long asy__rw_call_itself(const struct asy_io *io, off_t off)
 {
 	return io->op == ASY_OP_READ ? asy_sys_preadv2(io->fd, io->iov, io->iovcnt, off, io->rwflags) :
 				       asy_sys_pwritev2(io->fd, io->iov, io->iovcnt, off, io->rwflags);
@@ -343,7 +342,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 			r = first;
 			first = NOT_TRIED;
 		} else if (ring) {
-			r = op_rest(io, done, reading ? ASY_OP_PIPE_READ : ASY_OP_PIPE_WRITE, 0, -1);
+			r = asy__rw_op_rest(io, done, reading ? ASY_OP_PIPE_READ : ASY_OP_PIPE_WRITE, 0, -1);
 		} else if (done == 0) {
 			/* After a wait, a socket's SIGPIPE is raised where the
 			 * kernel's waiting sender raises it (asy__send_ended). */
@@ -366,7 +365,7 @@ static long stream_loop(struct asy_io *io, const struct asy_kind_def *k, const s
 		 * takes it: the program's flags were refused.) */
 		if (r == -EOPNOTSUPP && !done && !waited && !k->timeo &&
 		    (!io->rwflags || !asy__made_by_pipe(io->fd)))
-			return rw_polled(io, k, id);
+			return asy__rw_polled(io, k, id);
 		if (r >= 0) {
 			if (!reading && !want)
 				want = asy__iov_total(io->iov, io->iovcnt);
@@ -460,90 +459,7 @@ static long rw_stream(struct asy_io *io, const struct asy_kind_def *k, const str
 	int fd = io->fd;
 	long r = stream_loop(io, k, id, first, &keep);
 	if (r == ASY_PASS && io->fd != fd) /* hung up: the call itself, on the copy */
-		r = call_itself(io, -1);
-	io->fd = fd;
-	asy__keep_end(&keep);
-	return r;
-}
-
-/* ---- ttys, character devices, event fds -------------------------------- */
-
-static long own_read(void *arg, int fd) /* on a worker, at the file position */
-{
-	const struct asy_io *io = arg;
-	return asy_sys_preadv2(fd, io->iov, io->iovcnt, -1, io->rwflags);
-}
-
-/* A read poll() does not call ready, whose end poll() cannot say
- * (fdkind.h: read_call), waits itself, on a worker of its own, as a call
- * that waits for another call of the program: a deadline or asy_cancel()
- * interrupts it before a byte moved.  It raises no signal (a background
- * group's terminal read is the thread's own call). */
-static long read_on_worker(struct asy_io *io)
-{
-	return asy__call_waits(io, io->fd, own_read, io);
-}
-
-static long polled_loop(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id,
-			struct asy_keep *keep)
-{
-	short ev = io->op == ASY_OP_READ ? POLLIN : POLLOUT;
-	if (io->flags & ASY_F_EXPLICIT)
-		return ASY_PASS;
-	for (int first = 1;; first = 0) {
-		struct pollfd p = { .fd = io->fd, .events = ev };
-		if (asy_sys_poll(&p, 1, 0) != 0)
-			return ASY_PASS;
-		if (first) {
-			long fl = asy_sys_fcntl(io->fd, F_GETFL, 0);
-			if (fl < 0 || (fl & O_NONBLOCK) || asy__vec_total_safe(io) <= 0)
-				return ASY_PASS;
-			if (k->vmin && asy__tty_own(io->fd, io->op == ASY_OP_WRITE))
-				return ASY_PASS;
-			/* Not ready, by a poll that may never say so: the write
-			 * itself, made by the backend, waits as the kernel's does. */
-			if (io->op == ASY_OP_WRITE && k->write_op)
-				return asy__coro_alone() ? ASY_PASS : op_rest(io, 0, ASY_OP_WRITE, 0, -1);
-			/* A read whose end poll cannot tell (fdkind.h: read_call). */
-			if (io->op == ASY_OP_READ && k->read_call) {
-				if (asy__coro_alone())
-					return ASY_PASS;
-				long r = read_on_worker(io);
-				/* Moved to the background as it waited (^Z, bg): the
-				 * worker, which blocks SIGTTIN, was told EIO; the
-				 * thread's own read raises it, as the program's. */
-				if (r == -EIO && k->vmin && asy__tty_own(io->fd, 0))
-					return ASY_PASS;
-				return r;
-			}
-		}
-		asy__keep_begin(keep, io->fd);
-		long r = asy__wait_ready(io, io->fd, ev, -1, keep);
-		if (r == ASY_PASS || r < 0)
-			return r;
-		/* Closed meanwhile: the copy of the file the close left, or
-		 * the call ends (keep.c).  Not by inode: every eventfd,
-		 * timerfd and inotify fd shares one. */
-		int fd = asy__keep_after(keep, io->fd, id);
-		if (fd < 0)
-			return -EBADF;
-		io->fd = asy__keep_fd(keep, fd);
-		if (io->op == ASY_OP_WRITE && k->vmin && asy__tty_background(io->fd, 1))
-			return asy__tty_write_moved(io); /* moved as it waited (tty.c) */
-	}
-}
-
-/* A kind polled before its own call (a tty, a device, an event fd).
- * While it waits by number, the number is kept (keep.c): a close or dup2
- * over it leaves the call a copy of its file, on which the call is then
- * made, never on the file put at the number. */
-static long rw_polled(struct asy_io *io, const struct asy_kind_def *k, const struct stat *id)
-{
-	struct asy_keep keep = { .fd = -1, .held = -1 };
-	int fd = io->fd;
-	long r = polled_loop(io, k, id, &keep);
-	if (r == ASY_PASS && io->fd != fd)
-		r = call_itself(io, io->off);
+		r = asy__rw_call_itself(io, -1);
 	io->fd = fd;
 	asy__keep_end(&keep);
 	return r;
@@ -697,7 +613,7 @@ long asy__rw(struct asy_io *io)
 		 * rest. */
 		if (first > 0)
 			return k->topup ? first + pass_rest(io, first) : asy__inline(io, first);
-		return rw_polled(io, k, &id);
+		return asy__rw_polled(io, k, &id);
 	default:
 		return first >= 0 ? first : ASY_PASS;
 	}
