@@ -492,6 +492,22 @@ ASY_EXPORT int mtx_unlock(mtx_t *m)
 	return thrd_of(pthread_mutex_unlock((pthread_mutex_t *)(void *)m));
 }
 
+/* ---- glibc's other public names for the same functions ----
+ * (the double-underscore ones of the old libpthread ABI, still exported
+ * and still linked against by older binaries) */
+#define PIN_ALIAS(name, target) \
+	extern __typeof(target) name __attribute__((alias(#target), copy(target), visibility("default")));
+PIN_ALIAS(__pthread_mutex_lock, pthread_mutex_lock)
+PIN_ALIAS(__pthread_mutex_trylock, pthread_mutex_trylock)
+PIN_ALIAS(__pthread_mutex_unlock, pthread_mutex_unlock)
+PIN_ALIAS(__pthread_rwlock_rdlock, pthread_rwlock_rdlock)
+PIN_ALIAS(__pthread_rwlock_wrlock, pthread_rwlock_wrlock)
+PIN_ALIAS(__pthread_rwlock_tryrdlock, pthread_rwlock_tryrdlock)
+PIN_ALIAS(__pthread_rwlock_trywrlock, pthread_rwlock_trywrlock)
+PIN_ALIAS(__pthread_rwlock_unlock, pthread_rwlock_unlock)
+PIN_ALIAS(__pthread_once, pthread_once)
+#undef PIN_ALIAS
+
 /* ---- a library's own futex waits ---- */
 
 /* GLib's GMutex, GCond and g_once, and others that build their locks on

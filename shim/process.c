@@ -261,3 +261,9 @@ __attribute__((no_sanitize_address)) ASY_EXPORT int clone(int (*fn)(void *), voi
 		mark_shared(was); /* the child is gone: as before */
 	return pid;
 }
+/* glibc exports it as __clone too (libc's header says `leaf` and `nothrow`
+ * of clone; the alias is of this definition, which is neither). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+extern __typeof(clone) __clone __attribute__((alias("clone"), visibility("default")));
+#pragma GCC diagnostic pop

@@ -194,7 +194,7 @@ static inline long traced(long v)
 			hook_##name();                                      \
 	}
 #define ALIAS(name, target) \
-	extern __typeof(target) name __attribute__((alias(#target), visibility("default")));
+	extern __typeof(target) name __attribute__((alias(#target), copy(target), visibility("default")));
 #define CHK(ret, name, target, params, args, check) \
 	ASY_EXPORT ret name params                  \
 	{                                           \

@@ -186,7 +186,7 @@ START_TEST(exports_only_hooks_and_asy)
 #undef CHK
 #undef RES
 		"execve", "execv", "execvp", "execvpe", "execl", "execlp",
-		"execle", "fexecve", "_exit", "_Exit", "vfork", "__vfork", "clone",
+		"execle", "fexecve", "_exit", "_Exit", "vfork", "__vfork", "clone", "__clone",
 		/* shim/shim.c */
 		"closefrom", "fclose", "_IO_fclose", "pclose", "freopen", "freopen64",
 		/* shim/task.c */
@@ -198,6 +198,9 @@ START_TEST(exports_only_hooks_and_asy)
 		"pthread_rwlock_timedrdlock", "pthread_rwlock_timedwrlock",
 		"pthread_rwlock_clockrdlock", "pthread_rwlock_clockwrlock", "pthread_rwlock_unlock",
 		"pthread_once", "call_once", "mtx_lock", "mtx_timedlock", "mtx_trylock", "mtx_unlock",
+		"__pthread_mutex_lock", "__pthread_mutex_trylock", "__pthread_mutex_unlock",
+		"__pthread_rwlock_rdlock", "__pthread_rwlock_wrlock", "__pthread_rwlock_tryrdlock",
+		"__pthread_rwlock_trywrlock", "__pthread_rwlock_unlock", "__pthread_once",
 		/* shim/stack.c */
 		"pthread_getattr_np",
 		/* shim/jump.c */
@@ -242,6 +245,65 @@ static const struct {
 
 /* Each bad value: exactly one warning line naming the variable, and the
  * program's own result unchanged. */
+/* The name a family of ABI names shares: read for __read and __read_chk,
+ * pread for pread64 and __pread64_chk, open for __open64_2, preadv2 for
+ * preadv64v2. */
+static void abi_base(const char *name, char *out, size_t cap)
+{
+	static const char *const tails[] = { "_chk", "64_2", "_2", "64v2", "64", NULL };
+	snprintf(out, cap, "%s", strncmp(name, "__", 2) ? name : name + 2);
+	for (int i = 0; tails[i]; i++) {
+		size_t n = strlen(out), t = strlen(tails[i]);
+		if (n > t && !strcmp(out + n - t, tails[i]))
+			strcpy(out + n - t, strcmp(tails[i], "64v2") ? "" : "v2");
+	}
+}
+
+/* The names `nm -D --defined-only path` lists, without versions; with
+ * public set, only those of a version a program can link against (not
+ * GLIBC_PRIVATE).  How many, at most cap. */
+static int dyn_names(const char *path, int public, char (*names)[64], int cap)
+{
+	char cmd[4200], line[512], sym[256];
+	snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", path);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	int n = 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%*s %*s %255s", sym) == 1 && n < cap &&
+		    !(public && strstr(sym, "@GLIBC_PRIVATE"))) {
+			sym[strcspn(sym, "@")] = 0;
+			snprintf(names[n++], 64, "%.63s", sym);
+		}
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_int_lt(n, cap);
+	return n;
+}
+
+/* Every name libc exports for a function the library takes over is the
+ * library's too (__read and __write beside read and write, the old
+ * libpthread's __pthread_mutex_lock, __clone, __dup2): a program linked
+ * against any of them goes through the hook. */
+START_TEST(exports_every_libc_name_of_a_hook)
+{
+	static char ours[1024][64], libc[8192][64];
+	Dl_info di;
+	ck_assert(dladdr(dlsym(RTLD_DEFAULT, "gnu_get_libc_version"), &di) && di.dli_fname);
+	int no = dyn_names(lib(), 0, ours, 1024), nl = dyn_names(di.dli_fname, 1, libc, 8192);
+	char a[64], b[64];
+	for (int i = 0; i < nl; i++) {
+		abi_base(libc[i], a, sizeof a);
+		int family = 0, have = 0;
+		for (int j = 0; j < no && !have; j++) {
+			abi_base(ours[j], b, sizeof b);
+			family |= strncmp(ours[j], "asy_", 4) && !strcmp(a, b);
+			have = !strcmp(libc[i], ours[j]);
+		}
+		ck_assert_msg(!family || have, "libc exports %s, the library does not", libc[i]);
+	}
+}
+END_TEST
+
 START_TEST(bad_values_warn_once)
 {
 	static struct t_result ref, r;
@@ -363,6 +425,7 @@ int main(int argc, char **argv)
 	TCase *tc = tcase_create("shim");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, exports_only_hooks_and_asy);
+	tcase_add_test(tc, exports_every_libc_name_of_a_hook);
 	tcase_add_loop_test(tc, bad_values_warn_once, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_loop_test(tc, silent_and_really_there, 0, 2);
 	tcase_add_test(tc, sqpoll_ring);
