@@ -18,7 +18,8 @@
  * Each wrapper ends in libc's own function; outside a scheduler run it is
  * one thread-local load more.  The same holds for a once whose init
  * yields, C11 mutexes (glibc's are its pthread mutexes), and the futex
- * waits of libraries with locks of their own (GLib), below. */
+ * waits of libraries with locks of their own (GLib: futex.c); conditions,
+ * semaphores and joins wait the same way (sync.c). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include "asyncify.h"
 #include "coro.h"
 #include "sys.h"
+#include "pin.h"
 #include "real.h"
 
 /* ---- the locks this thread's coroutines hold ---- */
@@ -110,18 +112,13 @@ static void gave(const void *l)
 /* The running coroutine, when this lock call is one the table follows. */
 static ASY_TLS int own_lock;
 
-static void *me(void)
+void *asy__pin_self(void)
 {
 	if (!asy__sched_running || asy__depth || own_lock)
 		return NULL;
 	return asy__coro_self();
 }
 
-/* Wait by parking, 50 µs doubling to 1 ms, until `try` takes the lock or
- * `until` (CLOCK of the caller's timeout; NULL none) passes. */
-#define WAIT_FIRST_NS 50000
-#define WAIT_MAX_NS 1000000
-#define LEFT (-2) /* a handler's jump waits for the call */
 
 /* One park of a lock call's wait, as a call of the coroutine's
  * (coro/jump.c): a handler's siglongjmp or setcontext out of it is put off
@@ -130,7 +127,7 @@ static void *me(void)
  * scheduler's stack, whose loop then spun for ever at exit); with `jump`
  * 0 the caller makes it (LEFT).  A handler that returns stands in the
  * call (errno).  -1: the coroutine can no longer park; else 0. */
-static int park_while(void *self, int64_t every, int jump)
+int asy__pin_park(void *self, int64_t every, int jump)
 {
 	if (!self)
 		return -1;
@@ -164,7 +161,7 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 			    (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
 				return ETIMEDOUT;
 		}
-		if (park_while(self, every, 1) < 0)
+		if (asy__pin_park(self, every, 1) < 0)
 			return -1; /* no longer a coroutine that can park: libc's way */
 		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
 	}
@@ -207,7 +204,7 @@ static int own_answers(void *l, int rwlock)
 static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk,
 		const struct timespec *until, int (*timed)(void *, clockid_t, const struct timespec *))
 {
-	void *self = me();
+	void *self = asy__pin_self();
 	if (!self)
 		return until ? timed(l, clk, until) : block(l);
 	struct held *h = find(l);
@@ -281,7 +278,7 @@ ASY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 
 ASY_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-	void *self = me();
+	void *self = asy__pin_self();
 	struct held *h = self ? find(m) : NULL;
 	if (h && h->coro != self)
 		return EBUSY; /* a sibling holds it, as another thread would */
@@ -390,7 +387,7 @@ ASY_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c,
 
 static int try_as_sibling(pthread_rwlock_t *l, int (*try)(void *))
 {
-	void *self = me();
+	void *self = asy__pin_self();
 	struct held *h = self ? find(l) : NULL;
 	if (h && h->coro != self)
 		return EBUSY;
@@ -433,7 +430,7 @@ REAL(pthread_once, once_fn)
 
 ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
 {
-	void *self = me();
+	void *self = asy__pin_self();
 	if (!self)
 		return get_pthread_once()(o, init);
 	for (int64_t every = WAIT_FIRST_NS;; every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS) {
@@ -442,7 +439,7 @@ ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
 		if ((v & ONCE_DONE) || !(v & ONCE_INPROGRESS) || (h && h->coro == self) ||
 		    (!h && asy__coro_alone()))
 			break; /* libc's answer: done, its init to run, or its wait */
-		if (park_while(self, every, 1) < 0)
+		if (asy__pin_park(self, every, 1) < 0)
 			break;
 	}
 	took(o, self);
@@ -459,7 +456,8 @@ ASY_EXPORT void call_once(once_flag *f, void (*fn)(void))
 
 /* ---- C11 mutexes: glibc's are its pthread mutexes ---- */
 
-static int thrd_of(int e)
+/* C11's answer for an errno value of a pthread call (glibc's thrd_err_map; pin.h). */
+int asy__thrd_answer(int e)
 {
 	switch (e) {
 	case 0:
@@ -477,19 +475,19 @@ static int thrd_of(int e)
 
 ASY_EXPORT int mtx_lock(mtx_t *m)
 {
-	return thrd_of(pthread_mutex_lock((pthread_mutex_t *)(void *)m));
+	return asy__thrd_answer(pthread_mutex_lock((pthread_mutex_t *)(void *)m));
 }
 ASY_EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict t)
 {
-	return thrd_of(pthread_mutex_timedlock((pthread_mutex_t *)(void *)m, t));
+	return asy__thrd_answer(pthread_mutex_timedlock((pthread_mutex_t *)(void *)m, t));
 }
 ASY_EXPORT int mtx_trylock(mtx_t *m)
 {
-	return thrd_of(pthread_mutex_trylock((pthread_mutex_t *)(void *)m));
+	return asy__thrd_answer(pthread_mutex_trylock((pthread_mutex_t *)(void *)m));
 }
 ASY_EXPORT int mtx_unlock(mtx_t *m)
 {
-	return thrd_of(pthread_mutex_unlock((pthread_mutex_t *)(void *)m));
+	return asy__thrd_answer(pthread_mutex_unlock((pthread_mutex_t *)(void *)m));
 }
 
 /* ---- glibc's other public names for the same functions ----
@@ -507,181 +505,3 @@ PIN_ALIAS(__pthread_rwlock_trywrlock, pthread_rwlock_trywrlock)
 PIN_ALIAS(__pthread_rwlock_unlock, pthread_rwlock_unlock)
 PIN_ALIAS(__pthread_once, pthread_once)
 #undef PIN_ALIAS
-
-/* ---- a library's own futex waits ---- */
-
-/* GLib's GMutex, GCond and g_once, and others that build their locks on
- * the futex system call, wait in futex(FUTEX_WAIT) through syscall(): a
- * coroutine waiting there for a sibling that holds the lock held the
- * thread for good.  With siblings to run, the coroutine parks instead,
- * looking again with a wait of no time (the kernel reads the word and
- * says EAGAIN, EFAULT or EINVAL as it would), and returns 0, as woken,
- * once the word has changed or a wake made through syscall() (by any
- * thread) took it (FUTEX_WAKE, FUTEX_WAKE_BITSET: the slots below) or met
- * an address of its bucket (a requeue or FUTEX_WAKE_OP, or any wake while
- * a wait found no slot); ETIMEDOUT at its timeout.  Wakes are looked at
- * only while such a wait is on. */
-#define WAKE_BUCKETS 64
-static _Atomic unsigned wakes[WAKE_BUCKETS];
-_Atomic int asy__futex_waiting;
-
-static _Atomic unsigned *bucket(long uaddr)
-{
-	return &wakes[((unsigned long)uaddr >> 2) * 0x9E3779B97F4A7C15ull >> 58];
-}
-
-/* The waits parked here, by address and bitset: a FUTEX_WAKE or
- * FUTEX_WAKE_BITSET made through syscall() takes them after the kernel's
- * own waiters, up to its count, and answers with how many it woke, as
- * the kernel would have counted them queued there (a waker that wakes
- * until the answer says 1, as LTP's checkpoints do, gave up after 10 s).
- * Lock-free: a slot is free (0), being filled (1) or waiting (2). */
-#define PARKED_MAX 64
-static _Atomic int unparked; /* waits that found every slot taken */
-static struct parked {
-	_Atomic int state;
-	_Atomic int taken; /* a wake counted it */
-	_Atomic long uaddr;
-	_Atomic unsigned bits;
-} parked[PARKED_MAX];
-
-static struct parked *park_on(long uaddr, unsigned bits)
-{
-	for (int i = 0; i < PARKED_MAX; i++) {
-		int free_slot = 0;
-		struct parked *p = &parked[i];
-		if (!atomic_compare_exchange_strong(&p->state, &free_slot, 1))
-			continue;
-		atomic_store(&p->taken, 0);
-		atomic_store(&p->uaddr, uaddr);
-		atomic_store(&p->bits, bits);
-		atomic_store(&p->state, 2);
-		return p;
-	}
-	atomic_fetch_add(&unparked, 1);
-	return NULL; /* full: woken by the word or a bucket only */
-}
-
-/* How many parked waits on uaddr a wake of up to `most` takes. */
-static long take_parked(long uaddr, unsigned bits, long most)
-{
-	long n = 0;
-	for (int i = 0; i < PARKED_MAX && n < most; i++) {
-		struct parked *p = &parked[i];
-		int no = 0;
-		if (atomic_load(&p->state) == 2 && atomic_load(&p->uaddr) == uaddr &&
-		    (atomic_load(&p->bits) & bits) && atomic_compare_exchange_strong(&p->taken, &no, 1))
-			n++;
-	}
-	return n;
-}
-
-static long futex_wait(long uaddr, long op, long val, const struct timespec *t, long uaddr2,
-		       long val3, struct parked **slot, int *unslotted)
-{
-	int cmd = (int)op & FUTEX_CMD_MASK;
-	/* the end: a relative timeout on CLOCK_MONOTONIC for FUTEX_WAIT, an
-	 * absolute one for FUTEX_WAIT_BITSET, on CLOCK_REALTIME if asked */
-	clockid_t clk = cmd == FUTEX_WAIT_BITSET && (op & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME
-									    : CLOCK_MONOTONIC;
-	struct timespec end = { 0, 0 }, now;
-	if (t && cmd == FUTEX_WAIT) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		end.tv_sec = now.tv_sec + t->tv_sec;
-		end.tv_nsec = now.tv_nsec + t->tv_nsec;
-		if (end.tv_nsec >= 1000000000)
-			end.tv_sec++, end.tv_nsec -= 1000000000;
-	} else if (t) {
-		end = *t;
-	}
-	const struct timespec none = { 0, 0 }; /* relative: now; absolute: past */
-	static int none_moved; /* the second word of the compare below */
-	unsigned seen = atomic_load(bucket(uaddr));
-	for (int64_t every = WAIT_FIRST_NS, first = 1;; first = 0) {
-		/* The first look is the kernel's wait of no time (its answers:
-		 * EAGAIN, EFAULT, EINVAL; 0 if a wake met it there), and the
-		 * wait takes its slot after it.  The later looks compare the
-		 * word without being queued (a compare-and-requeue of none): a
-		 * wake that met this wait queued in the kernel and parked in
-		 * its slot counted it twice (2 where a waker looked for 1). */
-		long r = first ? asy_sys(SYS_futex, uaddr, op, val, (long)&none, uaddr2, val3)
-			       : asy_sys(SYS_futex, uaddr, FUTEX_CMP_REQUEUE | (op & FUTEX_PRIVATE_FLAG),
-					 0, 0, (long)&none_moved, val);
-		if (first && r != -ETIMEDOUT)
-			return r;
-		if (!first && r != 0)
-			return r == -EAGAIN ? 0 : r;
-		if (first) {
-			*slot = park_on(uaddr, cmd == FUTEX_WAIT ? ~0u : (unsigned)val3);
-			*unslotted = !*slot;
-		}
-		if (atomic_load(bucket(uaddr)) != seen || (*slot && atomic_load(&(*slot)->taken)))
-			return 0;
-		if (t) {
-			clock_gettime(clk, &now);
-			if (now.tv_sec > end.tv_sec ||
-			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-				return -ETIMEDOUT;
-		}
-		long p = park_while(asy__coro_self(), every, 0);
-		if (p)
-			return p == LEFT ? LEFT : first ? ASY_PASS : 0;
-		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
-	}
-}
-
-long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long val3)
-{
-	int cmd = (int)op & FUTEX_CMD_MASK;
-	const struct timespec *t = (const struct timespec *)tmo;
-	switch (cmd) {
-	case FUTEX_WAKE_OP: /* the kernel's answer; the waits here look again */
-	case FUTEX_REQUEUE:
-	case FUTEX_CMP_REQUEUE:
-		atomic_fetch_add(bucket(uaddr2), 1);
-		if (atomic_load(&asy__futex_waiting))
-			atomic_fetch_add(bucket(uaddr), 1);
-		return ASY_PASS;
-	case FUTEX_WAKE:
-	case FUTEX_WAKE_BITSET:
-		if (!atomic_load(&asy__futex_waiting))
-			return ASY_PASS; /* the kernel's wake, for the waits in it */
-		/* A bucket's wake is for the waits no slot counts: one it
-		 * ended uncounted left the next wake nobody to wake. */
-		if (atomic_load(&unparked))
-			atomic_fetch_add(bucket(uaddr), 1);
-		{
-			long r = asy_sys(SYS_futex, uaddr, op, val, tmo, uaddr2, val3);
-			/* FUTEX_WAKE wakes a wait of any bitset */
-			if (r >= 0 && r < val)
-				r += take_parked(uaddr, cmd == FUTEX_WAKE ? ~0u : (unsigned)val3,
-						 val - r);
-			return r;
-		}
-	case FUTEX_WAIT:
-	case FUTEX_WAIT_BITSET:
-		break;
-	default:
-		return ASY_PASS;
-	}
-	if (!me() || asy__coro_alone() ||
-	    (t && (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)))
-		return ASY_PASS;
-	atomic_fetch_add(&asy__futex_waiting, 1);
-	struct parked *p = NULL;
-	int unslotted = 0;
-	long r = futex_wait(uaddr, op, val, t, uaddr2, val3, &p, &unslotted);
-	if (p) {
-		if (atomic_load(&p->taken)) /* a wake counted it: woken */
-			r = 0;
-		atomic_store(&p->state, 0);
-	}
-	if (unslotted)
-		atomic_fetch_sub(&unparked, 1);
-	atomic_fetch_sub(&asy__futex_waiting, 1);
-	if (r == LEFT) {
-		asy__jump_due(); /* the handler's, from the call's frame */
-		r = 0; /* not made: a wake-up, as the kernel's may be */
-	}
-	return r;
-}

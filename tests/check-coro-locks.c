@@ -422,32 +422,8 @@ static const struct t_case cases[] = {
 	{ "child_answers", c_child_answers, T_BACKEND | T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
-#define NCASES 7
-
-static enum t_variant variants[2];
-static int nvariants;
-
-START_TEST(like_threads)
-{
-	const char *san = getenv("ASY_SANITIZE");
-	if ((cases[_i].flags & T_NOTSAN) && san && !strcmp(san, "thread")) {
-		printf("check-coro-locks: %s not run under TSan\n", cases[_i].name);
-		return;
-	}
-	t_compare_all(&cases[_i], variants, nvariants);
-}
-END_TEST
 
 int main(int argc, char **argv)
 {
-	t_load_api();
-	if (t_case_main(argc, argv, cases) >= 0)
-		return 0;
-	nvariants = t_engine_variants(variants, "check-coro-locks");
-	Suite *s = suite_create("coro-locks");
-	TCase *tc = tcase_create("coro-locks");
-	tcase_set_timeout(tc, 90);
-	tcase_add_loop_test(tc, like_threads, 0, NCASES);
-	suite_add_tcase(s, tc);
-	return t_run_suite(s);
+	return t_jobs_main(argc, argv, cases, "coro-locks", 90);
 }

@@ -201,6 +201,11 @@ START_TEST(exports_only_hooks_and_asy)
 		"__pthread_mutex_lock", "__pthread_mutex_trylock", "__pthread_mutex_unlock",
 		"__pthread_rwlock_rdlock", "__pthread_rwlock_wrlock", "__pthread_rwlock_tryrdlock",
 		"__pthread_rwlock_trywrlock", "__pthread_rwlock_unlock", "__pthread_once",
+		/* shim/sync.c */
+		"pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_clockwait",
+		"pthread_cond_signal", "pthread_cond_broadcast", "cnd_wait", "cnd_timedwait",
+		"cnd_signal", "cnd_broadcast", "sem_wait", "sem_timedwait", "sem_clockwait",
+		"pthread_join", "pthread_timedjoin_np", "pthread_clockjoin_np", "thrd_join",
 		/* shim/stack.c */
 		"pthread_getattr_np",
 		/* shim/jump.c */

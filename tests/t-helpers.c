@@ -377,28 +377,14 @@ START_TEST(t_case_test)
 }
 END_TEST
 
-int t_cases_main(int argc, char **argv, const struct t_case *cases, const char *suite,
-		 int timeout_s)
+/* One Check test per case of `cases`, each compared under suite_variants
+ * (T_NOTSAN cases left out under ThreadSanitizer, each by name). */
+static int run_cases(const struct t_case *cases, const char *suite, int timeout_s)
 {
-	if (t_case_main(argc, argv, cases) >= 0)
-		return 0;
-	int uring = t_uring_works();
-	if (!uring)
-		printf("check-%s: io_uring is not available here; uring variants skipped "
-		       "(the uring backend falls back to threads, tested under threads)\n", suite);
-	suite_variants[suite_nvariants++] = T_OFF;
-	if (uring)
-		suite_variants[suite_nvariants++] = T_URING;
-	suite_variants[suite_nvariants++] = T_THREADS;
-	if (uring)
-		suite_variants[suite_nvariants++] = T_URING_CORO;
-	suite_variants[suite_nvariants++] = T_THREADS_CORO;
 	int ncases = 0;
 	while (cases[ncases].name)
 		ncases++;
 	if (under_tsan()) {
-		/* Under ThreadSanitizer: the T_NOTSAN cases are left out,
-		 * each by name. */
 		struct t_case *kept = calloc(ncases + 1, sizeof *kept);
 		int k = 0;
 		for (int i = 0; i < ncases; i++)
@@ -416,6 +402,37 @@ int t_cases_main(int argc, char **argv, const struct t_case *cases, const char *
 	tcase_add_loop_test(tc, t_case_test, 0, ncases);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);
+}
+
+int t_cases_main(int argc, char **argv, const struct t_case *cases, const char *suite,
+		 int timeout_s)
+{
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	int uring = t_uring_works();
+	if (!uring)
+		printf("check-%s: io_uring is not available here; uring variants skipped "
+		       "(the uring backend falls back to threads, tested under threads)\n", suite);
+	suite_variants[suite_nvariants++] = T_OFF;
+	if (uring)
+		suite_variants[suite_nvariants++] = T_URING;
+	suite_variants[suite_nvariants++] = T_THREADS;
+	if (uring)
+		suite_variants[suite_nvariants++] = T_URING_CORO;
+	suite_variants[suite_nvariants++] = T_THREADS_CORO;
+	return run_cases(cases, suite, timeout_s);
+}
+
+int t_jobs_main(int argc, char **argv, const struct t_case *cases, const char *suite,
+		int timeout_s)
+{
+	char prog[64];
+	t_load_api();
+	if (t_case_main(argc, argv, cases) >= 0)
+		return 0;
+	snprintf(prog, sizeof prog, "check-%s", suite);
+	suite_nvariants = t_engine_variants(suite_variants, prog);
+	return run_cases(cases, suite, timeout_s);
 }
 
 int t_run_suite(Suite *s)

@@ -81,6 +81,12 @@ void t_compare_all(const struct t_case *c, const enum t_variant *vs, int n);
 int t_cases_main(int argc, char **argv, const struct t_case *cases, const char *suite,
 		 int timeout_s);
 
+/* The same for cases whose jobs are coroutines under the library and
+ * threads without it (T_OWNCORO: t_spawn): compared without the shim and
+ * under uring and threads (t_engine_variants). */
+int t_jobs_main(int argc, char **argv, const struct t_case *cases, const char *suite,
+		int timeout_s);
+
 /* Run every test of s; the exit status for main(): 0 all passed, 1 not. */
 struct Suite;
 int t_run_suite(struct Suite *s);

@@ -340,7 +340,7 @@ static int threads_refused(void)
 	int r = pthread_create(&th, NULL, probe_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r == 0)
-		pthread_join(th, NULL);
+		asy__join(th, NULL);
 	atomic_store_explicit(&refused, r == EAGAIN, memory_order_relaxed);
 	atomic_store_explicit(&at, now, memory_order_relaxed);
 	return r == EAGAIN;

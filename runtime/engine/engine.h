@@ -395,6 +395,8 @@ void asy__task_resolve(void);
  * that make coroutines of one thread wait for each other (shim/pin.c). */
 int asy__mutex_lock(pthread_mutex_t *m);
 int asy__mutex_unlock(pthread_mutex_t *m);
+/* The library's own joins: libc's, never shim/sync.c's. */
+int asy__join(pthread_t th, void **ret);
 
 /* runtime/engine/engine.c: this thread's engine state (NULL: pass to libc). */
 struct asy_thread *asy__thread(void);

@@ -35,15 +35,20 @@ int asy__fork_seen(void)
 	return !asy__fork_page || !atomic_exchange(asy__fork_page, 1);
 }
 
+unsigned asy__spin_gen_now(void)
+{
+	if (counted && !atomic_load_explicit(counted, memory_order_relaxed) &&
+	    !atomic_exchange(counted, 1))
+		atomic_fetch_add(&asy__spin_gen, 1);
+	return atomic_load_explicit(&asy__spin_gen, memory_order_relaxed);
+}
+
 void asy__spin_wait(asy_spin *l)
 {
 	for (unsigned spins = 0;; spins++) {
 		/* The first wait in a fork's child starts its generation
 		 * (one thread there: the one that forked). */
-		if (counted && !atomic_load_explicit(counted, memory_order_relaxed) &&
-		    !atomic_exchange(counted, 1))
-			atomic_fetch_add(&asy__spin_gen, 1);
-		unsigned gen = atomic_load_explicit(&asy__spin_gen, memory_order_relaxed);
+		unsigned gen = asy__spin_gen_now();
 		unsigned w = atomic_load_explicit(&l->word, memory_order_relaxed);
 		/* free, or held by the parent: this thread's */
 		if ((w == 0 || w != gen) &&

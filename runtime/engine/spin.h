@@ -26,6 +26,10 @@ typedef struct {
 
 extern _Atomic unsigned asy__spin_gen;
 void asy__spin_wait(asy_spin *l); /* spin.c */
+/* This process's generation: a fork's child, of any fork, has its own
+ * from its first look (what a parent's thread left in a table is then
+ * told apart: shim/sync.c). */
+unsigned asy__spin_gen_now(void);
 
 /* The engine's word on the same page: 1, and 0 in a fork's child until
  * the engine has made it its own (engine.c) — at once by the fork's
