@@ -1,9 +1,11 @@
-/* Condition variables, semaphores and joins between coroutines.
+/* Condition variables, semaphores, joins and signal waits between
+ * coroutines.
  *
- * glibc waits for each in the kernel (a futex wait it makes itself, which
- * no hook sees): a coroutine waiting there for what a sibling coroutine
- * would do — signal the condition, post the semaphore, end the thread's
- * wait by writing to it — held the thread for good.  So while a
+ * glibc waits for each in the kernel (a futex wait, or rt_sigtimedwait,
+ * made inside glibc, where no hook sees it): a coroutine waiting there for
+ * what a sibling coroutine would do — signal the condition, post the
+ * semaphore, end the thread's wait by writing to it, send the signal —
+ * held the thread for good.  So while a
  * scheduler runs, a coroutine with siblings to run waits the way lock
  * waits do (pin.h): by parking, and looking again.
  *
@@ -25,6 +27,9 @@
  *  - pthread_join and its timed forms (and C11 thrd_join): pthread_tryjoin_np,
  *    parking while the thread runs; a detached thread or the caller's own
  *    is glibc's answer (EINVAL, EDEADLK), at once.
+ *  - sigwait, sigwaitinfo, sigtimedwait: sigtimedwait with no time,
+ *    parking while it says EAGAIN; the signals waited for are blocked in
+ *    the thread, so one sent meanwhile stays pending for the next look.
  *
  * A coroutine alone on its thread, a timeout glibc never waits for (a
  * clock other than CLOCK_REALTIME or CLOCK_MONOTONIC, a tv_nsec outside
@@ -36,6 +41,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <threads.h>
@@ -73,7 +79,7 @@ static int64_t next_every(int64_t every)
 /* The coroutines waiting on a condition, any thread's: a slot each.  The
  * lock is held for a few instructions; a waiter reads its own `woken`
  * without it. */
-#define COND_SLOTS 512
+#define COND_SLOTS 4096
 static struct cond_slot {
 	const void *cond;      /* NULL: free */
 	void *coro;
@@ -121,31 +127,35 @@ static int slot_leave(struct cond_slot *s)
 	return woken;
 }
 
+/* Mark s woken (slots_lock held).  Its coroutine cannot run while this
+ * thread does: when it is this thread's, it is parked, and made runnable. */
+static int take_slot(struct cond_slot *s)
+{
+	atomic_store(&s->woken, 1);
+	if (s->thread == &thread_mark)
+		asy__coro_unpark(s->coro);
+	return 1;
+}
+
 /* Mark the first waiting slot of c (every one: all), and make those of
  * this thread runnable.  How many it took. */
 static int wake(const void *c, int all)
 {
 	int n = 0;
+	struct cond_slot *first = NULL;
 	unsigned gen = asy__spin_gen_now();
 	asy__spin_take(&slots_lock);
-	for (;;) {
-		struct cond_slot *first = NULL;
-		for (unsigned i = 0; i < slots_top; i++) {
-			struct cond_slot *s = &slots[i];
-			if (s->cond == c && s->gen == gen && !atomic_load(&s->woken) &&
-			    (!first || s->seq < first->seq))
-				first = s;
-		}
-		if (!first)
-			break;
-		atomic_store(&first->woken, 1);
-		n++;
-		/* the waiter cannot run while this thread does: it is parked */
-		if (first->thread == &thread_mark)
-			asy__coro_unpark(first->coro);
-		if (!all)
-			break;
+	for (unsigned i = 0; i < slots_top; i++) {
+		struct cond_slot *s = &slots[i];
+		if (s->cond != c || s->gen != gen || atomic_load(&s->woken))
+			continue;
+		if (all)
+			n += take_slot(s);
+		else if (!first || s->seq < first->seq)
+			first = s;
 	}
+	if (first)
+		n += take_slot(first);
 	asy__spin_give(&slots_lock);
 	return n;
 }
@@ -418,3 +428,69 @@ ASY_EXPORT int thrd_join(thrd_t th, int *res)
 		*res = (int)(uintptr_t)r;
 	return asy__thrd_answer(err);
 }
+
+/* ---- signal waits ---- */
+
+typedef int (*sigtimed_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
+typedef int (*sigwait_fn)(const sigset_t *, int *);
+typedef int (*siginfo_fn)(const sigset_t *, siginfo_t *);
+REAL(sigtimedwait, sigtimed_fn)
+REAL(sigwait, sigwait_fn)
+REAL(sigwaitinfo, siginfo_fn)
+
+/* sigtimedwait with a timeout of no time, parking while it says EAGAIN
+ * (a signal is seen at the next look: the thread blocks those it waits
+ * for, so they stay pending meanwhile), until `rel` (NULL: none) passes:
+ * the signal's number, or -1 with errno.  -2: libc's own call. */
+static int sig_until(const sigset_t *set, siginfo_t *info, const struct timespec *rel)
+{
+	void *self = asy__pin_self();
+	if (!self || asy__coro_alone() ||
+	    (rel && (rel->tv_sec < 0 || rel->tv_nsec < 0 || rel->tv_nsec >= 1000000000)))
+		return -2;
+	int64_t end = rel ? asy_now() + (int64_t)rel->tv_sec * 1000000000 + rel->tv_nsec : -1;
+	static const struct timespec none = { 0, 0 };
+	for (int64_t every = WAIT_FIRST_NS;; every = next_every(every)) {
+		int e = errno;
+		int r = get_sigtimedwait()(set, info, &none);
+		if (r > 0)
+			return r;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1; /* EINVAL, EFAULT: the kernel's answer */
+		errno = e;
+		int64_t now = asy_now();
+		if (end >= 0 && now >= end) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (asy__pin_park(self, end >= 0 && end - now < every ? end - now : every, 1) < 0)
+			return -2;
+	}
+}
+
+ASY_EXPORT int sigtimedwait(const sigset_t *restrict set, siginfo_t *restrict info,
+			    const struct timespec *restrict t)
+{
+	int r = sig_until(set, info, t);
+	return r != -2 ? r : get_sigtimedwait()(set, info, t);
+}
+
+ASY_EXPORT int sigwaitinfo(const sigset_t *restrict set, siginfo_t *restrict info)
+{
+	int r = sig_until(set, info, NULL);
+	return r != -2 ? r : get_sigwaitinfo()(set, info);
+}
+
+/* sigwait: the signal in *sig and 0, or the error number (never EINTR). */
+ASY_EXPORT int sigwait(const sigset_t *restrict set, int *restrict sig)
+{
+	siginfo_t si;
+	int r = sig_until(set, &si, NULL);
+	if (r == -2)
+		return get_sigwait()(set, sig);
+	if (r < 0)
+		return errno;
+	*sig = r;
+	return 0;
+}
+

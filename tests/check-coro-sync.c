@@ -11,12 +11,15 @@
  * never waits for, the mutex held again after a timeout), C11's cnd_* and
  * thrd_join, semaphores (errno kept, EINVAL, ETIMEDOUT), joins of a thread
  * that waits for a sibling (its value, a timed join's ETIMEDOUT, EDEADLK,
- * EINVAL for a detached thread), and a fork's child whose condition's
- * signal must reach its own thread, not a waiter of the parent's. */
+ * EINVAL for a detached thread), signal waits for a sibling's kill()
+ * (sigwait, sigwaitinfo's siginfo, sigtimedwait's EAGAIN and EINVAL), and
+ * a fork's child whose condition's signal must reach its own thread, not
+ * a waiter of the parent's. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -357,6 +360,61 @@ static void c_join(void)
 	t_finish();
 }
 
+/* ---- signal waits ------------------------------------------------------------
+ * SIGUSR1 and SIGUSR2 are blocked before the jobs start (every job thread
+ * inherits it): a sibling's kill() stays pending until the wait takes it. */
+static void j_sigwait(int i)
+{
+	if (i == 1) {
+		for (int k = 0; k < 3; k++)
+			waits();
+		kill(getpid(), SIGUSR1);
+		for (int k = 0; k < 3; k++)
+			waits();
+		kill(getpid(), SIGUSR2);
+		for (int k = 0; k < 3; k++)
+			waits();
+		kill(getpid(), SIGUSR1);
+		t_jout(i, "sent\n");
+		return;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	int sig = 0;
+	errno = 0;
+	int r = sigwait(&set, &sig);
+	t_jout(i, "sigwait=%d sig=%s ", r, sig == SIGUSR1 ? "USR1" : "other");
+	sigaddset(&set, SIGUSR2);
+	siginfo_t si;
+	r = sigwaitinfo(&set, &si);
+	t_jout(i, "sigwaitinfo=%s from us=%s ", r == SIGUSR2 ? "USR2" : "other",
+	       yes(si.si_pid == getpid() && si.si_code == SI_USER));
+	struct timespec t = { 5, 0 };
+	r = sigtimedwait(&set, &si, &t);
+	t_jout(i, "sigtimedwait=%s ", r == SIGUSR1 ? "USR1" : "other");
+	t = (struct timespec){ 0, 30000000 };
+	double t0 = t_ms();
+	t_jres(i, "nothing", sigtimedwait(&set, &si, &t));
+	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 25));
+	t = (struct timespec){ 0, 1000000000 };
+	t_jres(i, "bad nsec", sigtimedwait(&set, &si, &t));
+	t_jout(i, "\n");
+}
+
+static void c_sigwait(void)
+{
+	alarm(10);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	t_spawn(j_sigwait, 0);
+	t_spawn(j_sigwait, 1);
+	t_finish();
+}
+
 /* ---- a fork's child --------------------------------------------------------
  * Job 0 waits on a condition when job 1 forks.  The child makes the
  * condition anew, a thread of its own waits on it, and the child's signal
@@ -431,6 +489,7 @@ static const struct t_case cases[] = {
 	{ "c11", c_c11, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "sem", c_sem, T_BACKEND | T_OWNCORO },
 	{ "join", c_join, T_BACKEND | T_OWNCORO },
+	{ "sigwait", c_sigwait, T_BACKEND | T_OWNCORO },
 	{ "fork", c_fork, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ NULL, NULL, 0 },
 };

@@ -206,6 +206,7 @@ START_TEST(exports_only_hooks_and_asy)
 		"pthread_cond_signal", "pthread_cond_broadcast", "cnd_wait", "cnd_timedwait",
 		"cnd_signal", "cnd_broadcast", "sem_wait", "sem_timedwait", "sem_clockwait",
 		"pthread_join", "pthread_timedjoin_np", "pthread_clockjoin_np", "thrd_join",
+		"sigwait", "sigwaitinfo", "sigtimedwait",
 		/* shim/stack.c */
 		"pthread_getattr_np",
 		/* shim/jump.c */
