@@ -74,6 +74,19 @@ static int64_t next_every(int64_t every)
 	return every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
 }
 
+/* How long the next park lasts: `every`, or less where the timeout on clk
+ * (NULL none) comes sooner, so that a timed wait ends at its time. */
+static int64_t park_for(int64_t every, clockid_t clk, const struct timespec *until)
+{
+	struct timespec now;
+	if (!until)
+		return every;
+	clock_gettime(clk, &now);
+	int64_t left = (int64_t)(until->tv_sec - now.tv_sec) * 1000000000 +
+		       (until->tv_nsec - now.tv_nsec);
+	return left < every ? (left > 0 ? left : 0) : every;
+}
+
 /* ---- conditions ---- */
 
 /* The coroutines waiting on a condition, any thread's: a slot each.  The
@@ -217,7 +230,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 			res = ETIMEDOUT;
 			break;
 		}
-		int p = asy__pin_park(self, every, 0);
+		int p = asy__pin_park(self, park_for(every, clk, how ? until : NULL), 0);
 		if (p == LEFT) {
 			/* a handler's jump out of the wait: the mutex stays
 			 * unlocked, as glibc's jump leaves it */
@@ -329,7 +342,7 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (asy__pin_park(self, every, 1) < 0)
+		if (asy__pin_park(self, park_for(every, clk, how ? until : NULL), 1) < 0)
 			return sem_own(s, how, clk, until);
 	}
 }
@@ -393,7 +406,7 @@ static int join_until(pthread_t th, void **ret, int how, clockid_t clk,
 			return r;
 		if (until && passed(clk, until))
 			return ETIMEDOUT;
-		if (asy__pin_park(self, every, 1) < 0)
+		if (asy__pin_park(self, park_for(every, clk, until), 1) < 0)
 			return join_own(th, ret, how, clk, until);
 	}
 }
