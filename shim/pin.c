@@ -119,7 +119,6 @@ void *asy__pin_self(void)
 	return asy__coro_self();
 }
 
-
 /* One park of a lock call's wait, as a call of the coroutine's
  * (coro/jump.c): a handler's siglongjmp or setcontext out of it is put off
  * to the park's end and made here, from the call's frame, with the lock
