@@ -1,6 +1,7 @@
 /* A library's own futex waits, between coroutines (the lock waits'
  * way of parking: pin.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -94,6 +95,8 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 		end.tv_nsec = now.tv_nsec + t->tv_nsec;
 		if (end.tv_nsec >= 1000000000)
 			end.tv_sec++, end.tv_nsec -= 1000000000;
+		if (t->tv_sec > LONG_MAX - now.tv_sec - 1)
+			t = NULL; /* beyond what the clock can count: as the kernel's, for ever */
 	} else if (t) {
 		end = *t;
 	}
@@ -126,10 +129,10 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
 				return -ETIMEDOUT;
 		}
-		long p = asy__pin_park(asy__coro_self(), every, 0);
+		long p = asy__pin_park(asy__coro_self(), asy__pin_park_for(every, clk, t ? &end : NULL), 0);
 		if (p)
 			return p == LEFT ? LEFT : first ? ASY_PASS : 0;
-		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
+		every = asy__pin_next(every);
 	}
 }
 

@@ -142,6 +142,20 @@ int asy__pin_park(void *self, int64_t every, int jump)
 	return r == -EINVAL ? -1 : 0;
 }
 
+int64_t asy__pin_park_for(int64_t every, clockid_t clk, const struct timespec *until)
+{
+	struct timespec now;
+	if (!until)
+		return every;
+	clock_gettime(clk, &now);
+	/* seconds first: their difference in ns could overflow */
+	if (until->tv_sec > now.tv_sec + 1)
+		return every;
+	int64_t left = (int64_t)(until->tv_sec - now.tv_sec) * 1000000000 +
+		       (until->tv_nsec - now.tv_nsec);
+	return left < every ? (left > 0 ? left : 0) : every;
+}
+
 static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 		       const struct timespec *until)
 {
@@ -160,9 +174,9 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 			    (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
 				return ETIMEDOUT;
 		}
-		if (asy__pin_park(self, every, 1) < 0)
+		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1) < 0)
 			return -1; /* no longer a coroutine that can park: libc's way */
-		every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
+		every = asy__pin_next(every);
 	}
 }
 
@@ -432,7 +446,7 @@ ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
 	void *self = asy__pin_self();
 	if (!self)
 		return get_pthread_once()(o, init);
-	for (int64_t every = WAIT_FIRST_NS;; every = every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS) {
+	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
 		int v = atomic_load_explicit((_Atomic int *)o, memory_order_acquire);
 		struct held *h = find(o);
 		if ((v & ONCE_DONE) || !(v & ONCE_INPROGRESS) || (h && h->coro == self) ||

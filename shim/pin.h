@@ -6,6 +6,7 @@
 #define ASY_PIN_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define WAIT_FIRST_NS 50000
 #define WAIT_MAX_NS 1000000
@@ -21,6 +22,16 @@ void *asy__pin_self(void);
  * makes it (LEFT).  A handler that returns stands in the call (errno).
  * -1: the coroutine can no longer park; else 0. */
 int asy__pin_park(void *self, int64_t every, int jump);
+/* How long a wait's next park lasts: `every`, or less where its timeout
+ * on clk (NULL: none) comes sooner, so that a timed wait ends at its time
+ * (a timeout centuries away, LONG_MAX seconds included, is `every`). */
+int64_t asy__pin_park_for(int64_t every, clockid_t clk, const struct timespec *until);
+/* The next `every`: doubled, up to WAIT_MAX_NS. */
+static inline int64_t asy__pin_next(int64_t every)
+{
+	return every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
+}
+
 /* C11's answer (thrd_success, thrd_timedout, …) for a pthread call's
  * error number, as glibc maps it (pin.c). */
 int asy__thrd_answer(int err);

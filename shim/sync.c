@@ -24,9 +24,10 @@
  *  - sem_wait and its timed forms: sem_trywait, parking while it says
  *    EAGAIN (a post from anywhere, another process included, is seen at
  *    the next look); 0, or -1 with ETIMEDOUT.
- *  - pthread_join and its timed forms (and C11 thrd_join): pthread_tryjoin_np,
- *    parking while the thread runs; a detached thread or the caller's own
- *    is glibc's answer (EINVAL, EDEADLK), at once.
+ *  - pthread_join and its timed forms (and C11 thrd_join): glibc's join
+ *    with a timeout already past, parking while it says ETIMEDOUT; its own
+ *    answers for a joined, detached or the caller's own thread (ESRCH,
+ *    EINVAL, EDEADLK) at once.
  *  - sigwait, sigwaitinfo, sigtimedwait: sigtimedwait with no time,
  *    parking while it says EAGAIN; the signals waited for are blocked in
  *    the thread, so one sent meanwhile stays pending for the next look.
@@ -67,24 +68,6 @@ static int passed(clockid_t clk, const struct timespec *until)
 	clock_gettime(clk, &now);
 	return now.tv_sec > until->tv_sec ||
 	       (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
-}
-
-static int64_t next_every(int64_t every)
-{
-	return every < WAIT_MAX_NS ? every * 2 : WAIT_MAX_NS;
-}
-
-/* How long the next park lasts: `every`, or less where the timeout on clk
- * (NULL none) comes sooner, so that a timed wait ends at its time. */
-static int64_t park_for(int64_t every, clockid_t clk, const struct timespec *until)
-{
-	struct timespec now;
-	if (!until)
-		return every;
-	clock_gettime(clk, &now);
-	int64_t left = (int64_t)(until->tv_sec - now.tv_sec) * 1000000000 +
-		       (until->tv_nsec - now.tv_nsec);
-	return left < every ? (left > 0 ? left : 0) : every;
 }
 
 /* ---- conditions ---- */
@@ -223,14 +206,19 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 		return r;
 	}
 	int res = 0;
-	for (int64_t every = WAIT_FIRST_NS;; every = next_every(every)) {
+	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
 		if (s && atomic_load(&s->woken))
 			break;
+		if (s && s->gen != asy__spin_gen_now()) {
+			s = NULL; /* a fork's child (a handler's fork): the slot is
+				   * the parent's; woken, spuriously */
+			break;
+		}
 		if (how && passed(clk, until)) {
 			res = ETIMEDOUT;
 			break;
 		}
-		int p = asy__pin_park(self, park_for(every, clk, how ? until : NULL), 0);
+		int p = asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 0);
 		if (p == LEFT) {
 			/* a handler's jump out of the wait: the mutex stays
 			 * unlocked, as glibc's jump leaves it */
@@ -331,7 +319,7 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 	void *self = asy__pin_self();
 	if (!self || asy__coro_alone() || (how && !waitable(clk, until)))
 		return sem_own(s, how, clk, until);
-	for (int64_t every = WAIT_FIRST_NS;; every = next_every(every)) {
+	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
 		int e = errno;
 		if (get_sem_trywait()(s) == 0)
 			return 0;
@@ -342,7 +330,7 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (asy__pin_park(self, park_for(every, clk, how ? until : NULL), 1) < 0)
+		if (asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 1) < 0)
 			return sem_own(s, how, clk, until);
 	}
 }
@@ -368,7 +356,6 @@ typedef int (*join_fn)(pthread_t, void **);
 typedef int (*join_timed_fn)(pthread_t, void **, const struct timespec *);
 typedef int (*join_clock_fn)(pthread_t, void **, clockid_t, const struct timespec *);
 REAL(pthread_join, join_fn)
-REAL(pthread_tryjoin_np, join_fn)
 REAL(pthread_timedjoin_np, join_timed_fn)
 REAL(pthread_clockjoin_np, join_clock_fn)
 
@@ -381,32 +368,26 @@ static int join_own(pthread_t th, void **ret, int how, clockid_t clk, const stru
 	return get_pthread_clockjoin_np()(th, ret, clk, t);
 }
 
-static int detached(pthread_t th)
-{
-	pthread_attr_t a;
-	int d = PTHREAD_CREATE_JOINABLE;
-	if (pthread_getattr_np(th, &a) == 0) {
-		pthread_attr_getdetachstate(&a, &d);
-		pthread_attr_destroy(&a);
-	}
-	return d == PTHREAD_CREATE_DETACHED;
-}
-
-/* how: 0 join, 1 timedjoin (CLOCK_REALTIME; no timeout: a join), 2 clockjoin. */
+/* how: 0 join, 1 timedjoin (CLOCK_REALTIME; no timeout: a join), 2 clockjoin.
+ * Each look is glibc's join with a timeout already past, which makes all
+ * of glibc's own checks first — ESRCH for a thread already joined, EINVAL
+ * for a detached one or one another thread joins, EDEADLK for the
+ * caller's own — and says ETIMEDOUT while the thread runs (taking back
+ * its claim on the join, so another joiner is not refused meanwhile). */
 static int join_until(pthread_t th, void **ret, int how, clockid_t clk,
 		      const struct timespec *until)
 {
+	static const struct timespec past = { 0, 0 };
 	void *self = asy__pin_self();
-	if (!self || asy__coro_alone() || pthread_equal(th, pthread_self()) ||
-	    (until && !waitable(clk, until)) || detached(th))
+	if (!self || asy__coro_alone() || (until && !waitable(clk, until)))
 		return join_own(th, ret, how, clk, until);
-	for (int64_t every = WAIT_FIRST_NS;; every = next_every(every)) {
-		int r = get_pthread_tryjoin_np()(th, ret);
-		if (r != EBUSY)
+	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
+		int r = get_pthread_clockjoin_np()(th, ret, CLOCK_MONOTONIC, &past);
+		if (r != ETIMEDOUT)
 			return r;
 		if (until && passed(clk, until))
 			return ETIMEDOUT;
-		if (asy__pin_park(self, park_for(every, clk, until), 1) < 0)
+		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1) < 0)
 			return join_own(th, ret, how, clk, until);
 	}
 }
@@ -461,9 +442,12 @@ static int sig_until(const sigset_t *set, siginfo_t *info, const struct timespec
 	if (!self || asy__coro_alone() ||
 	    (rel && (rel->tv_sec < 0 || rel->tv_nsec < 0 || rel->tv_nsec >= 1000000000)))
 		return -2;
-	int64_t end = rel ? asy_now() + (int64_t)rel->tv_sec * 1000000000 + rel->tv_nsec : -1;
+	int64_t now0 = asy_now(), end = -1;
+	/* past what the clock counts: as the kernel's, for ever */
+	if (rel && rel->tv_sec < (INT64_MAX - now0) / 1000000000 - 1)
+		end = now0 + (int64_t)rel->tv_sec * 1000000000 + rel->tv_nsec;
 	static const struct timespec none = { 0, 0 };
-	for (int64_t every = WAIT_FIRST_NS;; every = next_every(every)) {
+	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
 		int e = errno;
 		int r = get_sigtimedwait()(set, info, &none);
 		if (r > 0)

@@ -17,6 +17,7 @@
  * a waiter of the parent's. */
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -140,15 +141,16 @@ static void j_timed(int i)
 	t_jout(i, "timedwait=%s ", t_errname(pthread_cond_timedwait(&c, &m, &t)));
 	t_jout(i, "sibling ran=%s held again=%s ", yes(sibling_steps > 0),
 	       t_errname(pthread_mutex_trylock(&m)));
-	t = in_ms(CLOCK_MONOTONIC, 30);
+	/* a timed wait never ends before its time: t0 is taken first */
 	double t0 = t_ms();
-	t_jout(i, "clockwait=%s ", t_errname(pthread_cond_clockwait(&c, &m, CLOCK_MONOTONIC, &t)));
-	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 25));
-	/* the condition's own clock: a monotonic time it waits for */
 	t = in_ms(CLOCK_MONOTONIC, 30);
+	t_jout(i, "clockwait=%s ", t_errname(pthread_cond_clockwait(&c, &m, CLOCK_MONOTONIC, &t)));
+	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 29.9));
+	/* the condition's own clock: a monotonic time it waits for */
 	t0 = t_ms();
+	t = in_ms(CLOCK_MONOTONIC, 30);
 	t_jout(i, "monotonic cond=%s ", t_errname(pthread_cond_timedwait(&cm, &m, &t)));
-	t_jout(i, "waited=%s\n", yes(t_ms() - t0 >= 25));
+	t_jout(i, "waited=%s\n", yes(t_ms() - t0 >= 29.9));
 	/* timeouts glibc answers at once */
 	struct timespec bad = { 0, 1000000000 }, past = { -1, 0 };
 	t_jout(i, "bad nsec=%s ", t_errname(pthread_cond_timedwait(&c, &m, &bad)));
@@ -281,10 +283,10 @@ static void j_sem(int i)
 		int r = sem_wait(&sem);
 		t_jout(i, "sem_wait=%d errno kept=%s ", r, yes(errno == 1234));
 	}
-	struct timespec t = in_ms(CLOCK_REALTIME, 30), bad = { 0, -1 };
 	double t0 = t_ms();
+	struct timespec t = in_ms(CLOCK_REALTIME, 30), bad = { 0, -1 };
 	t_jres(i, "timedwait", sem_timedwait(&sem, &t));
-	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 25));
+	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 29.9));
 	t = in_ms(CLOCK_MONOTONIC, 30);
 	t_jres(i, "clockwait", sem_clockwait(&sem, CLOCK_MONOTONIC, &t));
 	t_jres(i, "bad nsec", sem_timedwait(&sem, &bad));
@@ -360,21 +362,140 @@ static void c_join(void)
 	t_finish();
 }
 
+/* ---- timeouts centuries away ------------------------------------------------
+ * LONG_MAX seconds: each wait is ended by a sibling (it spun the thread,
+ * or ended at once, when the time left was counted in nanoseconds). */
+static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fcv = PTHREAD_COND_INITIALIZER;
+static sem_t fsem;
+static int fflag, fpipe[2];
+
+static void j_forever(int i)
+{
+	const struct timespec never = { LONG_MAX, 0 };
+	if (i == 1) {
+		waits();
+		pthread_mutex_lock(&fmu);
+		fflag = 1;
+		pthread_cond_signal(&fcv);
+		pthread_mutex_unlock(&fmu);
+		waits();
+		sem_post(&fsem);
+		waits();
+		kill(getpid(), SIGUSR1);
+		waits();
+		write(fpipe[1], "x", 1);
+		t_jout(i, "done\n");
+		return;
+	}
+	int r = 0;
+	pthread_mutex_lock(&fmu);
+	while (!fflag && !r)
+		r = pthread_cond_timedwait(&fcv, &fmu, &never);
+	pthread_mutex_unlock(&fmu);
+	t_jout(i, "cond=%s ", t_errname(r));
+	t_jres(i, "sem", sem_timedwait(&fsem, &never));
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	t_jout(i, "sigtimedwait=%s ", sigtimedwait(&set, NULL, &never) == SIGUSR1 ? "USR1" : "other");
+	pthread_t th;
+	void *v = NULL;
+	pthread_create(&th, NULL, reader, &fpipe[0]);
+	r = pthread_timedjoin_np(th, &v, &never);
+	t_jout(i, "timedjoin=%s value=%ld\n", t_errname(r), (long)(intptr_t)v);
+}
+
+static void c_forever(void)
+{
+	alarm(10);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sem_init(&fsem, 0, 0);
+	pipe(fpipe);
+	t_spawn(j_forever, 0);
+	t_spawn(j_forever, 1);
+	t_finish();
+}
+
+/* ---- one signal, one waiter; a thread joined twice ---------------------------- */
+static pthread_mutex_t omu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ocv = PTHREAD_COND_INITIALIZER;
+static int owaiting, owoken;
+
+static void *ends(void *arg)
+{
+	return arg;
+}
+
+static void j_one(int i)
+{
+	if (i == 0) {
+		/* both waiters are in their wait before the first signal */
+		for (int ready = 0; !ready;) {
+			waits();
+			pthread_mutex_lock(&omu);
+			ready = owaiting == 2;
+			pthread_mutex_unlock(&omu);
+		}
+		pthread_mutex_lock(&omu);
+		pthread_cond_signal(&ocv);
+		pthread_mutex_unlock(&omu);
+		for (int k = 0; k < 10; k++)
+			waits();
+		pthread_mutex_lock(&omu);
+		t_jout(i, "woken by one signal=%d ", owoken);
+		pthread_mutex_unlock(&omu);
+		/* joined twice while the other waiter still waits */
+		pthread_t th;
+		pthread_create(&th, NULL, ends, (void *)7);
+		void *v = NULL;
+		int r = pthread_join(th, &v);
+		t_jout(i, "join=%s value=%ld ", t_errname(r), (long)(intptr_t)v);
+		t_jout(i, "again=%s\n", t_errname(pthread_join(th, &v)));
+		pthread_mutex_lock(&omu);
+		pthread_cond_signal(&ocv);
+		pthread_mutex_unlock(&omu);
+		return;
+	}
+	/* no predicate: each wait returns once, woken by one signal */
+	pthread_mutex_lock(&omu);
+	owaiting++;
+	int r = pthread_cond_wait(&ocv, &omu);
+	owoken++;
+	pthread_mutex_unlock(&omu);
+	t_jout(i, "woken r=%d\n", r);
+}
+
+static void c_one(void)
+{
+	alarm(10);
+	for (int i = 0; i < 3; i++)
+		t_spawn(j_one, i);
+	t_finish();
+}
+
 /* ---- signal waits ------------------------------------------------------------
  * SIGUSR1 and SIGUSR2 are blocked before the jobs start (every job thread
  * inherits it): a sibling's kill() stays pending until the wait takes it. */
+static _Atomic int sigs_taken;
+
+/* Job 1 sends each signal once job 0 took the one before. */
+static void send_after(int taken, int sig)
+{
+	for (int k = 0; k < 3 || sigs_taken < taken; k++)
+		waits();
+	kill(getpid(), sig);
+}
+
 static void j_sigwait(int i)
 {
 	if (i == 1) {
-		for (int k = 0; k < 3; k++)
-			waits();
-		kill(getpid(), SIGUSR1);
-		for (int k = 0; k < 3; k++)
-			waits();
-		kill(getpid(), SIGUSR2);
-		for (int k = 0; k < 3; k++)
-			waits();
-		kill(getpid(), SIGUSR1);
+		send_after(0, SIGUSR1);
+		send_after(1, SIGUSR2);
+		send_after(2, SIGUSR1);
 		t_jout(i, "sent\n");
 		return;
 	}
@@ -384,10 +505,12 @@ static void j_sigwait(int i)
 	int sig = 0;
 	errno = 0;
 	int r = sigwait(&set, &sig);
+	sigs_taken++;
 	t_jout(i, "sigwait=%d sig=%s ", r, sig == SIGUSR1 ? "USR1" : "other");
 	sigaddset(&set, SIGUSR2);
 	siginfo_t si;
 	r = sigwaitinfo(&set, &si);
+	sigs_taken++;
 	t_jout(i, "sigwaitinfo=%s from us=%s ", r == SIGUSR2 ? "USR2" : "other",
 	       yes(si.si_pid == getpid() && si.si_code == SI_USER));
 	struct timespec t = { 5, 0 };
@@ -396,7 +519,7 @@ static void j_sigwait(int i)
 	t = (struct timespec){ 0, 30000000 };
 	double t0 = t_ms();
 	t_jres(i, "nothing", sigtimedwait(&set, &si, &t));
-	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 25));
+	t_jout(i, "waited=%s ", yes(t_ms() - t0 >= 29.9));
 	t = (struct timespec){ 0, 1000000000 };
 	t_jres(i, "bad nsec", sigtimedwait(&set, &si, &t));
 	t_jout(i, "\n");
@@ -490,6 +613,8 @@ static const struct t_case cases[] = {
 	{ "sem", c_sem, T_BACKEND | T_OWNCORO },
 	{ "join", c_join, T_BACKEND | T_OWNCORO },
 	{ "sigwait", c_sigwait, T_BACKEND | T_OWNCORO },
+	{ "forever", c_forever, T_BACKEND | T_OWNCORO | T_NOTSAN },
+	{ "one", c_one, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "fork", c_fork, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ NULL, NULL, 0 },
 };
