@@ -120,8 +120,10 @@ static void c_sigpipe_blocked(void)
 	siginfo_t si;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	t_out("taken=%d code=%d pid_ok=%d\n", sigtimedwait(&set, &si, &zero), si.si_code,
-	      si.si_pid == getpid());
+	/* the call first: the order a function's arguments are computed in is
+	 * the compiler's (si was read before the call wrote it) */
+	int taken = sigtimedwait(&set, &si, &zero);
+	t_out("taken=%d code=%d pid_ok=%d\n", taken, si.si_code, si.si_pid == getpid());
 }
 
 static void *sigpipe_thread(void *arg)
