@@ -123,12 +123,8 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 		}
 		if (atomic_load(bucket(uaddr)) != seen || (*slot && atomic_load(&(*slot)->taken)))
 			return 0;
-		if (t) {
-			clock_gettime(clk, &now);
-			if (now.tv_sec > end.tv_sec ||
-			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-				return -ETIMEDOUT;
-		}
+		if (t && asy__pin_passed(clk, &end))
+			return -ETIMEDOUT;
 		long p = asy__pin_park(asy__coro_self(), asy__pin_park_for(every, clk, t ? &end : NULL), 0);
 		if (p)
 			return p == LEFT ? LEFT : first ? ASY_PASS : 0;

@@ -142,6 +142,14 @@ int asy__pin_park(void *self, int64_t every, int jump)
 	return r == -EINVAL ? -1 : 0;
 }
 
+int asy__pin_passed(clockid_t clk, const struct timespec *until)
+{
+	struct timespec now;
+	clock_gettime(clk, &now);
+	return now.tv_sec > until->tv_sec ||
+	       (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
+}
+
 int64_t asy__pin_park_for(int64_t every, clockid_t clk, const struct timespec *until)
 {
 	struct timespec now;
@@ -167,13 +175,8 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 			if (r != EBUSY)
 				return r;
 		}
-		if (until) {
-			struct timespec now;
-			clock_gettime(clk, &now);
-			if (now.tv_sec > until->tv_sec ||
-			    (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
-				return ETIMEDOUT;
-		}
+		if (until && asy__pin_passed(clk, until))
+			return ETIMEDOUT;
 		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1) < 0)
 			return -1; /* no longer a coroutine that can park: libc's way */
 		every = asy__pin_next(every);

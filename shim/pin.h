@@ -22,6 +22,8 @@ void *asy__pin_self(void);
  * makes it (LEFT).  A handler that returns stands in the call (errno).
  * -1: the coroutine can no longer park; else 0. */
 int asy__pin_park(void *self, int64_t every, int jump);
+/* Has the absolute time `until` on clk come? */
+int asy__pin_passed(clockid_t clk, const struct timespec *until);
 /* How long a wait's next park lasts: `every`, or less where its timeout
  * on clk (NULL: none) comes sooner, so that a timed wait ends at its time
  * (a timeout centuries away, LONG_MAX seconds included, is `every`). */

@@ -62,14 +62,6 @@ static int waitable(clockid_t clk, const struct timespec *t)
 	       t->tv_nsec >= 0 && t->tv_nsec < 1000000000;
 }
 
-static int passed(clockid_t clk, const struct timespec *until)
-{
-	struct timespec now;
-	clock_gettime(clk, &now);
-	return now.tv_sec > until->tv_sec ||
-	       (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
-}
-
 /* ---- conditions ---- */
 
 /* The coroutines waiting on a condition, any thread's: a slot each.  The
@@ -214,7 +206,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 				   * the parent's; woken, spuriously */
 			break;
 		}
-		if (how && passed(clk, until)) {
+		if (how && asy__pin_passed(clk, until)) {
 			res = ETIMEDOUT;
 			break;
 		}
@@ -326,7 +318,7 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 		if (errno != EAGAIN)
 			return -1;
 		errno = e;
-		if (how && passed(clk, until)) {
+		if (how && asy__pin_passed(clk, until)) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -385,7 +377,7 @@ static int join_until(pthread_t th, void **ret, int how, clockid_t clk,
 		int r = get_pthread_clockjoin_np()(th, ret, CLOCK_MONOTONIC, &past);
 		if (r != ETIMEDOUT)
 			return r;
-		if (until && passed(clk, until))
+		if (until && asy__pin_passed(clk, until))
 			return ETIMEDOUT;
 		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1) < 0)
 			return join_own(th, ret, how, clk, until);

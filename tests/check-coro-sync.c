@@ -42,6 +42,16 @@ static void waits(void)
 	usleep(2000);
 }
 
+/* Jobs 0..n-1 of fn, each to its end, under an alarm: a hang shows as
+ * SIGALRM. */
+static void jobs(void (*fn)(int), int n)
+{
+	alarm(10);
+	for (int i = 0; i < n; i++)
+		t_spawn(fn, i);
+	t_finish();
+}
+
 /* An absolute time ms from now on clock clk. */
 static struct timespec in_ms(clockid_t clk, int ms)
 {
@@ -104,10 +114,7 @@ static void j_cond(int i)
 
 static void c_cond(void)
 {
-	alarm(10);
-	for (int i = 0; i < 4; i++)
-		t_spawn(j_cond, i);
-	t_finish();
+	jobs(j_cond, 4);
 }
 
 /* ---- timed waits --------------------------------------------------------- */
@@ -164,11 +171,8 @@ static void j_timed(int i)
 
 static void c_timed(void)
 {
-	alarm(10);
 	sibling_steps = 0;
-	t_spawn(j_timed, 0);
-	t_spawn(j_timed, 1);
-	t_finish();
+	jobs(j_timed, 2);
 }
 
 /* ---- a plain thread signals ------------------------------------------- */
@@ -207,10 +211,7 @@ static void j_cross(int i)
 
 static void c_cross(void)
 {
-	alarm(10);
-	t_spawn(j_cross, 0);
-	t_spawn(j_cross, 1);
-	t_finish();
+	jobs(j_cross, 2);
 }
 
 /* ---- C11 ------------------------------------------------------------------ */
@@ -254,12 +255,9 @@ static void j_c11(int i)
 
 static void c_c11(void)
 {
-	alarm(10);
 	mtx_init(&cm_mtx, mtx_plain);
 	cnd_init(&cm_cnd);
-	t_spawn(j_c11, 0);
-	t_spawn(j_c11, 1);
-	t_finish();
+	jobs(j_c11, 2);
 	cnd_destroy(&cm_cnd);
 	mtx_destroy(&cm_mtx);
 }
@@ -299,11 +297,8 @@ static void j_sem(int i)
 
 static void c_sem(void)
 {
-	alarm(10);
 	sem_init(&sem, 0, 0);
-	t_spawn(j_sem, 0);
-	t_spawn(j_sem, 1);
-	t_finish();
+	jobs(j_sem, 2);
 	sem_destroy(&sem);
 }
 
@@ -354,12 +349,9 @@ static void j_join(int i)
 
 static void c_join(void)
 {
-	alarm(10);
 	pipe(jp);
 	pipe(hold);
-	t_spawn(j_join, 0);
-	t_spawn(j_join, 1);
-	t_finish();
+	jobs(j_join, 2);
 }
 
 /* ---- timeouts centuries away ------------------------------------------------
@@ -408,16 +400,13 @@ static void j_forever(int i)
 
 static void c_forever(void)
 {
-	alarm(10);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sem_init(&fsem, 0, 0);
 	pipe(fpipe);
-	t_spawn(j_forever, 0);
-	t_spawn(j_forever, 1);
-	t_finish();
+	jobs(j_forever, 2);
 }
 
 /* ---- one signal, one waiter; a thread joined twice ---------------------------- */
@@ -471,10 +460,7 @@ static void j_one(int i)
 
 static void c_one(void)
 {
-	alarm(10);
-	for (int i = 0; i < 3; i++)
-		t_spawn(j_one, i);
-	t_finish();
+	jobs(j_one, 3);
 }
 
 /* ---- signal waits ------------------------------------------------------------
@@ -527,15 +513,12 @@ static void j_sigwait(int i)
 
 static void c_sigwait(void)
 {
-	alarm(10);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	t_spawn(j_sigwait, 0);
-	t_spawn(j_sigwait, 1);
-	t_finish();
+	jobs(j_sigwait, 2);
 }
 
 /* ---- a fork's child --------------------------------------------------------
@@ -594,10 +577,7 @@ static void j_fork(int i)
 
 static void c_fork(void)
 {
-	alarm(10);
-	t_spawn(j_fork, 0);
-	t_spawn(j_fork, 1);
-	t_finish();
+	jobs(j_fork, 2);
 }
 
 /* ---- the table ---------------------------------------------------------
