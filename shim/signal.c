@@ -142,8 +142,10 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 		outers[level] = thread_errno;
 	}
 	unsigned gen = atomic_load_explicit(&asy__fork_gen, memory_order_relaxed);
-	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) /* none: a raw install of a trampoline */
+	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) { /* none: a raw install of a trampoline */
+		asy__coro_handler_ran(); /* calls that moved part end (coro/jump.c) */
 		h(sig, si, uc);
+	}
 	if (asy__fork_unseen() || atomic_load_explicit(&asy__fork_gen, memory_order_relaxed) != gen)
 		asy__fork_in_handler(); /* the handler forked: this is the child */
 	if (in)

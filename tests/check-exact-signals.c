@@ -532,6 +532,67 @@ static void c6_recv_waitall_cut_by_restart_handler(void) { rest_cut_by(AF_UNIX, 
 static void c6_pipe_write_cut_in_first_wait(void) { rest_cut_by(0, SA_RESTART, 0, 1); }
 static void c6_unix_send_cut_in_first_wait(void) { rest_cut_by(AF_UNIX, SA_RESTART, 0, 1); }
 
+/* One handler, landing while a sibling coroutine runs: job 0's blocking
+ * send to a unix socket nobody reads moved part and waits (parked); job 1
+ * spins for 400 ms, with no call, and the signal comes at 100 ms — in
+ * job 1, not in the thread's wait.  The kernel's send returns its count
+ * (job 0's thread, without the shim); a coroutine's went on and hung
+ * until the peer drained at 1.5 s (full: 3 runs in 20 of CPython's
+ * test_sendall_interrupted).  Job 1 says it spun. */
+static pthread_t sibling_target;
+static _Atomic int spinning;
+static int sibling_send_fd;
+
+static void sibling_signal(void *arg)
+{
+	(void)arg;
+	while (!spinning)
+		t_msleep(1);
+	t_msleep(100);
+	pthread_kill(sibling_target, SIGUSR1);
+}
+
+static void j_cut_in_sibling(int i)
+{
+	static char big[16 << 20];
+	if (i == 1) {
+		spinning = 1;
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 400);
+		t_jout(i, "spun\n");
+		return;
+	}
+	sibling_target = pthread_self();
+	pthread_t sig = t_later(sibling_signal, NULL, 0);
+	pthread_t peer = t_later(cut_drain, NULL, 1500);
+	long n = send(sibling_send_fd, big, sizeof big, 0);
+	t_jout(i, "send=%s handled=%s\n", n <= 0 ? "none" : (size_t)n < sizeof big ? "short" : "full",
+	       t_yes(t_handled > 0));
+	pthread_join(sig, NULL);
+	pthread_join(peer, NULL);
+}
+
+static void c6_unix_send_cut_in_a_sibling(void)
+{
+	int sv[2];
+	alarm(10);
+	t_jobs_threads_under_off(); /* off: the send would hold the thread */
+	if (t_sock_pair(AF_UNIX, SOCK_STREAM, sv) < 0)
+		return;
+	sibling_send_fd = sv[0];
+	cut_fd = sv[1];
+	spinning = 0;
+	t_handle(SIGUSR1, SA_RESTART);
+	t_spawn(j_cut_in_sibling, 0);
+	t_spawn(j_cut_in_sibling, 1);
+	t_finish();
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* sendmmsg and recvmmsg that moved some messages end at a handler with
  * their count, with SA_RESTART too (the kernel's loop stops at the
  * message whose wait the signal ended): a seqpacket sendmmsg of 100
@@ -602,6 +663,7 @@ static const struct t_case cases[] = {
 	C(c6_recv_waitall_cut_by_restart_handler, T_BACKEND),
 	C(c6_pipe_write_cut_in_first_wait, T_BACKEND),
 	C(c6_unix_send_cut_in_first_wait, T_BACKEND),
+	C(c6_unix_send_cut_in_a_sibling, T_BACKEND | T_OWNCORO),
 	C(c6_sendmmsg_cut_after_some, T_BACKEND),
 	C(c6_recvmmsg_cut_after_some, T_BACKEND),
 	{ NULL, NULL, 0 },

@@ -86,6 +86,7 @@ struct asy_coro {
 	unsigned char errno_given; /* a handler left call_errno as the call's (jump.c) */
 	unsigned char moved;    /* its stream call moved part and waits for the rest */
 	unsigned char sig_hit;  /* ... and a handler ran on the thread since (jump.c) */
+	unsigned moved_at;      /* s->handlers when it first said it moved part */
 	int jump_val;
 	void *jump_env;
 	uint64_t jump_mask;     /* the handler's signal mask */
@@ -152,6 +153,8 @@ struct sched {
 	int run_all;                /* asy_run() is waiting for live == 0 */
 	volatile int crit;          /* > 0 while the structures are changing */
 	volatile int idling;        /* in the engine's wait for the whole thread */
+	volatile unsigned handlers; /* the program's handlers run on the thread (jump.c) */
+	unsigned handlers_seen;     /* ... as the engine last looked */
 	struct asy_coro *dead;      /* finished; stack to free once off it */
 	struct asy_coro *prev;      /* the context we last switched from */
 	struct asy_coro *forker;    /* in a child forked by a coroutine: it */

@@ -81,11 +81,17 @@ void asy__context_defer(const void *uc, const char *sp);
 
 /* A stream call's rest and signals (jump.c): the running coroutine's call
  * moved part and is about to wait for the rest — 1 when a handler ran on
- * the thread since it first said so (the call then returns what moved);
- * asy__coro_signalled(): a handler ran (the engine's wait said EINTR), so
- * the waits of such calls end with EINTR. */
+ * the thread since it first said so (the call then returns what moved).
+ * asy__coro_handler_ran(): a program's handler runs on this thread
+ * (async-signal-safe: a count); asy__coro_handlers_new(): one ran since
+ * the engine last asked.  asy__coro_signalled(all): a handler ran, so the
+ * waits of the calls that moved part before it (all: every one that moved
+ * part, for a handler seen only as the engine's wait's EINTR) end with
+ * EINTR. */
 int asy__coro_moved(void);
-void asy__coro_signalled(void);
+void asy__coro_handler_ran(void);
+int asy__coro_handlers_new(void);
+void asy__coro_signalled(int all);
 
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);

@@ -135,20 +135,45 @@ int asy__coro_call_errno(struct asy_coro *c, int saved)
 /* A blocking stream call that has moved part of its bytes and waits for
  * the rest returns that count when a handler runs in its thread, with or
  * without SA_RESTART, where a coroutine's call otherwise goes on (README:
- * signals inside coroutines).  The engine sees a handler run when its
- * thread's wait ends with EINTR (asy__coro_signalled): the waits of such
- * calls end with EINTR and their loops return what moved. */
+ * signals inside coroutines).  Every handler the program installed counts
+ * itself (asy__coro_handler_ran, from shim/signal.c's trampoline), on
+ * whatever stack it runs: a call whose coroutine is parked while a
+ * sibling runs is hit too, not only one the thread's wait was in (a send
+ * to a socket nobody reads, cut by alarm(), waited for ever when the
+ * handler landed in the sibling).  A handler the trampoline does not run
+ * (installed by a raw system call) is seen when the thread's wait ends
+ * with EINTR.  The engine then ends the waits of such calls with EINTR
+ * (asy__coro_signalled), and their loops return what moved. */
 int asy__coro_moved(void)
 {
 	struct sched *s = asy__sched(0);
 	struct asy_coro *c = s && s->running ? s->cur : NULL;
 	if (!c)
 		return 0;
-	c->moved = 1;
-	return c->sig_hit;
+	if (!c->moved) {
+		c->moved = 1;
+		c->moved_at = s->handlers;
+	}
+	return c->sig_hit || c->moved_at != s->handlers;
 }
 
-void asy__coro_signalled(void)
+void asy__coro_handler_ran(void)
+{
+	struct sched *s = asy__sched(0);
+	if (s && s->running)
+		s->handlers++;
+}
+
+int asy__coro_handlers_new(void)
+{
+	struct sched *s = asy__sched(0);
+	if (!s || !s->running || s->handlers == s->handlers_seen)
+		return 0;
+	s->handlers_seen = s->handlers;
+	return 1;
+}
+
+void asy__coro_signalled(int all)
 {
 	struct sched *s = asy__sched(0);
 	if (!s || !s->running)
@@ -156,7 +181,7 @@ void asy__coro_signalled(void)
 	asy__sched_crit_enter(s);
 	for (unsigned h = 0; h < s->nslots; h++) {
 		struct asy_coro *c = h ? &s->chunks[h >> CHUNK_SHIFT][h & (CHUNK_LEN - 1)] : &s->root;
-		if (!c->moved || !c->in_call)
+		if (!c->moved || !c->in_call || (!all && c->moved_at == s->handlers))
 			continue;
 		c->sig_hit = 1;
 		if (c->state == CO_PARKED && c->cancellable)

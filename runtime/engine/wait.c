@@ -151,8 +151,11 @@ int asy__engine_idle(int64_t deadline)
 		reap_all(t);
 		n = unpark_done(t);
 	}
-	if (t->signals != signals)
-		asy__coro_signalled(); /* a handler ran: calls that moved part end */
+	/* a handler ran: calls that moved part end (a handler the
+	 * trampoline ran counted itself; another shows as the wait's EINTR) */
+	int counted = asy__coro_handlers_new();
+	if (counted || t->signals != signals)
+		asy__coro_signalled(!counted);
 	asy__depth--;
 	errno = saved;
 	return n;
