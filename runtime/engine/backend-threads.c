@@ -333,16 +333,21 @@ static struct asy_waiter *take(struct worker *wk, int done_rw)
  * that finished earlier and wakes late cannot take a later sleep's).
  * Either that worker sees the token or the scheduler sees the new
  * wake_seq before it sleeps (both sequentially consistent). */
-static void finish(struct asy_waiter *w, long res)
+void asy__thread_wake(struct asy_thread *t)
 {
-	struct asy_thread *t = w->thread;
-	asy__complete(w, res);
 	unsigned seq = atomic_fetch_add(&t->wake_seq, 1);
 	int sl = atomic_load(&t->sleeping);
 	if (sl != 1)
 		sl = sl == SLEEP_TOKEN(seq) && atomic_compare_exchange_strong(&t->sleeping, &sl, 0);
 	if (sl)
 		asy_sys(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
+static void finish(struct asy_waiter *w, long res)
+{
+	struct asy_thread *t = w->thread;
+	asy__complete(w, res);
+	asy__thread_wake(t);
 	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release);
 }
 

@@ -497,11 +497,12 @@ static void uring_reap(struct asy_thread *t)
 	}
 }
 
-/* While calls are out on the pool, let a worker's futex wake end the
- * ring's wait.  Returns the longest the wait may last (ns; -1 any). */
+/* While calls are out on the pool, or coroutines listen for another
+ * thread's nudge (wait.c), let a futex wake end the ring's wait.  Returns
+ * the longest the wait may last (ns; -1 any). */
 static int64_t pool_listen(struct asy_thread *t, struct ring *ring, unsigned seq)
 {
-	if (!t->pool_out)
+	if (!t->pool_out && !t->listeners)
 		return -1;
 	if (!futex_op)
 		return POOL_LOOK_NS;

@@ -207,6 +207,7 @@ int asy__park(int64_t deadline)
 
 static void thread_free(struct asy_thread *t, int forget)
 {
+	asy__sync_forget(t, !forget); /* no wake nudges it from now on */
 	if (t->be && !forget)
 		t->be->thread_fini(t);
 	else if (t->be)

@@ -256,6 +256,10 @@ struct asy_thread {
 	void *detach_trim;    /* detach.c: large blocks being given back */
 	unsigned detach_kept;
 	size_t detach_bytes;
+	/* Coroutines parked in a wait another thread may end (asy__listen),
+	 * and whether one was asked to look again (asy__nudge). */
+	struct asy_listener *listeners;
+	_Atomic int nudged;
 	/* position.c: files with a call at the file position out on a backend */
 	unsigned spans;
 	struct { unsigned long dev, ino; int fd; } span[64];
@@ -297,6 +301,10 @@ void asy__pool_prepare(void);
 /* w's op made by the calling thread, as the program's own call would be:
  * where no worker can start (RLIMIT_NPROC); its result. */
 long asy__run_here(struct asy_waiter *w);
+/* Tell t that one of its calls finished, or that a listener should look
+ * again: wake its scheduler if it sleeps (backend-threads.c).  t's refs
+ * keep it mapped meanwhile. */
+void asy__thread_wake(struct asy_thread *t);
 /* Wake a worker for the calls this thread queued without one. */
 void asy__pool_kick(struct asy_thread *t);
 /* Every worker exits (a busy one after its call); returns when their
@@ -629,6 +637,31 @@ long asy__vm_write(const struct iovec *l, unsigned nl, const struct iovec *r, un
 /* Park the calling coroutine (asy__coro_park, cancellable) with the
  * engine open to the other coroutines meanwhile. */
 int asy__park(int64_t deadline);
+
+/* A coroutine's park in a wait another thread may end (shim/slots.c: a
+ * condition's signal, a lock's unlock): on its thread's list for the
+ * park's length, with the word the waker sets (`mark`).  asy__nudge(t),
+ * from any thread, wakes t's scheduler as a worker's completion does,
+ * and the scheduler makes runnable the coroutines on the list whose mark
+ * is set.  asy__listen returns the thread, or NULL (no engine memory: the
+ * park ends at its time). */
+struct asy_listener {
+	struct asy_listener *next, *prev;
+	void *coro;
+	_Atomic int *mark;
+	unsigned gen; /* t->gen when it began: a fork's child may have a new t there */
+};
+struct asy_thread *asy__listen(struct asy_listener *l, void *coro, _Atomic int *mark);
+void asy__unlisten(struct asy_thread *t, struct asy_listener *l);
+void asy__nudge(struct asy_thread *t);
+/* The calling thread's listener on mark, if one is parked: runnable. */
+void asy__listener_wake(_Atomic int *mark);
+/* The calling thread's engine state when it is in use for this scheduler
+ * run (not a fork's child's inherited one); never made here: NULL. */
+struct asy_thread *asy__thread_now(void);
+/* shim/slots.c: t is going away; no slot may name it any more, and when
+ * its own thread ends (own), none of that thread's slots stays taken. */
+void asy__sync_forget(struct asy_thread *t, int own);
 
 /* Time a coroutine's calls answered in its own thread took (measured
  * where it may be long): engine.c yields once it passes 1 ms. */

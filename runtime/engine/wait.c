@@ -101,6 +101,79 @@ static int unpark_done(struct asy_thread *t)
 	return n;
 }
 
+/* ---- waits another thread may end ---- */
+
+struct asy_thread *asy__thread_now(void)
+{
+	struct asy_thread *t = asy__tls_thread;
+	if (!t || !t->be || t->gen != atomic_load(&asy__fork_gen) || asy__fork_unseen() ||
+	    asy__forked)
+		return NULL;
+	return t;
+}
+
+struct asy_thread *asy__listen(struct asy_listener *l, void *coro, _Atomic int *mark)
+{
+	struct asy_thread *t = asy__thread_now();
+	if (!t)
+		return NULL;
+	l->coro = coro;
+	l->mark = mark;
+	l->gen = t->gen;
+	l->prev = NULL;
+	l->next = t->listeners;
+	if (l->next)
+		l->next->prev = l;
+	t->listeners = l;
+	return t;
+}
+
+void asy__unlisten(struct asy_thread *t, struct asy_listener *l)
+{
+	/* A handler forked during the park, and this is the child: its
+	 * thread's state may have been made anew where t was (engine.c). */
+	if (t != asy__tls_thread || t->gen != l->gen)
+		return;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		t->listeners = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+}
+
+void asy__listener_wake(_Atomic int *mark)
+{
+	struct asy_thread *t = asy__thread_now();
+	for (struct asy_listener *l = t ? t->listeners : NULL; l; l = l->next)
+		if (l->mark == mark)
+			asy__coro_unpark(l->coro);
+}
+
+/* The caller keeps t mapped (slots.c: t->refs, taken under its lock);
+ * the mark it set comes first. */
+void asy__nudge(struct asy_thread *t)
+{
+	atomic_store(&t->nudged, 1);
+	asy__thread_wake(t);
+}
+
+/* A nudge came: the listeners whose mark is set are made runnable (their
+ * parks end as unparked). */
+static int unpark_listeners(struct asy_thread *t)
+{
+	int n = 0;
+	if (!atomic_load_explicit(&t->nudged, memory_order_relaxed) ||
+	    !atomic_exchange(&t->nudged, 0))
+		return 0;
+	for (struct asy_listener *l = t->listeners; l; l = l->next)
+		if (atomic_load(l->mark)) {
+			asy__coro_unpark(l->coro);
+			n++;
+		}
+	return n;
+}
+
 /* Reap every backend the thread's calls may be on. */
 static void reap_all(struct asy_thread *t)
 {
@@ -134,7 +207,7 @@ int asy__engine_idle(int64_t deadline)
 	unsigned seq = atomic_load(&t->wake_seq); /* before looking: no lost wake-up */
 	unsigned signals = t->signals;
 	reap_all(t);
-	int n = unpark_done(t);
+	int n = unpark_done(t) + unpark_listeners(t);
 	if (!n && t->detach_trim)
 		asy__detach_trim(t);
 	if (n) {
@@ -149,7 +222,7 @@ int asy__engine_idle(int64_t deadline)
 			return 0;
 		}
 		reap_all(t);
-		n = unpark_done(t);
+		n = unpark_done(t) + unpark_listeners(t);
 	}
 	/* a handler ran: calls that moved part end (a handler the
 	 * trampoline ran counted itself; another shows as the wait's EINTR) */
