@@ -125,7 +125,7 @@ static long futex_wait(long uaddr, long op, long val, const struct timespec *t, 
 			return 0;
 		if (t && asy__pin_passed(clk, &end))
 			return -ETIMEDOUT;
-		long p = asy__pin_park(asy__coro_self(), asy__pin_park_for(every, clk, t ? &end : NULL), 0);
+		long p = asy__pin_park(asy__coro_self(), asy__pin_park_for(every, clk, t ? &end : NULL), 0, NULL);
 		if (p)
 			return p == LEFT ? LEFT : first ? ASY_PASS : 0;
 		every = asy__pin_next(every);

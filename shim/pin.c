@@ -10,7 +10,8 @@
  * keeps a small table of the locks its coroutines hold, and a coroutine
  * behaves towards its siblings as a thread towards other threads:
  *  - a lock a sibling holds: the coroutine waits for it by parking (and
- *    retrying), never in the kernel; trylock says EBUSY;
+ *    retrying), never in the kernel — an unlock through these wrappers,
+ *    any thread's, ends the park (slots.c); trylock says EBUSY;
  *  - a lock another thread holds: it waits the same way when other
  *    coroutines could run meanwhile (one of them may be what that thread
  *    waits for), and in libc's own blocking call when it is alone;
@@ -126,12 +127,30 @@ void *asy__pin_self(void)
  * scheduler's stack, whose loop then spun for ever at exit); with `jump`
  * 0 the caller makes it (LEFT).  A handler that returns stands in the
  * call (errno).  -1: the coroutine can no longer park; else 0. */
-int asy__pin_park(void *self, int64_t every, int jump)
+int asy__pin_park(void *self, int64_t every, int jump, struct asy_slot *s)
 {
 	if (!self)
 		return -1;
+	if (s && asy__slot_stale(s))
+		s = NULL; /* a fork's child: the slot is no longer this wait's */
+	/* Woken meanwhile: look again at once — but after a few such looks
+	 * in a row (a lock another thread keeps taking), after the siblings
+	 * have run. */
+	int woken = s && asy__slot_woken(s), r;
+	if (woken && asy__slot_quick(s))
+		return 1;
+	struct asy_listener l;
+	struct asy_thread *t = NULL;
 	asy__coro_in_call(self, 1);
-	int r = asy__coro_park(asy_now() + every, 0);
+	if (woken) {
+		r = asy_yield() < 0 ? -EINVAL : 0;
+	} else {
+		if (s)
+			t = asy__listen(&l, self, asy__slot_mark(s)); /* a wake ends it */
+		r = asy__coro_park(asy_now() + every, 0);
+		if (t)
+			asy__unlisten(t, &l);
+	}
 	asy__coro_in_call(self, -1);
 	errno = asy__coro_call_errno(self, errno);
 	if (asy__coro_jump_waits(self)) {
@@ -139,7 +158,7 @@ int asy__pin_park(void *self, int64_t every, int jump)
 			return LEFT;
 		asy__jump_due(); /* returns only if the jump is not to be made */
 	}
-	return r == -EINVAL ? -1 : 0;
+	return r == -EINVAL ? -1 : s && r == 0 ? 1 : 0;
 }
 
 int asy__pin_passed(clockid_t clk, const struct timespec *until)
@@ -164,23 +183,62 @@ int64_t asy__pin_park_for(int64_t every, clockid_t clk, const struct timespec *u
 	return left < every ? (left > 0 ? left : 0) : every;
 }
 
+/* The wait for a lock someone else holds.  After its first miss the
+ * coroutine takes a slot naming the lock (slots.c), so that an unlock made
+ * through the hooks — a sibling's, another thread's — ends its park; it
+ * then looks again before it parks, an unlock having perhaps come
+ * between.  -1: libc's way. */
 static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
-		       const struct timespec *until)
+		       const struct timespec *until, int rwlock)
 {
 	int64_t every = WAIT_FIRST_NS;
+	struct asy_slot *s = NULL;
+	int r, slotted = 0;
 	for (;;) {
 		struct held *h = find(l);
-		if (!h || h->coro == self) {
-			int r = try(l);
-			if (r != EBUSY)
-				return r;
+		if (s && asy__slot_stale(s))
+			s = NULL; /* a fork's child: not this wait's any more */
+		if (s)
+			asy__slot_rearm(s);
+		if ((!h || h->coro == self) && (r = try(l)) != EBUSY)
+			break;
+		if (!slotted) {
+			slotted = 1;
+			if ((s = asy__slot_take(l)))
+				continue;
 		}
-		if (until && asy__pin_passed(clk, until))
-			return ETIMEDOUT;
-		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1) < 0)
-			return -1; /* no longer a coroutine that can park: libc's way */
-		every = asy__pin_next(every);
+		if (until && asy__pin_passed(clk, until)) {
+			r = ETIMEDOUT;
+			break;
+		}
+		int p = asy__pin_park(self, asy__pin_park_for(every, clk, until), 0, s);
+		if (p == LEFT) {
+			if (s)
+				asy__slot_leave(s);
+			s = NULL;
+			asy__jump_due(); /* returns only if the jump is not to be made */
+			continue;
+		}
+		if (p < 0) {
+			r = -1; /* no longer a coroutine that can park: libc's way */
+			break;
+		}
+		if (p == 0)
+			every = asy__pin_next(every); /* a park that lasted its time */
 	}
+	/* An unlock that marked this wait, which did not take the lock,
+	 * goes to the next waiter (a mutex's unlock marks one). */
+	if (s && asy__slot_leave(s) && r != 0 && r != EOWNERDEAD && !rwlock)
+		asy__slot_wake(l, 0);
+	return r;
+}
+
+/* An unlock through the hooks: a mutex's marks the wait that came first,
+ * an rwlock's every one (readers may all get it). */
+static inline void unlocked(const void *l, int rwlock)
+{
+	if (!own_lock && !asy__in_handler && asy__slot_maybe(l))
+		asy__slot_wake(l, rwlock);
 }
 
 /* What libc's timed call answers, at once, on a lock someone else holds
@@ -239,7 +297,7 @@ static int take(void *l, int (*block)(void *), int (*try)(void *), clockid_t clk
 		r = until ? timed(l, clk, until) : block(l);
 	else if (h && h->coro == self && own_answers(l, timed != m_clock))
 		r = until ? timed(l, clk, until) : block(l); /* its own: EDEADLK */
-	else if ((r = cooperative(try, l, self, clk, until)) == -1)
+	else if ((r = cooperative(try, l, self, clk, until, timed != m_clock)) == -1)
 		r = until ? timed(l, clk, until) : block(l);
 	if (r == 0 || r == EOWNERDEAD)
 		took(l, self);
@@ -306,11 +364,12 @@ ASY_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 
 ASY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	if (__builtin_expect(!nheld, 1))
-		return get_pthread_mutex_unlock()(m);
 	int r = get_pthread_mutex_unlock()(m);
-	if (r == 0 && nheld)
-		gave(m);
+	if (r == 0) {
+		if (nheld)
+			gave(m);
+		unlocked(m, 0);
+	}
 	return r;
 }
 
@@ -425,8 +484,11 @@ ASY_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 ASY_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
 	int r = get_pthread_rwlock_unlock()(l);
-	if (r == 0 && nheld)
-		gave(l);
+	if (r == 0) {
+		if (nheld)
+			gave(l);
+		unlocked(l, 1);
+	}
 	return r;
 }
 
@@ -455,7 +517,7 @@ ASY_EXPORT int pthread_once(pthread_once_t *o, void (*init)(void))
 		if ((v & ONCE_DONE) || !(v & ONCE_INPROGRESS) || (h && h->coro == self) ||
 		    (!h && asy__coro_alone()))
 			break; /* libc's answer: done, its init to run, or its wait */
-		if (asy__pin_park(self, every, 1) < 0)
+		if (asy__pin_park(self, every, 1, NULL) < 0)
 			break;
 	}
 	took(o, self);

@@ -10,7 +10,7 @@
  * waits do (pin.h): by parking, and looking again.
  *
  *  - pthread_cond_wait and its timed forms (C11's cnd_* are glibc's
- *    conditions): the coroutine takes a slot of the table below, unlocks
+ *    conditions): the coroutine takes a wait slot (slots.c), unlocks
  *    the mutex and parks until a pthread_cond_signal or _broadcast of
  *    that condition — by any thread or coroutine — marks its slot, or
  *    its timeout passes; then it locks the mutex again (as a coroutine
@@ -18,12 +18,12 @@
  *    wakes the slot that came first, and only it: glibc's own waiters
  *    (plain threads) get the signals no slot takes, and every broadcast.
  *    A wake made in the coroutine's own thread makes it runnable at
- *    once; one from another thread is seen at its next look (1 ms at
- *    most).  A condition shared between processes (PTHREAD_PROCESS_SHARED),
+ *    once; one from another thread nudges its thread.  A condition shared between processes (PTHREAD_PROCESS_SHARED),
  *    whose signals may come from another process, is glibc's own wait.
  *  - sem_wait and its timed forms: sem_trywait, parking while it says
- *    EAGAIN (a post from anywhere, another process included, is seen at
- *    the next look); 0, or -1 with ETIMEDOUT.
+ *    EAGAIN, with a slot a post of this process ends the park of (one
+ *    from another process is seen at the next look); 0, or -1 with
+ *    ETIMEDOUT.
  *  - pthread_join and its timed forms (and C11 thrd_join): glibc's join
  *    with a timeout already past, parking while it says ETIMEDOUT; its own
  *    answers for a joined, detached or the caller's own thread (ESRCH,
@@ -63,90 +63,6 @@ static int waitable(clockid_t clk, const struct timespec *t)
 }
 
 /* ---- conditions ---- */
-
-/* The coroutines waiting on a condition, any thread's: a slot each.  The
- * lock is held for a few instructions; a waiter reads its own `woken`
- * without it. */
-#define COND_SLOTS 4096
-static struct cond_slot {
-	const void *cond;      /* NULL: free */
-	void *coro;
-	const void *thread;    /* &thread_mark of the waiter's thread */
-	unsigned long seq;     /* order of arrival */
-	unsigned gen;          /* the process's (spin.h): a fork's child ignores its parent's */
-	_Atomic int woken;     /* 1: a signal or broadcast took it */
-} slots[COND_SLOTS];
-static asy_spin slots_lock = ASY_SPIN_INIT;
-static unsigned slots_top;   /* slots [0, slots_top) may be in use */
-static unsigned long slots_seq;
-static _Atomic int cond_waiters; /* slots in use: a signal with none is glibc's */
-static ASY_TLS char thread_mark;
-
-static struct cond_slot *slot_take(const void *c, void *self)
-{
-	struct cond_slot *s = NULL;
-	unsigned gen = asy__spin_gen_now();
-	asy__spin_take(&slots_lock);
-	for (unsigned i = 0; i < COND_SLOTS && !s; i++)
-		if (!slots[i].cond || slots[i].gen != gen) {
-			s = &slots[i];
-			s->cond = c;
-			s->coro = self;
-			s->thread = &thread_mark;
-			s->seq = ++slots_seq;
-			s->gen = gen;
-			atomic_store(&s->woken, 0);
-			if (i >= slots_top)
-				slots_top = i + 1;
-			atomic_fetch_add(&cond_waiters, 1);
-		}
-	asy__spin_give(&slots_lock);
-	return s; /* NULL: all taken; the wait wakes as if signalled after a look */
-}
-
-/* Leave the slot: 1 when a signal or broadcast had taken it. */
-static int slot_leave(struct cond_slot *s)
-{
-	asy__spin_take(&slots_lock);
-	int woken = atomic_load(&s->woken);
-	s->cond = NULL;
-	atomic_fetch_sub(&cond_waiters, 1);
-	asy__spin_give(&slots_lock);
-	return woken;
-}
-
-/* Mark s woken (slots_lock held).  Its coroutine cannot run while this
- * thread does: when it is this thread's, it is parked, and made runnable. */
-static int take_slot(struct cond_slot *s)
-{
-	atomic_store(&s->woken, 1);
-	if (s->thread == &thread_mark)
-		asy__coro_unpark(s->coro);
-	return 1;
-}
-
-/* Mark the first waiting slot of c (every one: all), and make those of
- * this thread runnable.  How many it took. */
-static int wake(const void *c, int all)
-{
-	int n = 0;
-	struct cond_slot *first = NULL;
-	unsigned gen = asy__spin_gen_now();
-	asy__spin_take(&slots_lock);
-	for (unsigned i = 0; i < slots_top; i++) {
-		struct cond_slot *s = &slots[i];
-		if (s->cond != c || s->gen != gen || atomic_load(&s->woken))
-			continue;
-		if (all)
-			n += take_slot(s);
-		else if (!first || s->seq < first->seq)
-			first = s;
-	}
-	if (first)
-		n += take_slot(first);
-	asy__spin_give(&slots_lock);
-	return n;
-}
 
 typedef int (*cond_wait_fn)(pthread_cond_t *, pthread_mutex_t *);
 typedef int (*cond_timed_fn)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
@@ -190,32 +106,32 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	if (!self || (cond_flags(c) & COND_SHARED) || asy__coro_alone() ||
 	    (how && !waitable(clk, until)))
 		return cond_own(c, m, how, clk, until);
-	struct cond_slot *s = slot_take(c, self);
+	struct asy_slot *s = asy__slot_take(c);
 	int r = pthread_mutex_unlock(m);
 	if (r) {
-		if (s && slot_leave(s))
-			wake(c, 0); /* a signal it took goes to the next waiter */
+		if (s && asy__slot_leave(s))
+			asy__slot_wake(c, 0); /* a signal it took goes to the next waiter */
 		return r;
 	}
 	int res = 0;
 	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
-		if (s && atomic_load(&s->woken))
-			break;
-		if (s && s->gen != asy__spin_gen_now()) {
+		if (s && asy__slot_stale(s)) {
 			s = NULL; /* a fork's child (a handler's fork): the slot is
 				   * the parent's; woken, spuriously */
 			break;
 		}
+		if (s && asy__slot_woken(s))
+			break;
 		if (how && asy__pin_passed(clk, until)) {
 			res = ETIMEDOUT;
 			break;
 		}
-		int p = asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 0);
+		int p = asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 0, s);
 		if (p == LEFT) {
 			/* a handler's jump out of the wait: the mutex stays
 			 * unlocked, as glibc's jump leaves it */
-			if (s && slot_leave(s))
-				wake(c, 0);
+			if (s && asy__slot_leave(s))
+				asy__slot_wake(c, 0);
 			asy__jump_due();
 			s = NULL; /* the jump was not to be made: woken */
 			break;
@@ -224,7 +140,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 			break; /* can no longer park, or no slot: woken, spuriously */
 	}
 	/* Timed out as a signal took the slot: the signal is the answer. */
-	if (s && slot_leave(s))
+	if (s && asy__slot_leave(s))
 		res = 0;
 	int lr = pthread_mutex_lock(m);
 	return lr ? lr : res;
@@ -249,15 +165,15 @@ ASY_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clo
 
 ASY_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
-	if (atomic_load_explicit(&cond_waiters, memory_order_seq_cst) && wake(c, 0))
+	if (asy__slot_maybe(c) && asy__slot_wake(c, 0))
 		return 0;
 	return get_pthread_cond_signal()(c);
 }
 
 ASY_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-	if (atomic_load_explicit(&cond_waiters, memory_order_seq_cst))
-		wake(c, 1);
+	if (asy__slot_maybe(c))
+		asy__slot_wake(c, 1);
 	return get_pthread_cond_broadcast()(c);
 }
 
@@ -311,20 +227,64 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 	void *self = asy__pin_self();
 	if (!self || asy__coro_alone() || (how && !waitable(clk, until)))
 		return sem_own(s, how, clk, until);
-	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
+	struct asy_slot *slot = NULL;
+	int r, slotted = 0;
+	for (int64_t every = WAIT_FIRST_NS;;) {
 		int e = errno;
-		if (get_sem_trywait()(s) == 0)
-			return 0;
-		if (errno != EAGAIN)
-			return -1;
+		if (slot && asy__slot_stale(slot))
+			slot = NULL; /* a fork's child: not this wait's any more */
+		if (slot)
+			asy__slot_rearm(slot);
+		if ((r = get_sem_trywait()(s)) == 0 || errno != EAGAIN)
+			break;
 		errno = e;
+		if (!slotted) {
+			/* a post through the hooks ends the park: look again
+			 * once the slot is there (a post may have come between) */
+			slotted = 1;
+			if ((slot = asy__slot_take(s)))
+				continue;
+		}
 		if (how && asy__pin_passed(clk, until)) {
 			errno = ETIMEDOUT;
-			return -1;
+			r = -1;
+			break;
 		}
-		if (asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 1) < 0)
-			return sem_own(s, how, clk, until);
+		int p = asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 0, slot);
+		if (p == LEFT) {
+			if (slot)
+				asy__slot_leave(slot);
+			slot = NULL;
+			asy__jump_due(); /* returns only if the jump is not to be made */
+		} else if (p < 0) {
+			r = 1;
+			break;
+		} else if (p == 0) {
+			every = asy__pin_next(every); /* a park that lasted its time */
+		}
 	}
+	/* A post that marked this wait, which did not take it, goes to the
+	 * next waiter. */
+	if (slot) {
+		int e = errno;
+		if (asy__slot_leave(slot) && r != 0)
+			asy__slot_wake(s, 0);
+		errno = e;
+	}
+	return r == 1 ? sem_own(s, how, clk, until) : r;
+}
+
+REAL(sem_post, sem_fn)
+
+/* A post ends the park of a coroutine waiting on s, any thread's (its
+ * next look would see it).  Not from a signal handler: sem_post is
+ * async-signal-safe, the slots' lock is not. */
+ASY_EXPORT int sem_post(sem_t *s)
+{
+	int r = get_sem_post()(s);
+	if (r == 0 && asy__slot_maybe(s) && !asy__in_handler)
+		asy__slot_wake(s, 0);
+	return r;
 }
 
 ASY_EXPORT int sem_wait(sem_t *s)
@@ -379,7 +339,7 @@ static int join_until(pthread_t th, void **ret, int how, clockid_t clk,
 			return r;
 		if (until && asy__pin_passed(clk, until))
 			return ETIMEDOUT;
-		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1) < 0)
+		if (asy__pin_park(self, asy__pin_park_for(every, clk, until), 1, NULL) < 0)
 			return join_own(th, ret, how, clk, until);
 	}
 }
@@ -452,7 +412,7 @@ static int sig_until(const sigset_t *set, siginfo_t *info, const struct timespec
 			errno = EAGAIN;
 			return -1;
 		}
-		if (asy__pin_park(self, end >= 0 && end - now < every ? end - now : every, 1) < 0)
+		if (asy__pin_park(self, end >= 0 && end - now < every ? end - now : every, 1, NULL) < 0)
 			return -2;
 	}
 }

@@ -204,7 +204,7 @@ START_TEST(exports_only_hooks_and_asy)
 		/* shim/sync.c */
 		"pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_clockwait",
 		"pthread_cond_signal", "pthread_cond_broadcast", "cnd_wait", "cnd_timedwait",
-		"cnd_signal", "cnd_broadcast", "sem_wait", "sem_timedwait", "sem_clockwait",
+		"cnd_signal", "cnd_broadcast", "sem_wait", "sem_timedwait", "sem_clockwait", "sem_post",
 		"pthread_join", "pthread_timedjoin_np", "pthread_clockjoin_np", "thrd_join",
 		"sigwait", "sigwaitinfo", "sigtimedwait",
 		/* shim/stack.c */
