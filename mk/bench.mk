@@ -60,3 +60,20 @@ bench-percall: $(LIB)
 	$(Q)bash tests/bench/percall.sh $(CURDIR)/$(LIB)
 
 .PHONY: bench-percall
+
+# A plain thread's wake of a coroutine (a condition's signal, a mutex's
+# unlock, a semaphore's post): round trips, without the library and under
+# each backend, interleaved; medians of BENCH_HANDOFF_RUNS runs and their
+# ratio to glibc's (README, Performance).
+BENCH_TARGETS += bench-handoff
+BENCH_HANDOFF_RUNS ?= 7
+$(BENCH_BIN)/handoff: tests/bench/handoff.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -o $@ $< -ldl -lpthread
+
+bench-handoff: $(LIB) $(BENCH_BIN)/handoff
+	$(Q)python3 tests/bench/handoff.py --lib $(CURDIR)/$(LIB) --bin $(BENCH_BIN)/handoff \
+		--runs $(BENCH_HANDOFF_RUNS)
+
+.PHONY: bench-handoff

@@ -579,7 +579,6 @@ static void c_fork(void)
 {
 	jobs(j_fork, 2);
 }
-
 /* ---- the table ---------------------------------------------------------
  * T_NOTSAN: ThreadSanitizer's own pthread_cond_* look up glibc's by
  * version, past the library's (its conditions are glibc's waits: README);
