@@ -136,14 +136,16 @@ int asy__pin_park(void *self, int64_t every, int jump, struct asy_slot *s)
 	/* Woken meanwhile: look again at once — but after a few such looks
 	 * in a row (a lock another thread keeps taking), after the siblings
 	 * have run. */
-	int woken = s && asy__slot_woken(s), r;
-	if (woken && asy__slot_quick(s))
+	int woken = s ? asy__slot_look(s) : 0, r;
+	if (woken == 1)
 		return 1;
 	struct asy_listener l;
 	struct asy_thread *t = NULL;
 	asy__coro_in_call(self, 1);
 	if (woken) {
-		r = asy_yield() < 0 ? -EINVAL : 0;
+		/* not asy_yield(): a cancelled coroutine's is refused, and
+		 * this wait would then end in libc's blocking call */
+		r = asy__coro_yield() == -EINVAL ? -EINVAL : 0;
 	} else {
 		if (s)
 			t = asy__listen(&l, self, asy__slot_mark(s)); /* a wake ends it */
@@ -213,8 +215,9 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 		}
 		int p = asy__pin_park(self, asy__pin_park_for(every, clk, until), 0, s);
 		if (p == LEFT) {
-			if (s)
-				asy__slot_leave(s);
+			/* a mutex's unlock that marked it goes to the next waiter */
+			if (s && asy__slot_leave(s) && !rwlock)
+				asy__slot_wake(l, 0);
 			s = NULL;
 			asy__jump_due(); /* returns only if the jump is not to be made */
 			continue;

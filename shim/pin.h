@@ -44,9 +44,10 @@ void asy__slot_rearm(struct asy_slot *s);
 int asy__slot_stale(const struct asy_slot *s);
 int asy__slot_wake(const void *obj, int all);
 _Atomic int *asy__slot_mark(struct asy_slot *s);
-/* A look a mark made at once: 1 for the first four in a row, then 0
- * (the waiter lets its siblings run first). */
-int asy__slot_quick(struct asy_slot *s);
+/* Before a park: 0, no wake marked the slot; 1, one did: look again at
+ * once; 2, one did, but the last four looks were each a mark's in a row
+ * (a lock another thread keeps taking): let the siblings run first. */
+int asy__slot_look(struct asy_slot *s);
 
 /* One park of such a wait, as a call of the coroutine's (coro/jump.c): a
  * handler's siglongjmp or setcontext out of it is put off to the park's

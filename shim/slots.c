@@ -35,7 +35,7 @@ struct asy_slot {
 	struct asy_thread *t;  /* its engine state, for a nudge (NULL: none) */
 	unsigned long seq;     /* order of arrival */
 	unsigned gen;          /* the process's (spin.h) when taken */
-	unsigned quick;        /* the waiter's looks a mark made at once, in a row */
+	unsigned quick;        /* the waiter's looks a mark made, in a row */
 	_Atomic int woken;     /* a wake marked it */
 };
 static struct asy_slot slots[SLOTS];
@@ -46,14 +46,29 @@ static unsigned table_gen;   /* the generation the table is of */
 _Atomic int asy__slot_buckets[ASY_SLOT_BUCKETS]; /* slots in use by their object's bucket */
 static ASY_TLS char thread_mark;
 
+/* 1 + the generation in which this thread takes or holds the table's
+ * lock (0: it does not). */
+static ASY_TLS volatile unsigned in_table;
+
 /* The table's lock, told to ThreadSanitizer too: a wait made inside one
  * of its interceptors (sem_wait) records no lock of its own (tsan.h).  A
  * fork's child finds its parent's waiters there (none of them waits in
  * the child, and another thread's fork may have come in the middle of a
- * count): the first lock of a generation empties the table. */
-static void lock(void)
+ * count): the first lock of a generation empties the table.
+ *
+ * A signal handler that interrupted its own thread in the lock, or a
+ * sibling coroutine such a handler let run, would spin on it for ever:
+ * they get no lock (0), and their take, leave or wake does without it (a
+ * wait then ends at its look).  The trampoline keeps its handlers out
+ * (asy__in_handler), but not every handler is the trampoline's: none is
+ * under ASYNCIFY_BACKEND=off, nor one set by a raw rt_sigaction. */
+static int lock(void)
 {
 	unsigned gen = asy__spin_gen_now();
+	if (in_table == gen + 1)
+		return 0;
+	in_table = gen + 1;
+	atomic_signal_fence(memory_order_seq_cst);
 	asy__spin_take(&slots_lock);
 	asy_tsan_acquire(&slots_lock);
 	if (table_gen != gen) {
@@ -64,12 +79,15 @@ static void lock(void)
 			atomic_store(&asy__slot_buckets[b], 0);
 		table_gen = gen;
 	}
+	return 1;
 }
 
 static void unlock(void)
 {
 	asy_tsan_release(&slots_lock);
 	asy__spin_give(&slots_lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	in_table = 0;
 }
 
 struct asy_slot *asy__slot_take(const void *obj)
@@ -80,7 +98,8 @@ struct asy_slot *asy__slot_take(const void *obj)
 	if (asy__in_handler)
 		return NULL;
 	struct asy_thread *t = asy__thread_now();
-	lock();
+	if (!lock())
+		return NULL;
 	for (unsigned i = 0; i < SLOTS && !s; i++)
 		if (!slots[i].obj) {
 			s = &slots[i];
@@ -108,7 +127,8 @@ int asy__slot_leave(struct asy_slot *s)
 {
 	if (asy__slot_stale(s))
 		return 0; /* the parent's: the child's table was emptied */
-	lock();
+	if (!lock())
+		return 0; /* the thread's own lock, under a handler: kept until the thread ends */
 	int woken = atomic_load(&s->woken);
 	atomic_fetch_sub(asy__slot_bucket(s->obj), 1);
 	s->obj = NULL;
@@ -126,9 +146,14 @@ void asy__slot_rearm(struct asy_slot *s)
 	atomic_store(&s->woken, 0);
 }
 
-int asy__slot_quick(struct asy_slot *s)
+int asy__slot_look(struct asy_slot *s)
 {
-	return s->quick++ < 4 ? 1 : (s->quick = 0);
+	if (!atomic_load(&s->woken))
+		return s->quick = 0;
+	if (s->quick++ < 4)
+		return 1;
+	s->quick = 0;
+	return 2;
 }
 
 _Atomic int *asy__slot_mark(struct asy_slot *s)
@@ -174,7 +199,8 @@ int asy__slot_wake(const void *obj, int all)
 	int n = 0;
 	struct asy_slot *first = NULL;
 	struct nudges nd = { 0 };
-	lock();
+	if (!lock())
+		return 0;
 	for (unsigned i = 0; i < slots_top; i++) {
 		struct asy_slot *s = &slots[i];
 		if (s->obj != obj || atomic_load(&s->woken))
@@ -196,7 +222,8 @@ int asy__slot_wake(const void *obj, int all)
 
 void asy__sync_forget(struct asy_thread *t, int own)
 {
-	lock();
+	if (!lock())
+		return;
 	for (unsigned i = 0; i < slots_top; i++) {
 		struct asy_slot *s = &slots[i];
 		if (s->t == t)

@@ -252,8 +252,11 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 		}
 		int p = asy__pin_park(self, asy__pin_park_for(every, clk, how ? until : NULL), 0, slot);
 		if (p == LEFT) {
-			if (slot)
-				asy__slot_leave(slot);
+			/* a post that marked it goes to the next waiter */
+			int e = errno;
+			if (slot && asy__slot_leave(slot))
+				asy__slot_wake(s, 0);
+			errno = e;
 			slot = NULL;
 			asy__jump_due(); /* returns only if the jump is not to be made */
 		} else if (p < 0) {

@@ -7,11 +7,14 @@
 #include <check.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "t-helpers.h"
 
@@ -133,6 +136,156 @@ static void c_threads_sem(void)
 	many(2);
 }
 
+/* A cancelled coroutine waits for an rwlock's write lock that a sibling
+ * holds for reading, while a plain thread keeps taking and giving back
+ * read locks: every unlock marks the writer's slot, and its looks must go
+ * on yielding to the sibling, cancelled or not (a cancelled coroutine's
+ * asy_yield says ECANCELED, and the wait fell back to libc's blocking
+ * call: the thread slept for good on a lock its own sibling held). */
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static _Atomic int rw_stop;
+
+static void *rw_reader(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000000 && !rw_stop; i++) {
+		pthread_rwlock_rdlock(&rw);
+		pthread_rwlock_unlock(&rw);
+	}
+	return NULL;
+}
+
+static void rw_holder(int i)
+{
+	t_jres(i, "rdlock", pthread_rwlock_rdlock(&rw));
+	waits(); /* the writer runs meanwhile */
+	usleep(200000);
+	t_jres(i, "unlock", pthread_rwlock_unlock(&rw));
+	t_jout(i, "\n");
+}
+
+static void rw_writer(int i)
+{
+	int r = pthread_rwlock_wrlock(&rw);
+	t_jres(i, "wrlock", r);
+	t_jout(i, "\n");
+	if (!r)
+		pthread_rwlock_unlock(&rw);
+}
+
+static void c_cancelled_writer(void)
+{
+	alarm(20);
+	pthread_t th;
+	pthread_create(&th, NULL, rw_reader, NULL);
+	usleep(1000);
+	t_spawn(rw_holder, 0);
+	int w = t_spawn(rw_writer, 1);
+	if (t_api.cancel)
+		t_api.cancel(w); /* no call of the writer's can end by it */
+	t_finish();
+	rw_stop = 1;
+	pthread_join(th, NULL);
+}
+
+/* A handler the library does not wrap (set by a raw rt_sigaction: none
+ * of its own bookkeeping runs around it) posts a semaphore while it
+ * interrupted its thread in a signal of a condition that had the table of
+ * slots locked (a coroutine waits on it): the handler's post, which finds a
+ * coroutine's slot on the semaphore, must not wait for that lock (it spun
+ * for ever, and every thread after it). */
+static sem_t hs;
+static pthread_mutex_t hm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hc = PTHREAD_COND_INITIALIZER;
+static _Atomic int h_stop, h_sig; /* h_sig: the handler is in */
+
+static void h_post(int sig)
+{
+	(void)sig;
+	sem_post(&hs);
+}
+
+/* Install h_post for SIGUSR1 past the library: the kernel's own
+ * sigaction, with the restorer libc gave the one installed first. */
+struct k_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void raw_handler(void)
+{
+	struct sigaction sa = { .sa_handler = h_post };
+	sigaction(SIGUSR1, &sa, NULL);
+	struct k_sigaction k;
+	memset(&k, 0, sizeof k);
+	syscall(SYS_rt_sigaction, SIGUSR1, NULL, &k, 8);
+	k.handler = h_post;
+	syscall(SYS_rt_sigaction, SIGUSR1, &k, NULL, 8);
+}
+
+static void *h_poster(void *arg)
+{
+	(void)arg;
+	while (!h_stop)
+		pthread_cond_signal(&hc);
+	return NULL;
+}
+
+static void h_waiter(int i)
+{
+	if (!i) {
+		raw_handler(); /* once the engine is up: it wraps what it finds */
+		h_sig = 1;
+	}
+	waits();
+	while (!h_stop) {
+		if (i) {
+			pthread_mutex_lock(&hm);
+			if (!h_stop)
+				pthread_cond_wait(&hc, &hm);
+			pthread_mutex_unlock(&hm);
+		} else {
+			sem_wait(&hs);
+		}
+	}
+	t_jout(i, "done\n");
+}
+
+/* Signals the poster 20000 times, then stops it and lets the waiter out
+ * (a stuck poster is the case's timeout). */
+static void *h_killer(void *arg)
+{
+	pthread_t t = *(pthread_t *)arg;
+	while (!h_sig)
+		usleep(1000);
+	for (int i = 0; i < 20000; i++) {
+		pthread_kill(t, SIGUSR1);
+		usleep(50);
+	}
+	pthread_mutex_lock(&hm);
+	h_stop = 1;
+	pthread_cond_broadcast(&hc);
+	pthread_mutex_unlock(&hm);
+	pthread_join(t, NULL);
+	sem_post(&hs);
+	return NULL;
+}
+
+static void c_post_in_raw_handler(void)
+{
+	alarm(30);
+	sem_init(&hs, 0, 0);
+	pthread_t p, k;
+	pthread_create(&p, NULL, h_poster, NULL);
+	pthread_create(&k, NULL, h_killer, &p);
+	t_spawn(h_waiter, 0);
+	t_spawn(h_waiter, 1);
+	t_finish();
+	pthread_join(k, NULL);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOTSAN: ThreadSanitizer's own pthread_cond_* look up glibc's by
  * version, past the library's (its conditions are glibc's waits: README). */
@@ -140,6 +293,8 @@ static const struct t_case cases[] = {
 	{ "threads_cond", c_threads_cond, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "threads_lock", c_threads_lock, T_BACKEND | T_OWNCORO },
 	{ "threads_sem", c_threads_sem, T_BACKEND | T_OWNCORO },
+	{ "cancelled_writer", c_cancelled_writer, T_BACKEND | T_OWNCORO },
+	{ "post_in_raw_handler", c_post_in_raw_handler, T_BACKEND | T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
 

@@ -35,6 +35,11 @@ uint64_t asy__coro_id(void);
  * coroutine's cancellable park returns -ECANCELED at once, without
  * switching; deadline 0 returns -ETIMEDOUT at once.) */
 int asy__coro_park(int64_t deadline, int cancellable);
+/* Let the runnable siblings run once, then go on: a yield a cancel does
+ * not refuse (asy_yield() says ECANCELED to a cancelled coroutine), for a
+ * wait that must look again whatever happens.  0, or -EINVAL as
+ * asy__coro_park(). */
+int asy__coro_yield(void);
 /* How a cancellable park of the running coroutine would end at once:
  * -ECANCELED (cancelled), -ETIMEDOUT (its I/O deadline has come), else 0
  * (also outside coroutines). */

@@ -527,6 +527,19 @@ int asy__coro_park(int64_t deadline, int cancellable)
 	return r;
 }
 
+int asy__coro_yield(void)
+{
+	struct sched *s = tls_sched;
+	if (!s || !s->cur || s->crit)
+		return -EINVAL;
+	asy__sched_crit_enter(s);
+	s->cur->state = CO_PARKED;
+	asy__sched_ready(s, s->cur, 0);
+	int r = asy__sched_suspend(s);
+	asy__sched_crit_leave(s);
+	return r;
+}
+
 void asy__coro_unpark(struct asy_coro *c)
 {
 	struct sched *s = c->s;
