@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "sys.h"
 #include "coro.h"
+#include "pin.h"
 
 /* Under AddressSanitizer (this library's build, or only the program's),
  * the frames a jump leaves behind must lose their poison, as its own
@@ -178,6 +179,7 @@ NOPOISON static void maybe_defer(void *env, int val)
 {
 	struct asy_jump j = { .env = env, .val = val };
 	defer_at(target_sp(env), &j);
+	asy__slot_unwind(target_sp(env)); /* made now: waits it leaves */
 }
 
 /* setcontext out of a handler (shim/signal.c): the same, into the
@@ -185,8 +187,10 @@ NOPOISON static void maybe_defer(void *env, int val)
 NOPOISON void asy__context_defer(const void *uc, const char *sp)
 {
 	struct asy_jump j = { .env = (void *)uc, .ctx = 1 };
-	if (sp)
+	if (sp) {
 		defer_at(sp, &j);
+		asy__slot_unwind(sp);
+	}
 }
 
 /* The program's handlers the jump leaves (shim/signal.c). */

@@ -206,7 +206,7 @@ static int cooperative(int (*try)(void *), void *l, void *self, clockid_t clk,
 			break;
 		if (!slotted) {
 			slotted = 1;
-			if ((s = asy__slot_take(l)))
+			if ((s = asy__slot_take(l, !rwlock)))
 				continue;
 		}
 		if (until && asy__pin_passed(clk, until)) {

@@ -37,7 +37,16 @@ static inline int asy__slot_maybe(const void *obj)
 {
 	return atomic_load_explicit(asy__slot_bucket(obj), memory_order_seq_cst) != 0;
 }
-struct asy_slot *asy__slot_take(const void *obj);
+/* A slot naming obj for the calling wait (NULL: none to be had, or in a
+ * handler): its frame is the caller's, so that a handler's jump past it
+ * leaves the slot (asy__slot_unwind); `pass`: a mark the wait got and did
+ * not use goes to the next waiter then (a mutex's, a condition's, a
+ * semaphore's; not an rwlock's, whose unlock marks every waiter). */
+struct asy_slot *asy__slot_take_at(const void *obj, int pass, const void *frame);
+#define asy__slot_take(obj, pass) asy__slot_take_at(obj, pass, __builtin_frame_address(0))
+/* A handler's jump to `to` that is made at once: the running coroutine's
+ * waits below it on its stack leave their slots (shim/jump.c). */
+void asy__slot_unwind(const char *to);
 int asy__slot_leave(struct asy_slot *s);
 int asy__slot_woken(struct asy_slot *s);
 void asy__slot_rearm(struct asy_slot *s);

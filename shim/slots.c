@@ -20,13 +20,17 @@
  * lock no coroutine waits for costs one load, whatever waits elsewhere.  A thread that ends takes its
  * name out of the table first (asy__sync_forget), and a waker holds the
  * thread (refs) while it nudges it. */
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 
 #include "engine.h"
 #include "tsan.h"
 #include "coro.h"
 #include "spin.h"
 #include "pin.h"
+#include "sys.h"
 
 #define SLOTS 4096
 struct asy_slot {
@@ -37,6 +41,9 @@ struct asy_slot {
 	unsigned gen;          /* the process's (spin.h) when taken */
 	unsigned quick;        /* the waiter's looks a mark made, in a row */
 	_Atomic int woken;     /* a wake marked it */
+	const void *coro;      /* the waiting coroutine */
+	const char *frame;     /* its wait's frame: a jump above it leaves the wait */
+	unsigned char pass;    /* a mark it did not use goes to the next waiter */
 };
 static struct asy_slot slots[SLOTS];
 static asy_spin slots_lock = ASY_SPIN_INIT;
@@ -44,11 +51,11 @@ static unsigned slots_top;   /* slots [0, slots_top) may be in use */
 static unsigned long slots_seq;
 static unsigned table_gen;   /* the generation the table is of */
 _Atomic int asy__slot_buckets[ASY_SLOT_BUCKETS]; /* slots in use by their object's bucket */
+static _Atomic int slots_used;
 static ASY_TLS char thread_mark;
 
-/* 1 + the generation in which this thread takes or holds the table's
- * lock (0: it does not). */
-static ASY_TLS volatile unsigned in_table;
+/* The signal mask the thread had before it took the table's lock. */
+static ASY_TLS uint64_t table_mask;
 
 /* The table's lock, told to ThreadSanitizer too: a wait made inside one
  * of its interceptors (sem_wait) records no lock of its own (tsan.h).  A
@@ -56,19 +63,19 @@ static ASY_TLS volatile unsigned in_table;
  * the child, and another thread's fork may have come in the middle of a
  * count): the first lock of a generation empties the table.
  *
- * A signal handler that interrupted its own thread in the lock, or a
- * sibling coroutine such a handler let run, would spin on it for ever:
- * they get no lock (0), and their take, leave or wake does without it (a
- * wait then ends at its look).  The trampoline keeps its handlers out
- * (asy__in_handler), but not every handler is the trampoline's: none is
- * under ASYNCIFY_BACKEND=off, nor one set by a raw rt_sigaction. */
-static int lock(void)
+ * Held with every signal blocked: a handler that interrupted its thread
+ * in the lock would spin on it for ever (a `sem_post`, which is
+ * async-signal-safe, in a handler the library does not wrap — under
+ * ASYNCIFY_BACKEND=off, or set by a raw rt_sigaction), and one that
+ * jumped out of it (a siglongjmp out of a wait, an unlock or a post, as
+ * the program may make out of glibc's) would leave it held for good and
+ * every thread after it spinning.  Two system calls, on paths where a
+ * coroutine waits or is woken. */
+static void lock(void)
 {
+	uint64_t all = ~0ull;
+	asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, &table_mask, 8, 0, 0);
 	unsigned gen = asy__spin_gen_now();
-	if (in_table == gen + 1)
-		return 0;
-	in_table = gen + 1;
-	atomic_signal_fence(memory_order_seq_cst);
 	asy__spin_take(&slots_lock);
 	asy_tsan_acquire(&slots_lock);
 	if (table_gen != gen) {
@@ -77,20 +84,27 @@ static int lock(void)
 		slots_top = 0;
 		for (int b = 0; b < ASY_SLOT_BUCKETS; b++)
 			atomic_store(&asy__slot_buckets[b], 0);
+		atomic_store(&slots_used, 0);
 		table_gen = gen;
 	}
-	return 1;
 }
 
 static void unlock(void)
 {
 	asy_tsan_release(&slots_lock);
 	asy__spin_give(&slots_lock);
-	atomic_signal_fence(memory_order_seq_cst);
-	in_table = 0;
+	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &table_mask, 0, 8, 0, 0);
 }
 
-struct asy_slot *asy__slot_take(const void *obj)
+/* s is free again (slots_lock held). */
+static void free_slot(struct asy_slot *s)
+{
+	atomic_fetch_sub(asy__slot_bucket(s->obj), 1);
+	atomic_fetch_sub(&slots_used, 1);
+	s->obj = NULL;
+}
+
+struct asy_slot *asy__slot_take_at(const void *obj, int pass, const void *frame)
 {
 	struct asy_slot *s = NULL;
 	/* Not in a handler: it may have interrupted this thread in the
@@ -98,8 +112,7 @@ struct asy_slot *asy__slot_take(const void *obj)
 	if (asy__in_handler)
 		return NULL;
 	struct asy_thread *t = asy__thread_now();
-	if (!lock())
-		return NULL;
+	lock();
 	for (unsigned i = 0; i < SLOTS && !s; i++)
 		if (!slots[i].obj) {
 			s = &slots[i];
@@ -109,10 +122,14 @@ struct asy_slot *asy__slot_take(const void *obj)
 			s->seq = ++slots_seq;
 			s->gen = table_gen;
 			s->quick = 0;
+			s->coro = asy__coro_self();
+			s->frame = frame;
+			s->pass = (unsigned char)pass;
 			atomic_store(&s->woken, 0);
 			if (i >= slots_top)
 				slots_top = i + 1;
 			atomic_fetch_add(asy__slot_bucket(obj), 1);
+			atomic_fetch_add(&slots_used, 1);
 		}
 	unlock();
 	return s; /* NULL: all taken; the wait's parks end at their time */
@@ -127,13 +144,39 @@ int asy__slot_leave(struct asy_slot *s)
 {
 	if (asy__slot_stale(s))
 		return 0; /* the parent's: the child's table was emptied */
-	if (!lock())
-		return 0; /* the thread's own lock, under a handler: kept until the thread ends */
+	lock();
 	int woken = atomic_load(&s->woken);
-	atomic_fetch_sub(asy__slot_bucket(s->obj), 1);
-	s->obj = NULL;
+	free_slot(s);
 	unlock();
 	return woken;
+}
+
+/* A jump to `to` (a handler's longjmp, siglongjmp or setcontext that
+ * shim/jump.c did not put off: the coroutine was between two parks)
+ * leaves the running coroutine's waits whose frames lie below it on its
+ * own stack: their slots are left as the waits would leave them, a mark
+ * one of them got going to the next waiter.  Before, such a slot stayed
+ * taken until its thread ended, and took the wakes meant for the waiters
+ * after it (a condition's signal was lost). */
+void asy__slot_unwind(const char *to)
+{
+	const void *passed[4];
+	int npass = 0;
+	if (!atomic_load_explicit(&slots_used, memory_order_relaxed) || !asy__coro_self_holds(to))
+		return;
+	const void *self = asy__coro_self();
+	lock();
+	for (unsigned i = 0; i < slots_top; i++) {
+		struct asy_slot *s = &slots[i];
+		if (!s->obj || s->coro != self || s->thread != &thread_mark || s->frame >= to)
+			continue;
+		if (atomic_load(&s->woken) && s->pass && npass < 4)
+			passed[npass++] = s->obj;
+		free_slot(s);
+	}
+	unlock();
+	for (int i = 0; i < npass; i++)
+		asy__slot_wake(passed[i], 0);
 }
 
 int asy__slot_woken(struct asy_slot *s)
@@ -199,8 +242,7 @@ int asy__slot_wake(const void *obj, int all)
 	int n = 0;
 	struct asy_slot *first = NULL;
 	struct nudges nd = { 0 };
-	if (!lock())
-		return 0;
+	lock();
 	for (unsigned i = 0; i < slots_top; i++) {
 		struct asy_slot *s = &slots[i];
 		if (s->obj != obj || atomic_load(&s->woken))
@@ -222,8 +264,7 @@ int asy__slot_wake(const void *obj, int all)
 
 void asy__sync_forget(struct asy_thread *t, int own)
 {
-	if (!lock())
-		return;
+	lock();
 	for (unsigned i = 0; i < slots_top; i++) {
 		struct asy_slot *s = &slots[i];
 		if (s->t == t)
@@ -231,10 +272,8 @@ void asy__sync_forget(struct asy_thread *t, int own)
 		/* Its thread ends: a wait it left by a handler's jump between
 		 * two parks no longer holds the slot (a new thread may get
 		 * this one's thread-local storage). */
-		if (own && s->obj && s->thread == &thread_mark) {
-			atomic_fetch_sub(asy__slot_bucket(s->obj), 1);
-			s->obj = NULL;
-		}
+		if (own && s->obj && s->thread == &thread_mark)
+			free_slot(s);
 	}
 	unlock();
 }

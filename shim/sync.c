@@ -106,7 +106,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	if (!self || (cond_flags(c) & COND_SHARED) || asy__coro_alone() ||
 	    (how && !waitable(clk, until)))
 		return cond_own(c, m, how, clk, until);
-	struct asy_slot *s = asy__slot_take(c);
+	struct asy_slot *s = asy__slot_take(c, 1);
 	int r = pthread_mutex_unlock(m);
 	if (r) {
 		if (s && asy__slot_leave(s))
@@ -242,7 +242,7 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 			/* a post through the hooks ends the park: look again
 			 * once the slot is there (a post may have come between) */
 			slotted = 1;
-			if ((slot = asy__slot_take(s)))
+			if ((slot = asy__slot_take(s, 1)))
 				continue;
 		}
 		if (how && asy__pin_passed(clk, until)) {
@@ -280,8 +280,10 @@ static int sem_until(sem_t *s, int how, clockid_t clk, const struct timespec *un
 REAL(sem_post, sem_fn)
 
 /* A post ends the park of a coroutine waiting on s, any thread's (its
- * next look would see it).  Not from a signal handler: sem_post is
- * async-signal-safe, the slots' lock is not. */
+ * next look would see it).  Not from a handler the library runs, which
+ * may have interrupted the scheduler (a wake makes a coroutine runnable
+ * there): its next look sees it.  One it does not run finds the slots'
+ * lock free: it is held with signals blocked (slots.c). */
 ASY_EXPORT int sem_post(sem_t *s)
 {
 	int r = get_sem_post()(s);

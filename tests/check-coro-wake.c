@@ -7,6 +7,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -286,6 +287,100 @@ static void c_post_in_raw_handler(void)
 	pthread_join(k, NULL);
 }
 
+/* A handler's siglongjmp out of a condition wait, landing wherever the
+ * waiter is — in a park (the jump is put off to its end) or between two
+ * (made at once) — leaves the wait's slot: a later signal must wake the
+ * waiter after it (a slot left behind took the signal, and that waiter
+ * slept for good).  As out of glibc's wait, the mutex is left unlocked
+ * (an error-checking one: the waiter unlocks it after a jump, which says
+ * EPERM when the jump left it so). */
+static pthread_mutex_t jm;
+static pthread_cond_t jc = PTHREAD_COND_INITIALIZER;
+static sigjmp_buf jenv;
+static volatile sig_atomic_t j_armed;
+static _Atomic int j_stop, j_go, j_w2_in, j_w1_done, j_have_thread;
+static pthread_t j_thread;
+
+static void j_handler(int sig)
+{
+	(void)sig;
+	if (j_armed) {
+		j_armed = 0;
+		siglongjmp(jenv, 1);
+	}
+}
+
+static void j_waiter(int i)
+{
+	waits();
+	if (i == 1) {
+		pthread_mutex_lock(&jm);
+		j_w2_in = 1;
+		while (!j_go)
+			pthread_cond_wait(&jc, &jm);
+		pthread_mutex_unlock(&jm);
+		t_jout(i, "woken\n");
+		return;
+	}
+	j_thread = pthread_self();
+	j_have_thread = 1;
+	while (!j_stop) {
+		if (sigsetjmp(jenv, 1)) {
+			pthread_mutex_unlock(&jm); /* EPERM: the jump left it unlocked */
+			continue;
+		}
+		pthread_mutex_lock(&jm);
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 2000000;
+		if (t.tv_nsec >= 1000000000)
+			t.tv_sec++, t.tv_nsec -= 1000000000;
+		j_armed = 1;
+		pthread_cond_timedwait(&jc, &jm, &t);
+		j_armed = 0;
+		pthread_mutex_unlock(&jm);
+	}
+	t_jout(i, "stopped\n");
+	j_w1_done = 1;
+}
+
+static void *j_killer(void *arg)
+{
+	(void)arg;
+	while (!j_have_thread)
+		usleep(1000);
+	for (int k = 0; k < 5000; k++) {
+		pthread_kill(j_thread, SIGUSR1);
+		usleep(20);
+	}
+	j_stop = 1;
+	while (!j_w1_done || !j_w2_in)
+		usleep(1000);
+	usleep(20000); /* the second waiter is in its wait */
+	pthread_mutex_lock(&jm);
+	j_go = 1;
+	pthread_cond_signal(&jc);
+	pthread_mutex_unlock(&jm);
+	return NULL;
+}
+
+static void c_jump_out_of_cond(void)
+{
+	alarm(30);
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&jm, &a);
+	struct sigaction sa = { .sa_handler = j_handler };
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_t k;
+	pthread_create(&k, NULL, j_killer, NULL);
+	t_spawn(j_waiter, 0);
+	t_spawn(j_waiter, 1);
+	t_finish();
+	pthread_join(k, NULL);
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOTSAN: ThreadSanitizer's own pthread_cond_* look up glibc's by
  * version, past the library's (its conditions are glibc's waits: README). */
@@ -295,6 +390,7 @@ static const struct t_case cases[] = {
 	{ "threads_sem", c_threads_sem, T_BACKEND | T_OWNCORO },
 	{ "cancelled_writer", c_cancelled_writer, T_BACKEND | T_OWNCORO },
 	{ "post_in_raw_handler", c_post_in_raw_handler, T_BACKEND | T_OWNCORO },
+	{ "jump_out_of_cond", c_jump_out_of_cond, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ NULL, NULL, 0 },
 };
 

@@ -18,6 +18,8 @@ extern __thread int asy__sched_running __attribute__((tls_model("initial-exec"))
 
 /* The running coroutine, or NULL outside asy_run() (plain thread). */
 struct asy_coro *asy__coro_self(void);
+/* Does the running coroutine's own stack hold sp?  (0 outside one.) */
+int asy__coro_self_holds(const void *sp);
 
 /* A small number naming the running coroutine (1, 2, … per process, in
  * creation order), 0 outside coroutines.  For traces.  (The asy_run()

@@ -40,6 +40,12 @@ static int holds(const struct asy_coro *c, const void *sp)
 	return c->state != CO_FREE && c->state != CO_DONE && asy__coro_holds_sp(c, sp);
 }
 
+int asy__coro_self_holds(const void *sp)
+{
+	struct asy_coro *c = asy__coro_self();
+	return c && holds(c, sp);
+}
+
 static struct asy_coro *owner_of(struct sched *s, const void *sp)
 {
 	if (s->cur && holds(s->cur, sp))
