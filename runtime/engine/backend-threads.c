@@ -65,8 +65,10 @@ struct worker {
  *  - a finishing worker wakes its scheduler only when the scheduler went
  *    to sleep before that worker's completion, so of several completions
  *    that come while it sleeps only the first one pays for the wake;
- *  - the scheduler, while its coroutines have calls on workers, looks
- *    for a completion for SCHED_SPIN_NS before it sleeps on its futex.
+ *  - the scheduler, while its coroutines have calls on workers or wait
+ *    for another thread's nudge (wait.c), looks for a completion or the
+ *    nudge for a moment before it sleeps on its futex (asy__wake_spin):
+ *    an answer that comes at once costs no sleep and no wake.
  * Measured with `make bench-iops`; see README, Performance. */
 static struct {
 	pthread_mutex_t lock;
@@ -97,7 +99,6 @@ static inline void pool_unlock(void)
 	asy__mutex_unlock(&pool.lock);
 }
 
-#define SCHED_SPIN_NS 10000
 #define DEFER_BUSY 4
 #define DEFER_QUEUED 4
 #define DEFER_NS 250000
@@ -106,24 +107,6 @@ static inline void pool_unlock(void)
  * wake_seq == seq: never 0 (awake) nor 1 (the ring's wait, woken by
  * every completion). */
 #define SLEEP_TOKEN(seq) ((int)(0x40000000u | ((seq) & 0x3fffffffu)))
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
-/* Look at *word until it is no longer `value` or `ns` have passed. */
-static void spin_while(_Atomic unsigned *word, unsigned value, int64_t ns)
-{
-	int64_t until = asy_now() + ns;
-	while (atomic_load_explicit(word, memory_order_relaxed) == value && asy_now() < until)
-		for (int i = 0; i < 64; i++)
-			cpu_relax();
-}
 
 /* Workers idle this long exit (one stays). */
 #define IDLE_EXIT_S 10
@@ -628,9 +611,9 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		if (r < 0)
 			asy__complete_local(t, w, r);
 	}
-	/* Completions due from workers: look before sleeping. */
-	if (t->parked)
-		spin_while(&t->wake_seq, seq, SCHED_SPIN_NS);
+	/* Completions due from workers, or a nudge: look before sleeping. */
+	if (t->parked || t->listeners)
+		asy__wake_spin(t, seq);
 	if (atomic_load_explicit(&pool.deferred, memory_order_relaxed)) {
 		int64_t by = atomic_load_explicit(&pool.moved, memory_order_relaxed) + DEFER_NS;
 		if (deadline < 0 || by < deadline)

@@ -535,6 +535,13 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		submit_now(ring);
 		return;
 	}
+	if (t->listeners && atomic_load(&t->wake_seq) == seq) {
+		/* another thread's answer may come at once: its nudge is
+		 * looked for a moment before the sleep (what is queued goes
+		 * to the kernel first) */
+		submit_now(ring);
+		asy__wake_spin(t, seq);
+	}
 	int64_t cap = pool_listen(t, ring, seq);
 	if (cap >= 0 && (deadline < 0 || deadline > asy_now() + cap))
 		deadline = asy_now() + cap;
