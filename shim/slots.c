@@ -51,8 +51,8 @@ static unsigned slots_top;   /* slots [0, slots_top) may be in use */
 static unsigned long slots_seq;
 static unsigned table_gen;   /* the generation the table is of */
 _Atomic int asy__slot_buckets[ASY_SLOT_BUCKETS]; /* slots in use by their object's bucket */
-static _Atomic int slots_used;
 static ASY_TLS char thread_mark;
+static ASY_TLS unsigned thread_slots; /* slots this thread's waits hold */
 
 /* The signal mask the thread had before it took the table's lock. */
 static ASY_TLS uint64_t table_mask;
@@ -84,7 +84,6 @@ static void lock(void)
 		slots_top = 0;
 		for (int b = 0; b < ASY_SLOT_BUCKETS; b++)
 			atomic_store(&asy__slot_buckets[b], 0);
-		atomic_store(&slots_used, 0);
 		table_gen = gen;
 	}
 }
@@ -100,7 +99,8 @@ static void unlock(void)
 static void free_slot(struct asy_slot *s)
 {
 	atomic_fetch_sub(asy__slot_bucket(s->obj), 1);
-	atomic_fetch_sub(&slots_used, 1);
+	if (s->thread == &thread_mark && thread_slots)
+		thread_slots--;
 	s->obj = NULL;
 }
 
@@ -129,7 +129,7 @@ struct asy_slot *asy__slot_take_at(const void *obj, int pass, const void *frame)
 			if (i >= slots_top)
 				slots_top = i + 1;
 			atomic_fetch_add(asy__slot_bucket(obj), 1);
-			atomic_fetch_add(&slots_used, 1);
+			thread_slots++;
 		}
 	unlock();
 	return s; /* NULL: all taken; the wait's parks end at their time */
@@ -162,7 +162,13 @@ void asy__slot_unwind(const char *to)
 {
 	const void *passed[4];
 	int npass = 0;
-	if (!atomic_load_explicit(&slots_used, memory_order_relaxed) || !asy__coro_self_holds(to))
+	if (!thread_slots || !asy__coro_self_holds(to))
+		return;
+	/* A handler on an alternate stack the program carved out of the
+	 * coroutine's, jumping within its own frames, leaves no wait. */
+	stack_t ss;
+	if (asy_sys(SYS_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+	    to >= (const char *)ss.ss_sp && to < (const char *)ss.ss_sp + ss.ss_size)
 		return;
 	const void *self = asy__coro_self();
 	lock();

@@ -109,6 +109,9 @@ void asy__coro_unpark(struct asy_coro *c);
  * is not cancelled.  Blocking the thread in that call then keeps nothing
  * from running.  0 outside coroutines. */
 int asy__coro_alone(void);
+/* Is this thread's scheduler inside its own bookkeeping (a handler that
+ * interrupted it may not make a coroutine runnable)? */
+int asy__coro_busy(void);
 /* How many times the thread's scheduler has switched coroutines: a
  * change tells the engine that the running coroutine's run began anew
  * (engine.c, fair_share). */

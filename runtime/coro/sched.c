@@ -428,6 +428,12 @@ unsigned asy__coro_switches(void)
 	return s ? s->switches : 0;
 }
 
+int asy__coro_busy(void)
+{
+	struct sched *s = tls_sched;
+	return s && s->crit;
+}
+
 int asy__coro_alone(void)
 {
 	struct sched *s = tls_sched;

@@ -613,7 +613,7 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	}
 	/* Completions due from workers, or a nudge: look before sleeping. */
 	if (t->parked || t->listeners)
-		asy__wake_spin(t, seq);
+		asy__wake_spin(t, seq, deadline);
 	if (atomic_load_explicit(&pool.deferred, memory_order_relaxed)) {
 		int64_t by = atomic_load_explicit(&pool.moved, memory_order_relaxed) + DEFER_NS;
 		if (deadline < 0 || by < deadline)

@@ -540,7 +540,8 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 		 * looked for a moment before the sleep (what is queued goes
 		 * to the kernel first) */
 		submit_now(ring);
-		asy__wake_spin(t, seq);
+		if (!io_uring_cq_ready(&ring->u))
+			asy__wake_spin(t, seq, deadline);
 	}
 	int64_t cap = pool_listen(t, ring, seq);
 	if (cap >= 0 && (deadline < 0 || deadline > asy_now() + cap))

@@ -664,7 +664,7 @@ void asy__nudge(struct asy_thread *t);
  * its 90th percentile a fifth of it). */
 #define WAKE_SPIN_NS 10000
 #define LISTEN_SPIN_NS 30000
-void asy__wake_spin(struct asy_thread *t, unsigned seq);
+void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline);
 /* The calling thread's listener on mark, if one is parked: runnable. */
 void asy__listener_wake(_Atomic int *mark);
 /* The calling thread's engine state when it is in use for this scheduler

@@ -112,9 +112,11 @@ static inline void cpu_relax(void)
 #endif
 }
 
-void asy__wake_spin(struct asy_thread *t, unsigned seq)
+void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline)
 {
 	int64_t until = asy_now() + (t->listeners ? LISTEN_SPIN_NS : WAKE_SPIN_NS);
+	if (deadline > 0 && deadline < until)
+		until = deadline; /* a timer due sooner is not made late */
 	while (atomic_load_explicit(&t->wake_seq, memory_order_relaxed) == seq && asy_now() < until)
 		for (int i = 0; i < 64; i++)
 			cpu_relax();
@@ -161,6 +163,11 @@ void asy__unlisten(struct asy_thread *t, struct asy_listener *l)
 
 void asy__listener_wake(_Atomic int *mark)
 {
+	/* A handler the library does not run (a sem_post in it) that
+	 * interrupted the scheduler's own bookkeeping: the mark stays, and
+	 * the park ends at its time. */
+	if (asy__coro_busy())
+		return;
 	struct asy_thread *t = asy__thread_now();
 	for (struct asy_listener *l = t ? t->listeners : NULL; l; l = l->next)
 		if (l->mark == mark)
