@@ -107,8 +107,9 @@ static void free_slot(struct asy_slot *s)
 struct asy_slot *asy__slot_take_at(const void *obj, int pass, const void *frame)
 {
 	struct asy_slot *s = NULL;
-	/* Not in a handler: it may have interrupted this thread in the
-	 * table's lock.  Its wait's parks end at their time. */
+	/* Not in a handler the library runs: a wake there may not make a
+	 * coroutine runnable (it may have interrupted the scheduler), and a
+	 * wait begun there ends its parks at their time (README). */
 	if (asy__in_handler)
 		return NULL;
 	struct asy_thread *t = asy__thread_now();
