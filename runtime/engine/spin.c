@@ -58,12 +58,7 @@ void asy__spin_wait(asy_spin *l)
 		/* a holder that reopens a trace file takes longer */
 		if (spins >= 64)
 			asy_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-#if defined(__x86_64__)
 		else
-			__builtin_ia32_pause();
-#elif defined(__aarch64__)
-		else
-			__asm__ volatile("yield");
-#endif
+			asy__cpu_relax();
 	}
 }

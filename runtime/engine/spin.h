@@ -45,6 +45,16 @@ static inline int asy__fork_unseen(void)
 	return w && !atomic_load_explicit(w, memory_order_relaxed);
 }
 
+/* One pause of a spin loop. */
+static inline void asy__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
 static inline void asy__spin_take(asy_spin *l)
 {
 	unsigned free_word = 0;

@@ -103,15 +103,6 @@ static int unpark_done(struct asy_thread *t)
 
 /* ---- waits another thread may end ---- */
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
 void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline)
 {
 	int64_t until = asy_now() + (t->listeners ? LISTEN_SPIN_NS : WAKE_SPIN_NS);
@@ -119,14 +110,13 @@ void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline)
 		until = deadline; /* a timer due sooner is not made late */
 	while (atomic_load_explicit(&t->wake_seq, memory_order_relaxed) == seq && asy_now() < until)
 		for (int i = 0; i < 64; i++)
-			cpu_relax();
+			asy__cpu_relax();
 }
 
 struct asy_thread *asy__thread_now(void)
 {
 	struct asy_thread *t = asy__tls_thread;
-	if (!t || !t->be || t->gen != atomic_load(&asy__fork_gen) || asy__fork_unseen() ||
-	    asy__forked)
+	if (!t || !t->be || asy__forked_in_wait(t) || asy__forked)
 		return NULL;
 	return t;
 }
