@@ -539,6 +539,47 @@ static void c6_handler_jumping_within_itself_keeps_its_calls(void)
 	t_out("runs=%d wrong=%d\n", (int)runs, (int)wrong);
 }
 
+/* A handler that lands while the thread sleeps in the wait that also
+ * sent its coroutines' ops in (job 0 and job 1 both read, no timer
+ * bounds the sleep): under uring that enter said how many ops it had
+ * submitted rather than EINTR, liburing waited again, and the jump out
+ * of job 0's read never landed — the program hung. */
+static void j_jump_in_the_first_wait(int i)
+{
+	char b[8];
+	if (i == 1) {
+		t_jres(i, "read", read(chan[0], b, sizeof b));
+		t_jout(i, "\n");
+		return;
+	}
+	kick_tid = (pid_t)syscall(SYS_gettid);
+	pthread_t th = go(kick_later, NULL);
+	if (sigsetjmp(out_env, 1) == 0) {
+		read(idle_pipe[0], b, sizeof b);
+		t_jout(i, "read returned ");
+	} else {
+		t_jout(i, "jumped ");
+	}
+	join(th);
+	t_jres(i, "write", write(chan[1], "ab", 2));
+	t_jout(i, "\n");
+}
+
+static void c6_siglongjmp_out_of_an_unbounded_first_wait(void)
+{
+	alarm(10);
+	t_load_api();
+	pipe(chan);
+	pipe(idle_pipe);
+	struct sigaction sa = { .sa_handler = on_jump_out };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	t_spawn(j_jump_in_the_first_wait, 0);
+	t_spawn(j_jump_in_the_first_wait, 1);
+	t_finish();
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* ---- the table --------------------------------------------------------
  * T_NOTSAN: under ThreadSanitizer the program's handler runs later, from
  * the sanitizer's own frames (at its next intercepted call), not from the
@@ -560,6 +601,7 @@ static const struct t_case cases[] = {
 	C(c6_returning_handler_stands_in_the_waiting_call, T_OWNCORO | T_NOTSAN),
 	C(c6_siglongjmp_out_of_a_lock_wait_and_no_errno_leaks, T_OWNCORO | T_NOTSAN),
 	C(c6_handler_jumping_within_itself_keeps_its_calls, T_OWNCORO | T_NOTSAN),
+	C(c6_siglongjmp_out_of_an_unbounded_first_wait, T_OWNCORO | T_NOTSAN),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -559,8 +559,14 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	/* A worker finished after seq was read: do not sleep. */
 	if (atomic_load(&t->wake_seq) != seq)
 		tsp = &zero;
-	/* -EINTR, -ETIME: the scheduler looks at its timers again. */
-	if (io_uring_submit_and_wait_timeout(&ring->u, &cqe, 1, tsp, NULL) == -EINTR)
+	/* What is queued goes in first, in an enter of its own: one that
+	 * submits and then waits returns the count it submitted when a
+	 * handler cuts its wait, and liburing waits again — the handler's
+	 * siglongjmp, asy_cancel() or cut of a call that moved part never
+	 * reached the scheduler, which slept on.  An enter that only waits
+	 * says -EINTR.  -EINTR, -ETIME: the scheduler looks again. */
+	submit_now(ring);
+	if (io_uring_wait_cqes(&ring->u, &cqe, 1, tsp, NULL) == -EINTR)
 		t->signals++;
 	atomic_store(&t->sleeping, 0);
 }
