@@ -279,7 +279,7 @@ static void j_jump_from_the_wait(int i)
 	t_jout(i, "\n");
 }
 
-static void jump_from_the_wait(int context)
+static void jump_from(void (*job)(int), int context)
 {
 	by_context = context == 1 || context == 5;
 	stale_frame = context == 2;
@@ -296,12 +296,14 @@ static void jump_from_the_wait(int context)
 	struct sigaction sa = { .sa_handler = on_jump_out };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	t_spawn(j_jump_from_the_wait, 0);
-	t_spawn(j_jump_from_the_wait, 1);
+	t_spawn(job, 0);
+	t_spawn(job, 1);
 	t_finish();
 	signal(SIGUSR1, SIG_DFL);
 	signal(SIGUSR2, SIG_DFL);
 }
+
+static void jump_from_the_wait(int context) { jump_from(j_jump_from_the_wait, context); }
 
 static void c6_siglongjmp_from_the_wait_keeps_the_handlers_errno(void) { jump_from_the_wait(0); }
 static void c6_setcontext_from_the_wait_lands_on_the_calls_stack(void) { jump_from_the_wait(1); }
@@ -567,17 +569,7 @@ static void j_jump_in_the_first_wait(int i)
 
 static void c6_siglongjmp_out_of_an_unbounded_first_wait(void)
 {
-	alarm(10);
-	t_load_api();
-	pipe(chan);
-	pipe(idle_pipe);
-	struct sigaction sa = { .sa_handler = on_jump_out };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	t_spawn(j_jump_in_the_first_wait, 0);
-	t_spawn(j_jump_in_the_first_wait, 1);
-	t_finish();
-	signal(SIGUSR1, SIG_DFL);
+	jump_from(j_jump_in_the_first_wait, 0);
 }
 
 /* ---- the table --------------------------------------------------------
