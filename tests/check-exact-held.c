@@ -38,6 +38,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "t-helpers.h"
@@ -450,6 +451,92 @@ static void unix_send_swapped(int how)
 static void c7_unix_write_rest_number_dup2(void) { unix_send_swapped(SW_DUP2); }
 static void c7_unix_write_rest_number_reused(void) { unix_send_swapped(SW_REUSE); }
 
+/* ---- a directory's number swapped by a sibling ------------------------- */
+
+/* An *at call made on a worker took its directory (or, with AT_EMPTY_PATH,
+ * its file) by number when the worker started it: a sibling coroutine
+ * that ran as soon as the caller yielded and closed the number, or
+ * dup2'd another directory over it, sent the call into that directory or
+ * to EBADF (9 runs in 10), and a statx of "" described the file dup2 put
+ * there — where the kernel's call took its file when it was made.  Job 1
+ * swaps the number as soon as it runs; as threads (no library, off) it
+ * waits until job 0's call has ended. */
+enum at_how { AT_FSTATAT, AT_OPENAT, AT_READLINKAT, AT_RENAMEAT, AT_STATX_EMPTY };
+static int at_dir, at_other;
+static enum at_how at_how;
+static _Atomic int at_called;
+
+static void j_at_swap(int i)
+{
+	struct stat st;
+	struct statx sx;
+	char b[16];
+	long r;
+	if (i == 1) {
+		while (!t_jobs_coro() && !at_called)
+			t_msleep(1);
+		if (at_how == AT_OPENAT) {
+			close(at_dir);
+			t_jres(i, "open", open("d2", O_RDONLY | O_DIRECTORY));
+		} else {
+			t_jres(i, "dup2", dup2(at_other, at_dir) == at_dir);
+		}
+		t_jout(i, "\n");
+		return;
+	}
+	switch (at_how) {
+	case AT_FSTATAT:
+		r = fstatat(at_dir, "f", &st, 0);
+		t_jres(i, "fstatat", r);
+		t_jout(i, "size=%ld", r == 0 ? (long)st.st_size : -1L);
+		break;
+	case AT_OPENAT:
+		r = openat(at_dir, "f", O_RDONLY | O_CLOEXEC);
+		t_jres(i, "openat", r >= 0);
+		t_jres(i, "read", r >= 0 ? read((int)r, b, sizeof b) : -1);
+		break;
+	case AT_READLINKAT:
+		t_jres(i, "readlinkat", readlinkat(at_dir, "lnk", b, sizeof b));
+		break;
+	case AT_RENAMEAT:
+		t_jres(i, "renameat", renameat(at_dir, "f", at_dir, "g"));
+		t_jres(i, "moved", access("d1/g", F_OK));
+		break;
+	case AT_STATX_EMPTY:
+		r = statx(at_dir, "", AT_EMPTY_PATH, STATX_SIZE, &sx);
+		t_jres(i, "statx", r);
+		t_jout(i, "size=%ld", r == 0 ? (long)sx.stx_size : -1L);
+		break;
+	}
+	t_jout(i, "\n");
+	at_called = 1;
+}
+
+static void at_swapped(enum at_how how)
+{
+	alarm(10);
+	t_fs_dir();
+	t_load_api();
+	mkdir("d1", 0755);
+	mkdir("d2", 0755);
+	t_put("d1/f", "hello");
+	t_put("d2/f", "abc");
+	symlink("target", "d1/lnk");
+	at_how = how;
+	at_called = 0;
+	at_dir = open(how == AT_STATX_EMPTY ? "d1/f" : "d1", O_RDONLY);
+	at_other = open(how == AT_STATX_EMPTY ? "d2/f" : "d2", O_RDONLY);
+	t_spawn(j_at_swap, 0);
+	t_spawn(j_at_swap, 1);
+	t_finish();
+}
+
+static void c7_fstatat_dir_dup2_by_sibling(void) { at_swapped(AT_FSTATAT); }
+static void c7_openat_dir_closed_and_reused_by_sibling(void) { at_swapped(AT_OPENAT); }
+static void c7_readlinkat_dir_dup2_by_sibling(void) { at_swapped(AT_READLINKAT); }
+static void c7_renameat_dir_dup2_by_sibling(void) { at_swapped(AT_RENAMEAT); }
+static void c7_statx_empty_path_dup2_by_sibling(void) { at_swapped(AT_STATX_EMPTY); }
+
 /* ---- the table ---------------------------------------------------------
  * T_BACKEND: the coroutine really waits in a hooked call (for a peer
  * thread or room in a pipe).  T_NOTSAN: ThreadSanitizer reports the
@@ -474,6 +561,11 @@ static const struct t_case cases[] = {
 	C(c7_tcp_recv_waitall_number_reused_in_first_wait, T_BACKEND | T_NOTSAN),
 	C(c7_unix_write_rest_number_dup2, T_BACKEND),
 	C(c7_unix_write_rest_number_reused, T_BACKEND),
+	C(c7_fstatat_dir_dup2_by_sibling, T_BACKEND | T_OWNCORO),
+	C(c7_openat_dir_closed_and_reused_by_sibling, T_BACKEND | T_OWNCORO),
+	C(c7_readlinkat_dir_dup2_by_sibling, T_BACKEND | T_OWNCORO),
+	C(c7_renameat_dir_dup2_by_sibling, T_BACKEND | T_OWNCORO),
+	C(c7_statx_empty_path_dup2_by_sibling, T_BACKEND | T_OWNCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -200,6 +200,8 @@ void t_far_deadline(int on);
  * threads there, as without the library (a case's main, before
  * t_cases_main). */
 void t_jobs_threads_under_off(void);
+/* Are the jobs t_spawn() starts coroutines (else threads)? */
+int t_jobs_coro(void);
 /* Spawn job fn(i); returns the coroutine's handle (or the job's index + 1
  * with threads). */
 int t_spawn(void (*fn)(int), int i);

@@ -327,6 +327,11 @@ void t_jobs_threads_under_off(void)
 		t_api.go = NULL;
 }
 
+int t_jobs_coro(void)
+{
+	return t_api.go != NULL;
+}
+
 void t_far_deadline(int on)
 {
 	t_load_api();

@@ -151,6 +151,8 @@ void asy__detach_reap(struct asy_thread *t, struct asy_waiter *w)
 	    (w->io.call == ASY_CALL_open || w->io.call == ASY_CALL_openat ||
 	     w->io.call == ASY_CALL_creat))
 		asy_sys(SYS_close, w->res, 0, 0, 0, 0, 0);
+	if (w->io.op == ASY_OP_CALL)
+		asy__fs_reaped(w);
 	asy__detach_free(t, w);
 }
 

@@ -216,7 +216,11 @@ static void thread_free(struct asy_thread *t, int forget)
 	while (!forget && atomic_load_explicit(&t->refs, memory_order_acquire) > 0)
 		asy_sys_nanosleep(50000);
 	/* Blocks of abandoned ops still on the parked list stay mapped: a
-	 * ring's op may still write into them (detach.c). */
+	 * ring's op may still write into them (detach.c).  The calls workers
+	 * made for them have ended: the numbers they kept go. */
+	for (struct asy_waiter *w = forget ? NULL : t->parked; w; w = w->pnext)
+		if (w->abandoned && w->io.op == ASY_OP_CALL)
+			asy__fs_reaped(w);
 	asy__detach_drop_kept(t);
 	asy__unmap(t, sizeof *t);
 }

@@ -388,6 +388,7 @@ void asy__children_settle(void);
 int asy__child_waits(const struct asy_io *io);
 long asy__child_wait(struct asy_io *io);
 long asy__fs_offload(struct asy_io *io, const long *a, int waits);
+void asy__fs_reaped(struct asy_waiter *w); /* a left-behind call ended: its kept numbers go */
 struct sigaction;
 int asy__sigaction_real(int sig, const struct sigaction *act, struct sigaction *old);
 extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("initial-exec")));

@@ -84,25 +84,39 @@ static const unsigned char rows[ASY_CALL_COUNT] = {
  * and an int result is the low half of the register. */
 typedef long (*libc_fn)(long, long, long, long, long, long);
 
-/* The fd arguments of a call that waits on a worker of its own (WAITS,
- * LOCK), as argument indexes + 1.  While it is out, each number is kept
- * (keep.c): a sibling coroutine runs as soon as the caller yields, before
- * the worker has started the call, and its close of the number, or an
- * open that takes it again, must leave the call its file, as the
- * kernel's call took it when it was made (a flock locked the new file,
- * and held it).  The copy is made by that close, not at once: closing a
- * copy releases the process's POSIX record locks on its file. */
+/* The numbers a call on a worker takes its files by, kept while it is
+ * out (keep.c): a sibling coroutine runs as soon as the caller yields,
+ * before the worker has started the call, and its close of the number,
+ * a dup2 over it or an open that takes it again, must leave the call its
+ * file, as the kernel's call took it when it was made (a flock locked the
+ * new file, and held it; an fstatat or openat looked in the directory
+ * the number held next, or said EBADF; a statx of "" with AT_EMPTY_PATH
+ * described the file a dup2 put there).  The copy is made by that close,
+ * not at once: closing a copy releases the process's POSIX record locks
+ * on its file.
+ *
+ * fd_args: those of a call that waits on a worker of its own (WAITS,
+ * LOCK), as argument indexes + 1.  at_call: the *at calls, whose
+ * directory fd is the argument before each name (before `from` and
+ * before `to`); a negative one (AT_FDCWD) names no file. */
 static const unsigned char fd_args[ASY_CALL_COUNT][2] = {
 	[ASY_CALL_flock] = { 1 },    [ASY_CALL_fcntl] = { 1 },    [ASY_CALL_lockf] = { 1 },
 	[ASY_CALL_vmsplice] = { 1 }, [ASY_CALL_sendfile] = { 1, 2 }, [ASY_CALL_tee] = { 1, 2 },
 	[ASY_CALL_splice] = { 1, 3 }, [ASY_CALL_copy_file_range] = { 1, 3 },
 };
 
+static const unsigned char at_call[ASY_CALL_COUNT] = {
+	[ASY_CALL_openat] = 1,    [ASY_CALL_fstatat] = 1,   [ASY_CALL_statx] = 1,
+	[ASY_CALL_faccessat] = 1, [ASY_CALL_unlinkat] = 1,  [ASY_CALL_renameat] = 1,
+	[ASY_CALL_renameat2] = 1, [ASY_CALL_mkdirat] = 1,   [ASY_CALL_linkat] = 1,
+	[ASY_CALL_symlinkat] = 1, [ASY_CALL_readlinkat] = 1,
+};
+
 struct job {
 	libc_fn fn;
 	const long *a;
-	struct asy_keep *keep; /* for fd_args[call], or NULL */
-	int call;
+	struct asy_keep *keep; /* for fdi[], or NULL */
+	signed char fdi[2];    /* the kept numbers' argument indexes, or -1 */
 	unsigned char posix;  /* a POSIX record lock's wait (F_SETLKW, lockf) */
 	unsigned char narrow; /* the result is an int */
 	unsigned char none;   /* there is no result (sync) */
@@ -147,16 +161,18 @@ static long call_kept(struct job *j)
 	memcpy(a, j->a, sizeof a);
 	for (;;) {
 		copied = 0;
-		for (int k = 0; k < 2 && fd_args[j->call][k]; k++) {
-			int i = fd_args[j->call][k] - 1;
-			a[i] = asy__keep_fd(&j->keep[k], (int)j->a[i]);
-			copied |= a[i] != j->a[i];
+		for (int k = 0; k < 2; k++) {
+			int i = j->fdi[k];
+			if (i >= 0) {
+				a[i] = asy__keep_fd(&j->keep[k], (int)j->a[i]);
+				copied |= a[i] != j->a[i];
+			}
 		}
 		r = j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
 		if (!(r == -1 && errno == EBADF && !copied && again--))
 			break;
-		for (int k = 0; k < 2 && fd_args[j->call][k]; k++)
-			copied |= asy__keep_fd(&j->keep[k], -1) >= 0;
+		for (int k = 0; k < 2; k++)
+			copied |= j->fdi[k] >= 0 && asy__keep_fd(&j->keep[k], -1) >= 0;
 		if (!copied)
 			break;
 		errno = j->err_in;
@@ -190,24 +206,24 @@ static long run(void *p)
 	return r == -1 && j->err > 0 ? -(long)j->err : r;
 }
 
-/* The call made by fn on a worker (waits: as WAITS, with its numbers
- * kept); its result.  child.c makes its watches with it too. */
+static void keep_args(const struct asy_io *io, const long *a, struct job *j,
+		      struct asy_keep *keep);
+
+/* The call made by fn on a worker (waits: as WAITS), with its numbers
+ * kept; its result.  child.c makes its watches with it too. */
 long asy__fs_offload(struct asy_io *io, const long *a, int waits)
 {
 	struct asy_thread *t = asy__thread();
 	if (!t)
 		return ASY_PASS;
 	struct job j = { .fn = (libc_fn)io->arg, .a = a, .narrow = io->rwflags == (int)sizeof(int),
-			 .none = io->rwflags == 1, .err_in = errno, .call = io->call };
-	struct asy_keep keep[2] = { { .fd = -1, .held = -1 }, { .fd = -1, .held = -1 } };
+			 .none = io->rwflags == 1, .err_in = errno };
+	struct asy_keep keep[2];
 	struct asy_waiter w = { .io = { .op = ASY_OP_CALL, .call = io->call, .fd = io->fd, .fn = run,
 					.arg = &j } };
+	keep_args(io, a, &j, keep);
 	if (waits) {
 		w.io.flags = ASY_F_WAITS;
-		for (int k = 0; k < 2 && fd_args[io->call][k]; k++) {
-			asy__keep_begin(&keep[k], (int)a[fd_args[io->call][k] - 1]);
-			j.keep = keep;
-		}
 		j.posix = (io->call == ASY_CALL_fcntl && (int)a[1] == F_SETLKW) ||
 			  io->call == ASY_CALL_lockf;
 	}
@@ -263,9 +279,42 @@ static int name_in(char *dst, const char *p)
 	return -1;
 }
 
+/* Keep the numbers the call takes its files by (above) while it is out. */
+static void keep_args(const struct asy_io *io, const long *a, struct job *j,
+		      struct asy_keep *keep)
+{
+	int idx[2] = { fd_args[io->call][0] - 1, fd_args[io->call][1] - 1 };
+	if (at_call[io->call] && io->path > 0) {
+		idx[0] = io->path - 1;
+		idx[1] = mem[io->call].name2 > 0 ? io->path + mem[io->call].name2 - 1 : -1;
+	}
+	j->keep = NULL;
+	for (int k = 0; k < 2; k++) {
+		keep[k] = (struct asy_keep){ .fd = -1, .held = -1 };
+		j->fdi[k] = -1;
+		if (idx[k] >= 0 && (int)a[idx[k]] >= 0) {
+			asy__keep_begin(&keep[k], (int)a[idx[k]]);
+			j->fdi[k] = (signed char)idx[k];
+			j->keep = keep;
+		}
+	}
+}
+
+/* A detached call left behind by its coroutine has ended (detach.c): the
+ * numbers it kept are let go. */
+void asy__fs_reaped(struct asy_waiter *w)
+{
+	struct job *j = w->io.arg;
+	if (w->io.fn != run || !j->keep)
+		return;
+	asy__keep_end(&j->keep[0]);
+	asy__keep_end(&j->keep[1]);
+}
+
 struct dcall {
 	struct job j;
 	long a[6];
+	struct asy_keep keep[2];
 	char name[2][PATH_MAX];
 	char out[]; /* the result buffer */
 };
@@ -323,10 +372,13 @@ static long offload_detached(struct asy_thread *t, struct asy_io *io, int waits)
 		if (mem[io->call].outlen && outn)
 			d->a[p + mem[io->call].outlen] = (long)outn;
 	}
+	keep_args(io, d->a, &d->j, d->keep);
 	long r = asy__op(t, w, -1);
 	io->via = w->io.via;
-	if (w->abandoned)
-		return asy__detach_end(t, w, r, NULL, 0); /* its completion frees it */
+	if (w->abandoned) /* its completion frees it, and lets its numbers go */
+		return asy__detach_end(t, w, r, NULL, 0);
+	asy__keep_end(&d->keep[0]);
+	asy__keep_end(&d->keep[1]);
 	if (r >= 0 && mem[io->call].out) {
 		/* Into the program's buffer as the kernel would write it. */
 		size_t n = mem[io->call].outlen ? (size_t)r : outn;
