@@ -29,6 +29,7 @@
 #include <threads.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -260,6 +261,49 @@ static void c_c11(void)
 	jobs(j_c11, 2);
 	cnd_destroy(&cm_cnd);
 	mtx_destroy(&cm_mtx);
+}
+
+/* ---- glibc functions made of one hooked call -------------------------- */
+
+/* eventfd_read/eventfd_write and C11's thrd_sleep make their read, write
+ * and clock_nanosleep inside glibc: a coroutine's eventfd_read of a
+ * counter its sibling writes held the thread for good, and a thrd_sleep
+ * loop waiting for a sibling's flag never saw it (shim/compose.c). */
+static int c_efd = -1;
+static volatile int c_flag;
+
+static void j_composed(int i)
+{
+	if (i == 1) {
+		waits();
+		t_jout(i, "eventfd_write=%d ", eventfd_write(c_efd, 5));
+		waits();
+		c_flag = 1;
+		t_jout(i, "\n");
+		return;
+	}
+	eventfd_t v = 0;
+	int r = eventfd_read(c_efd, &v);
+	t_jout(i, "eventfd_read=%d value=%llu ", r, (unsigned long long)v);
+	struct timespec ms = { 0, 1000000 };
+	int n = 0;
+	while (!c_flag && n < 2000)
+		n += thrd_sleep(&ms, NULL) == 0;
+	t_jout(i, "thrd_sleep saw the flag=%s ", yes(c_flag));
+	struct timespec bad = { 0, -1 };
+	errno = 0;
+	r = thrd_sleep(&bad, NULL);
+	t_jout(i, "thrd_sleep(bad)=%d errno=%d ", r, errno);
+	errno = 0;
+	r = eventfd_write(c_efd, 0xffffffffffffffffULL);
+	t_jout(i, "eventfd_write(max)=%d errno=%s\n", r, t_errname(errno));
+}
+
+static void c_composed(void)
+{
+	c_efd = eventfd(0, EFD_CLOEXEC);
+	jobs(j_composed, 2);
+	close(c_efd);
 }
 
 /* ---- semaphores ------------------------------------------------------------ */
@@ -589,6 +633,7 @@ static const struct t_case cases[] = {
 	{ "timed", c_timed, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "cross", c_cross, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "c11", c_c11, T_BACKEND | T_OWNCORO | T_NOTSAN },
+	{ "composed", c_composed, T_BACKEND | T_OWNCORO },
 	{ "sem", c_sem, T_BACKEND | T_OWNCORO },
 	{ "join", c_join, T_BACKEND | T_OWNCORO },
 	{ "sigwait", c_sigwait, T_BACKEND | T_OWNCORO },
