@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <resolv.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -417,6 +419,84 @@ static void k_resolve(void)
 	t_finish();
 }
 
+/* A thread's own resolver settings: each job points its thread's _res at
+ * a DNS server of the test's (a plain thread on a loopback UDP port that
+ * answers every A question with 10.1.2.3) and looks up "foo.test".  In a
+ * coroutine the lookup ran on a worker, whose _res is resolv.conf's:
+ * gethostbyname said NULL and getaddrinfo EAI_NONAME. */
+static int dns_fd = -1;
+static struct sockaddr_in dns_at;
+
+static void *dns_server(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		unsigned char b[512 + 16];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		long n = recvfrom(dns_fd, b, 512, 0, (struct sockaddr *)&from, &fl);
+		if (n <= 0)
+			return NULL; /* shut down: the case is over */
+		if (n <= 12)
+			continue;
+		long q = 12; /* past the question's name, type and class */
+		while (q < n && b[q])
+			q += b[q] + 1;
+		if (q + 5 > n)
+			continue;
+		int type_a = b[q + 1] == 0 && b[q + 2] == 1;
+		q += 5;
+		b[2] = 0x81, b[3] = 0x80; /* a response, recursion available, no error */
+		b[6] = 0, b[7] = (unsigned char)type_a, b[8] = b[9] = b[10] = b[11] = 0;
+		static const unsigned char a[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 2, 3 };
+		if (type_a)
+			memcpy(b + q, a, sizeof a), q += sizeof a;
+		sendto(dns_fd, b, (size_t)q, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static void j_own_resolver(int i)
+{
+	res_init();
+	_res.nscount = 1;
+	_res.nsaddr_list[0] = dns_at;
+	_res.retrans = 1;
+	_res.retry = 1;
+	struct hostent he, *h = NULL;
+	char buf[1024], a[INET_ADDRSTRLEN] = "NULL";
+	int herr = 0;
+	gethostbyname_r("foo.test", &he, buf, sizeof buf, &h, &herr);
+	if (h)
+		inet_ntop(AF_INET, h->h_addr_list[0], a, sizeof a);
+	t_jout(i, "gethostbyname_r=%s ", a);
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int r = getaddrinfo("foo.test", "80", &hints, &res);
+	if (r == 0)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, a, sizeof a);
+	t_jout(i, "getaddrinfo=%d %s\n", r, r == 0 ? a : "-");
+	if (res)
+		freeaddrinfo(res);
+}
+
+static void k_resolve_own_settings(void)
+{
+	alarm(8);
+	dns_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	dns_at = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof dns_at;
+	if (bind(dns_fd, (struct sockaddr *)&dns_at, sizeof dns_at) < 0 ||
+	    getsockname(dns_fd, (struct sockaddr *)&dns_at, &len) < 0)
+		return;
+	pthread_t srv;
+	pthread_create(&srv, NULL, dns_server, NULL);
+	for (int i = 0; i < 2; i++)
+		t_spawn(j_own_resolver, i);
+	t_finish();
+	shutdown(dns_fd, SHUT_RDWR);
+	pthread_join(srv, NULL);
+	close(dns_fd);
+}
+
 /* A receive's SO_RCVTIMEO runs from the call, not from when the engine
  * gets to it: job 0 waits 100 ms on a TCP and then a unix socket (the
  * ring reads the first one's timeout itself, the second's by
@@ -471,6 +551,7 @@ static const struct t_case cases[] = {
 	{ "k_send_big", k_send_big, T_BACKEND | T_OWNCORO },
 	{ "k_reused_number", k_reused_number, T_BACKEND | T_OWNCORO },
 	{ "k_resolve", k_resolve, T_OWNCORO },
+	{ "k_resolve_own_settings", k_resolve_own_settings, T_OWNCORO },
 	{ "k_timeo_busy", k_timeo_busy, T_BACKEND | T_OWNCORO },
 	{ NULL, NULL, 0 },
 };

@@ -11,11 +11,14 @@
  * the error number) with errno ETIMEDOUT or ECANCELED. */
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <netdb.h>
+#include <resolv.h>
 
 #include "engine.h"
 #include "resolve.h"
 #include "coro.h"
+#include "spin.h"
 
 struct asy_res_real asy__res_real;
 static ASY_TLS unsigned char last_via;
@@ -49,6 +52,66 @@ static long run_job(void *p)
 	return 0;
 }
 
+/* ---- the thread's own resolver settings --------------------------------
+ * A worker's lookup uses its own thread's _res, which glibc makes from
+ * resolv.conf and RES_OPTIONS.  A program may have set its own thread's
+ * otherwise — res_init() and then its nameservers, options or search
+ * list written into _res (a test's DNS server on a port of its own) —
+ * and a lookup made on a worker asked resolv.conf's servers instead
+ * (gethostbyname NULL, getaddrinfo EAI_NONAME).  So while the calling
+ * thread's _res differs from what resolv.conf gives (`conf`, made once),
+ * its lookups are its own calls, on its thread.  One not set up yet is
+ * set up from resolv.conf by the lookup, as a worker's is. */
+static struct __res_state conf;
+static _Atomic int conf_made; /* 1 made, -1 could not be */
+static asy_spin conf_lock = ASY_SPIN_INIT;
+
+static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_family == b->sin_family && a->sin_port == b->sin_port &&
+	       a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+static int same_settings(const struct __res_state *a, const struct __res_state *b)
+{
+	if (a->retrans != b->retrans || a->retry != b->retry || a->options != b->options ||
+	    a->nscount != b->nscount || a->ndots != b->ndots || a->nsort != b->nsort ||
+	    a->pfcode != b->pfcode || a->_u._ext.nscount != b->_u._ext.nscount)
+		return 0;
+	for (int i = 0; i < a->nscount && i < MAXNS; i++) {
+		const struct sockaddr_in6 *x = a->_u._ext.nsaddrs[i], *y = b->_u._ext.nsaddrs[i];
+		if (!same_addr(&a->nsaddr_list[i], &b->nsaddr_list[i]) || !x != !y ||
+		    (x && memcmp(x, y, sizeof *x)))
+			return 0;
+	}
+	for (int i = 0; i < MAXDNSRCH + 1; i++) {
+		const char *x = a->dnsrch[i], *y = b->dnsrch[i];
+		if (!x != !y || (x && strcmp(x, y)))
+			return 0;
+		if (!x)
+			break;
+	}
+	return !memcmp(a->sort_list, b->sort_list, sizeof a->sort_list);
+}
+
+static int own_settings(void)
+{
+	const struct __res_state *mine = __res_state();
+	if (!(mine->options & RES_INIT))
+		return 0;
+	int made = atomic_load_explicit(&conf_made, memory_order_acquire);
+	if (!made) {
+		asy__spin_take(&conf_lock);
+		made = atomic_load_explicit(&conf_made, memory_order_relaxed);
+		if (!made) {
+			made = res_ninit(&conf) == 0 ? 1 : -1;
+			atomic_store_explicit(&conf_made, made, memory_order_release);
+		}
+		asy__spin_give(&conf_lock);
+	}
+	return made < 0 || !same_settings(mine, &conf);
+}
+
 /* 1: j ran on a worker (its result is in j); 0: run it here, as the
  * program's own call; -errno: ended before it started. */
 static int offload(struct job *j)
@@ -56,7 +119,7 @@ static int offload(struct job *j)
 	last_via = ASY_VIA_LIBC;
 	if (!atomic_load_explicit(&asy__ready, memory_order_relaxed) || asy__depth || asy__in_handler ||
 	    asy__forked || asy__unshared ||
-	    asy__in_child() || !asy__coro_self() || asy__coro_alone())
+	    asy__in_child() || !asy__coro_self() || asy__coro_alone() || own_settings())
 		return 0;
 	asy__depth++;
 	struct asy_thread *t = asy__thread();
