@@ -566,6 +566,8 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	 * reached the scheduler, which slept on.  An enter that only waits
 	 * says -EINTR.  -EINTR, -ETIME: the scheduler looks again. */
 	submit_now(ring);
+	if (!(ring->u.flags & IORING_SETUP_SQPOLL) && io_uring_sq_ready(&ring->u))
+		tsp = &zero; /* the submit failed (EAGAIN, EBUSY): no sleep, the scheduler tries again */
 	if (io_uring_wait_cqes(&ring->u, &cqe, 1, tsp, NULL) == -EINTR)
 		t->signals++;
 	atomic_store(&t->sleeping, 0);

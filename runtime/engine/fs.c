@@ -191,6 +191,11 @@ static long run(void *p)
 	const long *a = j->a;
 	errno = j->err_in;
 	long r = j->keep ? call_kept(j) : j->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (j->keep) { /* the call has its files: a copy's close is due now, not when
+			* its thread next looks (a call left behind held it till then) */
+		asy__keep_end(&j->keep[0]);
+		asy__keep_end(&j->keep[1]);
+	}
 	if (j->narrow)
 		r = (int)r;
 	if (j->none)

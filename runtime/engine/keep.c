@@ -341,6 +341,10 @@ void asy__keep_fork_child(int prepared)
 		int held = atomic_load_explicit(&k->held, memory_order_relaxed);
 		if (held >= 0)
 			asy_sys(SYS_close, held, 0, 0, 0, 0, 0);
+		/* off the list: a call the child makes again goes by number,
+		 * and its end closes nothing and unlinks nothing */
+		atomic_store_explicit(&k->held, -1, memory_order_relaxed);
+		k->on = 0;
 	}
 	list = NULL;
 	atomic_store(&asy__keeps, 0);
