@@ -270,7 +270,7 @@ static void c_c11(void)
  * counter its sibling writes held the thread for good, and a thrd_sleep
  * loop waiting for a sibling's flag never saw it (shim/compose.c). */
 static int c_efd = -1;
-static volatile int c_flag;
+static _Atomic int c_flag;
 
 static void j_composed(int i)
 {

@@ -477,7 +477,8 @@ static void j_at_swap(int i)
 			t_msleep(1);
 		if (at_how == AT_OPENAT) {
 			close(at_dir);
-			t_jres(i, "open", open("d2", O_RDONLY | O_DIRECTORY));
+			/* opened: its number races job 0's open, as two threads' opens do */
+			t_jres(i, "open", open("d2", O_RDONLY | O_DIRECTORY | O_CLOEXEC) >= 0);
 		} else {
 			t_jres(i, "dup2", dup2(at_other, at_dir) == at_dir);
 		}
