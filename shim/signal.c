@@ -144,6 +144,7 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	unsigned gen = atomic_load_explicit(&asy__fork_gen, memory_order_relaxed);
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) { /* none: a raw install of a trampoline */
 		asy__coro_handler_ran(); /* calls that moved part end (coro/jump.c) */
+		asy__wake_handler();     /* a sleep about to start does not (wait.c) */
 		h(sig, si, uc);
 	}
 	if (asy__fork_unseen() || atomic_load_explicit(&asy__fork_gen, memory_order_relaxed) != gen)

@@ -99,6 +99,11 @@ int asy__coro_moved(void);
 void asy__coro_handler_ran(void);
 int asy__coro_handlers_new(void);
 void asy__coro_signalled(int all);
+/* Must the scheduler look before it sleeps: a coroutine was made runnable
+ * (a handler's asy_go, asy_cancel or put-off jump) or a handler ran since
+ * the engine last asked?  Asked with the thread's signals blocked, just
+ * before the sleep (wait.c, the backends' waits). */
+int asy__coro_wake_pending(void);
 
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);

@@ -179,6 +179,12 @@ int asy__coro_handlers_new(void)
 	return 1;
 }
 
+int asy__coro_wake_pending(void)
+{
+	struct sched *s = asy__sched(0);
+	return s && s->running && (s->rq_head || s->handlers != s->handlers_seen);
+}
+
 void asy__coro_signalled(int all)
 {
 	struct sched *s = asy__sched(0);

@@ -140,7 +140,7 @@ static long run_poll(struct worker *wk, struct asy_waiter *w, struct pollfd *p, 
 			if (w->deadline < until)
 				until = w->deadline;
 		}
-		long r = asy__ppoll_until(&wk->poll_ts, p, n, until);
+		long r = asy__ppoll_until(&wk->poll_ts, p, n, until, NULL);
 		if (r < 0 && r != -EINTR)
 			return r;
 		if (r > 0)
@@ -602,7 +602,7 @@ static void threads_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	if (deadline == 0)
 		return;
 	/* Only readiness waits out: the thread polls their fds itself. */
-	if (asy__ready_sleep(t, deadline))
+	if (asy__ready_sleep(t, deadline, seq))
 		return;
 	/* Calls on workers too: the workers take the waits (ready.c). */
 	for (struct asy_waiter *w = asy__ready_take_all(t), *next; w; w = next) {

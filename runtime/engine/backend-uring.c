@@ -568,8 +568,14 @@ static void uring_wait(struct asy_thread *t, int64_t deadline, unsigned seq)
 	submit_now(ring);
 	if (!(ring->u.flags & IORING_SETUP_SQPOLL) && io_uring_sq_ready(&ring->u))
 		tsp = &zero; /* the submit failed (EAGAIN, EBUSY): no sleep, the scheduler tries again */
-	if (io_uring_wait_cqes(&ring->u, &cqe, 1, tsp, NULL) == -EINTR)
+	uint64_t old;
+	int masked = tsp == &zero ? 1 : asy__sleep_mask(t, seq, &old); /* wait.c */
+	if (masked == 1)
+		tsp = &zero;
+	if (io_uring_wait_cqes(&ring->u, &cqe, 1, tsp, masked ? NULL : (sigset_t *)&old) == -EINTR)
 		t->signals++;
+	if (!masked)
+		asy__sleep_unmask(&old);
 	atomic_store(&t->sleeping, 0);
 }
 

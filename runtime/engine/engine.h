@@ -468,7 +468,7 @@ int asy__rest_interrupted(long done);
 int asy__ready_submit(struct asy_thread *t, struct asy_waiter *w);
 int asy__ready_cancel(struct asy_thread *t, struct asy_waiter *w);
 void asy__ready_look(struct asy_thread *t);
-int asy__ready_sleep(struct asy_thread *t, int64_t deadline);
+int asy__ready_sleep(struct asy_thread *t, int64_t deadline, unsigned seq);
 struct asy_waiter *asy__ready_take_all(struct asy_thread *t);
 void asy__ready_fini(struct asy_thread *t);
 
@@ -478,7 +478,8 @@ void asy__ready_fini(struct asy_thread *t);
  * read-only view of a page the thread writes through `rw` (struct
  * asy_ro_ts, above).  The ppoll's answer, or -EINTR when a signal, or a
  * stop and continue, ended it. */
-long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline);
+long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline,
+		      const uint64_t *mask); /* mask: the wait's signal mask, or NULL */
 void asy__ro_ts_fini(struct asy_ro_ts *t);
 /* In a fork child: the pages are the parent's (not mapped here). */
 void asy__ro_ts_forget(struct asy_ro_ts *t);
@@ -666,6 +667,10 @@ void asy__nudge(struct asy_thread *t);
 #define WAKE_SPIN_NS 10000
 #define LISTEN_SPIN_NS 30000
 void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline);
+void asy__wake_handler(void); /* a program's handler runs on this thread (wait.c) */
+/* 0: signals blocked, sleep with *old as mask; 1: no sleep; -1: not blocked */
+int asy__sleep_mask(struct asy_thread *t, unsigned seq, uint64_t *old);
+void asy__sleep_unmask(const uint64_t *old);
 /* The calling thread's listener on mark, if one is parked: runnable. */
 void asy__listener_wake(_Atomic int *mark);
 /* The calling thread's engine state when it is in use for this scheduler

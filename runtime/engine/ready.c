@@ -40,6 +40,7 @@
  * measures again from its absolute deadlines. */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -123,7 +124,7 @@ static struct pollfd *array(struct asy_thread *t)
 /* Poll every fd on the list, waiting up to `deadline` (-1 none, 0 not at
  * all); finish the ops that have an fd ready.  -errno when poll itself
  * failed (EINVAL: more fds than RLIMIT_NOFILE). */
-static long look(struct asy_thread *t, int64_t deadline)
+static long look(struct asy_thread *t, int64_t deadline, const uint64_t *mask)
 {
 	struct pollfd *p = array(t);
 	if (!p)
@@ -139,7 +140,7 @@ static long look(struct asy_thread *t, int64_t deadline)
 		}
 	}
 	t->ready_look = asy_now();
-	long r = asy__ppoll_until(&t->ready_ts, p, n, deadline);
+	long r = asy__ppoll_until(&t->ready_ts, p, n, deadline, mask);
 	if (r == -EINTR)
 		t->signals++;
 	if (r > 0 && asy__forked_in_wait(t))
@@ -174,15 +175,20 @@ static long look(struct asy_thread *t, int64_t deadline)
 
 void asy__ready_look(struct asy_thread *t)
 {
-	if (t->ready && asy_now() - t->ready_look >= LOOK_NS && look(t, 0) < 0)
+	if (t->ready && asy_now() - t->ready_look >= LOOK_NS && look(t, 0, NULL) < 0)
 		t->ready_failed = 1;
 }
 
-int asy__ready_sleep(struct asy_thread *t, int64_t deadline)
+int asy__ready_sleep(struct asy_thread *t, int64_t deadline, unsigned seq)
 {
 	if (!t->ready || t->ready_failed || t->pool_out > t->ready_n)
 		return 0; /* a worker may finish a call meanwhile: the futex */
-	if (look(t, deadline) < 0) {
+	uint64_t old; /* a handler just before the sleep ends it (wait.c) */
+	int masked = asy__sleep_mask(t, seq, &old);
+	long r = look(t, masked == 1 ? 0 : deadline, masked ? NULL : &old);
+	if (!masked)
+		asy__sleep_unmask(&old);
+	if (r < 0) {
 		t->ready_failed = 1;
 		return 0;
 	}
@@ -225,7 +231,8 @@ static int ro_ts_init(struct asy_ro_ts *t)
 	return -1;
 }
 
-long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline)
+long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t deadline,
+		      const uint64_t *mask)
 {
 	struct timespec own, *ts = NULL;
 	const struct timespec *arg = NULL;
@@ -244,7 +251,7 @@ long asy__ppoll_until(struct asy_ro_ts *t, struct pollfd *p, unsigned n, int64_t
 		ts->tv_sec = left / 1000000000;
 		ts->tv_nsec = left % 1000000000;
 	}
-	return asy_sys(SYS_ppoll, p, n, arg, NULL, 8, 0);
+	return asy_sys(SYS_ppoll, p, n, arg, mask, 8, 0);
 }
 
 void asy__ro_ts_forget(struct asy_ro_ts *t)

@@ -11,6 +11,7 @@
  * the engine's) is abandoned instead: the coroutine goes on at once, the
  * waiter stays on the parked list, and its completion frees it. */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <time.h>
 
@@ -111,6 +112,40 @@ void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline)
 	while (atomic_load_explicit(&t->wake_seq, memory_order_relaxed) == seq && asy_now() < until)
 		for (int i = 0; i < 64; i++)
 			asy__cpu_relax();
+}
+
+/* ---- a handler just before the sleep ----
+ * A handler that runs after the scheduler's last look and before its
+ * sleep (its asy_go, asy_cancel, put-off siglongjmp, or the cut of a call
+ * that moved part) must end that sleep, or the thread sleeps on with a
+ * coroutine runnable — for ever, with no timer and no op to end it.  So
+ * every handler the trampoline runs moves its thread's wake count
+ * (asy__wake_handler: the futex sleep of the threads backend then does
+ * not start), and a sleep that can take a signal mask (io_uring_enter,
+ * ppoll) is entered with every signal blocked until the kernel installs
+ * the old mask for the wait, as pselect does: one that came just before
+ * is then taken in the sleep, which ends with EINTR. */
+void asy__wake_handler(void)
+{
+	struct asy_thread *t = asy__tls_thread;
+	if (t)
+		atomic_fetch_add_explicit(&t->wake_seq, 1, memory_order_relaxed);
+}
+
+int asy__sleep_mask(struct asy_thread *t, unsigned seq, uint64_t *old)
+{
+	uint64_t all = ~0ULL;
+	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
+		return -1;
+	if (atomic_load(&t->wake_seq) == seq && !asy__coro_wake_pending())
+		return 0;
+	asy__sleep_unmask(old);
+	return 1;
+}
+
+void asy__sleep_unmask(const uint64_t *old)
+{
+	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, 8, 0, 0);
 }
 
 struct asy_thread *asy__thread_now(void)
@@ -224,7 +259,7 @@ int asy__engine_idle(int64_t deadline)
 	int n = unpark_done(t) + unpark_listeners(t);
 	if (!n && t->detach_trim)
 		asy__detach_trim(t);
-	if (n) {
+	if (n || asy__coro_wake_pending()) { /* a handler's, since the scheduler looked */
 		t->be->wait(t, 0, seq);
 	} else {
 		/* deadline 0, a look: what the wait ran (io_uring's deferred
