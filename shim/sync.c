@@ -31,6 +31,7 @@
  *  - sigwait, sigwaitinfo, sigtimedwait: sigtimedwait with no time,
  *    parking while it says EAGAIN; the signals waited for are blocked in
  *    the thread, so one sent meanwhile stays pending for the next look.
+ *  - pause, sigsuspend: parking until a handler has run on the thread.
  *
  * A coroutine alone on its thread, a timeout glibc never waits for (a
  * clock other than CLOCK_REALTIME or CLOCK_MONOTONIC, a tv_nsec outside
@@ -54,6 +55,7 @@
 #include "spin.h"
 #include "pin.h"
 #include "real.h"
+#include "sys.h"
 
 /* A timeout glibc waits for; any other it answers at once. */
 static int waitable(clockid_t clk, const struct timespec *t)
@@ -433,6 +435,54 @@ ASY_EXPORT int sigwaitinfo(const sigset_t *restrict set, siginfo_t *restrict inf
 {
 	int r = sig_until(set, info, NULL);
 	return r != -2 ? r : get_sigwaitinfo()(set, info);
+}
+
+/* pause and sigsuspend: the wait ends when a handler of the program has
+ * run on the thread.  In a coroutine with siblings the coroutine parks
+ * and looks at the handlers' count (a sibling's kill or pthread_kill, or
+ * another thread's, lands while the thread runs or sleeps), sigsuspend's
+ * mask being the thread's meanwhile — the siblings run under it too,
+ * since coroutines share their thread's mask — and the old one back at
+ * the end: -1 with EINTR, as the kernel's.  A mask glibc cannot read is
+ * its own call's EFAULT.  -2: libc's own call. */
+static int suspend(const sigset_t *mask)
+{
+	void *self = asy__pin_self();
+	uint64_t m, old;
+	if (!self || asy__coro_alone() || (mask && asy__copy_in(&m, mask, sizeof m) < 0))
+		return -2;
+	unsigned seen = asy__coro_handlers_count();
+	if (mask && asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &m, &old, 8, 0, 0) < 0)
+		return -2;
+	int r = -1;
+	for (int64_t every = WAIT_FIRST_NS; asy__coro_handlers_count() == seen;
+	     every = asy__pin_next(every))
+		if (asy__pin_park(self, every, 1, NULL) < 0) {
+			r = -2; /* no longer a coroutine that can park */
+			break;
+		}
+	if (mask)
+		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8, 0, 0);
+	if (r == -1)
+		errno = EINTR;
+	return r;
+}
+
+typedef int (*sigsuspend_fn)(const sigset_t *);
+typedef int (*pause_fn)(void);
+REAL(sigsuspend, sigsuspend_fn)
+REAL(pause, pause_fn)
+
+ASY_EXPORT int sigsuspend(const sigset_t *mask)
+{
+	int r = suspend(mask);
+	return r != -2 ? r : get_sigsuspend()(mask);
+}
+
+ASY_EXPORT int pause(void)
+{
+	int r = suspend(NULL);
+	return r != -2 ? r : get_pause()();
 }
 
 /* sigwait: the signal in *sig and 0, or the error number (never EINTR). */

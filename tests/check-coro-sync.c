@@ -263,6 +263,63 @@ static void c_c11(void)
 	mtx_destroy(&cm_mtx);
 }
 
+/* ---- pause and sigsuspend ---------------------------------------------- */
+
+/* Both wait for a handler to run in the caller's thread: a sibling's
+ * pthread_kill must end them (glibc's wait inside itself held the thread,
+ * and the sibling never ran).  Job 0 blocks SIGUSR1, sigsuspends with it
+ * unblocked (the mask is back after), then unblocks it and pauses; job 1
+ * signals job 0's thread until job 0 says it is through each. */
+static _Atomic int susp_stage, susp_handled;
+static pthread_t susp_target;
+
+static void on_susp(int sig)
+{
+	(void)sig;
+	susp_handled++;
+}
+
+static void j_suspend(int i)
+{
+	if (i == 1) {
+		for (int stage = 1; stage <= 2; stage++)
+			for (int k = 0; susp_stage < stage && k < 2000; k++) {
+				waits();
+				pthread_kill(susp_target, SIGUSR1);
+			}
+		t_jout(i, "stages=%d\n", (int)susp_stage);
+		return;
+	}
+	sigset_t usr1, old, now;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	susp_target = pthread_self();
+	pthread_sigmask(SIG_BLOCK, &usr1, &old);
+	sigset_t during = old;
+	sigdelset(&during, SIGUSR1);
+	errno = 0;
+	int r = sigsuspend(&during);
+	t_jout(i, "sigsuspend=%d %s handled=%s ", r, t_errname(errno), yes(susp_handled > 0));
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	t_jout(i, "blocked after=%s ", yes(sigismember(&now, SIGUSR1)));
+	susp_stage = 1;
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	errno = 0;
+	r = pause();
+	t_jout(i, "pause=%d %s\n", r, t_errname(errno));
+	susp_stage = 2;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void c_suspend(void)
+{
+	struct sigaction sa = { .sa_handler = on_susp };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	jobs(j_suspend, 2);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* ---- glibc functions made of one hooked call -------------------------- */
 
 /* eventfd_read/eventfd_write and C11's thrd_sleep make their read, write
@@ -634,6 +691,7 @@ static const struct t_case cases[] = {
 	{ "cross", c_cross, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "c11", c_c11, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "composed", c_composed, T_BACKEND | T_OWNCORO },
+	{ "suspend", c_suspend, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "sem", c_sem, T_BACKEND | T_OWNCORO },
 	{ "join", c_join, T_BACKEND | T_OWNCORO },
 	{ "sigwait", c_sigwait, T_BACKEND | T_OWNCORO },

@@ -104,6 +104,10 @@ void asy__coro_signalled(int all);
  * the engine last asked?  Asked with the thread's signals blocked, just
  * before the sleep (wait.c, the backends' waits). */
 int asy__coro_wake_pending(void);
+/* How many of the program's handlers have run on the thread while its
+ * scheduler ran (the trampoline counts them): a wait for "a handler ran"
+ * (pause, sigsuspend: shim/sync.c) compares two of them. */
+unsigned asy__coro_handlers_count(void);
 
 /* Make c runnable again; same thread only. */
 void asy__coro_unpark(struct asy_coro *c);

@@ -179,6 +179,12 @@ int asy__coro_handlers_new(void)
 	return 1;
 }
 
+unsigned asy__coro_handlers_count(void)
+{
+	struct sched *s = asy__sched(0);
+	return s ? s->handlers : 0;
+}
+
 int asy__coro_wake_pending(void)
 {
 	struct sched *s = asy__sched(0);
