@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 
@@ -145,7 +146,18 @@ static inline __attribute__((always_inline)) void run(int info, int sig, siginfo
 	if ((uintptr_t)h > (uintptr_t)SIG_HOLD) { /* none: a raw install of a trampoline */
 		asy__coro_handler_ran(); /* calls that moved part end (coro/jump.c) */
 		asy__wake_handler();     /* a sleep about to start does not (wait.c) */
+		/* Taken in the engine's masked sleep: the context shows the
+		 * mask the sleep gives back, not the all-blocked one, and a
+		 * change made there is given back (a nested handler's
+		 * context is its own: the sleep's is taken meanwhile). */
+		uint64_t *back = asy__sleep_old_take();
+		sigset_t *um = uc ? &((ucontext_t *)uc)->uc_sigmask : NULL;
+		if (back && um)
+			memcpy(um, back, sizeof *back);
 		h(sig, si, uc);
+		if (back && um)
+			memcpy(back, um, sizeof *back);
+		asy__sleep_old_put(back);
 	}
 	if (asy__fork_unseen() || atomic_load_explicit(&asy__fork_gen, memory_order_relaxed) != gen)
 		asy__fork_in_handler(); /* the handler forked: this is the child */

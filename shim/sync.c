@@ -445,15 +445,24 @@ ASY_EXPORT int sigwaitinfo(const sigset_t *restrict set, siginfo_t *restrict inf
  * since coroutines share their thread's mask — and the old one back at
  * the end: -1 with EINTR, as the kernel's.  A mask glibc cannot read is
  * its own call's EFAULT.  -2: libc's own call. */
-static int suspend(const sigset_t *mask)
+static ASY_TLS unsigned suspending; /* sigsuspends parked on the thread */
+static ASY_TLS uint64_t suspend_base; /* its mask before the first of them */
+
+static int suspend(const sigset_t *mask, int is_pause)
 {
 	void *self = asy__pin_self();
-	uint64_t m, old;
-	if (!self || asy__coro_alone() || (mask && asy__copy_in(&m, mask, sizeof m) < 0))
+	uint64_t m = 0, all = ~0ULL, prev;
+	if (!self || asy__coro_alone() || (!is_pause && (!mask || asy__copy_in(&m, mask, sizeof m) < 0)))
+		return -2; /* glibc's own call: its EFAULT */
+	/* A handler before the call does not end it: the count is read with
+	 * every signal blocked, then the call's mask goes in (a signal it
+	 * unblocks is taken then, and counts). */
+	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, &prev, 8, 0, 0) < 0)
 		return -2;
 	unsigned seen = asy__coro_handlers_count();
-	if (mask && asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &m, &old, 8, 0, 0) < 0)
-		return -2;
+	if (!is_pause && suspending++ == 0)
+		suspend_base = prev;
+	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, is_pause ? &prev : &m, NULL, 8, 0, 0);
 	int r = -1;
 	for (int64_t every = WAIT_FIRST_NS; asy__coro_handlers_count() == seen;
 	     every = asy__pin_next(every))
@@ -461,11 +470,15 @@ static int suspend(const sigset_t *mask)
 			r = -2; /* no longer a coroutine that can park */
 			break;
 		}
-	if (mask)
-		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8, 0, 0);
-	if (r == -1)
-		errno = EINTR;
-	return r;
+	/* The last sigsuspend of the thread to end gives back the mask from
+	 * before the first (two that overlap: the first one's restore would
+	 * otherwise be undone by the second's). */
+	if (!is_pause && --suspending == 0)
+		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &suspend_base, NULL, 8, 0, 0);
+	if (r == -2)
+		return -2;
+	errno = EINTR;
+	return -1;
 }
 
 typedef int (*sigsuspend_fn)(const sigset_t *);
@@ -475,13 +488,18 @@ REAL(pause, pause_fn)
 
 ASY_EXPORT int sigsuspend(const sigset_t *mask)
 {
-	int r = suspend(mask);
+	int r = suspend(mask, 0);
 	return r != -2 ? r : get_sigsuspend()(mask);
+}
+
+ASY_EXPORT int __sigsuspend(const sigset_t *mask)
+{
+	return sigsuspend(mask);
 }
 
 ASY_EXPORT int pause(void)
 {
-	int r = suspend(NULL);
+	int r = suspend(NULL, 1);
 	return r != -2 ? r : get_pause()();
 }
 

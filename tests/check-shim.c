@@ -206,7 +206,9 @@ START_TEST(exports_only_hooks_and_asy)
 		"pthread_cond_signal", "pthread_cond_broadcast", "cnd_wait", "cnd_timedwait",
 		"cnd_signal", "cnd_broadcast", "sem_wait", "sem_timedwait", "sem_clockwait", "sem_post",
 		"pthread_join", "pthread_timedjoin_np", "pthread_clockjoin_np", "thrd_join",
-		"sigwait", "sigwaitinfo", "sigtimedwait",
+		"sigwait", "sigwaitinfo", "sigtimedwait", "sigsuspend", "__sigsuspend", "pause",
+		/* shim/compose.c */
+		"eventfd_read", "eventfd_write", "thrd_sleep",
 		/* shim/stack.c */
 		"pthread_getattr_np",
 		/* shim/jump.c */

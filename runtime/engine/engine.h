@@ -667,10 +667,13 @@ void asy__nudge(struct asy_thread *t);
 #define WAKE_SPIN_NS 10000
 #define LISTEN_SPIN_NS 30000
 void asy__wake_spin(struct asy_thread *t, unsigned seq, int64_t deadline);
-void asy__wake_handler(void); /* a program's handler runs on this thread (wait.c) */
-/* 0: signals blocked, sleep with *old as mask; 1: no sleep; -1: not blocked */
+/* A handler runs (wake_handler); the masked sleep (0: sleep with *old as the
+ * mask, 1: no sleep, -1: not masked); a handler's look at its mask (wait.c). */
+void asy__wake_handler(void);
 int asy__sleep_mask(struct asy_thread *t, unsigned seq, uint64_t *old);
 void asy__sleep_unmask(const uint64_t *old);
+uint64_t *asy__sleep_old_take(void);
+void asy__sleep_old_put(uint64_t *o);
 /* The calling thread's listener on mark, if one is parked: runnable. */
 void asy__listener_wake(_Atomic int *mark);
 /* The calling thread's engine state when it is in use for this scheduler

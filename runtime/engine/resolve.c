@@ -12,13 +12,13 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <netdb.h>
 #include <resolv.h>
 
 #include "engine.h"
 #include "resolve.h"
 #include "coro.h"
-#include "spin.h"
 
 struct asy_res_real asy__res_real;
 static ASY_TLS unsigned char last_via;
@@ -62,28 +62,34 @@ static long run_job(void *p)
  * thread's _res differs from what resolv.conf gives (`conf`, made once),
  * its lookups are its own calls, on its thread.  One not set up yet is
  * set up from resolv.conf by the lookup, as a worker's is. */
-static struct __res_state conf;
-static _Atomic int conf_made; /* 1 made, -1 could not be */
-static asy_spin conf_lock = ASY_SPIN_INIT;
+static struct __res_state *_Atomic conf;
 
-static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+/* The settings, compared as glibc's resolv_conf_matches() does: a
+ * nameserver is its address (an IPv6 one lives in _ext.nsaddrs, with
+ * sin_family 0 in nsaddr_list); _ext.nscount and the other _ext.nsaddrs
+ * are what the first query sets up, not settings. */
+static int same_server(const struct __res_state *a, const struct __res_state *b, int i)
 {
-	return a->sin_family == b->sin_family && a->sin_port == b->sin_port &&
-	       a->sin_addr.s_addr == b->sin_addr.s_addr;
+	const struct sockaddr_in *x = &a->nsaddr_list[i], *y = &b->nsaddr_list[i];
+	if (x->sin_family != y->sin_family)
+		return 0;
+	if (x->sin_family == AF_INET)
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	if (x->sin_family != 0)
+		return 0;
+	const struct sockaddr_in6 *p = a->_u._ext.nsaddrs[i], *q = b->_u._ext.nsaddrs[i];
+	return p && q && p->sin6_port == q->sin6_port &&
+	       !memcmp(&p->sin6_addr, &q->sin6_addr, sizeof p->sin6_addr);
 }
 
 static int same_settings(const struct __res_state *a, const struct __res_state *b)
 {
 	if (a->retrans != b->retrans || a->retry != b->retry || a->options != b->options ||
-	    a->nscount != b->nscount || a->ndots != b->ndots || a->nsort != b->nsort ||
-	    a->pfcode != b->pfcode || a->_u._ext.nscount != b->_u._ext.nscount)
+	    a->nscount != b->nscount || a->ndots != b->ndots || a->nsort != b->nsort)
 		return 0;
-	for (int i = 0; i < a->nscount && i < MAXNS; i++) {
-		const struct sockaddr_in6 *x = a->_u._ext.nsaddrs[i], *y = b->_u._ext.nsaddrs[i];
-		if (!same_addr(&a->nsaddr_list[i], &b->nsaddr_list[i]) || !x != !y ||
-		    (x && memcmp(x, y, sizeof *x)))
+	for (int i = 0; i < a->nscount && i < MAXNS; i++)
+		if (!same_server(a, b, i))
 			return 0;
-	}
 	for (int i = 0; i < MAXDNSRCH + 1; i++) {
 		const char *x = a->dnsrch[i], *y = b->dnsrch[i];
 		if (!x != !y || (x && strcmp(x, y)))
@@ -91,25 +97,38 @@ static int same_settings(const struct __res_state *a, const struct __res_state *
 		if (!x)
 			break;
 	}
-	return !memcmp(a->sort_list, b->sort_list, sizeof a->sort_list);
+	for (int i = 0; i < a->nsort && i < MAXRESOLVSORT; i++)
+		if (a->sort_list[i].addr.s_addr != b->sort_list[i].addr.s_addr ||
+		    a->sort_list[i].mask != b->sort_list[i].mask)
+			return 0;
+	return 1;
 }
 
+/* The reference, made once, outside any lock (res_ninit reads a file),
+ * in a block of its own (its search list points into it); the first one
+ * made is kept, a later one let go. */
 static int own_settings(void)
 {
 	const struct __res_state *mine = __res_state();
 	if (!(mine->options & RES_INIT))
 		return 0;
-	int made = atomic_load_explicit(&conf_made, memory_order_acquire);
-	if (!made) {
-		asy__spin_take(&conf_lock);
-		made = atomic_load_explicit(&conf_made, memory_order_relaxed);
-		if (!made) {
-			made = res_ninit(&conf) == 0 ? 1 : -1;
-			atomic_store_explicit(&conf_made, made, memory_order_release);
+	struct __res_state *c = atomic_load_explicit(&conf, memory_order_acquire);
+	if (!c) {
+		struct __res_state *r = asy__map(sizeof *r), *none = NULL;
+		if (r == MAP_FAILED)
+			return 1;
+		memset(r, 0, sizeof *r);
+		if (res_ninit(r) != 0)
+			r->options = 0; /* made of nothing: never the same */
+		if (atomic_compare_exchange_strong(&conf, &none, r)) {
+			c = r;
+		} else {
+			res_nclose(r);
+			asy__unmap(r, sizeof *r);
+			c = none;
 		}
-		asy__spin_give(&conf_lock);
 	}
-	return made < 0 || !same_settings(mine, &conf);
+	return !same_settings(mine, c);
 }
 
 /* 1: j ran on a worker (its result is in j); 0: run it here, as the

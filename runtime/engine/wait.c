@@ -132,20 +132,41 @@ void asy__wake_handler(void)
 		atomic_fetch_add_explicit(&t->wake_seq, 1, memory_order_relaxed);
 }
 
+/* The mask the sleep gives back, while it is on: a handler it takes is
+ * shown that one in its context (the kernel's frame holds the
+ * all-blocked one), and a change the handler makes there is what the
+ * sleep gives back (shim/signal.c). */
+static ASY_TLS uint64_t *sleep_old;
+
 int asy__sleep_mask(struct asy_thread *t, unsigned seq, uint64_t *old)
 {
 	uint64_t all = ~0ULL;
 	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
 		return -1;
-	if (atomic_load(&t->wake_seq) == seq && !asy__coro_wake_pending())
+	if (atomic_load(&t->wake_seq) == seq && !asy__coro_wake_pending()) {
+		sleep_old = old;
 		return 0;
+	}
 	asy__sleep_unmask(old);
 	return 1;
 }
 
 void asy__sleep_unmask(const uint64_t *old)
 {
+	sleep_old = NULL;
 	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, 8, 0, 0);
+}
+
+uint64_t *asy__sleep_old_take(void)
+{
+	uint64_t *o = sleep_old;
+	sleep_old = NULL;
+	return o;
+}
+
+void asy__sleep_old_put(uint64_t *o)
+{
+	sleep_old = o;
 }
 
 struct asy_thread *asy__thread_now(void)
