@@ -340,6 +340,11 @@ void asy__handlers_wrap(void)
 	unlock(&was);
 }
 
+int asy__handlers_wrapped(void)
+{
+	return atomic_load_explicit(&wrapping, memory_order_acquire);
+}
+
 ASY_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	return change(sig, act, old);

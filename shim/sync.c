@@ -452,7 +452,10 @@ static int suspend(const sigset_t *mask, int is_pause)
 {
 	void *self = asy__pin_self();
 	uint64_t m = 0, all = ~0ULL, prev;
-	if (!self || asy__coro_alone() || (!is_pause && (!mask || asy__copy_in(&m, mask, sizeof m) < 0)))
+	/* Only handlers the trampoline runs are counted: none under `off`,
+	 * where nothing is wrapped (shim/signal.c). */
+	if (!self || asy__coro_alone() || !asy__handlers_wrapped() ||
+	    (!is_pause && (!mask || asy__copy_in(&m, mask, sizeof m) < 0)))
 		return -2; /* glibc's own call: its EFAULT */
 	/* A handler before the call does not end it: the count is read with
 	 * every signal blocked, then the call's mask goes in (a signal it

@@ -383,6 +383,7 @@ void asy__handlers_left(const char *to, const char *here);
  * had it (*outer); or NULL (none, or not known on this architecture). */
 const char *asy__handler_sigframe(const char *to, const char *here, int *err, int *outer);
 void asy__handlers_wrap(void);
+int asy__handlers_wrapped(void); /* the trampoline runs the handlers (shim/signal.c) */
 void asy__children_settle(void);
 /* fs.c's CHILD row (child.c), and the worker call it is made with. */
 int asy__child_waits(const struct asy_io *io);
