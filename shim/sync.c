@@ -445,9 +445,6 @@ ASY_EXPORT int sigwaitinfo(const sigset_t *restrict set, siginfo_t *restrict inf
  * since coroutines share their thread's mask — and the old one back at
  * the end: -1 with EINTR, as the kernel's.  A mask glibc cannot read is
  * its own call's EFAULT.  -2: libc's own call. */
-static ASY_TLS unsigned suspending; /* sigsuspends parked on the thread */
-static ASY_TLS uint64_t suspend_base; /* its mask before the first of them */
-
 static int suspend(const sigset_t *mask, int is_pause)
 {
 	void *self = asy__pin_self();
@@ -463,8 +460,7 @@ static int suspend(const sigset_t *mask, int is_pause)
 	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, &prev, 8, 0, 0) < 0)
 		return -2;
 	unsigned seen = asy__coro_handlers_count();
-	if (!is_pause && suspending++ == 0)
-		suspend_base = prev;
+	m &= ~(1ULL << (SIGKILL - 1) | 1ULL << (SIGSTOP - 1)); /* as the kernel installs it */
 	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, is_pause ? &prev : &m, NULL, 8, 0, 0);
 	int r = -1;
 	for (int64_t every = WAIT_FIRST_NS; asy__coro_handlers_count() == seen;
@@ -473,11 +469,14 @@ static int suspend(const sigset_t *mask, int is_pause)
 			r = -2; /* no longer a coroutine that can park */
 			break;
 		}
-	/* The last sigsuspend of the thread to end gives back the mask from
-	 * before the first (two that overlap: the first one's restore would
-	 * otherwise be undone by the second's). */
-	if (!is_pause && --suspending == 0)
-		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &suspend_base, NULL, 8, 0, 0);
+	/* The mask from before goes back only where this call's is still
+	 * the thread's: of two that overlap, the one that ends second finds
+	 * the first one's restore and leaves it (its own restore would undo
+	 * it); one left by a jump counts nothing that a later one could miss. */
+	uint64_t cur;
+	if (!is_pause && asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &cur, 8, 0, 0) == 0 &&
+	    cur == m)
+		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &prev, NULL, 8, 0, 0);
 	if (r == -2)
 		return -2;
 	errno = EINTR;

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -268,21 +269,27 @@ static void c_c11(void)
 /* Both wait for a handler to run in the caller's thread: a sibling's
  * pthread_kill must end them (glibc's wait inside itself held the thread,
  * and the sibling never ran).  Job 0 blocks SIGUSR1, sigsuspends with it
- * unblocked (the mask is back after), then unblocks it and pauses; job 1
- * signals job 0's thread until job 0 says it is through each. */
-static _Atomic int susp_stage, susp_handled;
+ * unblocked (the mask is back after), then unblocks it and pauses, then
+ * leaves a third sigsuspend by the handler's siglongjmp and makes a
+ * fourth, whose mask must be back after it too (a count of sigsuspends
+ * under way, left behind by the jump, kept it from being given back);
+ * job 1 signals job 0's thread until job 0 says it is through each. */
+static _Atomic int susp_stage, susp_handled, susp_jump;
 static pthread_t susp_target;
+static sigjmp_buf susp_env;
 
 static void on_susp(int sig)
 {
 	(void)sig;
 	susp_handled++;
+	if (susp_jump)
+		siglongjmp(susp_env, 1);
 }
 
 static void j_suspend(int i)
 {
 	if (i == 1) {
-		for (int stage = 1; stage <= 2; stage++)
+		for (int stage = 1; stage <= 4; stage++)
 			for (int k = 0; susp_stage < stage && k < 2000; k++) {
 				waits();
 				pthread_kill(susp_target, SIGUSR1);
@@ -306,8 +313,20 @@ static void j_suspend(int i)
 	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 	errno = 0;
 	r = pause();
-	t_jout(i, "pause=%d %s\n", r, t_errname(errno));
+	t_jout(i, "pause=%d %s ", r, t_errname(errno));
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	susp_stage = 2;
+	if (sigsetjmp(susp_env, 1) == 0) {
+		susp_jump = 1;
+		sigsuspend(&during);
+		t_jout(i, "not jumped ");
+	}
+	susp_jump = 0;
+	susp_stage = 3;
+	r = sigsuspend(&during);
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	t_jout(i, "after a jump: sigsuspend=%d blocked after=%s\n", r, yes(sigismember(&now, SIGUSR1)));
+	susp_stage = 4;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
