@@ -110,6 +110,7 @@ static void gave(const void *l)
 		drop((unsigned)(h - held));
 }
 
+
 /* The running coroutine, when this lock call is one the table follows. */
 static ASY_TLS int own_lock;
 
@@ -244,6 +245,27 @@ static inline void unlocked(const void *l, int rwlock)
 		asy__slot_wake(l, rwlock);
 }
 
+/* An unlock: the table lets go before libc does.  A handler's siglongjmp
+ * that lands between the two then leaves the lock the thread's in libc's
+ * eyes and in no coroutine's in the table — what a jump before the unlock
+ * leaves without the library; the other way round it left the lock a
+ * coroutine's in the table after libc had freed it, and every sibling
+ * waited for it for ever (a jump out of pthread_cond_timedwait, whose
+ * wait begins with this unlock).  A refused unlock gives the entry back. */
+static int unlock_as(const void *l, int (*unlock)(void *), int rwlock)
+{
+	struct held *h = nheld ? find(l) : NULL;
+	void *was = h ? h->coro : NULL;
+	if (h)
+		gave(l);
+	int r = unlock((void *)l);
+	if (r == 0)
+		unlocked(l, rwlock);
+	else if (was)
+		took(l, was);
+	return r;
+}
+
 /* What libc's timed call answers, at once, on a lock someone else holds
  * when its timeout is one it never waits for: EINVAL for a clock other
  * than CLOCK_REALTIME or CLOCK_MONOTONIC, or a tv_nsec outside [0, 1e9);
@@ -367,13 +389,7 @@ ASY_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 
 ASY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	int r = get_pthread_mutex_unlock()(m);
-	if (r == 0) {
-		if (nheld)
-			gave(m);
-		unlocked(m, 0);
-	}
-	return r;
+	return unlock_as(m, get_pthread_mutex_unlock(), 0);
 }
 
 /* The library's own locks: never the table's.  They go through the
@@ -486,13 +502,7 @@ ASY_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 
 ASY_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
-	int r = get_pthread_rwlock_unlock()(l);
-	if (r == 0) {
-		if (nheld)
-			gave(l);
-		unlocked(l, 1);
-	}
-	return r;
+	return unlock_as(l, get_pthread_rwlock_unlock(), 1);
 }
 
 /* ---- once ---- */

@@ -98,6 +98,20 @@ static int cond_own(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t cl
 	return get_pthread_cond_clockwait()(c, m, clk, t);
 }
 
+/* The unlock and relock a condition wait makes for the program, with a
+ * handler's jump put off to their end as a hooked call's is: glibc makes
+ * them inside its call, where no jump lands half-way through one, and a
+ * jump that landed inside glibc's unlock left the mutex locked by no
+ * thread — the next lock of every coroutine waited for ever. */
+static int mutex_step(void *self, int (*step)(pthread_mutex_t *), pthread_mutex_t *m)
+{
+	asy__coro_in_call(self, 1);
+	int r = step(m);
+	asy__coro_in_call(self, -1);
+	errno = asy__coro_call_errno(self, errno);
+	return r;
+}
+
 /* how: 0 wait, 1 timedwait (the condition's clock), 2 clockwait. */
 static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t clk,
 		     const struct timespec *until)
@@ -109,14 +123,18 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	    (how && !waitable(clk, until)))
 		return cond_own(c, m, how, clk, until);
 	struct asy_slot *s = asy__slot_take(c, 1);
-	int r = pthread_mutex_unlock(m);
-	if (r) {
+	int r = mutex_step(self, pthread_mutex_unlock, m);
+	int jumped = !r && asy__coro_jump_waits(self);
+	if (r || jumped) {
 		if (s && asy__slot_leave(s))
 			asy__slot_wake(c, 0); /* a signal it took goes to the next waiter */
-		return r;
+		if (r)
+			return r;
+		asy__jump_due(); /* the mutex unlocked, as a jump out of the wait leaves it */
+		s = NULL; /* the jump was not to be made: woken */
 	}
 	int res = 0;
-	for (int64_t every = WAIT_FIRST_NS;; every = asy__pin_next(every)) {
+	for (int64_t every = WAIT_FIRST_NS; !jumped; every = asy__pin_next(every)) {
 		if (s && asy__slot_stale(s)) {
 			s = NULL; /* a fork's child (a handler's fork): the slot is
 				   * the parent's; woken, spuriously */
@@ -144,7 +162,9 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	/* Timed out as a signal took the slot: the signal is the answer. */
 	if (s && asy__slot_leave(s))
 		res = 0;
-	int lr = pthread_mutex_lock(m);
+	int lr = mutex_step(self, pthread_mutex_lock, m);
+	if (asy__coro_jump_waits(self))
+		asy__jump_due(); /* the mutex taken again, as glibc's relock leaves it */
 	return lr ? lr : res;
 }
 
