@@ -519,6 +519,37 @@ ASY_EXPORT int __sigsuspend(const sigset_t *mask)
 	return sigsuspend(mask);
 }
 
+/* sigpause: glibc's three names for it make its own sigsuspend inside,
+ * with the set made here as glibc makes it — __sigpause(sig, 1) and
+ * X/Open's __xpg_sigpause(sig) the thread's mask less sig (sigdelset's
+ * EINVAL), __sigpause(mask, 0) and BSD's sigpause(mask) the bits of the
+ * first 32 signals as the whole mask. */
+ASY_EXPORT int __sigpause(int sig_or_mask, int is_sig)
+{
+	sigset_t set;
+	if (is_sig) {
+		if (pthread_sigmask(SIG_SETMASK, NULL, &set) != 0 ||
+		    sigdelset(&set, sig_or_mask) < 0)
+			return -1;
+	} else {
+		sigemptyset(&set);
+		set.__val[0] = (unsigned int)sig_or_mask;
+	}
+	return sigsuspend(&set);
+}
+
+ASY_EXPORT int __xpg_sigpause(int sig)
+{
+	return __sigpause(sig, 1);
+}
+
+/* <signal.h> names X/Open's `sigpause`; the symbol is BSD's. */
+ASY_EXPORT int asy__bsd_sigpause(int mask) __asm__("sigpause");
+ASY_EXPORT int asy__bsd_sigpause(int mask)
+{
+	return __sigpause(mask, 0);
+}
+
 ASY_EXPORT int pause(void)
 {
 	int r = suspend(NULL, 1);

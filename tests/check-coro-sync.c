@@ -264,124 +264,6 @@ static void c_c11(void)
 	mtx_destroy(&cm_mtx);
 }
 
-/* ---- pause and sigsuspend ---------------------------------------------- */
-
-/* Both wait for a handler to run in the caller's thread: a sibling's
- * pthread_kill must end them (glibc's wait inside itself held the thread,
- * and the sibling never ran).  Job 0 blocks SIGUSR1, sigsuspends with it
- * unblocked (the mask is back after), then unblocks it and pauses, then
- * leaves a third sigsuspend by the handler's siglongjmp and makes a
- * fourth, whose mask must be back after it too (a count of sigsuspends
- * under way, left behind by the jump, kept it from being given back);
- * job 1 signals job 0's thread until job 0 says it is through each. */
-static _Atomic int susp_stage, susp_handled, susp_jump;
-static pthread_t susp_target;
-static sigjmp_buf susp_env;
-
-static void on_susp(int sig)
-{
-	(void)sig;
-	susp_handled++;
-	if (susp_jump)
-		siglongjmp(susp_env, 1);
-}
-
-static void j_suspend(int i)
-{
-	if (i == 1) {
-		for (int stage = 1; stage <= 4; stage++)
-			for (int k = 0; susp_stage < stage && k < 2000; k++) {
-				waits();
-				pthread_kill(susp_target, SIGUSR1);
-			}
-		t_jout(i, "stages=%d\n", (int)susp_stage);
-		return;
-	}
-	sigset_t usr1, old, now;
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	susp_target = pthread_self();
-	pthread_sigmask(SIG_BLOCK, &usr1, &old);
-	sigset_t during = old;
-	sigdelset(&during, SIGUSR1);
-	errno = 0;
-	int r = sigsuspend(&during);
-	t_jout(i, "sigsuspend=%d %s handled=%s ", r, t_errname(errno), yes(susp_handled > 0));
-	pthread_sigmask(SIG_SETMASK, NULL, &now);
-	t_jout(i, "blocked after=%s ", yes(sigismember(&now, SIGUSR1)));
-	susp_stage = 1;
-	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
-	errno = 0;
-	r = pause();
-	t_jout(i, "pause=%d %s ", r, t_errname(errno));
-	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	susp_stage = 2;
-	if (sigsetjmp(susp_env, 1) == 0) {
-		susp_jump = 1;
-		sigsuspend(&during);
-		t_jout(i, "not jumped ");
-	}
-	susp_jump = 0;
-	susp_stage = 3;
-	r = sigsuspend(&during);
-	pthread_sigmask(SIG_SETMASK, NULL, &now);
-	t_jout(i, "after a jump: sigsuspend=%d blocked after=%s\n", r, yes(sigismember(&now, SIGUSR1)));
-	susp_stage = 4;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-static void c_suspend(void)
-{
-	struct sigaction sa = { .sa_handler = on_susp };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	jobs(j_suspend, 2);
-	signal(SIGUSR1, SIG_DFL);
-}
-
-/* ---- glibc functions made of one hooked call -------------------------- */
-
-/* eventfd_read/eventfd_write and C11's thrd_sleep make their read, write
- * and clock_nanosleep inside glibc: a coroutine's eventfd_read of a
- * counter its sibling writes held the thread for good, and a thrd_sleep
- * loop waiting for a sibling's flag never saw it (shim/compose.c). */
-static int c_efd = -1;
-static _Atomic int c_flag;
-
-static void j_composed(int i)
-{
-	if (i == 1) {
-		waits();
-		t_jout(i, "eventfd_write=%d ", eventfd_write(c_efd, 5));
-		waits();
-		c_flag = 1;
-		t_jout(i, "\n");
-		return;
-	}
-	eventfd_t v = 0;
-	int r = eventfd_read(c_efd, &v);
-	t_jout(i, "eventfd_read=%d value=%llu ", r, (unsigned long long)v);
-	struct timespec ms = { 0, 1000000 };
-	int n = 0;
-	while (!c_flag && n < 2000)
-		n += thrd_sleep(&ms, NULL) == 0;
-	t_jout(i, "thrd_sleep saw the flag=%s ", yes(c_flag));
-	struct timespec bad = { 0, -1 };
-	errno = 0;
-	r = thrd_sleep(&bad, NULL);
-	t_jout(i, "thrd_sleep(bad)=%d errno=%d ", r, errno);
-	errno = 0;
-	r = eventfd_write(c_efd, 0xffffffffffffffffULL);
-	t_jout(i, "eventfd_write(max)=%d errno=%s\n", r, t_errname(errno));
-}
-
-static void c_composed(void)
-{
-	c_efd = eventfd(0, EFD_CLOEXEC);
-	jobs(j_composed, 2);
-	close(c_efd);
-}
-
 /* ---- semaphores ------------------------------------------------------------ */
 
 static sem_t sem;
@@ -709,8 +591,6 @@ static const struct t_case cases[] = {
 	{ "timed", c_timed, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "cross", c_cross, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "c11", c_c11, T_BACKEND | T_OWNCORO | T_NOTSAN },
-	{ "composed", c_composed, T_BACKEND | T_OWNCORO },
-	{ "suspend", c_suspend, T_BACKEND | T_OWNCORO | T_NOTSAN },
 	{ "sem", c_sem, T_BACKEND | T_OWNCORO },
 	{ "join", c_join, T_BACKEND | T_OWNCORO },
 	{ "sigwait", c_sigwait, T_BACKEND | T_OWNCORO },

@@ -207,6 +207,7 @@ START_TEST(exports_only_hooks_and_asy)
 		"cnd_signal", "cnd_broadcast", "sem_wait", "sem_timedwait", "sem_clockwait", "sem_post",
 		"pthread_join", "pthread_timedjoin_np", "pthread_clockjoin_np", "thrd_join",
 		"sigwait", "sigwaitinfo", "sigtimedwait", "sigsuspend", "__sigsuspend", "pause",
+		"sigpause", "__sigpause", "__xpg_sigpause",
 		/* shim/compose.c */
 		"eventfd_read", "eventfd_write", "thrd_sleep",
 		/* shim/stack.c */
