@@ -26,27 +26,22 @@
 
 #include "t-helpers.h"
 
-/* A call that waits inside a coroutine: a sibling runs meanwhile. */
-static void waits(void)
-{
-	struct stat st;
-	stat("/", &st);
-	usleep(2000);
-}
-
-/* Jobs 0..n-1 of fn, each to its end, under an alarm: a hang shows as
- * SIGALRM. */
-static void jobs(void (*fn)(int), int n)
-{
-	alarm(10);
-	for (int i = 0; i < n; i++)
-		t_spawn(fn, i);
-	t_finish();
-}
 
 static const char *yes(int b)
 {
 	return b ? "yes" : "no";
+}
+
+/* Job i, the sibling: SIGUSR1 to *target until *stage says the waiter is
+ * through each of stages 1..last (2000 tries each), then how far it got. */
+static void signal_through(int i, _Atomic int *stage, int last, pthread_t *target)
+{
+	for (int st = 1; st <= last; st++)
+		for (int k = 0; *stage < st && k < 2000; k++) {
+			t_jobs_waits();
+			pthread_kill(*target, SIGUSR1);
+		}
+	t_jout(i, "stages=%d\n", (int)*stage);
 }
 
 /* ---- pause and sigsuspend ---------------------------------------------- */
@@ -74,12 +69,7 @@ static void on_susp(int sig)
 static void j_suspend(int i)
 {
 	if (i == 1) {
-		for (int stage = 1; stage <= 4; stage++)
-			for (int k = 0; susp_stage < stage && k < 2000; k++) {
-				waits();
-				pthread_kill(susp_target, SIGUSR1);
-			}
-		t_jout(i, "stages=%d\n", (int)susp_stage);
+		signal_through(i, &susp_stage, 4, &susp_target);
 		return;
 	}
 	sigset_t usr1, old, now;
@@ -120,7 +110,7 @@ static void c_suspend(void)
 	struct sigaction sa = { .sa_handler = on_susp };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	jobs(j_suspend, 2);
+	t_jobs_all(j_suspend, 2, 10);
 	signal(SIGUSR1, SIG_DFL);
 }
 
@@ -136,9 +126,9 @@ static _Atomic int c_flag;
 static void j_composed(int i)
 {
 	if (i == 1) {
-		waits();
+		t_jobs_waits();
 		t_jout(i, "eventfd_write=%d ", eventfd_write(c_efd, 5));
-		waits();
+		t_jobs_waits();
 		c_flag = 1;
 		t_jout(i, "\n");
 		return;
@@ -163,7 +153,7 @@ static void j_composed(int i)
 static void c_composed(void)
 {
 	c_efd = eventfd(0, EFD_CLOEXEC);
-	jobs(j_composed, 2);
+	t_jobs_all(j_composed, 2, 10);
 	close(c_efd);
 }
 
@@ -201,12 +191,7 @@ static void sp_show(int i, const char *what, int r, int handled_before)
 static void j_sigpause(int i)
 {
 	if (i == 1) {
-		for (int stage = 1; stage <= 3; stage++)
-			for (int k = 0; sp_stage < stage && k < 2000; k++) {
-				waits();
-				pthread_kill(sp_target, SIGUSR1);
-			}
-		t_jout(i, "stages=%d\n", (int)sp_stage);
+		signal_through(i, &sp_stage, 3, &sp_target);
 		return;
 	}
 	sigset_t usr1, old;
@@ -250,7 +235,7 @@ static void c_sigpause(void)
 	struct sigaction sa = { .sa_handler = on_sp };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	jobs(j_sigpause, 2);
+	t_jobs_all(j_sigpause, 2, 10);
 	signal(SIGUSR1, SIG_DFL);
 }
 

@@ -36,23 +36,6 @@
 
 #include "t-helpers.h"
 
-/* A call that waits inside a coroutine: a sibling runs meanwhile. */
-static void waits(void)
-{
-	struct stat st;
-	stat("/", &st);
-	usleep(2000);
-}
-
-/* Jobs 0..n-1 of fn, each to its end, under an alarm: a hang shows as
- * SIGALRM. */
-static void jobs(void (*fn)(int), int n)
-{
-	alarm(10);
-	for (int i = 0; i < n; i++)
-		t_spawn(fn, i);
-	t_finish();
-}
 
 /* An absolute time ms from now on clock clk. */
 static struct timespec in_ms(clockid_t clk, int ms)
@@ -92,13 +75,13 @@ static void j_cond(int i)
 		t_jout(i, "consumed\n");
 	} else if (i == 1) { /* the producer, then the broadcast */
 		for (int k = 0; k < 5; k++) {
-			waits();
+			t_jobs_waits();
 			pthread_mutex_lock(&mu);
 			items[nitems++] = 10 + k;
 			pthread_cond_signal(&cv_items);
 			pthread_mutex_unlock(&mu);
 		}
-		waits();
+		t_jobs_waits();
 		pthread_mutex_lock(&mu);
 		go = 1;
 		pthread_cond_broadcast(&cv_go);
@@ -116,7 +99,7 @@ static void j_cond(int i)
 
 static void c_cond(void)
 {
-	jobs(j_cond, 4);
+	t_jobs_all(j_cond, 4, 10);
 }
 
 /* ---- timed waits --------------------------------------------------------- */
@@ -126,7 +109,7 @@ static _Atomic int sibling_steps;
 static void sibling_runs(int i)
 {
 	for (int k = 0; k < 60; k++) {
-		waits();
+		t_jobs_waits();
 		sibling_steps++;
 	}
 	t_jout(i, "sibling done\n");
@@ -174,7 +157,7 @@ static void j_timed(int i)
 static void c_timed(void)
 {
 	sibling_steps = 0;
-	jobs(j_timed, 2);
+	t_jobs_all(j_timed, 2, 10);
 }
 
 /* ---- a plain thread signals ------------------------------------------- */
@@ -213,7 +196,7 @@ static void j_cross(int i)
 
 static void c_cross(void)
 {
-	jobs(j_cross, 2);
+	t_jobs_all(j_cross, 2, 10);
 }
 
 /* ---- C11 ------------------------------------------------------------------ */
@@ -225,14 +208,14 @@ static int c11_flag;
 static int c11_thread(void *arg)
 {
 	(void)arg;
-	waits();
+	t_jobs_waits();
 	return 7;
 }
 
 static void j_c11(int i)
 {
 	if (i == 1) {
-		waits();
+		t_jobs_waits();
 		mtx_lock(&cm_mtx);
 		c11_flag = 1;
 		t_jout(i, "cnd_signal=%d\n", cnd_signal(&cm_cnd) == thrd_success);
@@ -259,7 +242,7 @@ static void c_c11(void)
 {
 	mtx_init(&cm_mtx, mtx_plain);
 	cnd_init(&cm_cnd);
-	jobs(j_c11, 2);
+	t_jobs_all(j_c11, 2, 10);
 	cnd_destroy(&cm_cnd);
 	mtx_destroy(&cm_mtx);
 }
@@ -272,7 +255,7 @@ static void j_sem(int i)
 {
 	if (i == 1) {
 		for (int k = 0; k < 3; k++) {
-			waits();
+			t_jobs_waits();
 			sem_post(&sem);
 		}
 		t_jout(i, "posted\n");
@@ -300,7 +283,7 @@ static void j_sem(int i)
 static void c_sem(void)
 {
 	sem_init(&sem, 0, 0);
-	jobs(j_sem, 2);
+	t_jobs_all(j_sem, 2, 10);
 	sem_destroy(&sem);
 }
 
@@ -319,7 +302,7 @@ static void j_join(int i)
 {
 	if (i == 1) {
 		for (int k = 0; k < 5; k++)
-			waits();
+			t_jobs_waits();
 		write(jp[1], "x", 1);
 		t_jout(i, "wrote\n");
 		return;
@@ -353,7 +336,7 @@ static void c_join(void)
 {
 	pipe(jp);
 	pipe(hold);
-	jobs(j_join, 2);
+	t_jobs_all(j_join, 2, 10);
 }
 
 /* ---- timeouts centuries away ------------------------------------------------
@@ -368,16 +351,16 @@ static void j_forever(int i)
 {
 	const struct timespec never = { LONG_MAX, 0 };
 	if (i == 1) {
-		waits();
+		t_jobs_waits();
 		pthread_mutex_lock(&fmu);
 		fflag = 1;
 		pthread_cond_signal(&fcv);
 		pthread_mutex_unlock(&fmu);
-		waits();
+		t_jobs_waits();
 		sem_post(&fsem);
-		waits();
+		t_jobs_waits();
 		kill(getpid(), SIGUSR1);
-		waits();
+		t_jobs_waits();
 		write(fpipe[1], "x", 1);
 		t_jout(i, "done\n");
 		return;
@@ -408,7 +391,7 @@ static void c_forever(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sem_init(&fsem, 0, 0);
 	pipe(fpipe);
-	jobs(j_forever, 2);
+	t_jobs_all(j_forever, 2, 10);
 }
 
 /* ---- one signal, one waiter; a thread joined twice ---------------------------- */
@@ -426,7 +409,7 @@ static void j_one(int i)
 	if (i == 0) {
 		/* both waiters are in their wait before the first signal */
 		for (int ready = 0; !ready;) {
-			waits();
+			t_jobs_waits();
 			pthread_mutex_lock(&omu);
 			ready = owaiting == 2;
 			pthread_mutex_unlock(&omu);
@@ -435,7 +418,7 @@ static void j_one(int i)
 		pthread_cond_signal(&ocv);
 		pthread_mutex_unlock(&omu);
 		for (int k = 0; k < 10; k++)
-			waits();
+			t_jobs_waits();
 		pthread_mutex_lock(&omu);
 		t_jout(i, "woken by one signal=%d ", owoken);
 		pthread_mutex_unlock(&omu);
@@ -462,7 +445,7 @@ static void j_one(int i)
 
 static void c_one(void)
 {
-	jobs(j_one, 3);
+	t_jobs_all(j_one, 3, 10);
 }
 
 /* ---- signal waits ------------------------------------------------------------
@@ -474,7 +457,7 @@ static _Atomic int sigs_taken;
 static void send_after(int taken, int sig)
 {
 	for (int k = 0; k < 3 || sigs_taken < taken; k++)
-		waits();
+		t_jobs_waits();
 	kill(getpid(), sig);
 }
 
@@ -520,7 +503,7 @@ static void c_sigwait(void)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	jobs(j_sigwait, 2);
+	t_jobs_all(j_sigwait, 2, 10);
 }
 
 /* ---- a fork's child --------------------------------------------------------
@@ -551,7 +534,7 @@ static void j_fork(int i)
 		t_jout(i, "woken\n");
 		return;
 	}
-	waits();
+	t_jobs_waits();
 	pid_t p = fork();
 	if (p == 0) {
 		alarm(5);
@@ -579,7 +562,7 @@ static void j_fork(int i)
 
 static void c_fork(void)
 {
-	jobs(j_fork, 2);
+	t_jobs_all(j_fork, 2, 10);
 }
 /* ---- the table ---------------------------------------------------------
  * T_NOTSAN: ThreadSanitizer's own pthread_cond_* look up glibc's by

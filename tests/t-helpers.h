@@ -207,6 +207,12 @@ int t_jobs_coro(void);
 int t_spawn(void (*fn)(int), int i);
 /* Run every job to its end, print their lines ("i: …"), forget them. */
 void t_finish(void);
+/* Jobs 0..n-1 of fn, each to its end, under an alarm of `secs`: a hang
+ * shows as SIGALRM. */
+void t_jobs_all(void (*fn)(int), int n, unsigned secs);
+/* A call that waits inside a coroutine (a stat, a 2 ms sleep): a sibling
+ * runs meanwhile. */
+void t_jobs_waits(void);
 /* Append to job i's line. */
 void t_jout(int i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "what=r " or "what=-1 ERRNAME " on job i's line. */

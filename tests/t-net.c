@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -367,6 +368,21 @@ void t_finish(void)
 		t_out("%d: %s", i, job_out[i]);
 	memset(job_out, 0, sizeof job_out);
 	njobs = 0;
+}
+
+void t_jobs_all(void (*fn)(int), int n, unsigned secs)
+{
+	alarm(secs);
+	for (int i = 0; i < n; i++)
+		t_spawn(fn, i);
+	t_finish();
+}
+
+void t_jobs_waits(void)
+{
+	struct stat st;
+	stat("/", &st);
+	usleep(2000);
 }
 
 void t_jout(int i, const char *fmt, ...)
