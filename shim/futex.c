@@ -166,9 +166,16 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	default:
 		return ASY_PASS;
 	}
-	if (!asy__pin_self() || asy__coro_alone() ||
+	void *self = asy__pin_self();
+	if (!self || asy__coro_alone() ||
 	    (t && (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000)))
 		return ASY_PASS;
+	/* The whole wait is one call of the coroutine's: a handler's jump is
+	 * put off to its end (coro/jump.c), after the slot and the count are
+	 * given back — one made from inside the looks left both behind, one
+	 * more per jump, and a later wake counted the dead slot as a waiter
+	 * it woke. */
+	asy__coro_in_call(self, 1);
 	atomic_fetch_add(&asy__futex_waiting, 1);
 	struct parked *p = NULL;
 	int unslotted = 0;
@@ -181,9 +188,12 @@ long asy__pin_futex(long uaddr, long op, long val, long tmo, long uaddr2, long v
 	if (unslotted)
 		atomic_fetch_sub(&unparked, 1);
 	atomic_fetch_sub(&asy__futex_waiting, 1);
-	if (r == LEFT) {
+	asy__coro_in_call(self, -1);
+	errno = asy__coro_call_errno(self, errno);
+	if (r == LEFT || asy__coro_jump_waits(self)) {
 		asy__jump_due(); /* the handler's, from the call's frame */
-		r = 0; /* not made: a wake-up, as the kernel's may be */
+		if (r == LEFT)
+			r = 0; /* not made: a wake-up, as the kernel's may be */
 	}
 	return r;
 }

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 
 #include "t-helpers.h"
@@ -381,6 +383,90 @@ static void c_jump_out_of_cond(void)
 	pthread_join(k, NULL);
 }
 
+/* A handler's siglongjmp out of a futex wait made through syscall() (a
+ * lock of a library's own, GLib's) beside a sibling, thousands of times:
+ * the wait's slot and count were left behind by a jump made from inside
+ * its looks, and a later FUTEX_WAKE counted a dead slot as a waiter it
+ * woke.  Then a checkpoint as LTP's: the waker wakes until the answer
+ * says one was woken — the waiter must be the one — and a wake with no
+ * waiter left wakes none. */
+static _Atomic int fx_word, fx_stop, fx_have, fx_waiter_done;
+static pthread_t fx_thread;
+
+static long fx_wait(const struct timespec *t)
+{
+	return syscall(SYS_futex, &fx_word, FUTEX_WAIT_PRIVATE, 0, t, NULL, 0);
+}
+
+static long fx_wake(int n)
+{
+	return syscall(SYS_futex, &fx_word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static void fx_jumper(int i)
+{
+	if (i == 1) {
+		while (!fx_stop)
+			usleep(1000);
+		t_jout(i, "sibling ran\n");
+		return;
+	}
+	fx_thread = pthread_self();
+	fx_have = 1;
+	struct timespec t = { 0, 5000000 };
+	while (!fx_stop) {
+		if (sigsetjmp(jenv, 1))
+			continue;
+		j_armed = 1;
+		fx_wait(&t);
+		j_armed = 0;
+	}
+	t_jout(i, "stopped\n");
+}
+
+static void *fx_killer(void *arg)
+{
+	(void)arg;
+	while (!fx_have)
+		usleep(1000);
+	double end = t_ms() + 1500;
+	while (t_ms() < end) {
+		pthread_kill(fx_thread, SIGUSR1);
+		usleep(30);
+	}
+	fx_stop = 1;
+	return NULL;
+}
+
+static void fx_checkpoint(int i)
+{
+	if (i == 0) {
+		fx_wait(NULL);
+		fx_waiter_done = 1;
+		t_jout(i, "woken\n");
+		return;
+	}
+	t_jobs_waits();
+	long r;
+	while ((r = fx_wake(1)) < 1)
+		t_jobs_waits();
+	for (int k = 0; !fx_waiter_done && k < 2000; k++)
+		t_jobs_waits();
+	t_jout(i, "wake=%ld the waiter ended=%s\n", r, fx_waiter_done ? "yes" : "no");
+}
+
+static void c_jump_out_of_futex(void)
+{
+	struct sigaction sa = { .sa_handler = j_handler };
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_t k;
+	pthread_create(&k, NULL, fx_killer, NULL);
+	t_jobs_all(fx_jumper, 2, 30);
+	pthread_join(k, NULL);
+	t_jobs_all(fx_checkpoint, 2, 10);
+	t_out("a wake with no waiter: %ld\n", fx_wake(INT_MAX));
+}
+
 /* ---- the table ---------------------------------------------------------
  * T_NOTSAN: ThreadSanitizer's own pthread_cond_* look up glibc's by
  * version, past the library's (its conditions are glibc's waits: README). */
@@ -391,6 +477,7 @@ static const struct t_case cases[] = {
 	{ "cancelled_writer", c_cancelled_writer, T_BACKEND | T_OWNCORO },
 	{ "post_in_raw_handler", c_post_in_raw_handler, T_BACKEND | T_OWNCORO },
 	{ "jump_out_of_cond", c_jump_out_of_cond, T_BACKEND | T_OWNCORO | T_NOTSAN },
+	{ "jump_out_of_futex", c_jump_out_of_futex, T_BACKEND | T_OWNCORO },
 	{ NULL, NULL, 0 },
 };
 
