@@ -32,6 +32,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -301,6 +303,94 @@ static void c7_accept_sibling_unshare_close(void)
 	close(l);
 }
 
+/* ---- a handler's jump out of a close of a waited number --------------
+ * The case's thread (a coroutine in the -coro variants) waits in accept
+ * on one listener after another; a closer thread closes each listener
+ * under a storm of SIGUSR1 whose handler siglongjmps out of the close,
+ * then connects to end the accept (which holds its file).  The close
+ * copies the waited number under the engine's lock; a jump from a system
+ * call made there left the lock taken, and the next wait's end spun for
+ * ever (1 to 22 jumps in). */
+static sigjmp_buf cj_env;
+static volatile sig_atomic_t cj_armed;
+static _Atomic int cj_l = -1, cj_gen, cj_in_accept, cj_accepted, cj_stop;
+static _Atomic pthread_t cj_closer;
+static struct sockaddr_storage cj_addr[2];
+static socklen_t cj_len[2];
+
+static void cj_handler(int sig)
+{
+	(void)sig;
+	if (cj_armed) {
+		cj_armed = 0;
+		siglongjmp(cj_env, 1);
+	}
+}
+
+static void *cj_killer(void *arg)
+{
+	(void)arg;
+	while (!cj_stop)
+		pthread_kill(cj_closer, SIGUSR1);
+	return NULL;
+}
+
+#define CJ_ROUNDS 300
+static void *cj_close_each(void *arg)
+{
+	(void)arg;
+	cj_closer = pthread_self();
+	pthread_t k = go(cj_killer, NULL);
+	for (int g = 1; g <= CJ_ROUNDS; g++) {
+		int l = t_bound(AF_UNIX, SOCK_STREAM, 4, &cj_addr[g & 1], &cj_len[g & 1]);
+		cj_l = l;
+		cj_gen = g;
+		while (cj_in_accept != g)
+			usleep(100);
+		usleep(300); /* in its wait */
+		if (sigsetjmp(cj_env, 1) == 0) {
+			cj_armed = 1;
+			close(l);
+			cj_armed = 0;
+		} else if (fcntl(l, F_GETFD) >= 0) {
+			close(l); /* the jump came before the close */
+		}
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		connect(c, (struct sockaddr *)&cj_addr[g & 1], cj_len[g & 1]);
+		while (cj_accepted != g)
+			usleep(100);
+		close(c);
+	}
+	cj_stop = 1;
+	pthread_join(k, NULL);
+	return NULL;
+}
+
+static void c7_accept_close_jumped_out_of(void)
+{
+	struct sigaction sa = { .sa_handler = cj_handler };
+	sigaction(SIGUSR1, &sa, NULL);
+	net(30);
+	pthread_t th = go(cj_close_each, NULL);
+	int ok = 0;
+	for (int seen = 0; seen < CJ_ROUNDS;) {
+		if (cj_gen == seen) {
+			usleep(200);
+			continue;
+		}
+		seen = cj_gen;
+		cj_in_accept = seen;
+		int c = accept(cj_l, NULL, NULL);
+		ok += c >= 0;
+		if (c >= 0)
+			close(c);
+		cj_accepted = seen;
+	}
+	pthread_join(th, NULL);
+	signal(SIGUSR1, SIG_DFL);
+	t_out("accepts that ended with a connection: %d of %d\n", ok, CJ_ROUNDS);
+}
+
 /* ---- a stream receive or send whose number is swapped in its first wait */
 
 enum { SW_DUP2, SW_CLOSE, SW_REUSE };
@@ -556,6 +646,7 @@ static const struct t_case cases[] = {
 	C(c7_read_sibling_raw_unshare_close, T_BACKEND),
 	C(c7_read_sibling_early_close_range_unshare, T_BACKEND),
 	C(c7_accept_sibling_unshare_close, T_BACKEND),
+	C(c7_accept_close_jumped_out_of, T_BACKEND),
 	C(c7_recv_waitall_number_dup2_in_first_wait, T_BACKEND),
 	C(c7_recv_waitall_number_closed_in_first_wait, T_BACKEND | T_NOTSAN),
 	C(c7_tcp_recv_waitall_number_dup2_in_first_wait, T_BACKEND),

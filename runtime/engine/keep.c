@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <time.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -70,6 +71,26 @@ static void give(void)
 	asy_tsan_release(&lock);
 	asy__spin_give(&lock);
 	asy__depth--;
+}
+
+/* The lock for the walks that make system calls under it (a close's
+ * copies, close_range around them): with every signal blocked, since a
+ * pending signal is taken when a system call returns, and a handler's
+ * siglongjmp out of the program's close() from there left the lock
+ * taken — the next wait's end on any thread spun for ever. */
+static void take_masked(uint64_t *old)
+{
+	uint64_t all = ~0ULL;
+	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
+		*old = ~0ULL; /* nothing to give back */
+	take();
+}
+
+static void give_masked(const uint64_t *old)
+{
+	give();
+	if (*old != ~0ULL)
+		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, 8, 0, 0);
 }
 
 static void link_on(struct asy_keep *k, int fd, int held)
@@ -190,7 +211,8 @@ static int in(int fd, unsigned lo, unsigned hi)
 int asy__keep_closing(unsigned lo, unsigned hi, int call)
 {
 	int around = 0;
-	take();
+	uint64_t old;
+	take_masked(&old);
 	for (struct asy_keep *k = list; k; k = k->next) {
 		int held = atomic_load_explicit(&k->held, memory_order_relaxed);
 		if (held >= 0) {
@@ -214,7 +236,7 @@ int asy__keep_closing(unsigned lo, unsigned hi, int call)
 			atomic_store_explicit(&k->held, to, memory_order_release);
 		}
 	}
-	give();
+	give_masked(&old);
 	return around;
 }
 
@@ -239,7 +261,8 @@ long asy__keep_close(const struct asy_io *io, unsigned lo, unsigned hi)
 	/* The copies in lo..hi, ascending (at most the 16 top numbers). */
 	unsigned skip[17];
 	int n = 0;
-	take();
+	uint64_t old;
+	take_masked(&old);
 	for (struct asy_keep *k = list; k && n < 17; k = k->next) {
 		int held = atomic_load_explicit(&k->held, memory_order_relaxed);
 		if (!in(held, lo, hi))
@@ -260,7 +283,7 @@ long asy__keep_close(const struct asy_io *io, unsigned lo, unsigned hi)
 		if (i < n && skip[i] == hi)
 			break;
 	}
-	give();
+	give_masked(&old);
 	return r;
 }
 
