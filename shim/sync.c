@@ -98,11 +98,13 @@ static int cond_own(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t cl
 	return get_pthread_cond_clockwait()(c, m, clk, t);
 }
 
-/* The unlock and relock a condition wait makes for the program, with a
- * handler's jump put off to their end as a hooked call's is: glibc makes
- * them inside its call, where no jump lands half-way through one, and a
- * jump that landed inside glibc's unlock left the mutex locked by no
- * thread — the next lock of every coroutine waited for ever. */
+/* The unlock a condition wait makes for the program, with a handler's
+ * jump put off to its end as a hooked call's is: a jump that landed
+ * inside glibc's unlock left the mutex locked by no thread, and the next
+ * lock of every coroutine waited for ever (the thread ran this unlock
+ * just after its signals were taken, where glibc's thread sleeps in the
+ * kernel).  The relock is the lock wait's own (shim/pin.c): a jump in
+ * its park is made with the lock not taken, as from glibc's. */
 static int mutex_step(void *self, int (*step)(pthread_mutex_t *), pthread_mutex_t *m)
 {
 	asy__coro_in_call(self, 1);
@@ -162,9 +164,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	/* Timed out as a signal took the slot: the signal is the answer. */
 	if (s && asy__slot_leave(s))
 		res = 0;
-	int lr = mutex_step(self, pthread_mutex_lock, m);
-	if (asy__coro_jump_waits(self))
-		asy__jump_due(); /* the mutex taken again, as glibc's relock leaves it */
+	int lr = pthread_mutex_lock(m); /* a jump in its wait: the lock not taken */
 	return lr ? lr : res;
 }
 
