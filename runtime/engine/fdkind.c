@@ -163,6 +163,12 @@ int asy__fd_was_event(int fd)
 	return hint(fd) == ASY_K_EVENT;
 }
 
+void asy__fd_saw_socket(int fd)
+{
+	if (fd >= 0 && fd < HINT_FDS && !asy__fd_was_socket(fd))
+		atomic_store_explicit(&was_kind[fd], ASY_K_STREAM + 1, memory_order_relaxed);
+}
+
 void asy__fd_forget(int fd)
 {
 	if (fd >= 0 && fd < HINT_FDS)

@@ -72,6 +72,8 @@ int asy__fd_kind(int fd, struct stat *st);
  * call that any socket answers as the program's would and anything else
  * refuses before a byte moves (ENOTSOCK), and forgets the hint then. */
 int asy__fd_was_socket(int fd);
+/* An fstat of the caller's found a socket there (of a type not asked). */
+void asy__fd_saw_socket(int fd);
 void asy__fd_forget(int fd);
 /* A close, dup2 or close_range of lo..hi: nothing is known there. */
 void asy__fd_forget_range(unsigned lo, unsigned hi);

@@ -486,8 +486,10 @@ static int short_is_final(const struct asy_io *io)
 		return 0;
 	if (S_ISFIFO(st.st_mode))
 		return 1;
-	return S_ISSOCK(st.st_mode) &&
-	       asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0) == 0 &&
+	if (!S_ISSOCK(st.st_mode))
+		return 0;
+	asy__fd_saw_socket(io->fd); /* the next short read asks SO_RCVLOWAT at once */
+	return asy_sys(SYS_getsockopt, io->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len, 0) == 0 &&
 	       lowat <= 1;
 }
 
