@@ -99,8 +99,14 @@ static inline long traced(long v)
 	{ .op = ASY_OP_NONE, .call = ASY_CALL_##call_, .fd = (fd_), .path = (path_), \
 	  .rwflags = (int)sizeof(ret), .arg = (void *)real.fn, .a = { __VA_ARGS__ } }
 
-/* The body of every hook: the engine answers, or libc (the real symbol, or
- * before it is resolved the raw system call). */
+/* The body of every hook: the engine answers, or libc — its symbol looked
+ * up here when a library's constructor calls before ours has resolved
+ * them all (ld.so runs a preloaded object's constructor after those of
+ * the program's other libraries), the raw system call only where libc
+ * has none: the raw calls' conventions are not libc's (sleep, usleep,
+ * select and posix_fallocate have no call of their own; ppoll and
+ * pselect write their timeout back, fcntl(F_GETOWN) reads a group as an
+ * error), and such a constructor saw ENOSYS, -1 or a timeout changed. */
 #define ASY_HOOK_BODY(ret, name, libc, sc, ...)                              \
 	struct asy_io asy_x_ = __VA_ARGS__;                                 \
 	uint64_t asy_t0_ = asy__tracing ? asy__trace_now() : 0;             \
@@ -119,6 +125,9 @@ static inline long traced(long v)
 			errno = asy_x_.errnum;                              \
 	} else {                                                            \
 		asy_x_.via = ASY_VIA_LIBC;                                  \
+		if (__builtin_expect(!real.name, 0))                        \
+			__atomic_store_n(&real.name, (__typeof__(real.name))dlsym(RTLD_NEXT, #name), \
+					 __ATOMIC_RELAXED);                 \
 		asy_v_ = real.name ? (libc) : (ret)edge(asy_sys sc);        \
 	}                                                                   \
 	if (asy_c_ & ASY_TRACE_LOST)                                        \
