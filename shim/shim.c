@@ -216,6 +216,10 @@ static inline long traced(long v)
 #define RES(ret, name, params, args)                                        \
 	ASY_EXPORT ret name params                                          \
 	{                                                                   \
+		if (__builtin_expect(asy__res_real.name == NULL, 0)) /* before our constructor */ \
+			__atomic_store_n(&asy__res_real.name,               \
+					 (__typeof__(asy__res_real.name))dlsym(RTLD_NEXT, #name), \
+					 __ATOMIC_RELAXED);                 \
 		if (__builtin_expect(!asy__tracing && !asy__sched_running && \
 				     asy__res_real.name != NULL, 1))        \
 			return asy__res_real.name args;                     \

@@ -425,7 +425,7 @@ START_TEST(calls_before_init)
 	ck_assert_int_eq(pclose(f), 0);
 	ck_assert_str_eq(out, "early: read 5 'early' errno 0\n"
 			      "early: select 0 usleep 0 sleep(0) 0 errno 0 posix_fallocate 0 lockf 0 "
-			      "ppoll 0 timeout kept 1 F_GETOWN is -pgrp 1 errno 0\n");
+			      "ppoll 0 timeout kept 1 F_GETOWN is -pgrp 1 errno 0 getaddrinfo 0 found 1\n");
 }
 END_TEST
 

@@ -3,13 +3,15 @@
  * and read, and the calls whose raw system call is not libc's — sleep,
  * usleep, select and posix_fallocate have none, ppoll and pselect write
  * their timeout back where glibc's leave the caller's alone, and a raw
- * fcntl(F_GETOWN) reads a process group as an error.  Each line says
+ * fcntl(F_GETOWN) reads a process group as an error; and a name lookup
+ * (its libc function not looked up yet: it crashed).  Each line says
  * what glibc says. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -44,8 +46,13 @@ static void conventions(void)
 	fcntl(sk, F_SETOWN, -getpgrp());
 	errno = 0;
 	a = fcntl(sk, F_GETOWN) == -getpgrp();
-	say("F_GETOWN is -pgrp %ld errno %ld\n", a, errno);
+	say("F_GETOWN is -pgrp %ld errno %ld ", a, errno);
 	close(sk);
+	struct addrinfo *ai = NULL, hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	a = getaddrinfo("localhost", "80", &hints, &ai);
+	say("getaddrinfo %ld found %ld\n", a, ai != NULL);
+	if (ai)
+		freeaddrinfo(ai);
 }
 
 __attribute__((constructor)) static void early(void)
