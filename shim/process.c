@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include "engine.h"
 #include "trace.h"
@@ -80,12 +81,14 @@ ASY_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	return real(fd, argv, envp);
 }
 
-/* How many arguments follow arg0 up to the terminating NULL. */
-static size_t count_args(va_list ap)
+/* How many arguments follow arg0 up to the terminating NULL; -1 when the
+ * list, arg0 counted, reaches INT_MAX (glibc's E2BIG). */
+static long count_args(va_list ap)
 {
-	size_t n = 0;
+	long n = 0;
 	while (va_arg(ap, char *))
-		n++;
+		if (++n + 1 >= INT_MAX)
+			return -1;
 	return n;
 }
 
@@ -97,7 +100,8 @@ static void gather(char **argv, const char *arg0, size_t n, va_list *ap)
 		argv[i] = va_arg(*ap, char *);
 }
 
-#define MAX_ARGS 65536 /* a bound for the stack array; E2BIG beyond */
+#define STACK_ARGS 4096 /* more than these: the array is mapped (a coroutine's
+			  * stack is smaller than a thread's) */
 
 enum how { PATH_ENVIRON, SEARCH_ENVIRON, PATH_ENVP };
 
@@ -106,16 +110,32 @@ static int exec_list(enum how how, const char *file, const char *arg0, va_list *
 {
 	va_list cnt;
 	va_copy(cnt, *ap);
-	size_t n = count_args(cnt);
+	long n = count_args(cnt);
 	va_end(cnt);
-	if (n > MAX_ARGS) {
+	if (n < 0) {
 		errno = E2BIG;
 		return -1;
 	}
-	char *argv[n + 2];
-	gather(argv, arg0, n, ap);
+	/* as many as glibc takes: the kernel says E2BIG for a list too long */
+	size_t len = ((size_t)n + 2) * sizeof(char *);
+	char *small[n <= STACK_ARGS ? n + 2 : 1];
+	char **argv = small;
+	if (n > STACK_ARGS) {
+		argv = asy__map(len);
+		if (argv == MAP_FAILED) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	gather(argv, arg0, (size_t)n, ap);
 	char **envp = how == PATH_ENVP ? va_arg(*ap, char **) : environ;
-	return how == SEARCH_ENVIRON ? execvpe(file, argv, envp) : execve(file, argv, envp);
+	int r = how == SEARCH_ENVIRON ? execvpe(file, argv, envp) : execve(file, argv, envp);
+	if (argv != small) {
+		int e = errno;
+		asy__unmap(argv, len);
+		errno = e;
+	}
+	return r;
 }
 
 ASY_EXPORT int execl(const char *path, const char *arg, ...)

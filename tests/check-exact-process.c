@@ -545,6 +545,48 @@ static void c12_fork_child_has_accepts_number_free(void)
 	t_out("accepted-at-taken=%s\n", t_yes(a == fk_n));
 }
 
+/* execl with 70 000 arguments: glibc takes any count below INT_MAX and
+ * leaves the size to the kernel (the shim said E2BIG past 65 536), on
+ * whatever stack the call runs (a coroutine's is smaller than a
+ * thread's). */
+#define A10 "a", "a", "a", "a", "a", "a", "a", "a", "a", "a"
+#define A100 A10, A10, A10, A10, A10, A10, A10, A10, A10, A10
+#define A1000 A100, A100, A100, A100, A100, A100, A100, A100, A100, A100
+#define A10000 A1000, A1000, A1000, A1000, A1000, A1000, A1000, A1000, A1000, A1000
+/* (compiled without optimisation: at -O2 such a call takes GCC minutes) */
+__attribute__((optimize("O0"))) static void execl_70000(void)
+{
+	execl("/bin/sh", "sh", "-c", "echo arguments: $#", "x", A10000, A10000, A10000, A10000, A10000,
+	      A10000, A10000, (char *)NULL);
+}
+
+static void c12_execl_70000_arguments(void)
+{
+	alarm(10);
+	int p[2];
+	pipe(p);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execl_70000();
+		printf("execl: %s\n", t_errname(errno));
+		fflush(stdout);
+		_exit(1);
+	}
+	close(p[1]);
+	char buf[128];
+	ssize_t n = read(p[0], buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = 0;
+	int st;
+	waitpid(pid, &st, 0);
+	close(p[0]);
+	t_out("%sexit=%d\n", buf, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+#undef A10
+#undef A100
+#undef A1000
+#undef A10000
+
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c12_setfsuid_root_only, 0),
@@ -568,6 +610,7 @@ static const struct t_case cases[] = {
 	C(c12_main_pthread_exit_after_workers, T_OWNCORO),
 	C(c12_fork_child_lacks_a_waits_closed_file, T_BACKEND),
 	C(c12_fork_child_has_accepts_number_free, T_BACKEND),
+	C(c12_execl_70000_arguments, T_NOCORO), /* its own frame outgrows a coroutine's stack */
 	{ NULL, NULL, 0 },
 };
 #undef C
