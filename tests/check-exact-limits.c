@@ -483,6 +483,27 @@ static void c14_enospc_tmpfs_deadline(void) { enospc(1); }
 
 
 /* ---- the table --------------------------------------------------------- */
+/* Every pthread key a program may make (PTHREAD_KEYS_MAX) is its own:
+ * the library took one in its constructor, and the 1024th said EAGAIN.
+ * Then a pipe's write and read with every key taken. */
+static void c14_every_pthread_key(void)
+{
+	static pthread_key_t k[PTHREAD_KEYS_MAX + 1];
+	int n = 0, r;
+	while (n <= PTHREAD_KEYS_MAX && (r = pthread_key_create(&k[n], NULL)) == 0)
+		n++;
+	t_out("keys made: %d, then %s\n", n, n > PTHREAD_KEYS_MAX ? "more" : t_errname(r));
+	int p[2];
+	char b[4] = "";
+	pipe(p);
+	t_res("write", write(p[1], "key", 3));
+	t_res("read", read(p[0], b, sizeof b));
+	close(p[0]);
+	close(p[1]);
+	while (n > 0)
+		pthread_key_delete(k[--n]);
+}
+
 #define C(name, flags) { #name, name, flags }
 static const struct t_case cases[] = {
 	C(c14_fsize_append_full_handled, 0),
@@ -507,6 +528,8 @@ static const struct t_case cases[] = {
 	C(c14_nproc_one, T_BACKEND),
 	C(c14_enospc_tmpfs, 0),
 	C(c14_enospc_tmpfs_deadline, T_BACKEND),
+	/* a thread that runs coroutines has the engine's key */
+	C(c14_every_pthread_key, T_NOCORO),
 	{ NULL, NULL, 0 },
 };
 #undef C

@@ -253,8 +253,33 @@ static void thread_attach(struct asy_thread *t)
 	asy__backend_threads.thread_init(t);
 }
 
+/* The key whose destructor frees a thread's state, made when the first
+ * thread needs one: a program whose threads never enter the engine keeps
+ * all PTHREAD_KEYS_MAX keys (one made by the constructor left it one
+ * fewer: EAGAIN at its 1024th).  0 none, 1 being made, 2 made; a refusal
+ * (every key taken) leaves 0 — no engine state, libc's calls — and the
+ * next thread asks again. */
+static _Atomic int key_state;
+
+static int thread_key_made(void)
+{
+	int s = atomic_load_explicit(&key_state, memory_order_acquire), none = 0;
+	if (s == 2)
+		return 1;
+	if (s == 0 && atomic_compare_exchange_strong(&key_state, &none, 1)) {
+		int ok = pthread_key_create(&thread_key, thread_key_dtor) == 0;
+		atomic_store_explicit(&key_state, ok ? 2 : 0, memory_order_release);
+		return ok;
+	}
+	while ((s = atomic_load_explicit(&key_state, memory_order_acquire)) == 1)
+		asy__cpu_relax();
+	return s == 2;
+}
+
 static struct asy_thread *thread_new(void)
 {
+	if (!thread_key_made())
+		return NULL;
 	struct asy_thread *t = asy__map(sizeof *t);
 	if (t == MAP_FAILED)
 		return NULL;
@@ -649,7 +674,6 @@ __attribute__((constructor)) void asy__init(void)
 	asy__trace_init();
 	pthread_atfork(NULL, NULL, asy__coro_fork_child);
 	if (asy__cfg.backend != ASY_BE_OFF &&
-	    pthread_key_create(&thread_key, thread_key_dtor) == 0 &&
 	    pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0) {
 		atomic_store(&current, asy__cfg.backend == ASY_BE_URING ? &asy__backend_uring :
 									  &asy__backend_threads);
