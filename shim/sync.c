@@ -126,13 +126,14 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 		return cond_own(c, m, how, clk, until);
 	struct asy_slot *s = asy__slot_take(c, 1);
 	int r = mutex_step(self, pthread_mutex_unlock, m);
-	int jumped = !r && asy__coro_jump_waits(self);
+	int jumped = asy__coro_jump_waits(self);
 	if (r || jumped) {
 		if (s && asy__slot_leave(s))
 			asy__slot_wake(c, 0); /* a signal it took goes to the next waiter */
+		if (jumped)
+			asy__jump_due(); /* the mutex unlocked, as a jump out of the wait leaves it */
 		if (r)
 			return r;
-		asy__jump_due(); /* the mutex unlocked, as a jump out of the wait leaves it */
 		s = NULL; /* the jump was not to be made: woken */
 	}
 	int res = 0;
