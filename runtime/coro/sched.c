@@ -64,9 +64,11 @@ static void sched_free(void *p)
 	munmap(s, sizeof *s);
 }
 
+static int key_made; /* 0: every key was taken (a scheduler then is refused) */
+
 static void key_init(void)
 {
-	pthread_key_create(&sched_key, sched_free);
+	key_made = pthread_key_create(&sched_key, sched_free) == 0;
 }
 
 /* This thread's scheduler; created (mmap, no malloc) when `create`.
@@ -76,6 +78,11 @@ struct sched *asy__sched(int create)
 	struct sched *s = tls_sched;
 	if (s || !create)
 		return s;
+	/* its key first: without one a scheduler could never be freed, and
+	 * key 0 — the program's — would be set to it */
+	pthread_once(&sched_once, key_init);
+	if (!key_made)
+		return NULL;
 	s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED)
 		return NULL;
@@ -90,7 +97,6 @@ struct sched *asy__sched(int create)
 	s->root.io_deadline = -1;
 	s->root.state = CO_RUNNING;
 	s->nslots = 1; /* handle 0 is never given out */
-	pthread_once(&sched_once, key_init);
 	pthread_setspecific(sched_key, s);
 	tls_sched = s;
 	return s;

@@ -42,6 +42,7 @@ struct asy_counters asy__count;
  * when io_uring is refused (seccomp, io_uring_disabled). */
 static const struct asy_backend *_Atomic current;
 static pthread_key_t thread_key;
+static _Atomic int key_state; /* thread_key: 0 none, 1 being made, 2 made */
 
 ASY_TLS struct asy_thread *asy__tls_thread;
 ASY_TLS int asy__depth;
@@ -256,11 +257,9 @@ static void thread_attach(struct asy_thread *t)
 /* The key whose destructor frees a thread's state, made when the first
  * thread needs one: a program whose threads never enter the engine keeps
  * all PTHREAD_KEYS_MAX keys (one made by the constructor left it one
- * fewer: EAGAIN at its 1024th).  0 none, 1 being made, 2 made; a refusal
+ * fewer: EAGAIN at its 1024th).  A refusal
  * (every key taken) leaves 0 — no engine state, libc's calls — and the
  * next thread asks again. */
-static _Atomic int key_state;
-
 static int thread_key_made(void)
 {
 	int s = atomic_load_explicit(&key_state, memory_order_acquire), none = 0;
@@ -558,6 +557,9 @@ static void child_own(int prepared)
 	if (asy__tls_thread)
 		asy__ro_ts_forget(&asy__tls_thread->ready_ts);
 	memset(&asy__count, 0, sizeof asy__count);
+	/* a key another thread was making: the child asks again */
+	int making = 1;
+	atomic_compare_exchange_strong(&key_state, &making, 0);
 }
 
 /* Between a fork's prepare handler and its child or parent handler: a
