@@ -81,13 +81,13 @@ ASY_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	return real(fd, argv, envp);
 }
 
-/* How many arguments follow arg0 up to the terminating NULL; -1 when the
- * list, arg0 counted, reaches INT_MAX (glibc's E2BIG). */
+/* How many arguments follow arg0 up to the terminating NULL; -1 when
+ * they reach INT_MAX (glibc's E2BIG). */
 static long count_args(va_list ap)
 {
 	long n = 0;
 	while (va_arg(ap, char *))
-		if (++n + 1 >= INT_MAX)
+		if (++n >= INT_MAX)
 			return -1;
 	return n;
 }
@@ -121,8 +121,12 @@ static int exec_list(enum how how, const char *file, const char *arg0, va_list *
 	char *small[n <= STACK_ARGS ? n + 2 : 1];
 	char **argv = small;
 	if (n > STACK_ARGS) {
-		argv = asy__map(len);
-		if (argv == MAP_FAILED) {
+		/* mmap itself, not the engine's region: execl is async-signal-
+		 * safe (a handler may call it while its thread holds the
+		 * region's lock), and a vfork child's exec never gives back */
+		argv = (char **)asy_sys(SYS_mmap, 0, len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if ((unsigned long)argv > -4096UL) {
 			errno = ENOMEM;
 			return -1;
 		}
@@ -132,7 +136,7 @@ static int exec_list(enum how how, const char *file, const char *arg0, va_list *
 	int r = how == SEARCH_ENVIRON ? execvpe(file, argv, envp) : execve(file, argv, envp);
 	if (argv != small) {
 		int e = errno;
-		asy__unmap(argv, len);
+		asy_sys(SYS_munmap, (long)argv, (long)len, 0, 0, 0, 0);
 		errno = e;
 	}
 	return r;

@@ -67,7 +67,8 @@ extern const struct asy_kind_def asy__kinds[ASY_K_COUNT];
  * anonymous inodes one more look); -errno when fstat fails. */
 int asy__fd_kind(int fd, struct stat *st);
 
-/* Did asy__fd_kind() last find a socket at this number?  A hint only:
+/* Did asy__fd_kind() (or a short read's fstat, asy__fd_saw_socket) last
+ * find a socket at this number?  A hint only:
  * the number may have been closed and reused since.  Its user makes a
  * call that any socket answers as the program's would and anything else
  * refuses before a byte moves (ENOTSOCK), and forgets the hint then. */

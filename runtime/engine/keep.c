@@ -74,10 +74,11 @@ static void give(void)
 }
 
 /* The lock for the walks that make system calls under it (a close's
- * copies, close_range around them): with every signal blocked, since a
- * pending signal is taken when a system call returns, and a handler's
- * siglongjmp out of the program's close() from there left the lock
- * taken — the next wait's end on any thread spun for ever. */
+ * copies, close_range around them), held the whole walk with every
+ * signal blocked: a signal lands at any instruction (most often as one
+ * of those calls returns), and a handler's siglongjmp out of the
+ * program's close() from inside the walk left the lock taken — the next
+ * wait's end on any thread spun for ever. */
 static void take_masked(uint64_t *old)
 {
 	uint64_t all = ~0ULL;
