@@ -36,6 +36,9 @@ static const char *yes(int b)
  * through each of stages 1..last (2000 tries each), then how far it got. */
 static void signal_through(int i, _Atomic int *stage, int last, pthread_t *target)
 {
+	/* the waiter's thread named first (a thread's id 0 is a crash) */
+	for (int k = 0; !__atomic_load_n(target, __ATOMIC_ACQUIRE) && k < 2000; k++)
+		t_jobs_waits();
 	for (int st = 1; st <= last; st++)
 		for (int k = 0; *stage < st && k < 2000; k++) {
 			t_jobs_waits();
@@ -75,7 +78,7 @@ static void j_suspend(int i)
 	sigset_t usr1, old, now;
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
-	susp_target = pthread_self();
+	__atomic_store_n(&susp_target, pthread_self(), __ATOMIC_RELEASE);
 	pthread_sigmask(SIG_BLOCK, &usr1, &old);
 	sigset_t during = old;
 	sigdelset(&during, SIGUSR1);
@@ -197,7 +200,7 @@ static void j_sigpause(int i)
 	sigset_t usr1, old;
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
-	sp_target = pthread_self();
+	__atomic_store_n(&sp_target, pthread_self(), __ATOMIC_RELEASE);
 	pthread_sigmask(SIG_BLOCK, &usr1, &old);
 	int h = sp_handled;
 	errno = 0;
