@@ -257,9 +257,8 @@ static void thread_attach(struct asy_thread *t)
 /* The key whose destructor frees a thread's state, made when the first
  * thread needs one: a program whose threads never enter the engine keeps
  * all PTHREAD_KEYS_MAX keys (one made by the constructor left it one
- * fewer: EAGAIN at its 1024th).  A refusal
- * (every key taken) leaves 0 — no engine state, libc's calls — and the
- * next thread asks again. */
+ * fewer: EAGAIN at its 1024th).  A refusal (every key taken) leaves 0 —
+ * no engine state, libc's calls — and the next thread asks again. */
 static int thread_key_made(void)
 {
 	int s = atomic_load_explicit(&key_state, memory_order_acquire), none = 0;
