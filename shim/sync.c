@@ -98,19 +98,28 @@ static int cond_own(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t cl
 	return get_pthread_cond_clockwait()(c, m, clk, t);
 }
 
-/* The unlock a condition wait makes for the program, with a handler's
- * jump put off to its end as a hooked call's is: a jump that landed
- * inside glibc's unlock left the mutex locked by no thread, and the next
- * lock of every coroutine waited for ever (the thread ran this unlock
- * just after its signals were taken, where glibc's thread sleeps in the
- * kernel).  The relock is the lock wait's own (shim/pin.c): a jump in
- * its park is made with the lock not taken, as from glibc's. */
-static int mutex_step(void *self, int (*step)(pthread_mutex_t *), pthread_mutex_t *m)
+/* A coroutine's condition wait is one call of its own: a handler's jump
+ * is put off (coro/jump.c) wherever it lands.  One that landed inside
+ * glibc's unlock or relock, or in the lock table's bookkeeping, left the
+ * mutex locked by no thread or the table wrong, and the next lock of
+ * every coroutine waited for ever (the thread runs this code just after
+ * its signals are taken, where glibc's sleeps in the kernel).  It is made
+ * from the wait itself with the mutex unlocked (jump_now), as glibc's
+ * jump out of its futex wait leaves it, or at the end with the mutex
+ * taken again, as one landing after glibc's relock does. */
+static void jump_now(void *self)
 {
+	asy__coro_in_call(self, -1);
+	asy__jump_due(); /* returns only if the jump is not to be made */
 	asy__coro_in_call(self, 1);
-	int r = step(m);
+}
+
+static int cond_end(void *self, int r)
+{
 	asy__coro_in_call(self, -1);
 	errno = asy__coro_call_errno(self, errno);
+	if (asy__coro_jump_waits(self))
+		asy__jump_due();
 	return r;
 }
 
@@ -124,16 +133,16 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	if (!self || (cond_flags(c) & COND_SHARED) || asy__coro_alone() ||
 	    (how && !waitable(clk, until)))
 		return cond_own(c, m, how, clk, until);
+	asy__coro_in_call(self, 1);
 	struct asy_slot *s = asy__slot_take(c, 1);
-	int r = mutex_step(self, pthread_mutex_unlock, m);
+	int r = pthread_mutex_unlock(m);
 	int jumped = asy__coro_jump_waits(self);
 	if (r || jumped) {
 		if (s && asy__slot_leave(s))
 			asy__slot_wake(c, 0); /* a signal it took goes to the next waiter */
-		if (jumped)
-			asy__jump_due(); /* the mutex unlocked, as a jump out of the wait leaves it */
 		if (r)
-			return r;
+			return cond_end(self, r);
+		jump_now(self); /* the mutex unlocked, as a jump out of the wait leaves it */
 		s = NULL; /* the jump was not to be made: woken */
 	}
 	int res = 0;
@@ -155,7 +164,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 			 * unlocked, as glibc's jump leaves it */
 			if (s && asy__slot_leave(s))
 				asy__slot_wake(c, 0);
-			asy__jump_due();
+			jump_now(self);
 			s = NULL; /* the jump was not to be made: woken */
 			break;
 		}
@@ -165,8 +174,8 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	/* Timed out as a signal took the slot: the signal is the answer. */
 	if (s && asy__slot_leave(s))
 		res = 0;
-	int lr = pthread_mutex_lock(m); /* a jump in its wait: the lock not taken */
-	return lr ? lr : res;
+	int lr = pthread_mutex_lock(m);
+	return cond_end(self, lr ? lr : res);
 }
 
 ASY_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
