@@ -26,12 +26,6 @@
 #include "trace.h"
 #include "coro.h"
 
-#if __has_include(<valgrind/memcheck.h>) /* Debian's valgrind package (make deps) */
-#include <valgrind/memcheck.h>
-#define VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
-#else
-#define VG_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
 
 _Atomic int asy__ready;
 pid_t asy__pid;
@@ -162,37 +156,6 @@ void asy__raise_as_kernel(int sig)
 	si.si_pid = (pid_t)asy_sys_getpid();
 	si.si_uid = getuid();
 	asy_sys(SYS_rt_tgsigqueueinfo, si.si_pid, asy_sys_gettid(), sig, &si, 0, 0);
-}
-
-int asy__copy_in(void *dst, const void *src, size_t n)
-{
-	if (!src)
-		return -EFAULT;
-	struct iovec l = { dst, n }, r = { (void *)src, n };
-	return asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
-}
-
-/* The program's memory written as the kernel would (a bad page: what
- * went before it, or EFAULT; a store would crash).  valgrind's memcheck
- * does not take process_vm_writev's remote side as written: the bytes
- * are told defined (a few no-op instructions outside valgrind), or cp
- * under valgrind, `main()` in a coroutine, saw its stat results as
- * uninitialised (coreutils' tests/cp/copy-FMR.sh). */
-long asy__vm_write(const struct iovec *l, unsigned nl, const struct iovec *r, unsigned nr)
-{
-	long c = asy_sys(SYS_process_vm_writev, asy__pid, l, nl, r, nr, 0);
-	for (size_t left = c > 0 ? (size_t)c : 0, i = 0; left && i < nr; i++) {
-		size_t n = r[i].iov_len < left ? r[i].iov_len : left;
-		VG_DEFINED(r[i].iov_base, n);
-		left -= n;
-	}
-	return c;
-}
-
-int asy__copy_out(void *dst, const void *src, size_t n)
-{
-	struct iovec l = { (void *)src, n }, r = { dst, n };
-	return asy__vm_write(&l, 1, &r, 1) == (long)n ? 0 : -EFAULT;
 }
 
 int asy__park(int64_t deadline)

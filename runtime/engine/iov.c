@@ -1,6 +1,7 @@
 /* Vectors: what one call of a vector moves at most, what is left of it
  * after `done` bytes (a call continued after a partial transfer), and
- * whether the kernel would take a vector it has not seen yet. */
+ * whether the kernel would take a vector it has not seen yet; and the
+ * program's memory read and written as the kernel would. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -8,6 +9,13 @@
 
 #include "engine.h"
 #include "sys.h"
+
+#if __has_include(<valgrind/memcheck.h>) /* Debian's valgrind package (make deps) */
+#include <valgrind/memcheck.h>
+#define VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#else
+#define VG_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
 
 #define PART 8 /* entries read at a time */
 
@@ -95,4 +103,37 @@ long asy__vec_total_safe(const struct asy_io *io)
 			total = MAX_RW_COUNT;
 	}
 	return (long)total;
+}
+
+/* ---- the program's memory --------------------------------------------- */
+
+int asy__copy_in(void *dst, const void *src, size_t n)
+{
+	if (!src)
+		return -EFAULT;
+	struct iovec l = { dst, n }, r = { (void *)src, n };
+	return asy_sys(SYS_process_vm_readv, asy__pid, &l, 1, &r, 1, 0) == (long)n ? 0 : -EFAULT;
+}
+
+/* The program's memory written as the kernel would (a bad page: what
+ * went before it, or EFAULT; a store would crash).  valgrind's memcheck
+ * does not take process_vm_writev's remote side as written: the bytes
+ * are told defined (a few no-op instructions outside valgrind), or cp
+ * under valgrind, `main()` in a coroutine, saw its stat results as
+ * uninitialised (coreutils' tests/cp/copy-FMR.sh). */
+long asy__vm_write(const struct iovec *l, unsigned nl, const struct iovec *r, unsigned nr)
+{
+	long c = asy_sys(SYS_process_vm_writev, asy__pid, l, nl, r, nr, 0);
+	for (size_t left = c > 0 ? (size_t)c : 0, i = 0; left && i < nr; i++) {
+		size_t n = r[i].iov_len < left ? r[i].iov_len : left;
+		VG_DEFINED(r[i].iov_base, n);
+		left -= n;
+	}
+	return c;
+}
+
+int asy__copy_out(void *dst, const void *src, size_t n)
+{
+	struct iovec l = { (void *)src, n }, r = { dst, n };
+	return asy__vm_write(&l, 1, &r, 1) == (long)n ? 0 : -EFAULT;
 }
