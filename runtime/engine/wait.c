@@ -407,10 +407,19 @@ static long made_in_child(struct asy_waiter *w, int64_t until, int sock_first)
 	return r;
 }
 
+/* The call's own deadline (a socket's timeout) comes before the
+ * coroutine's I/O deadline. */
+static int sock_first(int64_t deadline, int64_t io_deadline)
+{
+	return deadline >= 0 && (io_deadline < 0 || deadline < io_deadline);
+}
+
 long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 {
 	int64_t io_deadline = asy__coro_io_deadline();
 	int64_t until = earliest(io_deadline, deadline);
+	if (!w->be) /* not started: a fork's child (opdef.c, asy__op_start) */
+		return made_in_child(w, until, sock_first(deadline, io_deadline));
 	int r = 0;
 	int depth = asy__depth;
 	asy__depth = 0; /* other coroutines use the engine while this one waits */
@@ -419,8 +428,7 @@ long asy__wait(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 		r = asy__coro_park(until, 1);
 		if (!asy__waiter_done(w) && t->gen != atomic_load(&asy__fork_gen)) {
 			asy__depth = depth;
-			return made_in_child(w, until, deadline >= 0 &&
-						    (io_deadline < 0 || deadline < io_deadline));
+			return made_in_child(w, until, sock_first(deadline, io_deadline));
 		}
 		if (r == 0 && deadline < 0 && w->learnt >= 0) {
 			/* in the kernel now, and its end is known (asy__learn) */
