@@ -102,15 +102,16 @@ int asy__op_start(struct asy_thread *t, struct asy_waiter *w, int64_t deadline)
 	w->thread = t;
 	w->coro = asy__coro_self();
 	w->deadline = asy__wait_deadline(deadline);
-	if (t->gen != atomic_load(&asy__fork_gen)) {
-		/* A handler forked inside this call and this is the child:
-		 * the thread's ring and workers are the parent's.  The op is
-		 * not started; its wait makes it here (wait.c, made_in_child)
-		 * — a call's later op too, as a read's next look at a kept
-		 * number (a child that parked on the parent's engine spun for
-		 * ever).  An op only a ring has: the caller's other way. */
+	if (asy__forked_in_wait(t)) {
+		/* A handler forked inside this call and this is the child
+		 * (seen, or a `_Fork`'s not yet): the thread's ring and
+		 * workers are the parent's.  The op is not started; its wait
+		 * makes it here (wait.c, made_in_child), a ring's own op as
+		 * well — a call's later op too, as a read's next look at a
+		 * kept number (a child that parked on the parent's engine
+		 * spun for ever). */
 		w->be = NULL;
-		return d->ring_only ? -EOPNOTSUPP : 0;
+		return 0;
 	}
 	w->be = op_backend(t, &w->io);
 	if (d->ring_only && w->be != &asy__backend_uring)
