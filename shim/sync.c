@@ -148,9 +148,14 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int how, clockid_t c
 	int res = 0;
 	for (int64_t every = WAIT_FIRST_NS; !jumped; every = asy__pin_next(every)) {
 		if (s && asy__slot_stale(s)) {
-			s = NULL; /* a fork's child (a handler's fork): the slot is
-				   * the parent's; woken, spuriously */
-			break;
+			/* A fork's child (a handler's fork): the slot is the
+			 * parent's, and the rest of the wait is glibc's own, as
+			 * a thread's wait goes on in the child of its handler's
+			 * fork (it ended as a spurious wake-up: 0 where glibc's
+			 * timed out). */
+			cond_end(self, 0);
+			int lr = pthread_mutex_lock(m);
+			return lr ? lr : cond_own(c, m, how, clk, until);
 		}
 		if (s && asy__slot_woken(s))
 			break;

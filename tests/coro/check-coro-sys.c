@@ -549,6 +549,55 @@ START_TEST(test_fork_in_handler_as_thread_waits)
 }
 END_TEST
 
+/* The same with the coroutine in a timed condition wait: the child's
+ * wait goes on to its timeout, as a thread's does (it ended at once, as
+ * a spurious wake-up: 0). */
+static pthread_mutex_t hc_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hc_c = PTHREAD_COND_INITIALIZER;
+
+static void hc_waiter(void *arg)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_mutex_lock(&hc_m);
+	int e = pthread_cond_timedwait(&hc_c, &hc_m, &ts);
+	int mine = pthread_mutex_trylock(&hc_m) == EBUSY; /* taken again by the wait */
+	pthread_mutex_unlock(&hc_m);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int late = now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec);
+	if (hf_child == 0)
+		_exit(e == ETIMEDOUT && late && mine ? 40 : e == 0 ? 41 : 42);
+	*(int *)arg = e;
+}
+
+START_TEST(test_fork_in_handler_as_cond_waits)
+{
+	hf_raw = _i;
+	hf_jump = hf_slow = 0;
+	hf_child = -1;
+	ck_assert_int_eq(pipe(hf_pipe), 0);
+	struct sigaction sa = { .sa_handler = hf_handler, .sa_flags = SA_RESTART }, old;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, &old);
+	pthread_t me = pthread_self(), th;
+	int e = -1;
+	int h = asy_go(hc_waiter, &e);
+	ck_assert_int_gt(h, 0);
+	ck_assert_int_gt(asy_go(hf_joiner, &h), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, hf_signaller, &me), 0);
+	ck_assert_int_eq(asy_run(), 0);
+	pthread_join(th, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	ck_assert_int_eq(e, ETIMEDOUT);
+	ck_assert_int_gt(hf_child, 0);
+	ck_assert_int_eq(child_status(hf_child), 40);
+	close(hf_pipe[0]);
+	close(hf_pipe[1]);
+}
+END_TEST
+
 static Suite *sys_suite(void)
 {
 	Suite *s = suite_create("coro-sys");
@@ -572,6 +621,7 @@ static Suite *sys_suite(void)
 	tcase_add_loop_test(fork, test_fork_without_handlers, 0, 2);
 	/* 0, 1: fork and _Fork; 2, 3: and a jump; 4, 5: slow */
 	tcase_add_loop_test(fork, test_fork_in_handler_as_thread_waits, 0, 6);
+	tcase_add_loop_test(fork, test_fork_in_handler_as_cond_waits, 0, 2);
 #endif
 	suite_add_tcase(s, fork);
 	return s;
