@@ -417,6 +417,7 @@ static int child_status(pid_t c)
 {
 	int st;
 	pid_t r;
+	ck_assert_int_gt(c, 0); /* never a group or every process */
 	for (int i = 0; (r = waitpid(c, &st, WNOHANG)) == 0 && i < 1000; i++)
 		usleep(10000);
 	if (r == 0) {
