@@ -26,7 +26,6 @@
 #include "trace.h"
 #include "coro.h"
 
-
 _Atomic int asy__ready;
 pid_t asy__pid;
 _Atomic unsigned asy__fork_gen;

@@ -594,8 +594,9 @@ long asy__call_waits(struct asy_io *io, int fd, long (*fn)(void *, int), void *a
 /* 1 when fd's file is O_NONBLOCK (or cannot be asked: the call answers). */
 int asy__nonblocking(int fd);
 
-/* runtime/engine/iov.c: copy n bytes from, or to, where the program pointed, without trusting
- * the pointer (as the kernel's get_user/put_user): 0, or -EFAULT. */
+/* Copy n bytes from, or to, where the program pointed, without trusting
+ * the pointer (as the kernel's get_user/put_user): 0, or -EFAULT
+ * (iov.c). */
 int asy__copy_in(void *dst, const void *src, size_t n);
 int asy__copy_out(void *dst, const void *src, size_t n);
 long asy__vm_write(const struct iovec *l, unsigned nl, const struct iovec *r, unsigned nr);
