@@ -8,8 +8,9 @@
  * cannot ask for, skips it), in the thread that runs the coroutines.  Then
  * the backend op reads the same range again.
  *
- * So an fd whose try missed is remembered here by number, with the file
- * it named (dev, ino).  Its next read asks cachestat() (Linux 6.5) first
+ * So an fd whose try missed (or answered as slowly as a device: rw.c,
+ * slow_read) is remembered here by number, with the file it named (dev,
+ * ino).  Its next read asks cachestat() (Linux 6.5) first
  * whether the range is in the page cache: if it is, the try runs as usual
  * (and a full answer forgets the fd); if not, and fstat still finds the
  * same file there, the try is skipped and the read is one backend op, as

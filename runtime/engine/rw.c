@@ -164,6 +164,24 @@ static void direct_learn(int fd)
 	atomic_store_explicit(&direct_fd[fd].ino, st.st_ino, memory_order_relaxed);
 }
 
+/* A buffered read whose try answered, slowly: the kernel may finish the
+ * read it starts for a missing page before it looks again (a virtual
+ * disk whose host completes the request inside the submission, ~80 us a
+ * page here), and then the try waited for the device on the coroutines'
+ * thread.  The fd is taken as cold (cold.c): its next read asks the page
+ * cache first, and a miss goes to the backend whole.  A try slow for
+ * another reason (preempted, a large copy) costs one cachestat later,
+ * and the first read found cached forgets it.  Alone on its thread a
+ * coroutine's read is its own anyway (rw_file). */
+static void slow_read(struct asy_io *io)
+{
+	struct stat st;
+	if (asy__coro_alone() || asy_sys(SYS_fstat, io->fd, &st, 0, 0, 0, 0) < 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return;
+	asy__cold_learn(io->fd, &st);
+}
+
 #ifndef RWF_DONTCACHE
 #define RWF_DONTCACHE 0x00000080
 #endif
@@ -591,12 +609,17 @@ long asy__rw(struct asy_io *io)
 		 * does not matter and the call cost one system call. */
 		uint64_t c0 = cycles();
 		first = nowait(io, io->iov, io->iovcnt, io->off, 0);
+		uint64_t took = first > 0 ? cycles() - c0 : 0;
 		/* A direct transfer moves whole blocks: a slow try of another
 		 * size (a socket's loopback write) is not looked at. */
-		if (first > 0 && (first & 511) == 0 && cycles() - c0 > SLOW_TRY_CYCLES)
+		if (took > SLOW_TRY_CYCLES && (first & 511) == 0)
 			direct_learn(io->fd);
+		/* Slower than a copy from the page cache (~4 bytes a cycle). */
+		int slow = took > SLOW_TRY_CYCLES + (uint64_t)first / 4;
 		if (final_answer(io, first) || (first > 0 && short_is_final(io))) {
-			if (cold && first > 0)
+			if (slow && io->op == ASY_OP_READ && !direct_known(io->fd))
+				slow_read(io); /* it read the device in this thread */
+			else if (cold && first > 0)
 				asy__cold_forget(io->fd); /* cached (again) */
 			return first < 0 ? first : asy__inline(io, first);
 		}
