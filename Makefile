@@ -125,13 +125,15 @@ TENV := ASY_LIB=$(CURDIR)/$(LIB) ASY_EARLY_LIB=$(CURDIR)/$(TBIN)/libearly.so \
 	CK_MAX_MSG_SIZE=65536
 
 # A failing program's failed cases are said again at the end, so that the
-# last lines of a long run (all a CI report may keep) name them.
+# last lines of a long run (all a CI report may keep) name them, each with
+# the first lines of its message (what the case printed, where it differs).
 check-unit: tests
 	$(Q)fail=0; sum=$$(mktemp); out=$$(mktemp); for t in $(TPROGS); do \
 	  echo "  TEST    $$t"; start=$$(date +%s); rc=0; \
 	  $(TENV) $$t > $$out 2>&1 || rc=$$?; cat $$out; \
 	  if [ $$rc != 0 ] && [ $$rc != 77 ]; then fail=1; \
-	    { echo "  FAILED  $$t (exit $$rc)"; grep -E ':[FE]:' $$out | cut -c1-300 | head -8; } >> $$sum; fi; \
+	    { echo "  FAILED  $$t (exit $$rc)"; awk '/:[FE]:/ { n = 8 } n > 0 && NF { print substr($$0, 1, 300); n--; next } { n = 0 }' \
+	      $$out | head -40; } >> $$sum; fi; \
 	  echo "  TIME    $$t $$(( $$(date +%s) - start )) s"; \
 	done; cat $$sum; rm -f $$sum $$out; exit $$fail
 
