@@ -199,10 +199,8 @@ static void forks_while_a_thread_changes_handlers(pid_t (*make)(void), int n)
 			if (!done)
 				t_msleep(1);
 		}
-		if (!done) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-		}
+		if (!done)
+			st = t_kill_child(pid);
 		ok += done && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 		hung += !done;
 	}

@@ -94,8 +94,7 @@ static pid_t holder(const char *path, int kind)
 
 static void release_holder(pid_t h)
 {
-	kill(h, SIGKILL);
-	waitpid(h, NULL, 0);
+	t_kill_child(h);
 }
 
 /* Who could take the lock on path now: another process's flock and
@@ -231,7 +230,8 @@ static void ci_tstp_flock_goes_on(void)
 		t_msleep(100);
 		kill(me, SIGTSTP);
 		t_msleep(300);
-		kill(h, SIGKILL);
+		if (h > 0)
+			kill(h, SIGKILL);
 		t_msleep(100);
 		kill(me, SIGCONT);
 		_exit(0);

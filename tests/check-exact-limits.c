@@ -474,8 +474,7 @@ static void enospc(int deadline)
 	lseek(fd, 0, SEEK_SET);
 	t_res("write-again", write(fd, b, 1000));
 	t_far_deadline(0);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	t_kill_child(pid);
 }
 
 static void c14_enospc_tmpfs(void) { enospc(0); }

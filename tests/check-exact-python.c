@@ -84,8 +84,7 @@ static void wait_bounded(const char *what, pid_t pid, double secs)
 		usleep(10000);
 	}
 	t_out("%s: still running after %.0f s\n", what, secs);
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
+	t_kill_child(pid);
 }
 
 /* Run this program again as `--py-helper NAME` with extra environment
@@ -443,10 +442,7 @@ static void c11_open_killed_reader_leaves_pipe(void)
 	}
 	close(kpipe[0]);
 	usleep(200000); /* the child waits in its read */
-	kill(pid, SIGKILL);
-	int st;
-	waitpid(pid, &st, 0);
-	show_status("reader", st);
+	show_status("reader", t_kill_child(pid));
 	t_res("write after the reader was reaped", write(kpipe[1], "x", 1));
 	close(kpipe[1]);
 }

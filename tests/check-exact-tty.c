@@ -119,7 +119,7 @@ static void background_tty(int mode)
 		t_spawn(j_tty, 0);
 		t_spawn(j_tty, 1);
 		t_finish();
-		kill(g, SIGKILL);
+		t_kill_child(g);
 		_exit(0);
 	}
 	report_child(c);
@@ -237,8 +237,7 @@ static void tty_write_moved(int orphaned)
 		t_spawn(j_tty_write, 0);
 		t_spawn(j_tty_write, 1);
 		t_finish();
-		if (g)
-			kill(g, SIGKILL);
+		t_kill_child(g);
 		_exit(0);
 	}
 	report_child(c);

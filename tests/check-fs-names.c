@@ -567,7 +567,6 @@ static void names_etxtbsy(void)
 {
 	char b[65536];
 	pid_t pid;
-	int st;
 	start();
 	int in = open("/bin/sleep", O_RDONLY), out = open("sleeper", O_CREAT | O_WRONLY, 0755);
 	long n;
@@ -586,8 +585,7 @@ static void names_etxtbsy(void)
 	t_res("truncate", truncate("sleeper", 0));
 	t_res("open-rdonly", open("sleeper", O_RDONLY) >= 0);
 	t_res("unlink", unlink("sleeper"));
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
+	t_kill_child(pid);
 }
 
 /* EBUSY: the root, a mount point. */

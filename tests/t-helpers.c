@@ -571,6 +571,18 @@ void t_evict(int fd)
 	free(in);
 }
 
+int t_kill_child(pid_t pid)
+{
+	int st = -1;
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGKILL);
+	pid_t r;
+	while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	return r == pid ? st : -1;
+}
+
 const char *t_tmpfile(size_t n, int evict)
 {
 	static char path[64];

@@ -113,6 +113,10 @@ void t_wait_blocked(pid_t tid);
 const char *t_tmpfile(size_t n, int evict);
 /* Drop a file's pages from the page cache. */
 void t_evict(int fd);
+/* End a child of this process: SIGKILL, then its wait status.  A pid
+ * that names no child (a failed fork's -1, or 0) is never signalled —
+ * kill(-1) would reach every process of the user — and gives -1. */
+int t_kill_child(pid_t pid);
 
 
 /* ---- sockets, time and signals (the socket and readiness cases) ---- */
