@@ -83,12 +83,11 @@ static void j_pread_errno(int i)
 	j_pread(i);
 }
 
-/* A cold case's misses must not depend on how fast the disk is.  A read
- * that misses starts readahead of its neighbours, and on a fast virtual
- * disk that I/O can finish inside a later try of a preempted reader (a
- * loaded machine): every try then finds its page, nothing ever waits, and
- * the case shows nothing about the calls that do.  Without readahead
- * each page's first read misses. */
+/* A cold case's misses must not depend on the kernel's readahead window:
+ * a read that misses starts readahead of its neighbours, and their reads
+ * then find them cached and never wait, so the case would show nothing
+ * about the calls that do.  Without readahead each page's first read
+ * misses. */
 static void cold_random(int fd)
 {
 	posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
