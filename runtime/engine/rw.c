@@ -118,6 +118,9 @@ static long pass_rest(const struct asy_io *io, long done)
  * which answers them as the kernel does. */
 #define DIRECT_FDS 1024
 #define SLOW_TRY_CYCLES 50000 /* ~20 us */
+/* A buffered try of n bytes slower than this waited for the device (a
+ * copy from the page cache moves ~4 bytes a cycle): slow_read. */
+#define DEVICE_CYCLES(n) (SLOW_TRY_CYCLES + (uint64_t)(n) / 4)
 static struct {
 	_Atomic unsigned long dev, ino; /* ino 0: not known to be direct */
 	_Atomic int no_probe;           /* RWF_DONTCACHE refused: fstat instead */
@@ -277,9 +280,14 @@ static long rw_file(struct asy_io *io, long first, const struct stat *id)
 			struct asy_rest rest;
 			if (asy__rest_of(&rest, io->iov, io->iovcnt, (size_t)done) < 0)
 				return done;
+			uint64_t c0 = cycles();
 			r = nowait(io, rest.v, rest.cnt, io->off >= 0 ? io->off + done : -1, 0);
 			asy__rest_free(&rest);
 			done += r > 0 ? r : 0;
+			/* A try as slow as the device (slow_read): the rest
+			 * goes to the backend, as after a miss. */
+			if (r > 0 && (size_t)done < total && cycles() - c0 > DEVICE_CYCLES(r))
+				r = -EAGAIN;
 		}
 		if ((size_t)done == total || r == 0 || (r < 0 && r != -EAGAIN) ||
 		    (io->op == ASY_OP_WRITE && S_ISREG(id->st_mode) && at_fsize_limit(io, done)))
@@ -614,8 +622,7 @@ long asy__rw(struct asy_io *io)
 		 * size (a socket's loopback write) is not looked at. */
 		if (took > SLOW_TRY_CYCLES && (first & 511) == 0)
 			direct_learn(io->fd);
-		/* Slower than a copy from the page cache (~4 bytes a cycle). */
-		int slow = took > SLOW_TRY_CYCLES + (uint64_t)first / 4;
+		int slow = took > DEVICE_CYCLES(first);
 		if (final_answer(io, first) || (first > 0 && short_is_final(io))) {
 			if (slow && io->op == ASY_OP_READ && !direct_known(io->fd))
 				slow_read(io); /* it read the device in this thread */
