@@ -30,7 +30,7 @@
 
 const struct asy_kind_def asy__kinds[ASY_K_COUNT] = {
 	[ASY_K_FILE] = ROW("regular file", NOWAIT, OP, .positional = 1,
-		.why = "page cache: RWF_NOWAIT, skipped where `cachestat` finds nothing after a miss on the fd; a miss is one backend op (io_uring: its own worker, `IOSQE_ASYNC`), at the file position on a worker; a buffered write the file system cannot try (ext4) is its own call in this thread, unless one on that file took over 1 ms"),
+		.why = "page cache: RWF_NOWAIT, skipped where `cachestat` finds nothing after a miss (or a try as slow as the device) on the fd; a miss is one backend op (io_uring: its own worker, `IOSQE_ASYNC`), at the file position on a worker; a buffered write the file system cannot try (ext4) is its own call in this thread, unless one on that file took over 1 ms"),
 	[ASY_K_BLOCK] = ROW("block device", NOWAIT, OP, .positional = 1,
 		.why = "as a regular file"),
 	[ASY_K_DIR] = ROW("directory", LIBC, NONE,
