@@ -382,7 +382,7 @@ static void c7_accept_close_jumped_out_of(void)
 	net(30);
 	cj_waiter = (pid_t)syscall(SYS_gettid);
 	pthread_t th = go(cj_close_each, NULL);
-	int ok = 0;
+	int ok = 0, first_bad = 0, bad_err = 0;
 	for (int seen = 0; seen < CJ_ROUNDS;) {
 		if (cj_gen == seen) {
 			usleep(200);
@@ -394,11 +394,15 @@ static void c7_accept_close_jumped_out_of(void)
 		ok += c >= 0;
 		if (c >= 0)
 			close(c);
+		else if (!first_bad)
+			first_bad = seen, bad_err = errno;
 		cj_accepted = seen;
 	}
 	pthread_join(th, NULL);
 	signal(SIGUSR1, SIG_DFL);
 	t_out("accepts that ended with a connection: %d of %d\n", ok, CJ_ROUNDS);
+	if (first_bad) /* which state the failing rounds met */
+		t_out("first without: round %d, %s\n", first_bad, t_errname(bad_err));
 }
 
 /* ---- a stream receive or send whose number is swapped in its first wait */
