@@ -242,6 +242,7 @@ static void lock(sigset_t *was)
 	sigset_t all;
 	sigfillset(&all);
 	asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, was, 8, 0, 0);
+	asy_tsan_held_signals(); /* before the count goes up (tsan.h) */
 	if (holding++)
 		return;
 	asy__spin_take(&changing);

@@ -47,6 +47,9 @@
 #include "sys.h"
 
 _Atomic int asy__keeps; /* waits on the list */
+#if defined(__SANITIZE_THREAD__)
+_Atomic int asy__tsan_point; /* tsan.h */
+#endif
 
 static asy_spin lock = ASY_SPIN_INIT;
 static struct asy_keep *list;
@@ -78,12 +81,16 @@ static void give(void)
  * signal blocked: a signal lands at any instruction (most often as one
  * of those calls returns), and a handler's siglongjmp out of the
  * program's close() from inside the walk left the lock taken — the next
- * wait's end on any thread spun for ever. */
+ * wait's end on any thread spun for ever.  Under ThreadSanitizer a
+ * handler it held back runs before the lock is taken (tsan.h): run inside
+ * take(), its jump left the thread's asy__depth raised, and every later
+ * close of that thread went by the waits' numbers as if none waited. */
 static void take_masked(uint64_t *old)
 {
 	uint64_t all = ~0ULL;
 	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
 		*old = ~0ULL; /* nothing to give back */
+	asy_tsan_held_signals();
 	take();
 }
 

@@ -10,13 +10,23 @@
 #ifndef ASY_TSAN_H
 #define ASY_TSAN_H
 
+/* ThreadSanitizer also holds a signal back from the handler until the
+ * thread's next interceptor or atomic operation, and runs it there even
+ * where the thread has blocked the signal since.  Code that blocks every
+ * signal so that no handler can jump out of it (keep.c's walks, made
+ * under a lock) lets the ones held back run first, at a point where
+ * nothing is taken: an atomic load is such a point.  Once the mask is up
+ * the kernel hands TSan nothing more to hold back. */
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #define asy_tsan_acquire(p) __tsan_acquire((void *)(p))
 #define asy_tsan_release(p) __tsan_release((void *)(p))
+extern _Atomic int asy__tsan_point;
+#define asy_tsan_held_signals() ((void)__atomic_load_n(&asy__tsan_point, __ATOMIC_SEQ_CST))
 #else
 #define asy_tsan_acquire(p) ((void)(p))
 #define asy_tsan_release(p) ((void)(p))
+#define asy_tsan_held_signals() ((void)0)
 #endif
 
 #endif
