@@ -64,7 +64,7 @@ static _Atomic uint64_t interrupting;
  * interposer's sigaction, called inside a change, come back in. */
 static asy_spin changing = ASY_SPIN_INIT;
 static ASY_TLS int holding;
-static ASY_TLS sigset_t fork_was;
+static ASY_TLS uint64_t fork_was;
 
 /* Where each running handler's trampoline frame is, innermost last: a
  * jump out of a handler (shim/jump.c) leaves the levels it jumps past.
@@ -91,8 +91,8 @@ static void resolve(void)
 	real.sigset = (simple_fn(*)(int, simple_fn))dlsym(RTLD_NEXT, "sigset");
 }
 
-static void lock(sigset_t *was);
-static void unlock(const sigset_t *was);
+static void lock(uint64_t *was);
+static void unlock(const uint64_t *was);
 
 /* A fork while another thread changes a disposition: the child gets the
  * lock free and the record whole. */
@@ -237,22 +237,19 @@ static int ours(int sig, uintptr_t h)
 }
 
 /* One change at a time, with every signal blocked. */
-static void lock(sigset_t *was)
+static void lock(uint64_t *was)
 {
-	sigset_t all;
-	sigfillset(&all);
-	asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, was, 8, 0, 0);
-	asy_tsan_held_signals(); /* before the count goes up (tsan.h) */
+	asy__mask_all(was);
 	if (holding++)
 		return;
 	asy__spin_take(&changing);
 }
 
-static void unlock(const sigset_t *was)
+static void unlock(const uint64_t *was)
 {
 	if (!--holding)
 		asy__spin_give(&changing);
-	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, was, 0, 8, 0, 0);
+	asy__unmask(was);
 }
 
 /* The program's struct copied byte by byte, unchecked by the sanitizers:
@@ -278,7 +275,7 @@ static int change(int sig, const struct sigaction *act, struct sigaction *old)
 		copy(&in, act, sizeof in);
 	uintptr_t h = act ? (uintptr_t)in.sa_handler : 0;
 	int info = act && (in.sa_flags & SA_SIGINFO);
-	sigset_t was;
+	uint64_t was;
 	int e = errno;
 	lock(&was);
 	/* a vfork child (or a clone sharing memory) shares this file's
@@ -323,7 +320,7 @@ void asy__handlers_wrap(void)
 {
 	if (atomic_load_explicit(&wrapping, memory_order_acquire))
 		return;
-	sigset_t was;
+	uint64_t was;
 	lock(&was);
 	if (!atomic_load(&wrapping)) {
 		for (int sig = 1; sig < NSIGS; sig++) {

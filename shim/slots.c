@@ -73,8 +73,7 @@ static ASY_TLS uint64_t table_mask;
  * coroutine waits or is woken. */
 static void lock(void)
 {
-	uint64_t all = ~0ull;
-	asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, &table_mask, 8, 0, 0);
+	asy__mask_all(&table_mask);
 	unsigned gen = asy__spin_gen_now();
 	asy__spin_take(&slots_lock);
 	asy_tsan_acquire(&slots_lock);
@@ -92,7 +91,7 @@ static void unlock(void)
 {
 	asy_tsan_release(&slots_lock);
 	asy__spin_give(&slots_lock);
-	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, &table_mask, 0, 8, 0, 0);
+	asy__unmask(&table_mask);
 }
 
 /* s is free again (slots_lock held). */

@@ -47,9 +47,6 @@
 #include "sys.h"
 
 _Atomic int asy__keeps; /* waits on the list */
-#if defined(__SANITIZE_THREAD__)
-_Atomic int asy__tsan_point; /* tsan.h */
-#endif
 
 static asy_spin lock = ASY_SPIN_INIT;
 static struct asy_keep *list;
@@ -87,18 +84,14 @@ static void give(void)
  * close of that thread went by the waits' numbers as if none waited. */
 static void take_masked(uint64_t *old)
 {
-	uint64_t all = ~0ULL;
-	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
-		*old = ~0ULL; /* nothing to give back */
-	asy_tsan_held_signals();
+	asy__mask_all(old);
 	take();
 }
 
 static void give_masked(const uint64_t *old)
 {
 	give();
-	if (*old != ~0ULL)
-		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, 8, 0, 0);
+	asy__unmask(old);
 }
 
 static void link_on(struct asy_keep *k, int fd, int held)

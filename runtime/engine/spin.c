@@ -1,4 +1,5 @@
-/* The spin locks' wait, and how a fork's child is told (spin.h). */
+/* The spin locks' wait, how a fork's child is told, and the sections
+ * made with every signal blocked (spin.h). */
 #include <sys/mman.h>
 
 #include "engine.h"
@@ -62,3 +63,8 @@ void asy__spin_wait(asy_spin *l)
 			asy__cpu_relax();
 	}
 }
+
+#if defined(__SANITIZE_THREAD__)
+_Atomic int asy__tsan_point; /* tsan.h */
+#endif
+

@@ -16,7 +16,12 @@
 #ifndef ASY_SPIN_H
 #define ASY_SPIN_H
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+
+#include "sys.h"
+#include "tsan.h"
 
 typedef struct {
 	_Atomic unsigned word; /* 0: free; else the generation of its holder */
@@ -67,6 +72,31 @@ static inline void asy__spin_take(asy_spin *l)
 static inline void asy__spin_give(asy_spin *l)
 {
 	atomic_store_explicit(&l->word, 0, memory_order_release);
+}
+
+/* Every signal blocked, for a section no handler may interrupt (it would
+ * spin on a lock its thread holds) or jump out of (it would leave the
+ * lock held, or a count raised): keep.c's walks, signal.c's table,
+ * slots.c's table, a scheduler's masked sleep (wait.c).  *old gets the
+ * mask to give back; ~0 where the kernel refused (never a mask the kernel
+ * reports: SIGKILL and SIGSTOP are never blocked), and asy__unmask gives
+ * nothing back then.  Under ThreadSanitizer, the handlers it held back
+ * run before this returns, while nothing is taken yet (tsan.h).  Inline:
+ * a file built without TSan's instrumentation (shim/signal.c, which TSan
+ * calls before it is set up) gets none of it here either, and TSan runs
+ * no handler inside such a file. */
+static inline void asy__mask_all(uint64_t *old)
+{
+	uint64_t all = ~0ULL;
+	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
+		*old = ~0ULL;
+	asy_tsan_held_signals();
+}
+
+static inline void asy__unmask(const uint64_t *old)
+{
+	if (*old != ~0ULL)
+		asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, 8, 0, 0);
 }
 
 #endif

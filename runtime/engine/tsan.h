@@ -12,11 +12,11 @@
 
 /* ThreadSanitizer also holds a signal back from the handler until the
  * thread's next interceptor or atomic operation, and runs it there even
- * where the thread has blocked the signal since.  Code that blocks every
- * signal so that no handler can jump out of it (keep.c's walks, made
- * under a lock) lets the ones held back run first, at a point where
- * nothing is taken: an atomic load is such a point.  Once the mask is up
- * the kernel hands TSan nothing more to hold back. */
+ * where the thread has blocked the signal since.  A section that blocks
+ * every signal so that no handler can jump out of it (asy__mask_all,
+ * spin.h) lets the ones held back run first, at a point where nothing is
+ * taken: an atomic load is such a point.  Once the mask is up the kernel
+ * hands TSan nothing more to hold back. */
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #define asy_tsan_acquire(p) __tsan_acquire((void *)(p))

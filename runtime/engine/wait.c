@@ -140,8 +140,8 @@ static ASY_TLS uint64_t *sleep_old;
 
 int asy__sleep_mask(struct asy_thread *t, unsigned seq, uint64_t *old)
 {
-	uint64_t all = ~0ULL;
-	if (asy_sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, 8, 0, 0) < 0)
+	asy__mask_all(old);
+	if (*old == ~0ULL)
 		return -1;
 	if (atomic_load(&t->wake_seq) == seq && !asy__coro_wake_pending()) {
 		sleep_old = old;
@@ -154,7 +154,7 @@ int asy__sleep_mask(struct asy_thread *t, unsigned seq, uint64_t *old)
 void asy__sleep_unmask(const uint64_t *old)
 {
 	sleep_old = NULL;
-	asy_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, 8, 0, 0);
+	asy__unmask(old);
 }
 
 uint64_t *asy__sleep_old_take(void)
