@@ -67,7 +67,10 @@ const char *asy_version(void);
  * (try again later, e.g. from the next coroutine).  The calls that wait
  * (asy_join, asy_yield, asy_sleep, asy_run) must not be used from a signal
  * handler.  The first asy_* call on a thread sets up its scheduler and
- * should not itself be made from a signal handler.  A handler may
+ * should not itself be made from a signal handler; it sets it up with
+ * every signal blocked, so a handler's jump out of that call leaves the
+ * scheduler made whole or not at all, and other threads' first calls
+ * unaffected.  A handler may
  * siglongjmp() or longjmp() into a coroutine waiting in a hooked call or
  * in asy_join/asy_yield/asy_sleep (x86-64): that wait ends as a cancel
  * ends it and the jump is made when the call returns, on the coroutine's

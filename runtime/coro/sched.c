@@ -71,19 +71,15 @@ static void key_init(void)
 	key_made = pthread_key_create(&sched_key, sched_free) == 0;
 }
 
-/* This thread's scheduler; created (mmap, no malloc) when `create`.
- * NULL when it does not exist or cannot be created. */
-struct sched *asy__sched(int create)
+static struct sched *sched_new(void)
 {
-	struct sched *s = tls_sched;
-	if (s || !create)
-		return s;
 	/* its key first: without one a scheduler could never be freed, and
 	 * key 0 — the program's — would be set to it */
 	pthread_once(&sched_once, key_init);
 	if (!key_made)
 		return NULL;
-	s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sched *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED)
 		return NULL;
 	s->chunks = mmap(NULL, MAX_CHUNKS * sizeof *s->chunks, PROT_READ | PROT_WRITE,
@@ -99,6 +95,23 @@ struct sched *asy__sched(int create)
 	s->nslots = 1; /* handle 0 is never given out */
 	pthread_setspecific(sched_key, s);
 	tls_sched = s;
+	return s;
+}
+
+/* This thread's scheduler; created (mmap, no malloc) when `create`.
+ * NULL when it does not exist or cannot be created.  Created with every
+ * signal blocked, once per thread: a handler's jump out of the middle
+ * would leave the key's pthread_once under way for good (every later
+ * first call of every thread waited on it) or a scheduler half made. */
+struct sched *asy__sched(int create)
+{
+	struct sched *s = tls_sched;
+	if (s || !create)
+		return s;
+	uint64_t old;
+	asy__mask_all(&old);
+	s = sched_new();
+	asy__unmask(&old);
 	return s;
 }
 
