@@ -28,3 +28,8 @@ __attribute__((weak)) _Atomic int *asy__fork_page;
 __attribute__((weak)) void asy__fork_own(void)
 {
 }
+
+#if defined(__SANITIZE_THREAD__)
+/* Read by asy__mask_all() (spin.h, tsan.h); spin.c has the library's. */
+__attribute__((weak)) _Atomic int asy__tsan_point;
+#endif
