@@ -125,10 +125,14 @@ static inline long traced(long v)
 			errno = asy_x_.errnum;                              \
 	} else {                                                            \
 		asy_x_.via = ASY_VIA_LIBC;                                  \
+		int asy_a_ = !__builtin_strcmp(#name, "unshare") ?          \
+			asy__alone_begin(SYS_unshare, asy_x_.a[0], 0) : 0;  \
 		if (__builtin_expect(!real.name, 0))                        \
 			__atomic_store_n(&real.name, (__typeof__(real.name))dlsym(RTLD_NEXT, #name), \
 					 __ATOMIC_RELAXED);                 \
 		asy_v_ = real.name ? (libc) : (ret)edge(asy_sys sc);        \
+		if (asy_a_)                                                 \
+			asy__alone_end(asy_a_);                             \
 	}                                                                   \
 	if (asy_c_ & ASY_TRACE_LOST)                                        \
 		asy__trace_closed(asy_c_ & ASY_TRACE_LOST);                 \

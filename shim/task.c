@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "sys.h"
 #include "coro.h"
+#include "trace.h"
 
 typedef long syscall_fn(long, ...);
 typedef int prctl_fn(int, ...);
@@ -64,6 +65,48 @@ static long raw(long n, long a, long b, long c, long d, long e, long f)
 		return -1;
 	}
 	return r;
+}
+
+/* Calls the kernel refuses to a process of more than one thread (EINVAL;
+ * EUSERS for a time namespace): unshare of a user namespace, the thread
+ * group, the signal handlers or the memory; setns into a user, mount or
+ * time namespace — or into whatever an fd names when nstype leaves its
+ * kind unsaid.  The shim's own threads must not be why: the trace's
+ * writer is away for the call, the pool's workers are ended before it
+ * (threads the kernel keeps for a ring, io-wq's, are not: README, Known
+ * blind spots). */
+static int alone_call(long n, long a, long b)
+{
+	if (n == SYS_unshare)
+		return (a & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) != 0;
+	if (n == SYS_setns)
+		return !b || (b & (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWTIME));
+	return 0;
+}
+
+/* Only for the program's only thread: with another of the program's the
+ * kernel refuses the call anyway, or (a setns into a network namespace,
+ * nstype 0) allows it, and ending the shim's threads would only cost.
+ * Not in a vfork child (the threads are its parent's) nor in a handler
+ * or the engine (starting a thread again is not async-signal-safe). */
+int asy__alone_begin(long n, long a, long b)
+{
+	if (!alone_call(n, a, b) || asy__in_child() || asy__in_handler || asy__depth ||
+	    asy__program_threads() > 1)
+		return 0;
+	if (asy_sys_getpid() == asy__pid)
+		asy__pool_retire();
+	if (asy__tracing)
+		asy__trace_writer_leave();
+	return 1;
+}
+
+void asy__alone_end(int began)
+{
+	int saved = errno;
+	if (began && asy__tracing)
+		asy__trace_writer_back();
+	errno = saved;
 }
 
 /* prctl options that change what the thread's calls may do. */
@@ -139,7 +182,10 @@ ALL_ARGS ASY_EXPORT long syscall(long n, ...)
 			return r < 0 ? -1 : r;
 		}
 	}
-	return real.syscall ? real.syscall(n, a, b, c, d, e, f) : raw(n, a, b, c, d, e, f);
+	int alone = asy__alone_begin(n, a, b);
+	long r = real.syscall ? real.syscall(n, a, b, c, d, e, f) : raw(n, a, b, c, d, e, f);
+	asy__alone_end(alone);
+	return r;
 }
 
 ALL_ARGS ASY_EXPORT int prctl(int option, ...)
@@ -179,7 +225,10 @@ ASY_EXPORT int capset(void *hdr, const void *data)
 ASY_EXPORT int setns(int fd, int nstype)
 {
 	asy__own_calls();
-	return real.setns ? real.setns(fd, nstype) : (int)raw(SYS_setns, fd, nstype, 0, 0, 0, 0);
+	int alone = asy__alone_begin(SYS_setns, fd, nstype);
+	int r = real.setns ? real.setns(fd, nstype) : (int)raw(SYS_setns, fd, nstype, 0, 0, 0, 0);
+	asy__alone_end(alone);
+	return r;
 }
 
 ASY_EXPORT int personality(unsigned long persona)

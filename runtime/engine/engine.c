@@ -625,6 +625,12 @@ void asy__thread_counted(int counted)
 		__atomic_fetch_add(nthreads, counted ? 1u : -1u, __ATOMIC_RELAXED);
 }
 
+int asy__program_threads(void)
+{
+	pthread_once(&nthreads_once, nthreads_find);
+	return nthreads ? (int)__atomic_load_n(nthreads, __ATOMIC_RELAXED) : -1;
+}
+
 /* Runs before main(); errno is left as it was found. */
 __attribute__((constructor)) void asy__init(void)
 {

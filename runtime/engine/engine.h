@@ -400,7 +400,14 @@ extern __thread struct asy_thread *asy__tls_thread __attribute__((tls_model("ini
  * comes back into it (1: called by the thread itself just before it
  * returns, since glibc takes it out again then). */
 void asy__thread_counted(int counted);
+/* The program's own threads by that count; -1 where it cannot be found. */
+int asy__program_threads(void);
 void asy__task_resolve(void);
+/* Around unshare, setns and their raw syscall(): a call the kernel refuses
+ * to a process of more than one thread is made with the shim's own threads
+ * away (shim/task.c); begin's result goes to end, which keeps errno. */
+int asy__alone_begin(long n, long a, long b);
+void asy__alone_end(int began);
 /* The library's own mutexes: libc's lock and unlock, never the wrappers
  * that make coroutines of one thread wait for each other (shim/pin.c). */
 int asy__mutex_lock(pthread_mutex_t *m);

@@ -20,6 +20,7 @@
 #include <linux/futex.h>
 
 #include "trace-int.h"
+#include "trace.h"
 #include "sys.h"
 
 #define OUTBUF (64 << 10)
@@ -513,25 +514,29 @@ static uint64_t ring_used(void)
 }
 
 static _Atomic int writer_running;
+static _Atomic int writer_tid;  /* the writer thread's, 0 while there is none */
+static _Atomic int writer_quit; /* asy__trace_writer_leave() asks it to end */
 
 static void *writer_main(void *arg)
 {
 	struct asy_tring *q = asy__tring;
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
 	asy__in_trace = 1;
+	atomic_store(&writer_tid, (int)asy_sys(SYS_gettid, 0, 0, 0, 0, 0, 0));
 	atomic_store(&writer_running, 1);
-	for (;;) {
+	while (!atomic_load(&writer_quit)) {
 		uint32_t v = atomic_load(&q->wake);
 		atomic_store(&q->sleeping, 1);
 		/* Sleep until a quarter of the ring is used (a producer wakes
 		 * us) or 50 ms passed: batches, not a busy second core. */
-		if (ring_used() < ASY_RING_SLOTS / 4)
+		if (ring_used() < ASY_RING_SLOTS / 4 && !atomic_load(&writer_quit))
 			asy_sys(SYS_futex, &q->wake, FUTEX_WAIT_PRIVATE, v, &ts, 0, 0);
 		atomic_store(&q->sleeping, 0);
 		asy__mutex_lock(&w.lock);
 		drain_locked();
 		asy__mutex_unlock(&w.lock);
 	}
+	asy__thread_counted(1); /* glibc counts it out again as it ends */
 	return NULL;
 }
 
@@ -548,13 +553,19 @@ static void process_name(void)
 	flush();
 }
 
-/* Start (or, in a fork child, restart) the writer thread; 0 or -errno.
- * Every signal is blocked in it: the program's handlers run elsewhere. */
+/* Calls the kernel refuses to a process of more than one thread
+ * (shim/task.c: asy__alone_begin) run while the writer is away: `calls`
+ * of them under way, `left` when the writer left for them. */
+static struct {
+	pthread_mutex_t lock;
+	int calls, left;
+} alone = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int writer_spawn(void);
+
+/* Start (or, in a fork child, restart) the writer thread; 0 or -errno. */
 int asy__writer_start(void)
 {
-	pthread_t th;
-	pthread_attr_t attr;
-	sigset_t all, old;
 	pthread_mutex_init(&w.lock, NULL); /* a fork child: the parent's may be held */
 	w.n = 0, w.mark = 0, w.ntids = 0, w.dropped_seen = 0, w.ended = 0;
 	if (asy__tcfg.stacks && !w.stk_len) {
@@ -566,6 +577,20 @@ int asy__writer_start(void)
 		}
 	}
 	process_name();
+	pthread_mutex_init(&alone.lock, NULL); /* a fork child's own */
+	alone.calls = alone.left = 0;
+	atomic_store(&writer_tid, 0);
+	return writer_spawn();
+}
+
+/* The thread itself, every signal blocked in it: the program's handlers
+ * run elsewhere.  Returns once it runs (below). */
+static int writer_spawn(void)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	atomic_store(&writer_quit, 0);
 	sigfillset(&all);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -576,7 +601,7 @@ int asy__writer_start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (!r)
-		asy__thread_counted(0); /* it never returns */
+		asy__thread_counted(0); /* out of glibc's count while it runs */
 	/* Return once the thread runs: a thread still starting up (in its
 	 * libc or sanitizer set-up, which allocates) when the program forks or
 	 * exits right away left a forked child's allocator locked (seen under
@@ -584,4 +609,39 @@ int asy__writer_start(void)
 	for (int i = 0; !r && i < 20000 && !atomic_load(&writer_running); i++)
 		asy_sys_nanosleep(50000);
 	return -r;
+}
+
+/* The writer ends, and its thread is gone from the process (the kernel
+ * counts it until then) — a second at most; the ring keeps what comes
+ * meanwhile.  Nested and concurrent calls share one absence. */
+void asy__trace_writer_leave(void)
+{
+	asy__mutex_lock(&alone.lock);
+	int tid = atomic_load(&writer_tid);
+	if (alone.calls++ == 0 && tid > 0) {
+		struct asy_tring *q = asy__tring;
+		struct timespec pause = { 0, 100000 };
+		uint64_t until = asy__trace_now() + 1000000000u;
+		long pid = asy_sys_getpid();
+		atomic_store(&writer_quit, 1);
+		atomic_fetch_add(&q->wake, 1);
+		asy_sys(SYS_futex, &q->wake, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+		while (asy_sys(SYS_tgkill, pid, tid, 0, 0, 0, 0) == 0 && asy__trace_now() < until)
+			asy_sys(SYS_nanosleep, &pause, 0, 0, 0, 0, 0);
+		atomic_store(&writer_tid, 0);
+		alone.left = 1;
+	}
+	asy__mutex_unlock(&alone.lock);
+}
+
+/* After the last of those calls: the writer again, as it was. */
+void asy__trace_writer_back(void)
+{
+	asy__mutex_lock(&alone.lock);
+	if (alone.calls > 0 && --alone.calls == 0 && alone.left) {
+		alone.left = 0;
+		if (writer_spawn() < 0)
+			asy__warn("tracing: no writer thread; records are written at exit only");
+	}
+	asy__mutex_unlock(&alone.lock);
 }

@@ -37,6 +37,12 @@ int asy__trace_in(unsigned lo, unsigned hi);
 unsigned asy__trace_closing(unsigned lo, unsigned hi);
 void asy__trace_closed(unsigned lost);
 
+/* Around a call the kernel refuses to a process of more than one thread
+ * (shim/task.c): the writer thread ends and is gone before it, and starts
+ * again after it.  Not async-signal-safe; errno may change. */
+void asy__trace_writer_leave(void);
+void asy__trace_writer_back(void);
+
 /* Write out pending records and the summary now (before exec).  Not
  * async-signal-safe; errno preserved. */
 void asy__trace_flush(void);
