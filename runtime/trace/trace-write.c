@@ -626,10 +626,16 @@ void asy__trace_writer_leave(void)
 		atomic_store(&writer_quit, 1);
 		atomic_fetch_add(&q->wake, 1);
 		asy_sys(SYS_futex, &q->wake, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
-		while (asy_sys(SYS_tgkill, pid, tid, 0, 0, 0, 0) == 0 && asy__trace_now() < until)
+		int gone;
+		while (!(gone = asy_sys(SYS_tgkill, pid, tid, 0, 0, 0, 0) == -ESRCH) &&
+		       asy__trace_now() < until)
 			asy_sys(SYS_nanosleep, &pause, 0, 0, 0, 0, 0);
-		atomic_store(&writer_tid, 0);
-		alone.left = 1;
+		if (gone) {
+			atomic_store(&writer_tid, 0);
+			alone.left = 1;
+		} else { /* held in a write (a pipe nobody reads): it stays */
+			atomic_store(&writer_quit, 0);
+		}
 	}
 	asy__mutex_unlock(&alone.lock);
 }
