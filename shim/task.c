@@ -182,9 +182,10 @@ ALL_ARGS ASY_EXPORT long syscall(long n, ...)
 			return r < 0 ? -1 : r;
 		}
 	}
-	int alone = asy__alone_begin(n, a, b);
+	int alone = n == SYS_unshare || n == SYS_setns ? asy__alone_begin(n, a, b) : 0;
 	long r = real.syscall ? real.syscall(n, a, b, c, d, e, f) : raw(n, a, b, c, d, e, f);
-	asy__alone_end(alone);
+	if (alone)
+		asy__alone_end(alone);
 	return r;
 }
 
