@@ -605,9 +605,13 @@ static int writer_spawn(void)
 	/* Return once the thread runs: a thread still starting up (in its
 	 * libc or sanitizer set-up, which allocates) when the program forks or
 	 * exits right away left a forked child's allocator locked (seen under
-	 * ASan: the child hung in its leak check at exit).  A second at most. */
-	for (int i = 0; !r && i < 20000 && !atomic_load(&writer_running); i++)
-		asy_sys_nanosleep(50000);
+	 * ASan: the child hung in its leak check at exit).  A second at most,
+	 * runnable all along: a program's parent that waits until its fork
+	 * child sleeps (/proc/PID/stat's state S) before it signals the child
+	 * took that wait for the child's own (LTP's futex_wait07, 1 run in 5). */
+	uint64_t until = asy__trace_now() + 1000000000u;
+	while (!r && !atomic_load(&writer_running) && asy__trace_now() < until)
+		asy_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 	return -r;
 }
 
